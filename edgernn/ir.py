@@ -1,0 +1,749 @@
+"""The IR: one quantized recurrent model as typed, frozen, validated dataclasses.
+
+Everything right of the quantizer (the integer reference, the runtime backends, every exporter)
+reads this and nothing else. It carries the float weights (for the float backend and float
+exports) and every integer a kernel needs, computed once by the quantizer: int8 weights, int32
+biases, Q31 multipliers and shifts, zero points, the cell state's power-of-two scale.
+
+Arithmetic of the cells (the specification is :mod:`edgernn.reference`):
+
+* gate pre-activations are int16 Q3.12, the sum of an input FC and a recurrent FC, each
+  TFLite's FULLY_CONNECTED with int8 operands and int16 output, added with saturation;
+* sigmoid and tanh are TFLite's int16 LUT kernels, Q3.12 in, Q0.15 out;
+* the LSTM is TFLite Micro's 8x8_16 UNIDIRECTIONAL_SEQUENCE_LSTM step (int16 cell state at a
+  power-of-two scale); the GRU and Elman cells are built from the same primitives.
+
+A ``.ernn`` file is a zip archive: ``edgernn.json`` (format, schema version, provenance, model
+hash and the structure, with arrays referenced by name) plus one ``.npy`` entry per array, read
+with ``allow_pickle=False``. Loading never executes code from the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import hashlib
+import io
+import json
+import math
+import os
+import types
+import typing
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from edgernn import __version__
+from edgernn.errors import ModelFileError, UnsupportedModelError
+from edgernn.fileio import write_bytes_atomic
+from edgernn.fixedpoint import (
+    GATE_INPUT_SCALE_POWER,
+    INT8_MAX,
+    INT8_MIN,
+    INT16_MAX,
+    INT16_MIN,
+    INT32_MAX,
+    INT32_MIN,
+    tanh_params_for_scale_power,
+)
+from edgernn.types import CellType, ModelConfig
+
+FORMAT_NAME = "edgernn-model"
+SCHEMA_VERSION = 1
+HEADER_NAME = "edgernn.json"
+_MAX_ARCHIVE_BYTES = 1 << 30  # refuse zip bombs: no real RNN for an MCU comes near this
+
+GATE_SCALE = 2.0**GATE_INPUT_SCALE_POWER
+
+
+class IRValidationError(ModelFileError):
+    """An IR object violates its invariants (shape, dtype, range)."""
+
+
+def _fail(what: str) -> typing.NoReturn:
+    raise IRValidationError(f"invalid model: {what}", "re-create it with `edgernn quantize`")
+
+
+def _frozen_array(value: Any, dtype: type, shape: tuple[int | None, ...], name: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype != np.dtype(dtype):
+        _fail(f"{name} has dtype {arr.dtype}, expected {np.dtype(dtype)}")
+    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+        _fail(f"{name} has shape {arr.shape}, expected {tuple('?' if s is None else s for s in shape)}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        _fail(f"{name} contains NaN or Inf")
+    arr = np.ascontiguousarray(arr).copy()
+    arr.setflags(write=False)
+    return arr
+
+
+def _set(obj: Any, name: str, value: Any) -> None:
+    object.__setattr__(obj, name, value)
+
+
+def _check_scale(value: float, name: str) -> float:
+    value = float(value)
+    if not (math.isfinite(value) and value > 0):
+        _fail(f"{name} must be a positive finite scale, got {value!r}")
+    return value
+
+
+def _check_int(value: Any, lo: int, hi: int, name: str) -> int:
+    if isinstance(value, (bool, float)) or not isinstance(value, (int, np.integer)):
+        _fail(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if not lo <= value <= hi:
+        _fail(f"{name}={value} is outside [{lo}, {hi}]")
+    return value
+
+
+@dataclass(frozen=True)
+class QParams:
+    """Affine int8 quantization of an activation: ``real = scale * (q - zero_point)``."""
+
+    scale: float
+    zero_point: int
+
+    def __post_init__(self) -> None:
+        _set(self, "scale", _check_scale(self.scale, "activation scale"))
+        _set(self, "zero_point", _check_int(self.zero_point, INT8_MIN, INT8_MAX, "zero point"))
+
+    def quantize(self, x: npt.ArrayLike) -> npt.NDArray[np.int8]:
+        """Round half to even (numpy's rint, as TFLite's QUANTIZE op) and saturate to int8."""
+        q = np.rint(np.asarray(x, dtype=np.float64) / self.scale) + self.zero_point
+        return np.clip(q, INT8_MIN, INT8_MAX).astype(np.int8)
+
+    def dequantize(self, q: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        return (self.scale * (np.asarray(q, dtype=np.float64) - self.zero_point)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Rescale:
+    """One Q31 multiplier and shift: ``x * multiplier * 2**(shift - 31)`` (TFLite convention)."""
+
+    multiplier: int
+    shift: int
+
+    def __post_init__(self) -> None:
+        _set(self, "multiplier", _check_int(self.multiplier, 0, INT32_MAX, "multiplier"))
+        _set(self, "shift", _check_int(self.shift, -31, 30, "shift"))
+
+    @property
+    def real(self) -> float:
+        return self.multiplier * 2.0 ** (self.shift - 31)
+
+
+@dataclass(frozen=True, eq=False)
+class FullyConnected:
+    """TFLite's quantized FULLY_CONNECTED with int8 input and weights and int32 bias.
+
+    ``out = clamp(MBQM(sum((x - input_zero_point) * weight) + bias, M[o], shift[o])
+    + output_zero_point)``; the output is int16 (``output_bits=16``, gate pre-activations) or
+    int8 (the dense head). Multipliers and shifts are per output row; a per-tensor scale
+    repeats one value. ``weight_scale`` and ``output_scale`` are kept for exporters that
+    describe tensors by scale (ONNX, TFLite); every integer a kernel needs is already here.
+    """
+
+    weight: np.ndarray  # int8 (out, in)
+    weight_scale: np.ndarray  # float32 (out,), symmetric
+    bias: np.ndarray  # int32 (out,) at scale input_scale * weight_scale
+    multiplier: np.ndarray  # int32 (out,)
+    shift: np.ndarray  # int32 (out,)
+    input_zero_point: int
+    output_scale: float
+    output_zero_point: int
+    output_bits: int
+
+    def __post_init__(self) -> None:
+        w = _frozen_array(self.weight, np.int8, (None, None), "weight")
+        out = w.shape[0]
+        _set(self, "weight", w)
+        _set(self, "weight_scale", _frozen_array(self.weight_scale, np.float32, (out,), "weight_scale"))
+        if np.any(self.weight_scale <= 0):
+            _fail("weight scales must be positive")
+        _set(self, "bias", _frozen_array(self.bias, np.int32, (out,), "bias"))
+        _set(self, "multiplier", _frozen_array(self.multiplier, np.int32, (out,), "multiplier"))
+        _set(self, "shift", _frozen_array(self.shift, np.int32, (out,), "shift"))
+        if np.any(self.multiplier < 0) or np.any(self.shift < -31) or np.any(self.shift > 30):
+            _fail("requantization multipliers must be >= 0 with shifts in [-31, 30]")
+        _set(self, "input_zero_point", _check_int(self.input_zero_point, INT8_MIN, INT8_MAX, "input zero point"))
+        _set(self, "output_scale", _check_scale(self.output_scale, "output scale"))
+        _set(self, "output_bits", _check_int(self.output_bits, 8, 16, "output bits"))
+        if self.output_bits not in (8, 16):
+            _fail("output_bits must be 8 or 16")
+        lo, hi = self.output_range
+        _set(self, "output_zero_point", _check_int(self.output_zero_point, lo, hi, "output zero point"))
+        # The zero-point-folded bias must fit the int32 accumulator of a C kernel.
+        folded = self.bias.astype(np.int64) - self.input_zero_point * self.weight.astype(np.int64).sum(axis=1)
+        if folded.size and (folded.min() < INT32_MIN or folded.max() > INT32_MAX):
+            _fail("bias with the folded input zero point overflows int32")
+
+    @property
+    def in_features(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def out_features(self) -> int:
+        return int(self.weight.shape[0])
+
+    @property
+    def output_range(self) -> tuple[int, int]:
+        return (INT16_MIN, INT16_MAX) if self.output_bits == 16 else (INT8_MIN, INT8_MAX)
+
+    @functools.cached_property
+    def folded_bias(self) -> np.ndarray:
+        """``bias - input_zero_point * rowsum(weight)``: lets a kernel accumulate ``x * w`` directly."""
+        folded = self.bias.astype(np.int64) - self.input_zero_point * self.weight.astype(np.int64).sum(axis=1)
+        arr = folded.astype(np.int32)
+        arr.setflags(write=False)
+        return arr
+
+
+@dataclass(frozen=True, eq=False)
+class FloatCellWeights:
+    """A cell's float parameters in PyTorch's layout and gate order (``weight_ih_l{k}`` ...)."""
+
+    weight_ih: np.ndarray  # float32 (G*H, I)
+    weight_hh: np.ndarray  # float32 (G*H, H)
+    bias_ih: np.ndarray  # float32 (G*H,)
+    bias_hh: np.ndarray  # float32 (G*H,)
+
+    def __post_init__(self) -> None:
+        w_ih = _frozen_array(self.weight_ih, np.float32, (None, None), "weight_ih")
+        rows = w_ih.shape[0]
+        w_hh = _frozen_array(self.weight_hh, np.float32, (rows, None), "weight_hh")
+        _set(self, "weight_ih", w_ih)
+        _set(self, "weight_hh", w_hh)
+        _set(self, "bias_ih", _frozen_array(self.bias_ih, np.float32, (rows,), "bias_ih"))
+        _set(self, "bias_hh", _frozen_array(self.bias_hh, np.float32, (rows,), "bias_hh"))
+
+
+def _gate_fc(fc: FullyConnected, name: str, out: int, inp: int, input_zp: int) -> None:
+    if fc.weight.shape != (out, inp):
+        _fail(f"{name} weight has shape {fc.weight.shape}, expected {(out, inp)}")
+    if fc.output_bits != 16 or fc.output_zero_point != 0:
+        _fail(f"{name} must produce symmetric int16 gate pre-activations")
+    if fc.input_zero_point != input_zp:
+        _fail(f"{name} input zero point {fc.input_zero_point} differs from its input's {input_zp}")
+
+
+def _q312(fc: FullyConnected, name: str) -> None:
+    if fc.output_scale != GATE_SCALE:
+        _fail(f"{name} must output Q3.12 (scale 2**-12), got scale {fc.output_scale!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class ElmanCellQ:
+    """Elman RNN: ``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)``.
+
+    ``x_fc`` carries both biases; ``h_fc`` has a zero bias. ``to_hidden`` rescales the Q0.15
+    tanh output to the int8 hidden state.
+    """
+
+    CELL: ClassVar[CellType] = CellType.RNN
+    x_fc: FullyConnected
+    h_fc: FullyConnected
+    to_hidden: Rescale
+
+    def check(self, layer: RecurrentLayer) -> None:
+        h, i = layer.hidden_size, layer.input_size
+        _gate_fc(self.x_fc, "x_fc", h, i, layer.input_q.zero_point)
+        _gate_fc(self.h_fc, "h_fc", h, h, layer.hidden_q.zero_point)
+        _q312(self.x_fc, "x_fc")
+        _q312(self.h_fc, "h_fc")
+
+
+@dataclass(frozen=True, eq=False)
+class GRUCellQ:
+    """GRU with PyTorch semantics (reset gate applied after the hidden matmul).
+
+    ``r = sigmoid(x_r + h_r)``, ``z = sigmoid(x_z + h_z)``, ``n = tanh(x_n + r * h_n)``,
+    ``h' = z * h + (1 - z) * n``. ``x_r``/``x_z`` carry ``b_i* + b_h*``; ``x_n`` carries
+    ``b_in`` and ``h_n`` carries ``b_hn`` (it is scaled by ``r``), at its own int16 scale
+    ``h_n.output_scale``. ``reset_mul`` rescales ``r * h_n`` to Q3.12, ``hidden_to_q15`` the
+    int8 hidden state to Q0.15, ``gate_mul`` a Q0.15 x Q0.15 product to Q0.15, and
+    ``to_hidden`` the Q0.15 new state to int8.
+    """
+
+    CELL: ClassVar[CellType] = CellType.GRU
+    x_r: FullyConnected
+    x_z: FullyConnected
+    x_n: FullyConnected
+    h_r: FullyConnected
+    h_z: FullyConnected
+    h_n: FullyConnected
+    reset_mul: Rescale
+    hidden_to_q15: Rescale
+    gate_mul: Rescale
+    to_hidden: Rescale
+
+    def check(self, layer: RecurrentLayer) -> None:
+        h, i = layer.hidden_size, layer.input_size
+        for name in ("x_r", "x_z", "x_n"):
+            _gate_fc(getattr(self, name), name, h, i, layer.input_q.zero_point)
+        for name in ("h_r", "h_z", "h_n"):
+            _gate_fc(getattr(self, name), name, h, h, layer.hidden_q.zero_point)
+        for name in ("x_r", "x_z", "x_n", "h_r", "h_z"):
+            _q312(getattr(self, name), name)
+
+
+@dataclass(frozen=True, eq=False)
+class LSTMCellQ:
+    """LSTM as TFLite Micro's int8x8_16 UNIDIRECTIONAL_SEQUENCE_LSTM step.
+
+    Gates ``i, f, g, o`` (PyTorch order); ``x_*`` carry ``b_i* + b_h*``, ``h_*`` have zero bias.
+    The cell state is int16 at scale ``2**cell_scale_power``. ``forget_mul``: ``f * c`` to the
+    cell scale; ``input_mul``: ``i * g`` to the cell scale; ``output_mul``: ``o * tanh(c)`` to
+    the int8 hidden state (with its zero point).
+    """
+
+    CELL: ClassVar[CellType] = CellType.LSTM
+    x_i: FullyConnected
+    x_f: FullyConnected
+    x_g: FullyConnected
+    x_o: FullyConnected
+    h_i: FullyConnected
+    h_f: FullyConnected
+    h_g: FullyConnected
+    h_o: FullyConnected
+    cell_scale_power: int
+    forget_mul: Rescale
+    input_mul: Rescale
+    output_mul: Rescale
+
+    def __post_init__(self) -> None:
+        _set(self, "cell_scale_power", _check_int(self.cell_scale_power, -15, 0, "cell_scale_power"))
+
+    @property
+    def cell_tanh_params(self) -> tuple[int, int]:
+        """(input_multiplier, input_left_shift) of the int16 TANH applied to the cell state."""
+        return tanh_params_for_scale_power(self.cell_scale_power)
+
+    def check(self, layer: RecurrentLayer) -> None:
+        h, i = layer.hidden_size, layer.input_size
+        for gate in "ifgo":
+            _gate_fc(getattr(self, f"x_{gate}"), f"x_{gate}", h, i, layer.input_q.zero_point)
+            _gate_fc(getattr(self, f"h_{gate}"), f"h_{gate}", h, h, layer.hidden_q.zero_point)
+            _q312(getattr(self, f"x_{gate}"), f"x_{gate}")
+            _q312(getattr(self, f"h_{gate}"), f"h_{gate}")
+
+
+CellQuant = ElmanCellQ | GRUCellQ | LSTMCellQ
+CELL_CLASSES: dict[CellType, type] = {cls.CELL: cls for cls in (ElmanCellQ, GRUCellQ, LSTMCellQ)}
+
+
+@dataclass(frozen=True, eq=False)
+class Direction:
+    """One direction of a recurrent layer: float weights and their quantized form."""
+
+    float_weights: FloatCellWeights
+    quant: CellQuant
+
+
+@dataclass(frozen=True, eq=False)
+class RecurrentLayer:
+    """One stacked layer, uni- (one direction) or bidirectional (forward, backward).
+
+    Both directions share the input and hidden quantization, so their int8 outputs concatenate
+    without rescaling into the next layer's input.
+    """
+
+    cell: CellType
+    input_size: int
+    hidden_size: int
+    input_q: QParams
+    hidden_q: QParams
+    directions: tuple[Direction, ...]
+
+    def __post_init__(self) -> None:
+        _set(self, "cell", CellType(self.cell))
+        _set(self, "directions", tuple(self.directions))
+        if len(self.directions) not in (1, 2):
+            _fail("a recurrent layer has one or two directions")
+        g = self.cell.gates
+        for d in self.directions:
+            fw = d.float_weights
+            if fw.weight_ih.shape != (g * self.hidden_size, self.input_size):
+                _fail(f"float weight_ih has shape {fw.weight_ih.shape}")
+            if fw.weight_hh.shape != (g * self.hidden_size, self.hidden_size):
+                _fail(f"float weight_hh has shape {fw.weight_hh.shape}")
+            if not isinstance(d.quant, CELL_CLASSES[self.cell]):
+                _fail(f"a {self.cell.value} layer holds a {type(d.quant).__name__}")
+            d.quant.check(self)
+
+    @property
+    def bidirectional(self) -> bool:
+        return len(self.directions) == 2
+
+
+@dataclass(frozen=True, eq=False)
+class Embedding:
+    """Token embedding; ``table`` is ``weight`` quantized with the first layer's input QParams."""
+
+    weight: np.ndarray  # float32 (vocab, dim)
+    table: np.ndarray  # int8 (vocab, dim)
+
+    def __post_init__(self) -> None:
+        w = _frozen_array(self.weight, np.float32, (None, None), "embedding weight")
+        _set(self, "weight", w)
+        _set(self, "table", _frozen_array(self.table, np.int8, w.shape, "embedding table"))
+
+
+@dataclass(frozen=True, eq=False)
+class Dense:
+    """The dense head: float weights and the int8 FULLY_CONNECTED computing them."""
+
+    weight: np.ndarray  # float32 (out, in)
+    bias: np.ndarray  # float32 (out,)
+    fc: FullyConnected
+    output_q: QParams
+
+    def __post_init__(self) -> None:
+        w = _frozen_array(self.weight, np.float32, (None, None), "head weight")
+        _set(self, "weight", w)
+        _set(self, "bias", _frozen_array(self.bias, np.float32, (w.shape[0],), "head bias"))
+        if self.fc.weight.shape != w.shape or self.fc.output_bits != 8:
+            _fail("the head's quantized FC must match its float weight and produce int8")
+        if self.fc.output_zero_point != self.output_q.zero_point or self.fc.output_scale != self.output_q.scale:
+            _fail("the head's FC output quantization differs from output_q")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a model came from; not part of its hash."""
+
+    edgernn_version: str
+    source_sha256: str  # of the float weights the model was quantized from
+    calibration_sha256: str  # of the calibration sequences
+    calibration: str  # observer settings, e.g. "minmax" or "percentile 99.99"
+    calibration_sequences: int
+    dataset: str | None = None
+    float_metric: float | None = None
+    int8_metric: float | None = None
+    metric_name: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizedRNN:
+    """A whole model: optional embedding, 1-4 recurrent layers, optional dense head.
+
+    Float feature input is normalized with ``input_mean``/``input_std`` (when present) and then
+    quantized with ``layers[0].input_q``; token input indexes ``embedding.table``.
+    """
+
+    config: ModelConfig
+    layers: tuple[RecurrentLayer, ...]
+    embedding: Embedding | None
+    head: Dense | None
+    input_mean: np.ndarray | None
+    input_std: np.ndarray | None
+    class_names: tuple[str, ...] | None
+    provenance: Provenance
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        _set(self, "layers", tuple(self.layers))
+        if len(self.layers) != cfg.num_layers:
+            _fail(f"config says {cfg.num_layers} layers, model has {len(self.layers)}")
+        for k, layer in enumerate(self.layers):
+            if layer.cell != cfg.cell or layer.hidden_size != cfg.hidden_size:
+                _fail(f"layer {k} is {layer.cell.value} {layer.hidden_size}, config says otherwise")
+            if layer.input_size != cfg.layer_input_size(k) or layer.bidirectional != cfg.bidirectional:
+                _fail(f"layer {k} input size or directions disagree with the config")
+            if k > 0 and layer.input_q != self.layers[k - 1].hidden_q:
+                _fail(f"layer {k} input quantization differs from layer {k - 1}'s hidden quantization")
+        if cfg.uses_tokens != (self.embedding is not None):
+            _fail("an embedding is present exactly when the config takes tokens")
+        if self.embedding is not None and self.embedding.weight.shape != (cfg.vocab_size, cfg.embedding_dim):
+            _fail("embedding shape disagrees with the config")
+        if (cfg.output_size is not None) != (self.head is not None):
+            _fail("a head is present exactly when the config has output_size")
+        if self.head is not None:
+            expected = (cfg.output_size, cfg.hidden_size * cfg.num_directions)
+            if self.head.weight.shape != expected:
+                _fail(f"head weight has shape {self.head.weight.shape}, expected {expected}")
+            if self.head.fc.input_zero_point != self.layers[-1].hidden_q.zero_point:
+                _fail("head input zero point differs from the last layer's hidden zero point")
+        if (self.input_mean is None) != (self.input_std is None):
+            _fail("input_mean and input_std come together")
+        if self.input_mean is not None:
+            if cfg.uses_tokens:
+                _fail("token models have no input normalization")
+            f = cfg.input_size
+            _set(self, "input_mean", _frozen_array(self.input_mean, np.float32, (f,), "input_mean"))
+            _set(self, "input_std", _frozen_array(self.input_std, np.float32, (f,), "input_std"))
+            if np.any(self.input_std <= 0):
+                _fail("input_std must be positive")
+        if self.class_names is not None:
+            _set(self, "class_names", tuple(str(c) for c in self.class_names))
+
+    @property
+    def input_q(self) -> QParams:
+        return self.layers[0].input_q
+
+    @property
+    def output_q(self) -> QParams:
+        return self.head.output_q if self.head is not None else self.layers[-1].hidden_q
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of constant data an integer kernel reads: int8 weights, int32 biases and requant."""
+        total = 0 if self.embedding is None else self.embedding.table.nbytes
+        for fc in iter_fully_connected(self):
+            total += fc.weight.nbytes + fc.bias.nbytes + fc.multiplier.nbytes + fc.shift.nbytes
+        return total
+
+    @property
+    def state_bytes(self) -> int:
+        """Bytes of recurrent state: int8 hidden state, plus an int16 cell state for LSTM."""
+        per_direction = self.config.hidden_size * (3 if self.config.cell is CellType.LSTM else 1)
+        return per_direction * self.config.num_directions * self.config.num_layers
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """Hash of the model's content (structure and every array), excluding provenance."""
+        arrays: dict[str, np.ndarray] = {}
+        tree = _to_tree(dataclasses.replace(self, provenance=_NO_PROVENANCE), "", arrays)
+        h = hashlib.sha256(json.dumps(tree, sort_keys=True).encode())
+        for name in sorted(arrays):
+            arr = arrays[name]
+            h.update(name.encode())
+            h.update(str(arr.dtype).encode())
+            h.update(repr(arr.shape).encode())
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()
+
+
+_NO_PROVENANCE = Provenance("", "", "", "", 0)
+
+
+def iter_fully_connected(model: QuantizedRNN) -> typing.Iterator[FullyConnected]:
+    """Every quantized FC of the model, in a stable order."""
+    for layer in model.layers:
+        for d in layer.directions:
+            for f in dataclasses.fields(d.quant):
+                value = getattr(d.quant, f.name)
+                if isinstance(value, FullyConnected):
+                    yield value
+    if model.head is not None:
+        yield model.head.fc
+
+
+# --------------------------------------------------------------------------------------------
+# Serialization: dataclasses <-> (JSON tree, named arrays). Types come from the annotations of
+# the classes above, never from names stored in the file; the only discriminator read from a
+# file is the layer's CellType, which selects the cell class.
+
+
+def _to_tree(obj: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _to_tree(getattr(obj, f.name), f"{path}/{f.name}", arrays) for f in dataclasses.fields(obj)}
+    if isinstance(obj, np.ndarray):
+        key = path.lstrip("/")
+        arrays[key] = obj
+        return {"$array": key}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, tuple):
+        return [_to_tree(v, f"{path}/{i}", arrays) for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot serialize {type(obj).__name__} at {path}")
+
+
+def _from_tree(tp: Any, node: Any, arrays: dict[str, np.ndarray], path: str, context: dict[str, Any]) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(tp)
+        if node is None and type(None) in options:
+            return None
+        non_none = [t for t in options if t is not type(None)]
+        if len(non_none) == 1:
+            return _from_tree(non_none[0], node, arrays, path, context)
+        # The cell union: the enclosing layer's cell type selects the class.
+        cell = context.get("cell")
+        if cell is None:
+            _fail(f"cannot tell the type of {path}")
+        return _from_tree(CELL_CLASSES[cell], node, arrays, path, context)
+    if origin is tuple:
+        (item_tp, _ellipsis) = typing.get_args(tp)
+        if not isinstance(node, list):
+            _fail(f"{path} must be a list")
+        return tuple(_from_tree(item_tp, v, arrays, f"{path}/{i}", context) for i, v in enumerate(node))
+    if tp is np.ndarray:
+        if not isinstance(node, dict) or set(node) != {"$array"} or node["$array"] not in arrays:
+            _fail(f"{path} must reference an array in the archive")
+        return arrays[node["$array"]]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(node, dict):
+            _fail(f"{path} must be an object")
+        hints = typing.get_type_hints(tp)
+        names = {f.name for f in dataclasses.fields(tp)}
+        if set(node) - names:
+            _fail(f"{path} has unknown fields {sorted(set(node) - names)}")
+        if "cell" in node and tp is RecurrentLayer:
+            context = {**context, "cell": CellType(node["cell"])}
+        kwargs = {}
+        for f in dataclasses.fields(tp):
+            if f.name in node:
+                kwargs[f.name] = _from_tree(hints[f.name], node[f.name], arrays, f"{path}/{f.name}", context)
+        try:
+            return tp(**kwargs)
+        except TypeError as exc:
+            _fail(f"{path}: {exc}")
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(node)
+        except ValueError:
+            _fail(f"{path} has unknown value {node!r}")
+    if tp is float:
+        if isinstance(node, bool) or not isinstance(node, (int, float)):
+            _fail(f"{path} must be a number")
+        return float(node)
+    if tp is int:
+        if isinstance(node, bool) or not isinstance(node, int):
+            _fail(f"{path} must be an integer")
+        return node
+    if tp is str:
+        if not isinstance(node, str):
+            _fail(f"{path} must be a string")
+        return node
+    if tp is bool:
+        if not isinstance(node, bool):
+            _fail(f"{path} must be true or false")
+        return node
+    raise TypeError(f"unsupported annotation {tp!r} at {path}")
+
+
+def to_bytes(model: QuantizedRNN) -> bytes:
+    """Serialize to the ``.ernn`` zip format (deterministic: same model, same bytes)."""
+    arrays: dict[str, np.ndarray] = {}
+    tree = _to_tree(model, "", arrays)
+    header = {
+        "format": FORMAT_NAME,
+        "schema_version": SCHEMA_VERSION,
+        "edgernn_version": __version__,
+        "model_sha256": model.sha256,
+        "model": tree,
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        _write_entry(zf, HEADER_NAME, json.dumps(header, indent=1, sort_keys=True).encode())
+        for name in sorted(arrays):
+            npy = io.BytesIO()
+            np.lib.format.write_array(npy, arrays[name], allow_pickle=False)
+            _write_entry(zf, f"arrays/{name}.npy", npy.getvalue())
+    return buf.getvalue()
+
+
+def _write_entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # fixed time: reproducible files
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, data)
+
+
+def save(model: QuantizedRNN, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` to ``path`` atomically (a reader never sees a partial file)."""
+    target = Path(path)
+    write_bytes_atomic(target, to_bytes(model))
+    return target
+
+
+def from_bytes(data: bytes, source: str = "model") -> QuantizedRNN:
+    """Parse and validate ``.ernn`` bytes. Raises :class:`ModelFileError` naming the problem."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ModelFileError(
+            f"{source} is not an edgernn model (not a zip archive, or truncated)",
+            "pass a .ernn file written by `edgernn quantize`",
+        ) from None
+    with zf:
+        infos = zf.infolist()
+        if sum(i.file_size for i in infos) > _MAX_ARCHIVE_BYTES:
+            raise ModelFileError(f"{source} unpacks to more than 1 GiB; refusing to read it")
+        names = {i.filename for i in infos}
+        if HEADER_NAME not in names:
+            raise ModelFileError(f"{source} has no {HEADER_NAME}; it is not an edgernn model")
+        try:
+            header = json.loads(zf.read(HEADER_NAME))
+        except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            raise ModelFileError(f"{source}: the model header is corrupt ({exc})") from None
+        _check_header(header, source)
+        arrays: dict[str, np.ndarray] = {}
+        for name in sorted(names):
+            if not name.startswith("arrays/") or not name.endswith(".npy"):
+                continue
+            try:
+                with zf.open(name) as f:
+                    arrays[name[len("arrays/") : -len(".npy")]] = np.lib.format.read_array(
+                        io.BytesIO(f.read()), allow_pickle=False
+                    )
+            except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+                raise ModelFileError(f"{source}: array {name} is corrupt ({exc})") from None
+    try:
+        model = _from_tree(QuantizedRNN, header["model"], arrays, "model", {})
+    except (UnsupportedModelError, ValueError) as exc:
+        if isinstance(exc, ModelFileError):
+            raise
+        raise ModelFileError(f"{source}: invalid model ({exc})") from None
+    if model.sha256 != header.get("model_sha256"):
+        raise ModelFileError(f"{source}: content does not match its recorded hash (corrupt or edited file)")
+    return model
+
+
+def _check_header(header: Any, source: str) -> None:
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{source} is not an edgernn model (wrong format tag)")
+    version = header.get("schema_version")
+    if not isinstance(version, int):
+        raise ModelFileError(f"{source}: the model header has no schema version")
+    if version > SCHEMA_VERSION:
+        raise ModelFileError(
+            f"{source} uses model schema {version}, this edgernn {__version__} reads up to {SCHEMA_VERSION}",
+            "upgrade edgernn",
+        )
+    if version < 1 or "model" not in header:
+        raise ModelFileError(f"{source}: unsupported or incomplete model header")
+
+
+def load(path: str | os.PathLike[str]) -> QuantizedRNN:
+    """Read a ``.ernn`` file. Raises :class:`ModelFileError` for missing, corrupt or foreign files."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise ModelFileError(f"model file {p} does not exist") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{p} is a directory, not a model file") from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read {p} ({exc.strerror})") from None
+    return from_bytes(data, source=str(p))
+
+
+__all__ = [
+    "QParams",
+    "Rescale",
+    "FullyConnected",
+    "FloatCellWeights",
+    "ElmanCellQ",
+    "GRUCellQ",
+    "LSTMCellQ",
+    "Direction",
+    "RecurrentLayer",
+    "Embedding",
+    "Dense",
+    "Provenance",
+    "QuantizedRNN",
+    "iter_fully_connected",
+    "save",
+    "load",
+    "to_bytes",
+    "from_bytes",
+    "GATE_SCALE",
+]

@@ -1,0 +1,129 @@
+"""Integer steps of the Elman, GRU and LSTM cells and the dense head.
+
+Shapes: ``x`` is ``(..., input_size)`` int8 values, ``h`` ``(..., hidden)`` int8 values, ``c``
+``(..., hidden)`` int16 values; leading dimensions are a batch. Values are returned as int64
+arrays holding int8/int16 values (the caller casts when storing).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import numpy.typing as npt
+
+from edgernn.fixedpoint import (
+    INT8_MAX,
+    INT8_MIN,
+    INT16_MAX,
+    INT16_MIN,
+    add_saturating_int16,
+    fully_connected,
+    multiply_int16,
+    requantize,
+    sigmoid_int16,
+    sub_saturating_int16,
+    tanh_int16,
+)
+from edgernn.ir import Dense, ElmanCellQ, Embedding, FullyConnected, GRUCellQ, LSTMCellQ, QParams, Rescale
+
+Ints = npt.NDArray[np.int64]
+#: Recurrent state of one direction: ``(h,)`` for Elman and GRU, ``(h, c)`` for LSTM.
+CellState = tuple[Ints, ...]
+
+
+def gate_fc(fc: FullyConnected, x: npt.ArrayLike) -> Ints:
+    """One quantized FULLY_CONNECTED (int8 in; int16 gate pre-activation or int8 out)."""
+    lo, hi = fc.output_range
+    return fully_connected(
+        x, fc.input_zero_point, fc.weight, fc.bias, fc.multiplier, fc.shift, fc.output_zero_point, lo, hi
+    )
+
+
+def gate_preactivation(x_fc: FullyConnected, h_fc: FullyConnected, x: npt.ArrayLike, h: npt.ArrayLike) -> Ints:
+    """Q3.12 gate pre-activation: input FC plus recurrent FC, added with int16 saturation."""
+    return add_saturating_int16(gate_fc(x_fc, x), gate_fc(h_fc, h))
+
+
+def _mul(a: npt.ArrayLike, b: npt.ArrayLike, rescale: Rescale, zero_point: int = 0, bits: int = 16) -> Ints:
+    lo, hi = (INT16_MIN, INT16_MAX) if bits == 16 else (INT8_MIN, INT8_MAX)
+    return multiply_int16(a, b, rescale.multiplier, rescale.shift, zero_point, lo, hi)
+
+
+def rnn_step(cell: ElmanCellQ, x: npt.ArrayLike, h: npt.ArrayLike, hidden_q: QParams) -> Ints:
+    """Elman: ``h' = tanh(W_ih x + W_hh h + b)``; the Q0.15 tanh is requantized to int8."""
+    t = tanh_int16(gate_preactivation(cell.x_fc, cell.h_fc, x, h))
+    return requantize(t, cell.to_hidden.multiplier, cell.to_hidden.shift, hidden_q.zero_point, INT8_MIN, INT8_MAX)
+
+
+def gru_step(cell: GRUCellQ, x: npt.ArrayLike, h: npt.ArrayLike, hidden_q: QParams) -> Ints:
+    """GRU (PyTorch semantics): ``h' = z * h + (1 - z) * n``.
+
+    ``1 - z`` is ``32767 - z`` in Q0.15 (TFLite's int16 SUB from the largest int16 constant),
+    2**-15 below the exact value; every product is rounded to Q0.15 before the saturating sum.
+    """
+    r = sigmoid_int16(gate_preactivation(cell.x_r, cell.h_r, x, h))
+    z = sigmoid_int16(gate_preactivation(cell.x_z, cell.h_z, x, h))
+    reset_hidden = _mul(r, gate_fc(cell.h_n, h), cell.reset_mul)
+    n = tanh_int16(add_saturating_int16(gate_fc(cell.x_n, x), reset_hidden))
+    h_q15 = requantize(
+        np.asarray(h, dtype=np.int64) - hidden_q.zero_point,
+        cell.hidden_to_q15.multiplier,
+        cell.hidden_to_q15.shift,
+        0,
+        INT16_MIN,
+        INT16_MAX,
+    )
+    keep = _mul(z, h_q15, cell.gate_mul)
+    update = _mul(sub_saturating_int16(INT16_MAX, z), n, cell.gate_mul)
+    blended = add_saturating_int16(keep, update)
+    return requantize(blended, cell.to_hidden.multiplier, cell.to_hidden.shift, hidden_q.zero_point, INT8_MIN, INT8_MAX)
+
+
+def lstm_step(
+    cell: LSTMCellQ, x: npt.ArrayLike, h: npt.ArrayLike, c: npt.ArrayLike, hidden_q: QParams
+) -> tuple[Ints, Ints]:
+    """LSTM as TFLite Micro's 8x8_16 step; returns ``(h', c')``.
+
+    ``c' = f*c + i*g`` (each product rounded to the cell scale, then a saturating add) and
+    ``h' = o * tanh(c')`` requantized to int8 with the hidden zero point.
+    """
+    i = sigmoid_int16(gate_preactivation(cell.x_i, cell.h_i, x, h))
+    f = sigmoid_int16(gate_preactivation(cell.x_f, cell.h_f, x, h))
+    g = tanh_int16(gate_preactivation(cell.x_g, cell.h_g, x, h))
+    c_new = add_saturating_int16(_mul(f, c, cell.forget_mul), _mul(i, g, cell.input_mul))
+    o = sigmoid_int16(gate_preactivation(cell.x_o, cell.h_o, x, h))
+    tanh_c = tanh_int16(c_new, *cell.cell_tanh_params)
+    h_new = _mul(o, tanh_c, cell.output_mul, zero_point=hidden_q.zero_point, bits=8)
+    return h_new, c_new
+
+
+@functools.singledispatch
+def cell_step(cell: object, x: npt.ArrayLike, state: CellState, hidden_q: QParams) -> CellState:
+    """One step of any quantized cell: ``state -> state'`` (dispatch on the IR cell type)."""
+    raise TypeError(f"no integer step for {type(cell).__name__}")
+
+
+@cell_step.register
+def _(cell: ElmanCellQ, x: npt.ArrayLike, state: CellState, hidden_q: QParams) -> CellState:
+    return (rnn_step(cell, x, state[0], hidden_q),)
+
+
+@cell_step.register
+def _(cell: GRUCellQ, x: npt.ArrayLike, state: CellState, hidden_q: QParams) -> CellState:
+    return (gru_step(cell, x, state[0], hidden_q),)
+
+
+@cell_step.register
+def _(cell: LSTMCellQ, x: npt.ArrayLike, state: CellState, hidden_q: QParams) -> CellState:
+    return lstm_step(cell, x, state[0], state[1], hidden_q)
+
+
+def dense(head: Dense, h: npt.ArrayLike) -> Ints:
+    """The int8 dense head."""
+    return gate_fc(head.fc, h)
+
+
+def embed(embedding: Embedding, tokens: npt.ArrayLike) -> Ints:
+    """Token ids to int8 vectors (a table lookup: TFLite's GATHER)."""
+    return embedding.table[np.asarray(tokens, dtype=np.int64)].astype(np.int64)

@@ -1,0 +1,38 @@
+"""The integer reference as :class:`edgernn.engine.Kernels` for the shared sequence loop."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgernn.engine import Array, CellState
+from edgernn.ir import QuantizedRNN
+from edgernn.reference.cells import cell_step, dense, embed
+from edgernn.types import CellType
+
+
+class ReferenceKernels:
+    """Integer kernels of one model; every array holds int8/int16 values (as int64)."""
+
+    def __init__(self, model: QuantizedRNN) -> None:
+        self.model = model
+        self.config = model.config
+
+    def embed(self, tokens: Array) -> Array:
+        assert self.model.embedding is not None
+        return embed(self.model.embedding, tokens)
+
+    def zero_state(self, layer: int, batch_shape: tuple[int, ...]) -> CellState:
+        spec = self.model.layers[layer]
+        shape = (*batch_shape, spec.hidden_size)
+        # Real zero is the zero point in int8; the int16 cell state is symmetric.
+        h = np.full(shape, spec.hidden_q.zero_point, dtype=np.int64)
+        if spec.cell is CellType.LSTM:
+            return (h, np.zeros(shape, dtype=np.int64))
+        return (h,)
+
+    def cell(self, layer: int, direction: int, x: Array, state: CellState) -> CellState:
+        spec = self.model.layers[layer]
+        return cell_step(spec.directions[direction].quant, x, state, spec.hidden_q)
+
+    def head(self, h: Array) -> Array:
+        return dense(self.model.head, h) if self.model.head is not None else h

@@ -1,0 +1,160 @@
+"""Architecture description shared by the PyTorch models, checkpoints and the IR.
+
+numpy-free and torch-free on purpose: every layer of edgernn can import it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from edgernn.errors import ModelFileError, UnsupportedModelError
+
+
+class CellType(str, enum.Enum):
+    """Recurrent cell kinds, with PyTorch semantics."""
+
+    RNN = "rnn"  # Elman RNN, tanh
+    GRU = "gru"  # reset gate applied after the hidden matmul (PyTorch / linear_before_reset=1)
+    LSTM = "lstm"
+
+    @property
+    def gates(self) -> int:
+        """Number of gate blocks stacked in PyTorch's weight_ih / weight_hh."""
+        return {CellType.RNN: 1, CellType.GRU: 3, CellType.LSTM: 4}[self]
+
+
+class OutputMode(str, enum.Enum):
+    """Where the head reads the recurrent stack."""
+
+    LAST = "last"  # many-to-one: the final hidden state of each direction
+    SEQUENCE = "sequence"  # many-to-many: every time step
+
+
+class Task(str, enum.Enum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+MAX_LAYERS = 4
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The architecture of one edgernn model.
+
+    Input is either ``input_size`` float features per step, or token ids in
+    ``[0, vocab_size)`` looked up in an embedding of width ``embedding_dim``.
+    ``output_size`` of ``None`` means no dense head: the output is the hidden state.
+    """
+
+    cell: CellType
+    hidden_size: int
+    num_layers: int = 1
+    bidirectional: bool = False
+    input_size: int | None = None
+    vocab_size: int | None = None
+    embedding_dim: int | None = None
+    output_size: int | None = None
+    output_mode: OutputMode = OutputMode.LAST
+    task: Task = Task.CLASSIFICATION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cell", CellType(self.cell))
+        object.__setattr__(self, "output_mode", OutputMode(self.output_mode))
+        object.__setattr__(self, "task", Task(self.task))
+        if not 1 <= self.num_layers <= MAX_LAYERS:
+            raise UnsupportedModelError(
+                f"num_layers={self.num_layers} is not supported",
+                f"use 1 to {MAX_LAYERS} stacked layers",
+            )
+        _require_positive("hidden_size", self.hidden_size)
+        tokens = self.vocab_size is not None
+        if tokens:
+            _require_positive("vocab_size", self.vocab_size)
+            _require_positive("embedding_dim", self.embedding_dim)
+            if self.input_size is not None:
+                raise UnsupportedModelError(
+                    "a model takes either float features (input_size) or tokens (vocab_size), not both"
+                )
+        else:
+            _require_positive("input_size", self.input_size)
+            if self.embedding_dim is not None:
+                raise UnsupportedModelError("embedding_dim is set but vocab_size is not")
+        if self.output_size is not None:
+            _require_positive("output_size", self.output_size)
+
+    @property
+    def uses_tokens(self) -> bool:
+        return self.vocab_size is not None
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def rnn_input_size(self) -> int:
+        """Width of the first recurrent layer's input."""
+        size = self.embedding_dim if self.uses_tokens else self.input_size
+        assert size is not None
+        return size
+
+    def layer_input_size(self, layer: int) -> int:
+        return self.rnn_input_size if layer == 0 else self.hidden_size * self.num_directions
+
+    @property
+    def output_width(self) -> int:
+        """Width of the model's output per step (the head's, or the concatenated hidden)."""
+        return self.output_size if self.output_size is not None else self.hidden_size * self.num_directions
+
+    @property
+    def params(self) -> int:
+        """Number of float parameters (PyTorch convention: both bias vectors counted)."""
+        g, h = self.cell.gates, self.hidden_size
+        total = 0
+        for layer in range(self.num_layers):
+            per_dir = g * h * (self.layer_input_size(layer) + h) + 2 * g * h
+            total += per_dir * self.num_directions
+        if self.uses_tokens:
+            total += self.vocab_size * self.embedding_dim  # type: ignore[operator]
+        if self.output_size is not None:
+            total += self.output_size * (h * self.num_directions + 1)
+        return total
+
+    @property
+    def macs_per_step(self) -> int:
+        """Multiply-accumulates per time step: G*H*(I+H) per layer and direction, plus the head."""
+        g, h = self.cell.gates, self.hidden_size
+        macs = sum(g * h * (self.layer_input_size(layer) + h) * self.num_directions for layer in range(self.num_layers))
+        if self.output_size is not None:
+            macs += self.output_size * h * self.num_directions
+        return macs
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["cell"] = self.cell.value
+        d["output_mode"] = self.output_mode.value
+        d["task"] = self.task.value
+        return d
+
+    @classmethod
+    def from_json(cls, d: Any) -> ModelConfig:
+        if not isinstance(d, dict):
+            raise ModelFileError("the model configuration is not a JSON object")
+        known = set(cls.__dataclass_fields__)
+        unknown = set(d) - known
+        if unknown:
+            raise ModelFileError(
+                f"the model configuration has unknown fields {sorted(unknown)}",
+                "it was written by a newer edgernn; upgrade edgernn",
+            )
+        try:
+            return cls(**d)
+        except (TypeError, ValueError) as exc:
+            raise ModelFileError(f"the model configuration is invalid ({exc})") from None
+
+
+def _require_positive(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise UnsupportedModelError(f"{name} must be a positive integer, got {value!r}")

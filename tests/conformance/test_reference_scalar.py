@@ -1,0 +1,55 @@
+"""The vectorized integer reference equals an independent scalar implementation, exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgernn import reference
+from edgernn.ir import ElmanCellQ, GRUCellQ, LSTMCellQ
+from edgernn.testing import random_model
+from edgernn.types import CellType, ModelConfig
+from tests import scalar_ref
+
+CASES = [
+    (cell, inp, hidden, gain)
+    for cell in CellType
+    for (inp, hidden) in [(1, 1), (3, 7), (13, 32)]
+    for gain in (1.0, 6.0)  # 6x PyTorch's init: pre-activations leave Q3.12's range and saturate
+]
+
+
+@pytest.mark.parametrize(("cell", "inp", "hidden", "gain"), CASES)
+def test_cell_step_equals_scalar_implementation(cell: CellType, inp: int, hidden: int, gain: float) -> None:
+    cfg = ModelConfig(cell=cell, input_size=inp, hidden_size=hidden)
+    model = random_model(cfg, seed=inp * 100 + hidden, weight_gain=gain)
+    layer = model.layers[0]
+    q = layer.hidden_q
+    quant = layer.directions[0].quant
+    rng = np.random.default_rng(hidden)
+    h = [q.zero_point] * hidden
+    c = [0] * hidden
+    for t in range(40):
+        # Every int8 value is fair game for x, including the extremes.
+        x = rng.integers(-128, 128, size=inp).tolist() if t % 5 else [127 if t % 2 else -128] * inp
+        if isinstance(quant, LSTMCellQ):
+            h_vec, c_vec = reference.lstm_step(quant, x, h, c, q)
+            h, c = scalar_ref.lstm_step(quant, x, h, c, q)
+            assert c_vec.tolist() == c
+        elif isinstance(quant, GRUCellQ):
+            h_vec = reference.gru_step(quant, x, h, q)
+            h = scalar_ref.gru_step(quant, x, h, q)
+        else:
+            assert isinstance(quant, ElmanCellQ)
+            h_vec = reference.rnn_step(quant, x, h, q)
+            h = scalar_ref.rnn_step(quant, x, h, q)
+        assert h_vec.tolist() == h, f"step {t}"
+        assert all(-128 <= v <= 127 for v in h)
+
+
+def test_head_equals_scalar_fc() -> None:
+    cfg = ModelConfig(cell=CellType.GRU, input_size=4, hidden_size=9, output_size=5)
+    model = random_model(cfg, seed=3)
+    assert model.head is not None
+    h = np.random.default_rng(0).integers(-128, 128, size=9).tolist()
+    assert reference.dense(model.head, h).tolist() == scalar_ref.fc(model.head.fc, h)
