@@ -1,0 +1,68 @@
+"""Task metrics (numpy only): one number per model and dataset, comparable across backends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgernn.errors import InputDataError
+from edgernn.types import Task
+
+__all__ = ["Metric", "task_metric"]
+
+ArrayOrArrays = np.ndarray | Sequence[np.ndarray]
+
+_PERCENT_METRICS = frozenset({"accuracy"})  # fractions in [0, 1], printed as percentages
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    value: float
+    higher_is_better: bool
+
+    def __str__(self) -> str:
+        if self.name in _PERCENT_METRICS:
+            return f"{self.name} {100.0 * self.value:.2f}%"
+        return f"{self.name} {self.value:.4g}"
+
+    def better_than(self, other: Metric | None) -> bool:
+        """Strictly better than ``other`` (anything beats None); ties are not improvements."""
+        if other is None:
+            return True
+        if other.name != self.name:
+            raise ValueError(f"cannot compare {self.name} with {other.name}")
+        return self.value > other.value if self.higher_is_better else self.value < other.value
+
+
+def task_metric(task: Task, outputs: ArrayOrArrays, targets: ArrayOrArrays) -> Metric:
+    """Accuracy (argmax over the last axis vs integer labels) or mean absolute error.
+
+    ``outputs``/``targets`` are arrays with a row per sequence, or - for per-step data - one array
+    per sequence (``(T_i, C)`` outputs, ``(T_i,)`` labels), which are scored over all steps.
+    """
+    out = _concat(outputs, "outputs")
+    tgt = _concat(targets, "targets")
+    if out.shape[0] != tgt.shape[0] or out.shape[0] == 0:
+        raise InputDataError(f"{out.shape[0]} outputs for {tgt.shape[0]} targets; need equal, non-zero counts")
+    if Task(task) is Task.CLASSIFICATION:
+        if tgt.ndim != 1 or out.ndim != 2:
+            raise InputDataError(f"accuracy needs (N, C) outputs and (N,) labels, got {out.shape} and {tgt.shape}")
+        correct = np.argmax(out, axis=-1) == tgt
+        return Metric("accuracy", float(correct.mean()), higher_is_better=True)
+    if out.size != tgt.size:
+        raise InputDataError(f"regression outputs {out.shape} and targets {tgt.shape} differ in size")
+    # (N,) targets against (N, 1) outputs is the common single-value case: compare element-wise.
+    err = np.abs(out.astype(np.float64).reshape(tgt.shape) - tgt.astype(np.float64))
+    return Metric("MAE", float(err.mean()), higher_is_better=False)
+
+
+def _concat(a: ArrayOrArrays, what: str) -> np.ndarray:
+    if isinstance(a, np.ndarray):
+        return a
+    parts = [np.asarray(x) for x in a]
+    if not parts:
+        raise InputDataError(f"no {what} to score")
+    return np.concatenate(parts)

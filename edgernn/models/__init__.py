@@ -1,0 +1,23 @@
+"""PyTorch side of edgernn: the float model, importing users' modules, checkpoints, training.
+
+Everything here imports torch; nothing right of the IR (quantized model, exporters, runtimes)
+imports this package.
+"""
+
+from edgernn.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from edgernn.models.importer import from_torch
+from edgernn.models.rnn import RNNModel
+from edgernn.models.training import TrainConfig, TrainResult, evaluate, predict, train
+
+__all__ = [
+    "RNNModel",
+    "from_torch",
+    "Checkpoint",
+    "save_checkpoint",
+    "load_checkpoint",
+    "train",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "predict",
+]

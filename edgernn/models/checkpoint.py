@@ -1,0 +1,176 @@
+"""Float checkpoints as one ``.safetensors`` file: tensors plus JSON metadata, never pickle.
+
+Layout: the model's state dict (``embedding.weight``, ``rnn.weight_ih_l0``, ..., ``head.bias``),
+optionally ``normalization.mean`` / ``normalization.std``, and string metadata ``format``,
+``format_version``, ``edgernn_version``, and JSON-encoded ``config``, ``class_names``,
+``dataset``, ``metrics``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+
+from edgernn.data import Normalization
+from edgernn.errors import EdgeRNNError, ModelFileError
+from edgernn.fileio import write_bytes_atomic
+from edgernn.models.rnn import RNNModel
+from edgernn.types import ModelConfig
+
+__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "edgernn-checkpoint"
+FORMAT_VERSION = 1
+_NORM_MEAN, _NORM_STD = "normalization.mean", "normalization.std"
+
+
+@dataclass
+class Checkpoint:
+    model: RNNModel
+    normalization: Normalization | None = None
+    class_names: tuple[str, ...] | None = None
+    dataset: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def edgernn_version() -> str:
+    """The running edgernn's version (package attribute, else installed metadata)."""
+    version = getattr(importlib.import_module("edgernn"), "__version__", None)
+    if isinstance(version, str):
+        return version
+    try:
+        return importlib.metadata.version("edgernn")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
+    """Write ``ckpt`` atomically: a reader sees the old file or the complete new one, never a mix."""
+    path = Path(path)
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in ckpt.model.state_dict().items()}
+    if ckpt.normalization is not None:
+        tensors[_NORM_MEAN] = torch.from_numpy(ckpt.normalization.mean.copy())
+        tensors[_NORM_STD] = torch.from_numpy(ckpt.normalization.std.copy())
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "edgernn_version": edgernn_version(),
+        "config": json.dumps(ckpt.model.config.to_json()),
+        "class_names": json.dumps(list(ckpt.class_names) if ckpt.class_names is not None else None),
+        "dataset": json.dumps(ckpt.dataset),
+        "metrics": json.dumps({k: float(v) for k, v in ckpt.metrics.items()}),
+    }
+    payload = safetensors.torch.save(tensors, metadata=metadata)
+    write_bytes_atomic(path, payload)
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read and fully validate a checkpoint; any problem is a one-line :class:`ModelFileError`."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelFileError(f"checkpoint {path} does not exist") from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read checkpoint {path} ({exc.strerror})") from None
+    try:
+        tensors = safetensors.torch.load(data)  # validates the header and every tensor's extent
+    except Exception as exc:  # SafetensorError and friends: anything unparsable is a corrupt file
+        raise ModelFileError(
+            f"{path} is not a valid safetensors file; it is truncated or corrupt ({exc})",
+            "re-save it with edgernn",
+        ) from None
+    try:
+        return _checkpoint(_metadata(data), tensors)
+    except EdgeRNNError as exc:
+        raise ModelFileError(f"checkpoint {path}: {exc.what}", exc.fix) from None
+
+
+def _metadata(data: bytes) -> dict[str, str]:
+    # safetensors.torch.load drops the metadata; after it validated the file, the header is an
+    # 8-byte little-endian length followed by that many bytes of JSON.
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    meta = header.get("__metadata__") or {}
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(
+            f"not an edgernn checkpoint (format tag {meta.get('format')!r})", "pass a file saved by edgernn"
+        )
+    try:
+        version = int(meta.get("format_version", ""))
+    except ValueError:
+        raise ModelFileError(f"bad format_version {meta.get('format_version')!r}") from None
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"written by a newer edgernn (format_version {version}; this one reads up to {FORMAT_VERSION})",
+            "upgrade edgernn",
+        )
+    if version < 1:
+        raise ModelFileError(f"bad format_version {version}")
+    return meta
+
+
+def _json_field(meta: dict[str, str], key: str) -> Any:
+    if key not in meta:
+        raise ModelFileError(f"metadata field {key!r} is missing")
+    try:
+        return json.loads(meta[key])
+    except json.JSONDecodeError:
+        raise ModelFileError(f"metadata field {key!r} is not valid JSON") from None
+
+
+def _checkpoint(meta: dict[str, str], tensors: dict[str, torch.Tensor]) -> Checkpoint:
+    config = ModelConfig.from_json(_json_field(meta, "config"))
+    model = RNNModel(config)
+
+    normalization = None
+    if _NORM_MEAN in tensors or _NORM_STD in tensors:
+        if _NORM_MEAN not in tensors or _NORM_STD not in tensors:
+            raise ModelFileError("the normalization needs both mean and std tensors")
+        mean, std = tensors.pop(_NORM_MEAN), tensors.pop(_NORM_STD)
+        if mean.dtype != torch.float32 or std.dtype != torch.float32:
+            raise ModelFileError("the normalization tensors are not float32")
+        normalization = Normalization(mean.numpy(), std.numpy())
+        if config.uses_tokens or normalization.num_features != config.input_size:
+            raise ModelFileError(f"a {normalization.num_features}-feature normalization does not fit the model input")
+
+    expected = model.state_dict()
+    missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise ModelFileError(f"the tensors do not match the config (missing {missing}, unexpected {extra})")
+    for name, want in expected.items():
+        got = tensors[name]
+        if got.shape != want.shape or got.dtype != want.dtype:
+            raise ModelFileError(
+                f"tensor {name!r} is {got.dtype} {tuple(got.shape)} "
+                f"but the config needs {want.dtype} {tuple(want.shape)}"
+            )
+        if not torch.isfinite(got).all():
+            raise ModelFileError(f"tensor {name!r} contains NaN or Inf")
+    model.load_state_dict(tensors, strict=True)
+
+    class_names = _json_field(meta, "class_names")
+    if class_names is not None and not (isinstance(class_names, list) and all(isinstance(n, str) for n in class_names)):
+        raise ModelFileError("metadata field 'class_names' is not a list of strings")
+    dataset = _json_field(meta, "dataset")
+    if dataset is not None and not isinstance(dataset, str):
+        raise ModelFileError("metadata field 'dataset' is not a string")
+    metrics = _json_field(meta, "metrics")
+    if not isinstance(metrics, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values()
+    ):
+        raise ModelFileError("metadata field 'metrics' is not an object of numbers")
+    return Checkpoint(
+        model.eval(),
+        normalization,
+        tuple(class_names) if class_names is not None else None,
+        dataset,
+        {str(k): float(v) for k, v in metrics.items()},
+    )

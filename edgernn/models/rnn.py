@@ -1,0 +1,89 @@
+"""The float PyTorch model every edgernn pipeline starts from."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from edgernn.errors import InputDataError
+from edgernn.types import CellType, ModelConfig, OutputMode
+
+__all__ = ["RNNModel", "State"]
+
+# PyTorch's state layout: h of shape (num_layers * directions, B, H), or (h, c) for LSTM.
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+class RNNModel(nn.Module):
+    """Optional embedding -> stacked GRU/LSTM/Elman layers -> optional dense head.
+
+    This is the contract the integer runtime follows:
+
+    * Input ``x`` is ``(B, T, F)`` float features or ``(B, T)`` integer token ids (looked up in
+      ``embedding``). The state is PyTorch's: ``h`` ``(L * D, B, H)`` (``(h, c)`` for LSTM), rows
+      ordered layer-major then direction (forward, backward); zeros when not given.
+    * ``OutputMode.SEQUENCE``: the head is applied to the top layer's output at every step,
+      ``(B, T, out)``; for a bidirectional stack that output is ``[forward_t, backward_t]``.
+    * ``OutputMode.LAST``: the head is applied once to the concatenation of each direction's final
+      hidden state in the top layer, ``(B, out)``: the forward direction after its last valid step,
+      the backward direction after running back to t=0. That is PyTorch's ``h_n``, so for a
+      unidirectional model it equals the output at the last step.
+    * With ``output_size`` None there is no head and the output is the (concatenated) hidden state.
+    * ``lengths`` marks a zero-padded batch: steps past a sequence's length are not run (packing),
+      so states and LAST outputs are those at each sequence's true end; SEQUENCE outputs at
+      padded steps carry no information (the head applied to zeros) and are masked in training.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding: nn.Embedding | None = (
+            nn.Embedding(config.vocab_size, config.embedding_dim)  # type: ignore[arg-type]
+            if config.uses_tokens
+            else None
+        )
+        self.rnn: nn.RNN | nn.GRU | nn.LSTM = _make_rnn(config)
+        self.head: nn.Linear | None = (
+            nn.Linear(config.hidden_size * config.num_directions, config.output_size)
+            if config.output_size is not None
+            else None
+        )
+
+    def forward(
+        self, x: torch.Tensor, state: State | None = None, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, State]:
+        inp = self._embed(x)
+        if lengths is None:
+            out, state = self.rnn(inp, state)
+        else:
+            lengths = torch.as_tensor(lengths, dtype=torch.int64).cpu()  # packing wants CPU lengths
+            packed = pack_padded_sequence(inp, lengths, batch_first=True, enforce_sorted=False)
+            packed_out, state = self.rnn(packed, state)
+            out, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=inp.shape[1])
+        if self.config.output_mode is OutputMode.SEQUENCE:
+            features = out
+        else:
+            h = state[0] if isinstance(state, tuple) else state
+            top = h[-self.config.num_directions :]  # the top layer's rows, forward then backward
+            features = torch.cat(list(top), dim=-1)
+        y = self.head(features) if self.head is not None else features
+        return y, state
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        if self.embedding is not None:
+            if x.ndim != 2 or x.is_floating_point():
+                raise InputDataError(f"token input must be (B, T) integers, got {tuple(x.shape)} {x.dtype}")
+            return self.embedding(x)
+        if x.ndim != 3 or x.shape[-1] != self.config.input_size:
+            raise InputDataError(f"feature input must be (B, T, {self.config.input_size}), got {tuple(x.shape)}")
+        return x
+
+
+def _make_rnn(config: ModelConfig) -> nn.RNN | nn.GRU | nn.LSTM:
+    """The recurrent stack in edgernn's fixed layout: batch_first, with biases, tanh for RNN."""
+    size = (config.rnn_input_size, config.hidden_size, config.num_layers)
+    if config.cell is CellType.RNN:
+        return nn.RNN(*size, nonlinearity="tanh", bias=True, batch_first=True, bidirectional=config.bidirectional)
+    cls = nn.GRU if config.cell is CellType.GRU else nn.LSTM
+    return cls(*size, bias=True, batch_first=True, bidirectional=config.bidirectional)

@@ -1,0 +1,296 @@
+"""Seeded, reproducible training of an :class:`RNNModel` on a :class:`SequenceData`."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from edgernn.data import Normalization, SequenceData, pad_batch, split_indices
+from edgernn.errors import EdgeRNNError, InputDataError
+from edgernn.metrics import Metric, task_metric
+from edgernn.models.rnn import RNNModel
+from edgernn.types import ModelConfig, OutputMode, Task
+
+__all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "predict"]
+
+_IGNORE = -100  # label of padded steps: F.cross_entropy skips it
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Adam with gradient-norm clipping and early stopping on the validation metric."""
+
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    weight_decay: float = 0.0
+    grad_clip: float | None = 1.0  # max global gradient norm; None disables clipping
+    patience: int | None = 6  # epochs without improvement before stopping; None trains all epochs
+    seed: int = 0
+    validation_fraction: float = 0.1  # held out of the training data when no validation set is given
+    max_minutes: float | None = None  # wall-clock cap, checked after each epoch
+    # Small RNNs gain nothing from intra-op threads, and with two threads on a busy core torch's
+    # OpenMP spin-waits made epochs ~170x slower; a fixed count also makes weights reproducible
+    # across machines (results are bit-identical only at the same thread count).
+    num_threads: int = 1
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("epochs", self.epochs >= 1),
+            ("batch_size", self.batch_size >= 1),
+            ("learning_rate", self.learning_rate > 0),
+            ("weight_decay", self.weight_decay >= 0),
+            ("grad_clip", self.grad_clip is None or self.grad_clip > 0),
+            ("patience", self.patience is None or self.patience >= 1),
+            ("validation_fraction", 0 < self.validation_fraction < 1),
+            ("max_minutes", self.max_minutes is None or self.max_minutes > 0),
+            ("num_threads", self.num_threads >= 1),
+        ]
+        for name, ok in checks:
+            if not ok:
+                raise EdgeRNNError(f"invalid training setting {name}={getattr(self, name)!r}")
+
+
+@dataclass
+class TrainResult:
+    model: RNNModel  # best-validation weights, in eval mode
+    normalization: Normalization | None  # fitted on the training split; None for tokens
+    history: list[dict[str, float]]  # per epoch: epoch, train_loss, val_<metric>, seconds
+    best_epoch: int  # 1-based
+    val_metric: Metric  # of the restored (best) weights
+    class_names: tuple[str, ...] | None = None
+    stop_reason: str = "epochs"  # "epochs" | "early_stopping" | "time_limit"
+
+
+def train(
+    data: SequenceData,
+    config: ModelConfig,
+    train_config: TrainConfig = TrainConfig(),
+    validation: SequenceData | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a new model; the same data, configs and seed give bit-identical weights.
+
+    Without ``validation``, a stratified ``validation_fraction`` of ``data`` is held out.
+    The global torch RNG is left as it was (training runs inside ``torch.random.fork_rng``).
+    """
+    tc = train_config
+    if validation is None:
+        train_idx, val_idx = split_indices(data, (1 - tc.validation_fraction, tc.validation_fraction), tc.seed)
+        data, validation = data.subset(train_idx), data.subset(val_idx)
+    _check_compatible(data, config, "training data")
+    _check_compatible(validation, config, "validation data")
+    normalization = None if data.uses_tokens else Normalization.fit(data)
+    inputs = _inputs(data, normalization)
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(tc.num_threads)
+    try:
+        return _train(data, config, tc, validation, normalization, inputs, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(
+    data: SequenceData,
+    config: ModelConfig,
+    tc: TrainConfig,
+    validation: SequenceData,
+    normalization: Normalization | None,
+    inputs: list[np.ndarray],
+    progress: bool,
+) -> TrainResult:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(tc.seed)
+        model = RNNModel(config)
+        optimizer = torch.optim.Adam(model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay)
+        rng = np.random.default_rng(tc.seed)  # batch order: independent of torch's RNG
+        history: list[dict[str, float]] = []
+        best: Metric | None = None
+        best_state: dict[str, torch.Tensor] = {}
+        best_epoch, stale, stop_reason = 0, 0, "epochs"
+        start = time.monotonic()
+        bar = tqdm(range(1, tc.epochs + 1), desc="train", unit="epoch", disable=not progress)
+        for epoch in bar:
+            model.train()
+            loss = _train_epoch(model, optimizer, inputs, data, rng.permutation(len(data)), tc)
+            if not math.isfinite(loss):
+                raise EdgeRNNError(f"training diverged (loss {loss}) in epoch {epoch}", "lower learning_rate")
+            metric = evaluate(model, validation, normalization)
+            elapsed = time.monotonic() - start
+            history.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": loss,
+                    f"val_{metric.name.lower()}": metric.value,
+                    "seconds": elapsed,
+                }
+            )
+            if metric.better_than(best):
+                best, best_epoch, stale = metric, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+            bar.set_postfix(loss=f"{loss:.4f}", val=str(metric), best=best_epoch)
+            if tc.patience is not None and stale >= tc.patience:
+                stop_reason = "early_stopping"
+                break
+            if tc.max_minutes is not None and elapsed >= 60 * tc.max_minutes:
+                stop_reason = "time_limit"
+                break
+        bar.close()
+    assert best is not None
+    model.load_state_dict(best_state)
+    return TrainResult(model.eval(), normalization, history, best_epoch, best, data.class_names, stop_reason)
+
+
+def _train_epoch(
+    model: RNNModel,
+    optimizer: torch.optim.Optimizer,
+    inputs: Sequence[np.ndarray],
+    data: SequenceData,
+    order: np.ndarray,
+    tc: TrainConfig,
+) -> float:
+    """One pass over ``order`` in mini-batches; returns the mean loss per sequence."""
+    total = 0.0
+    for idx in np.array_split(order, math.ceil(len(order) / tc.batch_size)):
+        x, lengths = _collate(inputs, idx)
+        y = _collate_targets(data, idx)
+        out, _ = model(x, lengths=lengths)
+        loss = _loss(out, y, lengths, model.config)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if tc.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        optimizer.step()
+        total += loss.item() * len(idx)
+    return total / len(order)
+
+
+def _loss(out: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor, config: ModelConfig) -> torch.Tensor:
+    per_step = config.output_mode is OutputMode.SEQUENCE
+    if config.task is Task.CLASSIFICATION:
+        # Padded steps carry the label _IGNORE, so they add nothing to loss or gradient.
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=_IGNORE)
+    if not per_step:
+        return F.mse_loss(out, y)
+    mask = (torch.arange(out.shape[1])[None, :] < lengths[:, None]).unsqueeze(-1).to(out.dtype)
+    return ((out - y) ** 2 * mask).sum() / (mask.sum() * out.shape[-1])
+
+
+def _inputs(data: SequenceData, normalization: Normalization | None) -> list[np.ndarray]:
+    if normalization is None:
+        return list(data.sequences)
+    return [normalization.apply(s) for s in data.sequences]
+
+
+def _collate(inputs: Sequence[np.ndarray], idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    x, lengths = pad_batch([inputs[i] for i in idx])
+    return torch.from_numpy(x), torch.from_numpy(lengths)
+
+
+def _collate_targets(data: SequenceData, idx: np.ndarray) -> torch.Tensor:
+    classification = data.task is Task.CLASSIFICATION
+    if not data.per_step:
+        assert isinstance(data.targets, np.ndarray)
+        y = data.targets[idx]
+        return torch.from_numpy(y if classification else y.reshape(len(idx), -1))
+    parts = [data.targets[i] for i in idx]
+    if classification:
+        padded, _ = pad_batch(parts)
+        lengths = [p.shape[0] for p in parts]
+        for row, n in enumerate(lengths):
+            padded[row, n:] = _IGNORE
+        return torch.from_numpy(padded)
+    padded, _ = pad_batch([p.reshape(p.shape[0], -1) for p in parts])  # (B, T, K); masked in _loss
+    return torch.from_numpy(padded)
+
+
+def _check_compatible(data: SequenceData, config: ModelConfig, role: str) -> None:
+    """Refuse data the model cannot consume, with the setting to change."""
+    problems: list[tuple[str, str]] = []
+    if data.task is not config.task:
+        problems.append((f"is {data.task.value} but the model is {config.task.value}", "set task in the model config"))
+    want_mode = OutputMode.SEQUENCE if data.per_step else OutputMode.LAST
+    if config.output_mode is not want_mode:
+        kind = "per-step" if data.per_step else "per-sequence"
+        problems.append(
+            (
+                f"has {kind} targets but output_mode is {config.output_mode.value}",
+                f"use output_mode={want_mode.value}",
+            )
+        )
+    if data.uses_tokens != config.uses_tokens:
+        problems.append(
+            (
+                "tokens/features do not match the model input",
+                "set vocab_size for tokens or input_size for features",
+            )
+        )
+    elif data.uses_tokens:
+        assert data.max_token is not None and config.vocab_size is not None
+        if data.max_token >= config.vocab_size:
+            problems.append(
+                (f"has token id {data.max_token} but vocab_size is {config.vocab_size}", "raise vocab_size")
+            )
+    elif data.num_features != config.input_size:
+        problems.append((f"has {data.num_features} features but input_size is {config.input_size}", "match input_size"))
+    if data.task is Task.CLASSIFICATION and config.output_width < data.target_width:
+        problems.append(
+            (
+                f"has {data.target_width} classes but the model outputs {config.output_width}",
+                "raise output_size",
+            )
+        )
+    if data.task is Task.REGRESSION and config.output_width != data.target_width:
+        problems.append(
+            (
+                f"has {data.target_width} targets per row but the model outputs {config.output_width}",
+                "match output_size",
+            )
+        )
+    if problems:
+        what, fix = problems[0]
+        raise InputDataError(f"the {role} {what}", fix)
+
+
+@torch.no_grad()
+def predict(
+    model: RNNModel, data: SequenceData, normalization: Normalization | None, batch_size: int = 256
+) -> np.ndarray | tuple[np.ndarray, ...]:
+    """Float outputs: ``(N, out)`` for LAST models, one ``(T_i, out)`` array per sequence for SEQUENCE."""
+    was_training = model.training
+    model.eval()
+    try:
+        inputs = _inputs(data, normalization)
+        rows: list[np.ndarray] = []
+        for idx in _chunks(len(data), batch_size):
+            x, lengths = _collate(inputs, idx)
+            out, _ = model(x, lengths=lengths)
+            if model.config.output_mode is OutputMode.SEQUENCE:
+                rows.extend(out[i, : int(n)].numpy() for i, n in enumerate(lengths))
+            else:
+                rows.append(out.numpy())
+    finally:
+        model.train(was_training)
+    if model.config.output_mode is OutputMode.SEQUENCE:
+        return tuple(rows)
+    return np.concatenate(rows)
+
+
+def evaluate(model: RNNModel, data: SequenceData, normalization: Normalization | None) -> Metric:
+    """The task metric (accuracy or MAE) of the float model on ``data``."""
+    return task_metric(model.config.task, predict(model, data, normalization), data.targets)
+
+
+def _chunks(n: int, size: int) -> Iterator[np.ndarray]:
+    for start in range(0, n, size):
+        yield np.arange(start, min(start + size, n))

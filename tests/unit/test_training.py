@@ -1,0 +1,174 @@
+"""edgernn.metrics and edgernn.models.training: metrics, reproducibility, masking, learning."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from edgernn.data import Normalization, SequenceData, load_dataset, split
+from edgernn.errors import EdgeRNNError, InputDataError
+from edgernn.metrics import Metric, task_metric
+from edgernn.models import RNNModel, TrainConfig, evaluate, predict, train
+from edgernn.models.training import _loss
+from edgernn.types import CellType, ModelConfig, OutputMode, Task
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    # Tiny RNN batches gain nothing from intra-op threads, and OpenMP's spinning workers run
+    # ~100x slower while another process holds a core: one thread keeps test times stable.
+    # (Bit-reproducibility holds for a fixed thread count; these tests compare within one.)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_accuracy_and_mae() -> None:
+    outputs = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    m = task_metric(Task.CLASSIFICATION, outputs, np.array([1, 0, 0]))
+    assert m == Metric("accuracy", 2 / 3, True) and str(m) == "accuracy 66.67%"
+    per_step = task_metric(Task.CLASSIFICATION, (outputs[:1], outputs[1:]), (np.array([1]), np.array([0, 1])))
+    assert per_step.value == 1.0
+    mae = task_metric(Task.REGRESSION, np.array([[1.0], [2.0]]), np.array([1.5, 2.0]))
+    assert mae == Metric("MAE", 0.25, False) and str(mae) == "MAE 0.25"
+    assert str(Metric("MAE", 0.0123, False)) == "MAE 0.0123"
+
+
+def test_metric_comparison_and_errors() -> None:
+    assert Metric("accuracy", 0.9, True).better_than(Metric("accuracy", 0.8, True))
+    assert not Metric("accuracy", 0.8, True).better_than(Metric("accuracy", 0.8, True))
+    assert Metric("MAE", 0.1, False).better_than(Metric("MAE", 0.2, False))
+    assert Metric("MAE", 0.1, False).better_than(None)
+    with pytest.raises(InputDataError, match="2 outputs for 3 targets"):
+        task_metric(Task.CLASSIFICATION, np.zeros((2, 2)), np.zeros(3, np.int64))
+    with pytest.raises(InputDataError, match="accuracy needs"):
+        task_metric(Task.CLASSIFICATION, np.zeros(2), np.zeros(2, np.int64))
+
+
+# --------------------------------------------------------------------------- synthetic data
+
+
+def _sign_data(n: int = 64, seed: int = 0) -> SequenceData:
+    """Label = whether the features of the first step sum above zero (must be remembered)."""
+    rng = np.random.default_rng(seed)
+    seqs = tuple(rng.normal(size=(int(t), 2)).astype(np.float32) for t in rng.integers(2, 9, size=n))
+    labels = np.array([int(s[0].sum() > 0) for s in seqs])
+    return SequenceData(seqs, labels, Task.CLASSIFICATION, False, "sign")
+
+
+def _gru(**kw: object) -> ModelConfig:
+    return ModelConfig(CellType.GRU, 8, **{"input_size": 2, "output_size": 2, **kw})  # type: ignore[arg-type]
+
+
+def test_training_is_reproducible() -> None:
+    data = _sign_data()
+    cfg = TrainConfig(epochs=2, batch_size=8, seed=7)
+    a = train(data, _gru(), cfg, progress=False)
+    b = train(data, _gru(), cfg, progress=False)
+    c = train(data, _gru(), TrainConfig(epochs=2, batch_size=8, seed=8), progress=False)
+    sa, sb, sc = a.model.state_dict(), b.model.state_dict(), c.model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+    assert a.history == [{**h, "seconds": a.history[i]["seconds"]} for i, h in enumerate(b.history)]
+
+
+def test_training_leaves_global_rng_alone() -> None:
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    train(_sign_data(16), _gru(), TrainConfig(epochs=1), progress=False)
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_result_holds_best_weights_and_stops_early() -> None:
+    data = _sign_data(200)
+    val = _sign_data(60, seed=1)
+    result = train(data, _gru(), TrainConfig(epochs=40, patience=2, learning_rate=0.02), val, progress=False)
+    assert result.stop_reason == "early_stopping"
+    assert len(result.history) == result.best_epoch + 2
+    best = result.history[result.best_epoch - 1]["val_accuracy"]
+    assert result.val_metric.value == best == max(h["val_accuracy"] for h in result.history)
+    assert evaluate(result.model, val, result.normalization) == result.val_metric
+    assert result.val_metric.value > 0.85  # the task is learnable
+    assert result.normalization is not None and not result.model.training
+
+
+def test_time_limit() -> None:
+    result = train(_sign_data(16), _gru(), TrainConfig(epochs=50, max_minutes=1e-9), progress=False)
+    assert result.stop_reason == "time_limit" and len(result.history) == 1
+
+
+def test_per_step_classification_learns() -> None:
+    rng = np.random.default_rng(0)
+    seqs = tuple(rng.normal(size=(int(t), 1)).astype(np.float32) for t in rng.integers(3, 12, size=96))
+    labels = tuple((s[:, 0] > 0).astype(np.int64) for s in seqs)  # label of each step: its sign
+    data = SequenceData(seqs, labels, Task.CLASSIFICATION, True, "steps")
+    cfg = ModelConfig(CellType.LSTM, 8, input_size=1, output_size=2, output_mode=OutputMode.SEQUENCE)
+    result = train(data, cfg, TrainConfig(epochs=15, learning_rate=0.02, patience=None), progress=False)
+    assert result.val_metric.value > 0.9
+    outputs = predict(result.model, data, result.normalization)
+    assert isinstance(outputs, tuple) and [o.shape[0] for o in outputs] == data.lengths.tolist()
+
+
+def test_token_regression_learns() -> None:
+    rng = np.random.default_rng(1)
+    seqs = tuple(rng.integers(0, 5, size=int(t)) for t in rng.integers(2, 7, size=128))
+    targets = np.array([s.mean() / 4 for s in seqs], np.float32)  # mean token, scaled to [0, 1]
+    data = SequenceData(seqs, targets, Task.REGRESSION, False, "tokens")
+    cfg = ModelConfig(CellType.RNN, 8, vocab_size=5, embedding_dim=4, output_size=1, task=Task.REGRESSION)
+    result = train(data, cfg, TrainConfig(epochs=20, learning_rate=0.01, patience=None), progress=False)
+    baseline = np.abs(targets - targets.mean()).mean()  # predicting the mean
+    assert result.normalization is None
+    assert result.val_metric.name == "MAE" and result.val_metric.value < 0.5 * baseline
+
+
+def test_per_step_regression_loss_ignores_padding() -> None:
+    cfg = ModelConfig(
+        CellType.GRU, 4, input_size=1, output_size=2, output_mode=OutputMode.SEQUENCE, task=Task.REGRESSION
+    )
+    out = torch.zeros(2, 3, 2)
+    y = torch.ones(2, 3, 2)
+    lengths = torch.tensor([3, 1])
+    base = _loss(out, y, lengths, cfg)
+    out_padded_changed = out.clone()
+    out_padded_changed[1, 1:] = 100.0
+    assert base.item() == 1.0 and _loss(out_padded_changed, y, lengths, cfg).item() == 1.0
+
+
+def test_incompatible_data_and_settings() -> None:
+    data = _sign_data(16)
+    with pytest.raises(InputDataError, match="has 2 features but input_size is 3"):
+        train(data, ModelConfig(CellType.GRU, 4, input_size=3, output_size=2), progress=False)
+    with pytest.raises(InputDataError, match="per-sequence targets but output_mode is sequence"):
+        train(data, _gru(output_mode=OutputMode.SEQUENCE), progress=False)
+    with pytest.raises(InputDataError, match="is classification but the model is regression"):
+        train(data, _gru(task=Task.REGRESSION), progress=False)
+    with pytest.raises(InputDataError, match="has 2 classes but the model outputs 1"):
+        train(data, _gru(output_size=1), progress=False)
+    with pytest.raises(EdgeRNNError, match="invalid training setting epochs=0"):
+        TrainConfig(epochs=0)
+
+
+def test_evaluate_matches_manual_accuracy() -> None:
+    data = _sign_data(40)
+    torch.manual_seed(0)
+    model = RNNModel(_gru())
+    norm = Normalization.identity(2)
+    metric = evaluate(model, data, norm)
+    with torch.no_grad():
+        manual = [int(model(torch.from_numpy(s)[None])[0].argmax()) for s in data.sequences]
+    assert metric.value == np.mean(np.array(manual) == data.targets)
+
+
+def test_small_gru_learns_fsdd_quickly() -> None:
+    train_set, val_set, _ = split(load_dataset("fsdd"), seed=0)
+    cfg = ModelConfig(CellType.GRU, 32, input_size=13, output_size=10)
+    result = train(train_set.subset(range(0, 2400, 3)), cfg, TrainConfig(epochs=5), val_set, progress=False)
+    assert result.val_metric.value > 0.5, result.history  # chance is 10%
+    assert result.class_names == tuple("0123456789")
