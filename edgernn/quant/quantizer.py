@@ -1,0 +1,343 @@
+"""Post-training quantization: float weights + calibration data -> :class:`QuantizedRNN`.
+
+Calibration happens here, once. Every scale, zero point, multiplier and shift a kernel needs is
+computed in this module; no exporter or backend derives its own.
+
+Choices (the arithmetic they feed is specified in :mod:`edgernn.reference`):
+
+* activations entering or leaving a layer (the input, each layer's hidden state, the head's
+  output) are asymmetric int8 with a range from the chosen observer (min/max or percentile),
+  widened to include zero; both directions of a layer share one hidden quantization;
+* cell weights are symmetric int8 with one scale per gate matrix (what TFLite Micro's fused
+  LSTM supports); the head's weights have one scale per output channel; biases are int32 at
+  ``input_scale * weight_scale``;
+* gate pre-activations are int16 Q3.12, gate outputs Q0.15 (fixed by the LUT kernels); the LSTM
+  cell state is int16 at the smallest power-of-two scale that holds its calibrated maximum; the
+  GRU's ``W_hn h + b_hn`` is int16 at a scale no finer than Q3.12 that holds its maximum. These
+  int16 intermediates always use the absolute maximum: int16 has the headroom to spare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from edgernn import __version__, engine
+from edgernn.errors import QuantizationError
+from edgernn.fixedpoint import (
+    GATE_INPUT_SCALE_POWER,
+    GATE_OUTPUT_SCALE_POWER,
+    INT8_MAX,
+    INT8_MIN,
+    INT32_MAX,
+    INT32_MIN,
+    quantize_multiplier,
+    round_half_away_from_zero,
+)
+from edgernn.floatmodel import Array, FloatKernels, FloatParams
+from edgernn.ir import (
+    Dense,
+    Direction,
+    ElmanCellQ,
+    Embedding,
+    FloatCellWeights,
+    FullyConnected,
+    GRUCellQ,
+    LSTMCellQ,
+    Provenance,
+    QParams,
+    QuantizedRNN,
+    RecurrentLayer,
+    Rescale,
+)
+from edgernn.quant.observers import MinMaxObserver, Observer, make_observer
+from edgernn.types import CellType, OutputMode
+
+GATE_SCALE = 2.0**GATE_INPUT_SCALE_POWER
+Q15_SCALE = 2.0**GATE_OUTPUT_SCALE_POWER
+MIN_CELL_SCALE_POWER = -15  # cell range [-1, 1)
+MAX_CELL_SCALE_POWER = 0  # cell range [-32768, 32768): far beyond any trained LSTM
+
+
+@dataclass(frozen=True)
+class QuantizeOptions:
+    """How to calibrate. ``observer`` is ``"minmax"`` or ``"percentile"``."""
+
+    observer: str = "minmax"
+    percentile: float = 99.99
+    max_calibration_sequences: int | None = 1000
+    per_channel_head: bool = True
+
+    def describe(self) -> str:
+        return f"percentile {self.percentile}" if self.observer == "percentile" else self.observer
+
+
+class _RangeProbe:
+    """Collects the ranges calibration needs from the float model (see :class:`Probe`)."""
+
+    def __init__(self, num_layers: int, options: QuantizeOptions) -> None:
+        self.hidden_ranges: list[Observer] = [
+            make_observer(options.observer, options.percentile) for _ in range(num_layers)
+        ]
+        self.cell_ranges = [MinMaxObserver() for _ in range(num_layers)]
+        self.reset_hidden_ranges = [MinMaxObserver() for _ in range(num_layers)]
+        self.head_range = make_observer(options.observer, options.percentile)
+
+    def hidden(self, layer: int, h: Array) -> None:
+        self.hidden_ranges[layer].update(h)
+
+    def cell_state(self, layer: int, c: Array) -> None:
+        self.cell_ranges[layer].update(c)
+
+    def gru_reset_hidden(self, layer: int, hn: Array) -> None:
+        self.reset_hidden_ranges[layer].update(hn)
+
+    def head_output(self, y: Array) -> None:
+        self.head_range.update(y)
+
+
+def qparams_from_range(low: float, high: float) -> QParams:
+    """Asymmetric int8 quantization covering ``[low, high]`` widened to include 0 (TFLite's rule)."""
+    low, high = min(low, 0.0), max(high, 0.0)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise QuantizationError("calibration saw non-finite activations", "check the model and calibration data")
+    if high - low < 1e-8:  # a tensor that is always zero: any scale represents it exactly
+        return QParams(scale=1.0 / 128, zero_point=0)
+    scale = (high - low) / (INT8_MAX - INT8_MIN)
+    zero_point = round_half_away_from_zero(INT8_MIN - low / scale)
+    return QParams(scale=scale, zero_point=int(np.clip(zero_point, INT8_MIN, INT8_MAX)))
+
+
+def rescale(real: float) -> Rescale:
+    multiplier, shift = quantize_multiplier(real)
+    return Rescale(multiplier, shift)
+
+
+def _round_away(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def quantize_weight(w: npt.NDArray[np.floating], per_channel: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 in [-127, 127]: one scale for the matrix, or one per output row."""
+    w64 = np.asarray(w, dtype=np.float64)
+    amax = np.abs(w64).max(axis=1) if per_channel else np.full(w64.shape[0], np.abs(w64).max())
+    scale = np.where(amax > 0, amax / INT8_MAX, 1.0)
+    q = np.clip(_round_away(w64 / scale[:, None]), -INT8_MAX, INT8_MAX).astype(np.int8)
+    return q, scale.astype(np.float32)
+
+
+def make_fc(
+    weight: npt.NDArray[np.floating],
+    bias: npt.NDArray[np.floating],
+    input_q: QParams,
+    output_scale: float,
+    output_zero_point: int,
+    output_bits: int,
+    per_channel: bool,
+    name: str,
+) -> FullyConnected:
+    """Quantize one float ``y = W x + b`` into TFLite's integer FULLY_CONNECTED."""
+    q_weight, w_scale = quantize_weight(weight, per_channel)
+    acc_scale = input_q.scale * w_scale.astype(np.float64)
+    q_bias = _round_away(np.asarray(bias, dtype=np.float64) / acc_scale)
+    if q_bias.min(initial=0) < INT32_MIN or q_bias.max(initial=0) > INT32_MAX:
+        raise QuantizationError(
+            f"the bias of {name} does not fit int32 at scale {acc_scale.min():.3g}",
+            "the weights or input range are degenerate; retrain with weight decay or recalibrate",
+        )
+    multipliers, shifts = zip(*(quantize_multiplier(float(s) / output_scale) for s in acc_scale))
+    return FullyConnected(
+        weight=q_weight,
+        weight_scale=w_scale,
+        bias=q_bias.astype(np.int32),
+        multiplier=np.array(multipliers, dtype=np.int32),
+        shift=np.array(shifts, dtype=np.int32),
+        input_zero_point=input_q.zero_point,
+        output_scale=output_scale,
+        output_zero_point=output_zero_point,
+        output_bits=output_bits,
+    )
+
+
+def _gate_fc(w: np.ndarray, b: np.ndarray, q: QParams, name: str, scale: float = GATE_SCALE) -> FullyConnected:
+    return make_fc(w, b, q, scale, 0, 16, per_channel=False, name=name)
+
+
+def cell_scale_power(abs_max: float) -> int:
+    """Smallest power-of-two scale whose int16 range holds ``abs_max``."""
+    if abs_max <= 0:
+        return MIN_CELL_SCALE_POWER
+    power = math.ceil(math.log2(abs_max)) - 15
+    return int(np.clip(power, MIN_CELL_SCALE_POWER, MAX_CELL_SCALE_POWER))
+
+
+def gru_reset_hidden_scale(abs_max: float) -> float:
+    """int16 scale of ``W_hn h + b_hn``: Q3.12, or coarser if the values exceed 8."""
+    return max(GATE_SCALE, abs_max / 32767.0)
+
+
+def _quantize_cell(
+    cell: CellType, w: FloatCellWeights, input_q: QParams, hidden_q: QParams, probe: _RangeProbe, layer: int
+) -> ElmanCellQ | GRUCellQ | LSTMCellQ:
+    hsz = w.weight_hh.shape[1]
+
+    def rows(a: np.ndarray, gate: int) -> np.ndarray:
+        return a[gate * hsz : (gate + 1) * hsz]
+
+    zeros = np.zeros(hsz, dtype=np.float32)
+    where = f"layer {layer}"
+    if cell is CellType.RNN:
+        return ElmanCellQ(
+            x_fc=_gate_fc(w.weight_ih, w.bias_ih + w.bias_hh, input_q, f"{where} input"),
+            h_fc=_gate_fc(w.weight_hh, zeros, hidden_q, f"{where} recurrent"),
+            to_hidden=rescale(Q15_SCALE / hidden_q.scale),
+        )
+    if cell is CellType.GRU:
+        hn_scale = gru_reset_hidden_scale(probe.reset_hidden_ranges[layer].abs_max())
+        gates = {}
+        for k, g in enumerate("rz"):
+            gates[f"x_{g}"] = _gate_fc(
+                rows(w.weight_ih, k), rows(w.bias_ih, k) + rows(w.bias_hh, k), input_q, f"{where} x_{g}"
+            )
+            gates[f"h_{g}"] = _gate_fc(rows(w.weight_hh, k), zeros, hidden_q, f"{where} h_{g}")
+        return GRUCellQ(
+            **gates,
+            x_n=_gate_fc(rows(w.weight_ih, 2), rows(w.bias_ih, 2), input_q, f"{where} x_n"),
+            h_n=_gate_fc(rows(w.weight_hh, 2), rows(w.bias_hh, 2), hidden_q, f"{where} h_n", scale=hn_scale),
+            reset_mul=rescale(Q15_SCALE * hn_scale / GATE_SCALE),
+            hidden_to_q15=rescale(hidden_q.scale / Q15_SCALE),
+            gate_mul=rescale(Q15_SCALE),
+            to_hidden=rescale(Q15_SCALE / hidden_q.scale),
+        )
+    power = cell_scale_power(probe.cell_ranges[layer].abs_max())
+    gates = {}
+    for k, g in enumerate("ifgo"):  # PyTorch's gate order
+        gates[f"x_{g}"] = _gate_fc(
+            rows(w.weight_ih, k), rows(w.bias_ih, k) + rows(w.bias_hh, k), input_q, f"{where} x_{g}"
+        )
+        gates[f"h_{g}"] = _gate_fc(rows(w.weight_hh, k), zeros, hidden_q, f"{where} h_{g}")
+    return LSTMCellQ(
+        **gates,
+        cell_scale_power=power,
+        forget_mul=rescale(Q15_SCALE),
+        input_mul=rescale(Q15_SCALE * Q15_SCALE / 2.0**power),
+        output_mul=rescale(Q15_SCALE * Q15_SCALE / hidden_q.scale),
+    )
+
+
+def float_params_sha256(params: FloatParams) -> str:
+    h = hashlib.sha256()
+    arrays: list[np.ndarray | None] = [params.embedding, params.head_weight, params.head_bias]
+    for layer in params.cells:
+        for w in layer:
+            arrays += [w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh]
+    for a in arrays:
+        h.update(b"-" if a is None else np.ascontiguousarray(a, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def calibrate(
+    params: FloatParams, sequences: Sequence[Array], options: QuantizeOptions
+) -> tuple[_RangeProbe, Observer]:
+    """Run the float model over ``sequences`` (normalized features or token ids) and observe ranges.
+
+    Each sequence runs alone (no padding), so no padded step enters a range.
+    """
+    cfg = params.config
+    probe = _RangeProbe(cfg.num_layers, options)
+    input_observer = make_observer(options.observer, options.percentile)
+    kernels = FloatKernels(params, probe)
+    for seq in sequences:
+        if not cfg.uses_tokens:
+            input_observer.update(seq)
+        hidden, final = engine.run_layers(kernels, seq)
+        kernels.head(hidden)  # every step: a stream emits the head's output at each step
+        if cfg.output_mode is OutputMode.LAST and cfg.bidirectional:
+            kernels.head(engine.final_hidden(kernels, final))
+    if cfg.uses_tokens:
+        assert params.embedding is not None
+        input_observer.update(params.embedding)
+    return probe, input_observer
+
+
+def quantize_params(
+    params: FloatParams,
+    calibration: Sequence[Array],
+    *,
+    options: QuantizeOptions = QuantizeOptions(),
+    input_mean: np.ndarray | None = None,
+    input_std: np.ndarray | None = None,
+    class_names: tuple[str, ...] | None = None,
+    calibration_sha256: str,
+    dataset: str | None = None,
+) -> QuantizedRNN:
+    """Quantize float parameters with calibration sequences already normalized (numpy only)."""
+    if len(calibration) == 0:
+        raise QuantizationError("the calibration set is empty", "pass at least one sequence")
+    for i, seq in enumerate(calibration):
+        if np.asarray(seq).dtype.kind == "f" and not np.all(np.isfinite(seq)):
+            raise QuantizationError(
+                f"calibration sequence {i} contains NaN or Inf", "clean the calibration data before quantizing"
+            )
+    cfg = params.config
+    probe, input_observer = calibrate(params, calibration, options)
+    input_q = qparams_from_range(*input_observer.range())
+    layers = []
+    layer_input_q = input_q
+    for k in range(cfg.num_layers):
+        hidden_q = qparams_from_range(*probe.hidden_ranges[k].range())
+        directions = tuple(
+            Direction(float_weights=w, quant=_quantize_cell(cfg.cell, w, layer_input_q, hidden_q, probe, k))
+            for w in params.cells[k]
+        )
+        layers.append(
+            RecurrentLayer(
+                cell=cfg.cell,
+                input_size=cfg.layer_input_size(k),
+                hidden_size=cfg.hidden_size,
+                input_q=layer_input_q,
+                hidden_q=hidden_q,
+                directions=directions,
+            )
+        )
+        layer_input_q = hidden_q
+    head = None
+    if params.head_weight is not None:
+        assert params.head_bias is not None
+        output_q = qparams_from_range(*probe.head_range.range())
+        fc = make_fc(
+            params.head_weight,
+            params.head_bias,
+            layer_input_q,
+            output_q.scale,
+            output_q.zero_point,
+            8,
+            per_channel=options.per_channel_head,
+            name="head",
+        )
+        head = Dense(weight=params.head_weight, bias=params.head_bias, fc=fc, output_q=output_q)
+    embedding = None
+    if params.embedding is not None:
+        embedding = Embedding(weight=params.embedding, table=input_q.quantize(params.embedding))
+    return QuantizedRNN(
+        config=cfg,
+        layers=tuple(layers),
+        embedding=embedding,
+        head=head,
+        input_mean=input_mean,
+        input_std=input_std,
+        class_names=class_names,
+        provenance=Provenance(
+            edgernn_version=__version__,
+            source_sha256=float_params_sha256(params),
+            calibration_sha256=calibration_sha256,
+            calibration=options.describe(),
+            calibration_sequences=len(calibration),
+            dataset=dataset,
+        ),
+    )
