@@ -1,0 +1,269 @@
+"""The ``edgernn`` command line: thin click commands over library functions.
+
+Heavy modules (numpy, torch) are imported inside the commands, so ``edgernn --help`` is fast and
+``run``/``inspect`` work without torch. A user error (:class:`EdgeRNNError`) prints one line and
+exits with status 1; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from edgernn import __version__
+from edgernn.errors import EdgeRNNError, MissingDependencyError
+
+SPLIT_HELP = "Data is split 80/10/10 (train/validation/test) with this seed, stratified by class."
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EdgeRNNError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _fail(message: str) -> NoReturn:
+    raise click.ClickException(message)
+
+
+def _require_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(
+            "this command needs PyTorch, which is not installed", "pip install 'edgernn[train]'"
+        ) from None
+
+
+def _load_data(dataset: str | None, data: Path | None):  # noqa: ANN202 - SequenceData
+    from edgernn.data import load_dataset, load_npz
+
+    if dataset and data:
+        _fail("pass either --dataset or --data, not both")
+    return load_npz(data) if data else load_dataset(dataset or "fsdd")
+
+
+def _echo_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=float))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgernn")
+def cli() -> None:
+    """edgernn: exact int8 GRU/LSTM/RNN from PyTorch to microcontrollers, one step at a time.
+
+    \b
+    train     train a model on a built-in dataset or your .npz
+    quantize  calibrate and quantize a checkpoint to an int8 .ernn model
+    run       stream sequences through a model on a backend
+    inspect   layers, parameters, MACs, bytes and quantization of a model
+    demo      train, quantize and stream the default model, and print a report
+    """
+
+
+@cli.command()
+@click.option("--dataset", help="Built-in dataset name (default: fsdd, spoken digits).")
+@click.option("--data", type=click.Path(path_type=Path, dir_okay=False), help="Your data as .npz (see README).")
+@click.option("--cell", type=click.Choice(["gru", "lstm", "rnn"]), default="gru", show_default=True)
+@click.option("--hidden", type=int, default=32, show_default=True, help="Hidden units per layer.")
+@click.option("--layers", type=click.IntRange(1, 4), default=1, show_default=True)
+@click.option("--bidirectional", is_flag=True, help="Bidirectional layers (whole sequences only, no streaming).")
+@click.option("--embedding-dim", type=int, default=16, show_default=True, help="Embedding width for token data.")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--lr", type=float, default=3e-3, show_default=True, help="Adam learning rate.")
+@click.option("--patience", type=click.IntRange(min=1), default=6, show_default=True, help="Early stopping patience.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Training seed. " + SPLIT_HELP)
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Checkpoint to write (.safetensors).",
+)
+def train(
+    dataset: str | None,
+    data: Path | None,
+    cell: str,
+    hidden: int,
+    layers: int,
+    bidirectional: bool,
+    embedding_dim: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    patience: int,
+    seed: int,
+    progress: bool,
+    output: Path,
+) -> None:
+    """Train a float model and save a checkpoint."""
+    _require_torch()
+    from edgernn.pipeline import config_for_data, train_checkpoint
+
+    full = _load_data(dataset, data)
+    config = config_for_data(
+        full, cell=cell, hidden_size=hidden, num_layers=layers, bidirectional=bidirectional, embedding_dim=embedding_dim
+    )
+    result = train_checkpoint(
+        full,
+        config,
+        output,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=lr,
+        patience=patience,
+        seed=seed,
+        progress=progress,
+    )
+    click.echo(f"validation {result.val_metric} (best epoch {result.best_epoch}, {result.stop_reason}); wrote {output}")
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--dataset", help="Calibration/evaluation dataset (default: the one the checkpoint was trained on).")
+@click.option("--data", type=click.Path(path_type=Path, dir_okay=False), help="Calibration/evaluation data as .npz.")
+@click.option("--observer", type=click.Choice(["minmax", "percentile"]), default="minmax", show_default=True)
+@click.option("--percentile", type=float, default=99.99, show_default=True)
+@click.option(
+    "--calibration-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="At most this many training sequences calibrate the ranges.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help=SPLIT_HELP)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Quantized model to write (.ernn).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def quantize(
+    checkpoint: Path,
+    dataset: str | None,
+    data: Path | None,
+    observer: str,
+    percentile: float,
+    calibration_size: int,
+    seed: int,
+    output: Path,
+    as_json: bool,
+) -> None:
+    """Calibrate on the training split, quantize to int8, report float vs int8 on the test split."""
+    _require_torch()
+    from edgernn.models import load_checkpoint
+    from edgernn.pipeline import quantize_checkpoint
+    from edgernn.quant import QuantizeOptions
+
+    ckpt = load_checkpoint(checkpoint)
+    full = _load_data(dataset or (None if data else ckpt.dataset), data)
+    options = QuantizeOptions(observer=observer, percentile=percentile, max_calibration_sequences=calibration_size)
+    model = quantize_checkpoint(ckpt, full, output, options=options, seed=seed)
+    p = model.provenance
+    if as_json:
+        _echo_json(
+            {
+                "metric": p.metric_name,
+                "float_metric": p.float_metric,
+                "int8_metric": p.int8_metric,
+                "model": str(output),
+                "sha256": model.sha256,
+                "weight_bytes": model.weight_bytes,
+                "calibration": p.calibration,
+                "calibration_sequences": p.calibration_sequences,
+            }
+        )
+    else:
+        click.echo(
+            f"{p.metric_name} on the test split: float {_fmt_metric(p.metric_name, p.float_metric)}, "
+            f"int8 {_fmt_metric(p.metric_name, p.int8_metric)}; wrote {output}"
+        )
+
+
+def _fmt_metric(name: str | None, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{100 * value:.2f}%" if name == "accuracy" else f"{value:.4g}"
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("inputs", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--backend", default="reference", show_default=True, help="reference, float, or an installed backend.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write per-step outputs (.npz or .csv) instead of printing.",
+)
+def run(model: Path, inputs: Path, backend: str, output: Path | None) -> None:
+    """Stream INPUTS (.npz sequences, or .csv with one row per time step) through MODEL."""
+    from edgernn.pipeline import stream_file
+
+    result = stream_file(model, inputs, backend=backend, output=output)
+    if output is None:
+        click.echo(result.text)
+    else:
+        click.echo(f"streamed {result.sequences} sequences ({result.steps} steps) on {backend}; wrote {output}")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def inspect(model: Path, as_json: bool) -> None:
+    """Layers, parameters, MACs per step, weight bytes and quantization of a .ernn or checkpoint."""
+    from edgernn.pipeline import describe_file
+    from edgernn.summary import layers_table
+
+    description = describe_file(model)
+    if as_json:
+        _echo_json(description)
+        return
+    cfg = description["config"]
+    click.echo(
+        f"{model}: {cfg['cell']} x{cfg['num_layers']}{' bidirectional' if cfg['bidirectional'] else ''}, "
+        f"hidden {cfg['hidden_size']}, output {cfg['output_mode']} ({cfg['task']})"
+    )
+    click.echo(layers_table(description))
+    click.echo(
+        f"params {description['params']}, MACs/step {description['macs_per_step']}, "
+        f"weight bytes {description['weight_bytes']}"
+        + (f", state bytes {description['state_bytes']}" if "state_bytes" in description else "")
+    )
+    if "sha256" in description:
+        click.echo(f"sha256 {description['sha256']}")
+
+
+@cli.command()
+@click.option(
+    "-o", "--output-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("demo-out"), show_default=True
+)
+@click.option("--cell", type=click.Choice(["gru", "lstm", "rnn"]), default="gru", show_default=True)
+@click.option("--hidden", type=int, default=32, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--progress/--no-progress", default=True)
+def demo(output_dir: Path, cell: str, hidden: int, epochs: int, seed: int, progress: bool) -> None:
+    """Train on FSDD spoken digits, quantize to int8, stream the test split, print a report."""
+    _require_torch()
+    from edgernn.pipeline import run_demo
+
+    click.echo(run_demo(output_dir, cell=cell, hidden_size=hidden, epochs=epochs, seed=seed, progress=progress))
+
+
+def main() -> None:
+    cli(prog_name="edgernn")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

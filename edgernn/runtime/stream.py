@@ -1,0 +1,192 @@
+"""``Stream``: one streaming interface over every backend.
+
+Input checking, normalization, quantization and dequantization live here, once; backends see
+only their internal domain (int8 values, or normalized float32).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from edgernn import ir
+from edgernn.engine import Array, ModelState
+from edgernn.errors import InputDataError
+from edgernn.ir import QuantizedRNN
+from edgernn.runtime.backends import Backend, create_backend
+
+
+@dataclass(frozen=True, eq=False)
+class StreamState:
+    """A checkpoint of a stream's recurrent state (copies; safe to keep and restore later).
+
+    ``cells[layer * directions + direction]`` is ``(h,)`` or ``(h, c)`` in the backend's domain.
+    """
+
+    backend: str
+    cells: ModelState
+
+
+def _as_model(model: QuantizedRNN | str | os.PathLike[str]) -> QuantizedRNN:
+    return model if isinstance(model, QuantizedRNN) else ir.load(model)
+
+
+class InputAdapter:
+    """Checks user inputs and maps them into a backend's domain, and outputs back to float."""
+
+    def __init__(self, model: QuantizedRNN, integer: bool) -> None:
+        self.model = model
+        self.integer = integer
+        self.config = model.config
+
+    def features(self, x: npt.ArrayLike, time_axis: bool) -> Array:
+        """Validate float features ``(F,)`` (or ``(T, F)``), normalize, and quantize if integer."""
+        arr = np.asarray(x)
+        want = (None, self.config.input_size) if time_axis else (self.config.input_size,)
+        self._check_shape(arr, want, "features")
+        if arr.dtype.kind not in "fiu":
+            raise InputDataError(f"input has dtype {arr.dtype}", "pass float feature values")
+        arr = arr.astype(np.float32)
+        if not np.all(np.isfinite(arr)):
+            raise InputDataError("input contains NaN or Inf", "clean or impute the input before streaming it")
+        if self.model.input_mean is not None:
+            arr = (arr - self.model.input_mean) / self.model.input_std
+        return self.model.input_q.quantize(arr).astype(np.int64) if self.integer else arr
+
+    def tokens(self, x: npt.ArrayLike, time_axis: bool) -> Array:
+        arr = np.asarray(x)
+        self._check_shape(arr, (None,) if time_axis else (), "token ids")
+        if arr.dtype.kind not in "iu":
+            raise InputDataError(f"token ids have dtype {arr.dtype}", "pass integer token ids")
+        vocab = self.config.vocab_size
+        if arr.size and (arr.min() < 0 or arr.max() >= vocab):  # type: ignore[operator]
+            raise InputDataError(f"a token id is outside [0, {vocab})", "map tokens with the model's vocabulary")
+        return arr.astype(np.int64)
+
+    def quantized(self, xq: npt.ArrayLike, time_axis: bool) -> Array:
+        """Validate already-quantized int8 input (features) or token ids."""
+        if self.config.uses_tokens:
+            return self.tokens(xq, time_axis)
+        arr = np.asarray(xq)
+        want = (None, self.config.input_size) if time_axis else (self.config.input_size,)
+        self._check_shape(arr, want, "int8 features")
+        if arr.dtype != np.int8:
+            raise InputDataError(f"quantized input has dtype {arr.dtype}, expected int8", "quantize with model.input_q")
+        return arr.astype(np.int64)
+
+    def user_input(self, x: npt.ArrayLike, time_axis: bool) -> Array:
+        return self.tokens(x, time_axis) if self.config.uses_tokens else self.features(x, time_axis)
+
+    def output(self, y: Array) -> npt.NDArray[np.float32]:
+        return self.model.output_q.dequantize(y) if self.integer else np.asarray(y, dtype=np.float32)
+
+    @staticmethod
+    def _check_shape(arr: Array, want: tuple[int | None, ...], what: str) -> None:
+        ok = arr.ndim == len(want) and all(w is None or w == a for w, a in zip(want, arr.shape))
+        if not ok:
+            shown = "(" + ", ".join("T" if w is None else str(w) for w in want) + ("," if len(want) == 1 else "") + ")"
+            raise InputDataError(f"{what} have shape {arr.shape}, the model expects {shown}")
+        if len(want) and want[0] is None and arr.shape[0] == 0:
+            raise InputDataError(f"{what} have no time steps", "pass at least one step")
+
+
+class Stream:
+    """Run a model one time step at a time, with persistent state.
+
+    >>> s = Stream(model, backend="reference")
+    >>> y = s.step(x_t)            # float in, float out; int8 underneath
+    >>> s.reset(); ys = s.run(xs)  # many steps, identical to stepping
+
+    Backends: ``"reference"`` (the integer reference), ``"float"`` (numpy float); more are
+    registered by the export packages. Bidirectional models cannot ``step``: ``run`` processes
+    a whole sequence from a zero state.
+    """
+
+    def __init__(self, model: QuantizedRNN | str | os.PathLike[str], backend: str = "reference") -> None:
+        self.model = _as_model(model)
+        self.backend: Backend = create_backend(backend, self.model)
+        self.adapter = InputAdapter(self.model, self.backend.integer)
+        self._state: ModelState = self.backend.zero_state()
+
+    @property
+    def config(self):  # noqa: ANN201 - ModelConfig, re-exported for convenience
+        return self.model.config
+
+    def reset(self) -> None:
+        """Back to the zero state."""
+        self._state = self.backend.zero_state()
+
+    def get_state(self) -> StreamState:
+        return StreamState(
+            self.backend.name, tuple(tuple(np.array(a, copy=True) for a in cell) for cell in self._state)
+        )
+
+    def set_state(self, state: StreamState) -> None:
+        if not isinstance(state, StreamState) or state.backend != self.backend.name:
+            raise InputDataError("that state was not taken from a stream of this backend")
+        current = self._state
+        if len(state.cells) != len(current) or any(
+            len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b)) for a, b in zip(state.cells, current)
+        ):
+            raise InputDataError("that state does not fit this model's layers and sizes")
+        self._state = tuple(tuple(np.array(a, copy=True) for a in cell) for cell in state.cells)
+
+    def _require_streamable(self) -> None:
+        if self.model.config.bidirectional:
+            raise InputDataError(
+                "a bidirectional model cannot stream one step at a time "
+                "(its backward direction needs the whole sequence)",
+                "call run() on whole sequences instead",
+            )
+
+    def step(self, x: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """One step: float features ``(F,)`` (or a token id) in, the float output ``(out,)`` back."""
+        self._require_streamable()
+        y, self._state = self.backend.step(self._state, self.adapter.user_input(x, time_axis=False))
+        return self.adapter.output(y)
+
+    def run(self, xs: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Many steps ``(T, F)`` -> ``(T, out)``; exactly the outputs of stepping one by one."""
+        inputs = self.adapter.user_input(xs, time_axis=True)
+        return self.adapter.output(self._run(inputs))
+
+    def step_int8(self, xq: npt.ArrayLike) -> npt.NDArray[np.int8]:
+        """One step on quantized int8 input (``model.input_q``), int8 output (``model.output_q``)."""
+        self._require_integer()
+        self._require_streamable()
+        y, self._state = self.backend.step(self._state, self.adapter.quantized(xq, time_axis=False))
+        return np.asarray(y).astype(np.int8)
+
+    def run_int8(self, xqs: npt.ArrayLike) -> npt.NDArray[np.int8]:
+        self._require_integer()
+        return np.asarray(self._run(self.adapter.quantized(xqs, time_axis=True))).astype(np.int8)
+
+    def _run(self, inputs: Array) -> Array:
+        if self.model.config.bidirectional:
+            return self.backend.run_whole(inputs)
+        ys, self._state = self.backend.run(self._state, inputs)
+        return ys
+
+    def _require_integer(self) -> None:
+        if not self.backend.integer:
+            raise InputDataError(f"the {self.backend.name!r} backend is not integer", "use step()/run() with floats")
+
+
+def predict(
+    model: QuantizedRNN | str | os.PathLike[str], sequences: Sequence[npt.ArrayLike], backend: str = "reference"
+) -> list[npt.NDArray[np.float32]]:
+    """Whole-sequence outputs (float) for many sequences, as the model's OutputMode defines them.
+
+    ``LAST``: one ``(out,)`` vector per sequence; ``SEQUENCE``: ``(T_i, out)`` per sequence.
+    """
+    m = _as_model(model)
+    b = create_backend(backend, m)
+    adapter = InputAdapter(m, b.integer)
+    inputs = [adapter.user_input(s, time_axis=True) for s in sequences]
+    if not inputs:
+        raise InputDataError("no sequences to predict")
+    return [adapter.output(y) for y in b.sequence_outputs(inputs)]
