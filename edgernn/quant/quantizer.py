@@ -108,13 +108,24 @@ def qparams_from_range(low: float, high: float) -> QParams:
         raise QuantizationError("calibration saw non-finite activations", "check the model and calibration data")
     if high - low < 1e-8:  # a tensor that is always zero: any scale represents it exactly
         return QParams(scale=1.0 / 128, zero_point=0)
-    scale = (high - low) / (INT8_MAX - INT8_MIN)
+    scale = f32((high - low) / (INT8_MAX - INT8_MIN))
     zero_point = round_half_away_from_zero(INT8_MIN - low / scale)
     return QParams(scale=scale, zero_point=int(np.clip(zero_point, INT8_MIN, INT8_MAX)))
 
 
-def rescale(real: float) -> Rescale:
-    multiplier, shift = quantize_multiplier(real)
+def f32(x: float) -> float:
+    """Round to float32: the precision of every scale in the IR and in a .tflite file."""
+    return float(np.float32(x))
+
+
+def effective_scale(a: float, b: float, out: float) -> float:
+    """``a * b / out`` in double from float32 scales: how TFLite's kernels derive a multiplier
+    from tensor scales (FULLY_CONNECTED, MUL, QUANTIZE with b=1), so the integers match."""
+    return (f32(a) * f32(b)) / f32(out)
+
+
+def rescale(a: float, b: float, out: float) -> Rescale:
+    multiplier, shift = quantize_multiplier(effective_scale(a, b, out))
     return Rescale(multiplier, shift)
 
 
@@ -143,14 +154,15 @@ def make_fc(
 ) -> FullyConnected:
     """Quantize one float ``y = W x + b`` into TFLite's integer FULLY_CONNECTED."""
     q_weight, w_scale = quantize_weight(weight, per_channel)
-    acc_scale = input_q.scale * w_scale.astype(np.float64)
+    output_scale = f32(output_scale)
+    acc_scale = input_q.scale * w_scale.astype(np.float64)  # both float32 values: exact in double
     q_bias = _round_away(np.asarray(bias, dtype=np.float64) / acc_scale)
     if q_bias.min(initial=0) < INT32_MIN or q_bias.max(initial=0) > INT32_MAX:
         raise QuantizationError(
             f"the bias of {name} does not fit int32 at scale {acc_scale.min():.3g}",
             "the weights or input range are degenerate; retrain with weight decay or recalibrate",
         )
-    multipliers, shifts = zip(*(quantize_multiplier(float(s) / output_scale) for s in acc_scale))
+    multipliers, shifts = zip(*(quantize_multiplier(effective_scale(input_q.scale, s, output_scale)) for s in w_scale))
     return FullyConnected(
         weight=q_weight,
         weight_scale=w_scale,
@@ -178,7 +190,7 @@ def cell_scale_power(abs_max: float) -> int:
 
 def gru_reset_hidden_scale(abs_max: float) -> float:
     """int16 scale of ``W_hn h + b_hn``: Q3.12, or coarser if the values exceed 8."""
-    return max(GATE_SCALE, abs_max / 32767.0)
+    return f32(max(GATE_SCALE, abs_max / 32767.0))
 
 
 def _quantize_cell(
@@ -195,7 +207,7 @@ def _quantize_cell(
         return ElmanCellQ(
             x_fc=_gate_fc(w.weight_ih, w.bias_ih + w.bias_hh, input_q, f"{where} input"),
             h_fc=_gate_fc(w.weight_hh, zeros, hidden_q, f"{where} recurrent"),
-            to_hidden=rescale(Q15_SCALE / hidden_q.scale),
+            to_hidden=rescale(Q15_SCALE, 1.0, hidden_q.scale),
         )
     if cell is CellType.GRU:
         hn_scale = gru_reset_hidden_scale(probe.reset_hidden_ranges[layer].abs_max())
@@ -209,10 +221,10 @@ def _quantize_cell(
             **gates,
             x_n=_gate_fc(rows(w.weight_ih, 2), rows(w.bias_ih, 2), input_q, f"{where} x_n"),
             h_n=_gate_fc(rows(w.weight_hh, 2), rows(w.bias_hh, 2), hidden_q, f"{where} h_n", scale=hn_scale),
-            reset_mul=rescale(Q15_SCALE * hn_scale / GATE_SCALE),
-            hidden_to_q15=rescale(hidden_q.scale / Q15_SCALE),
-            gate_mul=rescale(Q15_SCALE),
-            to_hidden=rescale(Q15_SCALE / hidden_q.scale),
+            reset_mul=rescale(Q15_SCALE, hn_scale, GATE_SCALE),
+            hidden_to_q15=rescale(hidden_q.scale, 1.0, Q15_SCALE),
+            gate_mul=rescale(Q15_SCALE, Q15_SCALE, Q15_SCALE),
+            to_hidden=rescale(Q15_SCALE, 1.0, hidden_q.scale),
         )
     power = cell_scale_power(probe.cell_ranges[layer].abs_max())
     gates = {}
@@ -224,9 +236,9 @@ def _quantize_cell(
     return LSTMCellQ(
         **gates,
         cell_scale_power=power,
-        forget_mul=rescale(Q15_SCALE),
-        input_mul=rescale(Q15_SCALE * Q15_SCALE / 2.0**power),
-        output_mul=rescale(Q15_SCALE * Q15_SCALE / hidden_q.scale),
+        forget_mul=rescale(Q15_SCALE, 2.0**power, 2.0**power),
+        input_mul=rescale(Q15_SCALE, Q15_SCALE, 2.0**power),
+        output_mul=rescale(Q15_SCALE, Q15_SCALE, hidden_q.scale),
     )
 
 

@@ -9,13 +9,14 @@ quantization and dequantization once for all of them.
 from __future__ import annotations
 
 import abc
+import importlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from edgernn import engine
 from edgernn.engine import Array, Kernels, ModelState
-from edgernn.errors import EdgeRNNError
+from edgernn.errors import EdgeRNNError, MissingDependencyError
 from edgernn.floatmodel import FloatKernels
 from edgernn.ir import QuantizedRNN
 from edgernn.reference.model import ReferenceKernels
@@ -126,6 +127,14 @@ _BACKENDS: dict[str, BackendFactory] = {
     ReferenceBackend.name: ReferenceBackend,
     FloatBackend.name: FloatBackend,
 }
+# Backends whose modules need optional packages or a compiler: imported on first use. Each module
+# defines ``BACKEND``, a factory taking the model.
+_LAZY_BACKENDS: dict[str, tuple[str, str]] = {
+    "c": ("edgernn.runtime.c_backend", "a C compiler (gcc or cc) on PATH"),
+    "onnx": ("edgernn.runtime.onnx_backend", "pip install 'edgernn[onnx]'"),
+    "tflite": ("edgernn.runtime.tflite_backend", "pip install 'edgernn[tflite]'"),
+    "tflm": ("edgernn.runtime.tflm_backend", "pip install 'edgernn[tflite]'"),
+}
 
 
 def register_backend(name: str, factory: BackendFactory) -> None:
@@ -134,11 +143,20 @@ def register_backend(name: str, factory: BackendFactory) -> None:
 
 
 def available_backends() -> list[str]:
-    return sorted(_BACKENDS)
+    return sorted({*_BACKENDS, *_LAZY_BACKENDS})
 
 
 def create_backend(name: str, model: QuantizedRNN) -> Backend:
     factory = _BACKENDS.get(name)
+    if factory is None and name in _LAZY_BACKENDS:
+        module, needs = _LAZY_BACKENDS[name]
+        try:
+            factory = importlib.import_module(module).BACKEND
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"the {name!r} backend is not available ({exc})", f"it needs {needs}"
+            ) from None
+        _BACKENDS[name] = factory
     if factory is None:
         raise EdgeRNNError(f"unknown backend {name!r}", f"choose one of {', '.join(available_backends())}")
     return factory(model)

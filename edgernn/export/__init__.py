@@ -1,0 +1,57 @@
+"""Exporters: the IR to generated C, ONNX and TFLite (each consumes the IR; none re-quantizes).
+
+Each format's module defines ``export(model, output, options) -> ExportResult`` and is imported
+only when asked for, so a format's optional dependencies are needed only to export to it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgernn.errors import EdgeRNNError, MissingDependencyError
+from edgernn.ir import QuantizedRNN
+
+#: format name -> (module, what it needs)
+FORMATS: dict[str, tuple[str, str]] = {
+    "c": ("edgernn.export.c", "jinja2 (pip install edgernn)"),
+    "onnx": ("edgernn.export.onnx", "pip install 'edgernn[onnx]'"),
+    "tflite": ("edgernn.export.tflite", "pip install 'edgernn[tflite]'"),
+    "all": ("edgernn.export.bundle", "pip install 'edgernn[onnx,tflite]'"),
+}
+
+TARGETS = ("host", "cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "aarch64", "armv7")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Options shared by the exporters (each reads the ones that apply to it)."""
+
+    prefix: str = "model"  # C identifier prefix of the generated API
+    float_weights: bool = False  # C: the float32 path instead of int8
+    target: str = "host"  # C: the core the build files and footprint report are for
+    max_flash: int | None = None  # C: refuse exports whose constant data exceeds this many bytes
+    max_ram: int | None = None  # C: refuse exports whose state + scratch exceed this many bytes
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote, and the lines it reports to the user."""
+
+    files: tuple[Path, ...]
+    report: tuple[str, ...] = field(default=())
+
+
+def export_model(model: QuantizedRNN, fmt: str, output: Path, options: ExportOptions = ExportOptions()) -> ExportResult:
+    """Export ``model`` as ``fmt`` (``c``, ``onnx``, ``tflite`` or ``all``) to ``output``."""
+    if fmt not in FORMATS:
+        raise EdgeRNNError(f"unknown export format {fmt!r}", f"choose one of {', '.join(FORMATS)}")
+    if options.target not in TARGETS:
+        raise EdgeRNNError(f"unknown target {options.target!r}", f"choose one of {', '.join(TARGETS)}")
+    module, needs = FORMATS[fmt]
+    try:
+        exporter = importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(f"exporting {fmt} needs a package that is missing ({exc})", needs) from None
+    return exporter.export(model, output, options)
