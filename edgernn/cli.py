@@ -16,6 +16,7 @@ import click
 
 from edgernn import __version__
 from edgernn.errors import EdgeRNNError, MissingDependencyError
+from edgernn.types import EXPORT_TARGETS
 
 SPLIT_HELP = "Data is split 80/10/10 (train/validation/test) with this seed, stratified by class."
 
@@ -243,6 +244,44 @@ def inspect(model: Path, as_json: bool) -> None:
     )
     if "sha256" in description:
         click.echo(f"sha256 {description['sha256']}")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["c", "onnx", "tflite", "all"]), required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output folder (c, all) or file (onnx, tflite).",
+)
+@click.option("--prefix", default="model", show_default=True, help="C identifier prefix of the generated API.")
+@click.option("--float", "float_weights", is_flag=True, help="C: the float32 path (cores with an FPU) instead of int8.")
+@click.option("--target", type=click.Choice(list(EXPORT_TARGETS)), default="host", show_default=True)
+@click.option("--max-flash", type=click.IntRange(min=1), help="C: fail if constant data exceeds this many bytes.")
+@click.option("--max-ram", type=click.IntRange(min=1), help="C: fail if state + scratch exceed this many bytes.")
+def export(
+    model: Path,
+    fmt: str,
+    output: Path,
+    prefix: str,
+    float_weights: bool,
+    target: str,
+    max_flash: int | None,
+    max_ram: int | None,
+) -> None:
+    """Export MODEL (.ernn) as generated C, ONNX, TFLite, or all of them with a manifest."""
+    from edgernn import ir
+    from edgernn.export import ExportOptions, export_model
+
+    options = ExportOptions(
+        prefix=prefix, float_weights=float_weights, target=target, max_flash=max_flash, max_ram=max_ram
+    )
+    result = export_model(ir.load(model), fmt, output, options)
+    for line in result.report:
+        click.echo(line)
+    click.echo(f"wrote {len(result.files)} files to {output}")
 
 
 @cli.command()

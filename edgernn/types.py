@@ -39,6 +39,19 @@ class Task(str, enum.Enum):
 
 MAX_LAYERS = 4
 
+#: Where generated C can be built for: the host, bare-metal Cortex-M cores, Raspberry Pi (64/32-bit).
+EXPORT_TARGETS = (
+    "host",
+    "cortex-m0",
+    "cortex-m3",
+    "cortex-m4",
+    "cortex-m7",
+    "cortex-m33",
+    "cortex-m55",
+    "aarch64",
+    "armv7",
+)
+
 
 @dataclass(frozen=True)
 class ModelConfig:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from edgernn.errors import EdgeRNNError, MissingDependencyError
 from edgernn.ir import QuantizedRNN
+from edgernn.types import EXPORT_TARGETS as TARGETS
 
 #: format name -> (module, what it needs)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -20,8 +21,6 @@ FORMATS: dict[str, tuple[str, str]] = {
     "tflite": ("edgernn.export.tflite", "pip install 'edgernn[tflite]'"),
     "all": ("edgernn.export.bundle", "pip install 'edgernn[onnx,tflite]'"),
 }
-
-TARGETS = ("host", "cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "aarch64", "armv7")
 
 
 @dataclass(frozen=True)
