@@ -433,6 +433,18 @@ def _lut_input(x: ArrayLike, input_multiplier: int, input_left_shift: int) -> np
     return (_i64(x) * input_multiplier + rounding) >> input_left_shift
 
 
+def _interpolate_table(a: npt.NDArray[np.int64], fraction_bits: int, saturated: int) -> npt.NDArray[np.int64]:
+    """Linear interpolation in :data:`SIGMOID_TABLE_UINT16` at ``a / 2**fraction_bits`` (``a >= 0``),
+    with ``fraction_bits`` fractional bits kept; ``saturated`` past the table's end."""
+    index = a >> fraction_bits
+    beyond = index >= 255
+    index = np.minimum(index, 254)
+    ua = SIGMOID_TABLE_UINT16[index]
+    ub = SIGMOID_TABLE_UINT16[index + 1]
+    interpolated = (ua << fraction_bits) + (a & ((1 << fraction_bits) - 1)) * (ub - ua)
+    return np.where(beyond, saturated, interpolated)
+
+
 def sigmoid_int16(x: ArrayLike, input_multiplier: int = 0, input_left_shift: int = 0) -> npt.NDArray[np.int64]:
     """TFLite's int16 LOGISTIC: Q3.12 input (with the default arguments) to Q0.15 output.
 
@@ -440,14 +452,7 @@ def sigmoid_int16(x: ArrayLike, input_multiplier: int = 0, input_left_shift: int
     Outputs lie in ``[1, 32767]``, so ``32768 - sigmoid(x)`` always fits int16.
     """
     v = _lut_input(x, input_multiplier, input_left_shift)
-    a = np.abs(v)
-    index = a >> 9
-    saturated = index >= 255
-    index = np.minimum(index, 254)
-    ua = SIGMOID_TABLE_UINT16[index]
-    ub = SIGMOID_TABLE_UINT16[index + 1]
-    interpolated = (ua << 9) + (a & 0x1FF) * (ub - ua)
-    result = np.where(saturated, 0x7FFF << 10, interpolated)
+    result = _interpolate_table(np.abs(v), 9, 0x7FFF << 10)
     result = np.where(v >= 0, result + (1 << 9), (1 << 25) - result + (1 << 9) - 1)
     return result >> 10
 
@@ -455,14 +460,7 @@ def sigmoid_int16(x: ArrayLike, input_multiplier: int = 0, input_left_shift: int
 def tanh_int16(x: ArrayLike, input_multiplier: int = 0, input_left_shift: int = 0) -> npt.NDArray[np.int64]:
     """TFLite's int16 TANH: Q3.12 input (with the default arguments) to Q0.15 output."""
     v = _lut_input(x, input_multiplier, input_left_shift)
-    a = np.abs(v)
-    index = a >> 8
-    saturated = index >= 255
-    index = np.minimum(index, 254)
-    ua = SIGMOID_TABLE_UINT16[index]
-    ub = SIGMOID_TABLE_UINT16[index + 1]
-    interpolated = (ua << 8) + (a & 0xFF) * (ub - ua)
-    result = np.where(saturated, 0xFFFF << 8, interpolated)
+    result = _interpolate_table(np.abs(v), 8, 0xFFFF << 8)
     result = np.where(v >= 0, result - (1 << 23) + (1 << 7), -result + (1 << 23) + (1 << 7) - 1)
     return result >> 8
 
