@@ -63,6 +63,7 @@ def cli() -> None:
     train     train a model on a built-in dataset or your .npz
     quantize  calibrate and quantize a checkpoint to an int8 .ernn model
     export    generated C, ONNX or TFLite from a quantized model
+    bench     latency, memory and accuracy reports beside the peers
     run       stream sequences through a model on a backend
     inspect   layers, parameters, MACs, bytes and quantization of a model
     demo      train, quantize and stream the default model, and print a report
@@ -282,6 +283,73 @@ def export(
     for line in result.report:
         click.echo(line)
     click.echo(f"wrote {len(result.files)} files to {output}")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder for report.json, report.md and report.html.",
+)
+@click.option(
+    "--backends",
+    default="reference,float,c,onnx,tflite,tflm",
+    show_default=True,
+    help="Comma-separated edgernn backends to measure.",
+)
+@click.option("--targets", default="", help="Comma-separated cores to count instructions on, e.g. cortex-m4,aarch64.")
+@click.option("--dataset", help="Built-in dataset whose test split measures accuracy.")
+@click.option("--data", type=click.Path(path_type=Path, dir_okay=False), help="Held-out data (.npz) for accuracy.")
+@click.option("--seed", type=int, default=0, show_default=True, help=SPLIT_HELP)
+@click.option("--steps", type=click.IntRange(min=10), help="Timed steps per implementation.")
+@click.option("--quick", is_flag=True, help="A short smoke run (few steps, two hidden sizes).")
+@click.option("--no-memory", is_flag=True, help="Skip the peak-RSS measurement.")
+def bench(
+    model: Path,
+    output_dir: Path,
+    backends: str,
+    targets: str,
+    dataset: str | None,
+    data: Path | None,
+    seed: int,
+    steps: int | None,
+    quick: bool,
+    no_memory: bool,
+) -> None:
+    """Measure latency, memory and accuracy of MODEL beside its peers; write a report."""
+    from tqdm import tqdm
+
+    from edgernn import ir
+    from edgernn.bench import BenchOptions, run_bench
+    from edgernn.bench.report import render_text, write_report
+    from edgernn.data import split
+
+    quantized = ir.load(model)
+    held_out = None
+    if dataset or data:
+        held_out = split(_load_data(dataset, data), seed=seed)[2]
+    fields = dict(
+        backends=tuple(b for b in backends.split(",") if b),
+        targets=tuple(t for t in targets.split(",") if t),
+        memory=not no_memory,
+        data=held_out,
+    )
+    if steps is not None:
+        fields["steps"] = steps
+    options = BenchOptions.quick_options(**fields) if quick else BenchOptions(**fields)
+    with tqdm(desc="bench", unit="stage", leave=False) as bar:
+
+        def progress(message: str) -> None:
+            bar.set_description(message)
+            bar.update(1)
+
+        result = run_bench(quantized, options, progress)
+    write_report(result.report, result.samples, output_dir)
+    click.echo(render_text(result.report))
+    click.echo(f"wrote {output_dir / 'report.json'}, report.md, report.html")
 
 
 @cli.command()
