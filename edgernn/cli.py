@@ -258,7 +258,12 @@ def inspect(model: Path, as_json: bool) -> None:
     help="Output folder (c, all) or file (onnx, tflite).",
 )
 @click.option("--prefix", default="model", show_default=True, help="C identifier prefix of the generated API.")
-@click.option("--float", "float_weights", is_flag=True, help="C: the float32 path (cores with an FPU) instead of int8.")
+@click.option(
+    "--float",
+    "float_weights",
+    is_flag=True,
+    help="float32 instead of int8 (C: the float path for cores with an FPU; ONNX/TFLite: float32 graphs).",
+)
 @click.option("--target", type=click.Choice(list(EXPORT_TARGETS)), default="host", show_default=True)
 @click.option("--max-flash", type=click.IntRange(min=1), help="C: fail if constant data exceeds this many bytes.")
 @click.option("--max-ram", type=click.IntRange(min=1), help="C: fail if state + scratch exceed this many bytes.")
