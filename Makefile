@@ -28,7 +28,7 @@ test: $(STAMP) toolchains
 
 # Cross compilers and emulators for the C conformance tests on Cortex-M and Raspberry Pi targets
 # (see firmware_export/boards/). Installed once with apt-get; a no-op when all are present.
-TOOLCHAIN_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user \
+TOOLCHAIN_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user cmake \
                   gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
 
 toolchains:

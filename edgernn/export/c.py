@@ -1,0 +1,852 @@
+"""Export a model as a self-contained C99 folder: the edgernn runtime plus the model's weights.
+
+Layout of the folder (``firmware_export/LAYOUT.md`` is the contract other tools build on)::
+
+    include/edgernn/*.h       the runtime's headers (copied from firmware_export/)
+    include/<prefix>_model.h  the model's API, sizes and quantization as macros, the state struct
+    src/ernn_*.c, src/*.h     the runtime's sources for the chosen path (int8, or float32 with --float)
+    src/<prefix>_model.c      weights as ``static const`` arrays, the descriptor, the API
+    selftest/selftest.c       test-vector runner; selftest/vectors.bin: vectors for this model
+    boards/                   bare-metal targets only: QEMU startup code and linker scripts
+    CMakeLists.txt  Makefile  README.md  edgernn_export.json (manifest: marks an edgernn export)
+
+Everything numeric comes from the IR (:mod:`edgernn.ir`): weights, zero-point-folded biases,
+multipliers and shifts are written as they are; nothing is re-quantized here.
+
+Test-vector file (little-endian), read by ``selftest.c`` and written by :func:`write_test_vectors`::
+
+    offset  size  field
+    0       8     magic b"ERNNVEC1"
+    8       64    model sha256, ASCII hex
+    72      4     u32 input kind: 0 int8 features, 1 int32 token ids, 2 float32 features
+    76      4     u32 output kind: 0 int8, 2 float32
+    80      4     u32 input width (values per step; 1 for token ids)
+    84      4     u32 output width
+    88      4     u32 number of sequences
+    92      4     f32 atol   (float32 outputs: |got - want| <= atol + rtol * |want|; 0 for int8)
+    96      4     f32 rtol
+    100     ...   per sequence: u32 steps, then per step its input values and its expected outputs
+
+Every sequence starts from the zero state. Expected int8 outputs are the integer reference's
+(``Stream(model, "reference").run_int8``): for bidirectional models the per-step outputs of the
+whole sequence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import struct
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import numpy.typing as npt
+
+from edgernn import __version__
+from edgernn.errors import EdgeRNNError, InputDataError, UnsupportedModelError
+from edgernn.export import ExportOptions, ExportResult
+from edgernn.fileio import OutputFileError, write_bytes_atomic
+from edgernn.ir import ElmanCellQ, FullyConnected, GRUCellQ, LSTMCellQ, QuantizedRNN, Rescale
+from edgernn.types import CellType, OutputMode
+
+GENERATOR = "edgernn.export.c"
+MANIFEST_NAME = "edgernn_export.json"
+VECTOR_MAGIC = b"ERNNVEC1"
+VECTOR_HEADER = struct.Struct("<8s64sIIIIIff")
+KIND_INT8, KIND_INT32, KIND_FLOAT32 = 0, 1, 2
+_KIND_DTYPES = {KIND_INT8: np.dtype("i1"), KIND_INT32: np.dtype("<i4"), KIND_FLOAT32: np.dtype("<f4")}
+#: Tolerance written into float32 vector files: a build check across FPUs, not a precision claim.
+FLOAT_VECTOR_ATOL, FLOAT_VECTOR_RTOL = 1e-4, 1e-3
+#: Widest FC input of the C runtime (ERNN_MAX_FC_IN_FEATURES: its int32 dot product cannot overflow).
+MAX_FC_IN_FEATURES = 65536
+
+TEMPLATES = Path(__file__).parent / "templates" / "c"
+
+_C_KEYWORDS = frozenset(
+    "auto break case char const continue default do double else enum extern float for goto if inline int long "
+    "register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while "
+    "_Alignas _Alignof _Atomic _Bool _Complex _Generic _Imaginary _Noreturn _Static_assert _Thread_local "
+    "alignas alignof bool constexpr false nullptr static_assert thread_local true typeof typeof_unqual".split()
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+# --------------------------------------------------------------------------------------------
+# Where the runtime is: inside the wheel (edgernn/firmware_export) or beside the package (repo).
+
+
+def runtime_root() -> Path:
+    """The firmware_export folder holding the C runtime."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "firmware_export", package.parent / "firmware_export"):
+        if (candidate / "include" / "edgernn" / "edgernn.h").is_file():
+            return candidate
+    raise EdgeRNNError("the edgernn C runtime (firmware_export) is missing from this installation", "reinstall edgernn")
+
+
+def target_toolchain(target: str) -> tuple[str, str, bool]:
+    """``(compiler, flags, has_fpu)`` of an export target, from :data:`edgernn.targets.TARGETS`."""
+    from edgernn.targets import TARGETS
+
+    t = TARGETS[target]
+    if t.kind == "host":
+        return "cc", "", True
+    return t.cc, " ".join(t.cflags), not t.bare_metal or "-mfloat-abi=hard" in t.cflags
+
+
+def board_files(target: str) -> list[tuple[str, Path]]:
+    """``(relative destination, source)`` of the QEMU board files of a bare-metal target (else none).
+
+    With them in ``DIR/boards/`` an export runs under QEMU without edgernn installed.
+    """
+    from edgernn.targets import TARGETS
+
+    board = TARGETS[target].board
+    if board is None:
+        return []
+    root = runtime_root() / "boards"
+    return [
+        (f"boards/{p.relative_to(root).as_posix()}", p)
+        for folder in (root / "common", root / board)
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    ]
+
+
+def runtime_files(float_path: bool) -> list[tuple[str, Path]]:
+    """``(relative destination, source)`` of the runtime files an export of one path needs.
+
+    Sources are named by path: ``*_s8.c``/``*_s16.c`` are the int8 path, ``*_f32.c`` the float32
+    path; private headers in ``src/`` go with both.
+    """
+    root = runtime_root()
+    files = [(f"include/edgernn/{p.name}", p) for p in sorted((root / "include" / "edgernn").glob("*.h"))]
+    files += [(f"src/{p.name}", p) for p in sorted((root / "src").glob("*.h"))]
+    for p in sorted((root / "src").glob("*.c")):
+        is_float = p.stem.endswith("_f32")
+        if is_float == float_path:
+            files.append((f"src/{p.name}", p))
+    return files
+
+
+# --------------------------------------------------------------------------------------------
+# Options, sizes and the state layout shared with the C backend.
+
+
+def validate_prefix(prefix: str) -> str:
+    """A prefix must be a C identifier that is no keyword, reserved name or the runtime's ``ernn``."""
+    if not isinstance(prefix, str) or not _IDENTIFIER.match(prefix):
+        raise EdgeRNNError(
+            f"prefix {prefix!r} is not a valid C identifier", "use letters, digits and '_', not starting with a digit"
+        )
+    if prefix in _C_KEYWORDS:
+        raise EdgeRNNError(f"prefix {prefix!r} is a C keyword", "choose another prefix, e.g. 'model'")
+    if prefix.startswith("__") or re.match(r"_[A-Z]", prefix):
+        raise EdgeRNNError(
+            f"prefix {prefix!r} is reserved for the C implementation", "do not start it with '__' or '_X'"
+        )
+    if prefix.lower() == "ernn" or prefix.lower().startswith("ernn_"):
+        raise EdgeRNNError(f"prefix {prefix!r} collides with the runtime's ernn_ names", "choose another prefix")
+    return prefix
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """Byte layout of ``<prefix>_state_t``: ``cell`` (LSTM), then ``scratch``, then ``hidden``.
+
+    The generated C checks it at compile time; the C backend reads and writes states with it.
+    """
+
+    float_path: bool
+    cells: int  # (layer, direction) pairs
+    hidden_size: int
+    gates: int
+    lstm: bool
+
+    @classmethod
+    def of(cls, model: QuantizedRNN, float_path: bool) -> StateLayout:
+        cfg = model.config
+        return cls(
+            float_path, cfg.num_layers * cfg.num_directions, cfg.hidden_size, cfg.cell.gates, cfg.cell is CellType.LSTM
+        )
+
+    @property
+    def hidden_dtype(self) -> np.dtype:
+        return np.dtype(np.float32 if self.float_path else np.int8)
+
+    @property
+    def cell_dtype(self) -> np.dtype:
+        return np.dtype(np.float32 if self.float_path else np.int16)
+
+    hidden_ctype = property(lambda self: "float" if self.float_path else "int8_t")
+    cell_ctype = property(lambda self: "float" if self.float_path else "int16_t")
+    scratch_ctype = cell_ctype
+
+    @property
+    def hidden_count(self) -> int:
+        return self.cells * self.hidden_size
+
+    @property
+    def cell_count(self) -> int:
+        return self.hidden_count if self.lstm else 0
+
+    @property
+    def scratch_count(self) -> int:
+        return 2 * self.gates * self.hidden_size  # input and recurrent gate pre-activations
+
+    @property
+    def scratch_offset(self) -> int:
+        return self.cell_count * self.cell_dtype.itemsize
+
+    @property
+    def scratch_bytes(self) -> int:
+        return self.scratch_count * self.cell_dtype.itemsize
+
+    @property
+    def hidden_offset(self) -> int:
+        return self.scratch_offset + self.scratch_bytes
+
+    @property
+    def state_bytes(self) -> int:
+        """Recurrent state: hidden plus cell."""
+        return self.hidden_count * self.hidden_dtype.itemsize + self.cell_count * self.cell_dtype.itemsize
+
+    @property
+    def total_bytes(self) -> int:
+        """``sizeof(<prefix>_state_t)``: the members plus trailing padding to the struct's alignment."""
+        end = self.hidden_offset + self.hidden_count * self.hidden_dtype.itemsize
+        align = self.cell_dtype.itemsize
+        return -(-end // align) * align
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Memory an export needs: constant data in flash, state and scratch in RAM."""
+
+    weight_bytes: int
+    state_bytes: int
+    scratch_bytes: int
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.state_bytes + self.scratch_bytes
+
+    def lines(self, target: str, path_name: str) -> tuple[str, ...]:
+        return (
+            f"memory budget ({path_name} path, target {target}):",
+            f"  flash: {self.weight_bytes} bytes of weights",
+            f"  ram:   {self.ram_bytes} bytes ({self.state_bytes} state + {self.scratch_bytes} scratch)",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The model as C arrays and initializers.
+
+
+@dataclass(frozen=True)
+class CArray:
+    name: str
+    ctype: str
+    values: np.ndarray  # flattened in C order when written
+    comment: str
+
+    @property
+    def count(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.size * self.values.dtype.itemsize)
+
+    @property
+    def body(self) -> str:
+        return _c_values(self.values.reshape(-1), float_values=self.ctype == "float")
+
+
+def _c_float(v: float) -> str:
+    text = f"{v:.9g}"  # 9 significant digits round-trip a float32
+    if "." not in text and "e" not in text and "n" not in text:
+        text += ".0"
+    return text + "f"
+
+
+def _c_values(flat: np.ndarray, float_values: bool, per_line: int = 16) -> str:
+    items = [_c_float(v) for v in flat.tolist()] if float_values else [str(v) for v in flat.tolist()]
+    lines = (", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line))
+    return ",\n".join("    " + line for line in lines)
+
+
+@functools.singledispatch
+def _gate_fcs(cell: object) -> tuple[tuple[FullyConnected, ...], tuple[FullyConnected, ...]]:
+    """The input and recurrent FCs of a quantized cell, in gate order (stacked into one FC each)."""
+    raise TypeError(f"no C export for {type(cell).__name__}")
+
+
+@_gate_fcs.register
+def _(cell: ElmanCellQ) -> tuple[tuple[FullyConnected, ...], tuple[FullyConnected, ...]]:
+    return (cell.x_fc,), (cell.h_fc,)
+
+
+@_gate_fcs.register
+def _(cell: GRUCellQ) -> tuple[tuple[FullyConnected, ...], tuple[FullyConnected, ...]]:
+    return (cell.x_r, cell.x_z, cell.x_n), (cell.h_r, cell.h_z, cell.h_n)
+
+
+@_gate_fcs.register
+def _(cell: LSTMCellQ) -> tuple[tuple[FullyConnected, ...], tuple[FullyConnected, ...]]:
+    return (cell.x_i, cell.x_f, cell.x_g, cell.x_o), (cell.h_i, cell.h_f, cell.h_g, cell.h_o)
+
+
+def _rescale(r: Rescale) -> str:
+    return f"{{{r.multiplier}, {r.shift}}}"
+
+
+@functools.singledispatch
+def _cell_fields(cell: object) -> list[tuple[str, str]]:
+    """Designated-initializer fields of a cell's C params besides its FCs and zero point."""
+    raise TypeError(f"no C export for {type(cell).__name__}")
+
+
+@_cell_fields.register
+def _(cell: ElmanCellQ) -> list[tuple[str, str]]:
+    return [("to_hidden", _rescale(cell.to_hidden))]
+
+
+@_cell_fields.register
+def _(cell: GRUCellQ) -> list[tuple[str, str]]:
+    return [
+        ("reset_mul", _rescale(cell.reset_mul)),
+        ("hidden_to_q15", _rescale(cell.hidden_to_q15)),
+        ("gate_mul", _rescale(cell.gate_mul)),
+        ("to_hidden", _rescale(cell.to_hidden)),
+    ]
+
+
+@_cell_fields.register
+def _(cell: LSTMCellQ) -> list[tuple[str, str]]:
+    multiplier, shift = cell.cell_tanh_params
+    return [
+        ("forget_mul", _rescale(cell.forget_mul)),
+        ("input_mul", _rescale(cell.input_mul)),
+        ("output_mul", _rescale(cell.output_mul)),
+        ("cell_tanh_multiplier", str(multiplier)),
+        ("cell_tanh_shift", str(shift)),
+    ]
+
+
+_CELL_C_NAMES = {
+    CellType.RNN: ("rnn", "ERNN_CELL_RNN"),
+    CellType.GRU: ("gru", "ERNN_CELL_GRU"),
+    CellType.LSTM: ("lstm", "ERNN_CELL_LSTM"),
+}
+
+
+class _Arrays:
+    """Collects the constant arrays of a model and returns C initializers referring to them."""
+
+    def __init__(self) -> None:
+        self.items: list[CArray] = []
+
+    def add(self, name: str, ctype: str, values: npt.ArrayLike, comment: str) -> str:
+        self.items.append(CArray(name, ctype, np.ascontiguousarray(values), comment))
+        return name
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.items)
+
+    def fc_s8(self, name: str, fcs: Sequence[FullyConnected], comment: str) -> str:
+        """One int8 FC of the given FCs' rows stacked (they share their input, and zero point 0 or one value)."""
+        zero_points = {fc.output_zero_point for fc in fcs}
+        if len(zero_points) != 1:
+            raise UnsupportedModelError(f"{comment}: stacked gate FCs have different output zero points")
+        if fcs[0].in_features > MAX_FC_IN_FEATURES:
+            raise UnsupportedModelError(
+                f"{comment} has {fcs[0].in_features} inputs; the C runtime takes at most {MAX_FC_IN_FEATURES}"
+            )
+        weight = np.concatenate([fc.weight for fc in fcs])
+        parts = (
+            self.add(
+                f"{name}_weight", "int8_t", weight, f"{comment}: int8 weights [{weight.shape[0]}][{weight.shape[1]}]"
+            ),
+            self.add(
+                f"{name}_bias",
+                "int32_t",
+                np.concatenate([fc.folded_bias for fc in fcs]),
+                f"{comment}: int32 bias, zero point folded",
+            ),
+            self.add(
+                f"{name}_multiplier",
+                "int32_t",
+                np.concatenate([fc.multiplier for fc in fcs]),
+                f"{comment}: Q31 multipliers",
+            ),
+            self.add(f"{name}_shift", "int32_t", np.concatenate([fc.shift for fc in fcs]), f"{comment}: shifts"),
+        )
+        return "{" + ", ".join(parts) + f", {weight.shape[1]}, {weight.shape[0]}, {zero_points.pop()}}}"
+
+    def fc_f32(self, name: str, weight: np.ndarray, bias: np.ndarray, comment: str) -> str:
+        w = self.add(
+            f"{name}_weight", "float", weight, f"{comment}: float weights [{weight.shape[0]}][{weight.shape[1]}]"
+        )
+        b = self.add(f"{name}_bias", "float", bias, f"{comment}: float bias")
+        return f"{{{w}, {b}, {weight.shape[1]}, {weight.shape[0]}}}"
+
+
+@dataclass(frozen=True)
+class _CellInit:
+    comment: str
+    enum: str
+    member: str
+    fcs: list[tuple[str, str]]
+    fields: list[tuple[str, str]]
+
+
+def _model_arrays(model: QuantizedRNN, float_path: bool) -> tuple[_Arrays, list[_CellInit], str | None, str | None]:
+    """The model's constant arrays, cell initializers, head initializer and embedding initializer."""
+    arrays = _Arrays()
+    cells: list[_CellInit] = []
+    for k, layer in enumerate(model.layers):
+        member, enum = _CELL_C_NAMES[layer.cell]
+        for d, direction in enumerate(layer.directions):
+            name = f"l{k}d{d}"
+            comment = f"layer {k} ({layer.cell.value}), {'backward' if d else 'forward'} direction"
+            if float_path:
+                w = direction.float_weights
+                fcs = [
+                    ("x_fc", arrays.fc_f32(f"{name}_x", w.weight_ih, w.bias_ih, f"{comment}, input")),
+                    ("h_fc", arrays.fc_f32(f"{name}_h", w.weight_hh, w.bias_hh, f"{comment}, recurrent")),
+                ]
+                fields: list[tuple[str, str]] = []
+            else:
+                x_fcs, h_fcs = _gate_fcs(direction.quant)
+                fcs = [
+                    ("x_fc", arrays.fc_s8(f"{name}_x", x_fcs, f"{comment}, input")),
+                    ("h_fc", arrays.fc_s8(f"{name}_h", h_fcs, f"{comment}, recurrent")),
+                ]
+                fields = [*_cell_fields(direction.quant), ("hidden_zero_point", str(layer.hidden_q.zero_point))]
+            cells.append(_CellInit(comment, enum, member, fcs, fields))
+    head = None
+    if model.head is not None:
+        if float_path:
+            head = arrays.fc_f32("head", model.head.weight, model.head.bias, "dense head")
+        else:
+            head = arrays.fc_s8("head", [model.head.fc], "dense head")
+    embedding = None
+    if model.embedding is not None:
+        vocab, dim = model.embedding.table.shape
+        if float_path:
+            embedding = arrays.add("embedding_table", "float", model.embedding.weight, f"embedding [{vocab}][{dim}]")
+        else:
+            table = arrays.add("embedding_table", "int8_t", model.embedding.table, f"int8 embedding [{vocab}][{dim}]")
+            embedding = f"{{{table}, {vocab}, {dim}}}"
+    return arrays, cells, head, embedding
+
+
+def budget(model: QuantizedRNN, float_path: bool = False) -> Budget:
+    """Flash and RAM an export of ``model`` needs (the same figures the generated macros state)."""
+    arrays, *_ = _model_arrays(model, float_path)
+    layout = StateLayout.of(model, float_path)
+    return Budget(arrays.nbytes, layout.state_bytes, layout.scratch_bytes)
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering.
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def _banner_text(model: QuantizedRNN, what: str) -> str:
+    return f"{what} by {GENERATOR} (edgernn {__version__}) for model sha256 {model.sha256}."
+
+
+def _c_banner(text: str) -> str:
+    return f"/*\n * {text}\n * Do not edit: re-export the model instead.\n */"
+
+
+def _describe(model: QuantizedRNN) -> str:
+    cfg = model.config
+    directions = "bidirectional " if cfg.bidirectional else ""
+    inputs = f"{cfg.vocab_size}-token vocabulary" if cfg.uses_tokens else f"{cfg.input_size} features"
+    head = f", {cfg.output_size} outputs" if cfg.output_size is not None else ""
+    return (
+        f"{cfg.num_layers}-layer {directions}{cfg.cell.value.upper()} {cfg.hidden_size}, {inputs}{head}, "
+        f"{cfg.output_mode.value} output"
+    )
+
+
+def _macros(model: QuantizedRNN, float_path: bool, b: Budget) -> list[tuple[str, str, str]]:
+    cfg = model.config
+    layout = StateLayout.of(model, float_path)
+    seq_width = cfg.num_directions * cfg.hidden_size * (2 if cfg.num_layers > 1 else 1) * layout.hidden_dtype.itemsize
+    out_q = model.output_q
+    macros = [
+        ("MODEL_SHA256", f'"{model.sha256}"', "sha256 of the model (edgernn QuantizedRNN.sha256)"),
+        ("EDGERNN_VERSION", f'"{__version__}"', "edgernn that generated this file"),
+        ("CELL", f'"{cfg.cell.value}"', None),
+        ("FLOAT_PATH", "1" if float_path else "0", "1: float32 path (--float); 0: int8 path"),
+        ("NUM_LAYERS", str(cfg.num_layers), None),
+        ("NUM_DIRECTIONS", str(cfg.num_directions), None),
+        ("BIDIRECTIONAL", "1" if cfg.bidirectional else "0", "1: whole sequences only (run_sequence)"),
+        ("HIDDEN_SIZE", str(cfg.hidden_size), None),
+        ("TOKEN_INPUT", "1" if cfg.uses_tokens else "0", "1: the input per step is one int32 token id"),
+    ]
+    if cfg.uses_tokens:
+        macros.append(("VOCAB_SIZE", str(cfg.vocab_size), "token ids are in [0, VOCAB_SIZE)"))
+    macros += [
+        ("INPUT_SIZE", "1" if cfg.uses_tokens else str(cfg.input_size), "input values per step"),
+        ("OUTPUT_SIZE", str(cfg.output_width), "output values per step"),
+        (
+            "OUTPUT_LAST",
+            "1" if cfg.output_mode is OutputMode.LAST else "0",
+            "1: many-to-one (answer after the last step)",
+        ),
+        ("INPUT_SCALE", _c_float(model.input_q.scale), "int8 input quantization scale"),
+        ("INPUT_ZERO_POINT", str(model.input_q.zero_point), "int8 input zero point"),
+        ("OUTPUT_SCALE", _c_float(out_q.scale), "int8 output quantization scale"),
+        ("OUTPUT_ZERO_POINT", str(out_q.zero_point), "int8 output zero point"),
+        ("WEIGHT_BYTES", str(b.weight_bytes), "constant data in flash"),
+        ("STATE_BYTES", str(b.state_bytes), "recurrent state in RAM"),
+        ("SCRATCH_BYTES", str(b.scratch_bytes), "scratch in RAM"),
+        ("SEQUENCE_WORK_BYTES(steps)", f"((steps) * {seq_width})", "work bytes of run_sequence"),
+    ]
+    if model.input_mean is not None and model.input_std is not None:
+        mean = ", ".join(_c_float(v) for v in model.input_mean.tolist())
+        std = ", ".join(_c_float(v) for v in model.input_std.tolist())
+        macros += [
+            ("INPUT_MEAN_INIT", f"{{{mean}}}", "normalization: x = (raw - mean) / std"),
+            ("INPUT_STD_INIT", f"{{{std}}}", None),
+        ]
+    return macros
+
+
+def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dict[str, bytes]:
+    """Every file of the export folder (relative path -> content), without writing anything.
+
+    ``selftest/vectors.bin`` is left out (it runs the reference); :func:`export` adds it.
+    """
+    prefix = validate_prefix(options.prefix)
+    float_path = options.float_weights
+    cfg = model.config
+    arrays, cells, head, embedding = _model_arrays(model, float_path)
+    layout = StateLayout.of(model, float_path)
+    b = Budget(arrays.nbytes, layout.state_bytes, layout.scratch_bytes)
+    tokens = cfg.uses_tokens
+    value_ctype = "float" if float_path else "int8_t"
+    sfx = "_f32" if float_path else ""
+    compiler, flags, _ = target_toolchain(options.target)
+    runtime = runtime_files(float_path)
+    sources = [dest for dest, _ in runtime if dest.endswith(".c")] + [f"src/{prefix}_model.c"]
+    context = {
+        "p": prefix,
+        "P": prefix.upper(),
+        "banner_c": _c_banner(_banner_text(model, "Generated")),
+        "banner_hash": "# " + _banner_text(model, "Generated") + "\n# Do not edit: re-export the model instead.",
+        "banner_line": _banner_text(model, "Generated"),
+        "description": _describe(model),
+        "version": __version__,
+        "sha256": model.sha256,
+        "is_float": float_path,
+        "path": "f32" if float_path else "s8",
+        "path_name": "float32" if float_path else "int8",
+        "fc_suffix": "_f32" if float_path else "",
+        "sfx": sfx,
+        "tokens": tokens,
+        "bidirectional": cfg.bidirectional,
+        "normalized": model.input_mean is not None,
+        "output_last": cfg.output_mode is OutputMode.LAST,
+        "macros": _macros(model, float_path, b),
+        "layout": layout,
+        "budget": b,
+        "arrays": arrays.items,
+        "cells": cells,
+        "head": head,
+        "embedding": embedding if not float_path else None,
+        "embedding_table": embedding if float_path else None,
+        "vocab_size": cfg.vocab_size or 0,
+        "layer_input_size": cfg.rnn_input_size,
+        "out_ctype": value_ctype,
+        "in_ctype": "int32_t" if tokens else value_ctype,
+        "step_in_decl": "int32_t token" if tokens else f"const {value_ctype} *x",
+        "step_in_doc": "one token id"
+        if tokens
+        else f"{prefix.upper()}_INPUT_SIZE {'float' if float_path else 'int8'} features",
+        "run_in_decl": "const int32_t *tokens" if tokens else f"const {value_ctype} *xs",
+        "run_args": "NULL, tokens" if tokens else "xs, NULL",
+        "input_kind": KIND_INT32 if tokens else (KIND_FLOAT32 if float_path else KIND_INT8),
+        "output_kind": KIND_FLOAT32 if float_path else KIND_INT8,
+        "read_in": "read_int32" if tokens else ("read_float32" if float_path else "read_int8"),
+        "read_out": "read_float32" if float_path else "read_int8",
+        "target": options.target,
+        "target_compiler": compiler,
+        "target_flags": flags,
+        "sources": sources,
+        "boards": bool(board_files(options.target)),
+    }
+    env = _environment()
+    files: dict[str, bytes] = {}
+    copied_banner = _c_banner(_banner_text(model, "Copied from the edgernn C runtime (firmware_export)"))
+    for dest, source in [*runtime, *board_files(options.target)]:
+        files[dest] = (copied_banner + "\n" + source.read_text(encoding="utf-8")).encode()
+    for template, dest in (
+        ("model.h.j2", f"include/{prefix}_model.h"),
+        ("model.c.j2", f"src/{prefix}_model.c"),
+        ("selftest.c.j2", "selftest/selftest.c"),
+        ("CMakeLists.txt.j2", "CMakeLists.txt"),
+        ("Makefile.j2", "Makefile"),
+        ("README.md.j2", "README.md"),
+    ):
+        files[dest] = env.get_template(template).render(context).encode()
+    manifest = {
+        "banner": _banner_text(model, "Generated"),
+        "generator": GENERATOR,
+        "edgernn_version": __version__,
+        "model_sha256": model.sha256,
+        "prefix": prefix,
+        "path": "float32" if float_path else "int8",
+        "target": options.target,
+        "bidirectional": cfg.bidirectional,
+        "token_input": tokens,
+        "budget": dataclasses.asdict(b),
+        "state_layout": {
+            "total_bytes": layout.total_bytes,
+            "hidden_offset": layout.hidden_offset,
+            "scratch_offset": layout.scratch_offset,
+        },
+        "files": sorted([*files, "selftest/vectors.bin", MANIFEST_NAME]),
+    }
+    files[MANIFEST_NAME] = (json.dumps(manifest, indent=1) + "\n").encode()  # the banner first
+    return files
+
+
+# --------------------------------------------------------------------------------------------
+# Test vectors.
+
+
+def _default_sequences(model: QuantizedRNN) -> list[np.ndarray]:
+    """A few short sequences for the bundled vectors: random values, then the int8 extremes."""
+    cfg = model.config
+    rng = np.random.default_rng(int(model.sha256[:8], 16))
+    lengths = [16, 5, 1] if cfg.bidirectional else [24, 7, 1]
+    if cfg.uses_tokens:
+        seqs = [rng.integers(0, cfg.vocab_size, size=n) for n in lengths]
+        seqs[0][:2] = [0, cfg.vocab_size - 1]
+        return seqs
+    seqs = [rng.integers(-128, 128, size=(n, cfg.input_size)).astype(np.int8) for n in lengths]
+    seqs[0][:4] = np.array([[-128], [127], [-128], [127]], dtype=np.int8)
+    return seqs
+
+
+def encode_test_vectors(
+    model: QuantizedRNN, sequences_int8: Sequence[npt.ArrayLike], *, float_path: bool = False
+) -> bytes:
+    """The bytes of a test-vector file (see :func:`write_test_vectors`)."""
+    from edgernn.runtime import Stream, create_backend
+
+    cfg = model.config
+    if len(sequences_int8) == 0:
+        raise InputDataError("no sequences to write")
+    in_kind = KIND_INT32 if cfg.uses_tokens else (KIND_FLOAT32 if float_path else KIND_INT8)
+    out_kind = KIND_FLOAT32 if float_path else KIND_INT8
+    stream = Stream(model, "reference")
+    float_backend = create_backend("float", model) if float_path else None
+    chunks: list[bytes] = []
+    for seq in sequences_int8:
+        xq = stream.adapter.quantized(seq, time_axis=True)  # validated; int64 values
+        if float_backend is None:
+            stream.reset()
+            expected = stream.run_int8(seq)
+            inputs = xq
+        else:
+            inputs = xq if cfg.uses_tokens else model.input_q.dequantize(xq)
+            if cfg.bidirectional:
+                expected = float_backend.run_whole(inputs)
+            else:
+                expected, _ = float_backend.run(float_backend.zero_state(), inputs)
+        steps = len(xq)
+        in_step = np.asarray(inputs).reshape(steps, -1).astype(_KIND_DTYPES[in_kind])
+        out_step = np.asarray(expected).reshape(steps, -1).astype(_KIND_DTYPES[out_kind])
+        chunks.append(struct.pack("<I", steps))
+        chunks.append(np.concatenate([in_step.view(np.uint8), out_step.view(np.uint8)], axis=1).tobytes())
+    atol, rtol = (FLOAT_VECTOR_ATOL, FLOAT_VECTOR_RTOL) if float_path else (0.0, 0.0)
+    header = VECTOR_HEADER.pack(
+        VECTOR_MAGIC,
+        model.sha256.encode("ascii"),
+        in_kind,
+        out_kind,
+        1 if cfg.uses_tokens else cfg.input_size,
+        cfg.output_width,
+        len(sequences_int8),
+        atol,
+        rtol,
+    )
+    return header + b"".join(chunks)
+
+
+def write_test_vectors(
+    model: QuantizedRNN,
+    path: str | os.PathLike[str],
+    sequences_int8: Sequence[npt.ArrayLike],
+    *,
+    float_path: bool = False,
+) -> Path:
+    """Write a test-vector file for ``selftest`` (format in the module docstring), atomically.
+
+    ``sequences_int8``: int8 feature arrays ``(T, F)``, or token-id arrays ``(T,)`` for token
+    models. Expected outputs come from the integer reference; with ``float_path`` (for
+    ``--float`` exports) the same inputs are dequantized to the model's normalized domain and the
+    expected outputs come from the numpy float model.
+    """
+    target = Path(path)
+    write_bytes_atomic(target, encode_test_vectors(model, sequences_int8, float_path=float_path))
+    return target
+
+
+@dataclass(frozen=True)
+class TestVectors:
+    """A parsed test-vector file."""
+
+    __test__ = False  # not a pytest class
+
+    model_sha256: str
+    input_kind: int
+    output_kind: int
+    atol: float
+    rtol: float
+    inputs: list[np.ndarray]  # per sequence (T, width) (int8 / int32 / float32)
+    outputs: list[np.ndarray]  # per sequence (T, width) (int8 / float32)
+
+
+def read_test_vectors(path: str | os.PathLike[str]) -> TestVectors:
+    """Parse a file written by :func:`write_test_vectors`."""
+    data = Path(path).read_bytes()
+    if len(data) < VECTOR_HEADER.size or not data.startswith(VECTOR_MAGIC):
+        raise InputDataError(f"{path} is not an edgernn test-vector file")
+    magic, sha, in_kind, out_kind, in_width, out_width, count, atol, rtol = VECTOR_HEADER.unpack_from(data)
+    in_dtype, out_dtype = _KIND_DTYPES[in_kind], _KIND_DTYPES[out_kind]
+    step_bytes = in_width * in_dtype.itemsize + out_width * out_dtype.itemsize
+    offset = VECTOR_HEADER.size
+    inputs, outputs = [], []
+    for _ in range(count):
+        (steps,) = struct.unpack_from("<I", data, offset)
+        offset += 4
+        block = np.frombuffer(data, dtype=np.uint8, count=steps * step_bytes, offset=offset).reshape(steps, step_bytes)
+        offset += steps * step_bytes
+        split = in_width * in_dtype.itemsize
+        inputs.append(np.ascontiguousarray(block[:, :split]).view(in_dtype))
+        outputs.append(np.ascontiguousarray(block[:, split:]).view(out_dtype))
+    return TestVectors(sha.decode("ascii"), in_kind, out_kind, atol, rtol, inputs, outputs)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing the folder.
+
+
+def _is_previous_export(folder: Path) -> bool:
+    try:
+        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("generator") == GENERATOR
+
+
+def write_folder_atomically(output: Path, files: dict[str, bytes]) -> tuple[Path, ...]:
+    """Write ``files`` as the folder ``output``: built beside it, then renamed into place.
+
+    An existing ``output`` must be empty or a previous edgernn export (which is replaced); a
+    failure leaves no partial folder behind.
+    """
+    output = Path(output)
+    if output.exists() or output.is_symlink():
+        if not output.is_dir():
+            raise OutputFileError(f"{output} exists and is not a folder", "choose a new output folder")
+        if any(output.iterdir()) and not _is_previous_export(output):
+            raise OutputFileError(
+                f"{output} is not empty and is not an edgernn C export", "choose an empty or new output folder"
+            )
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
+    except OSError as exc:
+        raise OutputFileError(f"cannot write {output} ({exc.strerror})", "check the path and permissions") from None
+    old: Path | None = None
+    try:
+        for rel, content in files.items():
+            dest = tmp / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(content)
+        if output.exists():
+            old = tmp.with_name(tmp.name[: -len(".tmp")] + ".old")
+            os.rename(output, old)
+        try:
+            os.rename(tmp, output)
+        except OSError:
+            if old is not None:
+                os.rename(old, output)
+                old = None
+            raise
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise OutputFileError(
+                f"cannot write {output} ({exc.strerror})", "check free space and permissions"
+            ) from None
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return tuple(output / rel for rel in sorted(files))
+
+
+def export(model: QuantizedRNN, output: Path, options: ExportOptions = ExportOptions()) -> ExportResult:
+    """Write the C export folder ``output``; the report holds the memory budget."""
+    validate_prefix(options.prefix)
+    float_path = options.float_weights
+    b = budget(model, float_path)
+    path_name = "float32" if float_path else "int8"
+    report = list(b.lines(options.target, path_name))
+    if options.max_flash is not None and b.weight_bytes > options.max_flash:
+        raise EdgeRNNError(
+            f"the model needs {b.weight_bytes} bytes of flash for weights, more than --max-flash {options.max_flash}",
+            "use a smaller model (hidden size, layers)" + ("" if not float_path else " or the int8 path (no --float)"),
+        )
+    if options.max_ram is not None and b.ram_bytes > options.max_ram:
+        raise EdgeRNNError(
+            f"the model needs {b.ram_bytes} bytes of RAM ({b.state_bytes} state + {b.scratch_bytes} scratch), "
+            f"more than --max-ram {options.max_ram}",
+            "use a smaller hidden size or fewer layers",
+        )
+    if float_path and not target_toolchain(options.target)[2]:
+        report.append(f"  note: {options.target} has no FPU; the float32 path runs in software floating point")
+    files = render(model, options)
+    files["selftest/vectors.bin"] = encode_test_vectors(model, _default_sequences(model), float_path=float_path)
+    written = write_folder_atomically(Path(output), files)
+    return ExportResult(files=written, report=tuple(report))
+
+
+def content_digest() -> str:
+    """sha256 over the runtime sources, the templates and this generator: part of build cache keys."""
+    h = hashlib.sha256()
+    root = runtime_root()
+    paths = sorted([*root.glob("include/edgernn/*.h"), *root.glob("src/*")]) + sorted(TEMPLATES.glob("*.j2"))
+    for p in [*paths, Path(__file__)]:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()

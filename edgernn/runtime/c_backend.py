@@ -1,0 +1,283 @@
+"""The ``"c"`` backend: the generated C export, compiled for the host and called through ctypes.
+
+The export (:mod:`edgernn.export.c`) is compiled with the host's C compiler into a shared
+library, cached under ``$EDGERNN_CACHE`` (default ``~/.cache/edgernn``) by a key over the model's
+sha256, the edgernn version, the runtime sources and templates, and the compiler command (the
+runtime's objects are compiled once and shared by all models). Builds are written to temporary
+files and renamed into place, so concurrent processes are safe.
+
+A state is the bytes of ``<prefix>_state_t``; the :data:`ModelState` handed out holds read-only
+numpy views of them (``hidden`` int8 / ``cell`` int16, or float32 for the float path). Each step
+copies the state, so earlier states stay valid. :class:`CFloatBackend` runs the ``--float``
+export (registered as ``"c-float"``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from edgernn import __version__
+from edgernn.engine import Array, ModelState
+from edgernn.errors import EdgeRNNError, InputDataError, MissingDependencyError
+from edgernn.export import ExportOptions
+from edgernn.export.c import StateLayout, content_digest, render, runtime_files, runtime_root
+from edgernn.ir import QuantizedRNN
+from edgernn.runtime.backends import Backend, register_backend
+from edgernn.types import OutputMode
+
+PREFIX = "model"
+CFLAGS = ("-std=c99", "-O3", "-fPIC")
+_STATUS = {-1: "ERNN_ARG_ERROR (null pointer, size mismatch or token out of range)", -2: "ERNN_UNSUPPORTED"}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EDGERNN_CACHE") or Path.home() / ".cache" / "edgernn") / "c-backend"
+
+
+def compiler() -> str:
+    cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        raise MissingDependencyError("the 'c' backend needs a C compiler", "install gcc (or set CC)")
+    return cc
+
+
+def _compile(cmd: list[str], cwd: Path) -> None:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise EdgeRNNError(f"compiling the C export failed:\n{proc.stderr.strip()[-4000:]}")
+
+
+def _runtime_objects(cc: str, float_path: bool) -> list[Path]:
+    """The runtime's object files for one path, compiled once per runtime version and compiler.
+
+    Built in a temporary folder and renamed into place; a concurrent build that loses the race
+    discards its copy.
+    """
+    key = hashlib.sha256("\n".join([content_digest(), cc, str(float_path), *CFLAGS]).encode()).hexdigest()[:32]
+    folder = cache_dir() / f"runtime-{key}"
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".runtime-{key}.", dir=folder.parent))
+        try:
+            sources = [str(src) for dest, src in runtime_files(float_path) if dest.endswith(".c")]
+            _compile([cc, *CFLAGS, "-I", str(runtime_root() / "include"), "-c", *sources], cwd=tmp)
+            try:
+                os.rename(tmp, folder)
+            except OSError:
+                if not folder.is_dir():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return sorted(folder.glob("*.o"))
+
+
+def build_shared_library(model: QuantizedRNN, float_path: bool = False) -> Path:
+    """Compile (or find in the cache) the host shared library of ``model``'s C export.
+
+    The runtime's objects are cached once (see :func:`_runtime_objects`); per model only the
+    generated ``<prefix>_model.c`` is compiled and linked with them.
+    """
+    cc = compiler()
+    key_text = "\n".join([model.sha256, __version__, str(float_path), content_digest(), cc, *CFLAGS])
+    key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
+    target = cache_dir() / f"{key}.so"
+    if target.is_file():
+        return target
+    objects = _runtime_objects(cc, float_path)
+    files = render(model, ExportOptions(prefix=PREFIX, float_weights=float_path))
+    with tempfile.TemporaryDirectory(prefix=f".{key}.", dir=target.parent) as tmp:
+        root = Path(tmp)
+        for rel, content in files.items():
+            if rel.startswith("include/") or rel == f"src/{PREFIX}_model.c":
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                (root / rel).write_bytes(content)
+        out = root / "lib.so"
+        model_c = str(root / "src" / f"{PREFIX}_model.c")
+        _compile(
+            [cc, *CFLAGS, "-shared", "-I", str(root / "include"), model_c, *map(str, objects), "-o", str(out)], root
+        )
+        os.replace(out, target)  # atomic: a concurrent build of the same key writes the same file
+    return target
+
+
+class _CompiledBackend(Backend):
+    """Shared by the int8 and float32 C backends: the library, state bytes, and the calls."""
+
+    float_path: bool
+    suffix: str
+
+    def __init__(self, model: QuantizedRNN) -> None:
+        super().__init__(model)
+        cfg = model.config
+        self.layout = StateLayout.of(model, self.float_path)
+        self.lib = ctypes.CDLL(str(build_shared_library(model, self.float_path)))
+        vp, i32 = ctypes.c_void_p, ctypes.c_int32
+        self._init = self._function("init", [vp])
+        self._run = self._function(f"run{self.suffix}", [vp, vp, i32, vp])
+        self._run_sequence = self._function(f"run_sequence{self.suffix}", [vp, vp, i32, vp, vp])
+        self._final_output = self._function(f"final_output{self.suffix}", [vp, vp])
+        descriptor = getattr(self.lib, f"{PREFIX}_model")
+        descriptor.restype, descriptor.argtypes = vp, []
+        work_size = getattr(self.lib, f"ernn_model_{'f32' if self.float_path else 's8'}_get_sequence_buffer_size")
+        work_size.restype, work_size.argtypes = i32, [vp, i32]
+        self._descriptor = descriptor()
+        self._work_size = work_size
+        self.tokens = cfg.uses_tokens
+        self.value_dtype = self.layout.hidden_dtype
+        self.in_dtype = np.dtype(np.int32) if self.tokens else self.value_dtype
+        self.out_width = cfg.output_width
+        # A state buffer is the struct's bytes typed as its hidden values (int8 or float32).
+        lay = self.layout
+        unit = lay.hidden_dtype.itemsize
+        n = lay.hidden_size
+        start = lay.hidden_offset // unit
+        self._hidden_slices = [slice(start + k * n, start + (k + 1) * n) for k in range(lay.cells)]
+        self._cell_slices = [slice(k * n, (k + 1) * n) for k in range(lay.cells)]
+        self._cell_bytes = lay.cell_count * lay.cell_dtype.itemsize
+        zero = np.zeros(lay.total_bytes // unit, dtype=lay.hidden_dtype)
+        self._call(self._init, _address(zero))
+        zero.flags.writeable = False
+        self._zero = zero
+        # Persistent buffers with fixed addresses keep a step to a few microseconds.
+        self._work_state = zero.copy()
+        self._x = np.zeros(cfg.input_size if not self.tokens else 1, dtype=self.in_dtype)
+        self._y = np.zeros(self.out_width, dtype=self.value_dtype)
+        self._state_address = _address(self._work_state)
+        self._step_args = (self._state_address, _address(self._x), 1, _address(self._y))
+        self._current: ModelState | None = None  # the state whose bytes _work_state holds
+
+    def _function(self, name: str, argtypes: list) -> ctypes._CFuncPtr:  # type: ignore[name-defined]
+        fn = getattr(self.lib, f"{PREFIX}_{name}")
+        fn.argtypes, fn.restype = argtypes, ctypes.c_int
+        return fn
+
+    @staticmethod
+    def _call(fn: ctypes._CFuncPtr, *args: object) -> None:  # type: ignore[name-defined]
+        status = fn(*args)
+        if status != 0:
+            raise _status_error(status)
+
+    # -- states: bytes of <prefix>_state_t <-> tuples of views ---------------------------------
+
+    def _views(self, buf: np.ndarray) -> ModelState:
+        """Read-only views of a state buffer as ``((h,), ...)`` or ``((h, c), ...)`` per cell."""
+        buf.flags.writeable = False
+        if self._cell_bytes == 0:
+            return tuple((buf[s],) for s in self._hidden_slices)
+        cell = buf[: self._cell_bytes // buf.itemsize].view(self.layout.cell_dtype)
+        return tuple((buf[s], cell[c]) for s, c in zip(self._hidden_slices, self._cell_slices))
+
+    def _load(self, state: ModelState) -> None:
+        """Put ``state`` into the persistent working buffer (nothing to do if it is already there)."""
+        if state is self._current:
+            return
+        lay = self.layout
+        if len(state) != lay.cells or any(len(cell) != (2 if lay.lstm else 1) for cell in state):
+            raise InputDataError("that state does not fit this model")
+        buf = self._work_state
+        cell = buf[: self._cell_bytes // buf.itemsize].view(lay.cell_dtype)
+        for values, h_slice, c_slice in zip(state, self._hidden_slices, self._cell_slices):
+            buf[h_slice] = self._checked(values[0], lay.hidden_dtype)
+            if lay.lstm:
+                cell[c_slice] = self._checked(values[1], lay.cell_dtype)
+
+    @staticmethod
+    def _checked(values: Array, dtype: np.dtype) -> Array:
+        arr = np.asarray(values)
+        if dtype.kind == "i" and arr.size and (arr.min() < np.iinfo(dtype).min or arr.max() > np.iinfo(dtype).max):
+            raise InputDataError(f"a state value does not fit {dtype}")
+        return arr
+
+    def _snapshot(self) -> ModelState:
+        state = self._views(self._work_state.copy())
+        self._current = state
+        return state
+
+    # -- the Backend contract -------------------------------------------------------------------
+
+    def zero_state(self) -> ModelState:
+        return self._views(self._zero.copy())
+
+    def step(self, state: ModelState, x: Array) -> tuple[Array, ModelState]:
+        self._load(state)
+        self._x[...] = x
+        status = self._run(*self._step_args)
+        if status != 0:
+            self._current = None  # the working buffer no longer holds a known state
+            raise _status_error(status)
+        return self._y.copy(), self._snapshot()
+
+    def run(self, state: ModelState, xs: Array) -> tuple[Array, ModelState]:
+        self._load(state)
+        inputs = np.ascontiguousarray(xs, dtype=self.in_dtype)
+        ys = np.empty((len(inputs), self.out_width), dtype=self.value_dtype)
+        self._current = None  # until the call has succeeded
+        self._call(self._run, self._state_address, _address(inputs), len(inputs), _address(ys))
+        return ys, self._snapshot()
+
+    def _whole(self, xs: Array) -> tuple[Array, np.ndarray]:
+        """Per-step outputs of one sequence from the zero state, and the final state's bytes."""
+        inputs = np.ascontiguousarray(xs, dtype=self.in_dtype)
+        steps = len(inputs)
+        if steps == 0:
+            raise InputDataError("the input sequence is empty", "pass at least one time step")
+        buf = self._zero.copy()
+        ys = np.empty((steps, self.out_width), dtype=self.value_dtype)
+        work = np.empty(max(self._work_size(self._descriptor, steps), 1), dtype=np.uint8)
+        self._call(self._run_sequence, _address(buf), _address(inputs), steps, _address(ys), _address(work))
+        return ys, buf
+
+    def run_whole(self, xs: Array) -> Array:
+        return self._whole(xs)[0]
+
+    def sequence_outputs(self, sequences: Sequence[Array]) -> list[Array]:
+        last = self.model.config.output_mode is OutputMode.LAST
+        results = []
+        for xs in sequences:
+            ys, buf = self._whole(xs)
+            if last:
+                y = np.empty(self.out_width, dtype=self.value_dtype)
+                self._call(self._final_output, _address(buf), _address(y))
+                results.append(y)
+            else:
+                results.append(ys)
+        return results
+
+
+def _address(arr: np.ndarray) -> int:
+    return arr.__array_interface__["data"][0]
+
+
+def _status_error(status: int) -> InputDataError:
+    return InputDataError(f"the C model returned {_STATUS.get(status, f'status {status}')}")
+
+
+class CBackend(_CompiledBackend):
+    """The int8 export compiled for the host: must equal the integer reference bit for bit."""
+
+    name = "c"
+    integer = True
+    float_path = False
+    suffix = ""
+
+
+class CFloatBackend(_CompiledBackend):
+    """The ``--float`` export compiled for the host (normalized float32 in, float32 out)."""
+
+    name = "c-float"
+    integer = False
+    float_path = True
+    suffix = "_f32"
+
+
+BACKEND = CBackend
+register_backend(CFloatBackend.name, CFloatBackend)

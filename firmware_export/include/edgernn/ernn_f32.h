@@ -1,0 +1,111 @@
+/**
+ * @file ernn_f32.h
+ * @brief float32 path for cores with an FPU: the same cells and model on the float weights.
+ *
+ * Same formulas as the numpy float model (edgernn.floatmodel): PyTorch's GRU/LSTM/Elman cells.
+ * Needs no libm: exp, sigmoid and tanh are computed here (relative error ~1e-7).
+ * Inputs are in the model's normalized domain (features already standardized).
+ */
+#ifndef ERNN_F32_H
+#define ERNN_F32_H
+
+#include "edgernn/ernn_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** exp(x) in float32 without libm (saturates to 0 / FLT_MAX-ish outside [-87, 88]). */
+float ernn_exp_f32(float x);
+
+/** 1 / (1 + exp(-x)). */
+float ernn_sigmoid_f32(float x);
+
+/** tanh(x), accurate near zero. */
+float ernn_tanh_f32(float x);
+
+/** Float fully connected: `y = weight * x + bias`. */
+typedef struct {
+    const float *weight; /**< [out_features][in_features], row-major. */
+    const float *bias;   /**< [out_features]. */
+    int32_t in_features;
+    int32_t out_features;
+} ernn_fc_f32_params;
+
+/** y = weight * x + bias. */
+ernn_status ernn_fc_f32(const ernn_fc_f32_params *p, const float *x, float *y);
+
+/** A float cell: PyTorch's weight_ih/bias_ih (x_fc) and weight_hh/bias_hh (h_fc), gate blocks stacked. */
+typedef struct {
+    ernn_fc_f32_params x_fc;
+    ernn_fc_f32_params h_fc;
+} ernn_cell_f32_params;
+
+/** Scratch bytes of a float cell step with `gates` gate blocks (1, 3 or 4). */
+int32_t ernn_cell_f32_get_buffer_size(const ernn_cell_f32_params *p, int32_t gates);
+
+/** Elman step: h = tanh(W_ih x + b_ih + W_hh h + b_hh), in place. */
+ernn_status ernn_rnn_step_f32(const ernn_cell_f32_params *p, const float *x, float *h, float *scratch);
+
+/** GRU step (PyTorch): h = (1 - z) * n + z * h, in place. */
+ernn_status ernn_gru_step_f32(const ernn_cell_f32_params *p, const float *x, float *h, float *scratch);
+
+/** LSTM step: c = f * c + i * g, h = o * tanh(c), in place. */
+ernn_status ernn_lstm_step_f32(const ernn_cell_f32_params *p, const float *x, float *h, float *c, float *scratch);
+
+/** One (layer, direction) float cell. */
+typedef struct {
+    ernn_cell_type type;
+    ernn_cell_f32_params params;
+} ernn_cell_f32;
+
+/** Descriptor of a float model; same structure as ernn_model_s8. */
+typedef struct {
+    const ernn_cell_f32 *cells;         /**< num_layers * num_directions, layer-major. */
+    int32_t num_layers;
+    int32_t num_directions;
+    int32_t hidden_size;
+    int32_t input_size;                 /**< Values per step into layer 0. */
+    const float *embedding;             /**< [vocab_size][input_size] for token input, or NULL. */
+    int32_t vocab_size;
+    const ernn_fc_f32_params *head;     /**< Dense head, or NULL. */
+} ernn_model_f32;
+
+/** Caller-owned memory of one float model instance. */
+typedef struct {
+    float *hidden;  /**< num_layers * num_directions * hidden_size. */
+    float *cell;    /**< Same count for LSTM; NULL otherwise. */
+    float *scratch; /**< ernn_model_f32_get_buffer_size() bytes. */
+} ernn_model_f32_mem;
+
+/** Output values per step. */
+int32_t ernn_model_f32_output_size(const ernn_model_f32 *m);
+/** Bytes of recurrent state. */
+int32_t ernn_model_f32_get_state_size(const ernn_model_f32 *m);
+/** Bytes of scratch. */
+int32_t ernn_model_f32_get_buffer_size(const ernn_model_f32 *m);
+/** Bytes of the work buffer of ernn_model_f32_run_sequence for `steps` steps. */
+int32_t ernn_model_f32_get_sequence_buffer_size(const ernn_model_f32 *m, int32_t steps);
+/** Check a descriptor's consistency. */
+ernn_status ernn_model_f32_check(const ernn_model_f32 *m);
+/** Zero state. */
+ernn_status ernn_model_f32_reset(const ernn_model_f32 *m, const ernn_model_f32_mem *mem);
+/** One step of a unidirectional model on features x (ERNN_UNSUPPORTED for token or bidirectional models). */
+ernn_status ernn_model_f32_step(const ernn_model_f32 *m, const ernn_model_f32_mem *mem, const float *x, float *y);
+/** One step of a unidirectional token model. */
+ernn_status ernn_model_f32_step_token(const ernn_model_f32 *m, const ernn_model_f32_mem *mem, int32_t token,
+                                      float *y);
+/** Many steps (features xs or tokens; the other NULL); identical to stepping. */
+ernn_status ernn_model_f32_run(const ernn_model_f32 *m, const ernn_model_f32_mem *mem, const float *xs,
+                               const int32_t *tokens, int32_t steps, float *ys);
+/** A whole sequence layer by layer (bidirectional models too); see ernn_model_s8_run_sequence. */
+ernn_status ernn_model_f32_run_sequence(const ernn_model_f32 *m, const ernn_model_f32_mem *mem, const float *xs,
+                                        const int32_t *tokens, int32_t steps, float *ys, float *work);
+/** The head on the top layer's current hidden state, directions concatenated. */
+ernn_status ernn_model_f32_final_output(const ernn_model_f32 *m, const ernn_model_f32_mem *mem, float *y);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ERNN_F32_H */

@@ -1,0 +1,105 @@
+/**
+ * @file ernn_model_s8.h
+ * @brief A whole int8 model: optional embedding, 1-4 stacked layers (one or two directions),
+ *        optional dense head. Streaming (step, run) and whole-sequence (run_sequence) execution.
+ *
+ * The model descriptor is constant (generated into flash); all mutable memory is the caller's
+ * ernn_model_s8_mem. The recurrent state is layer-major: cell k = layer * num_directions + direction
+ * owns hidden[k * hidden_size ...] (and cell[...] for LSTM), so the top layer's directions are
+ * contiguous and concatenate without copying.
+ */
+#ifndef ERNN_MODEL_S8_H
+#define ERNN_MODEL_S8_H
+
+#include "edgernn/ernn_s8.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ERNN_MAX_LAYERS 4
+
+/** One (layer, direction) cell: its type selects the member of params. */
+typedef struct {
+    ernn_cell_type type;
+    union {
+        ernn_rnn_s8_params rnn;
+        ernn_gru_s8_params gru;
+        ernn_lstm_s8_params lstm;
+    } params;
+} ernn_cell_s8;
+
+/** Descriptor of an int8 model (all cells share type and hidden size). */
+typedef struct {
+    const ernn_cell_s8 *cells;                  /**< num_layers * num_directions, layer-major. */
+    int32_t num_layers;                         /**< 1 .. ERNN_MAX_LAYERS. */
+    int32_t num_directions;                     /**< 1, or 2 (bidirectional: run_sequence only). */
+    int32_t hidden_size;
+    int32_t input_size;                         /**< int8 values per step into layer 0. */
+    const ernn_embedding_s8_params *embedding;  /**< Token input, or NULL for int8 features. */
+    const ernn_fc_params *head;                 /**< Dense head, or NULL: the output is the hidden state. */
+} ernn_model_s8;
+
+/** Caller-owned memory of one model instance. */
+typedef struct {
+    int8_t *hidden;   /**< num_layers * num_directions * hidden_size int8 (recurrent state). */
+    int16_t *cell;    /**< Same count of int16 for LSTM (recurrent state); NULL otherwise. */
+    int16_t *scratch; /**< ernn_model_s8_get_buffer_size() bytes; meaningless between calls. */
+} ernn_model_s8_mem;
+
+/** Output values per step: the head's width, or num_directions * hidden_size. */
+int32_t ernn_model_s8_output_size(const ernn_model_s8 *m);
+
+/** Bytes of recurrent state (hidden plus, for LSTM, cell). */
+int32_t ernn_model_s8_get_state_size(const ernn_model_s8 *m);
+
+/** Bytes of scratch that mem.scratch must hold. */
+int32_t ernn_model_s8_get_buffer_size(const ernn_model_s8 *m);
+
+/** Bytes of the work buffer ernn_model_s8_run_sequence needs for `steps` steps. */
+int32_t ernn_model_s8_get_sequence_buffer_size(const ernn_model_s8 *m, int32_t steps);
+
+/** Check that a descriptor is consistent (shapes, counts, pointers). */
+ernn_status ernn_model_s8_check(const ernn_model_s8 *m);
+
+/** Zero state: every hidden value at its layer's zero point, cell state 0. */
+ernn_status ernn_model_s8_reset(const ernn_model_s8 *m, const ernn_model_s8_mem *mem);
+
+/**
+ * One time step of a unidirectional model on int8 features x (input_size values); writes
+ * output_size values to y. ERNN_UNSUPPORTED for bidirectional models or models with an embedding.
+ */
+ernn_status ernn_model_s8_step(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *x, int8_t *y);
+
+/** One time step of a unidirectional token model (ERNN_ARG_ERROR for a token out of range). */
+ernn_status ernn_model_s8_step_token(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, int32_t token,
+                                     int8_t *y);
+
+/**
+ * `steps` time steps of a unidirectional model: identical to stepping. Input is either int8
+ * features xs (steps * input_size) or token ids tokens (steps); pass the other one as NULL.
+ * ys receives steps * output_size values.
+ */
+ernn_status ernn_model_s8_run(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
+                              const int32_t *tokens, int32_t steps, int8_t *ys);
+
+/**
+ * A whole sequence, layer by layer, from the state in mem (call reset first for a fresh one):
+ * any model, bidirectional ones too. The head is applied at every step (ys: steps * output_size).
+ * Afterwards mem holds the final state: forward directions after the last step, backward
+ * directions after step 0. work: ernn_model_s8_get_sequence_buffer_size(m, steps) bytes.
+ */
+ernn_status ernn_model_s8_run_sequence(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
+                                       const int32_t *tokens, int32_t steps, int8_t *ys, int8_t *work);
+
+/**
+ * The many-to-one output: the head (if any) applied to the top layer's current hidden state,
+ * directions concatenated. After run_sequence this is a bidirectional classifier's output.
+ */
+ernn_status ernn_model_s8_final_output(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, int8_t *y);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ERNN_MODEL_S8_H */

@@ -1,0 +1,34 @@
+/**
+ * @file ernn_rnn_s8.c
+ * @brief int8 Elman RNN step (edgernn.reference.rnn_step).
+ */
+#include "edgernn/ernn_s8.h"
+#include "ernn_internal.h"
+
+static int32_t hidden_size(const ernn_rnn_s8_params *p)
+{
+    return ernn_cell_hidden_size(p->x_fc.out_features, p->h_fc.in_features, p->h_fc.out_features, 1);
+}
+
+int32_t ernn_rnn_s8_get_buffer_size(const ernn_rnn_s8_params *p)
+{
+    return p == NULL ? 0 : 2 * hidden_size(p) * (int32_t)sizeof(int16_t);
+}
+
+ernn_status ernn_rnn_step_s8(const ernn_rnn_s8_params *p, const int8_t *x, int8_t *h, int16_t *scratch)
+{
+    if (p == NULL || x == NULL || h == NULL || scratch == NULL || hidden_size(p) == 0) {
+        return ERNN_ARG_ERROR;
+    }
+    const int32_t n = hidden_size(p);
+    int16_t *gx = scratch;
+    int16_t *gh = scratch + n;
+    if (ernn_fc_s8_s16(&p->x_fc, x, gx) != ERNN_OK || ernn_fc_s8_s16(&p->h_fc, h, gh) != ERNN_OK) {
+        return ERNN_ARG_ERROR;
+    }
+    for (int32_t j = 0; j < n; ++j) {
+        const int16_t t = ernn_tanh_s16(ernn_sat16((int32_t)gx[j] + gh[j]), 0, 0);
+        h[j] = (int8_t)ernn_requantize(t, p->to_hidden, p->hidden_zero_point, INT8_MIN, INT8_MAX);
+    }
+    return ERNN_OK;
+}

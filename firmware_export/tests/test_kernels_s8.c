@@ -1,0 +1,131 @@
+/**
+ * @file test_kernels_s8.c
+ * @brief int8 fully connected, embedding and cell steps: hand-computed values and argument checks.
+ */
+#include <string.h>
+
+#include "edgernn/ernn_s8.h"
+#include "ernn_test.h"
+
+static const int32_t ONE_M[8] = {1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30};
+static const int32_t ONE_S[8] = {1, 1, 1, 1, 1, 1, 1, 1}; /* multiplier 0.5 * 2^1: identity */
+static const int32_t ZERO32[8] = {0};
+static const int8_t ZERO8[64] = {0};
+
+static void test_fc(void)
+{
+    /* y = W x + b with the input zero point 2 folded into the bias: b' = b - 2 * rowsum(W) */
+    static const int8_t w[2 * 3] = {1, 2, 3, -4, 5, -6};
+    static const int32_t b[2] = {10 - 2 * 6, -7 - 2 * -5};
+    static const int32_t m[2] = {1 << 30, 1 << 30};
+    static const int32_t s[2] = {1, -1}; /* row 0: identity, row 1: / 4 */
+    const ernn_fc_params p = {w, b, m, s, 3, 2, 5};
+    const int8_t x[3] = {3, -1, 4}; /* x - zp = 1, -3, 2 */
+    int16_t y16[2];
+    int8_t y8[2];
+    CHECK_EQ(ernn_fc_s8_s16(&p, x, y16), ERNN_OK);
+    CHECK_EQ(y16[0], 1 - 6 + 6 + 10 + 5);                 /* 16 */
+    CHECK_EQ(y16[1], -10 + 5);                            /* (-4 - 15 - 12 - 7) / 4 = -9.5 -> -10, + 5 */
+    CHECK_EQ(ernn_fc_s8_s8(&p, x, y8), ERNN_OK);
+    CHECK_EQ(y8[0], y16[0]);
+    CHECK_EQ(ernn_fc_s8_s16(NULL, x, y16), ERNN_ARG_ERROR);
+    CHECK_EQ(ernn_fc_s8_s16(&p, NULL, y16), ERNN_ARG_ERROR);
+    CHECK_EQ(ernn_fc_s8_s8(&p, x, NULL), ERNN_ARG_ERROR);
+    {
+        const ernn_fc_params bad = {w, b, m, s, 0, 2, 0};
+        CHECK_EQ(ernn_fc_s8_s16(&bad, x, y16), ERNN_ARG_ERROR);
+    }
+    {   /* saturation to int8 and int16 */
+        static const int8_t big_w[4] = {127, 127, -128, -128};
+        static const int32_t big_b[2] = {0, 0};
+        static const int32_t big_s[2] = {30, 30};
+        const ernn_fc_params big = {big_w, big_b, m, big_s, 2, 2, 0};
+        const int8_t xs[2] = {127, 127};
+        CHECK_EQ(ernn_fc_s8_s16(&big, xs, y16), ERNN_OK);
+        CHECK_EQ(y16[0], INT16_MAX);
+        CHECK_EQ(y16[1], INT16_MIN);
+        CHECK_EQ(ernn_fc_s8_s8(&big, xs, y8), ERNN_OK);
+        CHECK_EQ(y8[0], INT8_MAX);
+        CHECK_EQ(y8[1], INT8_MIN);
+    }
+}
+
+static void test_embedding(void)
+{
+    static const int8_t table[3 * 2] = {1, 2, 3, 4, 5, 6};
+    const ernn_embedding_s8_params p = {table, 3, 2};
+    const int8_t *row = NULL;
+    CHECK_EQ(ernn_embedding_s8(&p, 1, &row), ERNN_OK);
+    CHECK(row == table + 2);
+    CHECK_EQ(ernn_embedding_s8(&p, 3, &row), ERNN_ARG_ERROR);
+    CHECK_EQ(ernn_embedding_s8(&p, -1, &row), ERNN_ARG_ERROR);
+    CHECK_EQ(ernn_embedding_s8(NULL, 0, &row), ERNN_ARG_ERROR);
+}
+
+/* An FC with zero weights and bias: every gate pre-activation is 0. */
+static ernn_fc_params zero_fc(int32_t in, int32_t out)
+{
+    const ernn_fc_params p = {ZERO8, ZERO32, ONE_M, ONE_S, in, out, 0};
+    return p;
+}
+
+static void test_rnn(void)
+{
+    const ernn_rnn_s8_params p = {zero_fc(2, 2), zero_fc(2, 2), {1 << 30, 1}, 3};
+    const int8_t x[2] = {100, -100};
+    int8_t h[2] = {50, -50};
+    int16_t scratch[8];
+    CHECK_EQ(ernn_rnn_s8_get_buffer_size(&p), 8);
+    CHECK_EQ(ernn_rnn_step_s8(&p, x, h, scratch), ERNN_OK);
+    CHECK_EQ(h[0], 3); /* tanh(0) = 0 -> the zero point */
+    CHECK_EQ(h[1], 3);
+    CHECK_EQ(ernn_rnn_step_s8(&p, x, h, NULL), ERNN_ARG_ERROR);
+    {
+        const ernn_rnn_s8_params bad = {zero_fc(2, 3), zero_fc(2, 2), {1 << 30, 1}, 3};
+        CHECK_EQ(ernn_rnn_step_s8(&bad, x, h, scratch), ERNN_ARG_ERROR);
+        CHECK_EQ(ernn_rnn_s8_get_buffer_size(&bad), 0);
+    }
+}
+
+static void test_gru(void)
+{
+    /* Zero weights: r = z = 0.5, n = 0, so h' = zp + round_away((h - zp) / 2) with identity rescales. */
+    const ernn_gru_s8_params p = {zero_fc(2, 6), zero_fc(2, 6), {1 << 30, 1}, {1 << 30, 1}, {1 << 30, -14},
+                                  {1 << 30, 1}, 1};
+    const int8_t x[2] = {7, 7};
+    int8_t h[2] = {11, 12};
+    int16_t scratch[12];
+    CHECK_EQ(ernn_gru_s8_get_buffer_size(&p), 24);
+    CHECK_EQ(ernn_gru_step_s8(&p, x, h, scratch), ERNN_OK);
+    CHECK_EQ(h[0], 1 + 5); /* 10 / 2 */
+    CHECK_EQ(h[1], 1 + 6); /* 11 / 2 = 5.5 rounds away from zero */
+    CHECK_EQ(ernn_gru_step_s8(&p, NULL, h, scratch), ERNN_ARG_ERROR);
+}
+
+static void test_lstm(void)
+{
+    /* Zero weights: i = f = o = 0.5, g = 0: c' = round(c / 2), h' = zp + requant(0.5 * tanh(c')). */
+    const ernn_lstm_s8_params p = {zero_fc(1, 4), zero_fc(1, 4), {1 << 30, -14}, {1 << 30, -14}, {1 << 30, -22},
+                                   0, 0, -5};
+    const int8_t x[1] = {0};
+    int8_t h[1] = {-5};
+    int16_t c[1] = {4097};
+    int16_t scratch[8];
+    CHECK_EQ(ernn_lstm_s8_get_buffer_size(&p), 16);
+    CHECK_EQ(ernn_lstm_step_s8(&p, x, h, c, scratch), ERNN_OK);
+    CHECK_EQ(c[0], 2049); /* 2048.5 rounds away from zero */
+    /* tanh(2049 in Q3.12 = 0.5002) = 0.4623 -> 15149; 16384 * 15149 / 2^23 = 29.6 -> 30, + zp */
+    CHECK_EQ(ernn_tanh_s16(2049, 0, 0), 15149);
+    CHECK_EQ(h[0], -5 + 30);
+    CHECK_EQ(ernn_lstm_step_s8(&p, x, h, NULL, scratch), ERNN_ARG_ERROR);
+}
+
+int main(void)
+{
+    test_fc();
+    test_embedding();
+    test_rnn();
+    test_gru();
+    test_lstm();
+    return ernn_test_report("test_kernels_s8");
+}

@@ -1,0 +1,248 @@
+/**
+ * @file test_model_s8.c
+ * @brief The int8 model driver: sizes, reset, step == run == run_sequence, bidirectional
+ *        symmetry, token input and argument checks, on models with pseudo-random weights.
+ */
+#include <string.h>
+
+#include "edgernn/ernn_model_s8.h"
+#include "ernn_test.h"
+
+#define H 4
+#define IN 3
+#define MAX_ROWS (4 * H)
+#define STEPS 20
+
+static uint32_t rng_state = 12345u;
+
+static int32_t rnd(int32_t lo, int32_t hi) /* uniform-ish in [lo, hi] */
+{
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return lo + (int32_t)((rng_state >> 8) % (uint32_t)(hi - lo + 1));
+}
+
+/* Storage of one FC with random int8 weights and requantization to Q3.12-ish gate values. */
+typedef struct {
+    int8_t w[MAX_ROWS * 2 * H];
+    int32_t b[MAX_ROWS];
+    int32_t m[MAX_ROWS];
+    int32_t s[MAX_ROWS];
+} fc_store;
+
+static fc_store stores[16];
+static int next_store;
+
+static ernn_fc_params random_fc(int32_t in, int32_t out, int32_t zero_point)
+{
+    fc_store *st = &stores[next_store++];
+    for (int32_t i = 0; i < in * out; ++i) {
+        st->w[i] = (int8_t)rnd(-128, 127);
+    }
+    for (int32_t o = 0; o < out; ++o) {
+        st->b[o] = rnd(-3000, 3000);
+        st->m[o] = rnd(1 << 30, INT32_MAX);
+        st->s[o] = rnd(-6, -3);
+    }
+    const ernn_fc_params p = {st->w, st->b, st->m, st->s, in, out, zero_point};
+    return p;
+}
+
+static ernn_cell_s8 random_cell(ernn_cell_type type, int32_t in, int32_t zp)
+{
+    const int32_t rows = ernn_cell_gates(type) * H;
+    const ernn_rescale q15 = {1 << 30, -14};
+    ernn_cell_s8 cell;
+    memset(&cell, 0, sizeof cell);
+    cell.type = type;
+    if (type == ERNN_CELL_RNN) {
+        ernn_rnn_s8_params *p = &cell.params.rnn;
+        p->x_fc = random_fc(in, rows, 0);
+        p->h_fc = random_fc(H, rows, 0);
+        p->to_hidden = (ernn_rescale){1 << 30, -7};
+        p->hidden_zero_point = zp;
+    } else if (type == ERNN_CELL_GRU) {
+        ernn_gru_s8_params *p = &cell.params.gru;
+        p->x_fc = random_fc(in, rows, 0);
+        p->h_fc = random_fc(H, rows, 0);
+        p->reset_mul = (ernn_rescale){1 << 30, -2};
+        p->hidden_to_q15 = (ernn_rescale){1 << 30, 8};
+        p->gate_mul = q15;
+        p->to_hidden = (ernn_rescale){1 << 30, -7};
+        p->hidden_zero_point = zp;
+    } else {
+        ernn_lstm_s8_params *p = &cell.params.lstm;
+        p->x_fc = random_fc(in, rows, 0);
+        p->h_fc = random_fc(H, rows, 0);
+        p->forget_mul = q15;
+        p->input_mul = (ernn_rescale){1 << 30, -17};
+        p->output_mul = (ernn_rescale){1 << 30, -22};
+        p->cell_tanh_multiplier = 0;
+        p->cell_tanh_shift = 0;
+        p->hidden_zero_point = zp;
+    }
+    return cell;
+}
+
+static ernn_cell_s8 cells[4];
+static ernn_fc_params head;
+static int8_t hidden[2 * 2 * H];
+static int16_t cell_state[2 * 2 * H];
+static int16_t scratch[2 * 4 * H];
+static int8_t work[2 * STEPS * 2 * H];
+static const ernn_model_s8_mem mem = {hidden, cell_state, scratch};
+
+static ernn_model_s8 two_layer_model(ernn_cell_type type)
+{
+    next_store = 0;
+    cells[0] = random_cell(type, IN, 3);
+    cells[1] = random_cell(type, H, -2);
+    head = random_fc(H, 2, 7);
+    const ernn_model_s8 m = {cells, 2, 1, H, IN, NULL, &head};
+    return m;
+}
+
+static void random_inputs(int8_t *xs, int32_t n)
+{
+    for (int32_t i = 0; i < n; ++i) {
+        xs[i] = (int8_t)(i % 7 == 0 ? (i % 2 ? 127 : -128) : rnd(-128, 127));
+    }
+}
+
+static void test_streaming(ernn_cell_type type)
+{
+    const ernn_model_s8 m = two_layer_model(type);
+    int8_t xs[STEPS * IN];
+    int8_t ys_run[STEPS * 2];
+    int8_t ys_step[STEPS * 2];
+    int8_t ys_seq[STEPS * 2];
+    int8_t y_last[2];
+    random_inputs(xs, STEPS * IN);
+    CHECK_EQ(ernn_model_s8_check(&m), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_output_size(&m), 2);
+    CHECK_EQ(ernn_model_s8_get_state_size(&m), 2 * H * (type == ERNN_CELL_LSTM ? 3 : 1));
+    CHECK_EQ(ernn_model_s8_get_buffer_size(&m), 2 * ernn_cell_gates(type) * H * 2);
+    CHECK_EQ(ernn_model_s8_get_sequence_buffer_size(&m, STEPS), STEPS * H * 2);
+
+    CHECK_EQ(ernn_model_s8_reset(&m, &mem), ERNN_OK);
+    CHECK_EQ(hidden[0], 3);
+    CHECK_EQ(hidden[H], -2);
+    CHECK_EQ(ernn_model_s8_run(&m, &mem, xs, NULL, STEPS, ys_run), ERNN_OK);
+
+    CHECK_EQ(ernn_model_s8_reset(&m, &mem), ERNN_OK);
+    for (int32_t t = 0; t < STEPS; ++t) {
+        CHECK_EQ(ernn_model_s8_step(&m, &mem, xs + t * IN, ys_step + t * 2), ERNN_OK);
+    }
+    CHECK(memcmp(ys_run, ys_step, sizeof ys_run) == 0);
+    CHECK_EQ(ernn_model_s8_final_output(&m, &mem, y_last), ERNN_OK);
+    CHECK(memcmp(y_last, ys_step + (STEPS - 1) * 2, 2) == 0);
+
+    CHECK_EQ(ernn_model_s8_reset(&m, &mem), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_run_sequence(&m, &mem, xs, NULL, STEPS, ys_seq, work), ERNN_OK);
+    CHECK(memcmp(ys_run, ys_seq, sizeof ys_run) == 0);
+
+    {   /* the recurrent state matters: a second run differs from the first */
+        int8_t again[STEPS * 2];
+        CHECK_EQ(ernn_model_s8_run(&m, &mem, xs, NULL, STEPS, again), ERNN_OK);
+        CHECK(memcmp(again, ys_run, sizeof again) != 0);
+    }
+    {   /* argument errors */
+        const ernn_model_s8_mem no_cell = {hidden, NULL, scratch};
+        CHECK_EQ(ernn_model_s8_step(&m, NULL, xs, y_last), ERNN_ARG_ERROR);
+        CHECK_EQ(ernn_model_s8_step(&m, &mem, NULL, y_last), ERNN_ARG_ERROR);
+        CHECK_EQ(ernn_model_s8_run(&m, &mem, xs, NULL, 0, ys_run), ERNN_ARG_ERROR);
+        CHECK_EQ(ernn_model_s8_step_token(&m, &mem, 0, y_last), ERNN_UNSUPPORTED);
+        CHECK_EQ(ernn_model_s8_reset(&m, &no_cell), type == ERNN_CELL_LSTM ? ERNN_ARG_ERROR : ERNN_OK);
+    }
+}
+
+static void test_tokens(void)
+{
+    static const int8_t table[5 * IN] = {1, 2, 3, -4, -5, -6, 127, -128, 0, 9, 9, 9, -1, 0, 1};
+    const ernn_embedding_s8_params emb = {table, 5, IN};
+    ernn_model_s8 m = two_layer_model(ERNN_CELL_GRU);
+    const int32_t tokens[6] = {0, 4, 2, 2, 1, 3};
+    const int32_t bad[3] = {0, 5, 1};
+    int8_t ys[6 * 2];
+    int8_t y[2];
+    int8_t before[sizeof hidden];
+    m.embedding = &emb;
+    CHECK_EQ(ernn_model_s8_check(&m), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_reset(&m, &mem), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_run(&m, &mem, NULL, tokens, 6, ys), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_reset(&m, &mem), ERNN_OK);
+    for (int32_t t = 0; t < 6; ++t) {
+        CHECK_EQ(ernn_model_s8_step_token(&m, &mem, tokens[t], y), ERNN_OK);
+        CHECK(memcmp(y, ys + t * 2, 2) == 0);
+    }
+    memcpy(before, hidden, sizeof hidden);
+    CHECK_EQ(ernn_model_s8_run(&m, &mem, NULL, bad, 3, ys), ERNN_ARG_ERROR);
+    CHECK_EQ(ernn_model_s8_step_token(&m, &mem, -1, y), ERNN_ARG_ERROR);
+    CHECK(memcmp(before, hidden, sizeof hidden) == 0); /* rejected input leaves the state alone */
+    CHECK_EQ(ernn_model_s8_step(&m, &mem, table, y), ERNN_UNSUPPORTED);
+    CHECK_EQ(ernn_model_s8_run(&m, &mem, table, NULL, 1, ys), ERNN_ARG_ERROR);
+}
+
+static void test_bidirectional(void)
+{
+    /* Both directions with the same weights: the backward half of the outputs is the forward
+     * half of the time-reversed sequence, reversed. */
+    next_store = 0;
+    cells[0] = random_cell(ERNN_CELL_GRU, IN, 1);
+    cells[1] = cells[0];
+    const ernn_model_s8 m = {cells, 1, 2, H, IN, NULL, NULL};
+    int8_t xs[STEPS * IN];
+    int8_t rev[STEPS * IN];
+    int8_t ys[STEPS * 2 * H];
+    int8_t ys_rev[STEPS * 2 * H];
+    int8_t y[2 * H];
+    random_inputs(xs, STEPS * IN);
+    for (int32_t t = 0; t < STEPS; ++t) {
+        memcpy(rev + t * IN, xs + (STEPS - 1 - t) * IN, IN);
+    }
+    CHECK_EQ(ernn_model_s8_check(&m), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_output_size(&m), 2 * H);
+    CHECK_EQ(ernn_model_s8_reset(&m, &mem), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_step(&m, &mem, xs, y), ERNN_UNSUPPORTED);
+    CHECK_EQ(ernn_model_s8_run(&m, &mem, xs, NULL, STEPS, ys), ERNN_UNSUPPORTED);
+    CHECK_EQ(ernn_model_s8_run_sequence(&m, &mem, xs, NULL, STEPS, ys, work), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_final_output(&m, &mem, y), ERNN_OK);
+    CHECK(memcmp(y, ys + (STEPS - 1) * 2 * H, H) == 0); /* forward: after the last step */
+    CHECK(memcmp(y + H, ys + H, H) == 0);                /* backward: after step 0 */
+    CHECK_EQ(ernn_model_s8_reset(&m, &mem), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_run_sequence(&m, &mem, rev, NULL, STEPS, ys_rev, work), ERNN_OK);
+    int symmetric = 1;
+    for (int32_t t = 0; t < STEPS; ++t) {
+        symmetric &= memcmp(ys + t * 2 * H + H, ys_rev + (STEPS - 1 - t) * 2 * H, H) == 0;
+    }
+    CHECK(symmetric);
+    CHECK_EQ(ernn_model_s8_run_sequence(&m, &mem, xs, NULL, STEPS, ys, NULL), ERNN_ARG_ERROR);
+}
+
+static void test_check(void)
+{
+    ernn_model_s8 m = two_layer_model(ERNN_CELL_RNN);
+    CHECK_EQ(ernn_model_s8_check(NULL), ERNN_ARG_ERROR);
+    m.num_layers = 5;
+    CHECK_EQ(ernn_model_s8_check(&m), ERNN_ARG_ERROR);
+    m.num_layers = 2;
+    m.input_size = IN + 1; /* layer 0's FC takes IN values */
+    CHECK_EQ(ernn_model_s8_check(&m), ERNN_ARG_ERROR);
+    CHECK_EQ(ernn_model_s8_get_buffer_size(&m), 0);
+    m.input_size = IN;
+    head.in_features = H + 1;
+    CHECK_EQ(ernn_model_s8_check(&m), ERNN_ARG_ERROR);
+    head.in_features = H;
+    cells[1].type = ERNN_CELL_GRU; /* mixed cell types */
+    CHECK_EQ(ernn_model_s8_check(&m), ERNN_ARG_ERROR);
+}
+
+int main(void)
+{
+    test_streaming(ERNN_CELL_RNN);
+    test_streaming(ERNN_CELL_GRU);
+    test_streaming(ERNN_CELL_LSTM);
+    test_tokens();
+    test_bidirectional();
+    test_check();
+    return ernn_test_report("test_model_s8");
+}

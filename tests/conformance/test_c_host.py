@@ -1,0 +1,457 @@
+"""The generated C, compiled for the host, equals the integer reference bit for bit.
+
+Covers the three cells, 1-4 layers, sizes 1..256, token and feature input, heads on and off, both
+output modes, bidirectional models, saturating weights (``weight_gain=6``), int8 extremes and
+10,000-step streams; the selftest under ASan + UBSan; firmware_export's own C unit tests; the
+fixed-point primitives exhaustively; and the float32 path against the numpy float model.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgernn import fixedpoint
+from edgernn.errors import InputDataError
+from edgernn.export import ExportOptions
+from edgernn.export.c import export, read_test_vectors, runtime_root, write_test_vectors
+from edgernn.ir import QuantizedRNN
+from edgernn.runtime import Stream, create_backend
+from edgernn.runtime.backends import FloatBackend
+from edgernn.testing import random_model
+from edgernn.types import CellType, ModelConfig, OutputMode
+
+CC = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler")
+
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Wconversion", "-Wdouble-promotion", "-Werror"]
+SANITIZE = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+SELFTEST_LINE = re.compile(r"^selftest: (\d+) vectors compared, (\d+) mismatches$", re.M)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    config: ModelConfig
+    gain: float = 1.0
+    steps: int = 300
+
+    @property
+    def seed(self) -> int:
+        return sum(map(ord, self.name))
+
+
+def _cfg(cell: CellType, hidden: int, inp: int | None = None, **kw: object) -> ModelConfig:
+    return ModelConfig(cell=cell, hidden_size=hidden, input_size=inp, **kw)  # type: ignore[arg-type]
+
+
+def _cases() -> list[Case]:
+    cases = []
+    for cell in CellType:
+        c = cell.value
+        cases += [
+            Case(f"{c}-tiny", _cfg(cell, 1, 1)),
+            Case(f"{c}-2layer-head-sat", _cfg(cell, 7, 3, num_layers=2, output_size=4), gain=6.0),
+            Case(f"{c}-3layer-seq", _cfg(cell, 32, 13, num_layers=3, output_size=10, output_mode="sequence")),
+            Case(f"{c}-wide-input-sat", _cfg(cell, 16, 256, output_size=3), gain=6.0, steps=100),
+            Case(f"{c}-4layer", _cfg(cell, 9, 5, num_layers=4), gain=6.0 if cell is CellType.GRU else 1.0),
+            Case(f"{c}-hidden256", _cfg(cell, 256, 8, output_size=5), steps=40),
+            Case(
+                f"{c}-tokens",
+                ModelConfig(cell=cell, hidden_size=24, vocab_size=50, embedding_dim=8, num_layers=2, output_size=50),
+                gain=6.0 if cell is CellType.LSTM else 1.0,
+            ),
+            Case(
+                f"{c}-bidir",
+                _cfg(cell, 10, 4, num_layers=2, bidirectional=True, output_size=3),
+                gain=6.0 if cell is CellType.RNN else 1.0,
+                steps=60,
+            ),
+        ]
+    cases += [
+        Case("gru-128x2", _cfg(CellType.GRU, 128, 40, num_layers=2, output_size=12), gain=6.0, steps=60),
+        Case("lstm-bidir-seq-nohead", _cfg(CellType.LSTM, 6, 2, bidirectional=True, output_mode="sequence"), steps=50),
+        Case(
+            "gru-bidir-tokens",
+            ModelConfig(cell=CellType.GRU, hidden_size=8, vocab_size=20, embedding_dim=4, bidirectional=True),
+            steps=40,
+        ),
+    ]
+    return cases
+
+
+CASES = _cases()
+LONG = [
+    Case("long-gru-sat", _cfg(CellType.GRU, 16, 4, output_size=3), gain=6.0, steps=10_000),
+    Case("long-lstm", _cfg(CellType.LSTM, 12, 3), steps=10_000),
+    Case(
+        "long-rnn-tokens",
+        ModelConfig(cell=CellType.RNN, hidden_size=8, vocab_size=30, embedding_dim=5, output_size=30),
+        steps=10_000,
+    ),
+]
+FLOAT_CASES = [c for c in CASES if c.gain == 1.0 and c.config.hidden_size <= 128]
+MODELS: dict[str, QuantizedRNN] = {}
+
+
+def case_named(name: str) -> Case:
+    return next(c for c in CASES + LONG if c.name == name)
+
+
+def model_of(case: Case) -> QuantizedRNN:
+    if case.name not in MODELS:
+        MODELS[case.name] = random_model(case.config, seed=case.seed, weight_gain=case.gain)
+    return MODELS[case.name]
+
+
+def int8_inputs(config: ModelConfig, steps: int, seed: int) -> np.ndarray:
+    """Uniform int8 values (or token ids) with runs of the extremes -128 and 127."""
+    rng = np.random.default_rng(seed)
+    if config.uses_tokens:
+        tokens = rng.integers(0, config.vocab_size, size=steps)
+        tokens[::11] = config.vocab_size - 1
+        tokens[5::11] = 0
+        return tokens
+    xs = rng.integers(-128, 128, size=(steps, config.input_size)).astype(np.int8)
+    xs[3::9] = -128
+    xs[4::9] = 127
+    xs[6::9, ::2] = 127
+    return xs
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A fresh build cache, and every model compiled up front on all cores."""
+    from edgernn.runtime.c_backend import build_shared_library
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDGERNN_CACHE", str(tmp_path_factory.mktemp("cache")))
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            jobs = [(c, False) for c in CASES + LONG] + [(c, True) for c in FLOAT_CASES]
+            list(pool.map(lambda job: build_shared_library(model_of(job[0]), float_path=job[1]), jobs))
+        yield
+
+
+def _assert_states_equal(a: Stream, b: Stream) -> None:
+    for cell_a, cell_b in zip(a.get_state().cells, b.get_state().cells):
+        for x, y in zip(cell_a, cell_b):
+            assert np.array_equal(np.asarray(x, dtype=np.int64), np.asarray(y, dtype=np.int64))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_c_equals_reference(case: Case) -> None:
+    model = model_of(case)
+    xs = int8_inputs(case.config, case.steps, case.seed)
+    c, ref = Stream(model, "c"), Stream(model, "reference")
+    expected = ref.run_int8(xs)
+    assert np.array_equal(c.run_int8(xs), expected)
+    if case.config.bidirectional:
+        with pytest.raises(InputDataError):
+            c.backend.step(c.backend.zero_state(), xs[0])
+        return
+    _assert_states_equal(c, ref)
+    c.reset()
+    stepped = np.stack([c.step_int8(x) for x in xs[:25]])
+    assert np.array_equal(stepped, expected[:25])
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.steps >= 60][::2], ids=lambda c: c.name)
+def test_sequence_outputs_equal_reference(case: Case) -> None:
+    model = model_of(case)
+    sequences = [int8_inputs(case.config, n, case.seed + n).astype(np.int64) for n in (1, 2, 17, 40)]
+    for mode in OutputMode:
+        cfg = model.config
+        if cfg.output_mode is not mode:  # the same weights under the other output mode
+            model = dataclasses.replace(model, config=dataclasses.replace(cfg, output_mode=mode))
+        got = create_backend("c", model).sequence_outputs(sequences)
+        want = create_backend("reference", model).sequence_outputs(sequences)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want)), mode
+
+
+@pytest.mark.parametrize("case", LONG, ids=lambda c: c.name)
+def test_long_streams_equal_reference(case: Case) -> None:
+    model = model_of(case)
+    xs = int8_inputs(case.config, case.steps, case.seed)
+    c, ref = Stream(model, "c"), Stream(model, "reference")
+    assert np.array_equal(c.run_int8(xs), ref.run_int8(xs))
+    _assert_states_equal(c, ref)
+
+
+def test_states_are_values_checkpoint_and_restore() -> None:
+    model = model_of(case_named("gru-2layer-head-sat"))
+    xs = int8_inputs(model.config, 60, 1).astype(np.int64)
+    b = create_backend("c", model)
+    s0 = b.zero_state()
+    y1, s1 = b.step(s0, xs[0])
+    y1_again, _ = b.step(s0, xs[0])  # an old state stays valid
+    assert np.array_equal(y1, y1_again)
+    y2, _ = b.step(s1, xs[1])
+    ref = create_backend("reference", model)
+    r_ys, _ = ref.run(ref.zero_state(), xs[:2])
+    assert np.array_equal(np.stack([y1, y2]), r_ys)
+    with pytest.raises(ValueError):
+        s1[0][0][0] = 1  # states are read-only views
+
+    c, r = Stream(model, "c"), Stream(model, "reference")
+    c.run_int8(xs[:30].astype(np.int8))
+    saved = c.get_state()
+    after = c.run_int8(xs[30:].astype(np.int8))
+    c.set_state(saved)
+    assert np.array_equal(c.run_int8(xs[30:].astype(np.int8)), after)
+    r.run_int8(xs[:30].astype(np.int8))
+    assert np.array_equal(r.run_int8(xs[30:].astype(np.int8)), after)
+
+
+def test_token_out_of_range_is_refused_by_c() -> None:
+    model = model_of(case_named("gru-tokens"))
+    b = create_backend("c", model)
+    with pytest.raises(InputDataError, match="ARG_ERROR"):
+        b.run(b.zero_state(), np.array([1, model.config.vocab_size]))
+
+
+# --------------------------------------------------------------------------------------------
+# The exported folder: strict warnings, sanitizers, selftest.
+
+
+SANITIZED = ["gru-tiny", "lstm-2layer-head-sat", "rnn-tokens", "gru-bidir", "lstm-bidir-seq-nohead", "gru-128x2"]
+
+
+def _build_selftest(folder: Path, out: Path, flags: list[str]) -> None:
+    sources = sorted(str(p) for p in (folder / "src").glob("*.c"))
+    cmd = [CC, *STRICT, *flags, "-I", str(folder / "include"), *sources, str(folder / "selftest" / "selftest.c")]
+    proc = subprocess.run([*cmd, "-o", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def _run_selftest(exe: Path, vectors: Path) -> tuple[int, int, int, str]:
+    proc = subprocess.run([str(exe), str(vectors)], capture_output=True, text=True, timeout=120)
+    found = SELFTEST_LINE.findall(proc.stdout)
+    assert found, proc.stdout + proc.stderr
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("selftest: ")
+    return proc.returncode, int(found[-1][0]), int(found[-1][1]), proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("float_path", [False, True], ids=["int8", "float32"])
+@pytest.mark.parametrize("name", SANITIZED)
+def test_selftest_under_sanitizers(name: str, float_path: bool, tmp_path: Path) -> None:
+    case = case_named(name)
+    model = model_of(case)
+    folder = tmp_path / "export"
+    export(model, folder, ExportOptions(float_weights=float_path))
+    limit = 64 if case.config.bidirectional else 400
+    seqs = [int8_inputs(case.config, n, case.seed + n) for n in (1, min(limit, 64), limit)]
+    vectors = write_test_vectors(model, tmp_path / "v.bin", seqs, float_path=float_path)
+    exe = tmp_path / "selftest"
+    _build_selftest(folder, exe, SANITIZE)
+    status, compared, mismatches, out = _run_selftest(exe, vectors)
+    assert (status, compared, mismatches) == (0, sum(len(s) for s in seqs), 0), out
+    status, *_ = _run_selftest(exe, folder / "selftest" / "vectors.bin")
+    assert status == 0
+
+
+def test_selftest_reports_mismatches_and_foreign_vectors(tmp_path: Path) -> None:
+    model = model_of(case_named("rnn-2layer-head-sat"))
+    other = model_of(case_named("rnn-tiny"))
+    folder = tmp_path / "export"
+    export(model, folder)
+    exe = tmp_path / "selftest"
+    _build_selftest(folder, exe, ["-O2"])
+    good = folder / "selftest" / "vectors.bin"
+    vectors = read_test_vectors(good)
+    assert vectors.model_sha256 == model.sha256
+    data = bytearray(good.read_bytes())
+    data[-1] = (data[-1] + 1) % 256  # the last expected value of the last step
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(bytes(data))
+    status, compared, mismatches, out = _run_selftest(exe, bad)
+    assert (status, mismatches) == (1, 1) and compared == sum(len(o) for o in vectors.outputs)
+    assert "selftest mismatch: sequence 2 step 0" in out
+    foreign = write_test_vectors(other, tmp_path / "other.bin", [int8_inputs(other.config, 3, 0)])
+    status, compared, _, out = _run_selftest(exe, foreign)
+    assert (status, compared) == (2, 0) and "vectors are for model" in out
+    status, _, _, out = _run_selftest(exe, tmp_path / "missing.bin")
+    assert status == 2 and "cannot open" in out
+
+
+def test_export_builds_with_its_makefile_and_cmake(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    export(model_of(case_named("lstm-2layer-head-sat")), folder, ExportOptions(prefix="kws", target="cortex-m4"))
+    proc = subprocess.run(["make", "-C", str(folder), "check", f"CC={CC}"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "0 mismatches" in proc.stdout, proc.stdout + proc.stderr
+    if shutil.which("cmake") and shutil.which("ctest"):
+        build = tmp_path / "cmake-build"
+        for cmd in (
+            ["cmake", "-S", str(folder), "-B", str(build), f"-DCMAKE_C_COMPILER={CC}"],
+            ["cmake", "--build", str(build)],
+            ["ctest", "--test-dir", str(build), "--output-on-failure"],
+        ):
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="no arm-none-eabi-gcc / qemu-system-arm",
+)
+def test_bare_metal_export_runs_with_its_own_board_files(tmp_path: Path) -> None:
+    from edgernn.targets import build_selftest, run_selftest
+
+    folder = tmp_path / "export"
+    export(model_of(case_named("gru-2layer-head-sat")), folder, ExportOptions(target="cortex-m0"))
+    build = build_selftest(folder, "cortex-m0", tmp_path / "build", use_cache=False)
+    result = run_selftest(build, folder / "selftest" / "vectors.bin")
+    assert (result.exit_status, result.mismatches) == (0, 0) and result.vectors > 0, result.output
+
+
+# --------------------------------------------------------------------------------------------
+# The runtime on its own: its C unit tests, and the primitives exhaustively against Python.
+
+
+def test_firmware_unit_tests_with_sanitizers(tmp_path: Path) -> None:
+    tests = runtime_root() / "tests"
+    proc = subprocess.run(
+        ["make", "-j2", "-C", str(tests), f"BUILD={tmp_path}", f"CC={CC}"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(re.findall(r": \d+ checks, 0 failures", proc.stdout)) == 4, proc.stdout
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="no cmake")
+def test_firmware_cmake_library_and_ctest(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    for cmd in (
+        ["cmake", "-S", str(runtime_root()), "-B", str(build), f"-DCMAKE_C_COMPILER={CC}", "-DCMAKE_C_FLAGS=-Werror"],
+        ["cmake", "--build", str(build), "-j2"],
+        ["ctest", "--test-dir", str(build), "--output-on-failure"],
+    ):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+_PRIMITIVES_SHIM = r"""
+#include "edgernn/ernn_fixedpoint.h"
+void act_all(int16_t *sig, int16_t *tanh_out, int32_t mult, int32_t shift) {
+    for (int32_t x = INT16_MIN; x <= INT16_MAX; ++x) {
+        sig[x - INT16_MIN] = ernn_sigmoid_s16((int16_t)x, mult, shift);
+        tanh_out[x - INT16_MIN] = ernn_tanh_s16((int16_t)x, mult, shift);
+    }
+}
+void mbqm_many(const int32_t *x, const int32_t *m, const int32_t *s, int32_t *out, int32_t n) {
+    for (int32_t i = 0; i < n; ++i) out[i] = ernn_mbqm(x[i], m[i], s[i]);
+}
+void srdhm_many(const int32_t *a, const int32_t *b, int32_t *out, int32_t n) {
+    for (int32_t i = 0; i < n; ++i) out[i] = ernn_srdhm(a[i], b[i]);
+}
+"""
+
+
+def test_primitives_exhaustively_equal_python(tmp_path: Path) -> None:
+    shim = tmp_path / "shim.c"
+    shim.write_text(_PRIMITIVES_SHIM)
+    lib_path = tmp_path / "shim.so"
+    include = runtime_root() / "include"
+    sources = [str(shim), str(runtime_root() / "src" / "ernn_activation_s16.c")]
+    proc = subprocess.run(
+        [CC, "-std=c99", "-O2", "-fPIC", "-shared", "-I", str(include), *sources, "-o", str(lib_path)]
+    )
+    assert proc.returncode == 0
+    lib = ctypes.CDLL(str(lib_path))
+    table = (ctypes.c_uint16 * 256).in_dll(lib, "ernn_sigmoid_table_u16")
+    assert list(table) == fixedpoint.SIGMOID_TABLE_UINT16.tolist()
+
+    def ptr(a: np.ndarray) -> int:
+        return a.__array_interface__["data"][0]
+
+    xs = np.arange(-32768, 32768)
+    sig, tanh = np.empty(65536, np.int16), np.empty(65536, np.int16)
+    # Q3.12 gates, and the LSTM cell-state TANH for every power-of-two cell scale.
+    params = [(0, 0)] + [fixedpoint.tanh_params_for_scale_power(p) for p in range(-15, 1)]
+    for mult, shift in params:
+        lib.act_all(ctypes.c_void_p(ptr(sig)), ctypes.c_void_p(ptr(tanh)), mult, shift)
+        assert np.array_equal(tanh, fixedpoint.tanh_int16(xs, mult, shift)), (mult, shift)
+        assert np.array_equal(sig, fixedpoint.sigmoid_int16(xs, mult, shift)), (mult, shift)
+
+    rng = np.random.default_rng(0)
+    n = 200_000
+    x = rng.integers(-(2**31), 2**31, size=n).astype(np.int32)
+    x[: n // 2] = rng.integers(-(2**20), 2**20, size=n // 2)  # values a kernel really sees
+    m = rng.integers(2**30, 2**31, size=n).astype(np.int32)
+    s = rng.integers(-31, 1, size=n).astype(np.int32)
+    s[:1000] = rng.integers(1, 8, size=1000)  # left shifts (of small values: no overflow)
+    x[:1000] = rng.integers(-(2**20), 2**20, size=1000)
+    out = np.empty(n, np.int32)
+    vp = ctypes.c_void_p
+    lib.mbqm_many(vp(ptr(x)), vp(ptr(m)), vp(ptr(s)), vp(ptr(out)), n)
+    assert np.array_equal(out, fixedpoint.multiply_by_quantized_multiplier(x, m, s))
+    a = np.concatenate([x[:1000], [-(2**31), -(2**31), 2**31 - 1, -3, -1]]).astype(np.int32)
+    b = np.concatenate([m[:1000], [-(2**31), 2**31 - 1, 2**31 - 1, 2**30, 2**30]]).astype(np.int32)
+    out = np.empty(len(a), np.int32)
+    lib.srdhm_many(vp(ptr(a)), vp(ptr(b)), vp(ptr(out)), len(a))
+    assert np.array_equal(out, fixedpoint.saturating_rounding_doubling_high_mul(a, b))
+
+
+# --------------------------------------------------------------------------------------------
+# The float32 path and the backend's build cache.
+
+
+@pytest.mark.parametrize("case", FLOAT_CASES, ids=lambda c: c.name)
+def test_float_path_matches_numpy_float_model(case: Case) -> None:
+    from edgernn.runtime.c_backend import CFloatBackend
+
+    model = model_of(case)
+    cfg = model.config
+    rng = np.random.default_rng(case.seed)
+    steps = min(case.steps, 100)
+    if cfg.uses_tokens:
+        xs = rng.integers(0, cfg.vocab_size, size=steps)
+    else:
+        xs = (rng.normal(size=(steps, cfg.input_size)) * 1.5).astype(np.float32)
+    c, f = CFloatBackend(model), FloatBackend(model)
+    if cfg.bidirectional:
+        got, want = c.run_whole(xs), f.run_whole(xs)
+    else:
+        got, _ = c.run(c.zero_state(), xs)
+        want, _ = f.run(f.zero_state(), xs)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    for g, w in zip(c.sequence_outputs([xs[:7], xs[:1]]), f.sequence_outputs([xs[:7], xs[:1]])):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_build_cache_is_reused_and_safe_under_concurrency(tmp_path: Path) -> None:
+    model = model_of(case_named("rnn-tiny"))
+    env = {**os.environ, "EDGERNN_CACHE": str(tmp_path)}
+    code = (
+        "import sys, edgernn.ir as ir; from edgernn.runtime.c_backend import build_shared_library as b; "
+        "print(b(ir.load(sys.argv[1])))"
+    )
+    from edgernn.ir import save
+
+    path = save(model, tmp_path / "m.ernn")
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(path)], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs) and len(set(outs)) == 1
+    lib = Path(outs[0])
+    assert lib.is_file() and lib.parent == tmp_path / "c-backend"
+    entries = [p.name for p in lib.parent.iterdir()]
+    assert [n for n in entries if n.endswith(".so")] == [lib.name]
+    assert not [n for n in entries if n.startswith(".")]  # no temporary leftovers
+    mtime = lib.stat().st_mtime_ns
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDGERNN_CACHE", str(tmp_path))
+        from edgernn.runtime.c_backend import build_shared_library
+
+        assert build_shared_library(model) == lib and lib.stat().st_mtime_ns == mtime
