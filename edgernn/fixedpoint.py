@@ -344,7 +344,9 @@ def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
 
 
 def saturating_rounding_doubling_high_mul(a: ArrayLike, b: ArrayLike) -> npt.NDArray[np.int64]:
-    """gemmlowp's SaturatingRoundingDoublingHighMul: round(a * b / 2**31), ties away from zero.
+    """gemmlowp's SaturatingRoundingDoublingHighMul: round(a * b / 2**31), ties toward +infinity.
+
+    (gemmlowp nudges by +-2**30 and truncates toward zero, which rounds -1.5 to -1 and 1.5 to 2.)
 
     The only overflow, ``a == b == INT32_MIN``, saturates to ``INT32_MAX``.
     """

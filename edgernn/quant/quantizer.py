@@ -124,21 +124,6 @@ def effective_scale(a: float, b: float, out: float) -> float:
     return (f32(a) * f32(b)) / f32(out)
 
 
-def fc_effective_scales(input_scale: float, weight_scales: np.ndarray, output_scale: float) -> list[float]:
-    """Per-row real multipliers of a FULLY_CONNECTED, exactly as TFLite derives them.
-
-    TFLite has two formulas: with per-channel weight scales it multiplies in double
-    (``double(s_in) * double(s_w[o]) / double(s_out)``); with one weight scale (a per-tensor
-    tensor, which is how equal scales and single rows are written) it takes the product in
-    float32 first (``double(float(s_in * s_w)) / double(s_out)``, GetQuantizedConvolutionMultipler;
-    TFLite Micro's fused LSTM uses this form for all eight gate matrices).
-    """
-    if np.all(weight_scales == weight_scales[0]):
-        product = float(np.float32(input_scale) * np.float32(weight_scales[0]))
-        return [product / f32(output_scale)] * len(weight_scales)
-    return [effective_scale(input_scale, float(w), output_scale) for w in weight_scales]
-
-
 def rescale(a: float, b: float, out: float) -> Rescale:
     multiplier, shift = quantize_multiplier(effective_scale(a, b, out))
     return Rescale(multiplier, shift)
@@ -177,8 +162,13 @@ def make_fc(
             f"the bias of {name} does not fit int32 at scale {acc_scale.min():.3g}",
             "the weights or input range are degenerate; retrain with weight decay or recalibrate",
         )
+    # Per row: double(s_in) * double(s_w[o]) / double(s_out). TFLite's source takes a per-tensor
+    # FC's product in float32 first (GetQuantizedConvolutionMultipler), but the TFLite Micro that
+    # edgernn is tested against (PyPI tflite-micro 0.dev20261023) matches the double product:
+    # 0 of 288,000 outputs differ per cell over 6 random models x 1,500 steps, against 6 (LSTM)
+    # and 337 (Elman) with the float32 product. The oracle decides.
     multipliers, shifts = zip(
-        *(quantize_multiplier(m) for m in fc_effective_scales(input_q.scale, w_scale, output_scale))
+        *(quantize_multiplier(effective_scale(input_q.scale, float(s), output_scale)) for s in w_scale)
     )
     return FullyConnected(
         weight=q_weight,

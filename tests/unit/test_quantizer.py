@@ -88,8 +88,9 @@ def test_every_constant_is_derived_from_the_calibrated_scales() -> None:
     assert np.abs(gru.x_r.bias - want).max() <= 0.5 + 1e-3
 
 
-def test_fc_multipliers_follow_tflites_two_formulas() -> None:
-    """Per-tensor weight scale: float32 product first; per-channel: double product (as TFLite)."""
+def test_fc_multipliers_are_the_double_product_of_float32_scales() -> None:
+    """double(s_in) * double(s_w[o]) / double(s_out), per-tensor and per-channel alike: what the
+    TFLite Micro oracle computes (see the comment in quantizer.make_fc for the measurement)."""
     from edgernn.fixedpoint import quantize_multiplier
     from edgernn.ir import QParams
     from edgernn.quant.quantizer import make_fc
@@ -97,12 +98,8 @@ def test_fc_multipliers_follow_tflites_two_formulas() -> None:
     rng = np.random.default_rng(0)
     w = rng.normal(size=(6, 5)).astype(np.float32)
     q = QParams(0.0371, 3)
-    per_tensor = make_fc(w, np.zeros(6, np.float32), q, 2.0**-12 * 1.3, 0, 16, per_channel=False, name="t")
-    want = quantize_multiplier(
-        float(np.float32(q.scale) * per_tensor.weight_scale[0]) / float(np.float32(2.0**-12 * 1.3))
-    )
-    assert (per_tensor.multiplier == want[0]).all() and (per_tensor.shift == want[1]).all()
-    per_channel = make_fc(w, np.zeros(6, np.float32), q, 0.05, 0, 8, per_channel=True, name="c")
-    for o in range(6):
-        real = float(np.float32(q.scale)) * float(per_channel.weight_scale[o]) / float(np.float32(0.05))
-        assert (per_channel.multiplier[o], per_channel.shift[o]) == quantize_multiplier(real)
+    for per_channel, out_scale in ((False, 2.0**-12 * 1.3), (True, 0.05)):
+        fc = make_fc(w, np.zeros(6, np.float32), q, out_scale, 0, 16, per_channel=per_channel, name="t")
+        for o in range(6):
+            real = float(np.float32(q.scale)) * float(fc.weight_scale[o]) / float(np.float32(out_scale))
+            assert (fc.multiplier[o], fc.shift[o]) == quantize_multiplier(real)
