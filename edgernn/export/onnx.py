@@ -1,0 +1,788 @@
+"""ONNX export: graphs built with ``onnx.helper`` directly from the IR (no torch.onnx, no calibration).
+
+Two graphs per model and precision:
+
+* the **step graph** (unidirectional models): one time step with explicit state,
+  ``(x, h0[, c0], h1[, c1], ...) -> (y, h0_out[, c0_out], ...)``, batch 1;
+* the **sequence graph**: a whole sequence from a zero state, ``x (T, 1, F) -> y (T, 1, out)``
+  plus ``y_last (1, out)`` (the head on the final hidden state, PyTorch's ``h_n``; what a
+  many-to-one model outputs), bidirectional models included.
+
+**float32** graphs use ONNX's native ``RNN``/``GRU``/``LSTM`` ops (a one-step sequence in the step
+graph). PyTorch's gate blocks are reordered to ONNX's (GRU ``r,z,n -> z,r,h``; LSTM
+``i,f,g,o -> i,o,f,c``) and the GRU uses ``linear_before_reset=1`` (PyTorch's reset gate placement).
+
+**int8** graphs are QDQ: int8/int16 tensors with ``DequantizeLinear``/``QuantizeLinear`` at exactly
+the integer reference's rounding points, with the IR's scales and zero points (int8 activations
+and weights, int32 biases, int16 Q3.12 gate pre-activations, Q0.15 gate outputs, the LSTM's int16
+cell state and the GRU's int16 ``W_hn h + b_hn``). ONNX Runtime computes between those points in
+float, so it is held to a 1-LSB bound rather than bit-exactness. The int8 sequence graph runs the
+step body of each layer and direction in a ``Scan``.
+
+Input normalization and the float quantize/dequantize at the model's edges stay outside the
+graphs (the runtime does them once); their parameters are in ``metadata_props`` with the I/O layout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from edgernn import __version__
+from edgernn.errors import EdgeRNNError, ModelFileError
+from edgernn.export import ExportOptions, ExportResult
+from edgernn.fileio import write_bytes_atomic
+from edgernn.fixedpoint import GATE_INPUT_SCALE_POWER, GATE_OUTPUT_SCALE_POWER, INT16_MAX
+from edgernn.ir import (
+    Dense,
+    ElmanCellQ,
+    FloatCellWeights,
+    FullyConnected,
+    GRUCellQ,
+    LSTMCellQ,
+    QParams,
+    QuantizedRNN,
+    RecurrentLayer,
+)
+from edgernn.types import CellType
+
+#: Version of the edgernn layout inside an exported .onnx (tensor roles, metadata keys).
+FORMAT_VERSION = 1
+OPSET = 21  # int16 QuantizeLinear/DequantizeLinear need opset 21
+IR_VERSION = 10  # the IR version of opset 21
+PRECISIONS = ("int8", "float32")
+GRAPHS = ("step", "sequence")
+
+GATE_SCALE = 2.0**GATE_INPUT_SCALE_POWER  # Q3.12
+Q15_SCALE = 2.0**GATE_OUTPUT_SCALE_POWER  # Q0.15
+
+_ELEM = {
+    np.dtype(np.float32): TensorProto.FLOAT,
+    np.dtype(np.int8): TensorProto.INT8,
+    np.dtype(np.int16): TensorProto.INT16,
+    np.dtype(np.int32): TensorProto.INT32,
+    np.dtype(np.int64): TensorProto.INT64,
+}
+_ELEM_NAMES = {
+    TensorProto.FLOAT: "float32",
+    TensorProto.INT8: "int8",
+    TensorProto.INT16: "int16",
+    TensorProto.INT32: "int32",
+    TensorProto.INT64: "int64",
+}
+
+# PyTorch gate block -> position in ONNX's weight layout.
+_ONNX_GATE_ORDER: dict[CellType, tuple[int, ...]] = {
+    CellType.RNN: (0,),
+    CellType.GRU: (1, 0, 2),  # ONNX z, r, h from PyTorch r, z, n
+    CellType.LSTM: (0, 3, 1, 2),  # ONNX i, o, f, c from PyTorch i, f, g, o
+}
+_NATIVE_OP = {CellType.RNN: "RNN", CellType.GRU: "GRU", CellType.LSTM: "LSTM"}
+
+
+# --------------------------------------------------------------------------------------------
+# Result types
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One graph input or output."""
+
+    name: str
+    role: str  # "x", "y", "y_last", "h", "c", "h_out", "c_out"
+    layer: int | None
+    dtype: str
+    shape: tuple[int | str, ...]
+    scale: float | None
+    zero_point: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["shape"] = list(self.shape)
+        return d
+
+
+@dataclass(frozen=True)
+class OnnxGraph:
+    """One exported graph: the serialized model and the description of its inputs and outputs."""
+
+    model: onnx.ModelProto = field(repr=False)
+    graph: str  # "step" or "sequence"
+    precision: str
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+
+    @functools.cached_property
+    def data(self) -> bytes:
+        return self.model.SerializeToString()
+
+
+# --------------------------------------------------------------------------------------------
+# Graph builder
+
+
+class _Builder:
+    """Nodes and initializers of one graph (or of a Scan body, whose constants live outside)."""
+
+    def __init__(self, constants: _Builder | None = None) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self._constants = constants or self
+        self._names: set[str] = set()
+        self._const_cache: dict[tuple[str, bytes, tuple[int, ...]], str] = {}
+        #: quantization of each quantized tensor: name -> (scale constant, zero point constant, axis)
+        self.quant: dict[str, tuple[str, str, int | None]] = {}
+
+    def unique(self, name: str) -> str:
+        root = self._constants
+        candidate, n = name, 1
+        while candidate in root._names:
+            n += 1
+            candidate = f"{name}_{n}"
+        root._names.add(candidate)
+        return candidate
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        """An initializer (deduplicated by content)."""
+        root = self._constants
+        arr = np.array(value, order="C")  # (np.ascontiguousarray would make a 0-d array 1-d)
+        key = (str(arr.dtype), arr.tobytes(), arr.shape)
+        found = root._const_cache.get(key)
+        if found is not None:
+            return found
+        unique = root.unique(name)
+        root.initializers.append(numpy_helper.from_array(arr, unique))
+        root._const_cache[key] = unique
+        return unique
+
+    def node(self, op: str, inputs: Sequence[str], output: str, **attrs: Any) -> str:
+        out = self.unique(output)
+        self.nodes.append(helper.make_node(op, list(inputs), [out], name=out, **attrs))
+        return out
+
+    def node_multi(self, op: str, inputs: Sequence[str], outputs: Sequence[str], name: str, **attrs: Any) -> list[str]:
+        outs = [self.unique(o) if o else "" for o in outputs]
+        self.nodes.append(helper.make_node(op, list(inputs), outs, name=self.unique(name), **attrs))
+        return outs
+
+    # -- QDQ -------------------------------------------------------------------------------------
+
+    def qparams(self, scale: float | np.ndarray, zero_point: int | np.ndarray, dtype: type) -> tuple[str, str]:
+        s = np.asarray(scale, dtype=np.float32)
+        z = np.asarray(zero_point, dtype=dtype)
+        tag = "x".join(str(d) for d in s.shape) or "scalar"
+        return self.const(f"scale_{tag}", s), self.const(f"zero_point_{np.dtype(dtype).name}_{tag}", z)
+
+    def quantize(
+        self, x: str, output: str, scale: float | np.ndarray, zero_point: int | np.ndarray, dtype: type
+    ) -> str:
+        s, z = self.qparams(scale, zero_point, dtype)
+        out = self.node("QuantizeLinear", [x, s, z], output)
+        self.quant[out] = (s, z, None)
+        return out
+
+    def dequantize(self, q: str) -> str:
+        s, z, axis = self.quant[q]
+        attrs = {} if axis is None else {"axis": axis}
+        return self.node("DequantizeLinear", [q, s, z], f"{q}/dq", **attrs)
+
+    def quantized_const(
+        self, name: str, value: np.ndarray, scale: np.ndarray | float, zero_point: np.ndarray | int, axis: int | None
+    ) -> str:
+        q = self.const(name, value)
+        s, z = self.qparams(scale, zero_point, value.dtype.type)
+        self.quant[q] = (s, z, axis)
+        return q
+
+
+def _value_info(name: str, elem: int, shape: Sequence[int | str]) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, elem, list(shape))
+
+
+# --------------------------------------------------------------------------------------------
+# int8 (QDQ) cell bodies: the integer reference's rounding points as Q/DQ pairs
+
+
+@dataclass
+class _Int8Cell:
+    """Context of one int8 cell body (one layer, one direction)."""
+
+    b: _Builder
+    layer: RecurrentLayer
+    prefix: str
+    x8: str  # int8 input, quantized with layer.input_q
+
+    def fc16(self, x_float: str, fc: FullyConnected, name: str, input_scale: float) -> str:
+        """The reference's int8 FULLY_CONNECTED with int16 output, as DQ -> MatMul -> Add -> Q."""
+        b = self.b
+        scales = np.asarray(fc.weight_scale, dtype=np.float32)
+        per_tensor = len(set(scales.tolist())) == 1
+        w_scale: np.ndarray | float = float(scales[0]) if per_tensor else scales
+        wt = b.quantized_const(
+            f"{name}/weight",
+            np.ascontiguousarray(fc.weight.T),
+            w_scale,
+            0 if per_tensor else np.zeros_like(fc.bias, np.int8),
+            None if per_tensor else 1,
+        )
+        bias_scale = (np.float32(input_scale) * scales).astype(np.float32)
+        bias = b.quantized_const(
+            f"{name}/bias",
+            fc.bias,
+            float(bias_scale[0]) if per_tensor else bias_scale,
+            0 if per_tensor else np.zeros_like(fc.bias),
+            None if per_tensor else 0,
+        )
+        mm = b.node("MatMul", [x_float, b.dequantize(wt)], f"{name}/matmul")
+        acc = b.node("Add", [mm, b.dequantize(bias)], f"{name}/acc")
+        if fc.output_bits == 16:
+            return b.quantize(acc, name, fc.output_scale, 0, np.int16)
+        return b.quantize(acc, name, fc.output_scale, fc.output_zero_point, np.int8)
+
+    def add16(self, a: str, c: str, name: str, scale: float) -> str:
+        """Saturating int16 add at one scale (exact in float: both are multiples of the scale)."""
+        s = self.b.node("Add", [self.b.dequantize(a), self.b.dequantize(c)], f"{name}/sum")
+        return self.b.quantize(s, name, scale, 0, np.int16)
+
+    def act(self, op: str, q: str, name: str) -> str:
+        """int16 LOGISTIC/TANH: Q3.12 (or the cell scale) in, Q0.15 out."""
+        y = self.b.node(op, [self.b.dequantize(q)], f"{name}/float")
+        return self.b.quantize(y, name, Q15_SCALE, 0, np.int16)
+
+    def mul(self, a: str, c: str, name: str, scale: float, zero_point: int = 0, dtype: type = np.int16) -> str:
+        p = self.b.node("Mul", [self.b.dequantize(a), self.b.dequantize(c)], f"{name}/product")
+        return self.b.quantize(p, name, scale, zero_point, dtype)
+
+    def to_hidden(self, q15: str) -> str:
+        hq = self.layer.hidden_q
+        return self.b.quantize(self.b.dequantize(q15), f"{self.prefix}/h_out", hq.scale, hq.zero_point, np.int8)
+
+    def input_float(self) -> str:
+        return self.b.dequantize(self.x8)
+
+
+def _register_state_quant(b: _Builder, name: str, q: QParams | tuple[float, int], dtype: type) -> None:
+    scale, zp = (q.scale, q.zero_point) if isinstance(q, QParams) else q
+    s, z = b.qparams(scale, zp, dtype)
+    b.quant[name] = (s, z, None)
+
+
+@functools.singledispatch
+def _int8_cell(cell: object, e: _Int8Cell, state: Sequence[str]) -> list[str]:
+    """Emit one int8 cell step; returns the new state names (h[, c])."""
+    raise TypeError(f"no ONNX form for {type(cell).__name__}")
+
+
+@_int8_cell.register
+def _(cell: ElmanCellQ, e: _Int8Cell, state: Sequence[str]) -> list[str]:
+    (h8,) = state
+    p, lay = e.prefix, e.layer
+    xf, hf = e.input_float(), e.b.dequantize(h8)
+    pre = e.add16(
+        e.fc16(xf, cell.x_fc, f"{p}/x_fc", lay.input_q.scale),
+        e.fc16(hf, cell.h_fc, f"{p}/h_fc", lay.hidden_q.scale),
+        f"{p}/pre",
+        GATE_SCALE,
+    )
+    return [e.to_hidden(e.act("Tanh", pre, f"{p}/tanh"))]
+
+
+@_int8_cell.register
+def _(cell: GRUCellQ, e: _Int8Cell, state: Sequence[str]) -> list[str]:
+    (h8,) = state
+    b, p, lay = e.b, e.prefix, e.layer
+    s_x, s_h = lay.input_q.scale, lay.hidden_q.scale
+    xf, hf = e.input_float(), b.dequantize(h8)
+    gates = {}
+    for g in "rz":
+        pre = e.add16(
+            e.fc16(xf, getattr(cell, f"x_{g}"), f"{p}/x_{g}", s_x),
+            e.fc16(hf, getattr(cell, f"h_{g}"), f"{p}/h_{g}", s_h),
+            f"{p}/{g}_pre",
+            GATE_SCALE,
+        )
+        gates[g] = e.act("Sigmoid", pre, f"{p}/{g}")
+    hn = e.fc16(hf, cell.h_n, f"{p}/h_n", s_h)
+    reset_hidden = e.mul(gates["r"], hn, f"{p}/r_h_n", GATE_SCALE)
+    n = e.act("Tanh", e.add16(e.fc16(xf, cell.x_n, f"{p}/x_n", s_x), reset_hidden, f"{p}/n_pre", GATE_SCALE), f"{p}/n")
+    h_q15 = b.quantize(hf, f"{p}/h_q15", Q15_SCALE, 0, np.int16)
+    keep = e.mul(gates["z"], h_q15, f"{p}/z_h", Q15_SCALE)
+    one = b.quantized_const(f"{p}/one_q15", np.array(INT16_MAX, dtype=np.int16), Q15_SCALE, 0, None)
+    one_minus_z = b.quantize(
+        b.node("Sub", [b.dequantize(one), b.dequantize(gates["z"])], f"{p}/one_minus_z/float"),
+        f"{p}/one_minus_z",
+        Q15_SCALE,
+        0,
+        np.int16,
+    )
+    update = e.mul(one_minus_z, n, f"{p}/one_minus_z_n", Q15_SCALE)
+    return [e.to_hidden(e.add16(keep, update, f"{p}/h_new_q15", Q15_SCALE))]
+
+
+@_int8_cell.register
+def _(cell: LSTMCellQ, e: _Int8Cell, state: Sequence[str]) -> list[str]:
+    h8, c16 = state
+    b, p, lay = e.b, e.prefix, e.layer
+    s_x, s_h = lay.input_q.scale, lay.hidden_q.scale
+    xf, hf = e.input_float(), b.dequantize(h8)
+    act = {"i": "Sigmoid", "f": "Sigmoid", "g": "Tanh", "o": "Sigmoid"}
+    gates = {}
+    for g in "ifgo":
+        pre = e.add16(
+            e.fc16(xf, getattr(cell, f"x_{g}"), f"{p}/x_{g}", s_x),
+            e.fc16(hf, getattr(cell, f"h_{g}"), f"{p}/h_{g}", s_h),
+            f"{p}/{g}_pre",
+            GATE_SCALE,
+        )
+        gates[g] = e.act(act[g], pre, f"{p}/{g}")
+    cell_scale = 2.0**cell.cell_scale_power
+    forget = e.mul(gates["f"], c16, f"{p}/f_c", cell_scale)
+    update = e.mul(gates["i"], gates["g"], f"{p}/i_g", cell_scale)
+    c_new = e.add16(forget, update, f"{p}/c_out", cell_scale)
+    tanh_c = e.act("Tanh", c_new, f"{p}/tanh_c")
+    hq = lay.hidden_q
+    h_new = e.mul(gates["o"], tanh_c, f"{p}/h_out", hq.scale, hq.zero_point, np.int8)
+    return [h_new, c_new]
+
+
+def _int8_head(b: _Builder, head: Dense, h8: str, hidden_scale: float, name: str = "head") -> str:
+    fc = head.fc
+    scales = np.asarray(fc.weight_scale, dtype=np.float32)
+    wt = b.quantized_const("head/weight", np.ascontiguousarray(fc.weight.T), scales, np.zeros(len(scales), np.int8), 1)
+    bias = b.quantized_const(
+        "head/bias", fc.bias, (np.float32(hidden_scale) * scales).astype(np.float32), np.zeros(len(scales), np.int32), 0
+    )
+    mm = b.node("MatMul", [b.dequantize(h8), b.dequantize(wt)], f"{name}/matmul")
+    acc = b.node("Add", [mm, b.dequantize(bias)], f"{name}/acc")
+    return b.quantize(acc, f"{name}/out", head.output_q.scale, head.output_q.zero_point, np.int8)
+
+
+# --------------------------------------------------------------------------------------------
+# float cells: ONNX's native recurrent ops
+
+
+def _native_weights(cell: CellType, directions: Sequence[FloatCellWeights]) -> tuple[np.ndarray, ...]:
+    """W, R, B in ONNX's layout and gate order, one slice per direction."""
+    order = _ONNX_GATE_ORDER[cell]
+    hidden = directions[0].weight_hh.shape[1]
+
+    def reorder(a: np.ndarray) -> np.ndarray:
+        blocks = [a[g * hidden : (g + 1) * hidden] for g in order]
+        return np.concatenate(blocks, axis=0)
+
+    w = np.stack([reorder(d.weight_ih) for d in directions]).astype(np.float32)
+    r = np.stack([reorder(d.weight_hh) for d in directions]).astype(np.float32)
+    bias = np.stack([np.concatenate([reorder(d.bias_ih), reorder(d.bias_hh)]) for d in directions]).astype(np.float32)
+    return w, r, bias
+
+
+def _native_layer(
+    b: _Builder, layer: RecurrentLayer, k: int, x_seq: str, initial: Sequence[str] | None
+) -> tuple[str, list[str]]:
+    """One layer as ONNX's native op: ``x (T, 1, I) -> (Y (T, D, 1, H), [Y_h, Y_c] (D, 1, H))``."""
+    cell = layer.cell
+    w, r, bias = _native_weights(cell, [d.float_weights for d in layer.directions])
+    attrs: dict[str, Any] = {
+        "hidden_size": layer.hidden_size,
+        "direction": "bidirectional" if layer.bidirectional else "forward",
+    }
+    if cell is CellType.GRU:
+        attrs["linear_before_reset"] = 1
+    inputs = [x_seq, b.const(f"l{k}/W", w), b.const(f"l{k}/R", r), b.const(f"l{k}/B", bias), ""]
+    inputs += list(initial) if initial is not None else []
+    outs = [f"l{k}/Y", f"l{k}/Y_h"] + ([f"l{k}/Y_c"] if cell is CellType.LSTM else [])
+    y, *states = b.node_multi(_NATIVE_OP[cell], inputs, outs, f"l{k}/{_NATIVE_OP[cell]}", **attrs)
+    return y, states
+
+
+def _float_head(b: _Builder, head: Dense, h: str, name: str = "head") -> str:
+    mm = b.node("MatMul", [h, b.const("head/weight", np.ascontiguousarray(head.weight.T))], f"{name}/matmul")
+    return b.node("Add", [mm, b.const("head/bias", head.bias)], f"{name}/out")
+
+
+# --------------------------------------------------------------------------------------------
+# Whole graphs
+
+
+def _shape_const(b: _Builder, name: str, values: Sequence[int]) -> str:
+    return b.const(name, np.array(values, dtype=np.int64))
+
+
+class _GraphSpec:
+    """Inputs and outputs being declared for one graph, with their descriptions."""
+
+    def __init__(self, integer: bool) -> None:
+        self.integer = integer
+        self.inputs: list[onnx.ValueInfoProto] = []
+        self.outputs: list[onnx.ValueInfoProto] = []
+        self.input_info: list[TensorInfo] = []
+        self.output_info: list[TensorInfo] = []
+
+    def add(
+        self,
+        kind: str,
+        name: str,
+        elem: int,
+        shape: Sequence[int | str],
+        role: str,
+        layer: int | None,
+        q: QParams | tuple[float, int] | None,
+    ) -> None:
+        scale, zp = (q.scale, q.zero_point) if isinstance(q, QParams) else (q or (None, None))
+        info = TensorInfo(
+            name=name,
+            role=role,
+            layer=layer,
+            dtype=_ELEM_NAMES[elem],
+            shape=tuple(shape),
+            scale=scale if self.integer else None,
+            zero_point=zp if self.integer else None,
+        )
+        vi = _value_info(name, elem, shape)
+        if kind == "input":
+            self.inputs.append(vi)
+            self.input_info.append(info)
+        else:
+            self.outputs.append(vi)
+            self.output_info.append(info)
+
+
+def _rename(b: _Builder, source: str, target: str) -> str:
+    """Graph outputs get stable names: an Identity from the internal tensor."""
+    b._constants._names.add(target)
+    b.nodes.append(helper.make_node("Identity", [source], [target], name=f"{target}/identity"))
+    return target
+
+
+def _step_graph(model: QuantizedRNN, integer: bool) -> tuple[onnx.GraphProto, _GraphSpec]:
+    cfg = model.config
+    b = _Builder()
+    spec = _GraphSpec(integer)
+    act_elem = TensorProto.INT8 if integer else TensorProto.FLOAT
+    first_q = model.input_q
+    if cfg.uses_tokens:
+        assert model.embedding is not None
+        spec.add("input", "tokens", TensorProto.INT64, [1], "x", None, None)
+        b._names.add("tokens")
+        table = model.embedding.table if integer else model.embedding.weight
+        x = b.node("Gather", [b.const("embedding/table", table), "tokens"], "embedding/out")
+    else:
+        spec.add("input", "x", act_elem, [1, cfg.input_size], "x", None, first_q)
+        b._names.add("x")
+        x = "x"
+    if integer:
+        _register_state_quant(b, x, first_q, np.int8)
+    lstm = cfg.cell is CellType.LSTM
+    state_out: list[tuple[str, str, int, Any, int]] = []
+    for k, layer in enumerate(model.layers):
+        hq = layer.hidden_q
+        h_name, c_name = f"h{k}", f"c{k}"
+        spec.add("input", h_name, act_elem, [1, layer.hidden_size], "h", k, hq)
+        b._names.add(h_name)
+        cell_q = (2.0 ** layer.directions[0].quant.cell_scale_power, 0) if lstm and integer else None  # type: ignore[union-attr]
+        state = [h_name]
+        if lstm:
+            spec.add(
+                "input",
+                c_name,
+                TensorProto.INT16 if integer else TensorProto.FLOAT,
+                [1, layer.hidden_size],
+                "c",
+                k,
+                cell_q,
+            )
+            b._names.add(c_name)
+            state.append(c_name)
+        if integer:
+            _register_state_quant(b, h_name, hq, np.int8)
+            if lstm:
+                assert cell_q is not None
+                _register_state_quant(b, c_name, cell_q, np.int16)
+            new_state = _int8_cell(layer.directions[0].quant, _Int8Cell(b, layer, f"l{k}", x), state)
+        else:
+            axes = _shape_const(b, "axes0", [0])
+            x_seq = b.node("Unsqueeze", [x, axes], f"l{k}/x_seq")
+            initial = [b.node("Unsqueeze", [s, axes], f"l{k}/{s}_initial") for s in state]
+            _, finals = _native_layer(b, layer, k, x_seq, initial)
+            new_state = [b.node("Squeeze", [f, axes], f"l{k}/{n}_new") for f, n in zip(finals, ("h", "c"))]
+        state_out.append((new_state[0], f"h{k}_out", k, hq, act_elem))
+        if lstm:
+            state_out.append(
+                (new_state[1], f"c{k}_out", k, cell_q, TensorProto.INT16 if integer else TensorProto.FLOAT)
+            )
+        x = new_state[0]
+    if model.head is not None:
+        y = _int8_head(b, model.head, x, model.layers[-1].hidden_q.scale) if integer else _float_head(b, model.head, x)
+    else:
+        y = x
+    out_width = cfg.output_width
+    spec.add("output", "y", act_elem, [1, out_width], "y", None, model.output_q)
+    _rename(b, y, "y")
+    for source, name, k, q, elem in state_out:
+        role = "h_out" if name.startswith("h") else "c_out"
+        spec.add("output", name, elem, [1, model.layers[k].hidden_size], role, k, q)
+        _rename(b, source, name)
+    graph = helper.make_graph(b.nodes, "edgernn_step", spec.inputs, spec.outputs, b.initializers)
+    return graph, spec
+
+
+def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x_seq: str) -> str:
+    """One int8 layer direction over the sequence as a Scan of its step body: ``(T, 1, I) -> (T, 1, H)``."""
+    layer = model.layers[k]
+    cell = layer.directions[direction].quant
+    lstm = isinstance(cell, LSTMCellQ)
+    prefix = f"l{k}" + ("_reverse" if direction else "")
+    body = _Builder(constants=b)
+    body.quant = b.quant  # the outer graph's quantization constants are visible in the body
+    hq = layer.hidden_q
+    h_in, c_in, x_in = (b.unique(f"{prefix}/body/{n}") for n in ("h", "c", "x"))
+    _register_state_quant(b, h_in, hq, np.int8)
+    _register_state_quant(b, x_in, layer.input_q, np.int8)
+    state = [h_in]
+    cell_q = None
+    if lstm:
+        cell_q = (2.0**cell.cell_scale_power, 0)  # type: ignore[union-attr]
+        _register_state_quant(b, c_in, cell_q, np.int16)
+        state.append(c_in)
+    new_state = _int8_cell(cell, _Int8Cell(body, layer, prefix, x_in), state)
+    # Scan outputs: the new state (carried) and a copy of h (stacked over time).
+    body_outputs = [body.node("Identity", [s], f"{prefix}/body/{n}_next") for s, n in zip(new_state, ("h", "c"))]
+    body_outputs.append(body.node("Identity", [new_state[0]], f"{prefix}/body/y"))
+    state_vi = [_value_info(h_in, TensorProto.INT8, [1, layer.hidden_size])]
+    out_vi = [_value_info(body_outputs[0], TensorProto.INT8, [1, layer.hidden_size])]
+    if lstm:
+        state_vi.append(_value_info(c_in, TensorProto.INT16, [1, layer.hidden_size]))
+        out_vi.append(_value_info(body_outputs[1], TensorProto.INT16, [1, layer.hidden_size]))
+    out_vi.append(_value_info(body_outputs[-1], TensorProto.INT8, [1, layer.hidden_size]))
+    body_graph = helper.make_graph(
+        body.nodes,
+        f"{prefix}_step",
+        [*state_vi, _value_info(x_in, TensorProto.INT8, [1, layer.input_size])],
+        out_vi,
+    )
+    zero_h = b.const(f"{prefix}/h_zero", np.full((1, layer.hidden_size), hq.zero_point, dtype=np.int8))
+    initial = [zero_h]
+    if lstm:
+        initial.append(b.const(f"{prefix}/c_zero", np.zeros((1, layer.hidden_size), dtype=np.int16)))
+    outs = [f"{prefix}/h_final", f"{prefix}/c_final"][: len(initial)] + [f"{prefix}/h_seq"]
+    results = b.node_multi(
+        "Scan",
+        [*initial, x_seq],
+        outs,
+        f"{prefix}/scan",
+        body=body_graph,
+        num_scan_inputs=1,
+        scan_input_directions=[direction],
+        scan_output_directions=[direction],
+    )
+    return results[-1]
+
+
+def _sequence_graph(model: QuantizedRNN, integer: bool) -> tuple[onnx.GraphProto, _GraphSpec]:
+    cfg = model.config
+    b = _Builder()
+    spec = _GraphSpec(integer)
+    act_elem = TensorProto.INT8 if integer else TensorProto.FLOAT
+    first_q = model.input_q
+    if cfg.uses_tokens:
+        assert model.embedding is not None
+        spec.add("input", "tokens", TensorProto.INT64, ["T", 1], "x", None, None)
+        b._names.add("tokens")
+        table = model.embedding.table if integer else model.embedding.weight
+        x = b.node("Gather", [b.const("embedding/table", table), "tokens"], "embedding/out")
+    else:
+        spec.add("input", "x", act_elem, ["T", 1, cfg.input_size], "x", None, first_q)
+        b._names.add("x")
+        x = "x"
+    if integer:
+        _register_state_quant(b, x, first_q, np.int8)
+    last_hidden: list[str] = []
+    for k, layer in enumerate(model.layers):
+        if integer:
+            per_direction = [_scan_layer_int8(b, model, k, d, x) for d in range(len(layer.directions))]
+            x = per_direction[0] if len(per_direction) == 1 else b.node("Concat", per_direction, f"l{k}/out", axis=2)
+            _register_state_quant(b, x, layer.hidden_q, np.int8)
+            if k == len(model.layers) - 1:
+                # final hidden state: the forward direction's last step, the backward direction's first
+                last_hidden = [
+                    b.node(
+                        "Gather", [seq, b.const("index_last", np.array(-1 if d == 0 else 0, np.int64))], f"l{k}/h_n{d}"
+                    )
+                    for d, seq in enumerate(per_direction)
+                ]
+        else:
+            y, finals = _native_layer(b, layer, k, x, None)
+            # Y (T, D, 1, H) -> (T, 1, D*H)
+            t = b.node("Transpose", [y], f"l{k}/Y_time_batch", perm=[0, 2, 1, 3])
+            x = b.node(
+                "Reshape",
+                [t, _shape_const(b, f"shape_T1_{layer.hidden_size * len(layer.directions)}", [0, 0, -1])],
+                f"l{k}/out",
+            )
+            if k == len(model.layers) - 1:
+                last_hidden = [finals[0]]  # Y_h (D, 1, H)
+    if integer:
+        h_n = last_hidden[0] if len(last_hidden) == 1 else b.node("Concat", last_hidden, "h_n", axis=1)
+        _register_state_quant(b, h_n, model.layers[-1].hidden_q, np.int8)
+    else:
+        # Y_h (D, 1, H) -> (1, D*H)
+        t = b.node("Transpose", last_hidden, "h_n/batch_first", perm=[1, 0, 2])
+        h_n = b.node("Reshape", [t, _shape_const(b, "shape_1_flat", [1, -1])], "h_n")
+    if model.head is not None:
+        hq_scale = model.layers[-1].hidden_q.scale
+        if integer:
+            y = _int8_head(b, model.head, x, hq_scale)
+            y_last = _int8_head(b, model.head, h_n, hq_scale, "head_last")
+        else:
+            y = _float_head(b, model.head, x)
+            y_last = _float_head(b, model.head, h_n, "head_last")
+    else:
+        y, y_last = x, h_n
+    width = cfg.output_width
+    spec.add("output", "y", act_elem, ["T", 1, width], "y", None, model.output_q)
+    _rename(b, y, "y")
+    spec.add("output", "y_last", act_elem, [1, width], "y_last", None, model.output_q)
+    _rename(b, y_last, "y_last")
+    graph = helper.make_graph(b.nodes, "edgernn_sequence", spec.inputs, spec.outputs, b.initializers)
+    return graph, spec
+
+
+def build(model: QuantizedRNN, precision: str = "int8", graph: str = "step") -> OnnxGraph:
+    """One ONNX graph of ``model``: ``graph`` ``"step"`` or ``"sequence"``, int8 (QDQ) or float32."""
+    if precision not in PRECISIONS:
+        raise EdgeRNNError(f"unknown ONNX precision {precision!r}", f"choose one of {', '.join(PRECISIONS)}")
+    if graph not in GRAPHS:
+        raise EdgeRNNError(f"unknown ONNX graph {graph!r}", f"choose one of {', '.join(GRAPHS)}")
+    if graph == "step" and model.config.bidirectional:
+        raise EdgeRNNError(
+            "a bidirectional model has no streaming step graph", "export its whole-sequence graph instead"
+        )
+    integer = precision == "int8"
+    g, spec = (_step_graph if graph == "step" else _sequence_graph)(model, integer)
+    proto = helper.make_model(
+        g,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="edgernn",
+        producer_version=__version__,
+        doc_string=f"edgernn {model.config.cell.value} {graph} graph ({precision}) of model {model.sha256}",
+        ir_version=IR_VERSION,
+    )
+    inputs, outputs = tuple(spec.input_info), tuple(spec.output_info)
+    metadata = _metadata(model, precision, graph, inputs, outputs)
+    helper.set_model_props(proto, {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()})
+    return OnnxGraph(model=proto, graph=graph, precision=precision, inputs=inputs, outputs=outputs)
+
+
+def _metadata(
+    model: QuantizedRNN, precision: str, graph: str, inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo]
+) -> dict[str, Any]:
+    cfg = model.config
+    layout = (
+        "batch 1: x (1, F) [tokens (1,) int64], state (1, H), y (1, out)"
+        if graph == "step"
+        else "time-major: x (T, 1, F) [tokens (T, 1) int64], y (T, 1, out), y_last (1, out)"
+    )
+    return {
+        "producer": "edgernn",
+        "format_version": str(FORMAT_VERSION),
+        "edgernn_version": __version__,
+        "model_sha256": model.sha256,
+        "precision": precision,
+        "graph": graph,
+        "cell": cfg.cell.value,
+        "config": cfg.to_json(),
+        "layout": layout,
+        "input_scale": "" if precision != "int8" else repr(model.input_q.scale),
+        "input_zero_point": "" if precision != "int8" else str(model.input_q.zero_point),
+        "output_scale": "" if precision != "int8" else repr(model.output_q.scale),
+        "output_zero_point": "" if precision != "int8" else str(model.output_q.zero_point),
+        "input_normalization": None
+        if model.input_mean is None
+        else {"mean": model.input_mean.tolist(), "std": model.input_std.tolist()},  # type: ignore[union-attr]
+        "inputs": [t.to_json() for t in inputs],
+        "outputs": [t.to_json() for t in outputs],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Reading an exported file back
+
+
+def read_metadata(proto: onnx.ModelProto, source: str = "model") -> dict[str, Any]:
+    """The edgernn metadata of a loaded ONNX model, validated (producer and layout version)."""
+    props = {p.key: p.value for p in proto.metadata_props}
+    if props.get("producer") != "edgernn":
+        raise ModelFileError(f"{source} was not exported by edgernn", "export it with `edgernn export`")
+    try:
+        version = int(props.get("format_version", ""))
+    except ValueError:
+        raise ModelFileError(f"{source}: the edgernn metadata has no valid format version") from None
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{source} was exported by edgernn {props.get('edgernn_version', '?')} with layout version {version}; "
+            f"this edgernn {__version__} reads up to {FORMAT_VERSION}",
+            "upgrade edgernn or re-export the model",
+        )
+    meta: dict[str, Any] = dict(props)
+    try:
+        for key in ("inputs", "outputs", "config", "input_normalization"):
+            meta[key] = json.loads(props[key])
+    except (KeyError, ValueError):
+        raise ModelFileError(f"{source}: the edgernn metadata is incomplete or corrupt") from None
+    return meta
+
+
+def load(data: bytes, source: str = "model") -> tuple[onnx.ModelProto, dict[str, Any]]:
+    """Parse ONNX bytes written by edgernn; one-line :class:`ModelFileError` for anything else."""
+    try:
+        proto = onnx.load_model_from_string(data)
+    except Exception as exc:  # protobuf raises DecodeError and others for garbage
+        raise ModelFileError(f"{source} is not a valid ONNX model ({type(exc).__name__})") from None
+    if not proto.graph.node:
+        raise ModelFileError(f"{source} is not a valid ONNX model (it has no graph)")
+    return proto, read_metadata(proto, source)
+
+
+# --------------------------------------------------------------------------------------------
+# The exporter entry point
+
+
+def precision_of(options: ExportOptions) -> str:
+    """``--float`` selects the float32 graphs; int8 (QDQ) is the default."""
+    return "float32" if options.float_weights else "int8"
+
+
+def sequence_path(output: Path) -> Path:
+    """Where the whole-sequence graph goes beside a step graph written to ``output``."""
+    return output.with_name(f"{output.stem}.sequence.onnx")
+
+
+def export(model: QuantizedRNN, output: Path, options: ExportOptions) -> ExportResult:
+    """Write the ONNX graphs: the step graph to ``output`` and the sequence graph beside it as
+    ``<stem>.sequence.onnx`` (a bidirectional model has only the sequence graph, at ``output``)."""
+    precision = precision_of(options)
+    output = Path(output)
+    graphs: list[tuple[Path, OnnxGraph]] = []
+    if model.config.bidirectional:
+        graphs.append((output, build(model, precision, "sequence")))
+    else:
+        graphs.append((output, build(model, precision, "step")))
+        graphs.append((sequence_path(output), build(model, precision, "sequence")))
+    report = []
+    for path, g in graphs:
+        onnx.checker.check_model(g.model, full_check=True)
+        write_bytes_atomic(path, g.data)
+        report.append(
+            f"onnx {g.precision} {g.graph} graph: {path.name} ({len(g.data)} bytes), "
+            f"inputs {', '.join(t.name for t in g.inputs)}, outputs {', '.join(t.name for t in g.outputs)}"
+        )
+    return ExportResult(files=tuple(p for p, _ in graphs), report=tuple(report))

@@ -1,0 +1,330 @@
+"""ONNX and TFLite exports: structure, metadata, validity, bad files, the bundle and the CLI."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("ai_edge_litert")
+
+from click.testing import CliRunner  # noqa: E402
+
+from edgernn import __version__, ir  # noqa: E402
+from edgernn.cli import cli  # noqa: E402
+from edgernn.errors import EdgeRNNError, ModelFileError, UnsupportedModelError  # noqa: E402
+from edgernn.export import ExportOptions, export_model  # noqa: E402
+from edgernn.export import onnx as onnx_export  # noqa: E402
+from edgernn.export import tflite as tflite_export  # noqa: E402
+from edgernn.export.tflite import schema  # noqa: E402
+from edgernn.runtime import Stream  # noqa: E402
+from edgernn.runtime.onnx_backend import OnnxBackend  # noqa: E402
+from edgernn.runtime.tflite_backend import TFLiteBackend  # noqa: E402
+from edgernn.testing import random_inputs, random_model  # noqa: E402
+from edgernn.types import CellType, ModelConfig  # noqa: E402
+
+CONFIGS = [ModelConfig(cell=cell, input_size=4, hidden_size=6, num_layers=2, output_size=3) for cell in CellType] + [
+    ModelConfig(cell=CellType.GRU, vocab_size=9, embedding_dim=3, hidden_size=5, output_size=9),
+    ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=5),
+]
+BIDIRECTIONAL = [
+    ModelConfig(cell=cell, input_size=4, hidden_size=6, num_layers=2, bidirectional=True, output_size=2)
+    for cell in CellType
+]
+
+
+def _id(c: ModelConfig) -> str:
+    return f"{c.cell.value}-{c.num_layers}l-{'tok' if c.uses_tokens else 'feat'}-{'bi' if c.bidirectional else 'uni'}"
+
+
+@pytest.fixture(scope="module")
+def gru() -> ir.QuantizedRNN:
+    return random_model(ModelConfig(cell=CellType.GRU, input_size=4, hidden_size=8, output_size=3), seed=0)
+
+
+# ---- ONNX ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", CONFIGS + BIDIRECTIONAL, ids=_id)
+@pytest.mark.parametrize("precision", onnx_export.PRECISIONS)
+def test_onnx_graphs_pass_the_full_checker(config: ModelConfig, precision: str) -> None:
+    model = random_model(config, seed=1)
+    graphs = ["sequence"] if config.bidirectional else ["step", "sequence"]
+    for graph in graphs:
+        g = onnx_export.build(model, precision, graph)
+        onnx.checker.check_model(g.model, full_check=True)
+        assert g.model.opset_import[0].version >= 18
+        ort.InferenceSession(g.data, providers=["CPUExecutionProvider"])
+
+
+def test_onnx_metadata_and_names(gru: ir.QuantizedRNN) -> None:
+    g = onnx_export.build(gru, "int8", "step")
+    props = {p.key: p.value for p in g.model.metadata_props}
+    assert props["producer"] == "edgernn" and props["edgernn_version"] == __version__
+    assert props["model_sha256"] == gru.sha256
+    assert float(props["input_scale"]) == gru.input_q.scale
+    assert int(props["input_zero_point"]) == gru.input_q.zero_point
+    assert float(props["output_scale"]) == gru.output_q.scale
+    assert int(props["output_zero_point"]) == gru.output_q.zero_point
+    assert "layout" in props and json.loads(props["config"]) == gru.config.to_json()
+    assert [i.name for i in g.model.graph.input] == ["x", "h0"]
+    assert [o.name for o in g.model.graph.output] == ["y", "h0_out"]
+    names = {n.name for n in g.model.graph.node}
+    assert {"l0/r", "l0/z", "l0/n", "l0/h_out"} <= names
+    roles = [(t.name, t.role, t.dtype) for t in g.inputs]
+    assert roles == [("x", "x", "int8"), ("h0", "h", "int8")]
+    assert g.inputs[0].scale == gru.input_q.scale
+
+
+def test_onnx_int8_uses_ir_scales_and_fuses_the_head(gru: ir.QuantizedRNN, tmp_path: Path) -> None:
+    g = onnx_export.build(gru, "int8", "step")
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in g.model.graph.initializer}
+    assert np.array_equal(inits["l0/x_r/weight"], gru.layers[0].directions[0].quant.x_r.weight.T)
+    assert np.array_equal(inits["head/bias"], gru.head.fc.bias)  # type: ignore[union-attr]
+    ops = collections.Counter(n.op_type for n in g.model.graph.node)
+    assert ops["QuantizeLinear"] > 0 and ops["DequantizeLinear"] > 0
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(g.data, options, providers=["CPUExecutionProvider"])
+    fused = collections.Counter(n.op_type for n in onnx.load(tmp_path / "optimized.onnx").graph.node)
+    assert fused["QGemm"] == 1  # the int8 head becomes one quantized Gemm
+
+
+@pytest.mark.parametrize("cell", list(CellType), ids=lambda c: c.value)
+def test_onnx_float_uses_native_ops_with_converted_gate_order(cell: CellType) -> None:
+    model = random_model(ModelConfig(cell=cell, input_size=3, hidden_size=4, bidirectional=True), seed=2)
+    g = onnx_export.build(model, "float32", "sequence")
+    native = [n for n in g.model.graph.node if n.op_type in ("RNN", "GRU", "LSTM")]
+    assert len(native) == 1 and native[0].op_type == cell.name
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in native[0].attribute}
+    assert attrs["direction"] == b"bidirectional"
+    if cell is CellType.GRU:
+        assert attrs["linear_before_reset"] == 1
+    w = onnx.numpy_helper.to_array(next(i for i in g.model.graph.initializer if i.name == "l0/W"))
+    fw = model.layers[0].directions[0].float_weights.weight_ih
+    h = 4
+    if cell is CellType.GRU:  # ONNX z, r, h <- PyTorch r, z, n
+        assert np.array_equal(w[0, :h], fw[h : 2 * h]) and np.array_equal(w[0, h : 2 * h], fw[:h])
+    if cell is CellType.LSTM:  # ONNX i, o, f, c <- PyTorch i, f, g, o
+        assert np.array_equal(w[0, h : 2 * h], fw[3 * h :]) and np.array_equal(w[0, 3 * h :], fw[2 * h : 3 * h])
+
+
+def test_onnx_step_graph_of_a_bidirectional_model_is_refused() -> None:
+    model = random_model(BIDIRECTIONAL[0], seed=1)
+    with pytest.raises(EdgeRNNError, match="bidirectional"):
+        onnx_export.build(model, "int8", "step")
+
+
+# ---- TFLite ----------------------------------------------------------------------------------------
+
+
+def _ops(data: bytes) -> list[int]:
+    m = schema.ModelT.InitFromPackedBuf(data, 0)
+    return [m.operatorCodes[o.opcodeIndex].builtinCode for o in m.subgraphs[0].operators]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=_id)
+@pytest.mark.parametrize("precision", tflite_export.PRECISIONS)
+def test_tflite_structure_and_metadata(config: ModelConfig, precision: str) -> None:
+    model = random_model(config, seed=1)
+    t = tflite_export.build(model, precision)
+    assert t.data[4:8] == b"TFL3"
+    meta = tflite_export.read_metadata(t.data)
+    assert meta["model_sha256"] == model.sha256 and meta["precision"] == precision
+    m = schema.ModelT.InitFromPackedBuf(t.data, 0)
+    sub = m.subgraphs[0]
+    assert list(sub.inputs) == sorted({i.index for i in t.inputs}, key=[i.index for i in t.inputs].index)
+    for info in (*t.inputs, *t.outputs):
+        assert sub.tensors[info.index].name.decode() == info.name
+        assert list(sub.inputs if info in t.inputs else sub.outputs)[info.position] == info.index
+    ops = _ops(t.data)
+    op = schema.BuiltinOperator
+    if config.cell is CellType.LSTM:
+        assert ops.count(op.UNIDIRECTIONAL_SEQUENCE_LSTM) == config.num_layers
+        for h, c in t.state_variables:
+            assert sub.tensors[h].isVariable and sub.tensors[c].isVariable
+    else:
+        assert op.UNIDIRECTIONAL_SEQUENCE_LSTM not in ops and op.FULLY_CONNECTED in ops
+        assert not any(tensor.isVariable for tensor in sub.tensors)
+    if precision == "int8":
+        x = next(i for i in t.inputs if i.role == "x")
+        if not config.uses_tokens:
+            assert (x.scale, x.zero_point) == (model.input_q.scale, model.input_q.zero_point)
+    assert [s.signatureKey for s in m.signatureDefs] == [b"serving_default"]
+
+
+def test_tflite_gru_graph_is_the_reference_rounding_points(gru: ir.QuantizedRNN) -> None:
+    op = schema.BuiltinOperator
+    counts = collections.Counter(_ops(tflite_export.build(gru).data))
+    assert counts[op.FULLY_CONNECTED] == 7  # six gate FCs and the head
+    assert counts[op.LOGISTIC] == 2 and counts[op.TANH] == 1 and counts[op.SUB] == 1
+    assert counts[op.MUL] == 3 and counts[op.QUANTIZE] == 4  # x and h widened, h to Q0.15, h' to int8
+
+
+def test_tflite_refuses_bidirectional() -> None:
+    with pytest.raises(UnsupportedModelError, match="bidirectional"):
+        tflite_export.build(random_model(BIDIRECTIONAL[1], seed=0))
+
+
+# ---- bad files -------------------------------------------------------------------------------------
+
+
+def _one_line(exc: pytest.ExceptionInfo[BaseException]) -> str:
+    text = str(exc.value)
+    assert "\n" not in text
+    return text
+
+
+@pytest.mark.parametrize("backend", [OnnxBackend, TFLiteBackend], ids=["onnx", "tflite"])
+def test_invalid_files_are_one_line_errors(backend: type, gru: ir.QuantizedRNN, tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"\x00\x01not a model at all" * 10)
+    with pytest.raises(ModelFileError) as exc:
+        backend.from_file(gru, garbage)
+    assert "not" in _one_line(exc)
+    with pytest.raises(ModelFileError, match="does not exist"):
+        backend.from_file(gru, tmp_path / "missing.onnx")
+
+
+def test_truncated_and_foreign_tflite_files(gru: ir.QuantizedRNN, tmp_path: Path) -> None:
+    data = tflite_export.build(gru).data
+    path = tmp_path / "t.tflite"
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(ModelFileError) as exc:
+        TFLiteBackend.from_file(gru, path)
+    _one_line(exc)
+    m = schema.ModelT.InitFromPackedBuf(data, 0)
+    m.metadata = []
+    builder = tflite_export.flatbuffers.Builder(0)
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(bytes(builder.Output()))
+    with pytest.raises(ModelFileError, match="not exported by edgernn"):
+        TFLiteBackend.from_file(gru, path)
+
+
+def _with_tflite_metadata(data: bytes, **changes: object) -> bytes:
+    m = schema.ModelT.InitFromPackedBuf(data, 0)
+    entry = next(e for e in m.metadata if e.name == b"edgernn")
+    meta = json.loads(bytes(m.buffers[entry.buffer].data))
+    meta.update(changes)
+    m.buffers[entry.buffer].data = list(json.dumps(meta).encode())
+    builder = tflite_export.flatbuffers.Builder(0)
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_files_from_a_newer_edgernn_or_another_model_are_refused(gru: ir.QuantizedRNN, tmp_path: Path) -> None:
+    path = tmp_path / "m.tflite"
+    path.write_bytes(_with_tflite_metadata(tflite_export.build(gru).data, format_version=99, edgernn_version="9.0"))
+    with pytest.raises(ModelFileError, match="upgrade edgernn") as exc:
+        TFLiteBackend.from_file(gru, path)
+    _one_line(exc)
+    other = random_model(gru.config, seed=99)
+    path.write_bytes(tflite_export.build(other).data)
+    with pytest.raises(ModelFileError, match="different model"):
+        TFLiteBackend.from_file(gru, path)
+    g = onnx_export.build(gru, "int8", "step")
+    onnx.helper.set_model_props(g.model, {"producer": "edgernn", "format_version": "99", "edgernn_version": "9.0"})
+    onnx_path = tmp_path / "m.onnx"
+    onnx_path.write_bytes(g.model.SerializeToString())
+    with pytest.raises(ModelFileError, match="upgrade edgernn") as exc2:
+        OnnxBackend.from_file(gru, onnx_path)
+    _one_line(exc2)
+    foreign = onnx.helper.make_model(
+        onnx.helper.make_graph(
+            [onnx.helper.make_node("Identity", ["a"], ["b"])],
+            "g",
+            [onnx.helper.make_tensor_value_info("a", onnx.TensorProto.FLOAT, [1])],
+            [onnx.helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, [1])],
+        )
+    )
+    onnx_path.write_bytes(foreign.SerializeToString())
+    with pytest.raises(ModelFileError, match="not exported by edgernn"):
+        OnnxBackend.from_file(gru, onnx_path)
+
+
+# ---- files round trip, bundle, CLI -------------------------------------------------------------------
+
+
+def test_exported_files_run_like_the_in_memory_backends(gru: ir.QuantizedRNN, tmp_path: Path) -> None:
+    export_model(gru, "onnx", tmp_path / "g.onnx")
+    export_model(gru, "tflite", tmp_path / "g.tflite")
+    assert (tmp_path / "g.sequence.onnx").exists()
+    xs = gru.input_q.quantize(random_inputs(gru.config, 50, seed=1)).astype(np.int64)
+    for from_file, in_memory in (
+        (OnnxBackend.from_file(gru, tmp_path / "g.onnx"), OnnxBackend(gru)),
+        (TFLiteBackend.from_file(gru, tmp_path / "g.tflite"), TFLiteBackend(gru)),
+    ):
+        a, _ = from_file.run(from_file.zero_state(), xs)
+        b, _ = in_memory.run(in_memory.zero_state(), xs)
+        assert np.array_equal(a, b)
+
+
+def test_float_flag_selects_float32_exports(gru: ir.QuantizedRNN, tmp_path: Path) -> None:
+    export_model(gru, "tflite", tmp_path / "f.tflite", ExportOptions(float_weights=True))
+    assert tflite_export.read_metadata((tmp_path / "f.tflite").read_bytes())["precision"] == "float32"
+    export_model(gru, "onnx", tmp_path / "f.onnx", ExportOptions(float_weights=True))
+    _, meta = onnx_export.load((tmp_path / "f.onnx").read_bytes())
+    assert meta["precision"] == "float32"
+
+
+def test_bundle_manifest_lists_every_file_with_its_hash(tmp_path: Path) -> None:
+    model = random_model(ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=5, output_size=2), seed=4)
+    out = tmp_path / "bundle"
+    out.mkdir()
+    (out / "stale.txt").write_text("from an earlier export")
+    result = export_model(model, "all", out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert not (out / "stale.txt").exists(), "the bundle replaces the folder as a whole"
+    assert manifest["model_sha256"] == model.sha256
+    assert manifest["input_quantization"] == {"scale": model.input_q.scale, "zero_point": model.input_q.zero_point}
+    paths = {f["path"] for f in manifest["files"]}
+    for expected in ("onnx/model.int8.onnx", "onnx/model.float32.sequence.onnx", "tflite/model.int8.tflite"):
+        assert expected in paths
+    for f in manifest["files"]:
+        assert hashlib.sha256((out / f["path"]).read_bytes()).hexdigest() == f["sha256"]
+    tfl = next(f for f in manifest["files"] if f["path"] == "tflite/model.int8.tflite")
+    assert {i["role"] for i in tfl["inputs"]} == {"x", "h", "c"} and tfl["lstm_state_tensors"]
+    has_c = any(f["format"] == "c" for f in manifest["files"])
+    assert has_c or "c" in manifest["unavailable"]
+    assert len(result.files) == len(manifest["files"]) + 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bundle.")], "no staging folder left behind"
+
+
+def test_bundle_of_a_bidirectional_model_says_tflite_is_unavailable(tmp_path: Path) -> None:
+    model = random_model(BIDIRECTIONAL[0], seed=1)
+    export_model(model, "all", tmp_path / "b")
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert "tflite" in manifest["unavailable"]
+    assert {f["graph"] for f in manifest["files"] if f["format"] == "onnx"} == {"sequence"}
+
+
+@pytest.mark.parametrize(("fmt", "target"), [("onnx", "m.onnx"), ("tflite", "m.tflite"), ("all", "bundle")])
+def test_cli_export(fmt: str, target: str, gru: ir.QuantizedRNN, tmp_path: Path) -> None:
+    model_path = tmp_path / "m.ernn"
+    ir.save(gru, model_path)
+    out = tmp_path / "out" / target
+    result = CliRunner().invoke(cli, ["export", str(model_path), "--format", fmt, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.exists()
+    assert "wrote" in result.output
+    if fmt == "tflite":
+        s = Stream(gru, backend="tflite")
+        assert TFLiteBackend.from_file(gru, out).data == s.backend.data  # type: ignore[attr-defined]
+
+
+def test_cli_export_of_a_bidirectional_model_to_tflite_fails_cleanly(tmp_path: Path) -> None:
+    model_path = tmp_path / "bi.ernn"
+    ir.save(random_model(BIDIRECTIONAL[2], seed=0), model_path)
+    result = CliRunner().invoke(
+        cli, ["export", str(model_path), "--format", "tflite", "-o", str(tmp_path / "x.tflite")]
+    )
+    assert result.exit_code != 0
+    assert "bidirectional" in result.output
+    assert not (tmp_path / "x.tflite").exists()
