@@ -116,9 +116,15 @@ class QParams:
         _set(self, "zero_point", _check_int(self.zero_point, INT8_MIN, INT8_MAX, "zero point"))
 
     def quantize(self, x: npt.ArrayLike) -> npt.NDArray[np.int8]:
-        """Round half to even (numpy's rint, as TFLite's QUANTIZE op) and saturate to int8."""
-        q = np.rint(np.asarray(x, dtype=np.float64) / self.scale) + self.zero_point
-        return np.clip(q, INT8_MIN, INT8_MAX).astype(np.int8)
+        """``clamp(rint(x / scale) + zero_point)`` in double: round half to even (numpy's rint, as
+        TFLite's QUANTIZE op), saturated to int8. In place on one temporary: it is on every step."""
+        q = np.array(x, dtype=np.float64)
+        q /= self.scale
+        np.rint(q, out=q)
+        q += self.zero_point
+        np.minimum(q, INT8_MAX, out=q)
+        np.maximum(q, INT8_MIN, out=q)
+        return q.astype(np.int8)
 
     def dequantize(self, q: npt.ArrayLike) -> npt.NDArray[np.float32]:
         return (self.scale * (np.asarray(q, dtype=np.float64) - self.zero_point)).astype(np.float32)

@@ -167,3 +167,9 @@ def test_runtime_imports_without_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "(1, 2)"
+
+
+def test_run_refuses_a_single_frame_without_time_axis() -> None:
+    s = Stream(random_model(STREAMABLE[0]))
+    with pytest.raises(InputDataError, match=r"the model expects \(T, 6\)"):
+        s.run(np.zeros(6, np.float32))
