@@ -7,8 +7,9 @@ only when asked for, so a format's optional dependencies are needed only to expo
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edgernn.errors import EdgeRNNError, MissingDependencyError
 from edgernn.ir import QuantizedRNN
@@ -32,6 +33,26 @@ class ExportOptions:
     target: str = "host"  # C: the core the build files and footprint report are for
     max_flash: int | None = None  # C: refuse exports whose constant data exceeds this many bytes
     max_ram: int | None = None  # C: refuse exports whose state + scratch exceed this many bytes
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One input or output of an exported graph: its role, type, shape and quantization."""
+
+    name: str
+    role: str  # "x", "tokens", "y", "y_last", "h", "c", "h_out", "c_out"
+    layer: int | None
+    dtype: str
+    shape: tuple[int | str, ...]
+    scale: float | None
+    zero_point: int | None
+    index: int | None = None  # TFLite: tensor index in subgraph 0 (LiteRT's get_tensor)
+    position: int | None = None  # TFLite: position in the subgraph's input/output list (TFLite Micro)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["shape"] = list(self.shape)
+        return {k: v for k, v in d.items() if not (k in ("index", "position") and v is None)}
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,8 @@ def runtime_files(float_path: bool) -> list[tuple[str, Path]]:
         is_float = p.stem.endswith("_f32")
         if is_float == float_path:
             files.append((f"src/{p.name}", p))
+    if not float_path:  # optimized int8 drop-ins, included by src/ernn_dot_s8.h as ../ports/<port>/
+        files += [(f"ports/{p.parent.name}/{p.name}", p) for p in sorted((root / "ports").glob("*/*.h"))]
     return files
 
 
@@ -845,7 +847,8 @@ def content_digest() -> str:
     """sha256 over the runtime sources, the templates and this generator: part of build cache keys."""
     h = hashlib.sha256()
     root = runtime_root()
-    paths = sorted([*root.glob("include/edgernn/*.h"), *root.glob("src/*")]) + sorted(TEMPLATES.glob("*.j2"))
+    paths = sorted([*root.glob("include/edgernn/*.h"), *root.glob("src/*"), *root.glob("ports/*/*.h")])
+    paths += sorted(TEMPLATES.glob("*.j2"))
     for p in [*paths, Path(__file__)]:
         h.update(p.name.encode())
         h.update(p.read_bytes())

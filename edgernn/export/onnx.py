@@ -25,7 +25,6 @@ graphs (the runtime does them once); their parameters are in ``metadata_props`` 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 from collections.abc import Sequence
@@ -39,7 +38,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edgernn import __version__
 from edgernn.errors import EdgeRNNError, ModelFileError
-from edgernn.export import ExportOptions, ExportResult
+from edgernn.export import ExportOptions, ExportResult, TensorInfo
 from edgernn.fileio import write_bytes_atomic
 from edgernn.fixedpoint import GATE_INPUT_SCALE_POWER, GATE_OUTPUT_SCALE_POWER, INT16_MAX
 from edgernn.ir import (
@@ -91,24 +90,6 @@ _NATIVE_OP = {CellType.RNN: "RNN", CellType.GRU: "GRU", CellType.LSTM: "LSTM"}
 
 # --------------------------------------------------------------------------------------------
 # Result types
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """One graph input or output."""
-
-    name: str
-    role: str  # "x", "y", "y_last", "h", "c", "h_out", "c_out"
-    layer: int | None
-    dtype: str
-    shape: tuple[int | str, ...]
-    scale: float | None
-    zero_point: int | None
-
-    def to_json(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["shape"] = list(self.shape)
-        return d
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ import numpy as np
 
 from edgernn import __version__
 from edgernn.errors import EdgeRNNError, ModelFileError, UnsupportedModelError
-from edgernn.export import ExportOptions, ExportResult
+from edgernn.export import ExportOptions, ExportResult, TensorInfo
 from edgernn.fileio import write_bytes_atomic
 from edgernn.fixedpoint import GATE_INPUT_SCALE_POWER, GATE_OUTPUT_SCALE_POWER, INT16_MAX, quantize_multiplier
 from edgernn.ir import (
@@ -117,26 +117,6 @@ def tflite_quantize_multiplier(input_scale: float, output_scale: float) -> tuple
 
 # --------------------------------------------------------------------------------------------
 # Result types
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """One graph input or output: what it is and where it lives in subgraph 0."""
-
-    name: str
-    index: int  # tensor index in subgraph 0 (LiteRT's get_tensor)
-    position: int  # position in the subgraph's input or output list (TFLite Micro's get_output)
-    role: str  # "x" (step input), "y" (step output), "h" (hidden state in) or "h_out" (hidden state out)
-    layer: int | None
-    dtype: str
-    shape: tuple[int, ...]
-    scale: float | None
-    zero_point: int | None
-
-    def to_json(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["shape"] = list(self.shape)
-        return d
 
 
 @dataclass(frozen=True)

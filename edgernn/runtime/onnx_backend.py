@@ -18,8 +18,8 @@ import onnxruntime as ort
 
 from edgernn.engine import Array, ModelState
 from edgernn.errors import InputDataError, ModelFileError
+from edgernn.export import TensorInfo
 from edgernn.export import onnx as onnx_export
-from edgernn.export.onnx import TensorInfo
 from edgernn.ir import QuantizedRNN
 from edgernn.runtime.backends import Backend
 from edgernn.types import CellType, OutputMode

@@ -24,8 +24,8 @@ from ai_edge_litert.interpreter import Interpreter
 
 from edgernn.engine import Array, ModelState
 from edgernn.errors import ModelFileError, UnsupportedModelError
+from edgernn.export import TensorInfo
 from edgernn.export import tflite as tflite_export
-from edgernn.export.tflite import TensorInfo
 from edgernn.ir import QuantizedRNN
 from edgernn.runtime.backends import Backend
 from edgernn.types import CellType, OutputMode

@@ -13,7 +13,7 @@ import numpy as np
 from tflite_micro.python.tflite_micro import runtime as tflm_runtime
 
 from edgernn.errors import ModelFileError
-from edgernn.export.tflite import TensorInfo
+from edgernn.export import TensorInfo
 from edgernn.ir import QuantizedRNN
 from edgernn.runtime.tflite_backend import StepModelBackend, _read_file, exported_model
 
