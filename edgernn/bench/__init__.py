@@ -33,7 +33,6 @@ from edgernn.bench.report import (
 )
 from edgernn.data import SequenceData
 from edgernn.errors import EdgeRNNError
-from edgernn.floatmodel import FloatParams
 from edgernn.ir import QuantizedRNN
 from edgernn.runtime import Stream
 from edgernn.summary import describe_model
@@ -174,19 +173,18 @@ class Bench:
         except ImportError as exc:
             self.report.unavailable["peers"] = f"PyTorch is not installed ({exc})"
             return
-        params = FloatParams.of(self.model)
         o = self.options
         norm = list(_normalized(self.model, xs))
         for name, factory in STEP_PEERS:
             self.progress(f"latency: {name}")
             try:
-                peer = factory(params)
+                peer = factory(self.model)
             except ImportError as exc:
                 self.report.unavailable[name] = f"not installed ({exc})"
                 continue
             self._add(name, "peer", "step", time_per_call(peer.step, norm, o.warmup))
         self.progress("latency: pytorch sequence")
-        torch_seq = TorchSequence(params)
+        torch_seq = TorchSequence(self.model)
         norm_seq = _normalized(self.model, seq)
         samples = time_per_call(torch_seq.run, [norm_seq] * (o.sequence_repeats + 1), 1) / o.sequence_length
         self._add(TorchSequence.name, "peer", "sequence", samples)
@@ -227,7 +225,7 @@ class Bench:
                 from edgernn.bench.peers import TorchEagerStep
             except ImportError:
                 continue
-            peer = TorchEagerStep(FloatParams.of(model))
+            peer = TorchEagerStep(model)
             samples = time_per_call(peer.step, list(_normalized(model, np.array(xs))), self.options.warmup)
             self.report.scaling.append(
                 ScalingPoint(TorchEagerStep.name, hidden, config.macs_per_step, float(np.median(samples)))

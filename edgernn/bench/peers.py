@@ -1,8 +1,9 @@
-"""What a user would otherwise run: PyTorch eager, onnxruntime on a torch-exported step model.
+"""What a user would otherwise run: PyTorch eager, onnxruntime on a torch-exported step model,
+LiteRT on a float TFLite step model.
 
-Each peer computes the same float model (weights copied from the IR's float parameters), one
-step per call with explicit state, the way a streaming application would call it. Threads are
-pinned to one everywhere, as for edgernn's backends.
+Each peer computes the same float model (weights from the IR's float parameters), one step per
+call with explicit state, called directly the way a streaming application would call it. Threads
+are pinned to one everywhere, as for edgernn's backends.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgernn.floatmodel import FloatParams
+from edgernn.ir import QuantizedRNN
 from edgernn.types import CellType
 
 Array = np.ndarray
@@ -80,9 +82,10 @@ class TorchEagerStep:
 
     name = "pytorch-eager"
 
-    def __init__(self, params: FloatParams) -> None:
+    def __init__(self, model: QuantizedRNN) -> None:
         import torch
 
+        params = FloatParams.of(model)
         torch.set_num_threads(1)
         self._torch = torch
         self.module = _torch_step_module(params)
@@ -99,10 +102,11 @@ class TorchSequence:
 
     name = "pytorch-nn-sequence"
 
-    def __init__(self, params: FloatParams) -> None:
+    def __init__(self, model: QuantizedRNN) -> None:
         import torch
         from torch import nn
 
+        params = FloatParams.of(model)
         torch.set_num_threads(1)
         cfg = params.config
         rnn_class = {CellType.RNN: nn.RNN, CellType.GRU: nn.GRU, CellType.LSTM: nn.LSTM}[cfg.cell]
@@ -113,9 +117,7 @@ class TorchSequence:
                 for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                     getattr(self.rnn, f"{name}_l{k}").copy_(torch.tensor(getattr(w, name)))
         self.head = (
-            None
-            if params.head_weight is None
-            else (torch.tensor(params.head_weight), torch.tensor(params.head_bias))
+            None if params.head_weight is None else (torch.tensor(params.head_weight), torch.tensor(params.head_bias))
         )
         self._torch = torch
 
@@ -132,10 +134,11 @@ class OnnxRuntimeStep:
 
     name = "onnxruntime-torch-export"
 
-    def __init__(self, params: FloatParams) -> None:
+    def __init__(self, model: QuantizedRNN) -> None:
         import onnxruntime as ort
         import torch
 
+        params = FloatParams.of(model)
         module = _torch_step_module(params)
         state = [torch.from_numpy(s) for s in _zero_state(params)]
         x = torch.zeros(1, params.config.rnn_input_size)
@@ -166,8 +169,43 @@ class OnnxRuntimeStep:
         return y[0]
 
 
-StepPeerFactory = Callable[[FloatParams], Any]
+class LiteRTStep:
+    """LiteRT ``invoke`` on the float32 TFLite step model (edgernn's float export: there is no
+    TensorFlow converter here, and the graph is the plain float cell a converter would emit)."""
+
+    name = "litert-float"
+
+    def __init__(self, model: QuantizedRNN) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        from edgernn.export import tflite
+
+        exported = tflite.build(model, "float32")
+        self.interpreter = Interpreter(model_content=exported.data, num_threads=1)
+        self.interpreter.allocate_tensors()
+        self.x = next(t for t in exported.inputs if t.role == "x")
+        self.y = next(t for t in exported.outputs if t.role == "y")
+        # GRU/Elman carry their state through inputs and outputs; the fused LSTM keeps it inside.
+        explicit = model.config.cell is not CellType.LSTM
+        ins = {t.layer: t for t in exported.inputs if t.role == "h"} if explicit else {}
+        outs = {t.layer: t for t in exported.outputs if t.role == "h_out"} if explicit else {}
+        self.state_pairs = [(ins[k].index, outs[k].index) for k in sorted(ins)]
+        for k in sorted(ins):  # a fresh stream starts from the zero state
+            self.interpreter.set_tensor(ins[k].index, np.zeros(ins[k].shape, np.float32))
+        self.x_shape = tuple(self.x.shape)
+
+    def step(self, x: Array) -> Array:
+        it = self.interpreter
+        it.set_tensor(self.x.index, x.reshape(self.x_shape))
+        it.invoke()
+        for state_in, state_out in self.state_pairs:
+            it.set_tensor(state_in, it.get_tensor(state_out))
+        return it.get_tensor(self.y.index).reshape(-1)
+
+
+StepPeerFactory = Callable[[QuantizedRNN], Any]
 STEP_PEERS: tuple[tuple[str, StepPeerFactory], ...] = (
     (TorchEagerStep.name, TorchEagerStep),
     (OnnxRuntimeStep.name, OnnxRuntimeStep),
+    (LiteRTStep.name, LiteRTStep),
 )

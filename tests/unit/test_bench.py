@@ -51,7 +51,8 @@ def test_every_section_is_present_and_filled(bench_run) -> None:  # noqa: ANN001
     modes = {(r["name"], r["mode"]) for r in report["latency"]}
     for backend in ("reference", "float"):
         assert (f"edgernn-{backend}", "step") in modes and (f"edgernn-{backend}", "sequence") in modes
-    assert ("pytorch-eager", "step") in modes and ("onnxruntime-torch-export", "step") in modes
+    for peer in ("pytorch-eager", "onnxruntime-torch-export", "litert-float"):
+        assert (peer, "step") in modes
     assert ("pytorch-nn-sequence", "sequence") in modes
     assert {p["hidden_size"] for p in report["scaling"]} == {4, 8}
     assert {m["backend"] for m in report["memory"]} == {"reference", "float"}
@@ -125,3 +126,20 @@ def test_bench_cli_quick(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["memory"] == [] and report["latency"]
     assert "accuracy" in report["unavailable"]
+
+
+@pytest.mark.parametrize("cell", list(CellType))
+def test_peers_compute_the_same_model(cell: CellType) -> None:
+    """A fair comparison: every peer runs the model's own float weights (max diff 1e-5)."""
+    from edgernn.bench.peers import STEP_PEERS, TorchSequence
+    from edgernn.runtime import Stream
+
+    config = ModelConfig(cell=cell, input_size=6, hidden_size=10, num_layers=2, output_size=4)
+    model = random_model(config, seed=4)
+    xs = random_inputs(config, 25, seed=2)
+    want = Stream(model, backend="float").run(xs)
+    for name, factory in STEP_PEERS:
+        peer = factory(model)
+        got = np.stack([peer.step(x) for x in xs])
+        np.testing.assert_allclose(got, want, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(TorchSequence(model).run(xs), want, atol=1e-5)
