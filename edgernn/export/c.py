@@ -135,9 +135,17 @@ def runtime_files(float_path: bool) -> list[tuple[str, Path]]:
         is_float = p.stem.endswith("_f32")
         if is_float == float_path:
             files.append((f"src/{p.name}", p))
-    if not float_path:  # optimized int8 drop-ins, included by src/ernn_dot_s8.h as ../ports/<port>/
-        files += [(f"ports/{p.parent.name}/{p.name}", p) for p in sorted((root / "ports").glob("*/*.h"))]
     return files
+
+
+_PORT_INCLUDE = re.compile(r'^#include "\.\./ports/([A-Za-z0-9_]+/[A-Za-z0-9_]+\.h)"[^\n]*$', re.M)
+
+
+def _inline_ports(text: str) -> str:
+    """Paste the optimized drop-ins a runtime source includes (``#include "../ports/<port>/x.h"``,
+    guarded by the compiler's macros) into it, so an export keeps its layout."""
+    root = runtime_root() / "ports"
+    return _PORT_INCLUDE.sub(lambda m: (root / m.group(1)).read_text(encoding="utf-8").rstrip("\n"), text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -607,7 +615,7 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
     files: dict[str, bytes] = {}
     copied_banner = _c_banner(_banner_text(model, "Copied from the edgernn C runtime (firmware_export)"))
     for dest, source in [*runtime, *board_files(options.target)]:
-        files[dest] = (copied_banner + "\n" + source.read_text(encoding="utf-8")).encode()
+        files[dest] = (copied_banner + "\n" + _inline_ports(source.read_text(encoding="utf-8"))).encode()
     for template, dest in (
         ("model.h.j2", f"include/{prefix}_model.h"),
         ("model.c.j2", f"src/{prefix}_model.c"),

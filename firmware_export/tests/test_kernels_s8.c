@@ -1,11 +1,13 @@
 /**
  * @file test_kernels_s8.c
- * @brief int8 fully connected, embedding and cell steps: hand-computed values and argument checks.
+ * @brief int8 fully connected, embedding and cell steps: hand-computed values and argument checks;
+ * the FC kernels (portable and the optimized port of this compiler) exactly (ernn_test_ports_s8.h).
  */
 #include <string.h>
 
 #include "edgernn/ernn_s8.h"
 #include "ernn_test.h"
+#include "ernn_test_ports_s8.h"
 
 static const int32_t ONE_M[8] = {1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30};
 static const int32_t ONE_S[8] = {1, 1, 1, 1, 1, 1, 1, 1}; /* multiplier 0.5 * 2^1: identity */
@@ -127,5 +129,6 @@ int main(void)
     test_rnn();
     test_gru();
     test_lstm();
+    test_ports();
     return ernn_test_report("test_kernels_s8");
 }

@@ -38,10 +38,10 @@ static inline int32_t ernn_srdhm(int32_t a, int32_t b)
     if (a == INT32_MIN && b == INT32_MIN) {
         return INT32_MAX;
     }
-    const int64_t ab = (int64_t)a * (int64_t)b;
-    const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    /* C division truncates toward zero, as gemmlowp's does. */
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    /* gemmlowp: (ab + nudge) / 2^31 truncated toward zero, nudge = 2^30 (ab >= 0) or 1 - 2^30.
+     * For ab < 0 that is floor((ab + 1 - 2^30 + 2^31 - 1) / 2^31): both signs reduce to one
+     * arithmetic shift, floor((ab + 2^30) / 2^31), with no division. */
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 /** gemmlowp RoundingDivideByPOT: x / 2^exponent rounded half away from zero; exponent in [0, 31]. */
@@ -60,9 +60,9 @@ static inline int32_t ernn_rdpot(int32_t x, int32_t exponent)
 static inline int32_t ernn_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 {
     int32_t shifted = x;
-    if (shift > 0) {
-        const int64_t wide = (int64_t)x * ((int64_t)1 << shift);
-        shifted = wide > INT32_MAX ? INT32_MAX : (wide < INT32_MIN ? INT32_MIN : (int32_t)wide);
+    if (shift > 0) { /* saturating x * 2^shift in int32: |x| is compared with the largest that fits */
+        shifted = x > (INT32_MAX >> shift) ? INT32_MAX
+                  : (x < (INT32_MIN >> shift) ? INT32_MIN : (int32_t)((uint32_t)x << shift));
     }
     return ernn_rdpot(ernn_srdhm(shifted, multiplier), shift < 0 ? -shift : 0);
 }
