@@ -8,7 +8,8 @@ shaped like the Keras weather example (Plumerai's and TFLite Micro's published f
 are random (seeded, PyTorch's initialization): latency and instruction counts do not depend on
 their values, and accuracy is measured on trained models elsewhere (``edgernn demo``,
 ``tests/accuracy``). Each model gets a full ``edgernn bench`` report under
-``benchmarks/results/<name>/``; the summary tables go to ``benchmarks/results/model_set.{json,md}``.
+``benchmarks/results/<name>/`` (report.json and report.md; report.html with plots for the three
+headline models); the summary tables go to ``benchmarks/results/model_set.{json,md}``.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def main() -> int:
         )
         options = BenchOptions.quick_options(**fields) if args.quick else BenchOptions(**fields)
         bench = run_bench(model, options, progress=lambda m: print(f"   {m}", file=sys.stderr, flush=True))
-        write_report(bench.report, bench.samples, args.output / entry.name)
+        # HTML (with its embedded plots) only for the headline models, to keep the repository small.
+        write_report(bench.report, bench.samples, args.output / entry.name, html=entry.mcu)
         summary.append({"name": entry.name, "report": bench.report.to_json()})
     write_text_atomic(args.output / "model_set.json", json.dumps(summary, indent=1, sort_keys=True))
     write_text_atomic(args.output / "model_set.md", render_summary(summary))

@@ -339,11 +339,13 @@ def render_html(report: Report, samples: dict[str, list[float]]) -> str:
     )
 
 
-def write_report(report: Report, samples: dict[str, list[float]], output_dir: Path) -> list[Path]:
-    """Write report.json, report.md and report.html atomically."""
+def write_report(report: Report, samples: dict[str, list[float]], output_dir: Path, html: bool = True) -> list[Path]:
+    """Write report.json, report.md and (with ``html``) report.html atomically."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    paths = [output_dir / "report.json", output_dir / "report.md", output_dir / "report.html"]
+    paths = [output_dir / "report.json", output_dir / "report.md"]
     write_text_atomic(paths[0], json.dumps(report.to_json(), indent=1, sort_keys=True))
     write_text_atomic(paths[1], render_markdown(report))
-    write_text_atomic(paths[2], render_html(report, samples))
+    if html:
+        paths.append(output_dir / "report.html")
+        write_text_atomic(paths[2], render_html(report, samples))
     return paths
