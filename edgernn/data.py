@@ -47,6 +47,7 @@ __all__ = [
     "Normalization",
     "load_dataset",
     "load_npz",
+    "load_npz_inputs",
     "split",
     "pad_batch",
     "DATASETS",
@@ -306,6 +307,18 @@ def load_npz(path: str | Path) -> SequenceData:
         return SequenceData(sequences, targets, task, per_step, path.stem, class_names)
     except InputDataError as exc:  # prefix the file so the one-liner says which input is bad
         raise InputDataError(f"{path}: {exc.what}", exc.fix) from None
+
+
+def load_npz_inputs(path: str | Path) -> tuple[np.ndarray, ...]:
+    """Only the input sequences of a ``.npz`` in the format above (``y`` may be absent): what
+    ``edgernn run`` streams."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(f"input file {path} does not exist")
+    arrays = _read_npz(path)
+    if "X" not in arrays:
+        raise InputDataError(f"{path} has no 'X' array (found: {sorted(arrays)})", "see the npz format in the docs")
+    return _npz_sequences(path, arrays["X"], arrays.get("lengths"))
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

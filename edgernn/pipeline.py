@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgernn import ir
-from edgernn.data import SequenceData, _npz_sequences, _read_npz, split
+from edgernn.data import SequenceData, load_npz_inputs, split
 from edgernn.errors import InputDataError, ModelFileError
 from edgernn.fileio import atomic_output
 from edgernn.ir import QuantizedRNN
@@ -96,14 +96,11 @@ def quantize_checkpoint(ckpt, data: SequenceData, output: Path, *, options, seed
 def read_inputs(path: Path) -> list[np.ndarray]:
     """Input sequences from ``.npz`` (``X`` [+ ``lengths``], as for training; ``y`` optional) or
     ``.csv`` (one sequence, a row per time step, a column per feature; a header row is skipped)."""
-    if not path.is_file():
-        raise InputDataError(f"input file {path} does not exist")
     if path.suffix.lower() == ".csv":
+        if not path.is_file():
+            raise InputDataError(f"input file {path} does not exist")
         return [_read_csv(path)]
-    arrays = _read_npz(path)
-    if "X" not in arrays:
-        raise InputDataError(f"{path} has no 'X' array (found: {sorted(arrays)})", "see the npz format in the README")
-    return list(_npz_sequences(path, arrays["X"], arrays.get("lengths")))
+    return list(load_npz_inputs(path))
 
 
 def _read_csv(path: Path) -> np.ndarray:
