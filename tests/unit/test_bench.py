@@ -143,3 +143,13 @@ def test_peers_compute_the_same_model(cell: CellType) -> None:
         got = np.stack([peer.step(x) for x in xs])
         np.testing.assert_allclose(got, want, atol=1e-5, err_msg=name)
     np.testing.assert_allclose(TorchSequence(model).run(xs), want, atol=1e-5)
+
+
+def test_report_bytes_match_the_c_export(bench_run) -> None:  # noqa: ANN001
+    """The weight and state bytes a report quotes are the generated C's own figures."""
+    from edgernn.export.c import budget
+
+    model, _, report = bench_run
+    b = budget(model)
+    assert report["model"]["weight_bytes"] == b.weight_bytes
+    assert report["model"]["state_bytes"] == b.state_bytes
