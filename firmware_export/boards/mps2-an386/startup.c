@@ -5,43 +5,11 @@
  * ARM MPS2 with the AN386 FPGA image (Cortex-M4 with FPU). ZBT SSRAM1 (4 MiB) at 0x00000000 holds the
  * code, ZBT SSRAM2/3 (4 MiB) at 0x20000000 the data. QEMU 7.2 models 48 external interrupts.
  *
- * Part of edgernn's firmware_export/boards (hand-written, model-independent). The reset and
- * fault handlers are in boards/common/cortexm_startup.c; the memory map is in mps2-an386.ld.
+ * Part of edgernn's firmware_export/boards (hand-written, model-independent). The vector table is
+ * boards/common/cortexm_vectors.h, the reset and fault handlers boards/common/cortexm_startup.c; the memory map is in mps2-an386.ld.
  * Every external interrupt goes to Default_Handler, which reports the exception and exits.
  */
-#include "edgernn_board.h"
-
 #define BOARD_IRQ_COUNT 48
+#define BOARD_IRQ_HANDLERS BOARD_IRQS_16, BOARD_IRQS_16, BOARD_IRQS_16
 
-/* Initial stack pointer, then the 15 system exception handlers, then the external interrupts. */
-typedef struct {
-    uint32_t *initial_sp;
-    board_handler_t system[15];
-    board_handler_t irq[BOARD_IRQ_COUNT];
-} board_vector_table_t;
-
-__attribute__((section(".vectors"), used)) const board_vector_table_t board_vector_table = {
-    &__stack_top,
-    {
-        Reset_Handler,          /*  1 */
-        NMI_Handler,            /*  2 */
-        HardFault_Handler,      /*  3 */
-        MemManage_Handler,      /*  4 */
-        BusFault_Handler,       /*  5 */
-        UsageFault_Handler,     /*  6 */
-        0,                      /*  7 reserved */
-        0,                      /*  8 reserved */
-        0,                      /*  9 reserved */
-        0,                      /* 10 reserved */
-        SVC_Handler,            /* 11 */
-        DebugMon_Handler,       /* 12 */
-        0,                      /* 13 reserved */
-        PendSV_Handler,         /* 14 */
-        SysTick_Handler,        /* 15 */
-    },
-    {
-        BOARD_IRQS_16,
-        BOARD_IRQS_16,
-        BOARD_IRQS_16,
-    },
-};
+#include "cortexm_vectors.h"
