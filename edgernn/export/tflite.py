@@ -86,33 +86,20 @@ _TYPE_NAMES = {_T.FLOAT32: "float32", _T.INT32: "int32", _T.INT16: "int16", _T.I
 # What TFLite's Prepare computes from tensor scales (mirrored to verify, never to quantize)
 
 
-def tflite_fc_multiplier_per_tensor(input_scale: float, weight_scale: float, output_scale: float) -> tuple[int, int]:
-    """FULLY_CONNECTED with one weight scale (also the fused LSTM's gate FCs).
+def tflite_multiplier(scale_a: float, scale_b: float, output_scale: float) -> tuple[int, int]:
+    """The Q31 multiplier and shift TFLite's Prepare derives: ``double(a) * double(b) / double(out)``
+    from the float32 tensor scales (FULLY_CONNECTED with ``a, b`` = input and weight scale, MUL,
+    the LSTM's gate FCs and inter-gate products, and QUANTIZE with ``b = 1``).
 
-    TFLite's source reads as if the product were taken in float32 (``GetQuantizedConvolutionMultipler``),
-    but the TFLite Micro that edgernn is tested against computes ``double(s_in) * double(s_w) /
-    double(s_out)``: with the float32 product, 6 (LSTM) and 337 (Elman) of 288,000 streamed outputs
-    differ; with the double product none do (6 random models x 1,500 steps per cell). Measured, so
-    the mirror follows the measurement.
+    TFLite's source reads as if a per-tensor FC took the product in float32
+    (``GetQuantizedConvolutionMultipler``), but the TFLite Micro edgernn is tested against computes
+    it in double: with the float32 product 6 (LSTM) and 337 (Elman) of 288,000 streamed outputs
+    differ, with the double product none (6 random models x 1,500 steps per cell). The mirror
+    follows the measurement.
     """
-    return tflite_fc_multiplier_per_channel(input_scale, weight_scale, output_scale)
-
-
-def tflite_fc_multiplier_per_channel(input_scale: float, weight_scale: float, output_scale: float) -> tuple[int, int]:
-    """FULLY_CONNECTED with per-channel weight scales: ``double(s_in) * double(s_w[o]) / double(s_out)``."""
     return quantize_multiplier(
-        float(np.float32(input_scale)) * float(np.float32(weight_scale)) / float(np.float32(output_scale))
+        float(np.float32(scale_a)) * float(np.float32(scale_b)) / float(np.float32(output_scale))
     )
-
-
-def tflite_mul_multiplier(scale_a: float, scale_b: float, output_scale: float) -> tuple[int, int]:
-    """MUL (and the LSTM's inter-gate products): ``double(s_a) * double(s_b) / double(s_out)``."""
-    return tflite_fc_multiplier_per_channel(scale_a, scale_b, output_scale)
-
-
-def tflite_quantize_multiplier(input_scale: float, output_scale: float) -> tuple[int, int]:
-    """QUANTIZE between integer types: ``double(s_in) / double(s_out)``."""
-    return quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,26 +329,12 @@ class _Checker:
 
 
 def _fc_weight_quant(fc: FullyConnected, input_scale: float, check: _Checker, what: str) -> tuple[_Quant, _Quant]:
-    """Weight and bias quantization for a FULLY_CONNECTED, in the form whose Prepare reproduces
-    the IR's multipliers: per-tensor when TFLite's float32 product gives them, else per-channel
-    (TFLite multiplies per-channel scales in double), which needs more than one output row."""
-    out = fc.out_features
+    """Weight and bias quantization of a FULLY_CONNECTED: per-tensor when all rows share one
+    weight scale, else per-channel; either way each row's multiplier is checked against the IR's."""
     scales = [float(s) for s in fc.weight_scale]
-    ir = list(zip(fc.multiplier.tolist(), fc.shift.tolist()))
-    uniform = len(set(scales)) == 1
-    per_tensor_ok = uniform and all(
-        tflite_fc_multiplier_per_tensor(input_scale, scales[0], fc.output_scale) == m for m in ir
-    )
-    per_channel = not per_tensor_ok and out > 1
-    if per_channel:
-        for o, (s, m) in enumerate(zip(scales, ir)):
-            check.expect(f"{what} row {o}", m, tflite_fc_multiplier_per_channel(input_scale, s, fc.output_scale))
-        w_scales = tuple(scales)
-    else:
-        if not uniform:  # one output row: per-tensor is the only form
-            raise AssertionError("a single-row FC has one scale")
-        check.expect(what, ir[0], tflite_fc_multiplier_per_tensor(input_scale, scales[0], fc.output_scale))
-        w_scales = (scales[0],)
+    w_scales = tuple(scales) if len(set(scales)) > 1 else (scales[0],)
+    for o, (s, m, sh) in enumerate(zip(scales, fc.multiplier.tolist(), fc.shift.tolist())):
+        check.expect(f"{what} row {o}", (m, sh), tflite_multiplier(input_scale, s, fc.output_scale))
     # The bias is at input_scale * weight_scale (TFLite checks this loosely; float32 storage).
     b_scales = tuple(float(np.float32(float(np.float32(input_scale)) * s)) for s in w_scales)
     n = len(w_scales)
@@ -389,7 +362,7 @@ class _Int8Layer:
     def widen(self, t8: int, q: QParams, name: str, shape: Sequence[int]) -> int:
         """int8 (q) -> int16 at the same scale with zero point 0: exactly ``x - zero_point``."""
         out = self.g.tensor(name, shape, _T.INT16, _per_tensor(q.scale))
-        self.check.expect(f"{name} (QUANTIZE)", quantize_multiplier(1.0), tflite_quantize_multiplier(q.scale, q.scale))
+        self.check.expect(f"{name} (QUANTIZE)", quantize_multiplier(1.0), tflite_multiplier(q.scale, 1.0, q.scale))
         return self.g.quantize(t8, out)
 
     def fc16(self, x16: int, q: QParams, fc: FullyConnected, name: str) -> int:
@@ -432,7 +405,7 @@ def _(cell: ElmanCellQ, e: _Int8Layer, h8: int | None) -> int:
 def _to_hidden(e: _Int8Layer, q15: int, rescale: Rescale) -> int:
     q = e.layer.hidden_q
     out = e.g.tensor(f"{e.prefix}/h_out", (1, e.layer.hidden_size), _T.INT8, _per_tensor(q.scale, q.zero_point))
-    e.check.rescale(f"{e.prefix}/h_out (QUANTIZE)", rescale, tflite_quantize_multiplier(Q15_SCALE, q.scale))
+    e.check.rescale(f"{e.prefix}/h_out (QUANTIZE)", rescale, tflite_multiplier(Q15_SCALE, 1.0, q.scale))
     return e.g.quantize(q15, out)
 
 
@@ -456,18 +429,16 @@ def _(cell: GRUCellQ, e: _Int8Layer, h8: int | None) -> int:
         e.q15(f"{p}/z"),
     )
     hn = e.fc16(h16, hq, cell.h_n, f"{p}/h_n")
-    e.check.rescale(
-        f"{p}/r_h_n (MUL)", cell.reset_mul, tflite_mul_multiplier(Q15_SCALE, cell.h_n.output_scale, GATE_SCALE)
-    )
+    e.check.rescale(f"{p}/r_h_n (MUL)", cell.reset_mul, tflite_multiplier(Q15_SCALE, cell.h_n.output_scale, GATE_SCALE))
     reset_hidden = g.mul(r, hn, e.q312(f"{p}/r_h_n"))
     n = g.tanh(
         g.add(e.fc16(x16, lay.input_q, cell.x_n, f"{p}/x_n"), reset_hidden, e.q312(f"{p}/n_pre")), e.q15(f"{p}/n")
     )
     # h in Q0.15 for the blend: QUANTIZE int8 -> int16 rescales by s_h / 2^-15.
     h_q15 = e.q15(f"{p}/h_q15")
-    e.check.rescale(f"{p}/h_q15 (QUANTIZE)", cell.hidden_to_q15, tflite_quantize_multiplier(hq.scale, Q15_SCALE))
+    e.check.rescale(f"{p}/h_q15 (QUANTIZE)", cell.hidden_to_q15, tflite_multiplier(hq.scale, 1.0, Q15_SCALE))
     g.quantize(h8, h_q15)
-    e.check.rescale(f"{p} gate MUL", cell.gate_mul, tflite_mul_multiplier(Q15_SCALE, Q15_SCALE, Q15_SCALE))
+    e.check.rescale(f"{p} gate MUL", cell.gate_mul, tflite_multiplier(Q15_SCALE, Q15_SCALE, Q15_SCALE))
     keep = g.mul(z, h_q15, e.q15(f"{p}/z_h"))
     one = g.tensor(
         f"{p}/one_q15",
@@ -533,15 +504,15 @@ def _(cell: LSTMCellQ, e: _Int8Layer, h8: int | None) -> int:
             e.check.expect(
                 f"{p}/{kind}_{gate} (LSTM gate FC)",
                 (int(fc.multiplier[0]), int(fc.shift[0])),
-                tflite_fc_multiplier_per_tensor(q.scale, s_w, GATE_SCALE),
+                tflite_multiplier(q.scale, s_w, GATE_SCALE),
             )
             bag.append(g.tensor(f"{p}/{kind}_{gate}/weight", fc.weight.shape, _T.INT8, _per_tensor(s_w), fc.weight))
         bias_scale = float(np.float32(iq.scale)) * float(fx.weight_scale[0])
         biases.append(g.tensor(f"{p}/{gate}/bias", fx.bias.shape, _T.INT32, _per_tensor(bias_scale), fx.bias))
     cell_scale = 2.0**cell.cell_scale_power
-    e.check.rescale(f"{p} forget MUL", cell.forget_mul, tflite_mul_multiplier(Q15_SCALE, cell_scale, cell_scale))
-    e.check.rescale(f"{p} input MUL", cell.input_mul, tflite_mul_multiplier(Q15_SCALE, Q15_SCALE, cell_scale))
-    e.check.rescale(f"{p} output MUL", cell.output_mul, tflite_mul_multiplier(Q15_SCALE, Q15_SCALE, hq.scale))
+    e.check.rescale(f"{p} forget MUL", cell.forget_mul, tflite_multiplier(Q15_SCALE, cell_scale, cell_scale))
+    e.check.rescale(f"{p} input MUL", cell.input_mul, tflite_multiplier(Q15_SCALE, Q15_SCALE, cell_scale))
+    e.check.rescale(f"{p} output MUL", cell.output_mul, tflite_multiplier(Q15_SCALE, Q15_SCALE, hq.scale))
     h_var = g.tensor(f"{p}/h_state", shape, _T.INT8, _per_tensor(hq.scale, hq.zero_point), variable=True)
     c_var = g.tensor(f"{p}/c_state", shape, _T.INT16, _per_tensor(cell_scale), variable=True)
     # LiteRT's integer LSTM reads the gate pre-activation scales (Q3.12) and the hidden state's
