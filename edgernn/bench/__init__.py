@@ -168,26 +168,29 @@ class Bench:
         if cfg.bidirectional or cfg.uses_tokens:
             self.report.unavailable["peers"] = "peers are timed for unidirectional models with float feature input"
             return
-        try:
-            from edgernn.bench.peers import STEP_PEERS, TorchSequence
-        except ImportError as exc:
-            self.report.unavailable["peers"] = f"PyTorch is not installed ({exc})"
-            return
+        from edgernn.bench.peers import STEP_PEERS, TorchSequence
+
         o = self.options
         norm = list(_normalized(self.model, xs))
         for name, factory in STEP_PEERS:
             self.progress(f"latency: {name}")
-            try:
-                peer = factory(self.model)
-            except ImportError as exc:
-                self.report.unavailable[name] = f"not installed ({exc})"
-                continue
-            self._add(name, "peer", "step", time_per_call(peer.step, norm, o.warmup))
+            peer = self._peer(name, factory)
+            if peer is not None:
+                self._add(name, "peer", "step", time_per_call(peer.step, norm, o.warmup))
         self.progress("latency: pytorch sequence")
-        torch_seq = TorchSequence(self.model)
-        norm_seq = _normalized(self.model, seq)
-        samples = time_per_call(torch_seq.run, [norm_seq] * (o.sequence_repeats + 1), 1) / o.sequence_length
-        self._add(TorchSequence.name, "peer", "sequence", samples)
+        torch_seq = self._peer(TorchSequence.name, TorchSequence)
+        if torch_seq is not None:
+            norm_seq = _normalized(self.model, seq)
+            samples = time_per_call(torch_seq.run, [norm_seq] * (o.sequence_repeats + 1), 1) / o.sequence_length
+            self._add(TorchSequence.name, "peer", "sequence", samples)
+
+    def _peer(self, name: str, factory: Callable[[QuantizedRNN], Any], model: QuantizedRNN | None = None) -> Any:
+        """The peer built by ``factory``, or None with the missing package recorded as the reason."""
+        try:
+            return factory(model if model is not None else self.model)
+        except ImportError as exc:
+            self.report.unavailable[name] = missing_package_reason(exc)
+            return None
 
     def _add(self, name: str, kind: str, mode: str, samples_us: np.ndarray) -> None:
         self.report.latency.append(_result(name, kind, mode, samples_us))
@@ -221,11 +224,11 @@ class Bench:
             )
             if cfg.uses_tokens:
                 continue
-            try:
-                from edgernn.bench.peers import TorchEagerStep
-            except ImportError:
+            from edgernn.bench.peers import TorchEagerStep
+
+            peer = self._peer(f"scaling of {TorchEagerStep.name}", TorchEagerStep, model)
+            if peer is None:
                 continue
-            peer = TorchEagerStep(model)
             samples = time_per_call(peer.step, list(_normalized(model, np.array(xs))), self.options.warmup)
             self.report.scaling.append(
                 ScalingPoint(TorchEagerStep.name, hidden, config.macs_per_step, float(np.median(samples)))
@@ -280,6 +283,19 @@ class Bench:
             self.progress(f"accuracy: {backend}")
             metric = evaluate(self.model, data, backend=backend)
             self.report.accuracy.append(AccuracyResult(backend, metric.name, metric.value, len(data), data.name))
+
+
+#: The extra that installs each optional package a peer needs (pyproject.toml).
+_EXTRAS = {"torch": "train", "onnxruntime": "onnx", "onnx": "onnx", "ai_edge_litert": "tflite"}
+
+
+def missing_package_reason(exc: ImportError) -> str:
+    """Why a peer was not measured: the package that failed to import and the extra that installs it."""
+    package = (exc.name or "").split(".")[0]
+    if not package:
+        return f"a package it needs is not installed ({exc})"
+    extra = _EXTRAS.get(package)
+    return f"{package} is not installed: " + (f"pip install 'edgernn[{extra}]'" if extra else f"install {package}")
 
 
 def mcu_cost(targets: Any, model: QuantizedRNN, target: str) -> McuResult:

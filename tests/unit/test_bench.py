@@ -6,6 +6,8 @@ Benchmarks measure; these tests never assert speed.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -153,3 +155,33 @@ def test_report_bytes_match_the_c_export(bench_run) -> None:  # noqa: ANN001
     b = budget(model)
     assert report["model"]["weight_bytes"] == b.weight_bytes
     assert report["model"]["state_bytes"] == b.state_bytes
+
+
+_WITHOUT_TORCH = """
+import sys
+sys.modules["torch"] = None  # import torch now raises ImportError, as on a torch-free install
+from edgernn.cli import main
+sys.argv = ["edgernn", *sys.argv[1:]]
+main()
+"""
+
+
+def test_bench_runs_without_torch(tmp_path: Path) -> None:
+    """On a torch-free install (a Raspberry Pi) bench measures what it can and names the torch peers as not measured."""
+    model_path = ir.save(random_model(CONFIG, seed=2), tmp_path / "m.ernn")
+    args = ["bench", str(model_path), "-o", str(tmp_path / "out"), "--quick", "--backends", "reference"]
+    proc = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_TORCH, *args, "--no-memory", "--steps", "30"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    measured = {(r["name"], r["mode"]) for r in report["latency"]}
+    assert {("edgernn-reference", "step"), ("edgernn-reference", "sequence")} <= measured
+    for peer in ("pytorch-eager", "pytorch-nn-sequence", "onnxruntime-torch-export"):
+        assert not any(name == peer for name, _ in measured)
+        assert report["unavailable"][peer] == "torch is not installed: pip install 'edgernn[train]'"
+    assert {p["name"] for p in report["scaling"]} == {"edgernn-reference"}
+    assert "torch is not installed" in proc.stdout  # the terminal summary says so too
