@@ -32,10 +32,19 @@ class Target:
     emulator_package: str | None = None
     board: str | None = None  #: directory under firmware_export/boards (bare-metal)
     ldflags: tuple[str, ...] = ()
+    #: A clock this core typically runs at in a product, and a chip that runs it there: only for
+    #: estimating time from instruction counts (QEMU counts instructions, not cycles).
+    typical_clock_mhz: float | None = None
+    typical_chip: str | None = None
 
     @property
     def bare_metal(self) -> bool:
         return self.kind == "bare-metal"
+
+    @property
+    def processor_class(self) -> str:
+        """What kind of processor this is, for reports: a microcontroller or a Linux application processor."""
+        return {"bare-metal": "MCU", "linux": "application processor (Linux)", "host": "host"}[self.kind]
 
     def tool(self, name: str) -> str:
         """A binutils program of this target (``size``, ``nm``, ``objdump``)."""
@@ -46,7 +55,7 @@ _ARM_NONE_EABI = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi")
 _BARE_METAL_LDFLAGS = ("--specs=nano.specs", "--specs=rdimon.specs", "-nostartfiles", "-Wl,--gc-sections")
 
 
-def _cortex_m(name: str, core: str, board: str, flags: tuple[str, ...]) -> Target:
+def _cortex_m(name: str, core: str, board: str, flags: tuple[str, ...], clock_mhz: float, chip: str) -> Target:
     """A bare-metal core on a QEMU machine; ``board`` is both the machine and its boards/ directory."""
     return Target(
         name=name,
@@ -69,6 +78,8 @@ def _cortex_m(name: str, core: str, board: str, flags: tuple[str, ...]) -> Targe
         emulator_package="qemu-system-arm",
         board=board,
         ldflags=_BARE_METAL_LDFLAGS,
+        typical_clock_mhz=clock_mhz,
+        typical_chip=chip,
     )
 
 
@@ -84,19 +95,40 @@ TARGETS: dict[str, Target] = {
             tool_prefix="",
             packages=("gcc", "binutils"),
         ),
-        _cortex_m("cortex-m0", "Cortex-M0", "microbit", ("-mcpu=cortex-m0",)),
-        _cortex_m("cortex-m3", "Cortex-M3", "mps2-an385", ("-mcpu=cortex-m3",)),
+        _cortex_m("cortex-m0", "Cortex-M0", "microbit", ("-mcpu=cortex-m0",), 48, "STM32F0"),
+        _cortex_m("cortex-m3", "Cortex-M3", "mps2-an385", ("-mcpu=cortex-m3",), 72, "STM32F103"),
         _cortex_m(
-            "cortex-m4", "Cortex-M4F", "mps2-an386", ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")
+            "cortex-m4",
+            "Cortex-M4F",
+            "mps2-an386",
+            ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"),
+            168,
+            "STM32F407",
         ),
-        _cortex_m("cortex-m7", "Cortex-M7", "mps2-an500", ("-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16")),
+        _cortex_m(
+            "cortex-m7",
+            "Cortex-M7",
+            "mps2-an500",
+            ("-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16"),
+            216,
+            "STM32F746",
+        ),
         _cortex_m(
             "cortex-m33",
             "Cortex-M33 (FPU, DSP)",
             "mps2-an505",
             ("-mcpu=cortex-m33", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"),
+            110,
+            "STM32L552",
         ),
-        _cortex_m("cortex-m55", "Cortex-M55 (MVE)", "mps3-an547", ("-mcpu=cortex-m55", "-mfloat-abi=hard")),
+        _cortex_m(
+            "cortex-m55",
+            "Cortex-M55 (MVE)",
+            "mps3-an547",
+            ("-mcpu=cortex-m55", "-mfloat-abi=hard"),
+            160,
+            "Alif Ensemble E3 (high-efficiency core)",
+        ),
         Target(
             name="aarch64",
             description="64-bit Raspberry Pi OS (Cortex-A72) under qemu-aarch64",
@@ -108,6 +140,8 @@ TARGETS: dict[str, Target] = {
             emulator=("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", "-cpu", "cortex-a72"),
             emulator_package="qemu-user",
             ldflags=("-static", "-no-pie"),
+            typical_clock_mhz=1500,
+            typical_chip="Raspberry Pi 4 (BCM2711)",
         ),
         Target(
             # Every Raspberry Pi from the Pi 2 on runs 32-bit Raspberry Pi OS (armhf) code built
@@ -122,6 +156,8 @@ TARGETS: dict[str, Target] = {
             emulator=("qemu-arm", "-L", "/usr/arm-linux-gnueabihf", "-cpu", "cortex-a7"),
             emulator_package="qemu-user",
             ldflags=("-static", "-no-pie"),
+            typical_clock_mhz=900,
+            typical_chip="Raspberry Pi 2 (BCM2836)",
         ),
     )
 }

@@ -299,12 +299,19 @@ def missing_package_reason(exc: ImportError) -> str:
 
 
 def mcu_cost(targets: Any, model: QuantizedRNN, target: str) -> McuResult:
-    """Instruction count per step and footprint on one core (via :mod:`edgernn.targets`)."""
+    """Instruction count per step and footprint on one core (via :mod:`edgernn.targets`), and the
+    time per step at the core's typical clock assuming one instruction per cycle."""
+    board = targets.get_target(target)
     count = targets.count_step_instructions(model, target)
     fp = targets.footprint(model, target)
+    clock = board.typical_clock_mhz
     return McuResult(
         target=target,
+        processor=board.processor_class,
         instructions_per_step=int(count),
+        clock_mhz=clock,
+        clock_chip=board.typical_chip,
+        us_per_step_at_clock=None if clock is None else count / clock,  # instructions / (instructions per us)
         flash_bytes=getattr(fp, "flash_bytes", None),
         ram_bytes=getattr(fp, "ram_bytes", None),
         stack_bytes=getattr(fp, "stack_bytes", None),
@@ -312,23 +319,39 @@ def mcu_cost(targets: Any, model: QuantizedRNN, target: str) -> McuResult:
     )
 
 
+# Peak memory is VmHWM, the high-water mark of this process's own address space. Not ru_maxrss:
+# Linux carries the parent's peak into a child across fork and exec, so every child of a large
+# bench process would report the bench's own peak. The three readings split the peak into the bare
+# interpreter, numpy + edgernn + the model, and what the backend and its stream add.
 _RSS_SCRIPT = """
-import resource, sys
+import sys
+
+def high_water_kib():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise OSError("/proc/self/status has no VmHWM")
+
+interpreter = high_water_kib()
 import numpy as np
 import edgernn
 from edgernn.runtime import Stream
 model = edgernn.load(sys.argv[1])
 x = np.zeros(model.config.input_size or 1, np.float32) if not model.config.uses_tokens else np.int64(0)
-baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+baseline = high_water_kib()
 stream = Stream(model, backend=sys.argv[2])
 for _ in range(int(sys.argv[3])):
     stream.step(x)
-print(baseline, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(interpreter, baseline, high_water_kib())
 """
 
 
 def peak_rss(model_path: Path, backend: str, steps: int) -> MemoryResult | str:
-    """Peak RSS (KiB) of a fresh process streaming ``steps`` steps; a reason string on failure."""
+    """Peak resident memory (KiB) of a fresh process streaming ``steps`` steps on ``backend`` only;
+    a reason string when it cannot be measured."""
+    if not Path("/proc/self/status").is_file():
+        return "peak memory is read from /proc/self/status (VmHWM), which this system does not have"
     proc = subprocess.run(
         [sys.executable, "-c", _RSS_SCRIPT, str(model_path), backend, str(steps)],
         capture_output=True,
@@ -338,8 +361,8 @@ def peak_rss(model_path: Path, backend: str, steps: int) -> MemoryResult | str:
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
         return f"the streaming process failed: {last}"
-    baseline, peak = (int(v) for v in proc.stdout.split())
-    return MemoryResult(backend=backend, peak_rss_kib=peak, baseline_rss_kib=baseline)
+    interpreter, baseline, peak = (int(v) for v in proc.stdout.split()[-3:])
+    return MemoryResult(backend=backend, peak_rss_kib=peak, baseline_rss_kib=baseline, interpreter_rss_kib=interpreter)
 
 
 def _version(package: str) -> str | None:
