@@ -127,7 +127,7 @@ TARGETS: dict[str, Target] = {
             "mps3-an547",
             ("-mcpu=cortex-m55", "-mfloat-abi=hard"),
             160,
-            "Alif Ensemble E3 (high-efficiency core)",
+            "Alif Ensemble E3, high-efficiency core",
         ),
         Target(
             name="aarch64",
@@ -141,7 +141,7 @@ TARGETS: dict[str, Target] = {
             emulator_package="qemu-user",
             ldflags=("-static", "-no-pie"),
             typical_clock_mhz=1500,
-            typical_chip="Raspberry Pi 4 (BCM2711)",
+            typical_chip="Raspberry Pi 4, BCM2711",
         ),
         Target(
             # Every Raspberry Pi from the Pi 2 on runs 32-bit Raspberry Pi OS (armhf) code built
@@ -157,7 +157,7 @@ TARGETS: dict[str, Target] = {
             emulator_package="qemu-user",
             ldflags=("-static", "-no-pie"),
             typical_clock_mhz=900,
-            typical_chip="Raspberry Pi 2 (BCM2836)",
+            typical_chip="Raspberry Pi 2, BCM2836",
         ),
     )
 }

@@ -448,7 +448,7 @@ def _mcu_time_figure(report: Report) -> Any | None:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 0.9 + 0.45 * len(timed)))
-    labels = [f"{r.target} ({r.processor.split(' ')[0]}) @ {r.clock_mhz:g} MHz" for r in timed]
+    labels = [f"{r.target} ({'MCU' if r.processor == 'MCU' else 'Linux'}) @ {r.clock_mhz:g} MHz" for r in timed]
     times = [r.us_per_step_at_clock for r in timed]
     ax.barh(labels, times, color=["C0" if r.processor == "MCU" else "C2" for r in timed])
     for row, t in enumerate(times):
@@ -473,7 +473,7 @@ def _mcu_memory_figure(report: Report) -> Any | None:
     ram.barh([y - 0.2 for y in rows], [r.ram_bytes or 0 for r in sized], height=0.4, label="RAM (one instance)")
     ram.barh([y + 0.2 for y in rows], [r.stack_bytes or 0 for r in sized], height=0.4, label="stack (one step)")
     ram.set_xlabel("bytes")
-    ram.legend(fontsize=8)
+    ram.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     flash.invert_yaxis()
     fig.suptitle("Flash and RAM per core (from the real build)")
     return fig
@@ -547,9 +547,12 @@ def _inline(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
+_NUMBER = re.compile(r"[+-]?[\d,]*\.?\d+(%| points)?")
+
+
 def _html_table(table: Table) -> str:
     def cell(v: Any) -> str:
-        numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+        numeric = isinstance(v, (int, float)) and not isinstance(v, bool) or bool(_NUMBER.fullmatch(str(v)))
         text = "" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
         return f"<td class='num'>{html.escape(text)}</td>" if numeric else f"<td>{html.escape(text)}</td>"
 

@@ -266,7 +266,7 @@ def test_embedded_cores_are_classed_and_timed_at_a_stated_clock(bench_run) -> No
     assert "CPI = 1" in md and "not the emulated board's" in md
     rows = {line.split(" | ")[0].lstrip("| "): line for line in md.splitlines() if line.startswith("| ")}
     assert " | MCU | " in rows["cortex-m4"] and "MCU" not in rows["aarch64"] and "Microcontroller" not in md
-    assert "168 MHz (STM32F407)" in rows["cortex-m4"] and "1500 MHz (Raspberry Pi 4 (BCM2711))" in rows["aarch64"]
+    assert "168 MHz (STM32F407)" in rows["cortex-m4"] and "1500 MHz (Raspberry Pi 4, BCM2711)" in rows["aarch64"]
     assert f" | {m4['flash_bytes']} | {m4['ram_bytes']} | {m4['stack_bytes']} | " in rows["cortex-m4"]
 
 
