@@ -168,26 +168,29 @@ class Bench:
         if cfg.bidirectional or cfg.uses_tokens:
             self.report.unavailable["peers"] = "peers are timed for unidirectional models with float feature input"
             return
-        try:
-            from edgernn.bench.peers import STEP_PEERS, TorchSequence
-        except ImportError as exc:
-            self.report.unavailable["peers"] = f"PyTorch is not installed ({exc})"
-            return
+        from edgernn.bench.peers import STEP_PEERS, TorchSequence
+
         o = self.options
         norm = list(_normalized(self.model, xs))
         for name, factory in STEP_PEERS:
             self.progress(f"latency: {name}")
-            try:
-                peer = factory(self.model)
-            except ImportError as exc:
-                self.report.unavailable[name] = f"not installed ({exc})"
-                continue
-            self._add(name, "peer", "step", time_per_call(peer.step, norm, o.warmup))
+            peer = self._peer(name, factory)
+            if peer is not None:
+                self._add(name, "peer", "step", time_per_call(peer.step, norm, o.warmup))
         self.progress("latency: pytorch sequence")
-        torch_seq = TorchSequence(self.model)
-        norm_seq = _normalized(self.model, seq)
-        samples = time_per_call(torch_seq.run, [norm_seq] * (o.sequence_repeats + 1), 1) / o.sequence_length
-        self._add(TorchSequence.name, "peer", "sequence", samples)
+        torch_seq = self._peer(TorchSequence.name, TorchSequence)
+        if torch_seq is not None:
+            norm_seq = _normalized(self.model, seq)
+            samples = time_per_call(torch_seq.run, [norm_seq] * (o.sequence_repeats + 1), 1) / o.sequence_length
+            self._add(TorchSequence.name, "peer", "sequence", samples)
+
+    def _peer(self, name: str, factory: Callable[[QuantizedRNN], Any], model: QuantizedRNN | None = None) -> Any:
+        """The peer built by ``factory``, or None with the missing package recorded as the reason."""
+        try:
+            return factory(model if model is not None else self.model)
+        except ImportError as exc:
+            self.report.unavailable[name] = missing_package_reason(exc)
+            return None
 
     def _add(self, name: str, kind: str, mode: str, samples_us: np.ndarray) -> None:
         self.report.latency.append(_result(name, kind, mode, samples_us))
@@ -221,11 +224,11 @@ class Bench:
             )
             if cfg.uses_tokens:
                 continue
-            try:
-                from edgernn.bench.peers import TorchEagerStep
-            except ImportError:
+            from edgernn.bench.peers import TorchEagerStep
+
+            peer = self._peer(f"scaling of {TorchEagerStep.name}", TorchEagerStep, model)
+            if peer is None:
                 continue
-            peer = TorchEagerStep(model)
             samples = time_per_call(peer.step, list(_normalized(model, np.array(xs))), self.options.warmup)
             self.report.scaling.append(
                 ScalingPoint(TorchEagerStep.name, hidden, config.macs_per_step, float(np.median(samples)))
@@ -282,13 +285,33 @@ class Bench:
             self.report.accuracy.append(AccuracyResult(backend, metric.name, metric.value, len(data), data.name))
 
 
+#: The extra that installs each optional package a peer needs (pyproject.toml).
+_EXTRAS = {"torch": "train", "onnxruntime": "onnx", "onnx": "onnx", "ai_edge_litert": "tflite"}
+
+
+def missing_package_reason(exc: ImportError) -> str:
+    """Why a peer was not measured: the package that failed to import and the extra that installs it."""
+    package = (exc.name or "").split(".")[0]
+    if not package:
+        return f"a package it needs is not installed ({exc})"
+    extra = _EXTRAS.get(package)
+    return f"{package} is not installed: " + (f"pip install 'edgernn[{extra}]'" if extra else f"install {package}")
+
+
 def mcu_cost(targets: Any, model: QuantizedRNN, target: str) -> McuResult:
-    """Instruction count per step and footprint on one core (via :mod:`edgernn.targets`)."""
+    """Instruction count per step and footprint on one core (via :mod:`edgernn.targets`), and the
+    time per step at the core's typical clock assuming one instruction per cycle."""
+    board = targets.get_target(target)
     count = targets.count_step_instructions(model, target)
     fp = targets.footprint(model, target)
+    clock = board.typical_clock_mhz
     return McuResult(
         target=target,
+        processor=board.processor_class,
         instructions_per_step=int(count),
+        clock_mhz=clock,
+        clock_chip=board.typical_chip,
+        us_per_step_at_clock=None if clock is None else count / clock,  # instructions / (instructions per us)
         flash_bytes=getattr(fp, "flash_bytes", None),
         ram_bytes=getattr(fp, "ram_bytes", None),
         stack_bytes=getattr(fp, "stack_bytes", None),
@@ -296,23 +319,39 @@ def mcu_cost(targets: Any, model: QuantizedRNN, target: str) -> McuResult:
     )
 
 
+# Peak memory is VmHWM, the high-water mark of this process's own address space. Not ru_maxrss:
+# Linux carries the parent's peak into a child across fork and exec, so every child of a large
+# bench process would report the bench's own peak. The three readings split the peak into the bare
+# interpreter, numpy + edgernn + the model, and what the backend and its stream add.
 _RSS_SCRIPT = """
-import resource, sys
+import sys
+
+def high_water_kib():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise OSError("/proc/self/status has no VmHWM")
+
+interpreter = high_water_kib()
 import numpy as np
 import edgernn
 from edgernn.runtime import Stream
 model = edgernn.load(sys.argv[1])
 x = np.zeros(model.config.input_size or 1, np.float32) if not model.config.uses_tokens else np.int64(0)
-baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+baseline = high_water_kib()
 stream = Stream(model, backend=sys.argv[2])
 for _ in range(int(sys.argv[3])):
     stream.step(x)
-print(baseline, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(interpreter, baseline, high_water_kib())
 """
 
 
 def peak_rss(model_path: Path, backend: str, steps: int) -> MemoryResult | str:
-    """Peak RSS (KiB) of a fresh process streaming ``steps`` steps; a reason string on failure."""
+    """Peak resident memory (KiB) of a fresh process streaming ``steps`` steps on ``backend`` only;
+    a reason string when it cannot be measured."""
+    if not Path("/proc/self/status").is_file():
+        return "peak memory is read from /proc/self/status (VmHWM), which this system does not have"
     proc = subprocess.run(
         [sys.executable, "-c", _RSS_SCRIPT, str(model_path), backend, str(steps)],
         capture_output=True,
@@ -322,8 +361,8 @@ def peak_rss(model_path: Path, backend: str, steps: int) -> MemoryResult | str:
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
         return f"the streaming process failed: {last}"
-    baseline, peak = (int(v) for v in proc.stdout.split())
-    return MemoryResult(backend=backend, peak_rss_kib=peak, baseline_rss_kib=baseline)
+    interpreter, baseline, peak = (int(v) for v in proc.stdout.split()[-3:])
+    return MemoryResult(backend=backend, peak_rss_kib=peak, baseline_rss_kib=baseline, interpreter_rss_kib=interpreter)
 
 
 def _version(package: str) -> str | None:

@@ -28,8 +28,8 @@ Test-vector file (little-endian), read by ``selftest.c`` and written by :func:`w
     100     ...   per sequence: u32 steps, then per step its input values and its expected outputs
 
 Every sequence starts from the zero state. Expected int8 outputs are the integer reference's
-(``Stream(model, "reference").run_int8``): for bidirectional models the per-step outputs of the
-whole sequence.
+(:mod:`edgernn.reference`, the specification, driven by :mod:`edgernn.engine`): per-step outputs,
+for bidirectional models those of the whole sequence.
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ def runtime_root() -> Path:
 
 
 def target_toolchain(target: str) -> tuple[str, str, bool]:
-    """``(compiler, flags, has_fpu)`` of an export target, from :data:`edgernn.targets.TARGETS`."""
-    from edgernn.targets import TARGETS
+    """``(compiler, flags, has_fpu)`` of an export target, from :data:`edgernn.boards.TARGETS`."""
+    from edgernn.boards import TARGETS
 
     t = TARGETS[target]
     if t.kind == "host":
@@ -108,7 +108,7 @@ def board_files(target: str) -> list[tuple[str, Path]]:
 
     With them in ``DIR/boards/`` an export runs under QEMU without edgernn installed.
     """
-    from edgernn.targets import TARGETS
+    from edgernn.boards import TARGETS
 
     board = TARGETS[target].board
     if board is None:
@@ -667,32 +667,56 @@ def _default_sequences(model: QuantizedRNN) -> list[np.ndarray]:
     return seqs
 
 
+def _vector_inputs(model: QuantizedRNN, seq: npt.ArrayLike) -> np.ndarray:
+    """One test-vector sequence checked: int8 features ``(T, F)`` or token ids ``(T,)`` in the vocabulary."""
+    cfg = model.config
+    arr = np.asarray(seq)
+    width = "(T,)" if cfg.uses_tokens else f"(T, {cfg.input_size})"
+    if arr.ndim != (1 if cfg.uses_tokens else 2) or (not cfg.uses_tokens and arr.shape[1] != cfg.input_size):
+        raise InputDataError(f"a test-vector sequence has shape {arr.shape}, the model expects {width}")
+    if len(arr) == 0:
+        raise InputDataError("a test-vector sequence has no time steps", "pass at least one step")
+    if not cfg.uses_tokens:
+        if arr.dtype != np.int8:
+            raise InputDataError(
+                f"test-vector inputs have dtype {arr.dtype}, expected int8", "quantize with model.input_q"
+            )
+        return arr
+    if arr.dtype.kind not in "iu":
+        raise InputDataError(f"token ids have dtype {arr.dtype}", "pass integer token ids")
+    if arr.min() < 0 or arr.max() >= cfg.vocab_size:
+        raise InputDataError(f"a token id is outside [0, {cfg.vocab_size})", "map tokens with the model's vocabulary")
+    return arr.astype(np.int64)
+
+
 def encode_test_vectors(
     model: QuantizedRNN, sequences_int8: Sequence[npt.ArrayLike], *, float_path: bool = False
 ) -> bytes:
     """The bytes of a test-vector file (see :func:`write_test_vectors`)."""
-    from edgernn.runtime import Stream, create_backend
+    from edgernn import engine
+    from edgernn.floatmodel import FloatKernels
+    from edgernn.reference import ReferenceKernels
 
     cfg = model.config
     if len(sequences_int8) == 0:
         raise InputDataError("no sequences to write")
     in_kind = KIND_INT32 if cfg.uses_tokens else (KIND_FLOAT32 if float_path else KIND_INT8)
     out_kind = KIND_FLOAT32 if float_path else KIND_INT8
-    stream = Stream(model, "reference")
-    float_backend = create_backend("float", model) if float_path else None
+    # The integer reference is the specification the C must match; --float exports are checked
+    # against the numpy float model on the same inputs, dequantized to the normalized domain.
+    kernels = FloatKernels(model) if float_path else ReferenceKernels(model)
     chunks: list[bytes] = []
     for seq in sequences_int8:
-        xq = stream.adapter.quantized(seq, time_axis=True)  # validated; int64 values
-        if float_backend is None:
-            stream.reset()
-            expected = stream.run_int8(seq)
-            inputs = xq
-        else:
-            inputs = xq if cfg.uses_tokens else model.input_q.dequantize(xq)
-            if cfg.bidirectional:
-                expected = float_backend.run_whole(inputs)
-            else:
-                expected, _ = float_backend.run(float_backend.zero_state(), inputs)
+        xq = _vector_inputs(model, seq)
+        inputs = model.input_q.dequantize(xq) if float_path and not cfg.uses_tokens else xq
+        if cfg.bidirectional:
+            expected, _ = engine.run(kernels, inputs)  # per-step outputs of the whole sequence
+        else:  # stepped, as a stream and the C compute it (batched float matmuls round differently)
+            state, outputs = engine.zero_state(kernels), []
+            for x in inputs:
+                y, state = engine.step(kernels, state, x)
+                outputs.append(y)
+            expected = np.stack(outputs)
         steps = len(xq)
         in_step = np.asarray(inputs).reshape(steps, -1).astype(_KIND_DTYPES[in_kind])
         out_step = np.asarray(expected).reshape(steps, -1).astype(_KIND_DTYPES[out_kind])

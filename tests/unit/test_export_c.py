@@ -74,7 +74,7 @@ def test_float_export_carries_only_the_float_path(lstm: QuantizedRNN, tmp_path: 
 
 
 def test_bare_metal_exports_carry_their_board_files(tokens: QuantizedRNN, tmp_path: Path) -> None:
-    from edgernn.targets import TARGETS
+    from edgernn.boards import TARGETS
 
     cexport.export(tokens, tmp_path / "e", ExportOptions(target="cortex-m4"))
     boards = {p.relative_to(tmp_path / "e").as_posix() for p in (tmp_path / "e" / "boards").rglob("*")}

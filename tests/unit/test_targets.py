@@ -7,6 +7,8 @@ hint when one is missing (`make test` installs them)."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,6 +68,41 @@ def test_semihosting_arguments_are_escaped_and_checked(tmp_path):
     assert cmd[:3] == ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
     assert cmd[-2:] == [str((tmp_path / "p").resolve()), "x"]
     assert cmd[cmd.index("-plugin") + 1] == "lib.so,range=0x1-0x2"
+
+
+_LAYERS = ("edgernn.boards", "edgernn.toolchain", "edgernn.emulation", "edgernn.targets")
+
+
+def _modules_loaded_by(code: str) -> set[str]:
+    """The edgernn modules a fresh interpreter has loaded after running ``code``."""
+    report = "import sys; print(' '.join(m for m in sys.modules if m.startswith('edgernn')))"
+    proc = subprocess.run([sys.executable, "-c", f"{code}\n{report}"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return set(proc.stdout.split())
+
+
+@pytest.mark.parametrize("layer", range(len(_LAYERS)))
+def test_target_modules_import_only_the_layers_below(layer: int) -> None:
+    loaded = _modules_loaded_by(f"import {_LAYERS[layer]}")
+    assert not loaded & set(_LAYERS[layer + 1 :])
+    assert "edgernn.export.c" not in loaded and "edgernn.runtime" not in loaded
+
+
+def test_the_c_exporter_needs_only_the_board_data(tmp_path: Path) -> None:
+    """Exporting (board files, build flags, golden vectors from the reference) loads no tool and no runtime."""
+    code = f"""
+from edgernn.export import ExportOptions, export_model
+from edgernn.testing import random_model
+from edgernn.types import CellType, ModelConfig
+model = random_model(ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=4, output_size=2), seed=0)
+for target, fp in (("cortex-m4", False), ("armv7", True)):
+    export_model(model, "c", {str(tmp_path)!r} + "/" + target, ExportOptions(target=target, float_weights=fp))
+"""
+    loaded = _modules_loaded_by(code)
+    assert "edgernn.boards" in loaded and "edgernn.reference" in loaded
+    assert not loaded & {"edgernn.toolchain", "edgernn.emulation", "edgernn.targets"}
+    assert not any(m == "edgernn.runtime" or m.startswith("edgernn.runtime.") for m in loaded)
+    assert (tmp_path / "cortex-m4" / "selftest" / "vectors.bin").is_file()
 
 
 # ---------------------------------------------------------------------------------------------
