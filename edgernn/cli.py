@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from edgernn import __version__
-from edgernn.errors import EdgeRNNError, MissingDependencyError
+from edgernn.errors import EdgeRNNError, MissingTorchError
 from edgernn.fileio import OutputFileError
 from edgernn.types import EXPORT_TARGETS
 
@@ -62,9 +62,7 @@ def _require_torch() -> None:
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise MissingDependencyError(
-            "this command needs PyTorch, which is not installed", "pip install 'edgernn[train]'"
-        ) from None
+        raise MissingTorchError("this command needs PyTorch, which is not installed") from None
 
 
 def _load_data(dataset: str | None, data: Path | None):  # noqa: ANN202 - SequenceData

@@ -16,7 +16,7 @@ import numpy as np
 
 from edgernn import engine
 from edgernn.engine import Array, Kernels, ModelState
-from edgernn.errors import EdgeRNNError, MissingDependencyError
+from edgernn.errors import EdgeRNNError, InputDataError, MissingDependencyError
 from edgernn.floatmodel import FloatKernels
 from edgernn.ir import QuantizedRNN
 from edgernn.reference.model import ReferenceKernels
@@ -120,6 +120,15 @@ class FloatBackend(KernelBackend):
 
     def __init__(self, model: QuantizedRNN) -> None:
         super().__init__(model, FloatKernels(model))
+
+
+def checked_state_values(values: Array, dtype: np.dtype) -> Array:
+    """State values cast to a backend's state ``dtype``; integer values outside it are refused (every
+    backend: the C structs cannot hold them, and the reference must not compute with them)."""
+    arr = np.asarray(values)
+    if dtype.kind == "i" and arr.size and (arr.min() < np.iinfo(dtype).min or arr.max() > np.iinfo(dtype).max):
+        raise InputDataError(f"a state value does not fit {dtype}")
+    return arr.astype(dtype, copy=True)
 
 
 BackendFactory = Callable[[QuantizedRNN], Backend]
