@@ -143,8 +143,12 @@ class Stream:
             len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b)) for a, b in zip(state.cells, current)
         ):
             raise InputDataError("that state does not fit this model's layers and sizes")
+        limits = self.backend.state_limits
         self._state = tuple(
-            tuple(checked_state_values(a, b.dtype) for a, b in zip(cell, now))
+            tuple(
+                checked_state_values(a, limits[k] if limits else b.dtype, b.dtype)
+                for k, (a, b) in enumerate(zip(cell, now))
+            )
             for cell, now in zip(state.cells, current)
         )
 
