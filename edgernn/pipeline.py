@@ -281,6 +281,9 @@ def _checkpoint_config(path: Path) -> ModelConfig:
 
 DEMO_BACKENDS = ("reference", "c", "tflm", "tflite", "onnx")
 DEMO_MARKER = "edgernn_demo.json"
+#: The C prefix of the demo's exports: the one examples/raspberry-pi-stdin/stream.c is written for
+#: (``model_model.h``, ``MODEL_INPUT_SIZE``), so demo-out/export/c builds with it as it is.
+DEMO_PREFIX = "model"
 
 
 def is_previous_demo(folder: Path) -> bool:
@@ -390,10 +393,10 @@ def _demo(
     quant_s = time.perf_counter() - t0
     _train, _val, test = split(data, SPLIT_FRACTIONS, seed=seed)
     if bundle:
-        exported = export_model(model, "all", work / "export", ExportOptions(prefix="kws"))
+        exported = export_model(model, "all", work / "export", ExportOptions(prefix=DEMO_PREFIX))
         exported_what = "C, ONNX, TFLite, manifest.json"
     else:
-        exported = export_model(model, "c", work / "export" / "c", ExportOptions(prefix="kws"))
+        exported = export_model(model, "c", work / "export" / "c", ExportOptions(prefix=DEMO_PREFIX))
         exported_what = "C only"
 
     # Stream the test utterances one step at a time on the integer reference, as a device would,
