@@ -263,3 +263,18 @@ print(*notes, sep="\\n")
     assert any("skipping the onnx backend" in n and "edgernn[onnx]" in n for n in notes)
     assert any("skipping the tflite backend" in n and "edgernn[tflite]" in n for n in notes)
     assert any("skipping the ONNX and TFLite exports" in n for n in notes)
+
+
+@pytest.mark.slow
+def test_demo_writes_its_folder_and_replaces_an_earlier_demo(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    for run in range(2):  # the second run replaces the first run's folder as a whole
+        if run:
+            (out / "stale.txt").write_text("left in the first run's folder")
+        r = invoke("demo", "-o", out, "--epochs", 1, "--hidden", 8, "--no-progress")
+        assert r.exit_code == 0, r.output
+    assert "int8 (reference)" in r.output and "wrote" in r.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["edgernn_demo.json", "export", "model.ernn", "model.safetensors", "report.txt"]
+    assert (out / "export" / "c" / "include" / "model_model.h").is_file()  # what the Pi example builds with
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"], "no temporary folders left"
