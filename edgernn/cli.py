@@ -20,10 +20,6 @@ from edgernn.errors import EdgeRNNError, MissingTorchError
 from edgernn.fileio import OutputFileError
 from edgernn.types import EXPORT_TARGETS
 
-# LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" to stderr from C++ unless this is
-# set before it loads; the user's own setting wins.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-
 SPLIT_HELP = "Data is split 80/10/10 (train/validation/test) with this seed, stratified by class."
 
 
@@ -309,7 +305,7 @@ def export(
     )
     path = Path(output)
     if output.endswith(("/", os.sep)) and fmt in ("onnx", "tflite") and not path.is_dir():
-        _fail(f"the folder {output} does not exist. Create it first, or name the output file")
+        raise OutputFileError(f"the folder {output} does not exist", "create it first, or name the output file")
     _check_parent(path)
     quantized = ir.load(model)
     result = export_model(quantized, fmt, path, options)
