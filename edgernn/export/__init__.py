@@ -76,7 +76,11 @@ class ExportResult:
 
 
 def export_model(model: QuantizedRNN, fmt: str, output: Path, options: ExportOptions = ExportOptions()) -> ExportResult:
-    """Export ``model`` as ``fmt`` (``c``, ``onnx``, ``tflite`` or ``all``) to ``output``."""
+    """Export ``model`` as ``fmt`` (``c``, ``onnx``, ``tflite`` or ``all``) to ``output``.
+
+    ``c`` and ``all`` write the folder ``output``; ``onnx`` and ``tflite`` write the file
+    ``output``, or ``<prefix>.onnx`` / ``<prefix>.tflite`` inside it if it is an existing folder.
+    """
     if fmt not in FORMATS:
         raise EdgeRNNError(f"unknown export format {fmt!r}", f"choose one of {', '.join(FORMATS)}")
     if options.target not in TARGETS:
@@ -86,4 +90,7 @@ def export_model(model: QuantizedRNN, fmt: str, output: Path, options: ExportOpt
         exporter = importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependencyError(f"exporting {fmt} needs a package that is missing ({exc})", needs) from None
+    output = Path(output)
+    if fmt in ("onnx", "tflite") and output.is_dir():
+        output = output / f"{options.prefix}.{fmt}"
     return exporter.export(model, output, options)

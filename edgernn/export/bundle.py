@@ -12,7 +12,8 @@ Layout (``<p>`` is ``options.prefix``)::
     c/...                          generated C (when edgernn.export.c is available)
 
 The folder is assembled in a temporary sibling and moved into place with one rename, so a reader
-never sees a half-written bundle; an existing folder at the same path is replaced.
+never sees a half-written bundle; an existing folder at the same path is replaced only if it is
+empty or an earlier bundle (:func:`edgernn.fileio.atomic_folder`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,7 @@ from edgernn import __version__
 from edgernn.export import ExportOptions, ExportResult
 from edgernn.export import onnx as onnx_export
 from edgernn.export import tflite as tflite_export
-from edgernn.fileio import OutputFileError
+from edgernn.fileio import atomic_folder
 from edgernn.ir import QuantizedRNN
 
 MANIFEST_NAME = "manifest.json"
@@ -116,23 +114,23 @@ class _Unavailable(Exception):
     """A format that cannot be exported here (its exporter or dependencies are missing)."""
 
 
+def is_previous_bundle(folder: Path) -> bool:
+    """True if ``folder`` holds the manifest of an earlier ``--format all`` export."""
+    try:
+        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("producer") == "edgernn" and "manifest_version" in manifest
+
+
 def export(model: QuantizedRNN, output: Path, options: ExportOptions) -> ExportResult:
-    """Write every format to the folder ``output`` with a ``manifest.json``."""
-    output = Path(output)
-    if output.exists() and not output.is_dir():
-        raise OutputFileError(f"{output} exists and is not a folder", "pass a folder path to --format all")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
-    except OSError as exc:
-        raise OutputFileError(f"cannot write {output} ({exc.strerror})", "check the path and permissions") from None
-    try:
-        report, files, unavailable = _assemble(model, staging, options)
-        _replace_dir(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    written = tuple(output / f["path"] for f in files) + (output / MANIFEST_NAME,)
+    """Write every format to the folder ``output`` with a ``manifest.json``.
+
+    ``output`` must be missing, empty or an earlier bundle; anything else is refused untouched.
+    """
+    with atomic_folder(output, "export bundle (--format all)", is_previous_bundle) as staging:
+        report, files, _unavailable = _assemble(model, staging, options)
+    written = tuple(Path(output) / f["path"] for f in files) + (Path(output) / MANIFEST_NAME,)
     return ExportResult(files=written, report=tuple(report))
 
 
@@ -199,21 +197,4 @@ def _manifest(model: QuantizedRNN, files: list[dict[str, Any]], unavailable: dic
     }
 
 
-def _replace_dir(staging: Path, output: Path) -> None:
-    """Move ``staging`` to ``output`` (replacing an existing folder) with renames."""
-    old: Path | None = None
-    try:
-        if output.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".old", dir=output.parent))
-            os.replace(output, old / output.name)
-        os.replace(staging, output)
-    except OSError as exc:
-        if old is not None and not output.exists():
-            os.replace(old / output.name, output)  # put the previous bundle back
-        raise OutputFileError(f"cannot write {output} ({exc.strerror})", "check free space and permissions") from None
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-
-
-__all__ = ["MANIFEST_NAME", "export"]
+__all__ = ["MANIFEST_NAME", "export", "is_previous_bundle"]

@@ -40,9 +40,7 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import struct
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +52,7 @@ import numpy.typing as npt
 from edgernn import __version__
 from edgernn.errors import EdgeRNNError, InputDataError, UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult
-from edgernn.fileio import OutputFileError, write_bytes_atomic
+from edgernn.fileio import atomic_folder, write_bytes_atomic
 from edgernn.ir import ElmanCellQ, FullyConnected, GRUCellQ, LSTMCellQ, QuantizedRNN, Rescale
 from edgernn.types import CellType, OutputMode
 
@@ -807,48 +805,15 @@ def _is_previous_export(folder: Path) -> bool:
 def write_folder_atomically(output: Path, files: dict[str, bytes]) -> tuple[Path, ...]:
     """Write ``files`` as the folder ``output``: built beside it, then renamed into place.
 
-    An existing ``output`` must be empty or a previous edgernn export (which is replaced); a
-    failure leaves no partial folder behind.
+    An existing ``output`` must be empty or a previous edgernn C export (which is replaced); a
+    failure leaves no partial folder behind (:func:`edgernn.fileio.atomic_folder`).
     """
-    output = Path(output)
-    if output.exists() or output.is_symlink():
-        if not output.is_dir():
-            raise OutputFileError(f"{output} exists and is not a folder", "choose a new output folder")
-        if any(output.iterdir()) and not _is_previous_export(output):
-            raise OutputFileError(
-                f"{output} is not empty and is not an edgernn C export", "choose an empty or new output folder"
-            )
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
-    except OSError as exc:
-        raise OutputFileError(f"cannot write {output} ({exc.strerror})", "check the path and permissions") from None
-    old: Path | None = None
-    try:
+    with atomic_folder(output, "C export", _is_previous_export) as tmp:
         for rel, content in files.items():
             dest = tmp / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(content)
-        if output.exists():
-            old = tmp.with_name(tmp.name[: -len(".tmp")] + ".old")
-            os.rename(output, old)
-        try:
-            os.rename(tmp, output)
-        except OSError:
-            if old is not None:
-                os.rename(old, output)
-                old = None
-            raise
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise OutputFileError(
-                f"cannot write {output} ({exc.strerror})", "check free space and permissions"
-            ) from None
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return tuple(output / rel for rel in sorted(files))
+    return tuple(Path(output) / rel for rel in sorted(files))
 
 
 def export(model: QuantizedRNN, output: Path, options: ExportOptions = ExportOptions()) -> ExportResult:

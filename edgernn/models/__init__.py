@@ -4,6 +4,15 @@ Everything here imports torch; nothing right of the IR (quantized model, exporte
 imports this package.
 """
 
+from edgernn.errors import MissingTorchError
+
+try:
+    import torch  # noqa: F401
+except ModuleNotFoundError as exc:  # one edgernn error naming the extra, not a bare "No module named 'torch'"
+    if exc.name != "torch":
+        raise
+    raise MissingTorchError() from None
+
 from edgernn.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from edgernn.models.importer import from_torch
 from edgernn.models.rnn import RNNModel

@@ -16,7 +16,7 @@ import numpy as np
 
 from edgernn import engine
 from edgernn.engine import Array, Kernels, ModelState
-from edgernn.errors import EdgeRNNError, MissingDependencyError
+from edgernn.errors import EdgeRNNError, InputDataError, MissingDependencyError
 from edgernn.floatmodel import FloatKernels
 from edgernn.ir import QuantizedRNN
 from edgernn.reference.model import ReferenceKernels
@@ -29,6 +29,9 @@ class Backend(abc.ABC):
     name: str
     #: True: inputs and outputs are int8 values; False: normalized float32.
     integer: bool
+    #: The range of each state array of a cell, ``(h, second)``, when its arrays are wider than the
+    #: values they may hold (the reference computes in int64); ``None``: the arrays' own dtypes.
+    state_limits: tuple[np.dtype, ...] | None = None
 
     def __init__(self, model: QuantizedRNN) -> None:
         self.model = model
@@ -107,6 +110,7 @@ class ReferenceBackend(KernelBackend):
 
     name = "reference"
     integer = True
+    state_limits = (np.dtype(np.int8), np.dtype(np.int16))  # as the C state struct stores them
 
     def __init__(self, model: QuantizedRNN) -> None:
         super().__init__(model, ReferenceKernels(model))
@@ -120,6 +124,15 @@ class FloatBackend(KernelBackend):
 
     def __init__(self, model: QuantizedRNN) -> None:
         super().__init__(model, FloatKernels(model))
+
+
+def checked_state_values(values: Array, dtype: np.dtype, store: np.dtype | None = None) -> Array:
+    """State values as ``store`` (default ``dtype``); integer values outside ``dtype`` are refused on
+    every backend: the C structs cannot hold them, and the reference must not compute with them."""
+    arr = np.asarray(values)
+    if dtype.kind == "i" and arr.size and (arr.min() < np.iinfo(dtype).min or arr.max() > np.iinfo(dtype).max):
+        raise InputDataError(f"a state value does not fit {dtype}")
+    return arr.astype(store or dtype, copy=True)
 
 
 BackendFactory = Callable[[QuantizedRNN], Backend]

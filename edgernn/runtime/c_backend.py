@@ -31,7 +31,7 @@ from edgernn.errors import EdgeRNNError, InputDataError, MissingDependencyError
 from edgernn.export import ExportOptions
 from edgernn.export.c import StateLayout, content_digest, render, runtime_files, runtime_root
 from edgernn.ir import QuantizedRNN
-from edgernn.runtime.backends import Backend, register_backend
+from edgernn.runtime.backends import Backend, checked_state_values, register_backend
 from edgernn.types import OutputMode
 
 PREFIX = "model"
@@ -87,6 +87,16 @@ def build_shared_library(model: QuantizedRNN, float_path: bool = False) -> Path:
     generated ``<prefix>_model.c`` is compiled and linked with them.
     """
     cc = compiler()
+    try:
+        return _build_shared_library(model, float_path, cc)
+    except OSError as exc:  # the cache folder: unwritable, full, or a file in the way
+        raise EdgeRNNError(
+            f"cannot write the C backend's cache {cache_dir()} ({exc.strerror or exc})",
+            "set EDGERNN_CACHE to a writable folder",
+        ) from None
+
+
+def _build_shared_library(model: QuantizedRNN, float_path: bool, cc: str) -> Path:
     key_text = "\n".join([model.sha256, __version__, str(float_path), content_digest(), cc, *CFLAGS])
     key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
     target = cache_dir() / f"{key}.so"
@@ -186,16 +196,9 @@ class _CompiledBackend(Backend):
         buf = self._work_state
         cell = buf[: self._cell_bytes // buf.itemsize].view(lay.cell_dtype)
         for values, h_slice, c_slice in zip(state, self._hidden_slices, self._cell_slices):
-            buf[h_slice] = self._checked(values[0], lay.hidden_dtype)
+            buf[h_slice] = checked_state_values(values[0], lay.hidden_dtype)
             if lay.second_state:
-                cell[c_slice] = self._checked(values[1], lay.cell_dtype)
-
-    @staticmethod
-    def _checked(values: Array, dtype: np.dtype) -> Array:
-        arr = np.asarray(values)
-        if dtype.kind == "i" and arr.size and (arr.min() < np.iinfo(dtype).min or arr.max() > np.iinfo(dtype).max):
-            raise InputDataError(f"a state value does not fit {dtype}")
-        return arr
+                cell[c_slice] = checked_state_values(values[1], lay.cell_dtype)
 
     def _snapshot(self) -> ModelState:
         state = self._views(self._work_state.copy())

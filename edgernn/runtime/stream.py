@@ -17,7 +17,7 @@ from edgernn import ir
 from edgernn.engine import Array, ModelState
 from edgernn.errors import InputDataError
 from edgernn.ir import QuantizedRNN
-from edgernn.runtime.backends import Backend, create_backend
+from edgernn.runtime.backends import Backend, checked_state_values, create_backend
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,7 +143,14 @@ class Stream:
             len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b)) for a, b in zip(state.cells, current)
         ):
             raise InputDataError("that state does not fit this model's layers and sizes")
-        self._state = tuple(tuple(np.array(a, copy=True) for a in cell) for cell in state.cells)
+        limits = self.backend.state_limits
+        self._state = tuple(
+            tuple(
+                checked_state_values(a, limits[k] if limits else b.dtype, b.dtype)
+                for k, (a, b) in enumerate(zip(cell, now))
+            )
+            for cell, now in zip(state.cells, current)
+        )
 
     def _require_streamable(self) -> None:
         if self.model.config.bidirectional:

@@ -14,8 +14,11 @@ FULLY_CONNECTED rounds once. This backend is therefore held to a 1-LSB bound, no
 from __future__ import annotations
 
 import abc
+import contextlib
 import os
-from collections.abc import Sequence
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,28 @@ def exported_model(model: QuantizedRNN, precision: str = "int8") -> bytes:
             _EXPORTS.pop(next(iter(_EXPORTS)))
         _EXPORTS[key] = data
     return data
+
+
+@contextlib.contextmanager
+def _without_delegate_banner() -> Iterator[None]:
+    """Drop LiteRT's ``INFO: Created TensorFlow Lite XNNPACK delegate for CPU.`` line.
+
+    The C++ runtime writes it straight to file descriptor 2 (no environment variable silences it),
+    so the descriptor is captured while the interpreter is built and every other line is passed on.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not line.startswith("INFO: Created TensorFlow Lite XNNPACK delegate"):
+                    sys.stderr.write(line)
 
 
 def _tensor_infos(items: Any, source: str) -> tuple[TensorInfo, ...]:
@@ -167,8 +192,9 @@ class TFLiteBackend(StepModelBackend):
         data = exported_model(model, precision) if data is None else data
         super().__init__(model, data, source or f"the exported {precision} TFLite model")
         try:
-            self.interpreter = Interpreter(model_content=data, num_threads=1)
-            self.interpreter.allocate_tensors()
+            with _without_delegate_banner():
+                self.interpreter = Interpreter(model_content=data, num_threads=1)
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelFileError(f"LiteRT cannot load {source or 'the model'}: {str(exc).splitlines()[0]}") from None
 

@@ -280,11 +280,11 @@ def test_float_flag_selects_float32_exports(gru: ir.QuantizedRNN, tmp_path: Path
 def test_bundle_manifest_lists_every_file_with_its_hash(tmp_path: Path) -> None:
     model = random_model(ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=5, output_size=2), seed=4)
     out = tmp_path / "bundle"
-    out.mkdir()
-    (out / "stale.txt").write_text("from an earlier export")
+    export_model(model, "all", out)
+    (out / "stale.txt").write_text("left in an earlier bundle")
     result = export_model(model, "all", out)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert not (out / "stale.txt").exists(), "the bundle replaces the folder as a whole"
+    assert not (out / "stale.txt").exists(), "the bundle replaces an earlier bundle as a whole"
     assert manifest["model_sha256"] == model.sha256
     assert manifest["input_quantization"] == {"scale": model.input_q.scale, "zero_point": model.input_q.zero_point}
     paths = {f["path"] for f in manifest["files"]}
@@ -312,6 +312,7 @@ def test_bundle_of_a_bidirectional_model_says_tflite_is_unavailable(tmp_path: Pa
 def test_cli_export(fmt: str, target: str, gru: ir.QuantizedRNN, tmp_path: Path) -> None:
     model_path = tmp_path / "m.ernn"
     ir.save(gru, model_path)
+    (tmp_path / "out").mkdir()  # the CLI never creates missing parent folders
     out = tmp_path / "out" / target
     result = CliRunner().invoke(cli, ["export", str(model_path), "--format", fmt, "-o", str(out)])
     assert result.exit_code == 0, result.output

@@ -73,6 +73,28 @@ def test_state_of_another_model_is_refused() -> None:
         Stream(a.model, backend="float").set_state(a.get_state())
 
 
+@pytest.mark.parametrize("backend", ["reference", "c"])
+def test_out_of_range_state_values_are_refused_alike(backend: str) -> None:
+    """The reference refuses what the C backend refuses (issue 14 item 8), and keeps its dtypes."""
+    from edgernn.runtime import StreamState
+
+    config = ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=4, output_size=2)
+    s = Stream(random_model(config), backend=backend)
+    good = s.get_state()
+    for k, limit in enumerate((np.int8, np.int16)):  # an LSTM cell's (h, c), as the C struct holds them
+        info = np.iinfo(limit)
+        for value in (info.max + 1, info.min - 1):
+            cells = [list(c) for c in good.cells]
+            cells[0][k] = np.full(good.cells[0][k].shape, value, dtype=np.int64)
+            with pytest.raises(InputDataError, match="does not fit"):
+                s.set_state(StreamState(backend, tuple(tuple(c) for c in cells)))
+    cells = [list(c) for c in good.cells]
+    cells[0][0] = np.full(good.cells[0][0].shape, 5, dtype=np.int64)  # in range, wider dtype
+    s.set_state(StreamState(backend, tuple(tuple(c) for c in cells)))
+    assert s.get_state().cells[0][0].dtype == good.cells[0][0].dtype
+    s.step(np.zeros(3, np.float32))
+
+
 def test_bidirectional_refuses_step_but_runs_whole_sequences() -> None:
     config = ModelConfig(
         cell=CellType.GRU,
