@@ -98,7 +98,7 @@ class OnnxBackend(Backend):
     ) -> None:
         super().__init__(model)
         self.precision = precision
-        self.integer = precision == "int8"
+        self.integer = precision != "float32"
         label = source or f"the exported {precision} ONNX graph"
         self.step_session: _Session | None = None
         if not model.config.bidirectional:
