@@ -249,13 +249,13 @@ def inspect(model: Path, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["c", "onnx", "tflite", "all"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["c", "onnx", "onnx-qdq", "tflite", "all"]), required=True)
 @click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path),
     required=True,
-    help="Output folder (c, all) or file (onnx, tflite).",
+    help="Output folder (c, all) or file (onnx, onnx-qdq, tflite).",
 )
 @click.option("--prefix", default="model", show_default=True, help="C identifier prefix of the generated API.")
 @click.option(

@@ -12,12 +12,23 @@ Two graphs per model and precision:
 graph). PyTorch's gate blocks are reordered to ONNX's (GRU ``r,z,n -> z,r,h``; LSTM
 ``i,f,g,o -> i,o,f,c``) and the GRU uses ``linear_before_reset=1`` (PyTorch's reset gate placement).
 
-**int8** graphs are QDQ: int8/int16 tensors with ``DequantizeLinear``/``QuantizeLinear`` at exactly
-the integer reference's rounding points, with the IR's scales and zero points (int8 activations
-and weights, int32 biases, int16 Q3.12 gate pre-activations, Q0.15 gate outputs, the LSTM's int16
-cell state and the GRU's int16 ``W_hn h + b_hn``). ONNX Runtime computes between those points in
-float, so it is held to a 1-LSB bound rather than bit-exactness. The int8 sequence graph runs the
-step body of each layer and direction in a ``Scan``.
+**int8** graphs (``--format onnx``) are integer-exact: the integer reference's arithmetic in integer
+ONNX ops, so ONNX Runtime's default CPU provider equals the reference bit for bit. Int8 x int8
+products accumulate in ``MatMulInteger`` (int32; a cell's gate FCs sharing an input are one
+product), the double-rounding requantization (gemmlowp's SaturatingRoundingDoublingHighMul and
+RoundingDivideByPOT) is int64 ``Mul``/``Add``/``Div``/``Clip`` (:func:`requantize_nodes`), and the
+int16 LOGISTIC/TANH are a ``Gather`` over the reference function's value at each of the 65,536
+int16 inputs (128 KiB per distinct table; two per GRU/LSTM model, three when an LSTM's cell
+state is not Q3.12, one for Elman).
+
+**int8-qdq** graphs (``--format onnx-qdq``) are the QDQ variant, for execution providers that fuse
+Q/DQ into integer kernels: int8/int16 tensors with ``DequantizeLinear``/``QuantizeLinear`` at
+exactly the integer reference's rounding points, with the IR's scales and zero points (int8
+activations and weights, int32 biases, int16 Q3.12 gate pre-activations, Q0.15 gate outputs, the
+LSTM's int16 cell state and the GRU's int16 ``W_hn h + b_hn``). ONNX Runtime's CPU provider
+computes between those points in float, so it is not exact (docs/compatibility.md).
+
+Both int8 sequence graphs run the step body of each layer and direction in a ``Scan``.
 
 Input normalization and the float quantize/dequantize at the model's edges stay outside the
 graphs (the runtime does them once); their parameters are in ``metadata_props`` with the I/O layout.
@@ -1012,7 +1023,7 @@ def load(data: bytes, source: str = "model") -> tuple[onnx.ModelProto, dict[str,
 
 
 def precision_of(options: ExportOptions) -> str:
-    """``--float`` selects the float32 graphs; int8 (QDQ) is the default."""
+    """``--float`` selects the float32 graphs; int8 (integer-exact) is the default."""
     return "float32" if options.float_weights else "int8"
 
 
@@ -1024,8 +1035,18 @@ def sequence_path(output: Path) -> Path:
 def export(model: QuantizedRNN, output: Path, options: ExportOptions) -> ExportResult:
     """Write the ONNX graphs: the step graph to ``output`` and the sequence graph beside it as
     ``<stem>.sequence.onnx`` (a bidirectional model has only the sequence graph, at ``output``)."""
-    precision = precision_of(options)
-    output = Path(output)
+    return export_precision(model, Path(output), precision_of(options))
+
+
+def export_qdq(model: QuantizedRNN, output: Path, options: ExportOptions) -> ExportResult:
+    """``--format onnx-qdq``: :func:`export` of the int8 QDQ graphs."""
+    if options.float_weights:
+        raise EdgeRNNError("the QDQ graphs are int8 only", "export float32 graphs with --format onnx --float")
+    return export_precision(model, Path(output), "int8-qdq")
+
+
+def export_precision(model: QuantizedRNN, output: Path, precision: str) -> ExportResult:
+    """:func:`export` of the graphs of one precision."""
     graphs: list[tuple[Path, OnnxGraph]] = []
     if model.config.bidirectional:
         graphs.append((output, build(model, precision, "sequence")))
