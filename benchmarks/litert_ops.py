@@ -198,7 +198,8 @@ def markdown(results: dict[str, Any]) -> str:
     for r in results["rows"]:
         lines.append(
             f"| {r['resolver']} | {r['model']} | {r['op']} | {r['elements']} | {r['differ']} | {r['max_lsb']} | "
-            f"{r.get('differ_from_single', '')} | {r.get('differ_from_reduced', '')} | {r.get('differ_from_float', '')} |"
+            + " | ".join(str(r.get(f"differ_from_{v}", "")) for v in ("single", "reduced", "float"))
+            + " |"
         )
     return "\n".join(lines) + "\n"
 
