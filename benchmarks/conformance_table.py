@@ -111,10 +111,12 @@ def real_models(epochs: int) -> list[tuple[str, QuantizedRNN, list[np.ndarray]]]
     return out
 
 
-def free_running(backend_name: str, model: QuantizedRNN, streams: list[np.ndarray], per_step: bool) -> dict[str, int]:
+def free_running(
+    backend_name: str, model: QuantizedRNN, streams: list[np.ndarray], per_step: bool | None
+) -> dict[str, int]:
     """Each backend carries its own state along every stream (reset between streams): outputs
-    compared, differing, max LSB, changed predictions (argmax at every step, or at each stream's
-    last step)."""
+    compared, differing, max LSB, changed predictions (argmax at every step, at each stream's last
+    step, or none for ``per_step=None``: a model without a head predicts nothing)."""
     ref, b = create_backend("reference", model), make_backend(backend_name, model)
     compared = differ = worst = changed = predictions = 0
     for xs in streams:
@@ -124,6 +126,8 @@ def free_running(backend_name: str, model: QuantizedRNN, streams: list[np.ndarra
         compared += d.size
         differ += int((d > 0).sum())
         worst = max(worst, int(d.max()))
+        if per_step is None:
+            continue
         if per_step:
             predictions += len(want)
             changed += int((np.argmax(got, axis=-1) != np.argmax(want, axis=-1)).sum())
@@ -203,12 +207,15 @@ def measure(steps: int, seeds: int, real_epochs: int) -> dict[str, Any]:
     real = real_models(real_epochs) if real_epochs else []
     for cell in CellType:
         models = model_set(cell, seeds)
-        cases = [(label, m, [int8_inputs(m, steps, i)], True) for i, (label, m) in enumerate(models)]
+        cases: list[tuple[str, QuantizedRNN, list[np.ndarray], bool | None]] = [
+            (label, m, [int8_inputs(m, steps, i)], True if m.head is not None else None)
+            for i, (label, m) in enumerate(models)
+        ]
         cases += [(label, m, xs, False) for label, m, xs in real if m.config.cell is cell]
         for label, m, streams, per_step in cases:
             for runtime in FREE_RUNNING_BACKENDS:
                 row = {"cell": cell.value, "model": label, "runtime": runtime}
-                row.update(free_running(runtime, m, streams, per_step and m.config.output_size is not None))
+                row.update(free_running(runtime, m, streams, per_step))
                 free.append(row)
                 print(row, flush=True)
         for runtime in FED_STATE_BACKENDS:
@@ -304,7 +311,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| {names[r['runtime']]} | {r['cell']} | {r['model']} | {r['outputs']} | "
             f"{'**0**' if r['differ'] == 0 else r['differ']} | {r['max_lsb']} | "
-            f"{r['changed_predictions']} of {r['predictions']} |"
+            + (f"{r['changed_predictions']} of {r['predictions']} |" if r["predictions"] else "n/a (no head) |")
         )
     lines += [
         "",
