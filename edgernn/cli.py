@@ -266,14 +266,14 @@ def inspect(model: Path, as_json: bool) -> None:
 
 @cli.command(short_help="generated C, ONNX or TFLite from a quantized model")
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["c", "onnx", "tflite", "all"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["c", "onnx", "onnx-qdq", "tflite", "all"]), required=True)
 @click.option(
     "-o",
     "--output",
     type=click.Path(),
     required=True,
-    help="Output folder (c, all), or file (onnx, tflite; an existing folder or a path ending in / gets "
-    "<prefix>.onnx / <prefix>.tflite inside). Its parent folder must exist.",
+    help="Output folder (c, all), or file (onnx, onnx-qdq, tflite; an existing folder or a path ending in / "
+    "gets <prefix>.onnx / <prefix>.tflite inside). Its parent folder must exist.",
 )
 @click.option("--prefix", default="model", show_default=True, help="C identifier prefix of the generated API.")
 @click.option(
@@ -304,7 +304,7 @@ def export(
         prefix=prefix, float_weights=float_weights, target=target, max_flash=max_flash, max_ram=max_ram
     )
     path = Path(output)
-    if output.endswith(("/", os.sep)) and fmt in ("onnx", "tflite") and not path.is_dir():
+    if output.endswith(("/", os.sep)) and fmt not in ("c", "all") and not path.is_dir():
         raise OutputFileError(f"the folder {output} does not exist", "create it first, or name the output file")
     _check_parent(path)
     quantized = ir.load(model)

@@ -16,10 +16,11 @@ from edgernn.ir import QuantizedRNN
 from edgernn.types import EXPORT_TARGETS as TARGETS
 from edgernn.types import CellType
 
-#: format name -> (module, what it needs)
+#: format name -> (module[:function, default export], what it needs)
 FORMATS: dict[str, tuple[str, str]] = {
     "c": ("edgernn.export.c", "jinja2 (pip install edgernn)"),
     "onnx": ("edgernn.export.onnx", "pip install 'edgernn[onnx]'"),
+    "onnx-qdq": ("edgernn.export.onnx:export_qdq", "pip install 'edgernn[onnx]'"),
     "tflite": ("edgernn.export.tflite", "pip install 'edgernn[tflite]'"),
     "all": ("edgernn.export.bundle", "pip install 'edgernn[onnx,tflite]'"),
 }
@@ -76,21 +77,22 @@ class ExportResult:
 
 
 def export_model(model: QuantizedRNN, fmt: str, output: Path, options: ExportOptions = ExportOptions()) -> ExportResult:
-    """Export ``model`` as ``fmt`` (``c``, ``onnx``, ``tflite`` or ``all``) to ``output``.
+    """Export ``model`` as ``fmt`` (``c``, ``onnx``, ``onnx-qdq``, ``tflite`` or ``all``) to ``output``.
 
-    ``c`` and ``all`` write the folder ``output``; ``onnx`` and ``tflite`` write the file
-    ``output``, or ``<prefix>.onnx`` / ``<prefix>.tflite`` inside it if it is an existing folder.
+    ``c`` and ``all`` write the folder ``output``; the others write the file ``output``, or
+    ``<prefix>.onnx`` / ``<prefix>.tflite`` inside it if it is an existing folder.
     """
     if fmt not in FORMATS:
         raise EdgeRNNError(f"unknown export format {fmt!r}", f"choose one of {', '.join(FORMATS)}")
     if options.target not in TARGETS:
         raise EdgeRNNError(f"unknown target {options.target!r}", f"choose one of {', '.join(TARGETS)}")
     module, needs = FORMATS[fmt]
+    module, _, function = module.partition(":")
     try:
         exporter = importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependencyError(f"exporting {fmt} needs a package that is missing ({exc})", needs) from None
     output = Path(output)
-    if fmt in ("onnx", "tflite") and output.is_dir():
-        output = output / f"{options.prefix}.{fmt}"
-    return exporter.export(model, output, options)
+    if fmt != "c" and fmt != "all" and output.is_dir():
+        output = output / f"{options.prefix}.{'tflite' if fmt == 'tflite' else 'onnx'}"
+    return getattr(exporter, function or "export")(model, output, options)

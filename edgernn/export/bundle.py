@@ -3,9 +3,11 @@
 Layout (``<p>`` is ``options.prefix``)::
 
     manifest.json                  files with sha256 and size, scales, I/O layout, tensor indices
-    onnx/<p>.int8.onnx             step graph (QDQ)          } unidirectional models only
+    onnx/<p>.int8.onnx             step graph (integer-exact)} unidirectional models only
+    onnx/<p>.int8-qdq.onnx         step graph (QDQ)          }
     onnx/<p>.float32.onnx          step graph (native ops)   }
-    onnx/<p>.int8.sequence.onnx    whole-sequence graph (Scan of QDQ steps)
+    onnx/<p>.int8.sequence.onnx    whole-sequence graph (Scan of integer-exact steps)
+    onnx/<p>.int8-qdq.sequence.onnx whole-sequence graph (Scan of QDQ steps)
     onnx/<p>.float32.sequence.onnx whole-sequence graph (native ops)
     tflite/<p>.int8.tflite         step model                } unidirectional models only
     tflite/<p>.float32.tflite      step model                }

@@ -12,12 +12,23 @@ Two graphs per model and precision:
 graph). PyTorch's gate blocks are reordered to ONNX's (GRU ``r,z,n -> z,r,h``; LSTM
 ``i,f,g,o -> i,o,f,c``) and the GRU uses ``linear_before_reset=1`` (PyTorch's reset gate placement).
 
-**int8** graphs are QDQ: int8/int16 tensors with ``DequantizeLinear``/``QuantizeLinear`` at exactly
-the integer reference's rounding points, with the IR's scales and zero points (int8 activations
-and weights, int32 biases, int16 Q3.12 gate pre-activations, Q0.15 gate outputs, the LSTM's int16
-cell state and the GRU's int16 ``W_hn h + b_hn``). ONNX Runtime computes between those points in
-float, so it is held to a 1-LSB bound rather than bit-exactness. The int8 sequence graph runs the
-step body of each layer and direction in a ``Scan``.
+**int8** graphs (``--format onnx``) are integer-exact: the integer reference's arithmetic in integer
+ONNX ops, so ONNX Runtime's default CPU provider equals the reference bit for bit. Int8 x int8
+products accumulate in ``MatMulInteger`` (int32; a cell's gate FCs sharing an input are one
+product), the double-rounding requantization (gemmlowp's SaturatingRoundingDoublingHighMul and
+RoundingDivideByPOT) is int64 ``Mul``/``Add``/``Div``/``Clip`` (:func:`requantize_nodes`), and the
+int16 LOGISTIC/TANH are a ``Gather`` over the reference function's value at each of the 65,536
+int16 inputs (128 KiB per distinct table; two per GRU/LSTM model, three when an LSTM's cell
+state is not Q3.12, one for Elman).
+
+**int8-qdq** graphs (``--format onnx-qdq``) are the QDQ variant, for execution providers that fuse
+Q/DQ into integer kernels: int8/int16 tensors with ``DequantizeLinear``/``QuantizeLinear`` at
+exactly the integer reference's rounding points, with the IR's scales and zero points (int8
+activations and weights, int32 biases, int16 Q3.12 gate pre-activations, Q0.15 gate outputs, the
+LSTM's int16 cell state and the GRU's int16 ``W_hn h + b_hn``). ONNX Runtime's CPU provider
+computes between those points in float, so it is not exact (docs/compatibility.md).
+
+Both int8 sequence graphs run the step body of each layer and direction in a ``Scan``.
 
 Input normalization and the float quantize/dequantize at the model's edges stay outside the
 graphs (the runtime does them once); their parameters are in ``metadata_props`` with the I/O layout.
@@ -40,7 +51,16 @@ from edgernn import __version__
 from edgernn.errors import EdgeRNNError, ModelFileError
 from edgernn.export import ExportOptions, ExportResult, TensorInfo, state_roles
 from edgernn.fileio import write_bytes_atomic
-from edgernn.fixedpoint import GATE_INPUT_SCALE_POWER, GATE_OUTPUT_SCALE_POWER, INT16_MAX
+from edgernn.fixedpoint import (
+    GATE_INPUT_SCALE_POWER,
+    GATE_OUTPUT_SCALE_POWER,
+    INT8_MAX,
+    INT8_MIN,
+    INT16_MAX,
+    INT16_MIN,
+    sigmoid_int16,
+    tanh_int16,
+)
 from edgernn.ir import (
     Dense,
     ElmanCellQ,
@@ -51,6 +71,7 @@ from edgernn.ir import (
     QParams,
     QuantizedRNN,
     RecurrentLayer,
+    Rescale,
 )
 from edgernn.types import CellType
 
@@ -58,7 +79,7 @@ from edgernn.types import CellType
 FORMAT_VERSION = 1
 OPSET = 21  # int16 QuantizeLinear/DequantizeLinear need opset 21
 IR_VERSION = 10  # the IR version of opset 21
-PRECISIONS = ("int8", "float32")
+PRECISIONS = ("int8", "int8-qdq", "float32")
 GRAPHS = ("step", "sequence")
 
 GATE_SCALE = 2.0**GATE_INPUT_SCALE_POWER  # Q3.12
@@ -370,6 +391,245 @@ def _int8_head(b: _Builder, head: Dense, h8: str, hidden_scale: float, name: str
 
 
 # --------------------------------------------------------------------------------------------
+# int8 exact cell bodies: the integer reference's arithmetic in integer ONNX ops
+#
+# Every tensor between the int8/int16 state and I/O tensors is int64, in which each product the
+# reference forms fits (|x| < 2**31 times a Q31 multiplier < 2**31). ONNX's integer Div truncates
+# toward zero and ONNX Runtime's BitShift takes unsigned types only, so every division by a
+# power of two is made floor division by first adding a multiple of the divisor that makes the
+# dividend non-negative (the offset leaves a known constant in the quotient, removed afterwards).
+
+_TWO_31 = 1 << 31
+#: 2**62 makes every SRDHM dividend ``x * M + 2**30`` non-negative (|x * M| < 2**62 - 2**31).
+_SRDHM_OFFSET = (1 << 62) + (1 << 30)
+
+
+def _pairs(multiplier: Any, shift: Any) -> tuple[np.ndarray, np.ndarray]:
+    m, s = np.broadcast_arrays(np.asarray(multiplier, np.int64), np.asarray(shift, np.int64))
+    return m.astype(np.int64), s.astype(np.int64)
+
+
+def requantize_nodes(
+    b: _Builder, x: str, multiplier: Any, shift: Any, zero_point: Any, lo: int, hi: int, name: str
+) -> str:
+    """:func:`edgernn.fixedpoint.requantize` of the int64 tensor ``x`` in integer ONNX ops.
+
+    Double rounding as TFLite Micro computes it. SRDHM ``round(x * M / 2**31)`` with ties toward
+    +infinity is ``floor((x * M + 2**30) / 2**31)`` for either sign; RoundingDivideByPOT of ``q``
+    by ``2**e`` (ties away from zero) is ``floor((q + 2**(e-1) - [q < 0]) / 2**e)`` for ``e >= 1``.
+    A positive shift (a left shift in int32) is folded into the multiplier.
+    """
+    m, s = _pairs(multiplier, shift)
+    right = np.maximum(-s, 0)
+    c = b.const
+    p = b.node("Mul", [x, c(f"{name}/m", m << np.maximum(s, 0))], f"{name}/product")
+    # q_off = SRDHM(x, M) + 2**31 (the offset 2**62 divided by 2**31)
+    q_off = b.node(
+        "Div",
+        [
+            b.node("Add", [p, c("srdhm_offset", np.int64(_SRDHM_OFFSET))], f"{name}/nudged"),
+            c("two_31", np.int64(_TWO_31)),
+        ],
+        f"{name}/srdhm",
+    )
+    zp = np.asarray(zero_point, np.int64)
+    if not right.any():
+        r = b.node("Add", [q_off, c(f"{name}/zp", zp - _TWO_31)], f"{name}/scaled")
+    else:
+        rounds = right > 0
+        half = np.where(rounds, np.int64(1) << np.maximum(right - 1, 0), 0)
+        # minus = -[q < 0] in {-1, 0}: q_off clipped to [2**31 - 1, 2**31], less 2**31.
+        minus = b.node(
+            "Clip", [q_off, c("two_31_m1", np.int64(_TWO_31 - 1)), c("two_31", np.int64(_TWO_31))], f"{name}/sign"
+        )
+        if rounds.all():
+            # dividend q_off + half + minus - 2**31 (>= 0) = q + half - [q < 0] + 2**31
+            total = b.node(
+                "Add",
+                [b.node("Add", [q_off, minus], f"{name}/signed"), c(f"{name}/half", half - _TWO_31)],
+                f"{name}/rounded",
+            )
+        else:  # some rows have no right shift: their -[q < 0] term is multiplied away
+            minus = b.node(
+                "Mul",
+                [
+                    b.node("Sub", [minus, c("two_31", np.int64(_TWO_31))], f"{name}/neg"),
+                    c(f"{name}/rounds", rounds.astype(np.int64)),
+                ],
+                f"{name}/neg_rows",
+            )
+            total = b.node(
+                "Add", [b.node("Add", [q_off, minus], f"{name}/signed"), c(f"{name}/half", half)], f"{name}/rounded"
+            )
+        quotient = b.node("Div", [total, c(f"{name}/pot", np.int64(1) << right)], f"{name}/rdbpot")
+        # the dividend carried + 2**31: its quotient carries + 2**(31 - e)
+        r = b.node("Add", [quotient, c(f"{name}/zp", zp - (np.int64(_TWO_31) >> right))], f"{name}/scaled")
+    return b.node("Clip", [r, c(f"int64_{lo}", np.int64(lo)), c(f"int64_{hi}", np.int64(hi))], name)
+
+
+def _lut_table(fn: Any, *args: int) -> np.ndarray:
+    """``fn`` (an int16 LUT function of :mod:`edgernn.fixedpoint`) at every int16 input, in the
+    order 0..32767, -32768..-1 (entry ``x mod 65536``): the lookup is exact by construction."""
+    inputs = np.arange(INT16_MIN, INT16_MAX + 1, dtype=np.int64)
+    return np.roll(np.asarray(fn(inputs, *args), dtype=np.int16), INT16_MIN)
+
+
+@dataclass
+class _ExactCell:
+    """Context of one exact int8 cell body (one layer, one direction)."""
+
+    b: _Builder
+    layer: RecurrentLayer
+    prefix: str
+    x8: str  # int8 input
+
+    def fc(self, x8: str, fcs: Sequence[FullyConnected], name: str, sizes: Sequence[int] | None = None) -> list[str]:
+        """FULLY_CONNECTEDs sharing their int8 input as one MatMulInteger (rows concatenated),
+        requantized per row; returns the int64 output split into ``sizes`` (default: one per FC)."""
+        b, c = self.b, self.b.const
+        lo, hi = fcs[0].output_range
+        assert all(f.output_range == (lo, hi) and f.input_zero_point == fcs[0].input_zero_point for f in fcs)
+        weight = np.concatenate([f.weight for f in fcs], axis=0)
+        acc32 = b.node(
+            "MatMulInteger",
+            [
+                x8,
+                c(f"{name}/weight", np.ascontiguousarray(weight.T)),
+                c(f"int8_{fcs[0].input_zero_point}", np.int8(fcs[0].input_zero_point)),
+            ],
+            f"{name}/matmul",
+        )
+        acc = b.node("Cast", [acc32], f"{name}/acc64", to=TensorProto.INT64)
+        biased = b.node(
+            "Add", [acc, c(f"{name}/bias", np.concatenate([f.bias for f in fcs]).astype(np.int64))], f"{name}/acc"
+        )
+        out = requantize_nodes(
+            b,
+            biased,
+            np.concatenate([f.multiplier for f in fcs]),
+            np.concatenate([f.shift for f in fcs]),
+            np.concatenate([np.full(f.out_features, f.output_zero_point) for f in fcs]),
+            lo,
+            hi,
+            name,
+        )
+        return self.split(out, [f.out_features for f in fcs] if sizes is None else sizes, name)
+
+    def split(self, x: str, sizes: Sequence[int], name: str) -> list[str]:
+        if len(sizes) == 1:
+            return [x]
+        parts = [f"{name}/{k}" for k in range(len(sizes))]
+        return self.b.node_multi(
+            "Split",
+            [x, self.b.const(f"split_{'_'.join(map(str, sizes))}", np.array(sizes, np.int64))],
+            parts,
+            f"{name}/split",
+            axis=1,
+        )
+
+    def add16(self, a: str, c: str, name: str) -> str:
+        """Saturating int16 add."""
+        return self.clip16(self.b.node("Add", [a, c], f"{name}/sum"), name)
+
+    def clip16(self, x: str, name: str) -> str:
+        c = self.b.const
+        return self.b.node(
+            "Clip",
+            [x, c(f"int64_{INT16_MIN}", np.int64(INT16_MIN)), c(f"int64_{INT16_MAX}", np.int64(INT16_MAX))],
+            name,
+        )
+
+    def lut(self, fn: Any, x: str, name: str, *args: int) -> str:
+        """An int16 LOGISTIC/TANH as a Gather over the function's 65,536 outputs (indexed by the
+        int16 input itself: Gather reads a negative index from the table's end)."""
+        b = self.b
+        table = b.const(f"lut/{fn.__name__}" + "".join(f"_{a}" for a in args), _lut_table(fn, *args))
+        return b.node("Cast", [b.node("Gather", [table, x], f"{name}/int16")], name, to=TensorProto.INT64)
+
+    def mul(self, a: str, c: str, rescale: Rescale, name: str, zero_point: int = 0, bits: int = 16) -> str:
+        """:func:`edgernn.fixedpoint.multiply_int16`."""
+        lo, hi = (INT16_MIN, INT16_MAX) if bits == 16 else (INT8_MIN, INT8_MAX)
+        product = self.b.node("Mul", [a, c], f"{name}/int_product")
+        return requantize_nodes(self.b, product, rescale.multiplier, rescale.shift, zero_point, lo, hi, name)
+
+    def widen(self, q: str) -> str:
+        return self.b.node("Cast", [q], f"{q}/int64", to=TensorProto.INT64)
+
+    def narrow(self, x: str, name: str, elem: int) -> str:
+        return self.b.node("Cast", [x], name, to=elem)
+
+    def to_hidden(self, q15: str, rescale: Rescale) -> str:
+        hq = self.layer.hidden_q
+        h = requantize_nodes(
+            self.b, q15, rescale.multiplier, rescale.shift, hq.zero_point, INT8_MIN, INT8_MAX, f"{self.prefix}/h_int"
+        )
+        return self.narrow(h, f"{self.prefix}/h_out", TensorProto.INT8)
+
+
+@functools.singledispatch
+def _exact_cell(cell: object, e: _ExactCell, state: Sequence[str]) -> list[str]:
+    """Emit one exact int8 cell step; same interface as :func:`_int8_cell`."""
+    raise TypeError(f"no ONNX form for {type(cell).__name__}")
+
+
+@_exact_cell.register
+def _(cell: ElmanCellQ, e: _ExactCell, state: Sequence[str]) -> list[str]:
+    (h8,) = state
+    p = e.prefix
+    (xo,) = e.fc(e.x8, [cell.x_fc], f"{p}/x_fc")
+    (ho,) = e.fc(h8, [cell.h_fc], f"{p}/h_fc")
+    t = e.lut(tanh_int16, e.add16(xo, ho, f"{p}/pre"), f"{p}/tanh")
+    return [e.to_hidden(t, cell.to_hidden)]
+
+
+@_exact_cell.register
+def _(cell: GRUCellQ, e: _ExactCell, state: Sequence[str]) -> list[str]:
+    h8, h_q15 = state
+    b, p = e.b, e.prefix
+    hidden = e.layer.hidden_size
+    # r and z share one pre-activation add and one lookup over 2H values
+    x_rz, x_n = e.fc(e.x8, [cell.x_r, cell.x_z, cell.x_n], f"{p}/x_fc", [2 * hidden, hidden])
+    h_rz, h_n = e.fc(h8, [cell.h_r, cell.h_z, cell.h_n], f"{p}/h_fc", [2 * hidden, hidden])
+    rz = e.lut(sigmoid_int16, e.add16(x_rz, h_rz, f"{p}/rz_pre"), f"{p}/rz")
+    r, z = e.split(rz, [hidden, hidden], f"{p}/rz")
+    reset_hidden = e.mul(r, h_n, cell.reset_mul, f"{p}/r_h_n")
+    n = e.lut(tanh_int16, e.add16(x_n, reset_hidden, f"{p}/n_pre"), f"{p}/n")
+    keep = e.mul(z, e.widen(h_q15), cell.gate_mul, f"{p}/z_h")
+    # 32767 - z needs no saturation: the sigmoid is in [0, 32767]
+    one_minus_z = b.node("Sub", [b.const("int64_32767", np.int64(INT16_MAX)), z], f"{p}/one_minus_z")
+    update = e.mul(one_minus_z, n, cell.gate_mul, f"{p}/one_minus_z_n")
+    h_q15_new = e.add16(keep, update, f"{p}/h_q15_int")
+    return [e.to_hidden(h_q15_new, cell.to_hidden), e.narrow(h_q15_new, f"{p}/h_q15_out", TensorProto.INT16)]
+
+
+@_exact_cell.register
+def _(cell: LSTMCellQ, e: _ExactCell, state: Sequence[str]) -> list[str]:
+    h8, c16 = state
+    p = e.prefix
+    hidden = e.layer.hidden_size
+    # rows in the order i, f, o, g: one add, then a sigmoid lookup over 3H values and a tanh over H
+    order = "ifog"
+    (xs,) = e.fc(e.x8, [getattr(cell, f"x_{g}") for g in order], f"{p}/x_fc", [4 * hidden])
+    (hs,) = e.fc(h8, [getattr(cell, f"h_{g}") for g in order], f"{p}/h_fc", [4 * hidden])
+    sig_pre, g_pre = e.split(e.add16(xs, hs, f"{p}/pre"), [3 * hidden, hidden], f"{p}/pre")
+    gates = dict(zip("ifo", e.split(e.lut(sigmoid_int16, sig_pre, f"{p}/ifo"), [hidden] * 3, f"{p}/ifo")))
+    gates["g"] = e.lut(tanh_int16, g_pre, f"{p}/g")
+    forget = e.mul(gates["f"], e.widen(c16), cell.forget_mul, f"{p}/f_c")
+    update = e.mul(gates["i"], gates["g"], cell.input_mul, f"{p}/i_g")
+    c_new = e.add16(forget, update, f"{p}/c_int")
+    tanh_c = e.lut(tanh_int16, c_new, f"{p}/tanh_c", *cell.cell_tanh_params)
+    hq = e.layer.hidden_q
+    h_new = e.mul(gates["o"], tanh_c, cell.output_mul, f"{p}/h_int", hq.zero_point, bits=8)
+    return [e.narrow(h_new, f"{p}/h_out", TensorProto.INT8), e.narrow(c_new, f"{p}/c_out", TensorProto.INT16)]
+
+
+def _exact_head(b: _Builder, head: Dense, h8: str, name: str = "head") -> str:
+    e = _ExactCell(b, None, name, h8)  # type: ignore[arg-type]
+    (y,) = e.fc(h8, [head.fc], name)
+    return e.narrow(y, f"{name}/out", TensorProto.INT8)
+
+
+# --------------------------------------------------------------------------------------------
 # float cells: ONNX's native recurrent ops
 
 
@@ -466,7 +726,8 @@ def _rename(b: _Builder, source: str, target: str) -> str:
     return target
 
 
-def _step_graph(model: QuantizedRNN, integer: bool) -> tuple[onnx.GraphProto, _GraphSpec]:
+def _step_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProto, _GraphSpec]:
+    integer, qdq = precision != "float32", precision == "int8-qdq"
     cfg = model.config
     b = _Builder()
     spec = _GraphSpec(integer)
@@ -482,7 +743,7 @@ def _step_graph(model: QuantizedRNN, integer: bool) -> tuple[onnx.GraphProto, _G
         spec.add("input", "x", act_elem, [1, cfg.input_size], "x", None, first_q)
         b._names.add("x")
         x = "x"
-    if integer:
+    if qdq:
         _register_state_quant(b, x, first_q, np.int8)
     state_out: list[tuple[str, str, str, int, Any, int]] = []
     second_elem = TensorProto.INT16 if integer else TensorProto.FLOAT
@@ -497,12 +758,14 @@ def _step_graph(model: QuantizedRNN, integer: bool) -> tuple[onnx.GraphProto, _G
             spec.add("input", second.name(k), second_elem, [1, layer.hidden_size], second.role, k, second.quant)
             b._names.add(second.name(k))
             state.append(second.name(k))
-        if integer:
+        if qdq:
             _register_state_quant(b, h_name, hq, np.int8)
             if second is not None:
                 assert second.quant is not None
                 _register_state_quant(b, second.name(k), second.quant, np.int16)
             new_state = _int8_cell(layer.directions[0].quant, _Int8Cell(b, layer, f"l{k}", x), state)
+        elif integer:
+            new_state = _exact_cell(layer.directions[0].quant, _ExactCell(b, layer, f"l{k}", x), state)
         else:
             axes = _shape_const(b, "axes0", [0])
             x_seq = b.node("Unsqueeze", [x, axes], f"l{k}/x_seq")
@@ -516,7 +779,10 @@ def _step_graph(model: QuantizedRNN, integer: bool) -> tuple[onnx.GraphProto, _G
             )
         x = new_state[0]
     if model.head is not None:
-        y = _int8_head(b, model.head, x, model.layers[-1].hidden_q.scale) if integer else _float_head(b, model.head, x)
+        if qdq:
+            y = _int8_head(b, model.head, x, model.layers[-1].hidden_q.scale)
+        else:
+            y = _exact_head(b, model.head, x) if integer else _float_head(b, model.head, x)
     else:
         y = x
     out_width = cfg.output_width
@@ -529,7 +795,7 @@ def _step_graph(model: QuantizedRNN, integer: bool) -> tuple[onnx.GraphProto, _G
     return graph, spec
 
 
-def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x_seq: str) -> str:
+def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x_seq: str, qdq: bool) -> str:
     """One int8 layer direction over the sequence as a Scan of its step body: ``(T, 1, I) -> (T, 1, H)``."""
     layer = model.layers[k]
     cell = layer.directions[direction].quant
@@ -539,14 +805,16 @@ def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x
     body.quant = b.quant  # the outer graph's quantization constants are visible in the body
     hq = layer.hidden_q
     h_in, c_in, x_in = (b.unique(f"{prefix}/body/{n}") for n in ("h", "c", "x"))
-    _register_state_quant(b, h_in, hq, np.int8)
-    _register_state_quant(b, x_in, layer.input_q, np.int8)
-    state = [h_in]
-    if second is not None:
-        assert second.quant is not None
-        _register_state_quant(b, c_in, second.quant, np.int16)
-        state.append(c_in)
-    new_state = _int8_cell(cell, _Int8Cell(body, layer, prefix, x_in), state)
+    state = [h_in] if second is None else [h_in, c_in]
+    if qdq:
+        _register_state_quant(b, h_in, hq, np.int8)
+        _register_state_quant(b, x_in, layer.input_q, np.int8)
+        if second is not None:
+            assert second.quant is not None
+            _register_state_quant(b, c_in, second.quant, np.int16)
+        new_state = _int8_cell(cell, _Int8Cell(body, layer, prefix, x_in), state)
+    else:
+        new_state = _exact_cell(cell, _ExactCell(body, layer, prefix, x_in), state)
     # Scan outputs: the new state (carried) and a copy of h (stacked over time).
     body_outputs = [body.node("Identity", [s], f"{prefix}/body/{n}_next") for s, n in zip(new_state, ("h", "c"))]
     body_outputs.append(body.node("Identity", [new_state[0]], f"{prefix}/body/y"))
@@ -580,7 +848,8 @@ def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x
     return results[-1]
 
 
-def _sequence_graph(model: QuantizedRNN, integer: bool) -> tuple[onnx.GraphProto, _GraphSpec]:
+def _sequence_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProto, _GraphSpec]:
+    integer, qdq = precision != "float32", precision == "int8-qdq"
     cfg = model.config
     b = _Builder()
     spec = _GraphSpec(integer)
@@ -596,14 +865,15 @@ def _sequence_graph(model: QuantizedRNN, integer: bool) -> tuple[onnx.GraphProto
         spec.add("input", "x", act_elem, ["T", 1, cfg.input_size], "x", None, first_q)
         b._names.add("x")
         x = "x"
-    if integer:
+    if qdq:
         _register_state_quant(b, x, first_q, np.int8)
     last_hidden: list[str] = []
     for k, layer in enumerate(model.layers):
         if integer:
-            per_direction = [_scan_layer_int8(b, model, k, d, x) for d in range(len(layer.directions))]
+            per_direction = [_scan_layer_int8(b, model, k, d, x, qdq) for d in range(len(layer.directions))]
             x = per_direction[0] if len(per_direction) == 1 else b.node("Concat", per_direction, f"l{k}/out", axis=2)
-            _register_state_quant(b, x, layer.hidden_q, np.int8)
+            if qdq:
+                _register_state_quant(b, x, layer.hidden_q, np.int8)
             if k == len(model.layers) - 1:
                 # final hidden state: the forward direction's last step, the backward direction's first
                 last_hidden = [
@@ -625,16 +895,20 @@ def _sequence_graph(model: QuantizedRNN, integer: bool) -> tuple[onnx.GraphProto
                 last_hidden = [finals[0]]  # Y_h (D, 1, H)
     if integer:
         h_n = last_hidden[0] if len(last_hidden) == 1 else b.node("Concat", last_hidden, "h_n", axis=1)
-        _register_state_quant(b, h_n, model.layers[-1].hidden_q, np.int8)
+        if qdq:
+            _register_state_quant(b, h_n, model.layers[-1].hidden_q, np.int8)
     else:
         # Y_h (D, 1, H) -> (1, D*H)
         t = b.node("Transpose", last_hidden, "h_n/batch_first", perm=[1, 0, 2])
         h_n = b.node("Reshape", [t, _shape_const(b, "shape_1_flat", [1, -1])], "h_n")
     if model.head is not None:
         hq_scale = model.layers[-1].hidden_q.scale
-        if integer:
+        if qdq:
             y = _int8_head(b, model.head, x, hq_scale)
             y_last = _int8_head(b, model.head, h_n, hq_scale, "head_last")
+        elif integer:
+            y = _exact_head(b, model.head, x)
+            y_last = _exact_head(b, model.head, h_n, "head_last")
         else:
             y = _float_head(b, model.head, x)
             y_last = _float_head(b, model.head, h_n, "head_last")
@@ -659,8 +933,7 @@ def build(model: QuantizedRNN, precision: str = "int8", graph: str = "step") -> 
         raise EdgeRNNError(
             "a bidirectional model has no streaming step graph", "export its whole-sequence graph instead"
         )
-    integer = precision == "int8"
-    g, spec = (_step_graph if graph == "step" else _sequence_graph)(model, integer)
+    g, spec = (_step_graph if graph == "step" else _sequence_graph)(model, precision)
     proto = helper.make_model(
         g,
         opset_imports=[helper.make_opsetid("", OPSET)],
@@ -750,7 +1023,7 @@ def load(data: bytes, source: str = "model") -> tuple[onnx.ModelProto, dict[str,
 
 
 def precision_of(options: ExportOptions) -> str:
-    """``--float`` selects the float32 graphs; int8 (QDQ) is the default."""
+    """``--float`` selects the float32 graphs; int8 (integer-exact) is the default."""
     return "float32" if options.float_weights else "int8"
 
 
@@ -762,8 +1035,18 @@ def sequence_path(output: Path) -> Path:
 def export(model: QuantizedRNN, output: Path, options: ExportOptions) -> ExportResult:
     """Write the ONNX graphs: the step graph to ``output`` and the sequence graph beside it as
     ``<stem>.sequence.onnx`` (a bidirectional model has only the sequence graph, at ``output``)."""
-    precision = precision_of(options)
-    output = Path(output)
+    return export_precision(model, Path(output), precision_of(options))
+
+
+def export_qdq(model: QuantizedRNN, output: Path, options: ExportOptions) -> ExportResult:
+    """``--format onnx-qdq``: :func:`export` of the int8 QDQ graphs."""
+    if options.float_weights:
+        raise EdgeRNNError("the QDQ graphs are int8 only", "export float32 graphs with --format onnx --float")
+    return export_precision(model, Path(output), "int8-qdq")
+
+
+def export_precision(model: QuantizedRNN, output: Path, precision: str) -> ExportResult:
+    """:func:`export` of the graphs of one precision."""
     graphs: list[tuple[Path, OnnxGraph]] = []
     if model.config.bidirectional:
         graphs.append((output, build(model, precision, "sequence")))

@@ -1,9 +1,10 @@
 """The ``"onnx"`` backend: the exported ONNX graphs run by ONNX Runtime (CPU).
 
 Streaming uses the step graph with the state fed in and read back every step; whole sequences
-(and bidirectional models) use the sequence graph. The int8 graphs are QDQ, which ONNX Runtime
-evaluates in float between the quantization points, so this backend is held to a 1-LSB bound
-rather than to exactness (docs/compatibility.md has the measured distribution).
+(and bidirectional models) use the sequence graph. The int8 graphs are integer-only, so this
+backend equals the integer reference bit for bit; ``precision="int8-qdq"`` runs the QDQ variant,
+which ONNX Runtime evaluates in float between the quantization points (not exact:
+docs/compatibility.md has the measured differences).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class _Session:
 
 
 class OnnxBackend(Backend):
-    """The exported ONNX graphs (int8 QDQ by default) in ONNX Runtime."""
+    """The exported ONNX graphs (int8 integer-exact by default; int8-qdq or float32) in ONNX Runtime."""
 
     name = "onnx"
     integer = True
@@ -98,7 +99,7 @@ class OnnxBackend(Backend):
     ) -> None:
         super().__init__(model)
         self.precision = precision
-        self.integer = precision == "int8"
+        self.integer = precision != "float32"
         label = source or f"the exported {precision} ONNX graph"
         self.step_session: _Session | None = None
         if not model.config.bidirectional:

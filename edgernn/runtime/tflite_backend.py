@@ -6,9 +6,11 @@ or read from a ``.tflite`` file written by ``edgernn export`` (:meth:`TFLiteBack
 step model); :mod:`edgernn.runtime.tflm_backend` runs the same file in TFLite Micro.
 
 LiteRT's optimized int16 kernels are not TFLite Micro's: its LOGISTIC/TANH with a power-of-two
-input scale use a fixed-point approximation instead of the int16 lookup table, and its 16x8
-FULLY_CONNECTED rounds once. This backend is therefore held to a 1-LSB bound, not to exactness
-(docs/compatibility.md has the measured distribution).
+input scale do not use the int16 lookup table, and its 16x8 FULLY_CONNECTED requantizes
+differently (1 LSB on some outputs); its reference resolver has the LUT but misreads the int32
+bias of the 16x8 FULLY_CONNECTED. This backend is therefore held to a 1-LSB bound with fed state,
+not to exactness (docs/compatibility.md: per-op findings from benchmarks/litert_ops.py and the
+free-running differences).
 """
 
 from __future__ import annotations

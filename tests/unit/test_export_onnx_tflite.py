@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ pytest.importorskip("ai_edge_litert")
 
 from click.testing import CliRunner  # noqa: E402
 
-from edgernn import __version__, ir  # noqa: E402
+from edgernn import __version__, fixedpoint, ir  # noqa: E402
 from edgernn.cli import cli  # noqa: E402
 from edgernn.errors import EdgeRNNError, ModelFileError, UnsupportedModelError  # noqa: E402
 from edgernn.export import ExportOptions, export_model  # noqa: E402
@@ -77,15 +78,39 @@ def test_onnx_metadata_and_names(gru: ir.QuantizedRNN) -> None:
     assert [i.name for i in g.model.graph.input] == ["x", "h0", "h0_q15"]
     assert [o.name for o in g.model.graph.output] == ["y", "h0_out", "h0_q15_out"]
     names = {n.name for n in g.model.graph.node}
-    assert {"l0/r", "l0/z", "l0/n", "l0/h_out"} <= names
+    assert {"l0/rz", "l0/n", "l0/h_out"} <= names  # r and z: one sigmoid lookup over 2H values
     roles = [(t.name, t.role, t.dtype) for t in g.inputs]
     assert roles == [("x", "x", "int8"), ("h0", "h", "int8"), ("h0_q15", "h_q15", "int16")]
     assert (g.inputs[2].scale, g.inputs[2].zero_point) == (2.0**-15, 0)
     assert g.inputs[0].scale == gru.input_q.scale
 
 
-def test_onnx_int8_uses_ir_scales_and_fuses_the_head(gru: ir.QuantizedRNN, tmp_path: Path) -> None:
+def test_onnx_int8_is_integer_only_with_the_ir_integers(gru: ir.QuantizedRNN) -> None:
+    """The exact graph: no float tensor, no Q/DQ; the IR's weights, biases and multipliers as constants."""
+    for graph in ("step", "sequence"):
+        model = onnx_export.build(gru, "int8", graph).model
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+        elem_types = {v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+        elem_types |= {i.data_type for i in model.graph.initializer}
+        assert not elem_types & {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}
+        ops = collections.Counter(n.op_type for n in model.graph.node)
+        assert ops["QuantizeLinear"] == ops["DequantizeLinear"] == 0
     g = onnx_export.build(gru, "int8", "step")
+    ops = collections.Counter(n.op_type for n in g.model.graph.node)
+    assert ops["MatMulInteger"] == 3  # input FCs, recurrent FCs (gates concatenated), head
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in g.model.graph.initializer}
+    cell = gru.layers[0].directions[0].quant
+    assert np.array_equal(
+        inits["l0/x_fc/weight"], np.concatenate([cell.x_r.weight, cell.x_z.weight, cell.x_n.weight]).T
+    )
+    assert np.array_equal(inits["head/bias"], gru.head.fc.bias)  # type: ignore[union-attr]
+    # one 65,536-entry int16 table per function (sigmoid and tanh), shared by every use
+    tables = [a for a in inits.values() if a.shape == (65536,)]
+    assert len(tables) == 2 and all(a.dtype == np.int16 for a in tables)
+
+
+def test_onnx_int8_qdq_uses_ir_scales_and_fuses_the_head(gru: ir.QuantizedRNN, tmp_path: Path) -> None:
+    g = onnx_export.build(gru, "int8-qdq", "step")
     inits = {i.name: onnx.numpy_helper.to_array(i) for i in g.model.graph.initializer}
     assert np.array_equal(inits["l0/x_r/weight"], gru.layers[0].directions[0].quant.x_r.weight.T)
     assert np.array_equal(inits["head/bias"], gru.head.fc.bias)  # type: ignore[union-attr]
@@ -277,6 +302,25 @@ def test_float_flag_selects_float32_exports(gru: ir.QuantizedRNN, tmp_path: Path
     assert meta["precision"] == "float32"
 
 
+def test_onnx_qdq_format_writes_the_qdq_variant(gru: ir.QuantizedRNN, tmp_path: Path) -> None:
+    model_path = tmp_path / "m.ernn"
+    ir.save(gru, model_path)
+    result = CliRunner().invoke(
+        cli, ["export", str(model_path), "--format", "onnx-qdq", "-o", str(tmp_path / "q.onnx")]
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("q.onnx", "q.sequence.onnx"):
+        _, meta = onnx_export.load((tmp_path / name).read_bytes())
+        assert meta["precision"] == "int8-qdq"
+    backend = OnnxBackend.from_file(gru, tmp_path / "q.onnx")
+    assert backend.precision == "int8-qdq" and backend.integer
+    result = CliRunner().invoke(
+        cli, ["export", str(model_path), "--format", "onnx-qdq", "--float", "-o", str(tmp_path / "f.onnx")]
+    )
+    assert result.exit_code != 0 and "int8 only" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "f.onnx").exists()
+
+
 def test_bundle_manifest_lists_every_file_with_its_hash(tmp_path: Path) -> None:
     model = random_model(ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=5, output_size=2), seed=4)
     out = tmp_path / "bundle"
@@ -332,3 +376,85 @@ def test_cli_export_of_a_bidirectional_model_to_tflite_fails_cleanly(tmp_path: P
     assert result.exit_code != 0
     assert "bidirectional" in result.output
     assert not (tmp_path / "x.tflite").exists()
+
+
+# ---- the integer-exact ONNX arithmetic -------------------------------------------------------------
+
+
+def _run_int64_graph(build: Callable[[onnx_export._Builder, str], str], x: np.ndarray) -> np.ndarray:
+    """Run ``build``'s nodes on the int64 input ``x`` in ONNX Runtime's default CPU provider."""
+    b = onnx_export._Builder()
+    b._names.add("x")
+    out = build(b, "x")
+    graph = onnx.helper.make_graph(
+        [*b.nodes, onnx.helper.make_node("Identity", [out], ["y"])],
+        "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.INT64, list(x.shape))],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.INT64, list(x.shape))],
+        b.initializers,
+    )
+    model = onnx.helper.make_model(
+        graph, opset_imports=[onnx.helper.make_opsetid("", onnx_export.OPSET)], ir_version=onnx_export.IR_VERSION
+    )
+    onnx.checker.check_model(model, full_check=True)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(["y"], {"x": x.astype(np.int64)})[0]
+
+
+def _requant_inputs(multiplier: int, shift: int, rng: np.random.Generator) -> np.ndarray:
+    """int32 edge values, values whose product with the multiplier is a rounding tie (or one off)
+    at the high multiply and at the final shift, and random values; all valid after a left shift."""
+    limit = (2**31 - 1) >> max(shift, 0)
+    edges = [0, 1, -1, 2, -2, limit, -limit - (1 if shift <= 0 else 0), limit - 1, -limit + 1]
+    if multiplier:
+        # x * M near k * 2**31 + 2**30 (the SRDHM tie) and its quotient near a RoundingDivideByPOT tie
+        for k in range(-40, 40):
+            for target in (k * 2**31 + 2**30, k * 2**31 - 2**30, (k * 2 + 1) * 2 ** (30 + max(-shift, 1))):
+                base = target // multiplier
+                edges += [base + d for d in (-1, 0, 1)]
+    values = np.array(edges + list(rng.integers(-limit, limit, 3000)), dtype=np.int64)
+    return values[(values >= -limit - 1) & (values <= limit)]
+
+
+@pytest.mark.parametrize(
+    ("multiplier", "shift"),
+    [(2**30, -1), (1518500250, -9), (1073741824, 0), (2147483647, -31), (1717986918, 3), (0, 0), (1395864371, -20)],
+)
+def test_onnx_requantize_nodes_equal_the_fixedpoint_requantize(multiplier: int, shift: int) -> None:
+    x = _requant_inputs(multiplier, shift, np.random.default_rng(multiplier % 1000 + shift))
+    for zero_point, lo, hi in ((0, -(2**15), 2**15 - 1), (-5, -128, 127), (0, -(2**31), 2**31 - 1)):
+        got = _run_int64_graph(
+            lambda b, name, zp=zero_point, lo=lo, hi=hi: onnx_export.requantize_nodes(
+                b, name, multiplier, shift, zp, lo, hi, "rq"
+            ),
+            x,
+        )
+        want = fixedpoint.requantize(x, multiplier, shift, zero_point, lo, hi)
+        assert np.array_equal(got, want), x[got != want][:5]
+
+
+def test_onnx_requantize_nodes_per_row_with_mixed_shifts() -> None:
+    """Per-row multipliers where some rows shift left (no rounding right shift) and others right."""
+    multipliers = np.array([1073741824, 1518500250, 2147483647, 1395864371])
+    shifts = np.array([0, -7, 2, -31])
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.integers(-(2**28), 2**28, (2000, 4)), [[2**28 - 1] * 4, [-(2**28)] * 4]]).astype(np.int64)
+    got = _run_int64_graph(
+        lambda b, name: onnx_export.requantize_nodes(b, name, multipliers, shifts, 3, -(2**15), 2**15 - 1, "rq"), x
+    )
+    assert np.array_equal(got, fixedpoint.requantize(x, multipliers, shifts, 3, -(2**15), 2**15 - 1))
+
+
+@pytest.mark.parametrize(
+    ("fn", "args"),
+    [
+        (fixedpoint.sigmoid_int16, ()),
+        (fixedpoint.tanh_int16, ()),
+        (fixedpoint.tanh_int16, (0, 3)),
+        (fixedpoint.tanh_int16, (3, 2)),
+    ],
+)
+def test_onnx_lut_gather_equals_the_int16_functions_at_every_input(fn: Callable[..., np.ndarray], args: tuple) -> None:
+    x = np.arange(-(2**15), 2**15, dtype=np.int64)
+    got = _run_int64_graph(lambda b, name: onnx_export._ExactCell(b, None, "t", name).lut(fn, name, "lut", *args), x)  # type: ignore[arg-type]
+    assert np.array_equal(got, fn(x, *args))
