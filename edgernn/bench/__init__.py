@@ -81,13 +81,15 @@ def _result(name: str, kind: str, mode: str, samples_us: np.ndarray) -> LatencyR
     )
 
 
-def time_per_call(call: Callable[[Any], object], inputs: Sequence[Any], warmup: int) -> np.ndarray:
-    """Microseconds of each call after ``warmup`` untimed calls (one timer read pair per call)."""
+def time_per_call(
+    call: Callable[[Any], object], inputs: Sequence[Any], warmup: int, clock: Callable[[], int] = time.perf_counter_ns
+) -> np.ndarray:
+    """Microseconds of each call after ``warmup`` untimed calls (one ``clock`` read pair per call,
+    nanoseconds: wall time by default; ``time.thread_time_ns`` for calls long enough to be preempted)."""
     for x in inputs[:warmup]:
         call(x)
     timed = inputs[warmup:]
     samples = np.empty(len(timed))
-    clock = time.perf_counter_ns
     for i, x in enumerate(timed):
         start = clock()
         call(x)
@@ -99,7 +101,9 @@ Timed = tuple[str, Callable[[Any], object], Sequence[Any]]  # (name, call, its i
 Group = list[tuple[str, str, Timed]]  # (kind, mode, timed) of a report's latency rows
 
 
-def time_interleaved(timed: Sequence[Timed], rounds: int, warmup: int) -> dict[str, np.ndarray]:
+def time_interleaved(
+    timed: Sequence[Timed], rounds: int, warmup: int, clock: Callable[[], int] = time.perf_counter_ns
+) -> dict[str, np.ndarray]:
     """Microseconds of each call of several implementations, measured in alternating blocks.
 
     Each implementation's inputs (after ``warmup`` untimed calls each) are split into ``rounds``
@@ -115,7 +119,7 @@ def time_interleaved(timed: Sequence[Timed], rounds: int, warmup: int) -> dict[s
     for r in range(rounds):
         for k in (np.arange(len(timed)) + r) % len(timed):
             _, call, inputs = timed[k]
-            samples[k].append(time_per_call(call, [inputs[i] for i in blocks[k][r]], 0))
+            samples[k].append(time_per_call(call, [inputs[i] for i in blocks[k][r]], 0, clock))
     return {name: np.concatenate(s) for (name, _, _), s in zip(timed, samples)}
 
 
