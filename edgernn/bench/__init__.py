@@ -81,18 +81,46 @@ def _result(name: str, kind: str, mode: str, samples_us: np.ndarray) -> LatencyR
     )
 
 
-def time_per_call(call: Callable[[Any], object], inputs: Sequence[Any], warmup: int) -> np.ndarray:
-    """Microseconds of each call after ``warmup`` untimed calls (one timer read pair per call)."""
+def time_per_call(
+    call: Callable[[Any], object], inputs: Sequence[Any], warmup: int, clock: Callable[[], int] = time.perf_counter_ns
+) -> np.ndarray:
+    """Microseconds of each call after ``warmup`` untimed calls (one ``clock`` read pair per call,
+    nanoseconds: wall time by default; ``time.thread_time_ns`` for calls long enough to be preempted)."""
     for x in inputs[:warmup]:
         call(x)
     timed = inputs[warmup:]
     samples = np.empty(len(timed))
-    clock = time.perf_counter_ns
     for i, x in enumerate(timed):
         start = clock()
         call(x)
         samples[i] = clock() - start
     return samples / 1000.0
+
+
+Timed = tuple[str, Callable[[Any], object], Sequence[Any]]  # (name, call, its inputs)
+Group = list[tuple[str, str, Timed]]  # (kind, mode, timed) of a report's latency rows
+
+
+def time_interleaved(
+    timed: Sequence[Timed], rounds: int, warmup: int, clock: Callable[[], int] = time.perf_counter_ns
+) -> dict[str, np.ndarray]:
+    """Microseconds of each call of several implementations, measured in alternating blocks.
+
+    Each implementation's inputs (after ``warmup`` untimed calls each) are split into ``rounds``
+    blocks; round r times block r of every implementation in turn, the order rotating each round.
+    On a shared machine a change of load then falls on all of them alike, which timing one
+    implementation after another does not ensure (it made earlier host figures wrong by 1.3-2x).
+    """
+    for _, call, inputs in timed:
+        for x in inputs[:warmup]:
+            call(x)
+    blocks = [np.array_split(np.arange(warmup, len(inputs)), rounds) for _, _, inputs in timed]
+    samples: list[list[np.ndarray]] = [[] for _ in timed]
+    for r in range(rounds):
+        for k in (np.arange(len(timed)) + r) % len(timed):
+            _, call, inputs = timed[k]
+            samples[k].append(time_per_call(call, [inputs[i] for i in blocks[k][r]], 0, clock))
+    return {name: np.concatenate(s) for (name, _, _), s in zip(timed, samples)}
 
 
 def _inputs(model: QuantizedRNN, steps: int, seed: int = 0) -> np.ndarray:
@@ -146,24 +174,32 @@ class Bench:
             return None
 
     def latency(self) -> None:
+        """Every backend and peer, timed in interleaved rounds (:func:`time_interleaved`)."""
         o, cfg = self.options, self.model.config
         if cfg.bidirectional:
             self.report.unavailable["per-step latency"] = "a bidirectional model cannot stream one step at a time"
         xs = _inputs(self.model, o.warmup + o.steps)
         seq = _inputs(self.model, o.sequence_length, seed=1)
+        steps: Group = []
+        sequences: Group = []
+        runs = [seq] * (o.sequence_repeats + 1)  # the first untimed
         for backend in o.backends:
             self.progress(f"latency: {backend}")
             stream = self._stream(backend)
             if stream is None:
                 continue
             if not cfg.bidirectional:
-                samples = time_per_call(stream.step, list(xs), o.warmup)
-                self._add(f"edgernn-{backend}", "edgernn", "step", samples)
-            samples = time_per_call(stream.run, [seq] * (o.sequence_repeats + 1), 1) / o.sequence_length
-            self._add(f"edgernn-{backend}", "edgernn", "sequence", samples)
-        self._peers(xs, seq)
+                steps.append(("edgernn", "step", (f"edgernn-{backend}", stream.step, list(xs))))
+            sequences.append(("edgernn", "sequence", (f"edgernn-{backend}", stream.run, runs)))
+        self._peers(xs, seq, steps, sequences)
+        rounds = max(1, min(o.sequence_repeats, 20))
+        self.progress("latency: timing, interleaved")
+        for group, warmup, per_call in ((steps, o.warmup, 1), (sequences, 1, o.sequence_length)):
+            for name, samples in time_interleaved([t for _, _, t in group], rounds, warmup).items():
+                kind, mode = next((k, m) for k, m, t in group if t[0] == name)
+                self._add(name, kind, mode, samples / per_call)
 
-    def _peers(self, xs: np.ndarray, seq: np.ndarray) -> None:
+    def _peers(self, xs: np.ndarray, seq: np.ndarray, steps: Group, sequences: Group) -> None:
         cfg = self.model.config
         if cfg.bidirectional or cfg.uses_tokens:
             self.report.unavailable["peers"] = "peers are timed for unidirectional models with float feature input"
@@ -176,13 +212,13 @@ class Bench:
             self.progress(f"latency: {name}")
             peer = self._peer(name, factory)
             if peer is not None:
-                self._add(name, "peer", "step", time_per_call(peer.step, norm, o.warmup))
+                steps.append(("peer", "step", (name, peer.step, norm)))
         self.progress("latency: pytorch sequence")
         torch_seq = self._peer(TorchSequence.name, TorchSequence)
         if torch_seq is not None:
             norm_seq = _normalized(self.model, seq)
-            samples = time_per_call(torch_seq.run, [norm_seq] * (o.sequence_repeats + 1), 1) / o.sequence_length
-            self._add(TorchSequence.name, "peer", "sequence", samples)
+            runs = [norm_seq] * (o.sequence_repeats + 1)
+            sequences.append(("peer", "sequence", (TorchSequence.name, torch_seq.run, runs)))
 
     def _peer(self, name: str, factory: Callable[[QuantizedRNN], Any], model: QuantizedRNN | None = None) -> Any:
         """The peer built by ``factory``, or None with the missing package recorded as the reason."""
@@ -218,21 +254,16 @@ class Bench:
                 self.report.unavailable[f"scaling on {fastest}"] = str(exc)
                 return
             xs = list(_inputs(model, self.options.warmup + self.options.steps // 2))
-            samples = time_per_call(stream.step, xs, self.options.warmup)
-            self.report.scaling.append(
-                ScalingPoint(f"edgernn-{fastest}", hidden, config.macs_per_step, float(np.median(samples)))
-            )
-            if cfg.uses_tokens:
-                continue
-            from edgernn.bench.peers import TorchEagerStep
+            timed: list[Timed] = [(f"edgernn-{fastest}", stream.step, xs)]
+            if not cfg.uses_tokens:
+                from edgernn.bench.peers import TorchEagerStep
 
-            peer = self._peer(f"scaling of {TorchEagerStep.name}", TorchEagerStep, model)
-            if peer is None:
-                continue
-            samples = time_per_call(peer.step, list(_normalized(model, np.array(xs))), self.options.warmup)
-            self.report.scaling.append(
-                ScalingPoint(TorchEagerStep.name, hidden, config.macs_per_step, float(np.median(samples)))
-            )
+                peer = self._peer(f"scaling of {TorchEagerStep.name}", TorchEagerStep, model)
+                if peer is not None:
+                    timed.append((TorchEagerStep.name, peer.step, list(_normalized(model, np.array(xs)))))
+            rounds = max(1, min(self.options.sequence_repeats, 20))
+            for name, samples in time_interleaved(timed, rounds, self.options.warmup).items():
+                self.report.scaling.append(ScalingPoint(name, hidden, config.macs_per_step, float(np.median(samples))))
 
     # -- microcontrollers ---------------------------------------------------------------------------
 
@@ -419,4 +450,4 @@ def run_bench(model: QuantizedRNN, options: BenchOptions, progress: Callable[[st
     return bench
 
 
-__all__ = ["Bench", "BenchOptions", "run_bench", "machine_info", "model_info", "time_per_call"]
+__all__ = ["Bench", "BenchOptions", "run_bench", "machine_info", "model_info", "time_interleaved", "time_per_call"]

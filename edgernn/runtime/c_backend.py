@@ -10,6 +10,11 @@ A state is the bytes of ``<prefix>_state_t``; the :data:`ModelState` handed out 
 numpy views of them (``hidden`` int8 / ``cell`` int16, or float32 for the float path). Each step
 copies the state, so earlier states stay valid. :class:`CFloatBackend` runs the ``--float``
 export (registered as ``"c-float"``).
+
+The fast path (:func:`fastpath_module`, ``_fastpath.c``): a small CPython extension, compiled on
+first use with the same compiler and cached beside the libraries, that runs ``Stream.step`` and
+``Stream.run`` of the ``"c"`` backend in one call each. Where it cannot be built (no Python
+headers, say) or with ``EDGERNN_FASTPATH=0``, streams use the ctypes path; results are identical.
 """
 
 from __future__ import annotations
@@ -19,9 +24,13 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
+import sysconfig
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -119,6 +128,61 @@ def _build_shared_library(model: QuantizedRNN, float_path: bool, cc: str) -> Pat
     return target
 
 
+FASTPATH_SOURCE = Path(__file__).with_name("_fastpath.c")
+_fastpath: ModuleType | str | None = None  # the loaded module, or why it is unavailable
+
+
+def fastpath_module() -> ModuleType | None:
+    """The compiled fast path (built once per interpreter, numpy and compiler; cached), or None
+    where it cannot be built: :func:`fastpath_unavailable` then says why."""
+    global _fastpath
+    if _fastpath is None:
+        try:
+            _fastpath = _load_fastpath()
+        except (EdgeRNNError, OSError, ImportError) as exc:
+            _fastpath = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return _fastpath if isinstance(_fastpath, ModuleType) else None
+
+
+def fastpath_unavailable() -> str | None:
+    """Why the fast path is not used (None when it is)."""
+    if os.environ.get("EDGERNN_FASTPATH") == "0":
+        return "EDGERNN_FASTPATH=0"
+    return None if fastpath_module() is not None else str(_fastpath)
+
+
+def _load_fastpath() -> ModuleType:
+    import importlib.machinery
+    import importlib.util
+
+    python_include = sysconfig.get_paths()["include"]
+    if not (Path(python_include) / "Python.h").is_file():
+        raise EdgeRNNError(f"the Python headers are not installed ({python_include}/Python.h)")
+    cc = compiler()
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    includes = ["-I", python_include, "-I", np.get_include(), "-I", str(runtime_root() / "include")]
+    flags = [*CFLAGS[1:], "-shared", *includes]  # not -std=c99: the Python headers may need newer C
+    if sys.platform == "darwin":
+        flags += ["-undefined", "dynamic_lookup"]
+    key_text = "\n".join(
+        [FASTPATH_SOURCE.read_text(), content_digest(), sys.version, suffix, np.__version__, cc, *flags]
+    )
+    target = cache_dir() / f"fastpath-{hashlib.sha256(key_text.encode()).hexdigest()[:32]}{suffix}"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".fastpath.", dir=target.parent) as tmp:
+            out = Path(tmp) / f"edgernn_fastpath{suffix}"
+            _compile([cc, *flags, str(FASTPATH_SOURCE), "-o", str(out)], Path(tmp))
+            os.replace(out, target)
+    loader = importlib.machinery.ExtensionFileLoader("edgernn_fastpath", str(target))
+    spec = importlib.util.spec_from_file_location("edgernn_fastpath", target, loader=loader)
+    if spec is None:
+        raise ImportError(f"cannot load {target}")
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
 class _CompiledBackend(Backend):
     """Shared by the int8 and float32 C backends: the library, state bytes, and the calls."""
 
@@ -205,6 +269,21 @@ class _CompiledBackend(Backend):
         self._current = state
         return state
 
+    # -- the fast path: Stream steps the working buffer in place --------------------------------
+
+    def fast_path(self) -> Any | None:
+        """A compiled ``Stepper`` over the working buffer (see ``_fastpath.c``), or None."""
+        return None
+
+    def hold(self, state: ModelState) -> None:
+        """Put ``state`` in the working buffer, which the fast path then advances in place."""
+        self._load(state)
+        self._current = None  # the buffer will no longer be the state handed out
+
+    def held_state(self) -> ModelState:
+        """The working buffer's state (after fast-path steps), as a new state."""
+        return self._snapshot()
+
     # -- the Backend contract -------------------------------------------------------------------
 
     def zero_state(self) -> ModelState:
@@ -271,6 +350,25 @@ class CBackend(_CompiledBackend):
     integer = True
     float_path = False
     suffix = ""
+
+    def fast_path(self) -> Any | None:
+        module = None if fastpath_unavailable() else fastpath_module()
+        if module is None or self.model.config.bidirectional:
+            return None
+        m, cfg = self.model, self.model.config
+        return module.Stepper(
+            run=ctypes.cast(self._run, ctypes.c_void_p).value,
+            state=self._work_state,
+            tokens=self.tokens,
+            in_width=1 if self.tokens else cfg.input_size,
+            vocab=cfg.vocab_size or 0,
+            mean=m.input_mean,
+            std=m.input_std,
+            scale=float(m.input_q.scale),
+            zero_point=float(m.input_q.zero_point),
+            table=m.output_q.dequantize(np.arange(-128, 128)),
+            out_width=self.out_width,
+        )
 
 
 class CFloatBackend(_CompiledBackend):

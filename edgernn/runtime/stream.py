@@ -121,6 +121,11 @@ class Stream:
         self.backend: Backend = create_backend(backend, self.model)
         self.adapter = InputAdapter(self.model, self.backend.integer)
         self._state: ModelState = self.backend.zero_state()
+        # The compiled step of the "c" backend (edgernn.runtime.c_backend): it advances the backend's
+        # working buffer in place. While _live, that buffer is the stream's state and _state is stale.
+        fast_path = getattr(self.backend, "fast_path", None)
+        self._fast = fast_path() if fast_path is not None else None
+        self._live = False
 
     @property
     def config(self):  # noqa: ANN201 - ModelConfig, re-exported for convenience
@@ -129,16 +134,30 @@ class Stream:
     def reset(self) -> None:
         """Back to the zero state."""
         self._state = self.backend.zero_state()
+        self._live = False
+
+    def _current(self) -> ModelState:
+        """The stream's state, taken back from the fast path's buffer when it has moved on."""
+        if self._live:
+            self._state = self.backend.held_state()  # type: ignore[attr-defined]
+            self._live = False
+        return self._state
+
+    def _hold(self) -> None:
+        """Hand the state to the fast path's buffer (once, until something else needs it)."""
+        if not self._live:
+            self.backend.hold(self._state)  # type: ignore[attr-defined]
+            self._live = True
 
     def get_state(self) -> StreamState:
         return StreamState(
-            self.backend.name, tuple(tuple(np.array(a, copy=True) for a in cell) for cell in self._state)
+            self.backend.name, tuple(tuple(np.array(a, copy=True) for a in cell) for cell in self._current())
         )
 
     def set_state(self, state: StreamState) -> None:
         if not isinstance(state, StreamState) or state.backend != self.backend.name:
             raise InputDataError("that state was not taken from a stream of this backend")
-        current = self._state
+        current = self._current()
         if len(state.cells) != len(current) or any(
             len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b)) for a, b in zip(state.cells, current)
         ):
@@ -162,12 +181,22 @@ class Stream:
 
     def step(self, x: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """One step: float features ``(F,)`` (or a token id) in, the float output ``(out,)`` back."""
+        if self._fast is not None:  # the common case in one compiled call; None: not taken
+            self._hold()
+            y = self._fast.step(x)
+            if y is not None:
+                return y
         self._require_streamable()
-        y, self._state = self.backend.step(self._state, self.adapter.user_input(x, time_axis=False))
+        y, self._state = self.backend.step(self._current(), self.adapter.user_input(x, time_axis=False))
         return self.adapter.output(y)
 
     def run(self, xs: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Many steps ``(T, F)`` -> ``(T, out)``; exactly the outputs of stepping one by one."""
+        if self._fast is not None:
+            self._hold()
+            ys = self._fast.run(xs)
+            if ys is not None:
+                return ys
         inputs = self.adapter.user_input(xs, time_axis=True)
         return self.adapter.output(self._run(inputs))
 
@@ -175,7 +204,7 @@ class Stream:
         """One step on quantized int8 input (``model.input_q``), int8 output (``model.output_q``)."""
         self._require_integer()
         self._require_streamable()
-        y, self._state = self.backend.step(self._state, self.adapter.quantized(xq, time_axis=False))
+        y, self._state = self.backend.step(self._current(), self.adapter.quantized(xq, time_axis=False))
         return np.asarray(y).astype(np.int8)
 
     def run_int8(self, xqs: npt.ArrayLike) -> npt.NDArray[np.int8]:
@@ -185,7 +214,7 @@ class Stream:
     def _run(self, inputs: Array) -> Array:
         if self.model.config.bidirectional:
             return self.backend.run_whole(inputs)
-        ys, self._state = self.backend.run(self._state, inputs)
+        ys, self._state = self.backend.run(self._current(), inputs)
         return ys
 
     def _require_integer(self) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from edgernn import ir
-from edgernn.bench import BenchOptions, run_bench
+from edgernn.bench import BenchOptions, run_bench, time_interleaved
 from edgernn.bench.report import SCHEMA_PATH, AccuracyResult, Report, accuracy_figure, render_markdown, write_report
 from edgernn.data import SequenceData
 from edgernn.testing import random_inputs, random_model
@@ -285,3 +285,16 @@ def test_accuracy_plot_shows_a_third_of_a_point() -> None:
     labels = [t.get_text() for t in ax.texts]
     assert labels == ["99.00%", "98.67% (-0.33 points vs float)", "98.67% (-0.33 points vs float)"]
     assert "| reference | accuracy | 98.67% | -0.33 points | 300 | fsdd |" in render_markdown(report)
+
+
+def test_implementations_are_timed_in_alternating_blocks() -> None:
+    """Every implementation gets its inputs in order, a block per round, the rounds interleaved."""
+    calls: list[tuple[str, int]] = []
+    timed = [(name, lambda x, n=name: calls.append((n, x)), list(range(2 + 9))) for name in "abc"]
+    samples = time_interleaved(timed, rounds=3, warmup=2)
+    assert {k: len(v) for k, v in samples.items()} == {"a": 9, "b": 9, "c": 9}
+    assert all(v.min() >= 0 for v in samples.values())
+    timed_calls = calls[6:]  # after 2 warm-up calls each
+    assert [n for n, _ in timed_calls[::3]] == list("abcbcacab")
+    for name in "abc":
+        assert [x for n, x in timed_calls if n == name] == list(range(2, 11))

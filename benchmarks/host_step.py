@@ -1,0 +1,223 @@
+"""Host per-step figures from Python (issue 9), every implementation timed in interleaved rounds.
+
+    .venv/bin/python benchmarks/host_step.py           # writes benchmarks/results/host_step.{json,md}
+    .venv/bin/python benchmarks/host_step.py --quick   # smoke run: fewer rounds, steps and models
+
+Table 1, GRU 64 inputs / 64 hidden, per step: edgernn's ``Stream.step`` (backend ``c``: the
+compiled fast path, and the ctypes path it falls back to), the C step alone (the generated
+``model_run`` over a 1,000-step int8 block, called through ctypes once), ``Stream.run`` over
+1,000-step blocks, LiteRT on the float TFLite step model (set + invoke + get, and invoke alone),
+onnxruntime on the torch-exported step model, PyTorch eager ``GRUCell`` and ``nn.GRU`` over
+1,000-step blocks. Table 2: ``Stream.run`` per step against ``nn.GRU``/``nn.LSTM`` over the same
+1,000-step block for every model of ``benchmarks/model_set.py``, with the C step alone beside it.
+
+Timing (:func:`edgernn.bench.time_interleaved`): within one process, round r times block r of each
+implementation in turn, the order rotating each round; figures are medians over all timed calls,
+ratios are of those medians. Single steps are timed by the wall clock (the median leaves out the
+calls the scheduler preempted); the 1,000-step calls last milliseconds and on a shared machine
+are nearly all preempted, so they are timed by the thread's CPU clock (``time.thread_time_ns``;
+every implementation is pinned to one thread, the caller's). The models are random (seeded):
+time does not depend on weight values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgernn.bench import Timed, machine_info, time_interleaved
+from edgernn.bench.peers import LiteRTStep, OnnxRuntimeStep, TorchEagerStep, TorchSequence
+from edgernn.export.c import StateLayout
+from edgernn.fileio import write_text_atomic
+from edgernn.ir import QuantizedRNN
+from edgernn.runtime import Stream
+from edgernn.runtime.c_backend import PREFIX, build_shared_library, fastpath_unavailable
+from edgernn.testing import random_inputs, random_model
+from edgernn.types import CellType, ModelConfig, OutputMode
+
+sys.path.insert(0, str(Path(__file__).parent))
+from model_set import model_set  # noqa: E402
+
+RESULTS = Path(__file__).with_name("results")
+BLOCK = 1000  # steps per call of the whole-block implementations
+CPU_CLOCK = time.thread_time_ns  # for the whole-block calls (see above)
+
+
+class CStepAlone:
+    """The generated C ``model_run`` on int8 inputs, ``BLOCK`` steps per ctypes call: the C step
+    without any Python around it (the call's own cost is spread over the block)."""
+
+    def __init__(self, model: QuantizedRNN, xs: np.ndarray) -> None:
+        self.lib = ctypes.CDLL(str(build_shared_library(model)))
+        self.state = np.zeros(StateLayout.of(model, float_path=False).total_bytes, np.uint8)
+        vp = ctypes.c_void_p
+        init = getattr(self.lib, f"{PREFIX}_init")
+        init.argtypes, init.restype = [vp], ctypes.c_int
+        if init(self.state.ctypes.data) != 0:
+            raise RuntimeError("model_init failed")
+        self.run = getattr(self.lib, f"{PREFIX}_run")
+        self.run.argtypes, self.run.restype = [vp, vp, ctypes.c_int32, vp], ctypes.c_int
+        self.xq = np.ascontiguousarray(model.input_q.quantize(xs))
+        self.ys = np.empty((len(xs), model.config.output_width), np.int8)
+        self.args = (self.state.ctypes.data, self.xq.ctypes.data, len(xs), self.ys.ctypes.data)
+
+    def block(self, _: object) -> None:
+        if self.run(*self.args) != 0:
+            raise RuntimeError("model_run failed")
+
+
+def _slow_stream(model: QuantizedRNN) -> Stream:
+    os.environ["EDGERNN_FASTPATH"] = "0"
+    try:
+        return Stream(model, backend="c")
+    finally:
+        del os.environ["EDGERNN_FASTPATH"]
+
+
+def _summary(samples: dict[str, np.ndarray], per_call: dict[str, int]) -> dict[str, dict[str, float]]:
+    return {
+        name: {
+            "median_us": float(np.median(s)) / per_call[name],
+            "p25_us": float(np.percentile(s, 25)) / per_call[name],
+            "p75_us": float(np.percentile(s, 75)) / per_call[name],
+            "calls": int(s.size),
+        }
+        for name, s in samples.items()
+    }
+
+
+def step_table(rounds: int, block_steps: int) -> dict[str, Any]:
+    config = ModelConfig(cell=CellType.GRU, input_size=64, hidden_size=64, output_mode=OutputMode.SEQUENCE)
+    model = random_model(config, seed=0)
+    warmup = 200
+    xs = random_inputs(config, warmup + rounds * block_steps, seed=1)
+    frames = list(xs)
+    block = random_inputs(config, BLOCK, seed=2)
+    blocks = [block] * (rounds + 1)
+    litert, litert_invoke = LiteRTStep(model), LiteRTStep(model)
+    c_alone = CStepAlone(model, block)
+    nn_gru = TorchSequence(model)
+    rows: list[tuple[str, str, Callable[[Any], object], list, int]] = [
+        ("edgernn-step", "edgernn `Stream.step`, backend `c` (fast path)", Stream(model, "c").step, frames, 1),
+        ("edgernn-step-ctypes", "edgernn `Stream.step`, backend `c`, ctypes path", _slow_stream(model).step, frames, 1),
+        ("edgernn-c-alone", "edgernn C step alone (`model_run`, 1,000-step block)", c_alone.block, blocks, BLOCK),
+        ("edgernn-run", "edgernn `Stream.run`, 1,000-step block, per step", Stream(model, "c").run, blocks, BLOCK),
+        ("litert", "LiteRT, float TFLite step model, set + invoke + get", litert.step, frames, 1),
+        ("litert-invoke", "LiteRT `invoke` alone", lambda _: litert_invoke.interpreter.invoke(), frames, 1),
+        ("onnxruntime", "onnxruntime, torch-exported float step model", OnnxRuntimeStep(model).step, frames, 1),
+        ("torch-eager", "PyTorch eager `GRUCell`", TorchEagerStep(model).step, frames, 1),
+        ("torch-nn", "PyTorch `nn.GRU` over 1,000 steps, per step", nn_gru.run, blocks, BLOCK),
+    ]
+    step_rows = [(n, call, inputs) for n, _, call, inputs, per in rows if per == 1]
+    block_rows = [(n, call, inputs) for n, _, call, inputs, per in rows if per != 1]
+    # One interleaved schedule per kind of call (a step, or a 1,000-step block), same rounds.
+    samples = {**time_interleaved(step_rows, rounds, warmup), **time_interleaved(block_rows, rounds, 1, CPU_CLOCK)}
+    figures = _summary(samples, {n: per for n, _, _, _, per in rows})
+    return {
+        "model": "GRU 64 inputs / 64 hidden, random weights (seed 0)",
+        "rows": [{"name": n, "label": label, **figures[n]} for n, label, *_ in rows],
+    }
+
+
+def run_table(rounds: int, quick: bool) -> list[dict[str, Any]]:
+    out = []
+    for entry in model_set(quick):
+        print(f"   {entry.name}", file=sys.stderr, flush=True)
+        model = random_model(entry.config, seed=0)
+        block = random_inputs(entry.config, BLOCK, seed=2)
+        blocks = [block] * (rounds + 1)
+        c_alone = CStepAlone(model, block)
+        timed: list[Timed] = [
+            ("edgernn-run", Stream(model, "c").run, blocks),
+            ("torch-nn", TorchSequence(model).run, blocks),
+            ("edgernn-c-alone", c_alone.block, blocks),
+        ]
+        figures = _summary(time_interleaved(timed, rounds, 1, CPU_CLOCK), {n: BLOCK for n, _, _ in timed})
+        cell = "nn.GRU" if entry.config.cell is CellType.GRU else "nn.LSTM"
+        out.append({"model": entry.name, "torch": cell, **{n: f["median_us"] for n, f in figures.items()}})
+    return out
+
+
+def render(result: dict[str, Any]) -> str:
+    machine = result["machine"]
+    step = result["step"]
+    rows = {r["name"]: r for r in step["rows"]}
+    edgernn = rows["edgernn-step"]["median_us"]
+    lines = [
+        "# Host per-step figures (interleaved rounds, one process)",
+        "",
+        f"`{result['command']}`; {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in sorted(machine["versions"].items()))
+        + f"; load average at the start {result['load_average']}. Fast path: {result['fastpath']}.",
+        "",
+        f"Medians of every timed call over {result['rounds']} interleaved rounds (p25-p75 in brackets; "
+        "single steps by the wall clock, 1,000-step blocks by the thread's CPU clock); "
+        "ratio: the row's median over `Stream.step`'s.",
+        "",
+        f"## {step['model']}, per step",
+        "",
+        "| implementation | median us (p25-p75) | ratio to `Stream.step` |",
+        "|---|---|---|",
+    ]
+    for r in step["rows"]:
+        lines.append(
+            f"| {r['label']} | {r['median_us']:.2f} ({r['p25_us']:.2f}-{r['p75_us']:.2f}) "
+            f"| {r['median_us'] / edgernn:.2f} |"
+        )
+    lines += [
+        "",
+        "## `Stream.run` per step vs PyTorch `nn.GRU`/`nn.LSTM`, 1,000-step blocks "
+        f"(median us per step over {result['run_rounds']} interleaved rounds, thread CPU clock)",
+        "",
+        "| model | edgernn `Stream.run` | torch | torch / edgernn | C step alone | C step share of `Stream.run` |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["run"]:
+        lines.append(
+            f"| {r['model']} | {r['edgernn-run']:.2f} | {r['torch-nn']:.2f} (`{r['torch']}`) "
+            f"| {r['torch-nn'] / r['edgernn-run']:.2f}x | {r['edgernn-c-alone']:.2f} "
+            f"| {r['edgernn-c-alone'] / r['edgernn-run']:.0%} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few rounds, steps and models")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    rounds = 4 if args.quick else 30
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    print("== GRU 64/64 per step", file=sys.stderr, flush=True)
+    step = step_table(rounds, 25 if args.quick else 200)
+    print("== Stream.run vs torch, model set", file=sys.stderr, flush=True)
+    run = run_table(2 if args.quick else 10, args.quick)
+    result = {
+        "command": "python benchmarks/host_step.py" + (" --quick" if args.quick else ""),
+        "machine": machine_info(),
+        "load_average": load,
+        "fastpath": fastpath_unavailable() or "compiled extension in use",
+        "rounds": rounds,
+        "run_rounds": 2 if args.quick else 10,
+        "step": step,
+        "run": run,
+    }
+    args.output.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.output / "host_step.json", json.dumps(result, indent=1, sort_keys=True) + "\n")
+    text = render(result)
+    write_text_atomic(args.output / "host_step.md", text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,393 @@
+/*
+ * edgernn's Python fast path for Stream.step / Stream.run on the "c" backend (a CPython extension).
+ *
+ * One call per step does what edgernn.runtime.stream.InputAdapter and the ctypes backend do in
+ * Python: check the input, normalize it with the model's float32 mean/std, quantize it exactly as
+ * edgernn.ir.QParams.quantize (double division, round half to even, saturate to int8), call the
+ * model's generated C step on the backend's state buffer in place, and dequantize the int8 output
+ * by table into a new float32 array: the only allocation of a step.
+ *
+ * It takes only the common case. Anything else (another dtype or shape, an array subclass, a NaN
+ * or Inf before or after normalization, a token out of range, a non-zero status from the C model)
+ * returns None with the state unchanged, and the caller takes the full Python path, which gives
+ * the same result or raises the same error (and warning) as it always has.
+ *
+ * Built on first use by edgernn.runtime.c_backend.fastpath_module() with the host C compiler;
+ * where it cannot be built (no Python headers), Stream keeps the ctypes path.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "edgernn/edgernn.h"
+
+/* numpy computes (x - mean) / std in float32; so must this, without excess precision. */
+#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+#error "the fast path needs float arithmetic without excess precision (FLT_EVAL_METHOD == 0)"
+#endif
+
+/* <prefix>_run of the generated API (int8 path) on an opaque state struct; a step is a run of one
+ * step, as the ctypes backend calls it. */
+typedef ernn_status (*run_fn)(void *state, const int8_t *xs, int32_t steps, int8_t *ys);
+typedef ernn_status (*run_tokens_fn)(void *state, const int32_t *tokens, int32_t steps, int8_t *ys);
+
+/* Steps quantized per call of the model's run: bounds the buffers, not the sequence length. */
+#define CHUNK 256
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *state_owner; /* the numpy buffer holding <prefix>_state_t (kept alive) */
+    void *state;
+    size_t state_bytes;
+    unsigned char *backup; /* the state before a call, restored when the model returns an error */
+    void *run; /* run_fn, or run_tokens_fn for token models */
+    int tokens;
+    npy_intp in_width; /* features per step (1 for token models) */
+    long long vocab;
+    float *mean; /* NULL: no normalization */
+    float *std;
+    double scale;
+    double zero_point;
+    float table[256]; /* int8 output -> float32, indexed by q + 128 */
+    npy_intp out_width;
+    int8_t *xq; /* CHUNK * in_width */
+    int32_t *tok; /* CHUNK */
+    int8_t *yq; /* CHUNK * out_width */
+} Stepper;
+
+static void Stepper_dealloc(Stepper *self)
+{
+    Py_XDECREF(self->state_owner);
+    PyMem_Free(self->backup);
+    PyMem_Free(self->mean);
+    PyMem_Free(self->std);
+    PyMem_Free(self->xq);
+    PyMem_Free(self->tok);
+    PyMem_Free(self->yq);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* A writable, C-contiguous, aligned numpy array of exactly `count` values of `type` (or of any
+ * size when count < 0), else NULL with a TypeError. */
+static PyArrayObject *exact_array(PyObject *obj, int type, npy_intp count, int writable, const char *what)
+{
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a numpy array", what);
+        return NULL;
+    }
+    PyArrayObject *arr = (PyArrayObject *)obj;
+    const int flags = NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | (writable ? NPY_ARRAY_WRITEABLE : 0);
+    if (PyArray_TYPE(arr) != type || !PyArray_ISNOTSWAPPED(arr) || !PyArray_CHKFLAGS(arr, flags) ||
+        (count >= 0 && PyArray_SIZE(arr) != count)) {
+        PyErr_Format(PyExc_TypeError, "%s has the wrong dtype, size or layout", what);
+        return NULL;
+    }
+    return arr;
+}
+
+static float *copy_floats(PyObject *obj, npy_intp count, const char *what)
+{
+    PyArrayObject *arr = exact_array(obj, NPY_FLOAT32, count, 0, what);
+    if (arr == NULL) {
+        return NULL;
+    }
+    float *out = PyMem_Malloc((size_t)count * sizeof(float));
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(out, PyArray_DATA(arr), (size_t)count * sizeof(float));
+    return out;
+}
+
+static int Stepper_init(Stepper *self, PyObject *args, PyObject *kwds)
+{
+    static char *names[] = {"run", "state", "tokens", "in_width", "vocab", "mean", "std",
+                            "scale", "zero_point", "table", "out_width", NULL};
+    unsigned long long run_addr;
+    PyObject *state, *mean, *std, *table;
+    int tokens;
+    Py_ssize_t in_width, out_width;
+    long long vocab;
+    double scale, zero_point;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "KOpnLOOddOn", names, &run_addr, &state, &tokens,
+                                     &in_width, &vocab, &mean, &std, &scale, &zero_point, &table, &out_width)) {
+        return -1;
+    }
+    if (self->state_owner != NULL) {
+        PyErr_SetString(PyExc_TypeError, "a Stepper is initialized once");
+        return -1;
+    }
+    if (run_addr == 0 || in_width < 1 || out_width < 1 || (mean == Py_None) != (std == Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "invalid fast-path parameters");
+        return -1;
+    }
+    PyArrayObject *buf = exact_array(state, NPY_INT8, -1, 1, "state");
+    PyArrayObject *tab = exact_array(table, NPY_FLOAT32, 256, 0, "table");
+    if (buf == NULL || tab == NULL) {
+        return -1;
+    }
+    self->run = (void *)(uintptr_t)run_addr;
+    self->tokens = tokens;
+    self->in_width = tokens ? 1 : (npy_intp)in_width;
+    self->vocab = vocab;
+    self->scale = scale;
+    self->zero_point = zero_point;
+    self->out_width = (npy_intp)out_width;
+    memcpy(self->table, PyArray_DATA(tab), sizeof self->table);
+    if (mean != Py_None) {
+        self->mean = copy_floats(mean, self->in_width, "mean");
+        self->std = self->mean ? copy_floats(std, self->in_width, "std") : NULL;
+        if (self->std == NULL) {
+            return -1;
+        }
+    }
+    self->state_bytes = (size_t)PyArray_NBYTES(buf);
+    self->state = PyArray_DATA(buf);
+    self->backup = PyMem_Malloc(self->state_bytes);
+    self->xq = PyMem_Malloc((size_t)(CHUNK * self->in_width));
+    self->tok = PyMem_Malloc(CHUNK * sizeof(int32_t));
+    self->yq = PyMem_Malloc((size_t)(CHUNK * self->out_width));
+    if (self->backup == NULL || self->xq == NULL || self->tok == NULL || self->yq == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_INCREF(state);
+    self->state_owner = state;
+    return 0;
+}
+
+/* -- inputs ----------------------------------------------------------------------------------- */
+
+/* A float32 frame of in_width values: exact ndarray, native byte order, aligned (any stride). */
+static int is_frame(const Stepper *self, PyObject *x, int ndim)
+{
+    if (!PyArray_CheckExact(x)) {
+        return 0;
+    }
+    PyArrayObject *a = (PyArrayObject *)x;
+    return PyArray_TYPE(a) == NPY_FLOAT32 && PyArray_ISNOTSWAPPED(a) && PyArray_ISALIGNED(a) &&
+           PyArray_NDIM(a) == ndim && PyArray_DIM(a, ndim - 1) == self->in_width && PyArray_DIM(a, 0) > 0;
+}
+
+/* The normalized value of feature i, as numpy computes (x - mean) / std in float32. */
+static inline float normalized(const Stepper *self, float x, npy_intp i)
+{
+    if (self->mean == NULL) {
+        return x;
+    }
+    const float centred = x - self->mean[i];
+    return centred / self->std[i];
+}
+
+/* QParams.quantize: clamp(rint(x / scale) + zero_point, -128, 127) in double. */
+static inline int8_t quantize(const Stepper *self, float x)
+{
+    double q = rint((double)x / self->scale) + self->zero_point;
+    q = q > 127.0 ? 127.0 : q;
+    q = q < -128.0 ? -128.0 : q;
+    return (int8_t)q;
+}
+
+/* 1 when every value of row `t` of a (T, F) or (F,) array normalizes to a finite float: the only
+ * case taken here (numpy raises on NaN/Inf input, and warns when normalization overflows). */
+static int row_finite(const Stepper *self, PyArrayObject *a, npy_intp t)
+{
+    const int last = PyArray_NDIM(a) - 1;
+    const char *row = PyArray_BYTES(a) + (last ? t * PyArray_STRIDE(a, 0) : 0);
+    const npy_intp stride = PyArray_STRIDE(a, last);
+    for (npy_intp i = 0; i < self->in_width; ++i) {
+        if (!isfinite(normalized(self, *(const float *)(row + i * stride), i))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void quantize_row(const Stepper *self, PyArrayObject *a, npy_intp t, int8_t *out)
+{
+    const int last = PyArray_NDIM(a) - 1;
+    const char *row = PyArray_BYTES(a) + (last ? t * PyArray_STRIDE(a, 0) : 0);
+    const npy_intp stride = PyArray_STRIDE(a, last);
+    for (npy_intp i = 0; i < self->in_width; ++i) {
+        out[i] = quantize(self, normalized(self, *(const float *)(row + i * stride), i));
+    }
+}
+
+/* A token id in [0, vocab) from a Python int or a numpy integer scalar; -1 for anything else. */
+static long long token_of(const Stepper *self, PyObject *x)
+{
+    /* numpy's timedelta64 is an integer scalar type, but not a token id (asarray gives dtype 'm'). */
+    if (!PyLong_CheckExact(x) && (!PyArray_IsScalar(x, Integer) || PyArray_IsScalar(x, Timedelta))) {
+        return -1;
+    }
+    PyObject *index = PyNumber_Index(x);
+    if (index == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(index, &overflow);
+    Py_DECREF(index);
+    if (v == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    return overflow || v < 0 || v >= self->vocab ? -1 : v;
+}
+
+static void dequantize(const Stepper *self, const int8_t *yq, npy_intp steps, float *out)
+{
+    const npy_intp n = steps * self->out_width;
+    for (npy_intp i = 0; i < n; ++i) {
+        out[i] = self->table[yq[i] + 128];
+    }
+}
+
+/* -- step and run ------------------------------------------------------------------------------ */
+
+static PyObject *Stepper_step(Stepper *self, PyObject *x)
+{
+    ernn_status status;
+    if (self->tokens) {
+        const long long token = token_of(self, x);
+        if (token < 0) {
+            Py_RETURN_NONE;
+        }
+        self->tok[0] = (int32_t)token;
+        memcpy(self->backup, self->state, self->state_bytes);
+        status = ((run_tokens_fn)self->run)(self->state, self->tok, 1, self->yq);
+    } else {
+        if (!is_frame(self, x, 1) || !row_finite(self, (PyArrayObject *)x, 0)) {
+            Py_RETURN_NONE;
+        }
+        quantize_row(self, (PyArrayObject *)x, 0, self->xq);
+        memcpy(self->backup, self->state, self->state_bytes);
+        status = ((run_fn)self->run)(self->state, self->xq, 1, self->yq);
+    }
+    if (status != ERNN_OK) {
+        memcpy(self->state, self->backup, self->state_bytes);
+        Py_RETURN_NONE;
+    }
+    npy_intp dims[1] = {self->out_width};
+    PyObject *y = PyArray_SimpleNew(1, dims, NPY_FLOAT32);
+    if (y != NULL) {
+        dequantize(self, self->yq, 1, (float *)PyArray_DATA((PyArrayObject *)y));
+    }
+    return y;
+}
+
+/* Token ids of a 1-D int32/int64 array, all in [0, vocab); else 0. */
+static int tokens_ok(const Stepper *self, PyArrayObject *a)
+{
+    const int type = PyArray_TYPE(a);
+    if ((type != NPY_INT64 && type != NPY_INT32) || !PyArray_ISNOTSWAPPED(a) || !PyArray_ISALIGNED(a) ||
+        PyArray_NDIM(a) != 1 || PyArray_DIM(a, 0) == 0) {
+        return 0;
+    }
+    for (npy_intp t = 0; t < PyArray_DIM(a, 0); ++t) {
+        const char *p = PyArray_BYTES(a) + t * PyArray_STRIDE(a, 0);
+        const long long v = type == NPY_INT64 ? *(const int64_t *)p : *(const int32_t *)p;
+        if (v < 0 || v >= self->vocab) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static PyObject *Stepper_run(Stepper *self, PyObject *xs)
+{
+    if (!PyArray_CheckExact(xs)) {
+        Py_RETURN_NONE;
+    }
+    PyArrayObject *a = (PyArrayObject *)xs;
+    if (self->tokens ? !tokens_ok(self, a) : !is_frame(self, xs, 2)) {
+        Py_RETURN_NONE;
+    }
+    const npy_intp steps = PyArray_DIM(a, 0);
+    if (!self->tokens) {
+        for (npy_intp t = 0; t < steps; ++t) { /* every step is checked before the state changes */
+            if (!row_finite(self, a, t)) {
+                Py_RETURN_NONE;
+            }
+        }
+    }
+    npy_intp dims[2] = {steps, self->out_width};
+    PyObject *ys = PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+    if (ys == NULL) {
+        return NULL;
+    }
+    float *out = (float *)PyArray_DATA((PyArrayObject *)ys);
+    memcpy(self->backup, self->state, self->state_bytes);
+    ernn_status status = ERNN_OK;
+    for (npy_intp start = 0; start < steps && status == ERNN_OK; start += CHUNK) {
+        const npy_intp n = steps - start < CHUNK ? steps - start : CHUNK;
+        if (self->tokens) {
+            for (npy_intp t = 0; t < n; ++t) {
+                const char *p = PyArray_BYTES(a) + (start + t) * PyArray_STRIDE(a, 0);
+                self->tok[t] = PyArray_TYPE(a) == NPY_INT64 ? (int32_t) * (const int64_t *)p : *(const int32_t *)p;
+            }
+            status = ((run_tokens_fn)self->run)(self->state, self->tok, (int32_t)n, self->yq);
+        } else {
+            for (npy_intp t = 0; t < n; ++t) {
+                quantize_row(self, a, start + t, self->xq + t * self->in_width);
+            }
+            status = ((run_fn)self->run)(self->state, self->xq, (int32_t)n, self->yq);
+        }
+        dequantize(self, self->yq, n, out + start * self->out_width);
+    }
+    if (status != ERNN_OK) {
+        memcpy(self->state, self->backup, self->state_bytes);
+        Py_DECREF(ys);
+        Py_RETURN_NONE;
+    }
+    return ys;
+}
+
+static PyMethodDef Stepper_methods[] = {
+    {"step", (PyCFunction)Stepper_step, METH_O,
+     "One step: a float32 frame (or a token id) -> float32 outputs, or None for the full Python path."},
+    {"run", (PyCFunction)Stepper_run, METH_O,
+     "Many steps (T, F) float32 (or (T,) token ids) -> (T, out) float32, or None for the Python path."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject StepperType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "edgernn_fastpath.Stepper",
+    .tp_basicsize = sizeof(Stepper),
+    .tp_dealloc = (destructor)Stepper_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The compiled Stream.step/run of one C-backend model instance.",
+    .tp_methods = Stepper_methods,
+    .tp_init = (initproc)Stepper_init,
+    .tp_new = PyType_GenericNew,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "edgernn_fastpath", "edgernn's compiled Stream.step/run for the c backend.", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit_edgernn_fastpath(void)
+{
+    import_array();
+    if (PyType_Ready(&StepperType) < 0) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) {
+        return NULL;
+    }
+    Py_INCREF(&StepperType);
+    if (PyModule_AddObject(m, "Stepper", (PyObject *)&StepperType) < 0) {
+        Py_DECREF(&StepperType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,252 @@
+"""The compiled fast path of ``Stream.step``/``Stream.run`` on the "c" backend (``_fastpath.c``).
+
+Every test compares a stream that takes the fast path with one forced onto the ctypes path
+(``EDGERNN_FASTPATH=0``): outputs must be identical bit for bit, errors and warnings the same, and
+state checkpoints interchangeable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sysconfig
+import warnings
+
+import numpy as np
+import pytest
+
+from edgernn.errors import InputDataError
+from edgernn.ir import QuantizedRNN
+from edgernn.runtime import Stream, c_backend
+from edgernn.testing import random_inputs, random_model
+from edgernn.types import CellType, ModelConfig, OutputMode
+
+FEATURES = [
+    ModelConfig(cell=cell, input_size=7, hidden_size=24, num_layers=layers, output_size=out)
+    for cell in CellType
+    for layers, out in [(1, 5), (2, None)]
+]
+TOKENS = ModelConfig(cell=CellType.LSTM, vocab_size=30, embedding_dim=6, hidden_size=16, output_size=30)
+
+
+def _normalized(model: QuantizedRNN, seed: int = 0) -> QuantizedRNN:
+    """The model with input statistics: raw features are (x - mean) / std before quantization."""
+    rng = np.random.default_rng(seed)
+    f = model.config.input_size
+    mean = rng.normal(size=f).astype(np.float32) * 10
+    std = rng.uniform(0.05, 20, size=f).astype(np.float32)
+    return dataclasses.replace(model, input_mean=mean, input_std=std)
+
+
+def _pair(model: QuantizedRNN, monkeypatch: pytest.MonkeyPatch) -> tuple[Stream, Stream]:
+    """(fast, ctypes) streams of the same model; the fast one must really have the fast path."""
+    fast = Stream(model, backend="c")
+    assert fast._fast is not None, f"the fast path was not built: {c_backend.fastpath_unavailable()}"
+    with monkeypatch.context() as m:
+        m.setenv("EDGERNN_FASTPATH", "0")
+        slow = Stream(model, backend="c")
+    assert slow._fast is None
+    return fast, slow
+
+
+def _hard_inputs(model: QuantizedRNN, steps: int, seed: int) -> np.ndarray:
+    """Raw features that exercise the quantizer: ordinary values, values that saturate int8 both
+    ways, exact half-way points of the input scale (round half to even), zeros and float32 extremes
+    (whose normalization may overflow: numpy's path)."""
+    cfg = model.config
+    xs = random_inputs(cfg, steps, seed=seed, scale=3.0)
+    q = model.input_q
+    halves = ((np.arange(-140, 140) + 0.5 - q.zero_point) * q.scale).astype(np.float32)
+    xs[::7] *= 1000.0  # saturates
+    xs[1::11] = np.resize(halves, xs[1::11].shape)
+    if model.input_mean is not None:  # raw values: what normalizes to the values above
+        xs = xs * model.input_std + model.input_mean
+    xs[2::13] = 0.0
+    xs[3::17] = np.float32(3.0e38) * np.sign(xs[3::17] + 0.5)
+    return xs.astype(np.float32)
+
+
+@pytest.mark.parametrize("normalize", [False, True], ids=["plain", "normalized"])
+@pytest.mark.parametrize("config", FEATURES, ids=lambda c: f"{c.cell.value}-{c.num_layers}")
+def test_long_streams_are_bit_identical(config: ModelConfig, normalize: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = random_model(config, seed=3)
+    model = _normalized(model) if normalize else model
+    fast, slow = _pair(model, monkeypatch)
+    xs = _hard_inputs(model, 3000, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # normalizing 3e38 overflows (compared below)
+        stepped = np.stack([fast.step(x) for x in xs[:1500]])
+        stepped_slow = np.stack([slow.step(x) for x in xs[:1500]])
+        ran, ran_slow = fast.run(xs[1500:]), slow.run(xs[1500:])
+    assert stepped.dtype == ran.dtype == np.float32 and ran.shape == (1500, config.output_width)
+    assert np.array_equal(stepped, stepped_slow) and np.array_equal(ran, ran_slow)
+    assert len(np.unique(stepped)) > 20, "outputs must vary for the comparison to mean anything"
+    for a, b in zip(fast.get_state().cells, slow.get_state().cells):
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    # and the int8 outputs, through the int8 API on the same streams
+    xq = model.input_q.quantize(np.clip(random_inputs(config, 500, seed=8), -5, 5))
+    assert np.array_equal(fast.run_int8(xq), slow.run_int8(xq))
+
+
+def test_run_equals_stepping_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run quantizes and calls the model in chunks of 256 steps: lengths around the chunk agree."""
+    model = _normalized(random_model(FEATURES[2], seed=1))
+    fast, slow = _pair(model, monkeypatch)
+    xs = random_inputs(model.config, 1100, seed=2, scale=4.0) * model.input_std + model.input_mean
+    for n in (1, 255, 256, 257, 513):
+        fast.reset()
+        slow.reset()
+        ys = fast.run(xs[:n])
+        assert np.array_equal(ys, slow.run(xs[:n]))
+        fast.reset()
+        assert np.array_equal(ys, np.stack([fast.step(x) for x in xs[:n]]))
+
+
+def test_token_streams_are_bit_identical(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = random_model(TOKENS, seed=4)
+    fast, slow = _pair(model, monkeypatch)
+    tokens = random_inputs(TOKENS, 3000, seed=6)
+    kinds = [int, np.int64, np.int32, np.uint8, np.int16]
+    stepped = [fast.step(kinds[i % len(kinds)](t)) for i, t in enumerate(tokens[:1500])]
+    assert np.array_equal(np.stack(stepped), np.stack([slow.step(int(t)) for t in tokens[:1500]]))
+    for dtype in (np.int64, np.int32, np.uint16):
+        fast.reset()
+        slow.reset()
+        assert np.array_equal(fast.run(tokens[1500:].astype(dtype)), slow.run(tokens[1500:].astype(dtype)))
+
+
+def _same_error(fast: Stream, slow: Stream, call: str, x: object) -> str:
+    errors = []
+    for s in (fast, slow):
+        with pytest.raises(InputDataError) as info:
+            getattr(s, call)(x)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
+    return errors[0]
+
+
+def test_bad_inputs_raise_the_same_errors_and_leave_the_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _normalized(random_model(FEATURES[0], seed=2))
+    fast, slow = _pair(model, monkeypatch)
+    xs = random_inputs(model.config, 40, seed=3) * model.input_std + model.input_mean
+    fast.run(xs[:20])
+    slow.run(xs[:20])
+    nan = xs[20].copy()
+    nan[3] = np.nan
+    inf_run = xs[20:30].copy()
+    inf_run[-1, 0] = -np.inf  # the last step: nothing may have run before the error
+    for call, bad in [
+        ("step", nan),
+        ("step", np.full(7, np.inf, np.float32)),
+        ("step", np.zeros(6, np.float32)),
+        ("step", np.zeros((1, 7), np.float32)),
+        ("step", np.array(["a"] * 7)),
+        ("step", 1.5),
+        ("run", inf_run),
+        ("run", np.zeros((0, 7), np.float32)),
+        ("run", np.zeros(7, np.float32)),
+        ("run", np.zeros((3, 8), np.float32)),
+    ]:
+        _same_error(fast, slow, call, bad)
+    assert np.array_equal(fast.run(xs[20:]), slow.run(xs[20:]))
+    tok_fast, tok_slow = _pair(random_model(TOKENS, seed=1), monkeypatch)
+    for call, bad in [
+        ("step", 30),
+        ("step", -1),
+        ("step", 2**70),
+        ("step", True),
+        ("step", np.timedelta64(3)),
+        ("step", np.float32(2)),
+        ("run", np.array([1, 2, 30])),
+        ("run", np.array([1.0, 2.0])),
+        ("run", np.array([True, False])),
+    ]:
+        _same_error(tok_fast, tok_slow, call, bad)
+    tokens = random_inputs(TOKENS, 50, seed=2)
+    assert np.array_equal(tok_fast.run(tokens), tok_slow.run(tokens))
+
+
+def test_other_input_forms_take_the_python_path_with_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = random_model(FEATURES[4], seed=5)
+    fast, slow = _pair(model, monkeypatch)
+    xs = random_inputs(model.config, 60, seed=1, scale=2.0)
+    wide = np.zeros((60, 14), np.float32)
+    wide[:, ::2] = xs  # a strided view: still the fast path
+    forms = [xs[0], xs[1].astype(np.float64), xs[2].tolist(), wide[3, ::2], xs[4].astype(">f4"), xs[5:6][0]]
+    for x in forms:
+        assert np.array_equal(fast.step(x), slow.step(x))
+    for block in (xs[6:20], wide[20:40, ::2], xs[40:60].astype(np.float64), xs[40:50].T.copy().T):
+        assert np.array_equal(fast.run(block), slow.run(block))
+
+
+def test_overflowing_normalization_warns_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finite raw value whose normalization overflows float32 goes to numpy, which warns."""
+    model = random_model(FEATURES[0], seed=2)
+    f = model.config.input_size
+    model = dataclasses.replace(
+        model, input_mean=np.full(f, -3.0e38, np.float32), input_std=np.full(f, 1.0, np.float32)
+    )
+    fast, slow = _pair(model, monkeypatch)
+    x = np.full(f, 3.0e38, np.float32)
+    results = []
+    for s in (fast, slow):
+        with pytest.warns(RuntimeWarning, match="overflow"):
+            results.append(s.step(x))
+    assert np.array_equal(*results)
+
+
+def test_state_checkpoints_are_interchangeable(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = ModelConfig(cell=CellType.GRU, input_size=5, hidden_size=12, num_layers=2, output_size=3)
+    model = random_model(config, seed=6)
+    fast, slow = _pair(model, monkeypatch)
+    xs = random_inputs(config, 400, seed=7, scale=2.0)
+    fast.run(xs[:100])
+    for x in xs[100:150]:
+        fast.step(x)
+    slow.run(xs[:150])
+    saved_fast, saved_slow = fast.get_state(), slow.get_state()
+    for a, b in zip(saved_fast.cells, saved_slow.cells):
+        assert len(a) == 2 and all(np.array_equal(x, y) for x, y in zip(a, b))  # (h int8, h_q15 int16)
+    after = fast.run(xs[150:250])
+    assert np.array_equal(after, slow.run(xs[150:250]))
+    slow.set_state(saved_fast)  # a state taken on the fast path restores on the ctypes path and back
+    fast.set_state(saved_slow)
+    assert np.array_equal(fast.run(xs[150:250]), after) and np.array_equal(slow.run(xs[150:250]), after)
+    # the checkpoint is a copy: stepping on does not change it
+    assert all(np.array_equal(x, y) for a, b in zip(saved_fast.cells, saved_slow.cells) for x, y in zip(a, b))
+    fast.reset()
+    slow.reset()
+    zero = Stream(model, backend="c").get_state()
+    assert all(np.array_equal(x, y) for a, b in zip(fast.get_state().cells, zero.cells) for x, y in zip(a, b))
+    # mixing the int8 API, step and run keeps one state
+    xq = model.input_q.quantize(xs[250:260])
+    mixed = [fast.step(xs[260]), fast.step_int8(xq[0]), fast.run(xs[261:263]), fast.run_int8(xq[1:3])]
+    reference = [slow.step(xs[260]), slow.step_int8(xq[0]), slow.run(xs[261:263]), slow.run_int8(xq[1:3])]
+    assert all(np.array_equal(a, b) for a, b in zip(mixed, reference))
+
+
+def test_without_python_headers_streams_keep_the_ctypes_path(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setattr(c_backend, "_fastpath", None)  # forget this process's build
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {"include": str(tmp_path)})
+    assert c_backend.fastpath_module() is None
+    assert "Python headers" in (c_backend.fastpath_unavailable() or "")
+    model = random_model(FEATURES[0], seed=1)
+    s = Stream(model, backend="c")
+    assert s._fast is None
+    xs = random_inputs(model.config, 30, seed=1)
+    assert np.array_equal(s.run(xs), Stream(model, backend="reference").run(xs))
+
+
+def test_the_fast_path_leaves_other_backends_and_bidirectional_models_alone() -> None:
+    assert Stream(random_model(FEATURES[0]), backend="reference")._fast is None
+    bidi = ModelConfig(
+        cell=CellType.GRU,
+        input_size=3,
+        hidden_size=4,
+        bidirectional=True,
+        output_size=2,
+        output_mode=OutputMode.SEQUENCE,
+    )
+    s = Stream(random_model(bidi), backend="c")
+    assert s._fast is None
+    with pytest.raises(InputDataError, match="bidirectional"):
+        s.step(np.zeros(3, np.float32))
