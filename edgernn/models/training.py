@@ -121,11 +121,14 @@ class TrainResult:
     # Regression: the target standardization already folded into the head (for inspection).
     target_scaling: TargetScaling | None = None
     float_val_metric: Metric | None = None  # of the float weights, before any QAT
-    # QAT: what ran and why ("off", "on", "auto: ..."), the int8 validation metric of the float
-    # weights (post-training quantization; measured with --qat auto), and the QAT epochs' history.
+    # QAT: "off", "on", "auto: skipped ..." or "auto: ran ..."; the int8 validation metric of the
+    # float weights (with "auto" measured on the integer reference after post-training
+    # quantization, with "on" the fake-quantized training view); the QAT epochs' history (epoch 0:
+    # the float weights) and the epoch whose weights were kept (0: fine-tuning did not beat them).
     qat: str = "off"
     ptq_val_metric: Metric | None = None
     qat_history: list[dict[str, float]] | None = None
+    qat_best_epoch: int | None = None
 
 
 def train(
@@ -298,6 +301,7 @@ def _fine_tune_qat(
     result.model = fine.model
     result.val_metric = fine.val_metric
     result.qat_history = fine.history
+    result.qat_best_epoch = fine.best_epoch
     if result.ptq_val_metric is None:  # the int8 training view of the float weights: epoch 0
         result.ptq_val_metric = fine.start_metric
     return result
