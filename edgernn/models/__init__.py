@@ -7,7 +7,7 @@ imports this package.
 from edgernn.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from edgernn.models.importer import from_torch
 from edgernn.models.rnn import RNNModel
-from edgernn.models.training import TargetScaling, TrainConfig, TrainResult, evaluate, predict, train
+from edgernn.models.training import TargetScaling, TrainConfig, TrainResult, evaluate, fine_tune_qat, predict, train
 
 __all__ = [
     "RNNModel",
@@ -16,6 +16,7 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "train",
+    "fine_tune_qat",
     "TargetScaling",
     "TrainConfig",
     "TrainResult",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +22,7 @@ from edgernn.models.qat import fine_tune as qat_fine_tune
 from edgernn.models.rnn import RNNModel
 from edgernn.types import ModelConfig, OutputMode, Task
 
-__all__ = ["TargetScaling", "TrainConfig", "TrainResult", "train", "evaluate", "predict"]
+__all__ = ["TargetScaling", "TrainConfig", "TrainResult", "train", "fine_tune_qat", "evaluate", "predict"]
 
 _IGNORE = -100  # label of padded steps: F.cross_entropy skips it
 
@@ -156,16 +158,22 @@ def train(
     normalization = None if data.uses_tokens else Normalization.fit(data)
     inputs = _inputs(data, normalization)
 
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(tc.num_threads)
     scaling = TargetScaling.fit(data) if data.task is Task.REGRESSION and config.output_size is not None else None
-    try:
+    with _torch_threads(tc.num_threads):
         result = _train(data, config, tc, validation, normalization, inputs, progress, scaling)
-        if qat is not None:
-            result = _fine_tune_qat(result, data, validation, inputs, tc, qat, progress)
-        return result
+    if qat is not None:
+        result = fine_tune_qat(result, data, validation, tc, qat, progress)
+    return result
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
     finally:
-        torch.set_num_threads(previous_threads)
+        torch.set_num_threads(previous)
 
 
 def _train(
@@ -239,17 +247,20 @@ def _train(
     )
 
 
-def _fine_tune_qat(
+def fine_tune_qat(
     result: TrainResult,
     data: SequenceData,
     validation: SequenceData,
-    inputs: list[np.ndarray],
-    tc: TrainConfig,
-    qat: QATConfig,
-    progress: bool,
+    tc: TrainConfig = TrainConfig(),
+    qat: QATConfig = QATConfig(),
+    progress: bool = True,
 ) -> TrainResult:
-    """QAT after float training (``qat.mode`` "auto": only if post-training quantization loses
-    more than the threshold on the validation split, measured with the integer reference)."""
+    """Quantization-aware fine-tuning of a float training result (``train(..., qat=...)`` calls
+    this). ``qat.mode`` "auto": only if post-training quantization loses more than the threshold
+    on ``validation``, measured on the integer reference. Returns ``result`` with the fine-tuned
+    model (the float weights if fine-tuning never beat their int8 view) and the QAT fields set."""
+    result = dataclasses.replace(result)
+    inputs = _inputs(data, result.normalization)
     result.qat = "on"
     if qat.mode == "auto":
         from edgernn.quant.from_torch import quantize
@@ -284,7 +295,7 @@ def _fine_tune_qat(
     def evaluate_forward(model: RNNModel, forward: Callable[..., torch.Tensor], data_: SequenceData) -> Metric:
         return _evaluate_forward(model, forward, data_, result.normalization, None)
 
-    with torch.random.fork_rng(devices=[]):
+    with _torch_threads(tc.num_threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(tc.seed)
         fine = qat_fine_tune(
             result.model,
