@@ -343,6 +343,16 @@ def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
     return q_fixed, shift
 
 
+def multiplier_from_scales(a: float, b: float, out: float) -> tuple[int, int]:
+    """The Q31 multiplier and shift of ``a * b / out``: float32 scales, product and quotient in double.
+
+    How TFLite's kernels derive a requantization from tensor scales (FULLY_CONNECTED per output
+    row, MUL, QUANTIZE with ``b = 1``). Every multiplier in the IR is this function of its scales,
+    so a format that stores only scales (TFLite) computes the very same integers.
+    """
+    return quantize_multiplier(float(np.float32(a)) * float(np.float32(b)) / float(np.float32(out)))
+
+
 def saturating_rounding_doubling_high_mul(a: ArrayLike, b: ArrayLike) -> npt.NDArray[np.int64]:
     """gemmlowp's SaturatingRoundingDoublingHighMul: round(a * b / 2**31), ties toward +infinity.
 

@@ -43,22 +43,27 @@ from edgernn.errors import ModelFileError, UnsupportedModelError
 from edgernn.fileio import write_bytes_atomic
 from edgernn.fixedpoint import (
     GATE_INPUT_SCALE_POWER,
+    GATE_OUTPUT_SCALE_POWER,
     INT8_MAX,
     INT8_MIN,
     INT16_MAX,
     INT16_MIN,
     INT32_MAX,
     INT32_MIN,
+    multiplier_from_scales,
     tanh_params_for_scale_power,
 )
 from edgernn.types import CellType, ModelConfig
 
 FORMAT_NAME = "edgernn-model"
-SCHEMA_VERSION = 1
+#: 2: the GRU's recurrent state is int16 Q0.15 (schema 1 kept it in int8 and carried a
+#: ``hidden_to_q15`` rescale); Elman and LSTM models are the same in both.
+SCHEMA_VERSION = 2
 HEADER_NAME = "edgernn.json"
 _MAX_ARCHIVE_BYTES = 1 << 30  # refuse zip bombs: no real RNN for an MCU comes near this
 
 GATE_SCALE = 2.0**GATE_INPUT_SCALE_POWER
+Q15_SCALE = 2.0**GATE_OUTPUT_SCALE_POWER
 
 
 class IRValidationError(ModelFileError):
@@ -144,6 +149,46 @@ class Rescale:
     @property
     def real(self) -> float:
         return self.multiplier * 2.0 ** (self.shift - 31)
+
+    @classmethod
+    def of(cls, a: float, b: float, out: float, what: str = "requantization") -> Rescale:
+        """The rescale of ``a * b / out``, derived from float32 scales (the IR's only rule)."""
+        try:
+            return cls(*multiplier_from_scales(a, b, out))
+        except ValueError:
+            _fail(f"{what}: scales {a!r} * {b!r} / {out!r} give a factor too large for a Q31 multiplier")
+
+
+def fc_multipliers(
+    input_scale: float, weight_scale: npt.ArrayLike, output_scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row ``(multiplier, shift)`` of a FULLY_CONNECTED: ``s_in * s_w[o] / s_out`` (TFLite's rule)."""
+    pairs = [Rescale.of(input_scale, float(s), output_scale, "a fully connected layer") for s in np.ravel(weight_scale)]
+    return (
+        np.array([p.multiplier for p in pairs], dtype=np.int32),
+        np.array([p.shift for p in pairs], dtype=np.int32),
+    )
+
+
+def _check_derived(actual: Rescale, want: Rescale, what: str) -> None:
+    if actual != want:
+        _fail(
+            f"{what} requantization ({actual.multiplier}, {actual.shift}) disagrees with its scales, which give"
+            f" ({want.multiplier}, {want.shift})"
+        )
+
+
+def _check_fc_multipliers(fc: FullyConnected, input_scale: float, what: str) -> None:
+    """One source of truth: a FC's stored integers must be the ones its scales give."""
+    multiplier, shift = fc_multipliers(input_scale, fc.weight_scale, fc.output_scale)
+    bad = np.flatnonzero((multiplier != fc.multiplier) | (shift != fc.shift))
+    if bad.size:
+        o = int(bad[0])
+        _check_derived(
+            Rescale(int(fc.multiplier[o]), int(fc.shift[o])),
+            Rescale(int(multiplier[o]), int(shift[o])),
+            f"{what} row {o}",
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,13 +276,19 @@ class FloatCellWeights:
         _set(self, "bias_hh", _frozen_array(self.bias_hh, np.float32, (rows,), "bias_hh"))
 
 
-def _gate_fc(fc: FullyConnected, name: str, out: int, inp: int, input_zp: int) -> None:
+def _gate_fc(fc: FullyConnected, name: str, out: int, inp: int, input_q: QParams) -> None:
     if fc.weight.shape != (out, inp):
         _fail(f"{name} weight has shape {fc.weight.shape}, expected {(out, inp)}")
     if fc.output_bits != 16 or fc.output_zero_point != 0:
         _fail(f"{name} must produce symmetric int16 gate pre-activations")
-    if fc.input_zero_point != input_zp:
-        _fail(f"{name} input zero point {fc.input_zero_point} differs from its input's {input_zp}")
+    if fc.input_zero_point != input_q.zero_point:
+        _fail(f"{name} input zero point {fc.input_zero_point} differs from its input's {input_q.zero_point}")
+    _check_fc_multipliers(fc, input_q.scale, name)
+
+
+def _check_rescales(cell: Any, derived: dict[str, Rescale]) -> None:
+    for name, want in derived.items():
+        _check_derived(getattr(cell, name), want, name)
 
 
 def _q312(fc: FullyConnected, name: str) -> None:
@@ -258,12 +309,18 @@ class ElmanCellQ:
     h_fc: FullyConnected
     to_hidden: Rescale
 
+    @staticmethod
+    def derived_rescales(hidden_scale: float) -> dict[str, Rescale]:
+        """The cell's rescales as functions of its scales (what the quantizer builds and a load checks)."""
+        return {"to_hidden": Rescale.of(Q15_SCALE, 1.0, hidden_scale, "to_hidden")}
+
     def check(self, layer: RecurrentLayer) -> None:
         h, i = layer.hidden_size, layer.input_size
-        _gate_fc(self.x_fc, "x_fc", h, i, layer.input_q.zero_point)
-        _gate_fc(self.h_fc, "h_fc", h, h, layer.hidden_q.zero_point)
+        _gate_fc(self.x_fc, "x_fc", h, i, layer.input_q)
+        _gate_fc(self.h_fc, "h_fc", h, h, layer.hidden_q)
         _q312(self.x_fc, "x_fc")
         _q312(self.h_fc, "h_fc")
+        _check_rescales(self, self.derived_rescales(layer.hidden_q.scale))
 
 
 @dataclass(frozen=True, eq=False)
@@ -273,9 +330,10 @@ class GRUCellQ:
     ``r = sigmoid(x_r + h_r)``, ``z = sigmoid(x_z + h_z)``, ``n = tanh(x_n + r * h_n)``,
     ``h' = z * h + (1 - z) * n``. ``x_r``/``x_z`` carry ``b_i* + b_h*``; ``x_n`` carries
     ``b_in`` and ``h_n`` carries ``b_hn`` (it is scaled by ``r``), at its own int16 scale
-    ``h_n.output_scale``. ``reset_mul`` rescales ``r * h_n`` to Q3.12, ``hidden_to_q15`` the
-    int8 hidden state to Q0.15, ``gate_mul`` a Q0.15 x Q0.15 product to Q0.15, and
-    ``to_hidden`` the Q0.15 new state to int8.
+    ``h_n.output_scale``. ``reset_mul`` rescales ``r * h_n`` to Q3.12, ``gate_mul`` a Q0.15 x
+    Q0.15 product to Q0.15, and ``to_hidden`` the Q0.15 state to the int8 hidden tensor. The
+    recurrent state is the int16 Q0.15 hidden state (the GRU's memory, kept at 16 bits as the
+    LSTM keeps its cell state) plus its int8 requantization, which the recurrent FCs read.
     """
 
     CELL: ClassVar[CellType] = CellType.GRU
@@ -286,18 +344,27 @@ class GRUCellQ:
     h_z: FullyConnected
     h_n: FullyConnected
     reset_mul: Rescale
-    hidden_to_q15: Rescale
     gate_mul: Rescale
     to_hidden: Rescale
+
+    @staticmethod
+    def derived_rescales(hidden_scale: float, reset_hidden_scale: float) -> dict[str, Rescale]:
+        """The cell's rescales as functions of its scales (``reset_hidden_scale``: ``h_n``'s output)."""
+        return {
+            "reset_mul": Rescale.of(Q15_SCALE, reset_hidden_scale, GATE_SCALE, "reset_mul"),
+            "gate_mul": Rescale.of(Q15_SCALE, Q15_SCALE, Q15_SCALE, "gate_mul"),
+            "to_hidden": Rescale.of(Q15_SCALE, 1.0, hidden_scale, "to_hidden"),
+        }
 
     def check(self, layer: RecurrentLayer) -> None:
         h, i = layer.hidden_size, layer.input_size
         for name in ("x_r", "x_z", "x_n"):
-            _gate_fc(getattr(self, name), name, h, i, layer.input_q.zero_point)
+            _gate_fc(getattr(self, name), name, h, i, layer.input_q)
         for name in ("h_r", "h_z", "h_n"):
-            _gate_fc(getattr(self, name), name, h, h, layer.hidden_q.zero_point)
+            _gate_fc(getattr(self, name), name, h, h, layer.hidden_q)
         for name in ("x_r", "x_z", "x_n", "h_r", "h_z"):
             _q312(getattr(self, name), name)
+        _check_rescales(self, self.derived_rescales(layer.hidden_q.scale, self.h_n.output_scale))
 
 
 @dataclass(frozen=True, eq=False)
@@ -332,13 +399,24 @@ class LSTMCellQ:
         """(input_multiplier, input_left_shift) of the int16 TANH applied to the cell state."""
         return tanh_params_for_scale_power(self.cell_scale_power)
 
+    @staticmethod
+    def derived_rescales(hidden_scale: float, cell_scale_power: int) -> dict[str, Rescale]:
+        """The cell's rescales as functions of its scales (the cell state's is ``2**cell_scale_power``)."""
+        cell_scale = 2.0**cell_scale_power
+        return {
+            "forget_mul": Rescale.of(Q15_SCALE, cell_scale, cell_scale, "forget_mul"),
+            "input_mul": Rescale.of(Q15_SCALE, Q15_SCALE, cell_scale, "input_mul"),
+            "output_mul": Rescale.of(Q15_SCALE, Q15_SCALE, hidden_scale, "output_mul"),
+        }
+
     def check(self, layer: RecurrentLayer) -> None:
         h, i = layer.hidden_size, layer.input_size
         for gate in "ifgo":
-            _gate_fc(getattr(self, f"x_{gate}"), f"x_{gate}", h, i, layer.input_q.zero_point)
-            _gate_fc(getattr(self, f"h_{gate}"), f"h_{gate}", h, h, layer.hidden_q.zero_point)
+            _gate_fc(getattr(self, f"x_{gate}"), f"x_{gate}", h, i, layer.input_q)
+            _gate_fc(getattr(self, f"h_{gate}"), f"h_{gate}", h, h, layer.hidden_q)
             _q312(getattr(self, f"x_{gate}"), f"x_{gate}")
             _q312(getattr(self, f"h_{gate}"), f"h_{gate}")
+        _check_rescales(self, self.derived_rescales(layer.hidden_q.scale, self.cell_scale_power))
 
 
 CellQuant = ElmanCellQ | GRUCellQ | LSTMCellQ
@@ -477,6 +555,7 @@ class QuantizedRNN:
                 _fail(f"head weight has shape {self.head.weight.shape}, expected {expected}")
             if self.head.fc.input_zero_point != self.layers[-1].hidden_q.zero_point:
                 _fail("head input zero point differs from the last layer's hidden zero point")
+            _check_fc_multipliers(self.head.fc, self.layers[-1].hidden_q.scale, "head")
         if (self.input_mean is None) != (self.input_std is None):
             _fail("input_mean and input_std come together")
         if self.input_mean is not None:
@@ -508,8 +587,9 @@ class QuantizedRNN:
 
     @property
     def state_bytes(self) -> int:
-        """Bytes of recurrent state: int8 hidden state, plus an int16 cell state for LSTM."""
-        per_direction = self.config.hidden_size * (3 if self.config.cell is CellType.LSTM else 1)
+        """Bytes of recurrent state: the int8 hidden state, plus an int16 state for GRU (its Q0.15
+        hidden state) and LSTM (its cell state)."""
+        per_direction = self.config.hidden_size * (3 if self.config.cell.int16_state else 1)
         return per_direction * self.config.num_directions * self.config.num_layers
 
     @functools.cached_property
@@ -718,6 +798,18 @@ def _check_header(header: Any, source: str) -> None:
         )
     if version < 1 or "model" not in header:
         raise ModelFileError(f"{source}: unsupported or incomplete model header")
+    if version < 2 and _declared_cell(header) == CellType.GRU.value:
+        raise ModelFileError(
+            f"{source} is a GRU quantized by an older edgernn with an 8-bit hidden state, which forgets slow"
+            " dynamics on long streams; this edgernn keeps the GRU state at 16 bits",
+            "re-create the model with `edgernn quantize` from its checkpoint",
+        )
+
+
+def _declared_cell(header: dict[str, Any]) -> Any:
+    model = header.get("model")
+    config = model.get("config") if isinstance(model, dict) else None
+    return config.get("cell") if isinstance(config, dict) else None
 
 
 def load(path: str | os.PathLike[str]) -> QuantizedRNN:
@@ -754,4 +846,6 @@ __all__ = [
     "to_bytes",
     "from_bytes",
     "GATE_SCALE",
+    "Q15_SCALE",
+    "fc_multipliers",
 ]

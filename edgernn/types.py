@@ -24,6 +24,14 @@ class CellType(str, enum.Enum):
         """Number of gate blocks stacked in PyTorch's weight_ih / weight_hh."""
         return {CellType.RNN: 1, CellType.GRU: 3, CellType.LSTM: 4}[self]
 
+    @property
+    def int16_state(self) -> bool:
+        """Whether the integer cell carries a second, int16 state beside its int8 hidden state:
+        the LSTM's cell state, the GRU's hidden state at Q0.15 (its memory, which an int8 state
+        would round away when the update gate is near 1). The Elman cell has none: its state is
+        recomputed from scratch every step, not accumulated."""
+        return self is not CellType.RNN
+
 
 class OutputMode(str, enum.Enum):
     """Where the head reads the recurrent stack."""

@@ -93,17 +93,17 @@ def rnn_step(c: ElmanCellQ, x: list[int], h: list[int], q: QParams) -> list[int]
     ]
 
 
-def gru_step(c: GRUCellQ, x: list[int], h: list[int], q: QParams) -> list[int]:
+def gru_step(c: GRUCellQ, x: list[int], h: list[int], h15: list[int], q: QParams) -> tuple[list[int], list[int]]:
     r = [sigmoid(p) for p in pre(c.x_r, c.h_r, x, h)]
     z = [sigmoid(p) for p in pre(c.x_z, c.h_z, x, h)]
     xn, hn = fc(c.x_n, x), fc(c.h_n, h)
-    out = []
+    h_new, h15_new = [], []
     for j in range(len(h)):
         n = tanh(sat16(xn[j] + mul(r[j], hn[j], c.reset_mul)))
-        h15 = sat16(mbqm(h[j] - q.zero_point, c.hidden_to_q15.multiplier, c.hidden_to_q15.shift))
-        blended = sat16(mul(z[j], h15, c.gate_mul) + mul(32767 - z[j], n, c.gate_mul))
-        out.append(clamp(mbqm(blended, c.to_hidden.multiplier, c.to_hidden.shift) + q.zero_point, -128, 127))
-    return out
+        blended = sat16(mul(z[j], h15[j], c.gate_mul) + mul(32767 - z[j], n, c.gate_mul))
+        h15_new.append(blended)
+        h_new.append(clamp(mbqm(blended, c.to_hidden.multiplier, c.to_hidden.shift) + q.zero_point, -128, 127))
+    return h_new, h15_new
 
 
 def lstm_step(c: LSTMCellQ, x: list[int], h: list[int], cell: list[int], q: QParams) -> tuple[list[int], list[int]]:

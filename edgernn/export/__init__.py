@@ -14,6 +14,7 @@ from typing import Any
 from edgernn.errors import EdgeRNNError, MissingDependencyError
 from edgernn.ir import QuantizedRNN
 from edgernn.types import EXPORT_TARGETS as TARGETS
+from edgernn.types import CellType
 
 #: format name -> (module, what it needs)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -53,6 +54,17 @@ class TensorInfo:
         d = asdict(self)
         d["shape"] = list(self.shape)
         return {k: v for k, v in d.items() if not (k in ("index", "position") and v is None)}
+
+
+def state_roles(cell: CellType, integer: bool) -> tuple[str, ...]:
+    """Roles of one layer's state tensors in a step model (ONNX, TFLite), in the order of a
+    stream's state tuples: ``h``, then the LSTM's cell state ``c`` or the int8 GRU's int16 Q0.15
+    hidden state ``h_q15`` (the float GRU keeps ``h`` alone). Outputs add ``_out``."""
+    if cell is CellType.LSTM:
+        return ("h", "c")
+    if cell is CellType.GRU and integer:
+        return ("h", "h_q15")
+    return ("h",)
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,10 @@ def validate_prefix(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class StateLayout:
-    """Byte layout of ``<prefix>_state_t``: ``cell`` (LSTM), then ``scratch``, then ``hidden``.
+    """Byte layout of ``<prefix>_state_t``: ``cell`` (the second state), then ``scratch``, then ``hidden``.
+
+    ``cell`` holds the LSTM's cell state, and on the int8 path the GRU's int16 Q0.15 hidden state
+    (its float path keeps the float hidden state only).
 
     The generated C checks it at compile time; the C backend reads and writes states with it.
     """
@@ -180,14 +183,13 @@ class StateLayout:
     cells: int  # (layer, direction) pairs
     hidden_size: int
     gates: int
-    lstm: bool
+    second_state: bool  # a cell state beside the hidden state: (h, c) per cell, else (h,)
 
     @classmethod
     def of(cls, model: QuantizedRNN, float_path: bool) -> StateLayout:
         cfg = model.config
-        return cls(
-            float_path, cfg.num_layers * cfg.num_directions, cfg.hidden_size, cfg.cell.gates, cfg.cell is CellType.LSTM
-        )
+        second = cfg.cell is CellType.LSTM if float_path else cfg.cell.int16_state
+        return cls(float_path, cfg.num_layers * cfg.num_directions, cfg.hidden_size, cfg.cell.gates, second)
 
     @property
     def hidden_dtype(self) -> np.dtype:
@@ -207,7 +209,7 @@ class StateLayout:
 
     @property
     def cell_count(self) -> int:
-        return self.hidden_count if self.lstm else 0
+        return self.hidden_count if self.second_state else 0
 
     @property
     def scratch_count(self) -> int:
@@ -335,7 +337,6 @@ def _(cell: ElmanCellQ) -> list[tuple[str, str]]:
 def _(cell: GRUCellQ) -> list[tuple[str, str]]:
     return [
         ("reset_mul", _rescale(cell.reset_mul)),
-        ("hidden_to_q15", _rescale(cell.hidden_to_q15)),
         ("gate_mul", _rescale(cell.gate_mul)),
         ("to_hidden", _rescale(cell.to_hidden)),
     ]
@@ -585,6 +586,7 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "output_last": cfg.output_mode is OutputMode.LAST,
         "macros": _macros(model, float_path, b),
         "layout": layout,
+        "cell_state_doc": "LSTM cell state" if cfg.cell is CellType.LSTM else "GRU hidden state, int16 Q0.15",
         "budget": b,
         "arrays": arrays.items,
         "cells": cells,

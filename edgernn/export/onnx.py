@@ -38,7 +38,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edgernn import __version__
 from edgernn.errors import EdgeRNNError, ModelFileError
-from edgernn.export import ExportOptions, ExportResult, TensorInfo
+from edgernn.export import ExportOptions, ExportResult, TensorInfo, state_roles
 from edgernn.fileio import write_bytes_atomic
 from edgernn.fixedpoint import GATE_INPUT_SCALE_POWER, GATE_OUTPUT_SCALE_POWER, INT16_MAX
 from edgernn.ir import (
@@ -251,6 +251,28 @@ class _Int8Cell:
         return self.b.dequantize(self.x8)
 
 
+@dataclass(frozen=True)
+class _SecondState:
+    """A layer's state tensor beside h: the LSTM's cell state, the int8 GRU's Q0.15 hidden state."""
+
+    role: str  # "c" or "h_q15"; tensors are named f"{role[0]}{k}{role[1:]}" (c0, h0_q15)
+    quant: tuple[float, int] | None  # int16 scale and zero point (None in float graphs)
+
+    def name(self, k: int) -> str:
+        return f"{self.role[0]}{k}{self.role[1:]}"
+
+
+def _second_state(layer: RecurrentLayer, integer: bool) -> _SecondState | None:
+    roles = state_roles(layer.cell, integer)
+    if len(roles) == 1:
+        return None
+    cell = layer.directions[0].quant
+    if not integer:
+        return _SecondState(roles[1], None)
+    scale = 2.0**cell.cell_scale_power if isinstance(cell, LSTMCellQ) else Q15_SCALE
+    return _SecondState(roles[1], (scale, 0))
+
+
 def _register_state_quant(b: _Builder, name: str, q: QParams | tuple[float, int], dtype: type) -> None:
     scale, zp = (q.scale, q.zero_point) if isinstance(q, QParams) else q
     s, z = b.qparams(scale, zp, dtype)
@@ -259,7 +281,7 @@ def _register_state_quant(b: _Builder, name: str, q: QParams | tuple[float, int]
 
 @functools.singledispatch
 def _int8_cell(cell: object, e: _Int8Cell, state: Sequence[str]) -> list[str]:
-    """Emit one int8 cell step; returns the new state names (h[, c])."""
+    """Emit one int8 cell step; returns the new state names (h, then c or h_q15 where the cell has one)."""
     raise TypeError(f"no ONNX form for {type(cell).__name__}")
 
 
@@ -279,7 +301,7 @@ def _(cell: ElmanCellQ, e: _Int8Cell, state: Sequence[str]) -> list[str]:
 
 @_int8_cell.register
 def _(cell: GRUCellQ, e: _Int8Cell, state: Sequence[str]) -> list[str]:
-    (h8,) = state
+    h8, h_q15 = state  # the int8 hidden tensor and the int16 Q0.15 state the blend reads
     b, p, lay = e.b, e.prefix, e.layer
     s_x, s_h = lay.input_q.scale, lay.hidden_q.scale
     xf, hf = e.input_float(), b.dequantize(h8)
@@ -295,7 +317,6 @@ def _(cell: GRUCellQ, e: _Int8Cell, state: Sequence[str]) -> list[str]:
     hn = e.fc16(hf, cell.h_n, f"{p}/h_n", s_h)
     reset_hidden = e.mul(gates["r"], hn, f"{p}/r_h_n", GATE_SCALE)
     n = e.act("Tanh", e.add16(e.fc16(xf, cell.x_n, f"{p}/x_n", s_x), reset_hidden, f"{p}/n_pre", GATE_SCALE), f"{p}/n")
-    h_q15 = b.quantize(hf, f"{p}/h_q15", Q15_SCALE, 0, np.int16)
     keep = e.mul(gates["z"], h_q15, f"{p}/z_h", Q15_SCALE)
     one = b.quantized_const(f"{p}/one_q15", np.array(INT16_MAX, dtype=np.int16), Q15_SCALE, 0, None)
     one_minus_z = b.quantize(
@@ -306,7 +327,8 @@ def _(cell: GRUCellQ, e: _Int8Cell, state: Sequence[str]) -> list[str]:
         np.int16,
     )
     update = e.mul(one_minus_z, n, f"{p}/one_minus_z_n", Q15_SCALE)
-    return [e.to_hidden(e.add16(keep, update, f"{p}/h_new_q15", Q15_SCALE))]
+    h_q15_new = e.add16(keep, update, f"{p}/h_q15_out", Q15_SCALE)
+    return [e.to_hidden(h_q15_new), h_q15_new]
 
 
 @_int8_cell.register
@@ -462,32 +484,24 @@ def _step_graph(model: QuantizedRNN, integer: bool) -> tuple[onnx.GraphProto, _G
         x = "x"
     if integer:
         _register_state_quant(b, x, first_q, np.int8)
-    lstm = cfg.cell is CellType.LSTM
-    state_out: list[tuple[str, str, int, Any, int]] = []
+    state_out: list[tuple[str, str, str, int, Any, int]] = []
+    second_elem = TensorProto.INT16 if integer else TensorProto.FLOAT
     for k, layer in enumerate(model.layers):
         hq = layer.hidden_q
-        h_name, c_name = f"h{k}", f"c{k}"
+        h_name = f"h{k}"
         spec.add("input", h_name, act_elem, [1, layer.hidden_size], "h", k, hq)
         b._names.add(h_name)
-        cell_q = (2.0 ** layer.directions[0].quant.cell_scale_power, 0) if lstm and integer else None  # type: ignore[union-attr]
+        second = _second_state(layer, integer)
         state = [h_name]
-        if lstm:
-            spec.add(
-                "input",
-                c_name,
-                TensorProto.INT16 if integer else TensorProto.FLOAT,
-                [1, layer.hidden_size],
-                "c",
-                k,
-                cell_q,
-            )
-            b._names.add(c_name)
-            state.append(c_name)
+        if second is not None:
+            spec.add("input", second.name(k), second_elem, [1, layer.hidden_size], second.role, k, second.quant)
+            b._names.add(second.name(k))
+            state.append(second.name(k))
         if integer:
             _register_state_quant(b, h_name, hq, np.int8)
-            if lstm:
-                assert cell_q is not None
-                _register_state_quant(b, c_name, cell_q, np.int16)
+            if second is not None:
+                assert second.quant is not None
+                _register_state_quant(b, second.name(k), second.quant, np.int16)
             new_state = _int8_cell(layer.directions[0].quant, _Int8Cell(b, layer, f"l{k}", x), state)
         else:
             axes = _shape_const(b, "axes0", [0])
@@ -495,10 +509,10 @@ def _step_graph(model: QuantizedRNN, integer: bool) -> tuple[onnx.GraphProto, _G
             initial = [b.node("Unsqueeze", [s, axes], f"l{k}/{s}_initial") for s in state]
             _, finals = _native_layer(b, layer, k, x_seq, initial)
             new_state = [b.node("Squeeze", [f, axes], f"l{k}/{n}_new") for f, n in zip(finals, ("h", "c"))]
-        state_out.append((new_state[0], f"h{k}_out", k, hq, act_elem))
-        if lstm:
+        state_out.append((new_state[0], f"h{k}_out", "h_out", k, hq, act_elem))
+        if second is not None:
             state_out.append(
-                (new_state[1], f"c{k}_out", k, cell_q, TensorProto.INT16 if integer else TensorProto.FLOAT)
+                (new_state[1], f"{second.name(k)}_out", f"{second.role}_out", k, second.quant, second_elem)
             )
         x = new_state[0]
     if model.head is not None:
@@ -508,8 +522,7 @@ def _step_graph(model: QuantizedRNN, integer: bool) -> tuple[onnx.GraphProto, _G
     out_width = cfg.output_width
     spec.add("output", "y", act_elem, [1, out_width], "y", None, model.output_q)
     _rename(b, y, "y")
-    for source, name, k, q, elem in state_out:
-        role = "h_out" if name.startswith("h") else "c_out"
+    for source, name, role, k, q, elem in state_out:
         spec.add("output", name, elem, [1, model.layers[k].hidden_size], role, k, q)
         _rename(b, source, name)
     graph = helper.make_graph(b.nodes, "edgernn_step", spec.inputs, spec.outputs, b.initializers)
@@ -520,7 +533,7 @@ def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x
     """One int8 layer direction over the sequence as a Scan of its step body: ``(T, 1, I) -> (T, 1, H)``."""
     layer = model.layers[k]
     cell = layer.directions[direction].quant
-    lstm = isinstance(cell, LSTMCellQ)
+    second = _second_state(layer, integer=True)
     prefix = f"l{k}" + ("_reverse" if direction else "")
     body = _Builder(constants=b)
     body.quant = b.quant  # the outer graph's quantization constants are visible in the body
@@ -529,10 +542,9 @@ def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x
     _register_state_quant(b, h_in, hq, np.int8)
     _register_state_quant(b, x_in, layer.input_q, np.int8)
     state = [h_in]
-    cell_q = None
-    if lstm:
-        cell_q = (2.0**cell.cell_scale_power, 0)  # type: ignore[union-attr]
-        _register_state_quant(b, c_in, cell_q, np.int16)
+    if second is not None:
+        assert second.quant is not None
+        _register_state_quant(b, c_in, second.quant, np.int16)
         state.append(c_in)
     new_state = _int8_cell(cell, _Int8Cell(body, layer, prefix, x_in), state)
     # Scan outputs: the new state (carried) and a copy of h (stacked over time).
@@ -540,7 +552,7 @@ def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x
     body_outputs.append(body.node("Identity", [new_state[0]], f"{prefix}/body/y"))
     state_vi = [_value_info(h_in, TensorProto.INT8, [1, layer.hidden_size])]
     out_vi = [_value_info(body_outputs[0], TensorProto.INT8, [1, layer.hidden_size])]
-    if lstm:
+    if second is not None:
         state_vi.append(_value_info(c_in, TensorProto.INT16, [1, layer.hidden_size]))
         out_vi.append(_value_info(body_outputs[1], TensorProto.INT16, [1, layer.hidden_size]))
     out_vi.append(_value_info(body_outputs[-1], TensorProto.INT8, [1, layer.hidden_size]))
@@ -552,7 +564,7 @@ def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x
     )
     zero_h = b.const(f"{prefix}/h_zero", np.full((1, layer.hidden_size), hq.zero_point, dtype=np.int8))
     initial = [zero_h]
-    if lstm:
+    if second is not None:
         initial.append(b.const(f"{prefix}/c_zero", np.zeros((1, layer.hidden_size), dtype=np.int16)))
     outs = [f"{prefix}/h_final", f"{prefix}/c_final"][: len(initial)] + [f"{prefix}/h_seq"]
     results = b.node_multi(

@@ -9,7 +9,8 @@ The file is one **time step** of a unidirectional model (T=1), int8 or float32:
 * **GRU** and **Elman** layers are graphs of builtin ops (``QUANTIZE``, ``FULLY_CONNECTED`` 16x8
   with an int32 bias, ``ADD``, ``LOGISTIC``, ``TANH``, ``MUL``, ``SUB``) placed exactly at the
   integer reference's rounding points, so the graph *is* the reference's arithmetic. Their state
-  is explicit: inputs ``x, h0, h1, ...`` and outputs ``y, h0_out, h1_out, ...``.
+  is explicit: inputs ``x, h0, h1, ...`` and outputs ``y, h0_out, h1_out, ...``; the int8 GRU's
+  state is a pair per layer, ``h{k}`` (int8) and ``h{k}_q15`` (its int16 Q0.15 hidden state).
 * An optional token embedding is a ``GATHER`` in front, the dense head a ``FULLY_CONNECTED``
   behind.
 
@@ -354,6 +355,8 @@ class _Int8Layer:
     layer: RecurrentLayer
     index: int
     x8: int  # int8 input tensor, (1, I) (or (1, 1, I) for LSTM)
+    h_q15_in: int | None = None  # the GRU's int16 Q0.15 state input
+    h_q15_out: int | None = None  # ... and its new value, set by the GRU emitter
 
     @property
     def prefix(self) -> str:
@@ -434,12 +437,10 @@ def _(cell: GRUCellQ, e: _Int8Layer, h8: int | None) -> int:
     n = g.tanh(
         g.add(e.fc16(x16, lay.input_q, cell.x_n, f"{p}/x_n"), reset_hidden, e.q312(f"{p}/n_pre")), e.q15(f"{p}/n")
     )
-    # h in Q0.15 for the blend: QUANTIZE int8 -> int16 rescales by s_h / 2^-15.
-    h_q15 = e.q15(f"{p}/h_q15")
-    e.check.rescale(f"{p}/h_q15 (QUANTIZE)", cell.hidden_to_q15, tflite_multiplier(hq.scale, 1.0, Q15_SCALE))
-    g.quantize(h8, h_q15)
+    # The blend reads the int16 Q0.15 state (an explicit input), not the int8 tensor.
+    assert e.h_q15_in is not None
     e.check.rescale(f"{p} gate MUL", cell.gate_mul, tflite_multiplier(Q15_SCALE, Q15_SCALE, Q15_SCALE))
-    keep = g.mul(z, h_q15, e.q15(f"{p}/z_h"))
+    keep = g.mul(z, e.h_q15_in, e.q15(f"{p}/z_h"))
     one = g.tensor(
         f"{p}/one_q15",
         (1, lay.hidden_size),
@@ -449,8 +450,8 @@ def _(cell: GRUCellQ, e: _Int8Layer, h8: int | None) -> int:
     )
     one_minus_z = g.sub(one, z, e.q15(f"{p}/one_minus_z"))
     update = g.mul(one_minus_z, n, e.q15(f"{p}/one_minus_z_n"))
-    blended = g.add(keep, update, e.q15(f"{p}/h_new_q15"))
-    return _to_hidden(e, blended, cell.to_hidden)
+    e.h_q15_out = g.add(keep, update, e.q15(f"{p}/h_q15_out"))
+    return _to_hidden(e, e.h_q15_out, cell.to_hidden)
 
 
 def _lstm_options() -> schema.UnidirectionalSequenceLSTMOptionsT:
@@ -704,12 +705,19 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
             )
             state_inputs.append(info(h_in, "h", k, hq))
         if integer:
-            h_out = _emit_int8_cell(cell, _Int8Layer(g, check, layer, k, layer_in), h_in)
+            emitter = _Int8Layer(g, check, layer, k, layer_in)
+            if isinstance(cell, GRUCellQ):
+                emitter.h_q15_in = g.tensor(f"h{k}_q15", (1, layer.hidden_size), _T.INT16, _per_tensor(Q15_SCALE))
+            h_out = _emit_int8_cell(cell, emitter, h_in)
         else:
             h_out = _emit_float_cell(
                 cell, g, layer.directions[0].float_weights, f"l{k}", layer_in, h_in, layer.hidden_size
             )
         state_outputs.append(info(h_out, "h_out", k, hq))
+        if integer and isinstance(cell, GRUCellQ):
+            assert emitter.h_q15_in is not None and emitter.h_q15_out is not None
+            state_inputs.append(info(emitter.h_q15_in, "h_q15", k, (Q15_SCALE, 0)))
+            state_outputs.append(info(emitter.h_q15_out, "h_q15_out", k, (Q15_SCALE, 0)))
         if isinstance(cell, LSTMCellQ):
             # The fused op keeps (h, c) in its variable tensors. They are listed as graph inputs
             # and outputs too, so a host can checkpoint and restore them; a device that never
@@ -753,6 +761,12 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
     )
 
 
+def _state_doc(model: QuantizedRNN, precision: str) -> str:
+    if model.config.cell is CellType.GRU and precision == "int8":
+        return "explicit inputs h{k} (int8) and h{k}_q15 (int16 Q0.15, the GRU's state) and their *_out outputs"
+    return "explicit inputs h{k} and outputs h{k}_out"
+
+
 def _unique(indices: Any) -> list[int]:
     return list(dict.fromkeys(indices))
 
@@ -778,7 +792,7 @@ def _metadata(
         "hidden_size": cfg.hidden_size,
         "config": cfg.to_json(),
         "layout": "batch 1; x (1, F) or (1, 1, F) for LSTM, token ids int32 (1,); y (1, out) or (1, 1, H)",
-        "state": "explicit inputs h{k} and outputs h{k}_out" if not lstm_state else "variable tensors of each LSTM op",
+        "state": _state_doc(model, precision) if not lstm_state else "variable tensors of each LSTM op",
         "input_quantization": {"scale": model.input_q.scale, "zero_point": model.input_q.zero_point},
         "output_quantization": {"scale": model.output_q.scale, "zero_point": model.output_q.zero_point},
         "input_normalization": None

@@ -36,7 +36,6 @@ from edgernn.fixedpoint import (
     INT8_MIN,
     INT32_MAX,
     INT32_MIN,
-    quantize_multiplier,
     round_half_away_from_zero,
 )
 from edgernn.floatmodel import Array, FloatKernels, FloatParams
@@ -53,7 +52,7 @@ from edgernn.ir import (
     QParams,
     QuantizedRNN,
     RecurrentLayer,
-    Rescale,
+    fc_multipliers,
 )
 from edgernn.quant.observers import MinMaxObserver, Observer, make_observer
 from edgernn.types import CellType, OutputMode
@@ -118,17 +117,6 @@ def f32(x: float) -> float:
     return float(np.float32(x))
 
 
-def effective_scale(a: float, b: float, out: float) -> float:
-    """``a * b / out`` in double from float32 scales: how TFLite's kernels derive a multiplier
-    from tensor scales (FULLY_CONNECTED, MUL, QUANTIZE with b=1), so the integers match."""
-    return (f32(a) * f32(b)) / f32(out)
-
-
-def rescale(a: float, b: float, out: float) -> Rescale:
-    multiplier, shift = quantize_multiplier(effective_scale(a, b, out))
-    return Rescale(multiplier, shift)
-
-
 def _round_away(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
@@ -167,15 +155,13 @@ def make_fc(
     # edgernn is tested against (PyPI tflite-micro 0.dev20261023) matches the double product:
     # 0 of 288,000 outputs differ per cell over 6 random models x 1,500 steps, against 6 (LSTM)
     # and 337 (Elman) with the float32 product. The oracle decides.
-    multipliers, shifts = zip(
-        *(quantize_multiplier(effective_scale(input_q.scale, float(s), output_scale)) for s in w_scale)
-    )
+    multipliers, shifts = fc_multipliers(input_q.scale, w_scale, output_scale)
     return FullyConnected(
         weight=q_weight,
         weight_scale=w_scale,
         bias=q_bias.astype(np.int32),
-        multiplier=np.array(multipliers, dtype=np.int32),
-        shift=np.array(shifts, dtype=np.int32),
+        multiplier=multipliers,
+        shift=shifts,
         input_zero_point=input_q.zero_point,
         output_scale=output_scale,
         output_zero_point=output_zero_point,
@@ -214,7 +200,7 @@ def _quantize_cell(
         return ElmanCellQ(
             x_fc=_gate_fc(w.weight_ih, w.bias_ih + w.bias_hh, input_q, f"{where} input"),
             h_fc=_gate_fc(w.weight_hh, zeros, hidden_q, f"{where} recurrent"),
-            to_hidden=rescale(Q15_SCALE, 1.0, hidden_q.scale),
+            **ElmanCellQ.derived_rescales(hidden_q.scale),
         )
     if cell is CellType.GRU:
         hn_scale = gru_reset_hidden_scale(probe.reset_hidden_ranges[layer].abs_max())
@@ -228,10 +214,7 @@ def _quantize_cell(
             **gates,
             x_n=_gate_fc(rows(w.weight_ih, 2), rows(w.bias_ih, 2), input_q, f"{where} x_n"),
             h_n=_gate_fc(rows(w.weight_hh, 2), rows(w.bias_hh, 2), hidden_q, f"{where} h_n", scale=hn_scale),
-            reset_mul=rescale(Q15_SCALE, hn_scale, GATE_SCALE),
-            hidden_to_q15=rescale(hidden_q.scale, 1.0, Q15_SCALE),
-            gate_mul=rescale(Q15_SCALE, Q15_SCALE, Q15_SCALE),
-            to_hidden=rescale(Q15_SCALE, 1.0, hidden_q.scale),
+            **GRUCellQ.derived_rescales(hidden_q.scale, hn_scale),
         )
     power = cell_scale_power(probe.cell_ranges[layer].abs_max())
     gates = {}
@@ -243,9 +226,7 @@ def _quantize_cell(
     return LSTMCellQ(
         **gates,
         cell_scale_power=power,
-        forget_mul=rescale(Q15_SCALE, 2.0**power, 2.0**power),
-        input_mul=rescale(Q15_SCALE, Q15_SCALE, 2.0**power),
-        output_mul=rescale(Q15_SCALE, Q15_SCALE, hidden_q.scale),
+        **LSTMCellQ.derived_rescales(hidden_q.scale, power),
     )
 
 

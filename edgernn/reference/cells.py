@@ -1,7 +1,8 @@
 """Integer steps of the Elman, GRU and LSTM cells and the dense head.
 
 Shapes: ``x`` is ``(..., input_size)`` int8 values, ``h`` ``(..., hidden)`` int8 values, ``c``
-``(..., hidden)`` int16 values; leading dimensions are a batch. Values are returned as int64
+(the LSTM's cell state) and ``h_q15`` (the GRU's hidden state at Q0.15) ``(..., hidden)`` int16
+values; leading dimensions are a batch. Values are returned as int64
 arrays holding int8/int16 values (the caller casts when storing).
 """
 
@@ -28,7 +29,7 @@ from edgernn.fixedpoint import (
 from edgernn.ir import Dense, ElmanCellQ, Embedding, FullyConnected, GRUCellQ, LSTMCellQ, QParams, Rescale
 
 Ints = npt.NDArray[np.int64]
-#: Recurrent state of one direction: ``(h,)`` for Elman and GRU, ``(h, c)`` for LSTM.
+#: Recurrent state of one direction: ``(h,)`` for Elman, ``(h, h_q15)`` for GRU, ``(h, c)`` for LSTM.
 CellState = tuple[Ints, ...]
 
 
@@ -56,28 +57,29 @@ def rnn_step(cell: ElmanCellQ, x: npt.ArrayLike, h: npt.ArrayLike, hidden_q: QPa
     return requantize(t, cell.to_hidden.multiplier, cell.to_hidden.shift, hidden_q.zero_point, INT8_MIN, INT8_MAX)
 
 
-def gru_step(cell: GRUCellQ, x: npt.ArrayLike, h: npt.ArrayLike, hidden_q: QParams) -> Ints:
-    """GRU (PyTorch semantics): ``h' = z * h + (1 - z) * n``.
+def gru_step(
+    cell: GRUCellQ, x: npt.ArrayLike, h: npt.ArrayLike, h_q15: npt.ArrayLike, hidden_q: QParams
+) -> tuple[Ints, Ints]:
+    """GRU (PyTorch semantics): ``h' = z * h + (1 - z) * n``; returns ``(h', h_q15')``.
 
-    ``1 - z`` is ``32767 - z`` in Q0.15 (TFLite's int16 SUB from the largest int16 constant),
-    2**-15 below the exact value; every product is rounded to Q0.15 before the saturating sum.
+    The state is the int16 Q0.15 ``h_q15`` (the blend is Q0.15 already); ``h`` is its int8
+    requantization, the tensor the recurrent FCs, the next layer and the head consume. The blend
+    reads the int16 state, so a change smaller than half an int8 step (an update gate near 1)
+    accumulates instead of rounding away. ``1 - z`` is ``32767 - z`` in Q0.15 (TFLite's int16 SUB
+    from the largest int16 constant), 2**-15 below the exact value; every product is rounded to
+    Q0.15 before the saturating sum.
     """
     r = sigmoid_int16(gate_preactivation(cell.x_r, cell.h_r, x, h))
     z = sigmoid_int16(gate_preactivation(cell.x_z, cell.h_z, x, h))
     reset_hidden = _mul(r, gate_fc(cell.h_n, h), cell.reset_mul)
     n = tanh_int16(add_saturating_int16(gate_fc(cell.x_n, x), reset_hidden))
-    h_q15 = requantize(
-        np.asarray(h, dtype=np.int64) - hidden_q.zero_point,
-        cell.hidden_to_q15.multiplier,
-        cell.hidden_to_q15.shift,
-        0,
-        INT16_MIN,
-        INT16_MAX,
-    )
     keep = _mul(z, h_q15, cell.gate_mul)
     update = _mul(sub_saturating_int16(INT16_MAX, z), n, cell.gate_mul)
-    blended = add_saturating_int16(keep, update)
-    return requantize(blended, cell.to_hidden.multiplier, cell.to_hidden.shift, hidden_q.zero_point, INT8_MIN, INT8_MAX)
+    h_q15_new = add_saturating_int16(keep, update)
+    h_new = requantize(
+        h_q15_new, cell.to_hidden.multiplier, cell.to_hidden.shift, hidden_q.zero_point, INT8_MIN, INT8_MAX
+    )
+    return h_new, h_q15_new
 
 
 def lstm_step(
@@ -111,7 +113,7 @@ def _(cell: ElmanCellQ, x: npt.ArrayLike, state: CellState, hidden_q: QParams) -
 
 @cell_step.register
 def _(cell: GRUCellQ, x: npt.ArrayLike, state: CellState, hidden_q: QParams) -> CellState:
-    return (gru_step(cell, x, state[0], hidden_q),)
+    return gru_step(cell, x, state[0], state[1], hidden_q)
 
 
 @cell_step.register

@@ -7,7 +7,6 @@ import numpy as np
 from edgernn.engine import Array, CellState
 from edgernn.ir import QuantizedRNN
 from edgernn.reference.cells import cell_step, dense, embed
-from edgernn.types import CellType
 
 
 class ReferenceKernels:
@@ -24,9 +23,9 @@ class ReferenceKernels:
     def zero_state(self, layer: int, batch_shape: tuple[int, ...]) -> CellState:
         spec = self.model.layers[layer]
         shape = (*batch_shape, spec.hidden_size)
-        # Real zero is the zero point in int8; the int16 cell state is symmetric.
+        # Real zero is the zero point in int8; the int16 states are symmetric.
         h = np.full(shape, spec.hidden_q.zero_point, dtype=np.int64)
-        if spec.cell is CellType.LSTM:
+        if spec.cell.int16_state:
             return (h, np.zeros(shape, dtype=np.int64))
         return (h,)
 

@@ -181,13 +181,13 @@ class _CompiledBackend(Backend):
         if state is self._current:
             return
         lay = self.layout
-        if len(state) != lay.cells or any(len(cell) != (2 if lay.lstm else 1) for cell in state):
+        if len(state) != lay.cells or any(len(cell) != (2 if lay.second_state else 1) for cell in state):
             raise InputDataError("that state does not fit this model")
         buf = self._work_state
         cell = buf[: self._cell_bytes // buf.itemsize].view(lay.cell_dtype)
         for values, h_slice, c_slice in zip(state, self._hidden_slices, self._cell_slices):
             buf[h_slice] = self._checked(values[0], lay.hidden_dtype)
-            if lay.lstm:
+            if lay.second_state:
                 cell[c_slice] = self._checked(values[1], lay.cell_dtype)
 
     @staticmethod

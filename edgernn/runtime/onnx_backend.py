@@ -18,11 +18,11 @@ import onnxruntime as ort
 
 from edgernn.engine import Array, ModelState
 from edgernn.errors import InputDataError, ModelFileError
-from edgernn.export import TensorInfo
+from edgernn.export import TensorInfo, state_roles
 from edgernn.export import onnx as onnx_export
 from edgernn.ir import QuantizedRNN
 from edgernn.runtime.backends import Backend
-from edgernn.types import CellType, OutputMode
+from edgernn.types import OutputMode
 
 _CACHE_SIZE = 16
 _EXPORTS: dict[tuple[str, str, str], bytes] = {}
@@ -108,7 +108,7 @@ class OnnxBackend(Backend):
         self.sequence_session = _Session(
             model, seq, label if step_data is None else f"{label} (sequence)", "sequence", precision
         )
-        self._lstm = model.config.cell is CellType.LSTM
+        self._roles = state_roles(model.config.cell, self.integer)
 
     @classmethod
     def from_file(
@@ -135,7 +135,8 @@ class OnnxBackend(Backend):
             for _ in layer.directions:
                 zp = layer.hidden_q.zero_point if self.integer else 0
                 h = np.full(layer.hidden_size, zp, dtype=self._dtype)
-                cells.append((h, np.zeros(layer.hidden_size, dtype=self._dtype)) if self._lstm else (h,))
+                second = [np.zeros(layer.hidden_size, dtype=self._dtype)] * (len(self._roles) - 1)
+                cells.append((h, *second))
         return tuple(cells)
 
     def step(self, state: ModelState, x: Array) -> tuple[Array, ModelState]:
@@ -145,21 +146,16 @@ class OnnxBackend(Backend):
         x_info = s.find(s.inputs, "x")
         feed = {x_info.name: _as(x, x_info)}
         for k, cell in enumerate(state):
-            h_info = s.find(s.inputs, "h", k)
-            feed[h_info.name] = _as(cell[0], h_info)
-            if self._lstm:
-                c_info = s.find(s.inputs, "c", k)
-                feed[c_info.name] = _as(cell[1], c_info)
+            for role, value in zip(self._roles, cell):
+                info = s.find(s.inputs, role, k)
+                feed[info.name] = _as(value, info)
         out = s.run(feed)
         y = out[s.find(s.outputs, "y").name].reshape(-1).astype(self._dtype)
-        new_state = []
-        for k in range(len(state)):
-            h = out[s.find(s.outputs, "h_out", k).name].reshape(-1).astype(self._dtype)
-            if self._lstm:
-                new_state.append((h, out[s.find(s.outputs, "c_out", k).name].reshape(-1).astype(self._dtype)))
-            else:
-                new_state.append((h,))
-        return y, tuple(new_state)
+        new_state = tuple(
+            tuple(out[s.find(s.outputs, f"{role}_out", k).name].reshape(-1).astype(self._dtype) for role in self._roles)
+            for k in range(len(state))
+        )
+        return y, new_state
 
     def _sequence(self, xs: Array) -> dict[str, np.ndarray]:
         s = self.sequence_session

@@ -24,11 +24,11 @@ from ai_edge_litert.interpreter import Interpreter
 
 from edgernn.engine import Array, ModelState
 from edgernn.errors import ModelFileError, UnsupportedModelError
-from edgernn.export import TensorInfo
+from edgernn.export import TensorInfo, state_roles
 from edgernn.export import tflite as tflite_export
 from edgernn.ir import QuantizedRNN
 from edgernn.runtime.backends import Backend
-from edgernn.types import CellType, OutputMode
+from edgernn.types import OutputMode
 
 _CACHE_SIZE = 8
 _EXPORTS: dict[tuple[str, str], bytes] = {}
@@ -94,7 +94,7 @@ class StepModelBackend(Backend):
 
     @property
     def _roles(self) -> tuple[str, ...]:
-        return ("h", "c") if self.model.config.cell is CellType.LSTM else ("h",)
+        return state_roles(self.model.config.cell, self.integer)
 
     @staticmethod
     def _find(infos: Sequence[TensorInfo], role: str, layer: int) -> TensorInfo:

@@ -15,9 +15,10 @@ int32_t ernn_gru_s8_get_buffer_size(const ernn_gru_s8_params *p)
     return p == NULL ? 0 : 6 * hidden_size(p) * (int32_t)sizeof(int16_t);
 }
 
-ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_t *h, int16_t *scratch)
+ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_t *h, int16_t *h_q15,
+                             int16_t *scratch)
 {
-    if (p == NULL || x == NULL || h == NULL || scratch == NULL || hidden_size(p) == 0) {
+    if (p == NULL || x == NULL || h == NULL || h_q15 == NULL || scratch == NULL || hidden_size(p) == 0) {
         return ERNN_ARG_ERROR;
     }
     const int32_t n = hidden_size(p);
@@ -31,12 +32,12 @@ ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_
         const int16_t z = ernn_sigmoid_s16(ernn_sat16((int32_t)gx[n + j] + gh[n + j]), 0, 0);
         const int16_t reset_hidden = ernn_mul_s16(r, gh[2 * n + j], p->reset_mul);
         const int16_t cand = ernn_tanh_s16(ernn_sat16((int32_t)gx[2 * n + j] + reset_hidden), 0, 0);
-        const int16_t h_q15 = (int16_t)ernn_requantize((int32_t)h[j] - p->hidden_zero_point, p->hidden_to_q15, 0,
-                                                       INT16_MIN, INT16_MAX);
-        /* 1 - z is 32767 - z in Q0.15 (TFLite's int16 SUB from the largest int16). */
-        const int16_t keep = ernn_mul_s16(z, h_q15, p->gate_mul);
+        /* The blend reads the int16 state: a change below half an int8 step accumulates.
+         * 1 - z is 32767 - z in Q0.15 (TFLite's int16 SUB from the largest int16). */
+        const int16_t keep = ernn_mul_s16(z, h_q15[j], p->gate_mul);
         const int16_t update = ernn_mul_s16(ernn_sat16(INT16_MAX - (int32_t)z), cand, p->gate_mul);
         const int16_t blended = ernn_sat16((int32_t)keep + update);
+        h_q15[j] = blended;
         h[j] = (int8_t)ernn_requantize(blended, p->to_hidden, p->hidden_zero_point, INT8_MIN, INT8_MAX);
     }
     return ERNN_OK;

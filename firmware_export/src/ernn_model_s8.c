@@ -16,9 +16,10 @@ static int32_t top_width(const ernn_model_s8 *m)
     return m->num_directions * m->hidden_size;
 }
 
-static int is_lstm(const ernn_model_s8 *m)
+/* GRU and LSTM carry an int16 state beside the int8 hidden state (Q0.15 hidden, cell). */
+static int has_int16_state(const ernn_model_s8 *m)
 {
-    return m->cells[0].type == ERNN_CELL_LSTM;
+    return m->cells[0].type != ERNN_CELL_RNN;
 }
 
 /* The FC pair of a cell, whatever its type. */
@@ -54,7 +55,7 @@ static ernn_status cell_step(const ernn_cell_s8 *cell, const int8_t *x, int8_t *
     case ERNN_CELL_RNN:
         return ernn_rnn_step_s8(&cell->params.rnn, x, h, scratch);
     case ERNN_CELL_GRU:
-        return ernn_gru_step_s8(&cell->params.gru, x, h, scratch);
+        return ernn_gru_step_s8(&cell->params.gru, x, h, c, scratch);
     case ERNN_CELL_LSTM:
         return ernn_lstm_step_s8(&cell->params.lstm, x, h, c, scratch);
     }
@@ -75,7 +76,7 @@ int32_t ernn_model_s8_get_state_size(const ernn_model_s8 *m)
         return 0;
     }
     const int32_t values = num_cells(m) * m->hidden_size;
-    return values * (int32_t)(sizeof(int8_t) + (is_lstm(m) ? sizeof(int16_t) : 0u));
+    return values * (int32_t)(sizeof(int8_t) + (has_int16_state(m) ? sizeof(int16_t) : 0u));
 }
 
 int32_t ernn_model_s8_get_buffer_size(const ernn_model_s8 *m)
@@ -126,12 +127,12 @@ ernn_status ernn_model_s8_check(const ernn_model_s8 *m)
 
 static int mem_ok(const ernn_model_s8 *m, const ernn_model_s8_mem *mem)
 {
-    return mem != NULL && mem->hidden != NULL && mem->scratch != NULL && (mem->cell != NULL || !is_lstm(m));
+    return mem != NULL && mem->hidden != NULL && mem->scratch != NULL && (mem->cell != NULL || !has_int16_state(m));
 }
 
 static int16_t *cell_state(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, int32_t k)
 {
-    return is_lstm(m) ? mem->cell + k * m->hidden_size : NULL;
+    return has_int16_state(m) ? mem->cell + k * m->hidden_size : NULL;
 }
 
 ernn_status ernn_model_s8_reset(const ernn_model_s8 *m, const ernn_model_s8_mem *mem)
@@ -141,7 +142,7 @@ ernn_status ernn_model_s8_reset(const ernn_model_s8 *m, const ernn_model_s8_mem 
     }
     for (int32_t k = 0; k < num_cells(m); ++k) {
         memset(mem->hidden + k * m->hidden_size, cell_zero_point(&m->cells[k]), (size_t)m->hidden_size);
-        if (is_lstm(m)) {
+        if (has_int16_state(m)) {
             memset(cell_state(m, mem, k), 0, (size_t)m->hidden_size * sizeof(int16_t));
         }
     }

@@ -91,17 +91,26 @@ static void test_rnn(void)
 
 static void test_gru(void)
 {
-    /* Zero weights: r = z = 0.5, n = 0, so h' = zp + round_away((h - zp) / 2) with identity rescales. */
-    const ernn_gru_s8_params p = {zero_fc(2, 6), zero_fc(2, 6), {1 << 30, 1}, {1 << 30, 1}, {1 << 30, -14},
-                                  {1 << 30, 1}, 1};
+    /* Zero weights: r = z = 0.5, n = 0, so h_q15' = round_away(h_q15 / 2) and h' = zp + h_q15'
+     * with an identity to_hidden rescale. */
+    const ernn_gru_s8_params p = {zero_fc(2, 6), zero_fc(2, 6), {1 << 30, 1}, {1 << 30, -14}, {1 << 30, 1}, 1};
     const int8_t x[2] = {7, 7};
     int8_t h[2] = {11, 12};
+    int16_t h_q15[2] = {10, 11};
     int16_t scratch[12];
     CHECK_EQ(ernn_gru_s8_get_buffer_size(&p), 24);
-    CHECK_EQ(ernn_gru_step_s8(&p, x, h, scratch), ERNN_OK);
-    CHECK_EQ(h[0], 1 + 5); /* 10 / 2 */
-    CHECK_EQ(h[1], 1 + 6); /* 11 / 2 = 5.5 rounds away from zero */
-    CHECK_EQ(ernn_gru_step_s8(&p, NULL, h, scratch), ERNN_ARG_ERROR);
+    CHECK_EQ(ernn_gru_step_s8(&p, x, h, h_q15, scratch), ERNN_OK);
+    CHECK_EQ(h_q15[0], 5);
+    CHECK_EQ(h_q15[1], 6); /* 11 / 2 = 5.5 rounds away from zero */
+    CHECK_EQ(h[0], 1 + 5);
+    CHECK_EQ(h[1], 1 + 6);
+    /* The state is the int16 value: h_q15 = 1 halves to 1 (0.5 rounds away), so a state far
+     * below one int8 step persists instead of being rounded away through the int8 tensor. */
+    h_q15[0] = 1;
+    CHECK_EQ(ernn_gru_step_s8(&p, x, h, h_q15, scratch), ERNN_OK);
+    CHECK_EQ(h_q15[0], 1);
+    CHECK_EQ(ernn_gru_step_s8(&p, NULL, h, h_q15, scratch), ERNN_ARG_ERROR);
+    CHECK_EQ(ernn_gru_step_s8(&p, x, h, NULL, scratch), ERNN_ARG_ERROR);
 }
 
 static void test_lstm(void)

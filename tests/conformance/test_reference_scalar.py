@@ -37,8 +37,9 @@ def test_cell_step_equals_scalar_implementation(cell: CellType, inp: int, hidden
             h, c = scalar_ref.lstm_step(quant, x, h, c, q)
             assert c_vec.tolist() == c
         elif isinstance(quant, GRUCellQ):
-            h_vec = reference.gru_step(quant, x, h, q)
-            h = scalar_ref.gru_step(quant, x, h, q)
+            h_vec, c_vec = reference.gru_step(quant, x, h, c, q)  # c: the Q0.15 hidden state
+            h, c = scalar_ref.gru_step(quant, x, h, c, q)
+            assert c_vec.tolist() == c
         else:
             assert isinstance(quant, ElmanCellQ)
             h_vec = reference.rnn_step(quant, x, h, q)

@@ -73,12 +73,14 @@ def test_onnx_metadata_and_names(gru: ir.QuantizedRNN) -> None:
     assert float(props["output_scale"]) == gru.output_q.scale
     assert int(props["output_zero_point"]) == gru.output_q.zero_point
     assert "layout" in props and json.loads(props["config"]) == gru.config.to_json()
-    assert [i.name for i in g.model.graph.input] == ["x", "h0"]
-    assert [o.name for o in g.model.graph.output] == ["y", "h0_out"]
+    # The int8 GRU's state is the int8 h and its int16 Q0.15 hidden state.
+    assert [i.name for i in g.model.graph.input] == ["x", "h0", "h0_q15"]
+    assert [o.name for o in g.model.graph.output] == ["y", "h0_out", "h0_q15_out"]
     names = {n.name for n in g.model.graph.node}
     assert {"l0/r", "l0/z", "l0/n", "l0/h_out"} <= names
     roles = [(t.name, t.role, t.dtype) for t in g.inputs]
-    assert roles == [("x", "x", "int8"), ("h0", "h", "int8")]
+    assert roles == [("x", "x", "int8"), ("h0", "h", "int8"), ("h0_q15", "h_q15", "int16")]
+    assert (g.inputs[2].scale, g.inputs[2].zero_point) == (2.0**-15, 0)
     assert g.inputs[0].scale == gru.input_q.scale
 
 
@@ -164,7 +166,8 @@ def test_tflite_gru_graph_is_the_reference_rounding_points(gru: ir.QuantizedRNN)
     counts = collections.Counter(_ops(tflite_export.build(gru).data))
     assert counts[op.FULLY_CONNECTED] == 7  # six gate FCs and the head
     assert counts[op.LOGISTIC] == 2 and counts[op.TANH] == 1 and counts[op.SUB] == 1
-    assert counts[op.MUL] == 3 and counts[op.QUANTIZE] == 4  # x and h widened, h to Q0.15, h' to int8
+    # x and h widened, the Q0.15 state to int8 (the blend reads the int16 state input: no QUANTIZE)
+    assert counts[op.MUL] == 3 and counts[op.QUANTIZE] == 3
 
 
 def test_tflite_refuses_bidirectional() -> None:

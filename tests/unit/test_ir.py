@@ -198,3 +198,60 @@ def test_validation_on_construction() -> None:
             output_zero_point=0,
             output_bits=8,
         )
+
+
+def _halve(array_name: str):  # noqa: ANN202 - an edit for _rewrite
+    def edit(name: str, data: bytes) -> bytes:
+        if name.endswith(array_name):
+            arr = np.lib.format.read_array(io.BytesIO(data)).copy()
+            arr //= 2
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, arr)
+            return buf.getvalue()
+        return data
+
+    return edit
+
+
+@pytest.mark.parametrize("array", ["head/fc/multiplier.npy", "h_n/multiplier.npy"])
+def test_multipliers_that_disagree_with_their_scales_are_refused(
+    tmp_path: Path, model_bytes: bytes, array: str
+) -> None:
+    """One source of truth: the reference and C read the stored integers, ONNX and TFLite derive
+    theirs from the scales. A file where the two disagree would make backends silently differ."""
+    _expect_error(tmp_path, _rewrite(model_bytes, _halve(array)), "disagrees with its scales")
+
+
+def test_cell_rescale_that_disagrees_with_its_scales_is_refused() -> None:
+    model = random_model(CONFIGS[0], seed=1)
+    gru = model.layers[0].directions[0].quant
+    wrong = Rescale(gru.to_hidden.multiplier // 2, gru.to_hidden.shift)
+    with pytest.raises(ModelFileError, match="to_hidden requantization .* disagrees with its scales"):
+        dataclasses.replace(
+            model.layers[0],
+            directions=(
+                dataclasses.replace(model.layers[0].directions[0], quant=dataclasses.replace(gru, to_hidden=wrong)),
+            ),
+        )
+
+
+def test_scales_whose_multiplier_does_not_fit_q31_are_refused() -> None:
+    model = random_model(CONFIGS[0], seed=1)
+    head = model.head
+    assert head is not None
+    huge = np.full_like(head.fc.weight_scale, 1e30)
+    with pytest.raises(ModelFileError, match="too large for a Q31 multiplier"):
+        dataclasses.replace(model, head=dataclasses.replace(head, fc=dataclasses.replace(head.fc, weight_scale=huge)))
+
+
+def test_schema_1_gru_is_refused_with_a_reason(tmp_path: Path, model_bytes: bytes) -> None:
+    """Schema-1 GRUs ran an 8-bit hidden state; the arithmetic differs, so they are re-quantized."""
+    _expect_error(tmp_path, _edit_header(model_bytes, lambda h: h.update(schema_version=1)), "8-bit hidden state")
+
+
+def test_schema_1_lstm_still_loads(tmp_path: Path) -> None:
+    model = random_model(CONFIGS[1], seed=2)
+    data = _edit_header(ir.to_bytes(model), lambda h: h.update(schema_version=1))
+    p = tmp_path / "old.ernn"
+    p.write_bytes(data)
+    assert ir.load(p).sha256 == model.sha256

@@ -80,7 +80,7 @@ def test_every_constant_is_derived_from_the_calibrated_scales() -> None:
     gru = layer.directions[0].quant
     s_h = layer.hidden_q.scale
     assert gru.to_hidden.real == pytest.approx(2.0**-15 / s_h, rel=2**-30)
-    assert gru.hidden_to_q15.real == pytest.approx(s_h * 2.0**15, rel=2**-30)
+    assert gru.gate_mul.real == pytest.approx(2.0**-15, rel=2**-30)
     assert gru.reset_mul.real == pytest.approx(2.0**-15 * gru.h_n.output_scale / 2.0**-12, rel=2**-30)
     w = layer.directions[0].float_weights
     # x_r's bias is b_ir + b_hr at scale input_scale * weight_scale.

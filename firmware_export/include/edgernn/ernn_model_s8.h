@@ -5,7 +5,7 @@
  *
  * The model descriptor is constant (generated into flash); all mutable memory is the caller's
  * ernn_model_s8_mem. The recurrent state is layer-major: cell k = layer * num_directions + direction
- * owns hidden[k * hidden_size ...] (and cell[...] for LSTM), so the top layer's directions are
+ * owns hidden[k * hidden_size ...] (and cell[...] for GRU and LSTM), so the top layer's directions are
  * contiguous and concatenate without copying.
  */
 #ifndef ERNN_MODEL_S8_H
@@ -43,14 +43,14 @@ typedef struct {
 /** Caller-owned memory of one model instance. */
 typedef struct {
     int8_t *hidden;   /**< num_layers * num_directions * hidden_size int8 (recurrent state). */
-    int16_t *cell;    /**< Same count of int16 for LSTM (recurrent state); NULL otherwise. */
+    int16_t *cell;    /**< Same count of int16 for GRU (Q0.15 hidden state) and LSTM (cell state); NULL for Elman. */
     int16_t *scratch; /**< ernn_model_s8_get_buffer_size() bytes; meaningless between calls. */
 } ernn_model_s8_mem;
 
 /** Output values per step: the head's width, or num_directions * hidden_size. */
 int32_t ernn_model_s8_output_size(const ernn_model_s8 *m);
 
-/** Bytes of recurrent state (hidden plus, for LSTM, cell). */
+/** Bytes of recurrent state (int8 hidden plus, for GRU and LSTM, the int16 state). */
 int32_t ernn_model_s8_get_state_size(const ernn_model_s8 *m);
 
 /** Bytes of scratch that mem.scratch must hold. */
@@ -62,7 +62,7 @@ int32_t ernn_model_s8_get_sequence_buffer_size(const ernn_model_s8 *m, int32_t s
 /** Check that a descriptor is consistent (shapes, counts, pointers). */
 ernn_status ernn_model_s8_check(const ernn_model_s8 *m);
 
-/** Zero state: every hidden value at its layer's zero point, cell state 0. */
+/** Zero state: every hidden value at its layer's zero point, int16 state 0. */
 ernn_status ernn_model_s8_reset(const ernn_model_s8 *m, const ernn_model_s8_mem *mem);
 
 /**

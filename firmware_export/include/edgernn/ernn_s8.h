@@ -61,15 +61,15 @@ typedef struct {
 
 /**
  * GRU cell (PyTorch semantics): r, z, n gate blocks stacked in x_fc and h_fc (3*hidden rows).
- * The n block of h_fc is at its own int16 scale; reset_mul brings r * h_n to Q3.12,
- * hidden_to_q15 the int8 hidden state to Q0.15, gate_mul a Q0.15 product to Q0.15 and
- * to_hidden the blended Q0.15 state to int8.
+ * The n block of h_fc is at its own int16 scale; reset_mul brings r * h_n to Q3.12, gate_mul a
+ * Q0.15 product to Q0.15 and to_hidden the Q0.15 state to the int8 hidden tensor.
+ * The recurrent state is the int16 Q0.15 hidden state (the GRU's memory, 16 bits as the LSTM's
+ * cell state) plus its int8 requantization, which the recurrent FC reads.
  */
 typedef struct {
     ernn_fc_params x_fc;
     ernn_fc_params h_fc;
     ernn_rescale reset_mul;
-    ernn_rescale hidden_to_q15;
     ernn_rescale gate_mul;
     ernn_rescale to_hidden;
     int32_t hidden_zero_point;
@@ -100,8 +100,9 @@ int32_t ernn_lstm_s8_get_buffer_size(const ernn_lstm_s8_params *p);
 /** One Elman step; h (int8, hidden_size) is updated in place. scratch: get_buffer_size bytes. */
 ernn_status ernn_rnn_step_s8(const ernn_rnn_s8_params *p, const int8_t *x, int8_t *h, int16_t *scratch);
 
-/** One GRU step; h is updated in place. */
-ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_t *h, int16_t *scratch);
+/** One GRU step; h (int8) and h_q15 (int16 Q0.15 hidden state) are updated in place. */
+ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_t *h, int16_t *h_q15,
+                             int16_t *scratch);
 
 /** One LSTM step; h (int8) and c (int16 cell state) are updated in place. */
 ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int8_t *h, int16_t *c,
