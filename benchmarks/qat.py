@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--qat-epochs", type=int, default=3)
     parser.add_argument("--qat-lr", type=float)
+    parser.add_argument("--max-minutes", type=float, help="Wall-clock cap of float training, and of QAT.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, help="Use only this many training and test sequences (smoke runs).")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results") / "qat.jsonl")
@@ -72,7 +73,12 @@ def main() -> None:
     train_set, val_set, _unused = split(full, (0.89, 0.1, 0.01), seed=args.seed)  # the 1% is not used
     config = config_for_data(full, cell=args.cell, hidden_size=args.hidden)
     tc = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, seed=args.seed
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        patience=args.patience,
+        seed=args.seed,
+        max_minutes=args.max_minutes,
     )
     t0 = time.monotonic()
     result = train(train_set, config, tc, val_set, progress=False)

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from edgernn.data import Normalization, SequenceData
 from edgernn.errors import EdgeRNNError
 from edgernn.fixedpoint import GATE_INPUT_SCALE_POWER, GATE_OUTPUT_SCALE_POWER, INT8_MAX, INT8_MIN, INT16_MAX, INT16_MIN
-from edgernn.ir import QParams, QuantizedRNN
+from edgernn.ir import GRUCellQ, LSTMCellQ, QParams, QuantizedRNN
 from edgernn.metrics import Metric
 from edgernn.models.rnn import RNNModel
 from edgernn.quant.observers import MinMaxObserver, Observer, make_observer
@@ -165,10 +165,9 @@ class ActivationQuant:
         """The quantization of an already quantized model (to compare it with its training view)."""
         powers, hn_scales = [], []
         for layer in model.layers:
-            quant = layer.directions[0].quant
-            powers.append(int(getattr(quant, "cell_scale_power", 0)))
-            hn = getattr(quant, "h_n", None)
-            hn_scales.append(float(hn.output_scale) if hn is not None else Q12)
+            quant = layer.directions[0].quant  # both directions share these scales
+            powers.append(quant.cell_scale_power if isinstance(quant, LSTMCellQ) else 0)
+            hn_scales.append(quant.h_n.output_scale if isinstance(quant, GRUCellQ) else Q12)
         return cls(
             input_q=model.input_q,
             hidden_q=tuple(layer.hidden_q for layer in model.layers),
@@ -192,11 +191,6 @@ class _Observers:
         self.reset_hidden = [MinMaxObserver() for _ in range(num_layers)]
         self.head = make()
 
-    @staticmethod
-    def _feed(observer: Observer, values: torch.Tensor, mask: torch.Tensor | None) -> None:
-        v = values if mask is None else values[mask]
-        observer.update(v.detach().numpy())
-
     def result(self, cell: CellType, has_head: bool) -> ActivationQuant:
         """The quantizer's rules applied to the observed ranges."""
         return ActivationQuant(
@@ -208,6 +202,11 @@ class _Observers:
             ),
             output_q=qparams_from_range(*self.head.range()) if has_head else None,
         )
+
+
+def _observe(observer: Observer, values: torch.Tensor, valid: torch.Tensor) -> None:
+    """Feed the rows of ``values`` where ``valid`` is true (padded steps are not data)."""
+    observer.update(values[valid].detach().numpy())
 
 
 # ------------------------------------------------------------------------------ the forward pass
@@ -222,7 +221,9 @@ def fake_quant_forward(
     observers: _Observers | None = None,
 ) -> torch.Tensor:
     """The model's output (as :meth:`RNNModel.forward`'s first value) with the integer reference's
-    rounding points; ``quant`` None runs plain float (what calibration observes)."""
+    rounding points; ``quant`` None runs plain float, which ``observers`` (calibration) watch."""
+    if observers is not None and quant is not None:
+        raise ValueError("calibration observes the float model: pass quant=None with observers")
     cfg = model.config
     batch, steps = x.shape[0], x.shape[1]
     lengths = torch.full((batch,), steps) if lengths is None else torch.as_tensor(lengths)
@@ -235,7 +236,7 @@ def fake_quant_forward(
     else:
         model._embed(x)  # the shape check and its error
         if observers is not None:
-            _Observers._feed(observers.input, x, valid)
+            _observe(observers.input, x, valid)
         inp = x if quant is None else _act(x, quant.input_q)
     in_scale = None if quant is None else quant.input_q.scale
     finals: list[torch.Tensor] = []
@@ -253,7 +254,7 @@ def fake_quant_forward(
         return features
     y = _head(model, features, in_scale, quant, per_channel_head)
     if observers is not None:
-        _Observers._feed(observers.head, _head(model, inp, None, None, per_channel_head), valid)
+        _observe(observers.head, _head(model, inp, None, None, per_channel_head), valid)
         if cfg.output_mode is OutputMode.LAST and cfg.bidirectional:
             observers.head.update(y.detach().numpy())
     return y
@@ -330,11 +331,11 @@ def _run_direction(
         outputs[t] = h
         if observers is not None:
             m = valid[:, t]
-            _Observers._feed(observers.hidden[layer], new_h, m)
+            _observe(observers.hidden[layer], new_h, m)
             if cell is CellType.LSTM:
-                _Observers._feed(observers.cell[layer], new_memory, m)
+                _observe(observers.cell[layer], new_memory, m)
             if reset_hidden is not None:
-                _Observers._feed(observers.reset_hidden[layer], reset_hidden, m)
+                _observe(observers.reset_hidden[layer], reset_hidden, m)
     return torch.stack(outputs, dim=1), h
 
 
