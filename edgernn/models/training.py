@@ -139,15 +139,16 @@ def train(
     train_config: TrainConfig = TrainConfig(),
     validation: SequenceData | None = None,
     progress: bool = True,
-    qat: QATConfig | None = None,
+    qat: QATConfig | bool | None = None,
 ) -> TrainResult:
     """Train a new model; the same data, configs and seed give bit-identical weights.
 
     Without ``validation``, a stratified ``validation_fraction`` of ``data`` is held out.
     The global torch RNG is left as it was (training runs inside ``torch.random.fork_rng``).
     Regression targets are standardized for training and the scaling folded into the head (see
-    :class:`TargetScaling`). With ``qat``, the trained float model is then fine-tuned with fake
-    quantization (:mod:`edgernn.models.qat`); quantize the result with the normal quantizer.
+    :class:`TargetScaling`). With ``qat`` (a :class:`QATConfig`, or True for the default one), the
+    trained float model is then fine-tuned with fake quantization (:mod:`edgernn.models.qat`);
+    quantize the result with the normal quantizer.
     """
     tc = train_config
     if validation is None:
@@ -161,7 +162,9 @@ def train(
     scaling = TargetScaling.fit(data) if data.task is Task.REGRESSION and config.output_size is not None else None
     with _torch_threads(tc.num_threads):
         result = _train(data, config, tc, validation, normalization, inputs, progress, scaling)
-    if qat is not None:
+    if qat is True:
+        qat = QATConfig()
+    if isinstance(qat, QATConfig):
         result = fine_tune_qat(result, data, validation, tc, qat, progress)
     return result
 
