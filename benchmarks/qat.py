@@ -44,6 +44,12 @@ def load_ucr(name: str, part: str) -> SequenceData:
     return SequenceData(sequences, labels.astype(np.int64), Task.CLASSIFICATION, False, f"ucr-{name}")
 
 
+def _subset(data: SequenceData, limit: int | None, seed: int) -> SequenceData:
+    if limit is None or limit >= len(data):
+        return data
+    return data.subset(np.sort(np.random.default_rng(seed).choice(len(data), limit, replace=False)))
+
+
 def _commit() -> str:
     here = Path(__file__).parent
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=here)
@@ -63,13 +69,13 @@ def main() -> None:
     parser.add_argument("--qat-lr", type=float)
     parser.add_argument("--max-minutes", type=float, help="Wall-clock cap of float training, and of QAT.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, help="Use only this many training and test sequences (smoke runs).")
+    parser.add_argument("--max-train", type=int, help="A seeded random subset of this many TRAIN sequences.")
+    parser.add_argument("--max-test", type=int, help="A seeded random subset of this many TEST sequences.")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results") / "qat.jsonl")
     args = parser.parse_args()
 
     full, test = load_ucr(args.dataset, "TRAIN"), load_ucr(args.dataset, "TEST")
-    if args.limit:
-        full, test = full.subset(range(min(args.limit, len(full)))), test.subset(range(min(args.limit, len(test))))
+    full, test = _subset(full, args.max_train, args.seed), _subset(test, args.max_test, args.seed)
     train_set, val_set, _unused = split(full, (0.89, 0.1, 0.01), seed=args.seed)  # the 1% is not used
     config = config_for_data(full, cell=args.cell, hidden_size=args.hidden)
     tc = TrainConfig(
@@ -83,10 +89,11 @@ def main() -> None:
     t0 = time.monotonic()
     result = train(train_set, config, tc, val_set, progress=False)
     float_seconds = time.monotonic() - t0
+    print(f"float: {result.val_metric} on validation, {len(result.history)} epochs, {float_seconds:.0f} s", flush=True)
     ptq = quantize(result.model, train_set, normalization=result.normalization)
     t0 = time.monotonic()
     qat = QATConfig(epochs=args.qat_epochs, learning_rate=args.qat_lr)
-    tuned = fine_tune_qat(result, train_set, val_set, tc, qat, progress=False)
+    tuned = fine_tune_qat(result, train_set, val_set, tc, qat, progress=True)
     qat_seconds = time.monotonic() - t0
     qat_model = quantize(tuned.model, train_set, normalization=tuned.normalization)
     row = {
