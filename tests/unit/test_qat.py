@@ -213,3 +213,19 @@ def test_train_qat_end_to_end(tmp_path: Path) -> None:
     assert "post-training int8 on the validation split: accuracy" in r.output
     r = runner.invoke(cli, [str(a) for a in [*args, "--qat", "sometimes", "-o", tmp_path / "x.safetensors"]])
     assert r.exit_code != 0 and "sometimes" in r.output and not (tmp_path / "x.safetensors").exists()
+
+
+def test_qat_on_large_regression_targets_keeps_data_units() -> None:
+    """QAT fine-tunes the folded head (data units) with the loss still in standardized units."""
+    from edgernn.data import split
+    from tests.unit.test_training import _large_target_data
+
+    train_set, val_set, test_set = split(_large_target_data(), seed=0)
+    config = ModelConfig(CellType.LSTM, 16, input_size=2, output_size=1, task=Task.REGRESSION)
+    result = train(train_set, config, TrainConfig(epochs=20, learning_rate=0.01), val_set, False, QATConfig(epochs=2))
+    assert result.qat_history is not None and result.target_scaling is not None
+    assert result.float_val_metric is not None and result.val_metric.value < 1.5 * result.float_val_metric.value
+    q = quantize(result.model, train_set, normalization=result.normalization)
+    int8 = np.stack(int8_predict(q, test_set.sequences))[:, 0]
+    naive = float(np.abs(test_set.targets - train_set.targets.mean()).mean())
+    assert float(np.abs(int8 - test_set.targets).mean()) < 0.35 * naive
