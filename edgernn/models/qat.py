@@ -438,15 +438,15 @@ class QATResult:
 
 
 #: ``train_epoch(model, forward, optimizer, order) -> mean loss`` and
-#: ``evaluate_forward(model, forward, data) -> Metric``, from :mod:`edgernn.models.training`.
+#: ``evaluate_forward(model, forward) -> (validation metric, validation loss)``, from
+#: :mod:`edgernn.models.training`.
 TrainEpoch = Callable[[RNNModel, Callable[..., torch.Tensor], torch.optim.Optimizer, np.ndarray], float]
-EvaluateForward = Callable[[RNNModel, Callable[..., torch.Tensor], SequenceData], Metric]
+EvaluateForward = Callable[[RNNModel, Callable[..., torch.Tensor]], tuple[Metric, float]]
 
 
 def fine_tune(
     model: RNNModel,
     data: SequenceData,
-    validation: SequenceData,
     normalization: Normalization | None,
     qat: QATConfig,
     learning_rate: float,
@@ -456,7 +456,8 @@ def fine_tune(
     progress: bool,
 ) -> QATResult:
     """Fine-tune a copy of ``model`` with fake quantization for ``qat.epochs`` epochs and keep the
-    weights whose fake-quantized validation metric is best (the float weights if none beat them)."""
+    weights whose fake-quantized validation metric is best, ties broken by the validation loss (a
+    small validation split often ties on accuracy); the float weights if none beat them."""
     from edgernn.models.training import _inputs
 
     model = copy.deepcopy(model)
@@ -470,9 +471,10 @@ def fine_tune(
         return forward
 
     quant = calibrate_activations(model, calibration, options)
-    start_metric = best = evaluate_forward(model, forward_with(quant), validation)
+    start_metric, best_loss = evaluate_forward(model, forward_with(quant))
+    best = start_metric
     key = f"val_{best.name.lower()}"
-    history = [{"epoch": 0, key: best.value}]
+    history = [{"epoch": 0, key: best.value, "val_loss": best_loss}]
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     best_quant, best_epoch = quant, 0
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=tc.weight_decay)
@@ -486,11 +488,13 @@ def fine_tune(
             raise EdgeRNNError(f"QAT diverged (loss {loss}) in epoch {epoch}", "lower the QAT learning rate")
         # The ranges follow the weights, as post-training quantization will compute them.
         quant = calibrate_activations(model, calibration, options)
-        metric = evaluate_forward(model, forward_with(quant), validation)
+        metric, val_loss = evaluate_forward(model, forward_with(quant))
         elapsed = time.monotonic() - start
-        history.append({"epoch": epoch, "train_loss": loss, key: metric.value, "seconds": elapsed})
-        if metric.better_than(best):
-            best, best_epoch, best_quant = metric, epoch, quant
+        history.append(
+            {"epoch": epoch, "train_loss": loss, key: metric.value, "val_loss": val_loss, "seconds": elapsed}
+        )
+        if metric.better_than(best) or (metric.value == best.value and val_loss < best_loss):
+            best, best_loss, best_epoch, best_quant = metric, val_loss, epoch, quant
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         bar.set_postfix(loss=f"{loss:.4f}", val=str(metric), best=best_epoch)
         if tc.max_minutes is not None and elapsed >= 60 * tc.max_minutes:

@@ -283,27 +283,29 @@ def fine_tune_qat(
         result.qat = "auto: ran, int8 lost more than the threshold on the validation split"
     scaling = result.target_scaling
     targets = data if scaling is None else scaling.standardize(data)
+    val_inputs = _inputs(validation, result.normalization)
+    val_targets = validation if scaling is None else scaling.standardize(validation)
+
+    def standardized(forward: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        """The loss stays in standardized units, as in float training."""
+        if scaling is None:
+            return forward
+        return lambda x, lengths=None: scaling.standardize_outputs(forward(x, lengths))
 
     def train_epoch(
         model: RNNModel, forward: Callable[..., torch.Tensor], optimizer: torch.optim.Optimizer, order: np.ndarray
     ) -> float:
-        if scaling is not None:  # the loss stays in standardized units, as in float training
+        return _train_epoch(model, standardized(forward), optimizer, inputs, targets, order, tc)
 
-            def standardized(x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-                return scaling.standardize_outputs(forward(x, lengths))
-
-            return _train_epoch(model, standardized, optimizer, inputs, targets, order, tc)
-        return _train_epoch(model, forward, optimizer, inputs, targets, order, tc)
-
-    def evaluate_forward(model: RNNModel, forward: Callable[..., torch.Tensor], data_: SequenceData) -> Metric:
-        return _evaluate_forward(model, forward, data_, result.normalization, None)
+    def evaluate_forward(model: RNNModel, forward: Callable[..., torch.Tensor]) -> tuple[Metric, float]:
+        metric = _evaluate_forward(model, forward, validation, result.normalization, None)
+        return metric, _mean_loss(model, standardized(forward), val_inputs, val_targets)
 
     with _torch_threads(tc.num_threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(tc.seed)
         fine = qat_fine_tune(
             result.model,
             data,
-            validation,
             result.normalization,
             qat,
             qat.learning_rate if qat.learning_rate is not None else tc.learning_rate / 10,
@@ -347,6 +349,22 @@ def _train_epoch(
         optimizer.step()
         total += loss.item() * len(idx)
     return total / len(order)
+
+
+@torch.no_grad()
+def _mean_loss(
+    model: RNNModel,
+    forward: Callable[..., torch.Tensor],
+    inputs: Sequence[np.ndarray],
+    data: SequenceData,
+    batch_size: int = 256,
+) -> float:
+    """The training loss of ``forward`` over all of ``data``, per sequence."""
+    total = 0.0
+    for idx in _chunks(len(data), batch_size):
+        x, lengths = _collate(inputs, idx)
+        total += _loss(forward(x, lengths), _collate_targets(data, idx), lengths, model.config).item() * len(idx)
+    return total / len(data)
 
 
 def _loss(out: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor, config: ModelConfig) -> torch.Tensor:

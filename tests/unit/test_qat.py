@@ -229,3 +229,29 @@ def test_qat_on_large_regression_targets_keeps_data_units() -> None:
     int8 = np.stack(int8_predict(q, test_set.sequences))[:, 0]
     naive = float(np.abs(test_set.targets - train_set.targets.mean()).mean())
     assert float(np.abs(int8 - test_set.targets).mean()) < 0.35 * naive
+
+
+def test_qat_selection_breaks_accuracy_ties_by_validation_loss() -> None:
+    from edgernn.metrics import Metric
+    from edgernn.models.qat import fine_tune
+
+    data = _sign_data(20)
+    model = _model(ModelConfig(CellType.GRU, 4, input_size=3, output_size=2))
+    scores = iter([(0.9, 0.50), (0.9, 0.40), (0.9, 0.45), (0.85, 0.10)])  # epochs 0..3
+
+    def train_epoch(m: RNNModel, forward: object, optimizer: torch.optim.Optimizer, order: np.ndarray) -> float:
+        with torch.no_grad():
+            m.head.weight.add_(1.0)  # type: ignore[union-attr]  # mark the epoch in the weights
+        return 0.1
+
+    def evaluate_forward(m: RNNModel, forward: object) -> tuple[Metric, float]:
+        value, loss = next(scores)
+        return Metric("accuracy", value, True), loss
+
+    tc = TrainConfig()
+    result = fine_tune(
+        model, data, Normalization.fit(data), QATConfig(epochs=3), 1e-3, tc, train_epoch, evaluate_forward, False
+    )
+    assert result.best_epoch == 1 and result.val_metric.value == 0.9
+    assert torch.equal(result.model.head.weight, model.head.weight + 1.0)  # type: ignore[union-attr,operator]
+    assert [h["val_loss"] for h in result.history] == [0.5, 0.4, 0.45, 0.1]
