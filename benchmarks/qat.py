@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--max-test", type=int, help="A seeded random subset of this many TEST sequences.")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results") / "qat.jsonl")
     args = parser.parse_args()
+    commit = _commit()  # of the code that runs, read before the long run
 
     full, test = load_ucr(args.dataset, "TRAIN"), load_ucr(args.dataset, "TEST")
     full, test = _subset(full, args.max_train, args.seed), _subset(test, args.max_test, args.seed)
@@ -110,7 +111,7 @@ def main() -> None:
         "float_seconds": round(float_seconds),
         "qat_seconds": round(qat_seconds),
         "args": vars(args) | {"output": str(args.output)},
-        "commit": _commit(),
+        "commit": commit,
     }
     print(json.dumps(row))
     args.output.parent.mkdir(parents=True, exist_ok=True)
