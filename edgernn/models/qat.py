@@ -400,13 +400,10 @@ def _cell_step(
 
 
 def calibration_inputs(inputs: Sequence[np.ndarray], options: QuantizeOptions) -> list[np.ndarray]:
-    """The subset of (normalized) training inputs the quantizer calibrates on: at most
-    ``max_calibration_sequences``, chosen as :func:`edgernn.quant.from_torch.quantize` chooses."""
-    limit = options.max_calibration_sequences
-    if limit is None or len(inputs) <= limit:
-        return list(inputs)
-    keep = np.sort(np.random.default_rng(0).choice(len(inputs), limit, replace=False))
-    return [inputs[i] for i in keep]
+    """The subset of (normalized) training inputs the quantizer calibrates on."""
+    from edgernn.quant.from_torch import calibration_indices  # lazy: from_torch imports edgernn.models
+
+    return [inputs[i] for i in calibration_indices(len(inputs), options.max_calibration_sequences)]
 
 
 @torch.no_grad()
