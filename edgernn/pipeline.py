@@ -64,8 +64,13 @@ def train_checkpoint(
     patience: int = 6,
     seed: int = 0,
     progress: bool = True,
+    qat=None,  # noqa: ANN001 - QATConfig | None
 ):  # noqa: ANN201 - TrainResult
-    """Train on the train split (early stopping on the validation split) and save a checkpoint."""
+    """Train on the train split (early stopping on the validation split) and save a checkpoint.
+
+    With ``qat`` the float model is fine-tuned with fake quantization (see :mod:`edgernn.models.qat`)
+    and the fine-tuned weights are saved: quantize them as usual.
+    """
     from edgernn.models import Checkpoint, TrainConfig, save_checkpoint, train
 
     train_data, val_data, _test = split(data, SPLIT_FRACTIONS, seed=seed)
@@ -75,10 +80,47 @@ def train_checkpoint(
         TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, seed=seed),
         validation=val_data,
         progress=progress,
+        qat=qat,
     )
     metrics = {f"val_{result.val_metric.name}": result.val_metric.value, "split_seed": float(seed)}
-    save_checkpoint(output, Checkpoint(result.model, result.normalization, result.class_names, data.name, metrics))
+    for prefix, metric in (("float_val", result.float_val_metric), ("int8_val", result.ptq_val_metric)):
+        if metric is not None and result.qat != "off":
+            metrics[f"{prefix}_{metric.name}"] = metric.value
+    save_checkpoint(
+        output,
+        Checkpoint(result.model, result.normalization, result.class_names, data.name, metrics, result.target_scaling),
+    )
     return result
+
+
+def describe_training(result) -> list[str]:  # noqa: ANN001 - TrainResult
+    """What ``train`` prints: the float validation metric, and what QAT did."""
+    float_metric = result.float_val_metric or result.val_metric
+    lines = [f"validation {float_metric} (best epoch {result.best_epoch}, {result.stop_reason})"]
+    if result.target_scaling is not None:
+        mean = " ".join(f"{v:.6g}" for v in result.target_scaling.mean)
+        std = " ".join(f"{v:.6g}" for v in result.target_scaling.std)
+        lines.append(f"targets standardized for training (mean {mean}, std {std}); the model outputs the data's units")
+    if result.qat.startswith("auto"):
+        lines.append(f"post-training int8 on the validation split: {result.ptq_val_metric} (float {float_metric})")
+    if result.qat_history is None:
+        if result.qat.startswith("auto"):
+            lines.append("int8 is within the threshold of float: no QAT needed, kept the float weights")
+        return lines
+    done = len(result.qat_history) - 1
+    before = result.qat_history[0]
+    lines.append(
+        f"QAT {done} epochs: int8 training view on validation {_metric_value(float_metric.name, before)} -> "
+        f"{result.val_metric} (kept epoch {result.qat_best_epoch}"
+        + (", the float weights: fine-tuning did not improve them" if result.qat_best_epoch == 0 else "")
+        + ")"
+    )
+    return lines
+
+
+def _metric_value(name: str, row: dict[str, float]) -> str:
+    value = row[f"val_{name.lower()}"]
+    return f"{100 * value:.2f}%" if name == "accuracy" else f"{value:.4g}"
 
 
 def quantize_checkpoint(ckpt, data: SequenceData, output: Path, *, options, seed: int = 0) -> QuantizedRNN:  # noqa: ANN001

@@ -16,7 +16,7 @@ except ModuleNotFoundError as exc:  # one edgernn error naming the extra, not a 
 from edgernn.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from edgernn.models.importer import from_torch
 from edgernn.models.rnn import RNNModel
-from edgernn.models.training import TrainConfig, TrainResult, evaluate, predict, train
+from edgernn.models.training import TargetScaling, TrainConfig, TrainResult, evaluate, fine_tune_qat, predict, train
 
 __all__ = [
     "RNNModel",
@@ -25,6 +25,8 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "train",
+    "fine_tune_qat",
+    "TargetScaling",
     "TrainConfig",
     "TrainResult",
     "evaluate",

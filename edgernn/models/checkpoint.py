@@ -3,7 +3,8 @@
 Layout: the model's state dict (``embedding.weight``, ``rnn.weight_ih_l0``, ..., ``head.bias``),
 optionally ``normalization.mean`` / ``normalization.std``, and string metadata ``format``,
 ``format_version``, ``edgernn_version``, and JSON-encoded ``config``, ``class_names``,
-``dataset``, ``metrics``.
+``dataset``, ``metrics``, and optionally ``target_scaling`` (regression: the target mean/std
+the model was trained with, already folded into the head; recorded for inspection only).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import safetensors.torch
 import torch
 
@@ -22,6 +24,7 @@ from edgernn.data import Normalization
 from edgernn.errors import EdgeRNNError, ModelFileError
 from edgernn.fileio import write_bytes_atomic
 from edgernn.models.rnn import RNNModel
+from edgernn.models.training import TargetScaling
 from edgernn.types import ModelConfig
 
 __all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "FORMAT", "FORMAT_VERSION"]
@@ -38,6 +41,7 @@ class Checkpoint:
     class_names: tuple[str, ...] | None = None
     dataset: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    target_scaling: TargetScaling | None = None
 
 
 def edgernn_version() -> str:
@@ -67,6 +71,8 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         "dataset": json.dumps(ckpt.dataset),
         "metrics": json.dumps({k: float(v) for k, v in ckpt.metrics.items()}),
     }
+    if ckpt.target_scaling is not None:
+        metadata["target_scaling"] = json.dumps(ckpt.target_scaling.to_json())
     payload = safetensors.torch.save(tensors, metadata=metadata)
     write_bytes_atomic(path, payload)
 
@@ -173,4 +179,23 @@ def _checkpoint(meta: dict[str, str], tensors: dict[str, torch.Tensor]) -> Check
         tuple(class_names) if class_names is not None else None,
         dataset,
         {str(k): float(v) for k, v in metrics.items()},
+        _target_scaling(meta, config),
     )
+
+
+def _target_scaling(meta: dict[str, str], config: ModelConfig) -> TargetScaling | None:
+    if "target_scaling" not in meta:
+        return None
+    value = _json_field(meta, "target_scaling")
+    try:
+        mean = np.asarray(value["mean"], dtype=np.float32)
+        std = np.asarray(value["std"], dtype=np.float32)
+    except (TypeError, KeyError, ValueError):
+        raise ModelFileError("metadata field 'target_scaling' is not {mean: [...], std: [...]}") from None
+    if (
+        mean.shape != (config.output_width,)
+        or std.shape != mean.shape
+        or not (np.isfinite(mean).all() and (std > 0).all())
+    ):
+        raise ModelFileError(f"metadata field 'target_scaling' does not fit {config.output_width} outputs")
+    return TargetScaling(mean, std)

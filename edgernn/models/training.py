@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,10 +17,12 @@ from tqdm import tqdm
 from edgernn.data import Normalization, SequenceData, pad_batch, split_indices
 from edgernn.errors import EdgeRNNError, InputDataError
 from edgernn.metrics import Metric, task_metric
+from edgernn.models.qat import QATConfig, ptq_loss_is_large
+from edgernn.models.qat import fine_tune as qat_fine_tune
 from edgernn.models.rnn import RNNModel
 from edgernn.types import ModelConfig, OutputMode, Task
 
-__all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "predict"]
+__all__ = ["TargetScaling", "TrainConfig", "TrainResult", "train", "fine_tune_qat", "evaluate", "predict"]
 
 _IGNORE = -100  # label of padded steps: F.cross_entropy skips it
 
@@ -58,15 +62,75 @@ class TrainConfig:
                 raise EdgeRNNError(f"invalid training setting {name}={getattr(self, name)!r}")
 
 
+@dataclass(frozen=True, eq=False)
+class TargetScaling:
+    """Per-column standardization of regression targets, ``(y - mean) / std``, fitted on the training split.
+
+    Raw targets in the tens of thousands would need huge head weights and MSE gradients; the model
+    trains on standardized ones, then :meth:`fold` writes ``y = std * (W h + b) + mean`` into the
+    head's float weights, so the quantizer calibrates the head in the data's units and every
+    backend and export outputs them with no extra step.
+    """
+
+    mean: np.ndarray  # (K,) float32
+    std: np.ndarray  # (K,) float32, positive
+
+    @classmethod
+    def fit(cls, data: SequenceData) -> TargetScaling:
+        parts = data.targets if isinstance(data.targets, tuple) else (data.targets,)
+        y = np.concatenate([p.reshape(p.shape[0], -1) for p in parts]).astype(np.float64)
+        mean, std = y.mean(axis=0), y.std(axis=0)
+        # A constant column (std 0, or float noise around a large value) is only centred.
+        std = np.where(std > 1e-6 * np.maximum(np.abs(mean), 1.0), std, 1.0)
+        return cls(mean.astype(np.float32), std.astype(np.float32))
+
+    def standardize(self, data: SequenceData) -> SequenceData:
+        """``data`` with standardized targets (same shapes)."""
+
+        def scale(t: np.ndarray) -> np.ndarray:
+            return ((t.reshape(t.shape[0], -1) - self.mean) / self.std).reshape(t.shape).astype(np.float32)
+
+        targets = tuple(scale(t) for t in data.targets) if isinstance(data.targets, tuple) else scale(data.targets)
+        return SequenceData(data.sequences, targets, data.task, data.per_step, data.name, data.class_names)
+
+    def standardize_outputs(self, out: torch.Tensor) -> torch.Tensor:
+        return (out - torch.from_numpy(self.mean)) / torch.from_numpy(self.std)
+
+    def unstandardize_outputs(self, out: torch.Tensor) -> torch.Tensor:
+        return out * torch.from_numpy(self.std) + torch.from_numpy(self.mean)
+
+    @torch.no_grad()
+    def fold(self, model: RNNModel) -> None:
+        """Make ``model``'s head output raw units: ``W <- std * W``, ``b <- std * b + mean``."""
+        assert model.head is not None
+        std = torch.from_numpy(self.std.astype(np.float64))
+        model.head.weight.copy_((model.head.weight.double() * std[:, None]).float())
+        model.head.bias.copy_((model.head.bias.double() * std + torch.from_numpy(self.mean.astype(np.float64))).float())
+
+    def to_json(self) -> dict[str, list[float]]:
+        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
+
+
 @dataclass
 class TrainResult:
-    model: RNNModel  # best-validation weights, in eval mode
+    model: RNNModel  # best-validation weights, in eval mode (QAT-fine-tuned when QAT ran)
     normalization: Normalization | None  # fitted on the training split; None for tokens
     history: list[dict[str, float]]  # per epoch: epoch, train_loss, val_<metric>, seconds
     best_epoch: int  # 1-based
-    val_metric: Metric  # of the restored (best) weights
+    val_metric: Metric  # of the restored (best) weights: float, or the int8 training view after QAT
     class_names: tuple[str, ...] | None = None
     stop_reason: str = "epochs"  # "epochs" | "early_stopping" | "time_limit"
+    # Regression: the target standardization already folded into the head (for inspection).
+    target_scaling: TargetScaling | None = None
+    float_val_metric: Metric | None = None  # of the float weights, before any QAT
+    # QAT: "off", "on", "auto: skipped ..." or "auto: ran ..."; the int8 validation metric of the
+    # float weights (with "auto" measured on the integer reference after post-training
+    # quantization, with "on" the fake-quantized training view); the QAT epochs' history (epoch 0:
+    # the float weights) and the epoch whose weights were kept (0: fine-tuning did not beat them).
+    qat: str = "off"
+    ptq_val_metric: Metric | None = None
+    qat_history: list[dict[str, float]] | None = None
+    qat_best_epoch: int | None = None
 
 
 def train(
@@ -75,11 +139,16 @@ def train(
     train_config: TrainConfig = TrainConfig(),
     validation: SequenceData | None = None,
     progress: bool = True,
+    qat: QATConfig | bool | None = None,
 ) -> TrainResult:
     """Train a new model; the same data, configs and seed give bit-identical weights.
 
     Without ``validation``, a stratified ``validation_fraction`` of ``data`` is held out.
     The global torch RNG is left as it was (training runs inside ``torch.random.fork_rng``).
+    Regression targets are standardized for training and the scaling folded into the head (see
+    :class:`TargetScaling`). With ``qat`` (a :class:`QATConfig`, or True for the default one), the
+    trained float model is then fine-tuned with fake quantization (:mod:`edgernn.models.qat`);
+    quantize the result with the normal quantizer.
     """
     tc = train_config
     if validation is None:
@@ -90,12 +159,24 @@ def train(
     normalization = None if data.uses_tokens else Normalization.fit(data)
     inputs = _inputs(data, normalization)
 
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(tc.num_threads)
+    scaling = TargetScaling.fit(data) if data.task is Task.REGRESSION and config.output_size is not None else None
+    with _torch_threads(tc.num_threads):
+        result = _train(data, config, tc, validation, normalization, inputs, progress, scaling)
+    if qat is True:
+        qat = QATConfig()
+    if isinstance(qat, QATConfig):
+        result = fine_tune_qat(result, data, validation, tc, qat, progress)
+    return result
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
     try:
-        return _train(data, config, tc, validation, normalization, inputs, progress)
+        yield
     finally:
-        torch.set_num_threads(previous_threads)
+        torch.set_num_threads(previous)
 
 
 def _train(
@@ -106,10 +187,16 @@ def _train(
     normalization: Normalization | None,
     inputs: list[np.ndarray],
     progress: bool,
+    scaling: TargetScaling | None,
 ) -> TrainResult:
+    targets = data if scaling is None else scaling.standardize(data)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(tc.seed)
         model = RNNModel(config)
+
+        def forward(x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+            return model(x, lengths=lengths)[0]
+
         optimizer = torch.optim.Adam(model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay)
         rng = np.random.default_rng(tc.seed)  # batch order: independent of torch's RNG
         history: list[dict[str, float]] = []
@@ -120,10 +207,10 @@ def _train(
         bar = tqdm(range(1, tc.epochs + 1), desc="train", unit="epoch", disable=not progress)
         for epoch in bar:
             model.train()
-            loss = _train_epoch(model, optimizer, inputs, data, rng.permutation(len(data)), tc)
+            loss = _train_epoch(model, forward, optimizer, inputs, targets, rng.permutation(len(data)), tc)
             if not math.isfinite(loss):
                 raise EdgeRNNError(f"training diverged (loss {loss}) in epoch {epoch}", "lower learning_rate")
-            metric = evaluate(model, validation, normalization)
+            metric = _evaluate_forward(model, forward, validation, normalization, scaling)
             elapsed = time.monotonic() - start
             history.append(
                 {
@@ -148,23 +235,112 @@ def _train(
         bar.close()
     assert best is not None
     model.load_state_dict(best_state)
-    return TrainResult(model.eval(), normalization, history, best_epoch, best, data.class_names, stop_reason)
+    if scaling is not None:
+        scaling.fold(model)
+    return TrainResult(
+        model.eval(),
+        normalization,
+        history,
+        best_epoch,
+        best,
+        data.class_names,
+        stop_reason,
+        target_scaling=scaling,
+        float_val_metric=best,
+    )
+
+
+def fine_tune_qat(
+    result: TrainResult,
+    data: SequenceData,
+    validation: SequenceData,
+    tc: TrainConfig = TrainConfig(),
+    qat: QATConfig = QATConfig(),
+    progress: bool = True,
+) -> TrainResult:
+    """Quantization-aware fine-tuning of a float training result (``train(..., qat=...)`` calls
+    this). ``qat.mode`` "auto": only if post-training quantization loses more than the threshold
+    on ``validation``, measured on the integer reference. Returns ``result`` with the fine-tuned
+    model (the float weights if fine-tuning never beat their int8 view) and the QAT fields set."""
+    result = dataclasses.replace(result)
+    inputs = _inputs(data, result.normalization)
+    result.qat = "on"
+    if qat.mode == "auto":
+        from edgernn.quant.from_torch import quantize
+
+        ptq = quantize(
+            result.model,
+            data,
+            normalization=result.normalization,
+            options=qat.quantize,
+            validation=validation,
+        ).provenance
+        assert ptq.metric_name is not None and ptq.float_metric is not None and ptq.int8_metric is not None
+        result.ptq_val_metric = Metric(ptq.metric_name, ptq.int8_metric, result.val_metric.higher_is_better)
+        if not ptq_loss_is_large(ptq.metric_name, ptq.float_metric, ptq.int8_metric):
+            result.qat = "auto: skipped, int8 within the threshold on the validation split"
+            return result
+        result.qat = "auto: ran, int8 lost more than the threshold on the validation split"
+    scaling = result.target_scaling
+    targets = data if scaling is None else scaling.standardize(data)
+    val_inputs = _inputs(validation, result.normalization)
+    val_targets = validation if scaling is None else scaling.standardize(validation)
+
+    def standardized(forward: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        """The loss stays in standardized units, as in float training."""
+        if scaling is None:
+            return forward
+        return lambda x, lengths=None: scaling.standardize_outputs(forward(x, lengths))
+
+    def train_epoch(
+        model: RNNModel, forward: Callable[..., torch.Tensor], optimizer: torch.optim.Optimizer, order: np.ndarray
+    ) -> float:
+        return _train_epoch(model, standardized(forward), optimizer, inputs, targets, order, tc)
+
+    def evaluate_forward(model: RNNModel, forward: Callable[..., torch.Tensor]) -> tuple[Metric, float]:
+        metric = _evaluate_forward(model, forward, validation, result.normalization, None)
+        return metric, _mean_loss(model, standardized(forward), val_inputs, val_targets)
+
+    with _torch_threads(tc.num_threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(tc.seed)
+        fine = qat_fine_tune(
+            result.model,
+            data,
+            result.normalization,
+            qat,
+            qat.learning_rate if qat.learning_rate is not None else tc.learning_rate / 10,
+            tc,
+            train_epoch,
+            evaluate_forward,
+            progress,
+        )
+    result.model = fine.model
+    result.val_metric = fine.val_metric
+    result.qat_history = fine.history
+    result.qat_best_epoch = fine.best_epoch
+    if result.ptq_val_metric is None:  # the int8 training view of the float weights: epoch 0
+        result.ptq_val_metric = fine.start_metric
+    return result
 
 
 def _train_epoch(
     model: RNNModel,
+    forward: Callable[..., torch.Tensor],
     optimizer: torch.optim.Optimizer,
     inputs: Sequence[np.ndarray],
     data: SequenceData,
     order: np.ndarray,
     tc: TrainConfig,
 ) -> float:
-    """One pass over ``order`` in mini-batches; returns the mean loss per sequence."""
+    """One pass over ``order`` in mini-batches; returns the mean loss per sequence.
+
+    ``forward(x, lengths)`` is the model's output (float, or fake-quantized in QAT).
+    """
     total = 0.0
     for idx in np.array_split(order, math.ceil(len(order) / tc.batch_size)):
         x, lengths = _collate(inputs, idx)
         y = _collate_targets(data, idx)
-        out, _ = model(x, lengths=lengths)
+        out = forward(x, lengths)
         loss = _loss(out, y, lengths, model.config)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -173,6 +349,22 @@ def _train_epoch(
         optimizer.step()
         total += loss.item() * len(idx)
     return total / len(order)
+
+
+@torch.no_grad()
+def _mean_loss(
+    model: RNNModel,
+    forward: Callable[..., torch.Tensor],
+    inputs: Sequence[np.ndarray],
+    data: SequenceData,
+    batch_size: int = 256,
+) -> float:
+    """The training loss of ``forward`` over all of ``data``, per sequence."""
+    total = 0.0
+    for idx in _chunks(len(data), batch_size):
+        x, lengths = _collate(inputs, idx)
+        total += _loss(forward(x, lengths), _collate_targets(data, idx), lengths, model.config).item() * len(idx)
+    return total / len(data)
 
 
 def _loss(out: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor, config: ModelConfig) -> torch.Tensor:
@@ -263,10 +455,16 @@ def _check_compatible(data: SequenceData, config: ModelConfig, role: str) -> Non
 
 
 @torch.no_grad()
-def predict(
-    model: RNNModel, data: SequenceData, normalization: Normalization | None, batch_size: int = 256
+def _outputs(
+    model: RNNModel,
+    forward: Callable[..., torch.Tensor],
+    data: SequenceData,
+    normalization: Normalization | None,
+    scaling: TargetScaling | None = None,
+    batch_size: int = 256,
 ) -> np.ndarray | tuple[np.ndarray, ...]:
-    """Float outputs: ``(N, out)`` for LAST models, one ``(T_i, out)`` array per sequence for SEQUENCE."""
+    """``forward``'s outputs on ``data`` as :func:`predict` returns them (``scaling``: the
+    outputs are standardized; they are returned in the data's units)."""
     was_training = model.training
     model.eval()
     try:
@@ -274,7 +472,9 @@ def predict(
         rows: list[np.ndarray] = []
         for idx in _chunks(len(data), batch_size):
             x, lengths = _collate(inputs, idx)
-            out, _ = model(x, lengths=lengths)
+            out = forward(x, lengths)
+            if scaling is not None:
+                out = scaling.unstandardize_outputs(out)
             if model.config.output_mode is OutputMode.SEQUENCE:
                 rows.extend(out[i, : int(n)].numpy() for i, n in enumerate(lengths))
             else:
@@ -284,6 +484,27 @@ def predict(
     if model.config.output_mode is OutputMode.SEQUENCE:
         return tuple(rows)
     return np.concatenate(rows)
+
+
+def _evaluate_forward(
+    model: RNNModel,
+    forward: Callable[..., torch.Tensor],
+    data: SequenceData,
+    normalization: Normalization | None,
+    scaling: TargetScaling | None,
+) -> Metric:
+    return task_metric(model.config.task, _outputs(model, forward, data, normalization, scaling), data.targets)
+
+
+def predict(
+    model: RNNModel, data: SequenceData, normalization: Normalization | None, batch_size: int = 256
+) -> np.ndarray | tuple[np.ndarray, ...]:
+    """Float outputs: ``(N, out)`` for LAST models, one ``(T_i, out)`` array per sequence for SEQUENCE."""
+
+    def forward(x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return model(x, lengths=lengths)[0]
+
+    return _outputs(model, forward, data, normalization, None, batch_size)
 
 
 def evaluate(model: RNNModel, data: SequenceData, normalization: Normalization | None) -> Metric:

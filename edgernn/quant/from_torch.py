@@ -52,15 +52,20 @@ def float_params_from_torch(model: RNNModel) -> FloatParams:
     )
 
 
+def calibration_indices(count: int, limit: int | None) -> np.ndarray:
+    """Which of ``count`` sequences calibrate: all, or a seeded subset of ``limit`` (QAT uses the same)."""
+    if limit is None or count <= limit:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(0).choice(count, limit, replace=False))
+
+
 def _calibration_sequences(
     data: SequenceData | Sequence[np.ndarray], normalization: Normalization | None, limit: int | None
 ) -> tuple[list[np.ndarray], str]:
     sequences = list(data.sequences if isinstance(data, SequenceData) else data)
     if not sequences:
         raise QuantizationError("the calibration set is empty", "pass at least one sequence")
-    if limit is not None and len(sequences) > limit:
-        keep = np.sort(np.random.default_rng(0).choice(len(sequences), limit, replace=False))
-        sequences = [sequences[i] for i in keep]
+    sequences = [sequences[i] for i in calibration_indices(len(sequences), limit)]
     checked = []
     for i, seq in enumerate(sequences):
         arr = np.asarray(seq)

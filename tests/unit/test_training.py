@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +11,9 @@ import torch
 
 from edgernn.data import Normalization, SequenceData, load_dataset, split
 from edgernn.errors import EdgeRNNError, InputDataError
+from edgernn.ir import QuantizedRNN
 from edgernn.metrics import Metric, task_metric
-from edgernn.models import RNNModel, TrainConfig, evaluate, predict, train
+from edgernn.models import RNNModel, TrainConfig, TrainResult, evaluate, predict, train
 from edgernn.models.training import _loss
 from edgernn.types import CellType, ModelConfig, OutputMode, Task
 
@@ -172,3 +174,117 @@ def test_small_gru_learns_fsdd_quickly() -> None:
     result = train(train_set.subset(range(0, 2400, 3)), cfg, TrainConfig(epochs=5), val_set, progress=False)
     assert result.val_metric.value > 0.5, result.history  # chance is 10%
     assert result.class_names == tuple("0123456789")
+
+
+# --------------------------------------------------------------------------- regression target scaling
+
+
+def _large_target_data(n: int = 192, seed: int = 0) -> SequenceData:
+    """Targets in the tens of thousands: 30000 + 8000 * (mean of feature 0), plus a little noise."""
+    rng = np.random.default_rng(seed)
+    seqs = tuple(rng.normal(size=(int(t), 2)).astype(np.float32) for t in rng.integers(4, 12, size=n))
+    y = np.array([30000 + 8000 * s[:, 0].mean() + rng.normal(0, 50) for s in seqs], np.float32)
+    return SequenceData(seqs, y, Task.REGRESSION, False, "large")
+
+
+@pytest.fixture(scope="module")
+def large_regression() -> tuple[TrainResult, SequenceData, SequenceData, QuantizedRNN]:
+    from edgernn.quant.from_torch import quantize
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    train_set, val_set, test_set = split(_large_target_data(), seed=0)
+    cfg = ModelConfig(CellType.GRU, 16, input_size=2, output_size=1, task=Task.REGRESSION)
+    result = train(train_set, cfg, TrainConfig(epochs=25, learning_rate=0.01), val_set, progress=False)
+    torch.set_num_threads(previous)
+    return result, train_set, test_set, quantize(result.model, train_set, normalization=result.normalization)
+
+
+def test_large_regression_targets_train_and_int8_outputs_data_units(
+    large_regression: tuple[TrainResult, SequenceData, SequenceData, QuantizedRNN],
+) -> None:
+    from edgernn.runtime import predict as int8_predict
+
+    result, train_set, test_set, q = large_regression
+    scaling = result.target_scaling
+    assert scaling is not None and scaling.mean[0] == pytest.approx(train_set.targets.mean(), rel=1e-4)
+    naive = float(np.abs(test_set.targets - train_set.targets.mean()).mean())  # predict the training mean
+    float_mae = evaluate(result.model, test_set, result.normalization).value
+    assert float_mae < 0.35 * naive, (float_mae, naive)
+    # The int8 model outputs data units directly: the scaling is folded into the head.
+    int8 = np.stack(int8_predict(q, test_set.sequences))[:, 0]
+    assert abs(int8.mean() - test_set.targets.mean()) < 0.2 * naive
+    int8_mae = float(np.abs(int8 - test_set.targets).mean())
+    assert int8_mae < 0.35 * naive and int8_mae < 1.1 * float_mae, (int8_mae, float_mae)
+
+
+def test_generated_c_helper_outputs_data_units(
+    large_regression: tuple[TrainResult, SequenceData, SequenceData, QuantizedRNN], tmp_path: Path
+) -> None:
+    import shutil
+    import subprocess
+
+    from edgernn.export import ExportOptions, export_model
+    from edgernn.runtime import Stream
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.fail("no C compiler: the C export tests need cc")
+    _, _, test_set, q = large_regression
+    int8_outputs = [
+        int(Stream(q).run_int8(q.input_q.quantize((s - q.input_mean) / q.input_std))[-1][0])
+        for s in test_set.sequences[:8]
+    ]
+    export_model(q, "c", tmp_path / "c", ExportOptions(prefix="load"))
+    main = tmp_path / "main.c"
+    main.write_text(
+        '#include <stdio.h>\n#include "load_model.h"\n'
+        f"static const int8_t ys[] = {{{', '.join(map(str, int8_outputs))}}};\n"
+        'int main(void) { for (unsigned i = 0; i < sizeof ys; ++i) printf("%.9g\\n", '
+        "(double)load_output_value(ys[i])); return 0; }\n"
+    )
+    exe = tmp_path / "main"
+    subprocess.run([compiler, "-std=c99", "-I", str(tmp_path / "c" / "include"), str(main), "-o", str(exe)], check=True)
+    values = np.array([float(v) for v in subprocess.run([str(exe)], capture_output=True, text=True).stdout.split()])
+    np.testing.assert_allclose(values, q.output_q.dequantize(np.array(int8_outputs)), rtol=1e-6)
+    naive = float(np.abs(test_set.targets - test_set.targets.mean()).mean())
+    assert float(np.abs(values - test_set.targets[:8]).mean()) < 0.5 * naive  # data units, not standardized
+
+
+def test_target_scaling_fold_is_the_affine_map() -> None:
+    from edgernn.models import TargetScaling
+
+    data = SequenceData(
+        tuple(np.ones((3, 2), np.float32) * k for k in range(4)),
+        np.array([[10.0, -5e4], [12.0, -4e4], [14.0, -6e4], [11.0, -5e4]], np.float32),
+        Task.REGRESSION,
+        False,
+        "two columns",
+    )
+    scaling = TargetScaling.fit(data)
+    np.testing.assert_allclose(scaling.mean, [11.75, -5e4])
+    np.testing.assert_allclose(scaling.std, data.targets.std(axis=0), rtol=1e-6)
+    standardized = scaling.standardize(data).targets
+    np.testing.assert_allclose(standardized.mean(axis=0), 0, atol=1e-6)
+    torch.manual_seed(0)
+    model = RNNModel(ModelConfig(CellType.LSTM, 4, input_size=2, output_size=2, task=Task.REGRESSION))
+    x = torch.from_numpy(np.stack(data.sequences))
+    with torch.no_grad():
+        before = scaling.unstandardize_outputs(model(x)[0])
+        scaling.fold(model)
+        after = model(x)[0]
+    np.testing.assert_allclose(after.numpy(), before.numpy(), rtol=1e-5)
+    constant = SequenceData(data.sequences, np.full(4, 7e4, np.float32), Task.REGRESSION, False, "constant")
+    assert TargetScaling.fit(constant).std.tolist() == [1.0]  # only centred: no division by ~0
+
+
+def test_checkpoint_keeps_the_target_scaling(tmp_path: Path) -> None:
+    from edgernn.models import Checkpoint, TargetScaling, load_checkpoint, save_checkpoint
+
+    model = RNNModel(ModelConfig(CellType.GRU, 4, input_size=2, output_size=2, task=Task.REGRESSION))
+    scaling = TargetScaling(np.array([3e4, -1.5], np.float32), np.array([5e3, 0.25], np.float32))
+    save_checkpoint(tmp_path / "m.safetensors", Checkpoint(model, target_scaling=scaling))
+    loaded = load_checkpoint(tmp_path / "m.safetensors").target_scaling
+    assert loaded is not None and loaded.to_json() == scaling.to_json()
+    save_checkpoint(tmp_path / "plain.safetensors", Checkpoint(model))
+    assert load_checkpoint(tmp_path / "plain.safetensors").target_scaling is None
