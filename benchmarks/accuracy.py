@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from edgernn.data import SequenceData, split  # noqa: E402
-from edgernn.datasets import DATASETS, bits_per_symbol, load_dataset, naive_forecast  # noqa: E402
+from edgernn.datasets import DATASETS, bits_per_symbol, chunk, load_dataset, naive_forecast  # noqa: E402
 from edgernn.metrics import task_metric  # noqa: E402
 from edgernn.pipeline import SPLIT_FRACTIONS, config_for_data, quantize_report  # noqa: E402
 from edgernn.types import Task  # noqa: E402
@@ -56,6 +56,7 @@ class Plan:
     learning_rate: float = 3e-3
     max_train: int | None = None  # training sequences (a seeded subset); None = all
     max_test: int | None = None  # test sequences (a seeded subset); None = all
+    train_chunk: int | None = None  # train on pieces of at most this many steps (the test split streams whole)
     max_minutes: float = 4.0  # wall-clock cap per training run
     embedding_dim: int = 16
 
@@ -73,7 +74,7 @@ class Plan:
 
 PLANS: dict[str, Plan] = {
     "fsdd": Plan(hidden=(32,), epochs=20),
-    "watch": Plan(hidden=(32,), epochs=30, patience=8, batch_size=8, learning_rate=1e-2),
+    "watch": Plan(hidden=(32,), epochs=20, patience=6, train_chunk=250),
     "forda": Plan(hidden=(32, 64), epochs=12, max_train=1600, max_minutes=4.0),
     "electricdevices": Plan(hidden=(32,), epochs=10, max_train=3000, max_test=3000),
     "ecg5000": Plan(hidden=(32,), epochs=30, patience=8),
@@ -316,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = PLANS[name].quick() if args.quick else PLANS[name]
         full = load_dataset(name)
         train_data, val_data, test_data = split(full, SPLIT_FRACTIONS, seed=args.seed)
+        if plan.train_chunk is not None:
+            train_data, val_data = chunk(train_data, plan.train_chunk), chunk(val_data, plan.train_chunk)
         parts = (
             _subset(train_data, plan.max_train, args.seed),
             val_data if plan.max_train is None else _subset(val_data, max(plan.max_train // 8, 50), args.seed),

