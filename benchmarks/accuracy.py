@@ -74,12 +74,16 @@ class Plan:
 
 PLANS: dict[str, Plan] = {
     "fsdd": Plan(hidden=(32,), epochs=20),
-    "watch": Plan(hidden=(32,), epochs=20, patience=6, train_chunk=250),
-    "forda": Plan(hidden=(32, 64), epochs=12, max_train=1600, max_minutes=4.0),
-    "electricdevices": Plan(hidden=(32,), epochs=10, max_train=3000, max_test=3000),
-    "ecg5000": Plan(hidden=(32,), epochs=30, patience=8),
-    "elecdemand": Plan(hidden=(32,), epochs=30, patience=8, batch_size=16, learning_rate=1e-2),
-    "shakespeare": Plan(hidden=(64,), epochs=8, max_train=4000, max_test=600, batch_size=64),
+    "watch": Plan(hidden=(32,), epochs=12, patience=4, train_chunk=250, max_minutes=2.5),
+    "forda": Plan(hidden=(32, 64), epochs=10, patience=4, max_train=1200, batch_size=32, max_minutes=2.0),
+    "electricdevices": Plan(hidden=(32,), epochs=10, patience=4, max_train=3000, max_test=3000, max_minutes=2.0),
+    "ecg5000": Plan(hidden=(32,), epochs=25, patience=6, max_minutes=2.0),
+    "elecdemand": Plan(
+        hidden=(32,), epochs=15, patience=5, train_chunk=336, max_train=400, learning_rate=1e-2, max_minutes=2.0
+    ),
+    "shakespeare": Plan(
+        hidden=(64,), epochs=8, patience=3, max_train=4000, max_test=600, batch_size=64, max_minutes=2.5
+    ),
 }
 
 
