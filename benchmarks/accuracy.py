@@ -75,7 +75,16 @@ class Plan:
 PLANS: dict[str, Plan] = {
     "fsdd": Plan(hidden=(32,), epochs=20),
     "watch": Plan(hidden=(32,), epochs=12, patience=4, train_chunk=250, max_minutes=2.5),
-    "forda": Plan(hidden=(32, 64), epochs=10, patience=4, max_train=1200, batch_size=32, max_minutes=2.0),
+    "forda": Plan(
+        hidden=(32, 64),
+        epochs=10,
+        patience=4,
+        max_train=1200,
+        max_test=600,
+        batch_size=64,
+        learning_rate=5e-3,
+        max_minutes=4.0,
+    ),
     "electricdevices": Plan(hidden=(32,), epochs=10, patience=4, max_train=3000, max_test=3000, max_minutes=2.0),
     "ecg5000": Plan(hidden=(32,), epochs=25, patience=6, max_minutes=2.0),
     "elecdemand": Plan(
