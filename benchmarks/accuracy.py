@@ -9,7 +9,7 @@ fills the "int8 QAT" column.
 
     python benchmarks/accuracy.py                      # the committed full run (~40 min, 1 core)
     python benchmarks/accuracy.py --quick              # a smoke run of every dataset (a few minutes)
-    python benchmarks/accuracy.py --datasets forda --cells gru,lstm
+    python benchmarks/accuracy.py --datasets forda --cells gru,lstm --hidden 64
 
 Writes ``accuracy.json`` and ``accuracy.md`` (``accuracy-quick.*`` with ``--quick``) to
 ``--output-dir``. Rows already in the JSON for other datasets/cells/sizes are kept, each with the
@@ -85,7 +85,7 @@ PLANS: dict[str, Plan] = {
         learning_rate=5e-3,
         max_minutes=4.0,
     ),
-    "electricdevices": Plan(hidden=(32,), epochs=10, patience=4, max_train=3000, max_test=3000, max_minutes=2.0),
+    "electricdevices": Plan(hidden=(32, 64), epochs=10, patience=4, max_train=3000, max_test=3000, max_minutes=2.0),
     "ecg5000": Plan(hidden=(32,), epochs=25, patience=6, max_minutes=2.0),
     "elecdemand": Plan(
         hidden=(32,), epochs=15, patience=5, train_chunk=336, max_train=400, learning_rate=1e-2, max_minutes=2.0
@@ -298,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(PLANS), help="comma-separated subset of: " + ", ".join(PLANS))
     parser.add_argument("--cells", default="gru,lstm,rnn", help="comma-separated subset of gru, lstm, rnn")
+    parser.add_argument("--hidden", default="", help="comma-separated hidden sizes instead of each plan's own")
     parser.add_argument("--quick", action="store_true", help="few epochs on small subsets (a smoke run)")
     parser.add_argument("--qat", action="store_true", help="add the int8 QAT column (needs train(..., qat=True))")
     parser.add_argument("--seed", type=int, default=0)
@@ -328,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     plans = dict(previous["plans"])
     for name in names:
         plan = PLANS[name].quick() if args.quick else PLANS[name]
+        if args.hidden:
+            plan = dataclasses.replace(plan, hidden=tuple(int(h) for h in args.hidden.split(",")))
         full = load_dataset(name)
         train_data, val_data, test_data = split(full, SPLIT_FRACTIONS, seed=args.seed)
         if plan.train_chunk is not None:
