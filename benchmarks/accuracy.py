@@ -284,9 +284,12 @@ def render_markdown(results: dict[str, Any]) -> str:
         )
         for baseline, mae in d.get("baselines_mae", {}).items():
             lines.append(f"  - baseline MAE, {baseline}: {mae:.4f}")
-    lines += ["", "## Settings", ""]
-    for name, plan in sorted(results["plans"].items()):
-        lines.append(f"- {name}: {plan}")
+    lines += ["", "## Training settings", ""]
+    for name in PLANS:
+        settings = sorted(
+            {json.dumps(r["plan"], sort_keys=True) for r in results["rows"] if r["dataset"] == name and "plan" in r}
+        )
+        lines += [f"- {name}: {s}" for s in settings]
     return "\n".join(lines) + "\n"
 
 
@@ -318,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
 
     stem = "accuracy-quick" if args.quick else "accuracy"
     json_path = args.output_dir / f"{stem}.json"
-    previous = json.loads(json_path.read_text()) if json_path.is_file() else {"rows": [], "datasets": {}, "plans": {}}
+    previous = json.loads(json_path.read_text()) if json_path.is_file() else {"rows": [], "datasets": {}}
     stamp = {
         "commit": _commit(),
         "date": datetime.date.today().isoformat(),
@@ -326,7 +329,6 @@ def main(argv: list[str] | None = None) -> int:
     }
     new_rows: list[dict[str, Any]] = []
     datasets = dict(previous["datasets"])
-    plans = dict(previous["plans"])
     for name in names:
         plan = PLANS[name].quick() if args.quick else PLANS[name]
         if args.hidden:
@@ -341,11 +343,11 @@ def main(argv: list[str] | None = None) -> int:
             _subset(test_data, plan.max_test, args.seed),
         )
         datasets[name] = dataset_summary(name, parts, full)
-        plans[name] = {k: v for k, v in dataclasses.asdict(plan).items()}
         for cell in cells:
             for hidden in plan.hidden:
                 t0 = time.perf_counter()
                 row = {**run_one(full, parts, cell, hidden, plan, args.seed, qat), **stamp}
+                row["plan"] = {k: v for k, v in dataclasses.asdict(plan).items() if k != "hidden"}
                 new_rows.append(row)
                 print(
                     f"{name:16s} {CELLS[cell]:5s} {hidden:3d}  {row['metric']}"
@@ -355,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                     f" {row['epochs_run']} epochs)",
                     flush=True,
                 )
-                _write(args.output_dir, stem, previous, new_rows, datasets, plans)
+                _write(args.output_dir, stem, previous, new_rows, datasets)
     return 0
 
 
@@ -365,14 +367,13 @@ def _write(
     previous: dict[str, Any],
     new_rows: list[dict[str, Any]],
     datasets: dict[str, Any],
-    plans: dict[str, Any],
 ) -> None:
     """Keep earlier rows of other (dataset, cell, hidden) and write after every run (long runs)."""
     done = {(r["dataset"], r["cell"], r["hidden"]) for r in new_rows}
     order = list(PLANS)
     rows = [r for r in previous["rows"] if (r["dataset"], r["cell"], r["hidden"]) not in done] + new_rows
     rows.sort(key=lambda r: (order.index(r["dataset"]), list(CELLS).index(r["cell"]), r["hidden"]))
-    results = {"rows": rows, "datasets": datasets, "plans": plans}
+    results = {"rows": rows, "datasets": datasets}
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / f"{stem}.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     (output_dir / f"{stem}.md").write_text(render_markdown(results))
