@@ -145,8 +145,9 @@ def run_one(
     plan: Plan,
     seed: int,
     qat: Callable[..., Any] | None,
+    save_dir: Path | None = None,
 ) -> dict[str, Any]:
-    from edgernn.models import Checkpoint, TrainConfig, train
+    from edgernn.models import Checkpoint, TrainConfig, save_checkpoint, train
     from edgernn.quant.from_torch import quantize
 
     train_data, val_data, test_data = parts
@@ -162,7 +163,11 @@ def run_one(
     t0 = time.perf_counter()
     result = train(train_data, config, tc, validation=val_data, progress=False)
     train_s = time.perf_counter() - t0
-    model = quantize(Checkpoint(result.model, result.normalization, result.class_names, data.name), train_data)
+    ckpt = Checkpoint(result.model, result.normalization, result.class_names, data.name)
+    if save_dir is not None:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(save_dir / f"{data.name}-{cell}{hidden}.safetensors", ckpt)
+    model = quantize(ckpt, train_data)
     float_value, float_bits = _scores(model, test_data, "float")
     int8_value, int8_bits = _scores(model, test_data, "reference")
     metric = "accuracy" if data.task is Task.CLASSIFICATION else "MAE"
@@ -305,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few epochs on small subsets (a smoke run)")
     parser.add_argument("--qat", action="store_true", help="add the int8 QAT column (needs train(..., qat=True))")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--save-checkpoints", type=Path, help="also save each float model here (NAME-CELLHIDDEN.safetensors)"
+    )
     parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)
 
@@ -346,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         for cell in cells:
             for hidden in plan.hidden:
                 t0 = time.perf_counter()
-                row = {**run_one(full, parts, cell, hidden, plan, args.seed, qat), **stamp}
+                row = {**run_one(full, parts, cell, hidden, plan, args.seed, qat, args.save_checkpoints), **stamp}
                 row["plan"] = {k: v for k, v in dataclasses.asdict(plan).items() if k != "hidden"}
                 new_rows.append(row)
                 print(
