@@ -54,7 +54,7 @@ def test_electricdevices_gru32_int8_within_one_point() -> None:
 
     The GRU's state decides it: with an 8-bit state, a step's change below half an int8 step rounds
     away when the update gate is near 1, as it is in a trained model. The checkpoint is the
-    benchmark's float GRU-64 (training it takes minutes), saved with
+    benchmark's float GRU-32 (training it takes minutes), saved with
     ``python benchmarks/accuracy.py --datasets electricdevices --cells gru --hidden 32
     --save-checkpoints tests/accuracy/fixtures``. FordA's 500 steps would be the harder case, but
     no GRU trained in the budget beat chance on FordA (see docs/accuracy.md), so that comparison
