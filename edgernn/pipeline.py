@@ -133,6 +133,111 @@ def quantize_checkpoint(ckpt, data: SequenceData, output: Path, *, options, seed
     return model
 
 
+# --------------------------------------------------------------------------- float vs int8 report
+
+# How much int8 may lose against float before ``quantize`` warns: percentage points of accuracy,
+# or percent of the float model's error (relative) for regression.
+ACCURACY_LOSS_POINTS = 0.5
+REGRESSION_LOSS_PERCENT = 2.0
+# Below this many sequences a test split is called small whatever one sequence weighs.
+SMALL_SPLIT_SEQUENCES = 100
+
+QAT_HINT = "quantization-aware training (`edgernn train --qat`)"
+
+
+@dataclass(frozen=True)
+class QuantizeReport:
+    """Float vs int8 on a held-out split, and whether int8 lost more than the threshold."""
+
+    metric: str
+    float_value: float
+    int8_value: float
+    sequences: int  # in the split
+    steps: int | None  # for per-step targets: how many steps were scored
+    delta: float  # int8 - float: percentage points (accuracy) or percent of the float error (MAE)
+    loss: float  # how much worse int8 is, in the unit of delta (negative: better than float)
+    threshold: float  # the loss above which int8 is called worse, in the unit of delta
+    unit: str  # "points" or "percent"
+    one_sequence: float | None  # classification: the most one sequence can move the metric, in points
+    warning: str | None
+    small_split: str | None
+
+    def text(self) -> str:
+        """The lines ``quantize`` prints (without the file it wrote)."""
+        size = f"N={self.sequences} sequences" + (f", {self.steps} steps" if self.steps is not None else "")
+        change = f"{self.delta:+.2f} points" if self.unit == "points" else f"{self.delta:+.2f}% relative"
+        lines = [
+            f"{self.metric} on the test split ({size}): float {_fmt_value(self.metric, self.float_value)}, "
+            f"int8 {_fmt_value(self.metric, self.int8_value)} ({change})"
+        ]
+        lines += [f"warning: {m}" for m in (self.warning, self.small_split) if m]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "split_sequences": self.sequences,
+            "split_steps": self.steps,
+            "delta": self.delta,
+            "loss": self.loss,
+            "threshold": self.threshold,
+            "delta_unit": self.unit,
+            "one_sequence_points": self.one_sequence,
+            "warning": self.warning,
+            "small_split": self.small_split,
+        }
+
+
+def _fmt_value(metric: str, value: float) -> str:
+    return f"{100 * value:.2f}%" if metric == "accuracy" else f"{value:.4g}"
+
+
+def quantize_report(metric: str, float_value: float, int8_value: float, test: SequenceData) -> QuantizeReport:
+    """Compare float and int8 task metrics measured on ``test`` and say when int8 is worse.
+
+    Classification: the loss is in percentage points of accuracy, threshold 0.5. Regression: the
+    loss is the increase of the error in percent of the float model's, threshold 2%. A split is
+    called small below 100 sequences, or when a single sequence can move the accuracy by more than
+    the threshold (per-sequence labels: 100/N points; per-step labels: its share of the steps).
+    """
+    n = len(test)
+    steps = int(test.lengths.sum()) if test.per_step else None
+    one_sequence = None
+    if test.task is Task.CLASSIFICATION:
+        unit, threshold = "points", ACCURACY_LOSS_POINTS
+        delta = 100.0 * (int8_value - float_value)
+        loss = -delta
+        one_sequence = 100.0 * (int(test.lengths.max()) / steps if steps is not None else 1.0 / n)
+        what = f"int8 loses {loss:.2f} points of {metric} against float (more than {threshold:g})"
+    else:
+        unit, threshold = "percent", REGRESSION_LOSS_PERCENT
+        delta = 100.0 * (int8_value - float_value) / max(abs(float_value), 1e-12)
+        loss = delta  # an error metric: higher is worse
+        what = f"int8's {metric} is {loss:.2f}% higher than float's (more than {threshold:g}%)"
+    warning = None
+    if loss > threshold:
+        warning = (
+            f"{what}; try `--observer percentile`, more calibration data (`--calibration-size`, "
+            f"more training sequences), or {QAT_HINT}"
+        )
+    small_split = None
+    if n < SMALL_SPLIT_SEQUENCES or (one_sequence is not None and one_sequence > threshold):
+        size = f"N={n} sequence{'s' if n != 1 else ''}"
+        if one_sequence is not None:
+            weight = "is" if steps is None else "can move the accuracy by up to"
+            size += f": one sequence {weight} {one_sequence:.1f} points"
+        elif steps is not None:
+            size += f" ({steps} steps)"
+        small_split = f"small test split ({size}); the comparison is noisy, evaluate on more held-out data"
+    return QuantizeReport(
+        metric, float_value, int8_value, n, steps, delta, loss, threshold, unit, one_sequence, warning, small_split
+    )
+
+
+def held_out_split(data: SequenceData, seed: int = 0) -> SequenceData:
+    """The test split that :func:`quantize_checkpoint` measures float and int8 on."""
+    return split(data, SPLIT_FRACTIONS, seed=seed)[2]
+
+
 # ---------------------------------------------------------------------------------- streaming
 
 
