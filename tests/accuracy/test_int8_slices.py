@@ -49,8 +49,7 @@ def test_ecg5000_int8_within_one_point(ecg5000, cell: str) -> None:  # noqa: ANN
     assert abs(int8_acc - float_acc) <= 0.01, f"{cell}: float {float_acc:.4f} vs int8 {int8_acc:.4f}"
 
 
-@pytest.mark.xfail(strict=True, reason="GRU 8-bit state; fixed by the 16-bit state")
-def test_electricdevices_gru32_int8_within_one_point() -> None:
+def test_electricdevices_gru32_int8_within_half_a_point() -> None:
     """The GRU goal: a trained GRU-32 keeps its float accuracy in int8 over ElectricDevices' 96 steps.
 
     The GRU's state decides it: with an 8-bit state, a step's change below half an int8 step rounds
@@ -66,4 +65,6 @@ def test_electricdevices_gru32_int8_within_one_point() -> None:
     model = quantize(ckpt, _slice(train_data, 1000))
     float_acc, int8_acc = _float_and_int8(model, _slice(test_data, 500))
     assert float_acc >= 0.5, f"the fixture does not beat the 7-class chance level by much ({float_acc:.3f})"
-    assert abs(int8_acc - float_acc) <= 0.01, f"float {float_acc:.4f} vs int8 {int8_acc:.4f}"
+    # The issue's goal, 0.5 points (2.5 sequences of 500). Measured with the 16-bit state: float 57.6%,
+    # int8 57.6%; with the 8-bit state int8 was 56.2%, and this assertion failed.
+    assert abs(int8_acc - float_acc) <= 0.005, f"float {float_acc:.4f} vs int8 {int8_acc:.4f}"
