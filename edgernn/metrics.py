@@ -10,7 +10,21 @@ import numpy as np
 from edgernn.errors import InputDataError
 from edgernn.types import Task
 
-__all__ = ["Metric", "task_metric"]
+__all__ = ["Metric", "task_metric", "INT8_LOSS_POINTS", "INT8_LOSS_PERCENT", "int8_loss_exceeds"]
+
+# How much int8 may lose against float before edgernn calls it worse (``quantize`` warns, ``train
+# --qat auto`` fine-tunes): percentage points of accuracy, or percent of the float model's error.
+INT8_LOSS_POINTS = 0.5
+INT8_LOSS_PERCENT = 2.0
+
+
+def int8_loss_exceeds(metric_name: str, float_value: float, int8_value: float) -> bool:
+    """Whether int8 is worse than float by more than :data:`INT8_LOSS_POINTS` (accuracy, a
+    fraction) or :data:`INT8_LOSS_PERCENT` (an error metric, relative to float's)."""
+    if metric_name in _PERCENT_METRICS:
+        return 100.0 * (float_value - int8_value) > INT8_LOSS_POINTS
+    return 100.0 * (int8_value - float_value) > INT8_LOSS_PERCENT * abs(float_value)
+
 
 ArrayOrArrays = np.ndarray | Sequence[np.ndarray]
 

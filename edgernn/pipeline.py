@@ -22,6 +22,7 @@ from edgernn.data import SequenceData, load_npz_inputs, split
 from edgernn.errors import InputDataError, ModelFileError
 from edgernn.fileio import atomic_output
 from edgernn.ir import QuantizedRNN
+from edgernn.metrics import INT8_LOSS_PERCENT, INT8_LOSS_POINTS
 from edgernn.summary import describe_config, describe_model, format_table
 from edgernn.types import ModelConfig, OutputMode, Task
 
@@ -135,10 +136,6 @@ def quantize_checkpoint(ckpt, data: SequenceData, output: Path, *, options, seed
 
 # --------------------------------------------------------------------------- float vs int8 report
 
-# How much int8 may lose against float before ``quantize`` warns: percentage points of accuracy,
-# or percent of the float model's error (relative) for regression.
-ACCURACY_LOSS_POINTS = 0.5
-REGRESSION_LOSS_PERCENT = 2.0
 # Below this many sequences a test split is called small whatever one sequence weighs.
 SMALL_SPLIT_SEQUENCES = 100
 
@@ -203,13 +200,13 @@ def quantize_report(metric: str, float_value: float, int8_value: float, test: Se
     steps = int(test.lengths.sum()) if test.per_step else None
     one_sequence = None
     if test.task is Task.CLASSIFICATION:
-        unit, threshold = "points", ACCURACY_LOSS_POINTS
+        unit, threshold = "points", INT8_LOSS_POINTS
         delta = 100.0 * (int8_value - float_value)
         loss = -delta
         one_sequence = 100.0 * (int(test.lengths.max()) / steps if steps is not None else 1.0 / n)
         what = f"int8 loses {loss:.2f} points of {metric} against float (more than {threshold:g})"
     else:
-        unit, threshold = "percent", REGRESSION_LOSS_PERCENT
+        unit, threshold = "percent", INT8_LOSS_PERCENT
         delta = 100.0 * (int8_value - float_value) / max(abs(float_value), 1e-12)
         loss = delta  # an error metric: higher is worse
         what = f"int8's {metric} is {loss:.2f}% higher than float's (more than {threshold:g}%)"

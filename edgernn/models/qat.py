@@ -54,24 +54,18 @@ __all__ = [
     "calibrate_activations",
     "fake_quant",
     "fake_quant_forward",
-    "ptq_loss_is_large",
-    "PTQ_LOSS_POINTS",
-    "PTQ_LOSS_RELATIVE",
 ]
 
 Q12 = 2.0**GATE_INPUT_SCALE_POWER
 Q15 = 2.0**GATE_OUTPUT_SCALE_POWER
-#: ``--qat auto`` fine-tunes when int8 loses more than this on the validation split: accuracy
-#: points (as a fraction) for classification, relative MAE for regression (issue 10's thresholds).
-PTQ_LOSS_POINTS = 0.005
-PTQ_LOSS_RELATIVE = 0.02
 
 
 @dataclass(frozen=True)
 class QATConfig:
     """Fine-tuning after float training. ``mode`` ``"on"`` always fine-tunes; ``"auto"`` only when
-    post-training quantization loses more than :data:`PTQ_LOSS_POINTS` / :data:`PTQ_LOSS_RELATIVE`
-    on the validation split. ``learning_rate`` None is a tenth of the float training's."""
+    post-training quantization loses more than :func:`edgernn.metrics.int8_loss_exceeds` allows
+    on the validation split (the thresholds ``quantize`` warns at). ``learning_rate`` None is a
+    tenth of the float training's."""
 
     mode: str = "on"
     epochs: int = 5
@@ -86,13 +80,6 @@ class QATConfig:
                 f"invalid QAT setting epochs={self.epochs}, learning_rate={self.learning_rate}",
                 "use at least 1 epoch and a positive learning rate",
             )
-
-
-def ptq_loss_is_large(metric_name: str, float_value: float, int8_value: float) -> bool:
-    """Whether int8 is worse than float by more than the QAT thresholds."""
-    if metric_name == "accuracy":
-        return float_value - int8_value > PTQ_LOSS_POINTS
-    return int8_value - float_value > PTQ_LOSS_RELATIVE * abs(float_value)
 
 
 # ------------------------------------------------------------------------------ fake quantization

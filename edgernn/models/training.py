@@ -16,8 +16,8 @@ from tqdm import tqdm
 
 from edgernn.data import Normalization, SequenceData, pad_batch, split_indices
 from edgernn.errors import EdgeRNNError, InputDataError
-from edgernn.metrics import Metric, task_metric
-from edgernn.models.qat import QATConfig, ptq_loss_is_large
+from edgernn.metrics import Metric, int8_loss_exceeds, task_metric
+from edgernn.models.qat import QATConfig
 from edgernn.models.qat import fine_tune as qat_fine_tune
 from edgernn.models.rnn import RNNModel
 from edgernn.types import ModelConfig, OutputMode, Task
@@ -277,7 +277,7 @@ def fine_tune_qat(
         ).provenance
         assert ptq.metric_name is not None and ptq.float_metric is not None and ptq.int8_metric is not None
         result.ptq_val_metric = Metric(ptq.metric_name, ptq.int8_metric, result.val_metric.higher_is_better)
-        if not ptq_loss_is_large(ptq.metric_name, ptq.float_metric, ptq.int8_metric):
+        if not int8_loss_exceeds(ptq.metric_name, ptq.float_metric, ptq.int8_metric):
             result.qat = "auto: skipped, int8 within the threshold on the validation split"
             return result
         result.qat = "auto: ran, int8 lost more than the threshold on the validation split"

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from edgernn.cli import cli
 from edgernn.data import Normalization, SequenceData
 from edgernn.errors import EdgeRNNError
+from edgernn.metrics import int8_loss_exceeds
 from edgernn.models import RNNModel, TrainConfig, train
 from edgernn.models import training as training_module
 from edgernn.models.qat import (
@@ -24,7 +25,6 @@ from edgernn.models.qat import (
     calibration_inputs,
     fake_quant,
     fake_quant_forward,
-    ptq_loss_is_large,
 )
 from edgernn.models.training import _collate
 from edgernn.quant import QuantizeOptions
@@ -72,8 +72,8 @@ def test_fake_weights_equal_the_quantizers(per_row: bool) -> None:
 
 
 def test_ptq_loss_threshold() -> None:
-    assert ptq_loss_is_large("accuracy", 0.90, 0.894) and not ptq_loss_is_large("accuracy", 0.90, 0.896)
-    assert ptq_loss_is_large("MAE", 1.0, 1.03) and not ptq_loss_is_large("MAE", 1.0, 1.01)
+    assert int8_loss_exceeds("accuracy", 0.90, 0.894) and not int8_loss_exceeds("accuracy", 0.90, 0.896)
+    assert int8_loss_exceeds("MAE", 1.0, 1.03) and not int8_loss_exceeds("MAE", 1.0, 1.01)
     with pytest.raises(EdgeRNNError, match="invalid QAT mode"):
         QATConfig(mode="sometimes")
 
@@ -170,11 +170,11 @@ def test_qat_auto_runs_only_when_int8_loses(monkeypatch: pytest.MonkeyPatch) -> 
     data = _sign_data(96)
     config = ModelConfig(CellType.GRU, 8, input_size=3, output_size=2)
     tc = TrainConfig(epochs=2, learning_rate=0.02)
-    monkeypatch.setattr(training_module, "ptq_loss_is_large", lambda *args: False)
+    monkeypatch.setattr(training_module, "int8_loss_exceeds", lambda *args: False)
     skipped = train(data, config, tc, progress=False, qat=QATConfig(mode="auto", epochs=1))
     assert skipped.qat.startswith("auto: skipped") and skipped.qat_history is None
     assert skipped.ptq_val_metric is not None and skipped.ptq_val_metric.name == "accuracy"
-    monkeypatch.setattr(training_module, "ptq_loss_is_large", lambda *args: True)
+    monkeypatch.setattr(training_module, "int8_loss_exceeds", lambda *args: True)
     ran = train(data, config, tc, progress=False, qat=QATConfig(mode="auto", epochs=1))
     assert ran.qat.startswith("auto: ran") and ran.qat_history is not None and len(ran.qat_history) == 2
     # The float phase is the same training: only QAT differs.
