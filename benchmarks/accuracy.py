@@ -3,9 +3,9 @@
 For each dataset of :mod:`edgernn.datasets` and each cell, a float model is trained on the set's
 own training split (early stopping on its validation split), quantized post-training (calibration
 on the training split, default min/max observer) and scored on the set's held-out test split,
-in float (numpy float backend) and int8 (the integer reference backend). With ``--qat`` a second
-model is trained with quantization-aware training when the library has it, and its int8 metric
-fills the "int8 QAT" column.
+in float (numpy float backend) and int8 (the integer reference backend). With ``--qat`` the same
+float model is fine-tuned with quantization-aware training (``edgernn.models.fine_tune_qat``) and
+its int8 metric fills the "int8 QAT" column.
 
     python benchmarks/accuracy.py                      # the committed full run (~40 min, 1 core)
     python benchmarks/accuracy.py --quick              # a smoke run of every dataset (a few minutes)
@@ -21,12 +21,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import inspect
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,25 +94,6 @@ PLANS: dict[str, Plan] = {
 }
 
 
-# ---------------------------------------------------------------------------------------- QAT
-
-
-def qat_trainer() -> Callable[..., Any] | None:
-    """``train`` with quantization-aware training switched on, or None when this commit has none.
-
-    Accepts either form the API may take: ``train(..., qat=True)`` or ``TrainConfig(qat=True)``.
-    """
-    from edgernn.models import TrainConfig, train
-
-    if "qat" in inspect.signature(train).parameters:
-        return lambda data, config, tc, validation: train(data, config, tc, validation, progress=False, qat=True)
-    if "qat" in {f.name for f in dataclasses.fields(TrainConfig)}:
-        return lambda data, config, tc, validation: train(
-            data, config, dataclasses.replace(tc, qat=True), validation, progress=False
-        )
-    return None
-
-
 # ----------------------------------------------------------------------------------- the runs
 
 
@@ -144,10 +123,11 @@ def run_one(
     hidden: int,
     plan: Plan,
     seed: int,
-    qat: Callable[..., Any] | None,
+    qat: bool,
     save_dir: Path | None = None,
 ) -> dict[str, Any]:
-    from edgernn.models import Checkpoint, TrainConfig, save_checkpoint, train
+    from edgernn.models import Checkpoint, TrainConfig, fine_tune_qat, save_checkpoint, train
+    from edgernn.models.qat import QATConfig
     from edgernn.quant.from_torch import quantize
 
     train_data, val_data, test_data = parts
@@ -193,8 +173,9 @@ def run_one(
     if float_bits is not None:
         row["bits_per_char_float"] = float_bits
         row["bits_per_char_int8"] = int8_bits
-    if qat is not None:
-        qat_result = qat(train_data, config, tc, val_data)
+    if qat:
+        # The same float model, fine-tuned with the integer reference's rounding points modelled.
+        qat_result = fine_tune_qat(result, train_data, val_data, tc, QATConfig(), progress=False)
         qat_model = quantize(
             Checkpoint(qat_result.model, qat_result.normalization, qat_result.class_names, data.name), train_data
         )
@@ -308,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", default="gru,lstm,rnn", help="comma-separated subset of gru, lstm, rnn")
     parser.add_argument("--hidden", default="", help="comma-separated hidden sizes instead of each plan's own")
     parser.add_argument("--quick", action="store_true", help="few epochs on small subsets (a smoke run)")
-    parser.add_argument("--qat", action="store_true", help="add the int8 QAT column (needs train(..., qat=True))")
+    parser.add_argument("--qat", action="store_true", help="add the int8 QAT column (the float model, QAT fine-tuned)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--save-checkpoints", type=Path, help="also save each float model here (NAME-CELLHIDDEN.safetensors)"
@@ -321,11 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in PLANS] + [c for c in cells if c not in CELLS]
     if unknown:
         parser.error(f"unknown dataset or cell {unknown}; datasets: {', '.join(PLANS)}; cells: gru, lstm, rnn")
-    qat = None
-    if args.qat:
-        qat = qat_trainer()
-        if qat is None:
-            print("int8 QAT column skipped: edgernn.models.train has no qat option on this commit", file=sys.stderr)
+    qat = bool(args.qat)
 
     stem = "accuracy-quick" if args.quick else "accuracy"
     json_path = args.output_dir / f"{stem}.json"
