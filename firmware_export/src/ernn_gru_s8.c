@@ -7,12 +7,12 @@
 
 static int32_t hidden_size(const ernn_gru_s8_params *p)
 {
-    return ernn_cell_hidden_size(p->x_fc.out_features, p->h_fc.in_features, p->h_fc.out_features, 3);
+    return ernn_cell_hidden_size_s8(&p->x_fc, &p->h_fc, 3);
 }
 
 int32_t ernn_gru_s8_get_buffer_size(const ernn_gru_s8_params *p)
 {
-    return p == NULL ? 0 : 6 * hidden_size(p) * (int32_t)sizeof(int16_t);
+    return p == NULL || hidden_size(p) == 0 ? 0 : ernn_cell_buffer_size(&p->x_fc, &p->h_fc, 3, hidden_size(p));
 }
 
 ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_t *h, int16_t *h_q15,
@@ -22,16 +22,17 @@ ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_
         return ERNN_ARG_ERROR;
     }
     const int32_t n = hidden_size(p);
-    int16_t *gx = scratch;         /* x_r, x_z, x_n */
-    int16_t *gh = scratch + 3 * n; /* h_r, h_z, h_n */
-    if (ernn_fc_s8_s16(&p->x_fc, x, gx) != ERNN_OK || ernn_fc_s8_s16(&p->h_fc, h, gh) != ERNN_OK) {
+    const int32_t stride = ernn_gate_stride(&p->h_fc, n);
+    int16_t *gx = scratch;              /* x_r, x_z, x_n (stride rows each) */
+    int16_t *gh = scratch + 3 * stride; /* h_r, h_z, h_n */
+    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
     for (int32_t j = 0; j < n; ++j) {
         const int16_t r = ernn_sigmoid_s16(ernn_sat16((int32_t)gx[j] + gh[j]), 0, 0);
-        const int16_t z = ernn_sigmoid_s16(ernn_sat16((int32_t)gx[n + j] + gh[n + j]), 0, 0);
-        const int16_t reset_hidden = ernn_mul_s16(r, gh[2 * n + j], p->reset_mul);
-        const int16_t cand = ernn_tanh_s16(ernn_sat16((int32_t)gx[2 * n + j] + reset_hidden), 0, 0);
+        const int16_t z = ernn_sigmoid_s16(ernn_sat16((int32_t)gx[stride + j] + gh[stride + j]), 0, 0);
+        const int16_t reset_hidden = ernn_mul_s16(r, gh[2 * stride + j], p->reset_mul);
+        const int16_t cand = ernn_tanh_s16(ernn_sat16((int32_t)gx[2 * stride + j] + reset_hidden), 0, 0);
         /* The blend reads the int16 state: a change below half an int8 step accumulates.
          * 1 - z is 32767 - z in Q0.15 (TFLite's int16 SUB from the largest int16). */
         const int16_t keep = ernn_mul_s16(z, h_q15[j], p->gate_mul);

@@ -5,54 +5,68 @@
 #ifndef ERNN_INTERNAL_H
 #define ERNN_INTERNAL_H
 
-#include "edgernn/ernn_common.h"
+#include "edgernn/ernn_s8.h"
+
+/** n rounded up to a multiple of m (a power of two). */
+static inline int32_t ernn_round_up(int32_t n, int32_t m)
+{
+    return (n + m - 1) & ~(m - 1);
+}
+
+/** Rows of one gate block in a cell's FCs: hidden_size, padded to a multiple of 4 when packed. */
+static inline int32_t ernn_gate_stride(const ernn_fc_params *fc, int32_t hidden)
+{
+    return fc->packing != 0 ? ernn_round_up(hidden, 4) : hidden;
+}
 
 /**
  * Hidden size of a cell whose input and recurrent layers have `gates` stacked blocks of
- * hidden rows, or 0 if their shapes disagree: x_out == h_out == gates * h_in.
+ * hidden rows, or 0 if their shapes disagree: x_out == h_out == gates * h_in (the float path).
  */
 static inline int32_t ernn_cell_hidden_size(int32_t x_out, int32_t h_in, int32_t h_out, int32_t gates)
 {
     return (h_in > 0 && x_out == gates * h_in && h_out == gates * h_in) ? h_in : 0;
 }
 
-/*
- * int8 dot products of the FC kernel: ernn_dot4_s8_portable(w, n, x, sum) sets
- * sum[r] = sum_i w[r * n + i] * x[i] for the four consecutive rows r = 0..3 of a row-major [.][n]
- * weight matrix; ernn_dot1_s8_portable is the same for one row. Exact in int32 (n <= 65536).
- * Optimized ports (firmware_export/ports/<name>/) must return exactly these sums.
+/**
+ * Hidden size of an int8 cell whose input and recurrent layers hold `gates` stacked blocks of hidden
+ * rows (each padded as ernn_gate_stride says; both layers packed alike), or 0 if their shapes disagree.
  */
-
-/** Portable C: four rows at once, four columns per iteration (one load of x for four rows). */
-static inline void ernn_dot4_s8_portable(const int8_t *w, int32_t n, const int8_t *x, int32_t sum[4])
+static inline int32_t ernn_cell_hidden_size_s8(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, int32_t gates)
 {
-    const int8_t *w0 = w;
-    const int8_t *w1 = w0 + n;
-    const int8_t *w2 = w1 + n;
-    const int8_t *w3 = w2 + n;
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int32_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const int32_t xa = x[i], xb = x[i + 1], xc = x[i + 2], xd = x[i + 3];
-        s0 += w0[i] * xa + w0[i + 1] * xb + w0[i + 2] * xc + w0[i + 3] * xd;
-        s1 += w1[i] * xa + w1[i + 1] * xb + w1[i + 2] * xc + w1[i + 3] * xd;
-        s2 += w2[i] * xa + w2[i + 1] * xb + w2[i + 2] * xc + w2[i + 3] * xd;
-        s3 += w3[i] * xa + w3[i + 1] * xb + w3[i + 2] * xc + w3[i + 3] * xd;
+    const int32_t n = h_fc->in_features;
+    if (n <= 0 || x_fc->packing != h_fc->packing) {
+        return 0;
     }
-    for (; i < n; ++i) {
-        const int32_t xi = x[i];
-        s0 += w0[i] * xi;
-        s1 += w1[i] * xi;
-        s2 += w2[i] * xi;
-        s3 += w3[i] * xi;
-    }
-    sum[0] = s0;
-    sum[1] = s1;
-    sum[2] = s2;
-    sum[3] = s3;
+    const int32_t rows = gates * ernn_gate_stride(h_fc, n);
+    return (x_fc->out_features == rows && h_fc->out_features == rows) ? n : 0;
 }
 
-/** Portable C: one row. */
+/** Scratch bytes of a cell: the two FCs' int16 outputs, then the widened-input buffer they share. */
+static inline int32_t ernn_cell_buffer_size(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, int32_t gates,
+                                            int32_t hidden)
+{
+    const int32_t fx = ernn_fc_s8_get_buffer_size(x_fc);
+    const int32_t fh = ernn_fc_s8_get_buffer_size(h_fc);
+    return 2 * gates * ernn_gate_stride(h_fc, hidden) * (int32_t)sizeof(int16_t) + (fx > fh ? fx : fh);
+}
+
+/** Run a cell's two FCs into scratch: gx = x_fc(x), gh = h_fc(h); returns gx (gh = gx + rows). */
+static inline ernn_status ernn_cell_fcs(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, const int8_t *x,
+                                        const int8_t *h, int16_t *scratch)
+{
+    const int32_t rows = x_fc->out_features;
+    int16_t *buffer = scratch + 2 * rows;
+    if (ernn_fc_s8_s16_buffered(x_fc, x, scratch, buffer) != ERNN_OK ||
+        ernn_fc_s8_s16_buffered(h_fc, h, scratch + rows, buffer) != ERNN_OK) {
+        return ERNN_ARG_ERROR;
+    }
+    return ERNN_OK;
+}
+
+/* ---- row-major dot products (packing 0) ---------------------------------------------------- */
+
+/** One row of a row-major matrix: sum_i w[i] * x[i], exact in int32 (n <= 65536). */
 static inline int32_t ernn_dot1_s8_portable(const int8_t *w, int32_t n, const int8_t *x)
 {
     int32_t s = 0;
@@ -60,6 +74,78 @@ static inline int32_t ernn_dot1_s8_portable(const int8_t *w, int32_t n, const in
         s += w[i] * x[i];
     }
     return s;
+}
+
+/* ---- packed kernels, portable C (packing ERNN_FC_PACK_K) ----------------------------------- */
+
+/*
+ * The widened input of a packed layer, shared by all its rows. K = 4: per group of four inputs
+ * x0..x3 the int16 values x0, x2, x1, x3 (the even/odd byte order of SXTB16, so the DSP port reads
+ * them as two int16 pairs); zeros up to the padded width. K = 16: the int8 values themselves, zero
+ * padded to a multiple of 16 (MVE loads them directly).
+ */
+static inline void ernn_widen_portable(const int8_t *x, int32_t n, int16_t *buffer)
+{
+#if ERNN_FC_PACK_K == 4
+    const int32_t padded = ernn_round_up(n, 4);
+    for (int32_t i = 0; i < padded; i += 4) {
+        for (int32_t k = 0; k < 4; ++k) {
+            static const int8_t order[4] = {0, 2, 1, 3};
+            const int32_t j = i + order[k];
+            buffer[i + k] = j < n ? (int16_t)x[j] : 0;
+        }
+    }
+#else
+    int8_t *b = (int8_t *)buffer;
+    const int32_t padded = ernn_round_up(n, ERNN_FC_PACK_K);
+    for (int32_t i = 0; i < padded; ++i) {
+        b[i] = i < n ? x[i] : 0;
+    }
+#endif
+}
+
+/*
+ * acc[r] = bias[r] + the dot product of row r of the 4-row block at *wp with the widened input
+ * (chunks groups of K columns; buffer_end is where they end), r = 0..3; *wp advances past the block.
+ * Exact: the caller's bound keeps every partial sum inside int32.
+ */
+static inline void ernn_mac4_portable(const int8_t **wp, const int32_t *bias, const int16_t *buffer, int32_t chunks,
+                                      const int16_t *const *buffer_end, int32_t acc[4])
+{
+    (void)buffer_end;
+    const int8_t *w = *wp;
+    int32_t s0 = bias[0], s1 = bias[1], s2 = bias[2], s3 = bias[3];
+#if ERNN_FC_PACK_K == 4
+    for (int32_t c = 0; c < chunks; ++c, w += 16, buffer += 4) {
+        const int32_t x0 = buffer[0], x2 = buffer[1], x1 = buffer[2], x3 = buffer[3];
+        s0 += w[0] * x0 + w[1] * x1 + w[2] * x2 + w[3] * x3;
+        s1 += w[4] * x0 + w[5] * x1 + w[6] * x2 + w[7] * x3;
+        s2 += w[8] * x0 + w[9] * x1 + w[10] * x2 + w[11] * x3;
+        s3 += w[12] * x0 + w[13] * x1 + w[14] * x2 + w[15] * x3;
+    }
+#else
+    const int8_t *xb = (const int8_t *)buffer;
+    for (int32_t c = 0; c < chunks; ++c, w += 4 * ERNN_FC_PACK_K, xb += ERNN_FC_PACK_K) {
+        for (int32_t k = 0; k < ERNN_FC_PACK_K; ++k) {
+            const int32_t xk = xb[k];
+            s0 += w[k] * xk;
+            s1 += w[ERNN_FC_PACK_K + k] * xk;
+            s2 += w[2 * ERNN_FC_PACK_K + k] * xk;
+            s3 += w[3 * ERNN_FC_PACK_K + k] * xk;
+        }
+    }
+#endif
+    *wp = w;
+    acc[0] = s0;
+    acc[1] = s1;
+    acc[2] = s2;
+    acc[3] = s3;
+}
+
+/** round(a * b / 2^32), ties up: SMMULR. With a = 2x (no overflow) it is SRDHM(x, b) exactly. */
+static inline int32_t ernn_smmulr_portable(int32_t a, int32_t b)
+{
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
 }
 
 #endif /* ERNN_INTERNAL_H */

@@ -7,12 +7,12 @@
 
 static int32_t hidden_size(const ernn_lstm_s8_params *p)
 {
-    return ernn_cell_hidden_size(p->x_fc.out_features, p->h_fc.in_features, p->h_fc.out_features, 4);
+    return ernn_cell_hidden_size_s8(&p->x_fc, &p->h_fc, 4);
 }
 
 int32_t ernn_lstm_s8_get_buffer_size(const ernn_lstm_s8_params *p)
 {
-    return p == NULL ? 0 : 8 * hidden_size(p) * (int32_t)sizeof(int16_t);
+    return p == NULL || hidden_size(p) == 0 ? 0 : ernn_cell_buffer_size(&p->x_fc, &p->h_fc, 4, hidden_size(p));
 }
 
 static int16_t gate(const int16_t *gx, const int16_t *gh, int32_t k)
@@ -27,16 +27,17 @@ ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int
         return ERNN_ARG_ERROR;
     }
     const int32_t n = hidden_size(p);
-    int16_t *gx = scratch;         /* x_i, x_f, x_g, x_o */
-    int16_t *gh = scratch + 4 * n; /* h_i, h_f, h_g, h_o */
-    if (ernn_fc_s8_s16(&p->x_fc, x, gx) != ERNN_OK || ernn_fc_s8_s16(&p->h_fc, h, gh) != ERNN_OK) {
+    const int32_t stride = ernn_gate_stride(&p->h_fc, n);
+    int16_t *gx = scratch;              /* x_i, x_f, x_g, x_o (stride rows each) */
+    int16_t *gh = scratch + 4 * stride; /* h_i, h_f, h_g, h_o */
+    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
     for (int32_t j = 0; j < n; ++j) {
         const int16_t i = ernn_sigmoid_s16(gate(gx, gh, j), 0, 0);
-        const int16_t f = ernn_sigmoid_s16(gate(gx, gh, n + j), 0, 0);
-        const int16_t g = ernn_tanh_s16(gate(gx, gh, 2 * n + j), 0, 0);
-        const int16_t o = ernn_sigmoid_s16(gate(gx, gh, 3 * n + j), 0, 0);
+        const int16_t f = ernn_sigmoid_s16(gate(gx, gh, stride + j), 0, 0);
+        const int16_t g = ernn_tanh_s16(gate(gx, gh, 2 * stride + j), 0, 0);
+        const int16_t o = ernn_sigmoid_s16(gate(gx, gh, 3 * stride + j), 0, 0);
         const int16_t c_new = ernn_sat16((int32_t)ernn_mul_s16(f, c[j], p->forget_mul) + ernn_mul_s16(i, g, p->input_mul));
         const int16_t tanh_c = ernn_tanh_s16(c_new, p->cell_tanh_multiplier, p->cell_tanh_shift);
         c[j] = c_new;

@@ -7,12 +7,12 @@
 
 static int32_t hidden_size(const ernn_rnn_s8_params *p)
 {
-    return ernn_cell_hidden_size(p->x_fc.out_features, p->h_fc.in_features, p->h_fc.out_features, 1);
+    return ernn_cell_hidden_size_s8(&p->x_fc, &p->h_fc, 1);
 }
 
 int32_t ernn_rnn_s8_get_buffer_size(const ernn_rnn_s8_params *p)
 {
-    return p == NULL ? 0 : 2 * hidden_size(p) * (int32_t)sizeof(int16_t);
+    return p == NULL || hidden_size(p) == 0 ? 0 : ernn_cell_buffer_size(&p->x_fc, &p->h_fc, 1, hidden_size(p));
 }
 
 ernn_status ernn_rnn_step_s8(const ernn_rnn_s8_params *p, const int8_t *x, int8_t *h, int16_t *scratch)
@@ -22,8 +22,8 @@ ernn_status ernn_rnn_step_s8(const ernn_rnn_s8_params *p, const int8_t *x, int8_
     }
     const int32_t n = hidden_size(p);
     int16_t *gx = scratch;
-    int16_t *gh = scratch + n;
-    if (ernn_fc_s8_s16(&p->x_fc, x, gx) != ERNN_OK || ernn_fc_s8_s16(&p->h_fc, h, gh) != ERNN_OK) {
+    int16_t *gh = scratch + ernn_gate_stride(&p->h_fc, n);
+    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
     for (int32_t j = 0; j < n; ++j) {

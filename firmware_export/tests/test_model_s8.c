@@ -43,7 +43,7 @@ static ernn_fc_params random_fc(int32_t in, int32_t out, int32_t zero_point)
         st->m[o] = rnd(1 << 30, INT32_MAX);
         st->s[o] = rnd(-6, -3);
     }
-    const ernn_fc_params p = {st->w, st->b, st->m, st->s, in, out, zero_point};
+    const ernn_fc_params p = {st->w, st->b, st->m, st->s, in, out, zero_point, 0, 0, 0};
     return p;
 }
 

@@ -1,11 +1,16 @@
 /**
  * @file ernn_dot_s8_dsp.h
- * @brief Port: int8 dot products with the Arm DSP extension (Cortex-M4/M7/M33, Armv7-A).
+ * @brief Port: packed int8 FC kernels with the Arm DSP extension (Cortex-M4/M7/M33).
  *
- * Included by src/ernn_fc_s8.c when the compiler defines __ARM_FEATURE_DSP and
- * __ARM_FEATURE_SIMD32. Four bytes are read as one word; SXTB16 splits a word into its even and
- * odd bytes as two int16 pairs, and SMLAD adds both products of a pair. x is split the same way
- * once per four rows. Integer sums are exact, so the result equals the portable C bit for bit.
+ * Included by src/ernn_fc_s8.c when the compiler defines __ARM_FEATURE_DSP and __ARM_FEATURE_SIMD32
+ * on an M-profile core (Thumb-2). Packing K = 4: a 4-row block stores, per four input columns, one
+ * 32-bit word per row, so one LDM reads 16 weights; the input was widened once per layer to int16
+ * pairs (x0, x2) and (x1, x3) (ernn_widen_port). Per row and word, SXTB16 and SXTB16 ROR #8 split the
+ * weights into the same pairs and two SMLAD add the four products: 18 instructions per 16
+ * multiply-accumulates. Integer sums are exact, so the result equals the portable C bit for bit.
+ *
+ * The block loop is one asm statement with its registers pinned (r0-r12): the compiler cannot spill
+ * inside it. It is unrolled four times; one or two leading chunks enter through LSLS #31 flags.
  */
 #ifndef ERNN_DOT_S8_DSP_H
 #define ERNN_DOT_S8_DSP_H
@@ -25,88 +30,106 @@ static inline int32_t ernn_dsp_load4(const int8_t *p)
     return v;
 }
 
-/* Bytes 0, 2 and bytes 1, 3 of a word as sign-extended int16 pairs. */
-static inline int16x2_t ernn_dsp_even(int32_t v)
+static inline int32_t ernn_dsp_sxtb16_ror8(int32_t v)
 {
-    return __sxtb16(v);
-}
-
-static inline int16x2_t ernn_dsp_odd(int32_t v)
-{
-#if defined(__GNUC__)
-    int16x2_t r;
+    int32_t r;
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v)); /* one instruction; the C form takes two */
     return r;
-#else
-    const uint32_t u = (uint32_t)v;
-    return __sxtb16((int32_t)((u >> 8) | (u << 24)));
-#endif
 }
 
-static inline void ernn_dot4_s8_port(const int8_t *w, int32_t n, const int8_t *x, int32_t sum[4])
+/* x as int16 pairs (x0, x2), (x1, x3) per four inputs, zero padded to a multiple of 4 values. */
+static inline void ernn_widen_port(const int8_t *x, int32_t n, int16_t *buffer)
 {
-    const int8_t *w0 = w;
-    const int8_t *w1 = w0 + n;
-    const int8_t *w2 = w1 + n;
-    const int8_t *w3 = w2 + n;
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    const int8_t *x_end = x + (n & ~(int32_t)3);
-    const int8_t *xp = x;
-    while (xp != x_end) { /* pointers, not indices: keeps all 14 live values in registers */
-        const int32_t xv = ernn_dsp_load4(xp);
-        const int16x2_t xe = ernn_dsp_even(xv);
-        const int16x2_t xo = ernn_dsp_odd(xv);
-        int32_t v = ernn_dsp_load4(w0);
-        s0 = __smlad(ernn_dsp_even(v), xe, s0);
-        s0 = __smlad(ernn_dsp_odd(v), xo, s0);
-        v = ernn_dsp_load4(w1);
-        s1 = __smlad(ernn_dsp_even(v), xe, s1);
-        s1 = __smlad(ernn_dsp_odd(v), xo, s1);
-        v = ernn_dsp_load4(w2);
-        s2 = __smlad(ernn_dsp_even(v), xe, s2);
-        s2 = __smlad(ernn_dsp_odd(v), xo, s2);
-        v = ernn_dsp_load4(w3);
-        s3 = __smlad(ernn_dsp_even(v), xe, s3);
-        s3 = __smlad(ernn_dsp_odd(v), xo, s3);
-        xp += 4;
-        w0 += 4;
-        w1 += 4;
-        w2 += 4;
-        w3 += 4;
-    }
-    int32_t i = 0;
-    w0 -= (n & ~(int32_t)3);
-    w1 -= (n & ~(int32_t)3);
-    w2 -= (n & ~(int32_t)3);
-    w3 -= (n & ~(int32_t)3);
-    i = n & ~(int32_t)3;
-    for (; i < n; ++i) {
-        const int32_t xi = x[i];
-        s0 += w0[i] * xi;
-        s1 += w1[i] * xi;
-        s2 += w2[i] * xi;
-        s3 += w3[i] * xi;
-    }
-    sum[0] = s0;
-    sum[1] = s1;
-    sum[2] = s2;
-    sum[3] = s3;
-}
-
-static inline int32_t ernn_dot1_s8_port(const int8_t *w, int32_t n, const int8_t *x)
-{
-    int32_t s = 0;
+    int32_t *out = (int32_t *)(void *)buffer;
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        const int32_t xv = ernn_dsp_load4(x + i);
-        const int32_t v = ernn_dsp_load4(w + i);
-        s = __smlad(ernn_dsp_even(v), ernn_dsp_even(xv), s);
-        s = __smlad(ernn_dsp_odd(v), ernn_dsp_odd(xv), s);
+        const int32_t v = ernn_dsp_load4(x + i);
+        out[0] = __sxtb16(v);
+        out[1] = ernn_dsp_sxtb16_ror8(v);
+        out += 2;
     }
-    for (; i < n; ++i) {
-        s += w[i] * x[i];
+    if (i < n) {
+        int8_t tail[4] = {0, 0, 0, 0};
+        memcpy(tail, x + i, (size_t)(n - i));
+        const int32_t v = ernn_dsp_load4(tail);
+        out[0] = __sxtb16(v);
+        out[1] = ernn_dsp_sxtb16_ror8(v);
     }
-    return s;
+}
+
+/* One 4-column chunk of the 4-row block: weights w0..w3 (r4-r7) from [r0]!, input pair (r8, r9)
+ * from [r1]!, sums in r3, r10, r11, r12; r2 is the free temporary. */
+#define ERNN_DSP_CHUNK                                                                                          \
+    "ldm r0!, {r4, r5, r6, r7}\n\t"                                                                            \
+    "ldrd r8, r9, [r1], #8\n\t"                                                                                \
+    "sxtb16 r2, r4\n\t"                                                                                        \
+    "smlad r3, r2, r8, r3\n\t"                                                                                 \
+    "sxtb16 r4, r4, ror #8\n\t"                                                                                \
+    "smlad r3, r4, r9, r3\n\t"                                                                                 \
+    "sxtb16 r2, r5\n\t"                                                                                        \
+    "smlad r10, r2, r8, r10\n\t"                                                                               \
+    "sxtb16 r5, r5, ror #8\n\t"                                                                                \
+    "smlad r10, r5, r9, r10\n\t"                                                                               \
+    "sxtb16 r2, r6\n\t"                                                                                        \
+    "smlad r11, r2, r8, r11\n\t"                                                                               \
+    "sxtb16 r6, r6, ror #8\n\t"                                                                                \
+    "smlad r11, r6, r9, r11\n\t"                                                                               \
+    "sxtb16 r2, r7\n\t"                                                                                        \
+    "smlad r12, r2, r8, r12\n\t"                                                                               \
+    "sxtb16 r7, r7, ror #8\n\t"                                                                                \
+    "smlad r12, r7, r9, r12\n\t"
+
+/*
+ * acc[r] = bias[r] + the dot product of row r of the 4-row block at *wp with the widened input
+ * (chunks >= 1 groups of four columns, ending at buffer_end); *wp advances past the block.
+ */
+static inline __attribute__((always_inline)) void ernn_mac4_port(const int8_t **wp, const int32_t *bias,
+                                                                 const int16_t *buffer, int32_t chunks,
+                                                                 const int16_t *const *buffer_end, int32_t acc[4])
+{
+    register const int8_t *w __asm__("r0") = *wp;
+    register const int16_t *x __asm__("r1") = buffer;
+    register int32_t t __asm__("r2") = chunks;
+    register int32_t s0 __asm__("r3");
+    register const int32_t *b __asm__("r4") = bias;
+    register int32_t w1 __asm__("r5");
+    register int32_t w2 __asm__("r6");
+    register int32_t w3 __asm__("r7");
+    register int32_t xe __asm__("r8");
+    register int32_t xo __asm__("r9");
+    register int32_t s1 __asm__("r10");
+    register int32_t s2 __asm__("r11");
+    register int32_t s3 __asm__("r12");
+    __asm__ volatile(
+        "ldm r4, {r3, r10, r11, r12}\n\t"
+        "lsls r2, r2, #31\n\t" /* C = bit 1 of chunks, N = bit 0 */
+        "bcc 1f\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK "1:\n\t"
+        "bpl 2f\n\t" ERNN_DSP_CHUNK "2:\n\t"
+        "ldr r2, %[end]\n\t"
+        "cmp r1, r2\n\t"
+        "beq 4f\n"
+        "3:\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK
+        "ldr r2, %[end]\n\t" /* r2 was the temporary: reload the end */
+        "cmp r1, r2\n\t"
+        "bne 3b\n"
+        "4:\n\t"
+        : "+r"(w), "+r"(x), "+r"(t), "=&r"(s0), "+r"(b), "=&r"(w1), "=&r"(w2), "=&r"(w3), "=&r"(xe), "=&r"(xo),
+          "=&r"(s1), "=&r"(s2), "=&r"(s3)
+        : [end] "m"(*buffer_end)
+        : "cc", "memory");
+    *wp = w;
+    acc[0] = s0;
+    acc[1] = s1;
+    acc[2] = s2;
+    acc[3] = s3;
+}
+
+/** SMMULR: round(a * b / 2^32), ties up. */
+static inline int32_t ernn_smmulr_port(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
 }
 
 #endif /* ERNN_DOT_S8_DSP_H */
