@@ -221,7 +221,8 @@ class StateLayout:
             return 2 * self.gates * self.hidden_size  # input and recurrent gate pre-activations
         # gate pre-activations, each gate padded to a multiple of 4 rows (the packed layout), then the
         # widened input the packed FC kernels share (int16 per value, rounded up to 16 values)
-        return 2 * self.gates * round_up(self.hidden_size, 4) + round_up(self.widest_input, 16)
+        # (+2 values: the kernels align the buffer to a word wherever the struct puts it)
+        return 2 * self.gates * round_up(self.hidden_size, 4) + round_up(self.widest_input, 16) + 2
 
     @property
     def scratch_offset(self) -> int:
@@ -278,6 +279,7 @@ class CArray:
     ctype: str
     values: np.ndarray  # flattened in C order when written
     comment: str
+    word_aligned: bool = False  # int8 data the kernels read with word loads (LDM, LDRD)
 
     @property
     def count(self) -> int:
@@ -375,8 +377,8 @@ class _Arrays:
     def __init__(self) -> None:
         self.items: list[CArray] = []
 
-    def add(self, name: str, ctype: str, values: npt.ArrayLike, comment: str) -> str:
-        self.items.append(CArray(name, ctype, np.ascontiguousarray(values), comment))
+    def add(self, name: str, ctype: str, values: npt.ArrayLike, comment: str, word_aligned: bool = False) -> str:
+        self.items.append(CArray(name, ctype, np.ascontiguousarray(values), comment, word_aligned))
         return name
 
     @property
@@ -402,6 +404,7 @@ class _Arrays:
                 "int8_t",
                 p.weight,
                 f"{comment}: int8 weights [{rows}][{cols}] (padded), packed in 4-row blocks of {packing} columns",
+                word_aligned=True,
             ),
             self.add(f"{name}_bias", "int32_t", p.bias, f"{comment}: int32 bias, zero point folded"),
             self.add(f"{name}_multiplier", "int32_t", p.multiplier, f"{comment}: Q31 multipliers, {per}"),

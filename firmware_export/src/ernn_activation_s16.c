@@ -1,63 +1,56 @@
 /**
  * @file ernn_activation_s16.c
- * @brief TFLite's int16 LOGISTIC and TANH: LUT interpolation, Q0.15 output.
+ * @brief TFLite's int16 LOGISTIC and TANH: LUT interpolation, Q0.15 output (one table, see ernn_lut_s16.h).
  */
 #include "edgernn/ernn_fixedpoint.h"
+#include "ernn_lut_s16.h"
 
-const uint16_t ernn_sigmoid_table_u16[256] = {
-    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149, 40794, 41432, 42064, 42688,
-    43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409,
-    51865, 52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
-    57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110,
-    61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186,
-    63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308,
-    64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786, 64816, 64845, 64873, 64900,
-    64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079, 65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208,
-    65221, 65234, 65246, 65258, 65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367,
-    65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433, 65438, 65442, 65445, 65449,
-    65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474, 65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491,
-    65493, 65495, 65497, 65498, 65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513,
-    65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524,
-    65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530,
-    65530, 65530, 65531, 65531, 65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533,
-    65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65535,
+/*
+ * TFLite's sigmoid table T[i] = round(65535 * sigmoid(i / 24)) (i = 0..255, unsigned 0.16; T[0] = 32768,
+ * T[255] = 65535) as pairs: entry i = (T[i + 1] - T[i]) << 16 | (T[i] - 32768), entry 255 = 0 << 16 | 32767.
+ * Both halves are int16 in [0, 32767], so one SMLAD with (fraction, 2^bits) interpolates.
+ */
+const uint32_t ernn_lut_pairs[256] = {
+    0x02AB0000, 0x02AA02AB, 0x02A80555, 0x02A807FD, 0x02A40AA5, 0x02A20D49, 0x029E0FEB, 0x029B1289,
+    0x02951524, 0x029117B9, 0x028B1A4A, 0x02851CD5, 0x027E1F5A, 0x027821D8, 0x02702450, 0x026826C0,
+    0x02602928, 0x02572B88, 0x024F2DDF, 0x0245302E, 0x023C3273, 0x023234AF, 0x022836E1, 0x021E3909,
+    0x02143B27, 0x02093D3B, 0x01FF3F44, 0x01F44143, 0x01E94337, 0x01DE4520, 0x01D346FE, 0x01C848D1,
+    0x01BE4A99, 0x01B24C57, 0x01A84E09, 0x019C4FB1, 0x0192514D, 0x018752DF, 0x017D5466, 0x017255E3,
+    0x01685755, 0x015D58BD, 0x01545A1A, 0x01495B6E, 0x01405CB7, 0x01365DF7, 0x012C5F2D, 0x01236059,
+    0x011B617C, 0x01116297, 0x010863A8, 0x010064B0, 0x00F865B0, 0x00F066A8, 0x00E76798, 0x00E0687F,
+    0x00D8695F, 0x00D16A37, 0x00CA6B08, 0x00C36BD2, 0x00BC6C95, 0x00B66D51, 0x00AF6E07, 0x00A96EB6,
+    0x00A26F5F, 0x009E7001, 0x0097709F, 0x00927136, 0x008C71C8, 0x00887254, 0x008272DC, 0x007E735E,
+    0x007973DC, 0x00757455, 0x007074CA, 0x006C753A, 0x006875A6, 0x0064760E, 0x00607672, 0x005D76D2,
+    0x0059772F, 0x00567788, 0x005277DE, 0x004F7830, 0x004C787F, 0x004A78CB, 0x00467915, 0x0044795B,
+    0x0041799F, 0x003E79E0, 0x003C7A1E, 0x003A7A5A, 0x00387A94, 0x00357ACC, 0x00337B01, 0x00317B34,
+    0x00307B65, 0x002D7B95, 0x002C7BC2, 0x002A7BEE, 0x00287C18, 0x00267C40, 0x00267C66, 0x00237C8C,
+    0x00227CAF, 0x00217CD1, 0x00207CF2, 0x001E7D12, 0x001D7D30, 0x001C7D4D, 0x001B7D69, 0x001A7D84,
+    0x00187D9E, 0x00187DB6, 0x00177DCE, 0x00167DE5, 0x00147DFB, 0x00157E0F, 0x00137E24, 0x00127E37,
+    0x00127E49, 0x00117E5B, 0x00117E6C, 0x000F7E7D, 0x000F7E8C, 0x000F7E9B, 0x000E7EAA, 0x000D7EB8,
+    0x000D7EC5, 0x000C7ED2, 0x000C7EDE, 0x000B7EEA, 0x000B7EF5, 0x000B7F00, 0x000A7F0B, 0x00097F15,
+    0x00097F1E, 0x00097F27, 0x00097F30, 0x00087F39, 0x00077F41, 0x00087F48, 0x00077F50, 0x00077F57,
+    0x00077F5E, 0x00067F65, 0x00067F6B, 0x00067F71, 0x00057F77, 0x00067F7C, 0x00057F82, 0x00057F87,
+    0x00057F8C, 0x00047F91, 0x00047F95, 0x00057F99, 0x00047F9E, 0x00037FA2, 0x00047FA5, 0x00047FA9,
+    0x00037FAD, 0x00037FB0, 0x00037FB3, 0x00037FB6, 0x00037FB9, 0x00037FBC, 0x00037FBF, 0x00027FC2,
+    0x00037FC4, 0x00027FC7, 0x00027FC9, 0x00027FCB, 0x00037FCD, 0x00017FD0, 0x00027FD1, 0x00027FD3,
+    0x00027FD5, 0x00027FD7, 0x00017FD9, 0x00027FDA, 0x00017FDC, 0x00027FDD, 0x00017FDF, 0x00017FE0,
+    0x00027FE1, 0x00017FE3, 0x00017FE4, 0x00017FE5, 0x00017FE6, 0x00017FE7, 0x00017FE8, 0x00017FE9,
+    0x00017FEA, 0x00017FEB, 0x00017FEC, 0x00007FED, 0x00017FED, 0x00017FEE, 0x00017FEF, 0x00007FF0,
+    0x00017FF0, 0x00017FF1, 0x00007FF2, 0x00017FF2, 0x00007FF3, 0x00017FF3, 0x00007FF4, 0x00017FF4,
+    0x00007FF5, 0x00017FF5, 0x00007FF6, 0x00007FF6, 0x00017FF6, 0x00007FF7, 0x00017FF7, 0x00007FF8,
+    0x00007FF8, 0x00017FF8, 0x00007FF9, 0x00007FF9, 0x00007FF9, 0x00017FF9, 0x00007FFA, 0x00007FFA,
+    0x00007FFA, 0x00017FFA, 0x00007FFB, 0x00007FFB, 0x00007FFB, 0x00007FFB, 0x00017FFB, 0x00007FFC,
+    0x00007FFC, 0x00007FFC, 0x00007FFC, 0x00007FFC, 0x00017FFC, 0x00007FFD, 0x00007FFD, 0x00007FFD,
+    0x00007FFD, 0x00007FFD, 0x00007FFD, 0x00007FFD, 0x00017FFD, 0x00007FFE, 0x00007FFE, 0x00007FFE,
+    0x00007FFE, 0x00007FFE, 0x00007FFE, 0x00007FFE, 0x00007FFE, 0x00007FFE, 0x00017FFE, 0x00007FFF,
 };
-
-/* The input rescale shared by LOGISTIC and TANH: (x * multiplier + rounding) >> left_shift. */
-static int32_t lut_input(int16_t x, int32_t multiplier, int32_t left_shift)
-{
-    if (multiplier == 0) { /* power-of-two input scale: fold the shift into the multiplier 3 */
-        multiplier = 3 * ((int32_t)1 << left_shift);
-        left_shift = 0;
-    }
-    const int32_t rounding = left_shift > 0 ? ((int32_t)1 << (left_shift - 1)) : 0;
-    return ((int32_t)x * multiplier + rounding) >> left_shift;
-}
-
-/* Interpolate the table at |v| with `bits` fractional bits per entry (9: sigmoid, 8: tanh). */
-static int32_t lut_interpolate(int32_t magnitude, int32_t bits, int32_t saturated_value)
-{
-    const int32_t index = magnitude >> bits;
-    if (index >= 255) {
-        return saturated_value;
-    }
-    const int32_t ua = ernn_sigmoid_table_u16[index];
-    const int32_t ub = ernn_sigmoid_table_u16[index + 1];
-    return ua * ((int32_t)1 << bits) + (magnitude & (((int32_t)1 << bits) - 1)) * (ub - ua);
-}
 
 int16_t ernn_sigmoid_s16(int16_t x, int32_t input_multiplier, int32_t input_left_shift)
 {
-    const int32_t v = lut_input(x, input_multiplier, input_left_shift);
-    const int32_t r = lut_interpolate(v < 0 ? -v : v, 9, 0x7FFF << 10);
-    const int32_t rounded = v >= 0 ? r + (1 << 9) : (1 << 25) - r + (1 << 9) - 1;
-    return (int16_t)(rounded >> 10);
+    return ernn_sigmoid_lut(ernn_lut_input(x, input_multiplier, input_left_shift));
 }
 
 int16_t ernn_tanh_s16(int16_t x, int32_t input_multiplier, int32_t input_left_shift)
 {
-    const int32_t v = lut_input(x, input_multiplier, input_left_shift);
-    const int32_t r = lut_interpolate(v < 0 ? -v : v, 8, 0xFFFF << 8);
-    const int32_t rounded = v >= 0 ? r - (1 << 23) + (1 << 7) : -r + (1 << 23) + (1 << 7) - 1;
-    return (int16_t)(rounded >> 8);
+    return ernn_tanh_lut(ernn_lut_input(x, input_multiplier, input_left_shift));
 }

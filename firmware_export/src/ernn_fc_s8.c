@@ -3,12 +3,14 @@
  * @brief int8 fully connected (TFLite FULLY_CONNECTED): row-major layers, and layers the exporter packed
  *        for the core (see ernn_fc_params) with the short exact requantization where it proved it exact.
  */
+#include <string.h>
+
 #include "edgernn/ernn_s8.h"
 #include "ernn_internal.h"
 
 /* Optimized drop-ins from firmware_export/ports/, picked by the compiler's own macros (an export
  * carries the chosen text inline). Each defines ERNN_PORT_NAME, ernn_widen_port, ernn_mac4_port and
- * ernn_smmulr_port, bit-exact to the portable C in ernn_internal.h. -DERNN_PORTABLE disables them. */
+ * (MVE) nothing else, bit-exact to the portable C in ernn_internal.h. -DERNN_PORTABLE disables them. */
 #if !defined(ERNN_PORTABLE)
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include "../ports/arm_mve/ernn_dot_s8_mve.h"
@@ -20,12 +22,10 @@
 #if defined(ERNN_PORT_NAME)
 #define ernn_widen ernn_widen_port
 #define ernn_mac4 ernn_mac4_port
-#define ernn_smmulr ernn_smmulr_port
 #else
 #define ERNN_PORT_NAME "portable"
 #define ernn_widen ernn_widen_portable
 #define ernn_mac4 ernn_mac4_portable
-#define ernn_smmulr ernn_smmulr_portable
 #endif
 
 #define ERNN_MAX_FC_IN_FEATURES 65536 /* 65536 * 128 * 128 < 2^31: the dot product cannot overflow */
@@ -42,7 +42,8 @@ int32_t ernn_fc_s8_get_buffer_size(const ernn_fc_params *p)
     if (p == NULL || p->packing == 0 || p->in_features <= 0 || p->in_features > ERNN_MAX_FC_IN_FEATURES) {
         return 0;
     }
-    return ernn_round_up(p->in_features, 16) * (int32_t)sizeof(int16_t);
+    /* the widened input, rounded up to 16 values, + 2 values to align it to a word (fc_packed) */
+    return (ernn_round_up(p->in_features, 16) + 2) * (int32_t)sizeof(int16_t);
 }
 
 /* clamp(MBQM(bias + dot), lo, hi) with the output zero point: the general form. The reference
@@ -72,65 +73,31 @@ static void fc_row_major(const ernn_fc_params *p, const int8_t *x, int16_t *y16,
     }
 }
 
-/*
- * The short requantization of a bounded layer. With a = acc * 2^max(shift, 0), TFLite's
- * MultiplyByQuantizedMultiplier is RDPOT(SRDHM(a, M), right), right = max(-shift, 0), where
- * SRDHM(a, M) = (a * M + 2^30) >> 31 (ernn_srdhm; a == M == INT32_MIN is impossible, M >= 0) and no
- * saturation of the left shift happens. The exporter proved |acc| * 2^(max(shift, 0) + 1) < 2^31, so
- * 2a is an int32 and SMMULR(2a, M) = (2a * M + 2^31) >> 32 = (a * M + 2^30) >> 31 = SRDHM(a, M): the
- * same integer, no case left out. Then |t| <= 2^30 - 1 (|a| < 2^30, M < 2^31), and RDPOT (round
- * half away from zero) is t / 2^right rounded: floor((t + 2^(right - 1) - [t < 0]) / 2^right) for
- * right >= 1, which is (t + (t >> 31) + 2^(right - 1)) >> right with no overflow (|t| + 2^30 < 2^31);
- * for right == 0 it is t itself. tests/unit/test_c_packing.py checks both identities on edge and
- * random operands against edgernn.fixedpoint.
- */
-typedef struct {
-    int32_t multiplier;
-    int32_t left;  /* max(shift, 0) + 1 */
-    int32_t right; /* max(-shift, 0) */
-    int32_t round; /* 2^(right - 1), or 0 */
-} fast_rescale;
-
-static inline fast_rescale fast_of(int32_t multiplier, int32_t shift)
-{
-    fast_rescale r;
-    r.multiplier = multiplier;
-    r.left = (shift > 0 ? shift : 0) + 1;
-    r.right = shift < 0 ? -shift : 0;
-    r.round = r.right > 0 ? (int32_t)1 << (r.right - 1) : 0;
-    return r;
-}
-
-static inline __attribute__((always_inline)) int32_t fast_out(int32_t acc, fast_rescale r, int rounding_shift)
-{
-    int32_t t = ernn_smmulr((int32_t)((uint32_t)acc << r.left), r.multiplier);
-    if (rounding_shift) {
-        t = (t + (t >> 31) + r.round) >> r.right;
-    }
-    return t;
-}
-
-#if defined(__ARM_FEATURE_SAT) && defined(__ARM_ACLE)
-#include <arm_acle.h>
-#define ernn_ssat16(v) __ssat((v), 16)
-#else
-#define ernn_ssat16(v) ((int32_t)ernn_sat16(v))
-#endif
-
 /* The outputs of one 4-row block (rows of it that exist: `rows`), short requantization. */
-static inline __attribute__((always_inline)) void store_fast(const int32_t acc[4], int32_t rows, fast_rescale r,
+static ERNN_ALWAYS_INLINE void store_fast(const int32_t acc[4], int32_t rows, ernn_fast_rescale r,
                                                              int rounding_shift, int32_t zero_point, int16_t *y16,
                                                              int8_t *y8)
 {
     if (y16 != NULL && rows == 4) { /* the gates: zero point 0 (checked at export) */
-        y16[0] = (int16_t)ernn_ssat16(fast_out(acc[0], r, rounding_shift));
-        y16[1] = (int16_t)ernn_ssat16(fast_out(acc[1], r, rounding_shift));
-        y16[2] = (int16_t)ernn_ssat16(fast_out(acc[2], r, rounding_shift));
-        y16[3] = (int16_t)ernn_ssat16(fast_out(acc[3], r, rounding_shift));
+        const int32_t v0 = ernn_ssat16(ernn_fast_out(acc[0], r, rounding_shift));
+        const int32_t v1 = ernn_ssat16(ernn_fast_out(acc[1], r, rounding_shift));
+        const int32_t v2 = ernn_ssat16(ernn_fast_out(acc[2], r, rounding_shift));
+        const int32_t v3 = ernn_ssat16(ernn_fast_out(acc[3], r, rounding_shift));
+#if !defined(__ARM_BIG_ENDIAN) && (defined(__ARM_FEATURE_SIMD32) || defined(__ARM_FEATURE_MVE))
+        /* two rows per store (the compiler makes each pair one PKHBT) */
+        const uint32_t pair[2] = {((uint32_t)v0 & 0xFFFFu) | ((uint32_t)v1 << 16),
+                                  ((uint32_t)v2 & 0xFFFFu) | ((uint32_t)v3 << 16)};
+        memcpy(y16, pair, sizeof pair);
+#else
+        y16[0] = (int16_t)v0;
+        y16[1] = (int16_t)v1;
+        y16[2] = (int16_t)v2;
+        y16[3] = (int16_t)v3;
+#endif
         return;
     }
     for (int32_t k = 0; k < rows; ++k) {
-        const int32_t v = fast_out(acc[k], r, rounding_shift);
+        const int32_t v = ernn_fast_out(acc[k], r, rounding_shift);
         if (y16 != NULL) {
             y16[k] = (int16_t)ernn_ssat16(v);
         } else {
@@ -140,10 +107,10 @@ static inline __attribute__((always_inline)) void store_fast(const int32_t acc[4
 }
 
 /* Rows [o, end) of a bounded layer that share one multiplier and shift; returns end. */
-static inline __attribute__((always_inline)) int32_t group_fast(const ernn_fc_params *p, const int8_t **w,
+static ERNN_ALWAYS_INLINE int32_t group_fast(const ernn_fc_params *p, const int8_t **w,
                                                                 const int16_t *buffer, int32_t chunks,
                                                                 const int16_t *const *buffer_end, int32_t o,
-                                                                int32_t end, fast_rescale r, int rounding_shift,
+                                                                int32_t end, ernn_fast_rescale r, int rounding_shift,
                                                                 int16_t *y16, int8_t *y8)
 {
     for (; o < end; o += 4) {
@@ -161,14 +128,24 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, int16_t *y16, in
 {
     static const int32_t zeros[4] = {0, 0, 0, 0};
     const int32_t chunks = ernn_round_up(p->in_features, ERNN_FC_PACK_K) / ERNN_FC_PACK_K;
-    const int16_t *const buffer_end = buffer + chunks * (ERNN_FC_PACK_K == 4 ? 4 : ERNN_FC_PACK_K / 2);
     const int32_t m = p->out_features;
     const int8_t *w = p->weight;
+    buffer += ((uintptr_t)buffer & 2u) != 0u; /* to a word boundary (the buffer has 2 values to spare) */
+    const int16_t *const buffer_end = buffer + chunks * (ERNN_FC_PACK_K == 4 ? 4 : ERNN_FC_PACK_K / 2);
     ernn_widen(x, p->in_features, buffer);
     if (p->bounded && p->group_rows > 0) {
         for (int32_t o = 0, g = 0; o < m; ++g) {
-            const fast_rescale r = fast_of(p->multiplier[g], p->shift[g]);
+            const ernn_fast_rescale r = ernn_fast_of(p->multiplier[g], p->shift[g]);
             const int32_t end = o + p->group_rows < m ? o + p->group_rows : m;
+#if defined(ERNN_PORT_GROUP16)
+            if (y16 != NULL && (end - o) % 4 == 0) { /* a gate block: the port's kernel does all of it */
+                ernn_dsp_group state = {p->bias + o, y16 + o, (end - o) / 4, buffer, buffer_end, chunks,
+                                        r.multiplier, r.left, r.right, r.round};
+                ernn_group16_port(&w, &state);
+                o = end;
+                continue;
+            }
+#endif
             o = r.right > 0 ? group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 1, y16, y8)
                             : group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 0, y16, y8);
         }
@@ -184,8 +161,8 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, int16_t *y16, in
             const int32_t g = p->group_rows > 0 ? (o + k) / p->group_rows : o + k;
             int32_t v;
             if (p->bounded) {
-                const fast_rescale r = fast_of(p->multiplier[g], p->shift[g]);
-                v = ernn_clamp(fast_out(acc[k], r, r.right > 0) + p->output_zero_point, lo, hi);
+                const ernn_fast_rescale r = ernn_fast_of(p->multiplier[g], p->shift[g]);
+                v = ernn_clamp(ernn_fast_out(acc[k], r, r.right > 0) + p->output_zero_point, lo, hi);
             } else {
                 const ernn_rescale r = {p->multiplier[g], p->shift[g]};
                 v = general_out(p->bias[o + k], acc[k], r, p->output_zero_point, lo, hi);

@@ -28,6 +28,27 @@ ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_
     if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
+    if (p->reset_mul.shift <= 0 && p->gate_mul.shift <= 0 && p->to_hidden.shift <= 14) {
+        /* The short requantization (ernn_fast_any: Q0.15 products with shift <= 0, the int16 state with
+         * shift <= 14) and the one-load activations: the same integers as the general form below. */
+        const ernn_fast_rescale rm = ernn_fast_of(p->reset_mul.multiplier, p->reset_mul.shift);
+        const ernn_fast_rescale gm = ernn_fast_of(p->gate_mul.multiplier, p->gate_mul.shift);
+        const ernn_fast_rescale hm = ernn_fast_of(p->to_hidden.multiplier, p->to_hidden.shift);
+        const int32_t zp = p->hidden_zero_point;
+        const int16_t *gxz = gx + stride, *gxn = gx + 2 * stride, *ghz = gh + stride, *ghn = gh + 2 * stride;
+        for (int32_t j = 0; j < n; ++j) {
+            const int32_t r = ernn_sigmoid_q312(ernn_ssat16(gx[j] + gh[j]));
+            const int32_t z = ernn_sigmoid_q312(ernn_ssat16(gxz[j] + ghz[j]));
+            const int32_t reset_hidden = ernn_ssat16(ernn_fast_any(r * ghn[j], rm));
+            const int32_t cand = ernn_tanh_q312(ernn_ssat16(gxn[j] + reset_hidden));
+            const int32_t keep = ernn_ssat16(ernn_fast_any(z * h_q15[j], gm));
+            const int32_t update = ernn_ssat16(ernn_fast_any((INT16_MAX - z) * cand, gm));
+            const int32_t blended = ernn_ssat16(keep + update);
+            h_q15[j] = (int16_t)blended;
+            h[j] = (int8_t)ernn_ssat8(ernn_fast_any(blended, hm) + zp);
+        }
+        return ERNN_OK;
+    }
     for (int32_t j = 0; j < n; ++j) {
         const int16_t r = ernn_sigmoid_s16(ernn_sat16((int32_t)gx[j] + gh[j]), 0, 0);
         const int16_t z = ernn_sigmoid_s16(ernn_sat16((int32_t)gx[stride + j] + gh[stride + j]), 0, 0);

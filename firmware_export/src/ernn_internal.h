@@ -6,6 +6,13 @@
 #define ERNN_INTERNAL_H
 
 #include "edgernn/ernn_s8.h"
+#include "ernn_lut_s16.h"
+
+#if defined(__GNUC__)
+#define ERNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ERNN_ALWAYS_INLINE inline
+#endif
 
 /** n rounded up to a multiple of m (a power of two). */
 static inline int32_t ernn_round_up(int32_t n, int32_t m)
@@ -142,10 +149,96 @@ static inline void ernn_mac4_portable(const int8_t **wp, const int32_t *bias, co
     acc[3] = s3;
 }
 
+/* ---- the short requantization ---------------------------------------------------------- */
+
 /** round(a * b / 2^32), ties up: SMMULR. With a = 2x (no overflow) it is SRDHM(x, b) exactly. */
-static inline int32_t ernn_smmulr_portable(int32_t a, int32_t b)
+static inline int32_t ernn_smmulr(int32_t a, int32_t b)
 {
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
     return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
+#endif
 }
+
+/*
+ * The short requantization of a bounded layer. With a = acc * 2^max(shift, 0), TFLite's
+ * MultiplyByQuantizedMultiplier is RDPOT(SRDHM(a, M), right), right = max(-shift, 0), where
+ * SRDHM(a, M) = (a * M + 2^30) >> 31 (ernn_srdhm; a == M == INT32_MIN is impossible, M >= 0) and no
+ * saturation of the left shift happens. The exporter proved |acc| * 2^(max(shift, 0) + 1) < 2^31, so
+ * 2a is an int32 and SMMULR(2a, M) = (2a * M + 2^31) >> 32 = (a * M + 2^30) >> 31 = SRDHM(a, M): the
+ * same integer, no case left out. Then |t| <= 2^30 - 1 (|a| < 2^30, M < 2^31), and RDPOT (round
+ * half away from zero) is t / 2^right rounded: floor((t + 2^(right - 1) - [t < 0]) / 2^right) for
+ * right >= 1, which is (t + (t >> 31) + 2^(right - 1)) >> right with no overflow (|t| + 2^30 < 2^31);
+ * for right == 0 it is t itself. tests/unit/test_c_packing.py checks both identities on edge and
+ * random operands against edgernn.fixedpoint.
+ */
+typedef struct {
+    int32_t multiplier;
+    int32_t left;  /* max(shift, 0) + 1 */
+    int32_t right; /* max(-shift, 0) */
+    int32_t round; /* 2^(right - 1), or 0 */
+    int32_t mask;  /* -1 if right > 0, else 0 */
+} ernn_fast_rescale;
+
+static inline ernn_fast_rescale ernn_fast_of(int32_t multiplier, int32_t shift)
+{
+    ernn_fast_rescale r;
+    r.multiplier = multiplier;
+    r.left = (shift > 0 ? shift : 0) + 1;
+    r.right = shift < 0 ? -shift : 0;
+    r.round = r.right > 0 ? (int32_t)1 << (r.right - 1) : 0;
+    r.mask = r.right > 0 ? -1 : 0;
+    return r;
+}
+
+/** The short form with the rounding shift on (rounding_shift != 0, needs right > 0) or off (right == 0). */
+static ERNN_ALWAYS_INLINE int32_t ernn_fast_out(int32_t acc, ernn_fast_rescale r, int rounding_shift)
+{
+    int32_t t = ernn_smmulr((int32_t)((uint32_t)acc << r.left), r.multiplier);
+    if (rounding_shift) {
+        t = (t + (t >> 31) + r.round) >> r.right;
+    }
+    return t;
+}
+
+/**
+ * The short form for any right (one AND more than ernn_fast_out), for the cells' element-wise
+ * products: exact when |x| * 2^r.left < 2^31. A product of two Q0.15 values of which one is never
+ * -32768 has |x| <= 2^15 * (2^15 - 1) < 2^30, so shift <= 0 suffices; one int16 value (|x| <= 2^15)
+ * allows shift <= 14. The cells check these shifts each step and keep the general form otherwise.
+ */
+static inline int32_t ernn_fast_any(int32_t x, ernn_fast_rescale r)
+{
+    const int32_t t = ernn_smmulr((int32_t)((uint32_t)x << r.left), r.multiplier);
+    return (t + ((t >> 31) & r.mask) + r.round) >> r.right;
+}
+
+/** Saturate to int16 / int8 (one SSAT). */
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__)
+static inline int32_t ernn_ssat16(int32_t v)
+{
+    int32_t r;
+    __asm__("ssat %0, #16, %1" : "=r"(r) : "r"(v)); /* ACLE's __ssat trips -Wsign-conversion in gcc 12 */
+    return r;
+}
+static inline int32_t ernn_ssat8(int32_t v)
+{
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+    return r;
+}
+#else
+static inline int32_t ernn_ssat16(int32_t v)
+{
+    return ernn_clamp(v, INT16_MIN, INT16_MAX);
+}
+static inline int32_t ernn_ssat8(int32_t v)
+{
+    return ernn_clamp(v, INT8_MIN, INT8_MAX);
+}
+#endif
 
 #endif /* ERNN_INTERNAL_H */

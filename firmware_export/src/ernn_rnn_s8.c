@@ -26,6 +26,14 @@ ernn_status ernn_rnn_step_s8(const ernn_rnn_s8_params *p, const int8_t *x, int8_
     if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
+    if (p->to_hidden.shift <= 14) { /* the short form for an int16 value (ernn_fast_any) */
+        const ernn_fast_rescale hm = ernn_fast_of(p->to_hidden.multiplier, p->to_hidden.shift);
+        for (int32_t j = 0; j < n; ++j) {
+            const int32_t t = ernn_tanh_q312(ernn_ssat16(gx[j] + gh[j]));
+            h[j] = (int8_t)ernn_ssat8(ernn_fast_any(t, hm) + p->hidden_zero_point);
+        }
+        return ERNN_OK;
+    }
     for (int32_t j = 0; j < n; ++j) {
         const int16_t t = ernn_tanh_s16(ernn_sat16((int32_t)gx[j] + gh[j]), 0, 0);
         h[j] = (int8_t)ernn_requantize(t, p->to_hidden, p->hidden_zero_point, INT8_MIN, INT8_MAX);

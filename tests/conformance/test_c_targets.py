@@ -126,7 +126,8 @@ def exported(tmp_path_factory) -> dict[str, Exported]:
         for target in case.targets:  # the int8 weights are packed for the core: one export per packing
             if pack_k(target) not in export_dirs:
                 export_dir = root / f"{case.name}-k{pack_k(target)}"
-                options = ExportOptions(prefix=case.name.replace("-", "_"), float_weights=case.float_path, target=target)
+                prefix = case.name.replace("-", "_")
+                options = ExportOptions(prefix=prefix, float_weights=case.float_path, target=target)
                 export_model(model, "c", export_dir, options)
                 export_dirs[pack_k(target)] = export_dir
         seqs = sequences(model, case.lengths, case.seed)

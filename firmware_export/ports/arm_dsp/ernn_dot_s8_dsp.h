@@ -124,12 +124,95 @@ static inline __attribute__((always_inline)) void ernn_mac4_port(const int8_t **
     acc[3] = s3;
 }
 
-/** SMMULR: round(a * b / 2^32), ties up. */
-static inline int32_t ernn_smmulr_port(int32_t a, int32_t b)
+/* What ernn_group16_port keeps in memory while every register holds the dot product (offsets used by the asm). */
+typedef struct {
+    const int32_t *bias;      /* 0: the next block's biases */
+    int16_t *y;               /* 4: the next block's outputs */
+    int32_t blocks;           /* 8: 4-row blocks left */
+    const int16_t *buffer;    /* 12: the widened input */
+    const int16_t *end;       /* 16: its end */
+    int32_t chunks;           /* 20: 4-column groups per row */
+    int32_t multiplier;       /* 24 */
+    int32_t left;             /* 28: max(shift, 0) + 1 */
+    int32_t right;            /* 32: max(-shift, 0) */
+    int32_t round;            /* 36: 2^(right - 1), or 0 */
+} ernn_dsp_group;
+
+/*
+ * A whole group of a bounded layer with int16 output (a gate block: blocks * 4 rows sharing one
+ * multiplier): per 4-row block the dot products (as ernn_mac4_port), then the short requantization of
+ * ernn_fc_s8.c (LSL, SMMULR, the rounding shift when right > 0, SSAT), two rows per PKHBT and store.
+ * One asm statement: registers r0-r12 and lr are pinned, the loop state lives in *g.
+ */
+#define ERNN_PORT_GROUP16 1
+#define ERNN_DSP_REQUANT_SHIFT(r) "add " r ", " r ", " r ", asr #31\n\t" "add " r ", " r ", r7\n\t" "asr " r ", " r ", r6\n\t"
+static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
 {
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
+    register const int8_t *w __asm__("r0") = *wp;
+    register ernn_dsp_group *ctx __asm__("lr") = g;
+    register int32_t r1 __asm__("r1");
+    register int32_t r2 __asm__("r2");
+    register int32_t r3 __asm__("r3");
+    register int32_t r4 __asm__("r4");
+    register int32_t r5 __asm__("r5");
+    register int32_t r6 __asm__("r6");
+    register int32_t r7 __asm__("r7");
+    register int32_t r8 __asm__("r8");
+    register int32_t r9 __asm__("r9");
+    register int32_t r10 __asm__("r10");
+    register int32_t r11 __asm__("r11");
+    register int32_t r12 __asm__("r12");
+    __asm__ volatile(
+        "0:\n\t"
+        "ldr r4, [lr, #0]\n\t"
+        "ldm r4!, {r3, r10, r11, r12}\n\t"
+        "str r4, [lr, #0]\n\t"
+        "ldr r1, [lr, #12]\n\t"
+        "ldr r2, [lr, #20]\n\t"
+        "lsls r2, r2, #31\n\t" /* C = bit 1 of chunks, N = bit 0 */
+        "bcc 1f\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK "1:\n\t"
+        "bpl 2f\n\t" ERNN_DSP_CHUNK "2:\n\t"
+        "ldr r2, [lr, #16]\n\t"
+        "cmp r1, r2\n\t"
+        "beq 4f\n"
+        "3:\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK
+        "ldr r2, [lr, #16]\n\t"
+        "cmp r1, r2\n\t"
+        "bne 3b\n"
+        "4:\n\t"
+        "ldrd r4, r5, [lr, #24]\n\t"
+        "ldrd r6, r7, [lr, #32]\n\t"
+        "lsl r3, r3, r5\n\t"
+        "lsl r10, r10, r5\n\t"
+        "lsl r11, r11, r5\n\t"
+        "lsl r12, r12, r5\n\t"
+        "smmulr r3, r3, r4\n\t"
+        "smmulr r10, r10, r4\n\t"
+        "smmulr r11, r11, r4\n\t"
+        "smmulr r12, r12, r4\n\t"
+        "cbz r6, 5f\n\t"
+        ERNN_DSP_REQUANT_SHIFT("r3") ERNN_DSP_REQUANT_SHIFT("r10") ERNN_DSP_REQUANT_SHIFT("r11")
+        ERNN_DSP_REQUANT_SHIFT("r12")
+        "5:\n\t"
+        "ssat r3, #16, r3\n\t"
+        "ssat r10, #16, r10\n\t"
+        "ssat r11, #16, r11\n\t"
+        "ssat r12, #16, r12\n\t"
+        "pkhbt r3, r3, r10, lsl #16\n\t"
+        "pkhbt r11, r11, r12, lsl #16\n\t"
+        "ldr r2, [lr, #4]\n\t"
+        "str r3, [r2], #4\n\t"
+        "str r11, [r2], #4\n\t"
+        "str r2, [lr, #4]\n\t"
+        "ldr r2, [lr, #8]\n\t"
+        "subs r2, r2, #1\n\t"
+        "str r2, [lr, #8]\n\t"
+        "bne 0b\n\t"
+        : "+r"(w), "+r"(ctx), "=&r"(r1), "=&r"(r2), "=&r"(r3), "=&r"(r4), "=&r"(r5), "=&r"(r6), "=&r"(r7),
+          "=&r"(r8), "=&r"(r9), "=&r"(r10), "=&r"(r11), "=&r"(r12)
+        :
+        : "cc", "memory");
+    *wp = w;
 }
 
 #endif /* ERNN_DOT_S8_DSP_H */

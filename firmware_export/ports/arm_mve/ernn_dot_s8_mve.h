@@ -52,12 +52,4 @@ static inline __attribute__((always_inline)) void ernn_mac4_port(const int8_t **
     acc[3] = s3;
 }
 
-/** SMMULR: round(a * b / 2^32), ties up. */
-static inline int32_t ernn_smmulr_port(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
 #endif /* ERNN_DOT_S8_MVE_H */
