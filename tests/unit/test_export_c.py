@@ -48,6 +48,7 @@ def test_layout_of_an_int8_export(lstm: QuantizedRNN, tmp_path: Path) -> None:
         "include/kws_model.h",
         "src/kws_model.c",
         "src/ernn_internal.h",
+        "src/ernn_lut_s16.h",
         "selftest/selftest.c",
         "selftest/vectors.bin",
         "CMakeLists.txt",
