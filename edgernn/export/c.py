@@ -186,6 +186,7 @@ class StateLayout:
     gates: int
     second_state: bool  # a cell state beside the hidden state: (h, c) per cell, else (h,)
     widest_input: int = 0  # int8 path: the widest FC input (layer 0, hidden, top width into layer 1 or the head)
+    gate_rows: int = 0  # int8 path: gate blocks kept in scratch (ernn_cell_rows)
 
     @classmethod
     def of(cls, model: QuantizedRNN, float_path: bool) -> StateLayout:
@@ -193,7 +194,8 @@ class StateLayout:
         second = cfg.cell is CellType.LSTM if float_path else cfg.cell.int16_state
         top = cfg.num_directions * cfg.hidden_size
         widest = max(cfg.rnn_input_size, cfg.hidden_size, top if cfg.num_layers > 1 or model.head is not None else 0)
-        return cls(float_path, cfg.num_layers * cfg.num_directions, cfg.hidden_size, cfg.cell.gates, second, widest)
+        rows = cfg.cell.gates + (1 if cfg.cell is CellType.GRU else 0)
+        return cls(float_path, cfg.num_layers * cfg.num_directions, cfg.hidden_size, cfg.cell.gates, second, widest, rows)
 
     @property
     def hidden_dtype(self) -> np.dtype:
@@ -219,10 +221,11 @@ class StateLayout:
     def scratch_count(self) -> int:
         if self.float_path:
             return 2 * self.gates * self.hidden_size  # input and recurrent gate pre-activations
-        # gate pre-activations, each gate padded to a multiple of 4 rows (the packed layout), then the
-        # widened input the packed FC kernels share (int16 per value, rounded up to 16 values)
+        # gate pre-activations (input and recurrent parts summed; the GRU keeps its recurrent n block apart),
+        # each gate padded to a multiple of 4 rows (the packed layout), then the widened input the packed
+        # FC kernels share (int16 per value, rounded up to 16 values)
         # (+2 values: the kernels align the buffer to a word wherever the struct puts it)
-        return 2 * self.gates * round_up(self.hidden_size, 4) + round_up(self.widest_input, 16) + 2
+        return self.gate_rows * round_up(self.hidden_size, 4) + round_up(self.widest_input, 16) + 2
 
     @property
     def scratch_offset(self) -> int:

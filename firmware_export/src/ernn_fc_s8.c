@@ -55,18 +55,34 @@ static int32_t general_out(int32_t b, int32_t dot, ernn_rescale r, int32_t zero_
     return ernn_requantize(acc, r, zero_point, lo, hi);
 }
 
-/* Every row of a row-major layer into y16 (int16 out) or y8 (int8 out, y16 == NULL). */
-static void fc_row_major(const ernn_fc_params *p, const int8_t *x, int16_t *y16, int8_t *y8)
+/* Where row o of an int16 layer goes: y[o] += value (saturating) for o < into.rows, else tail[o - into.rows]. */
+typedef struct {
+    int16_t *y;
+    int32_t rows;
+    int16_t *tail;
+} fc_into;
+
+static void put16(fc_into into, int32_t o, int32_t v)
 {
-    const int32_t lo = y16 != NULL ? INT16_MIN : INT8_MIN;
-    const int32_t hi = y16 != NULL ? INT16_MAX : INT8_MAX;
+    if (o < into.rows) {
+        into.y[o] = (int16_t)ernn_ssat16(into.y[o] + v);
+    } else {
+        into.tail[o - into.rows] = (int16_t)v;
+    }
+}
+
+/* Every row of a row-major layer into y16 (int16 out, see fc_into) or y8 (int8 out, y16 == NULL). */
+static void fc_row_major(const ernn_fc_params *p, const int8_t *x, fc_into y16, int8_t *y8)
+{
+    const int32_t lo = y8 == NULL ? INT16_MIN : INT8_MIN;
+    const int32_t hi = y8 == NULL ? INT16_MAX : INT8_MAX;
     const int8_t *w = p->weight;
     for (int32_t o = 0; o < p->out_features; ++o, w += p->in_features) {
         const ernn_rescale r = {p->multiplier[o], p->shift[o]};
         const int32_t v = general_out(p->bias[o], ernn_dot1_s8_portable(w, p->in_features, x), r,
                                       p->output_zero_point, lo, hi);
-        if (y16 != NULL) {
-            y16[o] = (int16_t)v;
+        if (y8 == NULL) {
+            put16(y16, o, v);
         } else {
             y8[o] = (int8_t)v;
         }
@@ -75,14 +91,20 @@ static void fc_row_major(const ernn_fc_params *p, const int8_t *x, int16_t *y16,
 
 /* The outputs of one 4-row block (rows of it that exist: `rows`), short requantization. */
 static ERNN_ALWAYS_INLINE void store_fast(const int32_t acc[4], int32_t rows, ernn_fast_rescale r,
-                                                             int rounding_shift, int32_t zero_point, int16_t *y16,
-                                                             int8_t *y8)
+                                           int rounding_shift, int32_t zero_point, int16_t *y16, int8_t *y8,
+                                           int accumulate)
 {
     if (y16 != NULL && rows == 4) { /* the gates: zero point 0 (checked at export) */
-        const int32_t v0 = ernn_ssat16(ernn_fast_out(acc[0], r, rounding_shift));
-        const int32_t v1 = ernn_ssat16(ernn_fast_out(acc[1], r, rounding_shift));
-        const int32_t v2 = ernn_ssat16(ernn_fast_out(acc[2], r, rounding_shift));
-        const int32_t v3 = ernn_ssat16(ernn_fast_out(acc[3], r, rounding_shift));
+        int32_t v0 = ernn_ssat16(ernn_fast_out(acc[0], r, rounding_shift));
+        int32_t v1 = ernn_ssat16(ernn_fast_out(acc[1], r, rounding_shift));
+        int32_t v2 = ernn_ssat16(ernn_fast_out(acc[2], r, rounding_shift));
+        int32_t v3 = ernn_ssat16(ernn_fast_out(acc[3], r, rounding_shift));
+        if (accumulate) {
+            v0 = ernn_ssat16(v0 + y16[0]);
+            v1 = ernn_ssat16(v1 + y16[1]);
+            v2 = ernn_ssat16(v2 + y16[2]);
+            v3 = ernn_ssat16(v3 + y16[3]);
+        }
 #if !defined(__ARM_BIG_ENDIAN) && (defined(__ARM_FEATURE_SIMD32) || defined(__ARM_FEATURE_MVE))
         /* two rows per store (the compiler makes each pair one PKHBT) */
         const uint32_t pair[2] = {((uint32_t)v0 & 0xFFFFu) | ((uint32_t)v1 << 16),
@@ -99,7 +121,7 @@ static ERNN_ALWAYS_INLINE void store_fast(const int32_t acc[4], int32_t rows, er
     for (int32_t k = 0; k < rows; ++k) {
         const int32_t v = ernn_fast_out(acc[k], r, rounding_shift);
         if (y16 != NULL) {
-            y16[k] = (int16_t)ernn_ssat16(v);
+            y16[k] = (int16_t)ernn_ssat16(accumulate ? ernn_ssat16(v) + y16[k] : v);
         } else {
             y8[k] = (int8_t)(ernn_clamp(v, INT8_MIN - zero_point, INT8_MAX - zero_point) + zero_point);
         }
@@ -107,24 +129,23 @@ static ERNN_ALWAYS_INLINE void store_fast(const int32_t acc[4], int32_t rows, er
 }
 
 /* Rows [o, end) of a bounded layer that share one multiplier and shift; returns end. */
-static ERNN_ALWAYS_INLINE int32_t group_fast(const ernn_fc_params *p, const int8_t **w,
-                                                                const int16_t *buffer, int32_t chunks,
-                                                                const int16_t *const *buffer_end, int32_t o,
-                                                                int32_t end, ernn_fast_rescale r, int rounding_shift,
-                                                                int16_t *y16, int8_t *y8)
+/* Rows [o, end) of a bounded layer that share one multiplier and shift, row o going to y16[0] or y8[0]. */
+static ERNN_ALWAYS_INLINE void group_fast(const ernn_fc_params *p, const int8_t **w, const int16_t *buffer,
+                                          int32_t chunks, const int16_t *const *buffer_end, int32_t o, int32_t end,
+                                          ernn_fast_rescale r, int rounding_shift, int16_t *y16, int8_t *y8,
+                                          int accumulate)
 {
-    for (; o < end; o += 4) {
+    for (int32_t k = 0; o < end; o += 4, k += 4) {
         int32_t acc[4];
         ernn_mac4(w, p->bias + o, buffer, chunks, buffer_end, acc);
         const int32_t rows = end - o < 4 ? end - o : 4;
-        store_fast(acc, rows, r, rounding_shift, p->output_zero_point, y16 != NULL ? y16 + o : NULL,
-                   y8 != NULL ? y8 + o : NULL);
+        store_fast(acc, rows, r, rounding_shift, p->output_zero_point, y16 != NULL ? y16 + k : NULL,
+                   y8 != NULL ? y8 + k : NULL, accumulate);
     }
-    return end;
 }
 
-/* Every row of a packed layer (see ernn_fc_params) into y16 or y8. */
-static void fc_packed(const ernn_fc_params *p, const int8_t *x, int16_t *y16, int8_t *y8, int16_t *buffer)
+/* Every row of a packed layer (see ernn_fc_params) into y16 (see fc_into) or y8 (y16.y == NULL). */
+static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int8_t *y8, int16_t *buffer)
 {
     static const int32_t zeros[4] = {0, 0, 0, 0};
     const int32_t chunks = ernn_round_up(p->in_features, ERNN_FC_PACK_K) / ERNN_FC_PACK_K;
@@ -133,28 +154,47 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, int16_t *y16, in
     buffer += ((uintptr_t)buffer & 2u) != 0u; /* to a word boundary (the buffer has 2 values to spare) */
     const int16_t *const buffer_end = buffer + chunks * (ERNN_FC_PACK_K == 4 ? 4 : ERNN_FC_PACK_K / 2);
     ernn_widen(x, p->in_features, buffer);
+    int32_t o = 0;
     if (p->bounded && p->group_rows > 0) {
-        for (int32_t o = 0, g = 0; o < m; ++g) {
+        for (int32_t g = 0; o < m; ++g) {
             const ernn_fast_rescale r = ernn_fast_of(p->multiplier[g], p->shift[g]);
             const int32_t end = o + p->group_rows < m ? o + p->group_rows : m;
+            int16_t *out16 = NULL;
+            int accumulate = 0;
+            if (y8 == NULL) { /* a group lies wholly in the accumulated or in the tail rows (the cells' gates) */
+                if (end <= y16.rows) {
+                    out16 = y16.y + o;
+                    accumulate = 1;
+                } else if (o >= y16.rows) {
+                    out16 = y16.tail + (o - y16.rows);
+                } else {
+                    break; /* straddles: the per-row loop below */
+                }
+            }
 #if defined(ERNN_PORT_GROUP16)
-            if (y16 != NULL && (end - o) % 4 == 0) { /* a gate block: the port's kernel does all of it */
-                ernn_dsp_group state = {p->bias + o, y16 + o, (end - o) / 4, buffer, buffer_end, chunks,
-                                        r.multiplier, r.left, r.right, r.round};
+            if (out16 != NULL && (end - o) % 4 == 0) { /* a gate block: the port's kernel does all of it */
+                ernn_dsp_group state = {p->bias + o, out16, (end - o) / 4, buffer, buffer_end, chunks,
+                                        r.multiplier, r.left, r.right, r.round, accumulate};
                 ernn_group16_port(&w, &state);
                 o = end;
                 continue;
             }
 #endif
-            o = r.right > 0 ? group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 1, y16, y8)
-                            : group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 0, y16, y8);
+            int8_t *out8 = y8 != NULL ? y8 + o : NULL;
+            if (accumulate) {
+                group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, r.right > 0, out16, out8, 1);
+            } else if (r.right > 0) {
+                group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 1, out16, out8, 0);
+            } else {
+                group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 0, out16, out8, 0);
+            }
+            o = end;
         }
-        return;
     }
     /* Per-row multipliers (a per-channel head) or an unproven bound: per row, the general form where unproven. */
-    const int32_t lo = y16 != NULL ? INT16_MIN : INT8_MIN;
-    const int32_t hi = y16 != NULL ? INT16_MAX : INT8_MAX;
-    for (int32_t o = 0; o < m; o += 4) {
+    const int32_t lo = y8 == NULL ? INT16_MIN : INT8_MIN;
+    const int32_t hi = y8 == NULL ? INT16_MAX : INT8_MAX;
+    for (; o < m; o += 4) {
         int32_t acc[4];
         ernn_mac4(&w, p->bounded ? p->bias + o : zeros, buffer, chunks, &buffer_end, acc);
         for (int32_t k = 0; k < 4 && o + k < m; ++k) {
@@ -167,8 +207,8 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, int16_t *y16, in
                 const ernn_rescale r = {p->multiplier[g], p->shift[g]};
                 v = general_out(p->bias[o + k], acc[k], r, p->output_zero_point, lo, hi);
             }
-            if (y16 != NULL) {
-                y16[o + k] = (int16_t)v;
+            if (y8 == NULL) {
+                put16(y16, o + k, v);
             } else {
                 y8[o + k] = (int8_t)v;
             }
@@ -176,9 +216,9 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, int16_t *y16, in
     }
 }
 
-static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, int16_t *y16, int8_t *y8, int16_t *buffer)
+static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, fc_into y16, int8_t *y8, int16_t *buffer)
 {
-    if (!fc_params_ok(p) || x == NULL || (y16 == NULL && y8 == NULL)) {
+    if (!fc_params_ok(p) || x == NULL || (y16.y == NULL && y8 == NULL) || (y8 == NULL && y16.tail == NULL)) {
         return ERNN_ARG_ERROR;
     }
     if (p->packing == 0) {
@@ -192,14 +232,22 @@ static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, int16_t *y16
     return ERNN_OK;
 }
 
+ernn_status ernn_fc_s8_s16_into(const ernn_fc_params *p, const int8_t *x, int16_t *y, int32_t added_rows,
+                                int16_t *tail, int16_t *buffer)
+{
+    const fc_into into = {y, added_rows, tail};
+    return y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, into, NULL, buffer);
+}
+
 ernn_status ernn_fc_s8_s16_buffered(const ernn_fc_params *p, const int8_t *x, int16_t *y, int16_t *buffer)
 {
-    return y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, y, NULL, buffer);
+    return ernn_fc_s8_s16_into(p, x, y, 0, y, buffer);
 }
 
 ernn_status ernn_fc_s8_s8_buffered(const ernn_fc_params *p, const int8_t *x, int8_t *y, int16_t *buffer)
 {
-    return y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, NULL, y, buffer);
+    const fc_into none = {NULL, 0, NULL};
+    return y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, none, y, buffer);
 }
 
 ernn_status ernn_fc_s8_s16(const ernn_fc_params *p, const int8_t *x, int16_t *y)

@@ -12,7 +12,10 @@ static int32_t hidden_size(const ernn_gru_s8_params *p)
 
 int32_t ernn_gru_s8_get_buffer_size(const ernn_gru_s8_params *p)
 {
-    return p == NULL || hidden_size(p) == 0 ? 0 : ernn_cell_buffer_size(&p->x_fc, &p->h_fc, 3, hidden_size(p));
+    if (p == NULL || hidden_size(p) == 0) {
+        return 0;
+    }
+    return ernn_cell_buffer_size(&p->x_fc, &p->h_fc, ernn_cell_rows(ERNN_CELL_GRU, &p->h_fc, hidden_size(p)));
 }
 
 ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_t *h, int16_t *h_q15,
@@ -23,11 +26,12 @@ ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_
     }
     const int32_t n = hidden_size(p);
     const int32_t stride = ernn_gate_stride(&p->h_fc, n);
-    int16_t *gx = scratch;              /* x_r, x_z, x_n (stride rows each) */
-    int16_t *gh = scratch + 3 * stride; /* h_r, h_z, h_n */
-    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch) != ERNN_OK) {
+    /* r, z: sat16(x_fc(x) + h_fc(h)); then x_n; then h_n, kept apart (it is scaled by r) */
+    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch, 2 * stride, ernn_cell_rows(ERNN_CELL_GRU, &p->h_fc, n)) !=
+        ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
+    const int16_t *gr = scratch, *gz = scratch + stride, *xn = scratch + 2 * stride, *hn = scratch + 3 * stride;
     if (p->reset_mul.shift <= 0 && p->gate_mul.shift <= 0 && p->to_hidden.shift <= 14) {
         /* The short requantization (ernn_fast_any: Q0.15 products with shift <= 0, the int16 state with
          * shift <= 14) and the one-load activations: the same integers as the general form below. */
@@ -35,12 +39,11 @@ ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_
         const ernn_fast_rescale gm = ernn_fast_of(p->gate_mul.multiplier, p->gate_mul.shift);
         const ernn_fast_rescale hm = ernn_fast_of(p->to_hidden.multiplier, p->to_hidden.shift);
         const int32_t zp = p->hidden_zero_point;
-        const int16_t *gxz = gx + stride, *gxn = gx + 2 * stride, *ghz = gh + stride, *ghn = gh + 2 * stride;
         for (int32_t j = 0; j < n; ++j) {
-            const int32_t r = ernn_sigmoid_q312(ernn_ssat16(gx[j] + gh[j]));
-            const int32_t z = ernn_sigmoid_q312(ernn_ssat16(gxz[j] + ghz[j]));
-            const int32_t reset_hidden = ernn_ssat16(ernn_fast_any(r * ghn[j], rm));
-            const int32_t cand = ernn_tanh_q312(ernn_ssat16(gxn[j] + reset_hidden));
+            const int32_t r = ernn_sigmoid_q312(gr[j]);
+            const int32_t z = ernn_sigmoid_q312(gz[j]);
+            const int32_t reset_hidden = ernn_ssat16(ernn_fast_any(r * hn[j], rm));
+            const int32_t cand = ernn_tanh_q312(ernn_ssat16(xn[j] + reset_hidden));
             const int32_t keep = ernn_ssat16(ernn_fast_any(z * h_q15[j], gm));
             const int32_t update = ernn_ssat16(ernn_fast_any((INT16_MAX - z) * cand, gm));
             const int32_t blended = ernn_ssat16(keep + update);
@@ -50,10 +53,10 @@ ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_
         return ERNN_OK;
     }
     for (int32_t j = 0; j < n; ++j) {
-        const int16_t r = ernn_sigmoid_s16(ernn_sat16((int32_t)gx[j] + gh[j]), 0, 0);
-        const int16_t z = ernn_sigmoid_s16(ernn_sat16((int32_t)gx[stride + j] + gh[stride + j]), 0, 0);
-        const int16_t reset_hidden = ernn_mul_s16(r, gh[2 * stride + j], p->reset_mul);
-        const int16_t cand = ernn_tanh_s16(ernn_sat16((int32_t)gx[2 * stride + j] + reset_hidden), 0, 0);
+        const int16_t r = ernn_sigmoid_s16(gr[j], 0, 0);
+        const int16_t z = ernn_sigmoid_s16(gz[j], 0, 0);
+        const int16_t reset_hidden = ernn_mul_s16(r, hn[j], p->reset_mul);
+        const int16_t cand = ernn_tanh_s16(ernn_sat16((int32_t)xn[j] + reset_hidden), 0, 0);
         /* The blend reads the int16 state: a change below half an int8 step accumulates.
          * 1 - z is 32767 - z in Q0.15 (TFLite's int16 SUB from the largest int16). */
         const int16_t keep = ernn_mul_s16(z, h_q15[j], p->gate_mul);

@@ -49,26 +49,38 @@ static inline int32_t ernn_cell_hidden_size_s8(const ernn_fc_params *x_fc, const
     return (x_fc->out_features == rows && h_fc->out_features == rows) ? n : 0;
 }
 
-/** Scratch bytes of a cell: the two FCs' int16 outputs, then the widened-input buffer they share. */
-static inline int32_t ernn_cell_buffer_size(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, int32_t gates,
-                                            int32_t hidden)
+/**
+ * Scratch bytes of a cell: `rows` int16 gate pre-activations (the input and recurrent parts summed,
+ * see ernn_cell_fcs), then the widened-input buffer the two FCs share.
+ */
+static inline int32_t ernn_cell_buffer_size(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, int32_t rows)
 {
     const int32_t fx = ernn_fc_s8_get_buffer_size(x_fc);
     const int32_t fh = ernn_fc_s8_get_buffer_size(h_fc);
-    return 2 * gates * ernn_gate_stride(h_fc, hidden) * (int32_t)sizeof(int16_t) + (fx > fh ? fx : fh);
+    return rows * (int32_t)sizeof(int16_t) + (fx > fh ? fx : fh);
 }
 
-/** Run a cell's two FCs into scratch: gx = x_fc(x), gh = h_fc(h); returns gx (gh = gx + rows). */
+/**
+ * Run a cell's two FCs into scratch: scratch[o] = x_fc(x)[o] (+) h_fc(h)[o] (int16 saturating) for
+ * o < added_rows, and h_fc's rows from added_rows on to scratch + x_fc's rows (the GRU's h_n). The
+ * shared buffer follows `rows` gate values.
+ */
 static inline ernn_status ernn_cell_fcs(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, const int8_t *x,
-                                        const int8_t *h, int16_t *scratch)
+                                        const int8_t *h, int16_t *scratch, int32_t added_rows, int32_t rows)
 {
-    const int32_t rows = x_fc->out_features;
-    int16_t *buffer = scratch + 2 * rows;
+    int16_t *buffer = scratch + rows;
     if (ernn_fc_s8_s16_buffered(x_fc, x, scratch, buffer) != ERNN_OK ||
-        ernn_fc_s8_s16_buffered(h_fc, h, scratch + rows, buffer) != ERNN_OK) {
+        ernn_fc_s8_s16_into(h_fc, h, scratch, added_rows, scratch + x_fc->out_features, buffer) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
     return ERNN_OK;
+}
+
+/** Gate rows a cell keeps in scratch: its gates (summed), plus the GRU's recurrent n block. */
+static inline int32_t ernn_cell_rows(ernn_cell_type type, const ernn_fc_params *h_fc, int32_t hidden)
+{
+    const int32_t gates = ernn_cell_gates(type);
+    return (gates + (type == ERNN_CELL_GRU ? 1 : 0)) * ernn_gate_stride(h_fc, hidden);
 }
 
 /* ---- row-major dot products (packing 0) ---------------------------------------------------- */

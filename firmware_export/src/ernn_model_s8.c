@@ -86,7 +86,6 @@ int32_t ernn_model_s8_get_buffer_size(const ernn_model_s8 *m)
         return 0;
     }
     /* The gate pre-activations of one cell, then the widened input the FCs share (the widest of all). */
-    const int32_t gates = ernn_cell_gates(m->cells[0].type);
     int32_t widened = ernn_fc_s8_get_buffer_size(m->head);
     for (int32_t k = 0; k < num_cells(m); ++k) {
         for (int recurrent = 0; recurrent < 2; ++recurrent) {
@@ -94,7 +93,7 @@ int32_t ernn_model_s8_get_buffer_size(const ernn_model_s8 *m)
             widened = b > widened ? b : widened;
         }
     }
-    return 2 * gates * ernn_gate_stride(cell_fc(&m->cells[0], 1), m->hidden_size) * (int32_t)sizeof(int16_t) +
+    return ernn_cell_rows(m->cells[0].type, cell_fc(&m->cells[0], 1), m->hidden_size) * (int32_t)sizeof(int16_t) +
            widened;
 }
 

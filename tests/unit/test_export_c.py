@@ -203,8 +203,8 @@ def test_vectors_roundtrip_and_equal_the_reference(tokens: QuantizedRNN, tmp_pat
 
 def test_state_layout_matches_the_struct(lstm: QuantizedRNN) -> None:
     lay = cexport.StateLayout.of(lstm, float_path=False)
-    # scratch: the two FCs' outputs (4 gates padded to 8 rows each), the widened input (6 values -> 16, + 2)
-    assert (lay.scratch_offset, lay.hidden_offset) == (2 * 12, 2 * 12 + 2 * (2 * 4 * 8 + 16 + 2))
+    # scratch: the summed gates (4 gates padded to 8 rows each), the widened input (6 values -> 16, + 2)
+    assert (lay.scratch_offset, lay.hidden_offset) == (2 * 12, 2 * 12 + 2 * (4 * 8 + 16 + 2))
     assert lay.total_bytes == lay.hidden_offset + 12 and lay.state_bytes == lstm.state_bytes
     text = cexport.render(lstm)["src/model_model.c"].decode()
     assert f"sizeof(model_state_t) == {lay.total_bytes}" in text

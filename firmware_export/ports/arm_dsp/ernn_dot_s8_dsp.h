@@ -136,12 +136,14 @@ typedef struct {
     int32_t left;             /* 28: max(shift, 0) + 1 */
     int32_t right;            /* 32: max(-shift, 0) */
     int32_t round;            /* 36: 2^(right - 1), or 0 */
+    int32_t accumulate;       /* 40: add to y (QADD16: int16 saturation) rather than overwrite */
 } ernn_dsp_group;
 
 /*
  * A whole group of a bounded layer with int16 output (a gate block: blocks * 4 rows sharing one
  * multiplier): per 4-row block the dot products (as ernn_mac4_port), then the short requantization of
- * ernn_fc_s8.c (LSL, SMMULR, the rounding shift when right > 0, SSAT), two rows per PKHBT and store.
+ * ernn_fc_s8.c (LSL, SMMULR, the rounding shift when right > 0, SSAT), two rows per PKHBT, added to
+ * the output with QADD16 when accumulating (int16 saturation, as the cells' sat16(x part + h part)), stored.
  * One asm statement: registers r0-r12 and lr are pinned, the loop state lives in *g.
  */
 #define ERNN_PORT_GROUP16 1
@@ -201,6 +203,13 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "pkhbt r3, r3, r10, lsl #16\n\t"
         "pkhbt r11, r11, r12, lsl #16\n\t"
         "ldr r2, [lr, #4]\n\t"
+        "ldr r4, [lr, #40]\n\t"
+        "cbz r4, 6f\n\t"
+        "ldr r5, [r2]\n\t"
+        "ldr r6, [r2, #4]\n\t"
+        "qadd16 r3, r3, r5\n\t"
+        "qadd16 r11, r11, r6\n"
+        "6:\n\t"
         "str r3, [r2], #4\n\t"
         "str r11, [r2], #4\n\t"
         "str r2, [lr, #4]\n\t"
