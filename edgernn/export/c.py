@@ -195,7 +195,8 @@ class StateLayout:
         top = cfg.num_directions * cfg.hidden_size
         widest = max(cfg.rnn_input_size, cfg.hidden_size, top if cfg.num_layers > 1 or model.head is not None else 0)
         rows = cfg.cell.gates + (1 if cfg.cell is CellType.GRU else 0)
-        return cls(float_path, cfg.num_layers * cfg.num_directions, cfg.hidden_size, cfg.cell.gates, second, widest, rows)
+        cells = cfg.num_layers * cfg.num_directions
+        return cls(float_path, cells, cfg.hidden_size, cfg.cell.gates, second, widest, rows)
 
     @property
     def hidden_dtype(self) -> np.dtype:
