@@ -55,19 +55,19 @@ static int32_t general_out(int32_t b, int32_t dot, ernn_rescale r, int32_t zero_
     return ernn_requantize(acc, r, zero_point, lo, hi);
 }
 
-/* Where row o of an int16 layer goes: y[o] += value (saturating) for o < into.rows, else tail[o - into.rows]. */
-typedef struct {
-    int16_t *y;
-    int32_t rows;
-    int16_t *tail;
-} fc_into;
+typedef ernn_fc_into fc_into;
+
+static uint32_t act_of(fc_into into, int32_t o)
+{
+    return (into.activations >> (2 * (o / into.gate_rows))) & 3u;
+}
 
 static void put16(fc_into into, int32_t o, int32_t v)
 {
-    if (o < into.rows) {
-        into.y[o] = (int16_t)ernn_ssat16(into.y[o] + v);
+    if (o < into.added_rows) {
+        into.y[o] = (int16_t)ernn_activate_q312(act_of(into, o), ernn_ssat16(into.y[o] + v));
     } else {
-        into.tail[o - into.rows] = (int16_t)v;
+        into.tail[o - into.added_rows] = (int16_t)v;
     }
 }
 
@@ -92,7 +92,7 @@ static void fc_row_major(const ernn_fc_params *p, const int8_t *x, fc_into y16, 
 /* The outputs of one 4-row block (rows of it that exist: `rows`), short requantization. */
 static ERNN_ALWAYS_INLINE void store_fast(const int32_t acc[4], int32_t rows, ernn_fast_rescale r,
                                            int rounding_shift, int32_t zero_point, int16_t *y16, int8_t *y8,
-                                           int accumulate)
+                                           int accumulate, uint32_t act)
 {
     if (y16 != NULL && rows == 4) { /* the gates: zero point 0 (checked at export) */
         int32_t v0 = ernn_ssat16(ernn_fast_out(acc[0], r, rounding_shift));
@@ -100,10 +100,10 @@ static ERNN_ALWAYS_INLINE void store_fast(const int32_t acc[4], int32_t rows, er
         int32_t v2 = ernn_ssat16(ernn_fast_out(acc[2], r, rounding_shift));
         int32_t v3 = ernn_ssat16(ernn_fast_out(acc[3], r, rounding_shift));
         if (accumulate) {
-            v0 = ernn_ssat16(v0 + y16[0]);
-            v1 = ernn_ssat16(v1 + y16[1]);
-            v2 = ernn_ssat16(v2 + y16[2]);
-            v3 = ernn_ssat16(v3 + y16[3]);
+            v0 = ernn_activate_q312(act, ernn_ssat16(v0 + y16[0]));
+            v1 = ernn_activate_q312(act, ernn_ssat16(v1 + y16[1]));
+            v2 = ernn_activate_q312(act, ernn_ssat16(v2 + y16[2]));
+            v3 = ernn_activate_q312(act, ernn_ssat16(v3 + y16[3]));
         }
 #if !defined(__ARM_BIG_ENDIAN) && (defined(__ARM_FEATURE_SIMD32) || defined(__ARM_FEATURE_MVE))
         /* two rows per store (the compiler makes each pair one PKHBT) */
@@ -121,7 +121,8 @@ static ERNN_ALWAYS_INLINE void store_fast(const int32_t acc[4], int32_t rows, er
     for (int32_t k = 0; k < rows; ++k) {
         const int32_t v = ernn_fast_out(acc[k], r, rounding_shift);
         if (y16 != NULL) {
-            y16[k] = (int16_t)ernn_ssat16(accumulate ? ernn_ssat16(v) + y16[k] : v);
+            y16[k] = (int16_t)(accumulate ? ernn_activate_q312(act, ernn_ssat16(ernn_ssat16(v) + y16[k]))
+                                          : ernn_ssat16(v));
         } else {
             y8[k] = (int8_t)(ernn_clamp(v, INT8_MIN - zero_point, INT8_MAX - zero_point) + zero_point);
         }
@@ -133,14 +134,14 @@ static ERNN_ALWAYS_INLINE void store_fast(const int32_t acc[4], int32_t rows, er
 static ERNN_ALWAYS_INLINE void group_fast(const ernn_fc_params *p, const int8_t **w, const int16_t *buffer,
                                           int32_t chunks, const int16_t *const *buffer_end, int32_t o, int32_t end,
                                           ernn_fast_rescale r, int rounding_shift, int16_t *y16, int8_t *y8,
-                                          int accumulate)
+                                          int accumulate, uint32_t act)
 {
     for (int32_t k = 0; o < end; o += 4, k += 4) {
         int32_t acc[4];
         ernn_mac4(w, p->bias + o, buffer, chunks, buffer_end, acc);
         const int32_t rows = end - o < 4 ? end - o : 4;
         store_fast(acc, rows, r, rounding_shift, p->output_zero_point, y16 != NULL ? y16 + k : NULL,
-                   y8 != NULL ? y8 + k : NULL, accumulate);
+                   y8 != NULL ? y8 + k : NULL, accumulate, act);
     }
 }
 
@@ -161,20 +162,24 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
             const int32_t end = o + p->group_rows < m ? o + p->group_rows : m;
             int16_t *out16 = NULL;
             int accumulate = 0;
+            uint32_t act = ERNN_ACT_NONE;
             if (y8 == NULL) { /* a group lies wholly in the accumulated or in the tail rows (the cells' gates) */
-                if (end <= y16.rows) {
+                if (end <= y16.added_rows && o / y16.gate_rows == (end - 1) / y16.gate_rows) {
                     out16 = y16.y + o;
                     accumulate = 1;
-                } else if (o >= y16.rows) {
-                    out16 = y16.tail + (o - y16.rows);
+                    act = act_of(y16, o);
+                } else if (o >= y16.added_rows) {
+                    out16 = y16.tail + (o - y16.added_rows);
                 } else {
                     break; /* straddles: the per-row loop below */
                 }
             }
 #if defined(ERNN_PORT_GROUP16)
             if (out16 != NULL && (end - o) % 4 == 0) { /* a gate block: the port's kernel does all of it */
-                ernn_dsp_group state = {p->bias + o, out16, (end - o) / 4, buffer, buffer_end, chunks,
-                                        r.multiplier, r.left, r.right, r.round, accumulate};
+                ernn_dsp_group state = {p->bias + o, out16, out16 + (end - o), buffer, buffer_end, chunks % 4,
+                                        r.multiplier, r.left, r.right, r.round,
+                                        accumulate ? 1 + (int32_t)act : 0, ernn_lut_pairs,
+                                        act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9)};
                 ernn_group16_port(&w, &state);
                 o = end;
                 continue;
@@ -182,11 +187,11 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
 #endif
             int8_t *out8 = y8 != NULL ? y8 + o : NULL;
             if (accumulate) {
-                group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, r.right > 0, out16, out8, 1);
+                group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, r.right > 0, out16, out8, 1, act);
             } else if (r.right > 0) {
-                group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 1, out16, out8, 0);
+                group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 1, out16, out8, 0, ERNN_ACT_NONE);
             } else {
-                group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 0, out16, out8, 0);
+                group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 0, out16, out8, 0, ERNN_ACT_NONE);
             }
             o = end;
         }
@@ -218,7 +223,8 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
 
 static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, fc_into y16, int8_t *y8, int16_t *buffer)
 {
-    if (!fc_params_ok(p) || x == NULL || (y16.y == NULL && y8 == NULL) || (y8 == NULL && y16.tail == NULL)) {
+    if (!fc_params_ok(p) || x == NULL || (y16.y == NULL && y8 == NULL) ||
+        (y8 == NULL && (y16.tail == NULL || y16.gate_rows <= 0))) {
         return ERNN_ARG_ERROR;
     }
     if (p->packing == 0) {
@@ -232,21 +238,20 @@ static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, fc_into y16,
     return ERNN_OK;
 }
 
-ernn_status ernn_fc_s8_s16_into(const ernn_fc_params *p, const int8_t *x, int16_t *y, int32_t added_rows,
-                                int16_t *tail, int16_t *buffer)
+ernn_status ernn_fc_s8_s16_into(const ernn_fc_params *p, const int8_t *x, ernn_fc_into into, int16_t *buffer)
 {
-    const fc_into into = {y, added_rows, tail};
-    return y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, into, NULL, buffer);
+    return into.y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, into, NULL, buffer);
 }
 
 ernn_status ernn_fc_s8_s16_buffered(const ernn_fc_params *p, const int8_t *x, int16_t *y, int16_t *buffer)
 {
-    return ernn_fc_s8_s16_into(p, x, y, 0, y, buffer);
+    const fc_into plain = {y, 0, y, 1, ERNN_ACT_NONE};
+    return ernn_fc_s8_s16_into(p, x, plain, buffer);
 }
 
 ernn_status ernn_fc_s8_s8_buffered(const ernn_fc_params *p, const int8_t *x, int8_t *y, int16_t *buffer)
 {
-    const fc_into none = {NULL, 0, NULL};
+    const fc_into none = {NULL, 0, NULL, 1, ERNN_ACT_NONE};
     return y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, none, y, buffer);
 }
 

@@ -26,9 +26,10 @@ ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_
     }
     const int32_t n = hidden_size(p);
     const int32_t stride = ernn_gate_stride(&p->h_fc, n);
-    /* r, z: sat16(x_fc(x) + h_fc(h)); then x_n; then h_n, kept apart (it is scaled by r) */
-    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch, 2 * stride, ernn_cell_rows(ERNN_CELL_GRU, &p->h_fc, n)) !=
-        ERNN_OK) {
+    /* r, z: sigmoid(sat16(x_fc(x) + h_fc(h))), Q0.15; then x_n; then h_n, kept apart (it is scaled by r) */
+    const uint32_t acts = ERNN_ACT_SIGMOID | ERNN_ACT_SIGMOID << 2;
+    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch, 2 * stride, ernn_cell_rows(ERNN_CELL_GRU, &p->h_fc, n),
+                      acts) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
     const int16_t *gr = scratch, *gz = scratch + stride, *xn = scratch + 2 * stride, *hn = scratch + 3 * stride;
@@ -40,8 +41,7 @@ ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_
         const ernn_fast_rescale hm = ernn_fast_of(p->to_hidden.multiplier, p->to_hidden.shift);
         const int32_t zp = p->hidden_zero_point;
         for (int32_t j = 0; j < n; ++j) {
-            const int32_t r = ernn_sigmoid_q312(gr[j]);
-            const int32_t z = ernn_sigmoid_q312(gz[j]);
+            const int32_t r = gr[j], z = gz[j];
             const int32_t reset_hidden = ernn_ssat16(ernn_fast_any(r * hn[j], rm));
             const int32_t cand = ernn_tanh_q312(ernn_ssat16(xn[j] + reset_hidden));
             const int32_t keep = ernn_ssat16(ernn_fast_any(z * h_q15[j], gm));
@@ -53,8 +53,7 @@ ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_
         return ERNN_OK;
     }
     for (int32_t j = 0; j < n; ++j) {
-        const int16_t r = ernn_sigmoid_s16(gr[j], 0, 0);
-        const int16_t z = ernn_sigmoid_s16(gz[j], 0, 0);
+        const int16_t r = gr[j], z = gz[j]; /* activated above */
         const int16_t reset_hidden = ernn_mul_s16(r, hn[j], p->reset_mul);
         const int16_t cand = ernn_tanh_s16(ernn_sat16((int32_t)xn[j] + reset_hidden), 0, 0);
         /* The blend reads the int16 state: a change below half an int8 step accumulates.

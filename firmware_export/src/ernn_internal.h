@@ -60,17 +60,47 @@ static inline int32_t ernn_cell_buffer_size(const ernn_fc_params *x_fc, const er
     return rows * (int32_t)sizeof(int16_t) + (fx > fh ? fx : fh);
 }
 
+/* Activation codes of ernn_fc_into.activations, 2 bits per gate block. */
+#define ERNN_ACT_NONE 0u
+#define ERNN_ACT_SIGMOID 1u
+#define ERNN_ACT_TANH 2u
+
 /**
- * Run a cell's two FCs into scratch: scratch[o] = x_fc(x)[o] (+) h_fc(h)[o] (int16 saturating) for
- * o < added_rows, and h_fc's rows from added_rows on to scratch + x_fc's rows (the GRU's h_n). The
- * shared buffer follows `rows` gate values.
+ * Where an int16 layer's rows go (the cells' gates): rows o < added_rows are added to y[o] with int16
+ * saturation (a gate's input and recurrent parts summed) and then, if gate block o / gate_rows has an
+ * activation in `activations` (2 bits per block), replaced by sigmoid or tanh of the sum (Q3.12 in,
+ * Q0.15 out: ernn_sigmoid_q312 / ernn_tanh_q312); rows o >= added_rows are written to tail[o - added_rows].
+ */
+typedef struct {
+    int16_t *y;
+    int32_t added_rows;
+    int16_t *tail;
+    int32_t gate_rows;
+    uint32_t activations;
+} ernn_fc_into;
+
+ernn_status ernn_fc_s8_s16_into(const ernn_fc_params *p, const int8_t *x, ernn_fc_into into, int16_t *buffer);
+
+/** The activation `code` (ERNN_ACT_*) of a Q3.12 value. */
+static inline int32_t ernn_activate_q312(uint32_t code, int32_t v)
+{
+    return code == ERNN_ACT_SIGMOID ? ernn_sigmoid_q312(v) : (code == ERNN_ACT_TANH ? ernn_tanh_q312(v) : v);
+}
+
+/**
+ * Run a cell's two FCs into scratch: scratch[o] = act(x_fc(x)[o] (+) h_fc(h)[o]) (int16 saturating sum)
+ * for o < added_rows (see ernn_fc_into), and h_fc's rows from added_rows on to scratch + x_fc's rows
+ * (the GRU's h_n). The shared buffer follows `rows` gate values.
  */
 static inline ernn_status ernn_cell_fcs(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, const int8_t *x,
-                                        const int8_t *h, int16_t *scratch, int32_t added_rows, int32_t rows)
+                                        const int8_t *h, int16_t *scratch, int32_t added_rows, int32_t rows,
+                                        uint32_t activations)
 {
     int16_t *buffer = scratch + rows;
+    const ernn_fc_into into = {scratch, added_rows, scratch + x_fc->out_features,
+                               ernn_gate_stride(h_fc, h_fc->in_features), activations};
     if (ernn_fc_s8_s16_buffered(x_fc, x, scratch, buffer) != ERNN_OK ||
-        ernn_fc_s8_s16_into(h_fc, h, scratch, added_rows, scratch + x_fc->out_features, buffer) != ERNN_OK) {
+        ernn_fc_s8_s16_into(h_fc, h, into, buffer) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
     return ERNN_OK;

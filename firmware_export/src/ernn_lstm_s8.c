@@ -27,14 +27,15 @@ ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int
     const int32_t n = hidden_size(p);
     const int32_t stride = ernn_gate_stride(&p->h_fc, n);
     const int32_t rows = ernn_cell_rows(ERNN_CELL_LSTM, &p->h_fc, n);
-    /* gates i, f, g, o (stride rows each): sat16(x_fc(x) + h_fc(h)) */
-    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch, rows, rows) != ERNN_OK) {
+    /* gates i, f, g, o (stride rows each): sigmoid or tanh of sat16(x_fc(x) + h_fc(h)), Q0.15 */
+    const uint32_t acts = ERNN_ACT_SIGMOID | ERNN_ACT_SIGMOID << 2 | ERNN_ACT_TANH << 4 | ERNN_ACT_SIGMOID << 6;
+    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch, rows, rows, acts) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
     const int16_t *gi = scratch, *gf = scratch + stride, *gg = scratch + 2 * stride, *go = scratch + 3 * stride;
     if (p->forget_mul.shift <= 0 && p->input_mul.shift <= 0 && p->output_mul.shift <= 0) {
         /* The short requantization (ernn_fast_any: products of Q0.15 gates, shift <= 0) and the
-         * one-load activations (ernn_lut_s16.h): the same integers as the general form below. */
+         * one-load tanh (ernn_lut_s16.h): the same integers as the general form below. */
         const ernn_fast_rescale fm = ernn_fast_of(p->forget_mul.multiplier, p->forget_mul.shift);
         const ernn_fast_rescale im = ernn_fast_of(p->input_mul.multiplier, p->input_mul.shift);
         const ernn_fast_rescale om = ernn_fast_of(p->output_mul.multiplier, p->output_mul.shift);
@@ -46,23 +47,16 @@ ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int
         const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
         const int32_t zp = p->hidden_zero_point;
         for (int32_t j = 0; j < n; ++j) {
-            const int32_t i = ernn_sigmoid_q312(gi[j]);
-            const int32_t f = ernn_sigmoid_q312(gf[j]);
-            const int32_t g = ernn_tanh_q312(gg[j]);
-            const int32_t o = ernn_sigmoid_q312(go[j]);
-            const int32_t c_new = ernn_ssat16(ernn_ssat16(ernn_fast_any(f * c[j], fm)) +
-                                              ernn_ssat16(ernn_fast_any(i * g, im)));
+            const int32_t c_new = ernn_ssat16(ernn_ssat16(ernn_fast_any(gf[j] * c[j], fm)) +
+                                              ernn_ssat16(ernn_fast_any(gi[j] * gg[j], im)));
             const int32_t tanh_c = ernn_tanh_lut((c_new * tanh_multiplier + tanh_round) >> tanh_shift);
             c[j] = (int16_t)c_new;
-            h[j] = (int8_t)ernn_ssat8(ernn_fast_any(o * tanh_c, om) + zp);
+            h[j] = (int8_t)ernn_ssat8(ernn_fast_any(go[j] * tanh_c, om) + zp);
         }
         return ERNN_OK;
     }
-    for (int32_t j = 0; j < n; ++j) {
-        const int16_t i = ernn_sigmoid_s16(gi[j], 0, 0);
-        const int16_t f = ernn_sigmoid_s16(gf[j], 0, 0);
-        const int16_t g = ernn_tanh_s16(gg[j], 0, 0);
-        const int16_t o = ernn_sigmoid_s16(go[j], 0, 0);
+    for (int32_t j = 0; j < n; ++j) { /* the general requantization (the gates are activated above) */
+        const int16_t i = gi[j], f = gf[j], g = gg[j], o = go[j];
         const int16_t c_new = ernn_sat16((int32_t)ernn_mul_s16(f, c[j], p->forget_mul) + ernn_mul_s16(i, g, p->input_mul));
         const int16_t tanh_c = ernn_tanh_s16(c_new, p->cell_tanh_multiplier, p->cell_tanh_shift);
         c[j] = c_new;

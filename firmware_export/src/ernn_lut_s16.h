@@ -8,11 +8,12 @@
  *   tanh (bits 8):    index >= 255 -> r = 0xFFFF << 8, else r as above with 2^8;
  *                     v >= 0: (r - 2^23 + 2^7) >> 8;  v < 0: (-r + 2^23 + 2^7 - 1) >> 8
  * with frac = a & (2^bits - 1). Here, with the pair table of ernn_activation_s16.c:
- *  - r - 2^(15 + bits) = lo * 2^bits + hi * frac = SMLAD(entry, frac << 16 | 2^bits): one load, one SMLAD.
+ *  - r - 2^(15 + bits) = hi * 2^bits + lo * frac = SMLAD(entry, 2^bits << 16 | frac): one load, one SMLAD
+ *    (hi = T[index] - 32768, lo = T[index + 1] - T[index]; the second operand is one ORR of an immediate).
  *  - The negative branch is the mirror of the positive one: floor((2^25 + 511 - r) / 1024) =
  *    2^15 - ceil((r - 511) / 1024) = 2^15 - floor((r + 512) / 1024), so sigmoid(-a) = 32768 - sigmoid(a);
  *    likewise floor((2^23 + 127 - r) / 256) = -floor((r - 2^23 + 128) / 256), so tanh(-a) = -tanh(a).
- *  - tanh's saturation: entry 255 is (0, 32767), so any index clamped to 255 gives r = 65535 * 2^8 =
+ *  - tanh's saturation: entry 255 is (32767, 0), so any index clamped to 255 gives r = 65535 * 2^8 =
  *    0xFFFF << 8, TFLite's saturated value; USAT #8 clamps the index. sigmoid takes Q3.12 inputs only
  *    through ernn_sigmoid_q312 (a = 3|x| <= 98304, index <= 192: never saturated); the general
  *    ernn_sigmoid_lut keeps TFLite's explicit saturation.
@@ -31,13 +32,13 @@
 
 extern const uint32_t ernn_lut_pairs[256];
 
-/* lo * 2^bits + hi * frac + acc for a pair entry (SMLAD with the DSP extension). */
+/* hi * 2^bits + lo * frac + acc for a pair entry (SMLAD with the DSP extension). */
 static inline int32_t ernn_lut_mla(uint32_t entry, int32_t frac, int32_t bits, int32_t acc)
 {
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-    return __smlad((int32_t)entry, (frac << 16) | ((int32_t)1 << bits), acc);
+    return __smlad((int32_t)entry, frac | ((int32_t)1 << (16 + bits)), acc);
 #else
-    return (int32_t)(int16_t)(entry & 0xFFFFu) * ((int32_t)1 << bits) + (int32_t)(entry >> 16) * frac + acc;
+    return (int32_t)(entry >> 16) * ((int32_t)1 << bits) + (int32_t)(entry & 0xFFFFu) * frac + acc;
 #endif
 }
 

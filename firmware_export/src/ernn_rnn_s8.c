@@ -25,20 +25,19 @@ ernn_status ernn_rnn_step_s8(const ernn_rnn_s8_params *p, const int8_t *x, int8_
     }
     const int32_t n = hidden_size(p);
     const int32_t rows = ernn_cell_rows(ERNN_CELL_RNN, &p->h_fc, n);
-    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch, rows, rows) != ERNN_OK) { /* sat16(x_fc + h_fc) */
+    /* tanh(sat16(x_fc(x) + h_fc(h))), Q0.15 */
+    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch, rows, rows, ERNN_ACT_TANH) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
     if (p->to_hidden.shift <= 14) { /* the short form for an int16 value (ernn_fast_any) */
         const ernn_fast_rescale hm = ernn_fast_of(p->to_hidden.multiplier, p->to_hidden.shift);
         for (int32_t j = 0; j < n; ++j) {
-            const int32_t t = ernn_tanh_q312(scratch[j]);
-            h[j] = (int8_t)ernn_ssat8(ernn_fast_any(t, hm) + p->hidden_zero_point);
+            h[j] = (int8_t)ernn_ssat8(ernn_fast_any(scratch[j], hm) + p->hidden_zero_point);
         }
         return ERNN_OK;
     }
     for (int32_t j = 0; j < n; ++j) {
-        const int16_t t = ernn_tanh_s16(scratch[j], 0, 0);
-        h[j] = (int8_t)ernn_requantize(t, p->to_hidden, p->hidden_zero_point, INT8_MIN, INT8_MAX);
+        h[j] = (int8_t)ernn_requantize(scratch[j], p->to_hidden, p->hidden_zero_point, INT8_MIN, INT8_MAX);
     }
     return ERNN_OK;
 }

@@ -92,7 +92,7 @@ int16_t ernn_tanh_s16(int16_t x, int32_t input_multiplier, int32_t input_left_sh
 
 /**
  * TFLite's table T[i] = sigmoid(i / 24) in unsigned 0.16 (= edgernn.fixedpoint.SIGMOID_TABLE_UINT16) as
- * interpolation pairs: entry i = (T[i + 1] - T[i]) << 16 | (T[i] - 32768); entry 255 = 32767 (T[255] - 32768).
+ * interpolation pairs: entry i = (T[i] - 32768) << 16 | (T[i + 1] - T[i]); entry 255 = 32767 << 16.
  */
 extern const uint32_t ernn_lut_pairs[256];
 

@@ -72,14 +72,6 @@ ernn_status ernn_fc_s8_s8(const ernn_fc_params *p, const int8_t *x, int8_t *y);
 /** Fully connected, int16 out, any packing; buffer: ernn_fc_s8_get_buffer_size bytes (may be NULL if 0). */
 ernn_status ernn_fc_s8_s16_buffered(const ernn_fc_params *p, const int8_t *x, int16_t *y, int16_t *buffer);
 
-/**
- * Fully connected, int16 out, any packing, for the cells: rows o < added_rows are added to y[o] with
- * int16 saturation (a gate's input and recurrent parts summed), rows o >= added_rows are written to
- * tail[o - added_rows].
- */
-ernn_status ernn_fc_s8_s16_into(const ernn_fc_params *p, const int8_t *x, int16_t *y, int32_t added_rows,
-                                int16_t *tail, int16_t *buffer);
-
 /** Fully connected, int8 out, any packing (see ernn_fc_s8_s16_buffered). */
 ernn_status ernn_fc_s8_s8_buffered(const ernn_fc_params *p, const int8_t *x, int8_t *y, int16_t *buffer);
 

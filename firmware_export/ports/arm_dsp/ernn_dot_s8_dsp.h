@@ -128,23 +128,64 @@ static inline __attribute__((always_inline)) void ernn_mac4_port(const int8_t **
 typedef struct {
     const int32_t *bias;      /* 0: the next block's biases */
     int16_t *y;               /* 4: the next block's outputs */
-    int32_t blocks;           /* 8: 4-row blocks left */
+    int16_t *y_end;           /* 8: the group's end */
     const int16_t *buffer;    /* 12: the widened input */
     const int16_t *end;       /* 16: its end */
-    int32_t chunks;           /* 20: 4-column groups per row */
+    int32_t chunks_mod4;      /* 20: 4-column groups per row, modulo 4 (the first 0-3 are outside the loop) */
     int32_t multiplier;       /* 24 */
     int32_t left;             /* 28: max(shift, 0) + 1 */
     int32_t right;            /* 32: max(-shift, 0) */
     int32_t round;            /* 36: 2^(right - 1), or 0 */
-    int32_t accumulate;       /* 40: add to y (QADD16: int16 saturation) rather than overwrite */
+    int32_t mode;             /* 40: 0 store; 1 add to y (QADD16); 2 add, then sigmoid; 3 add, then tanh */
+    const uint32_t *table;    /* 44: ernn_lut_pairs */
+    int32_t round_const;      /* 48: 2^24 + 2^9 (sigmoid) or 2^7 (tanh): see ernn_lut_s16.h */
 } ernn_dsp_group;
 
+/* ernn_sigmoid_q312 of x into a (b: temporary; r5: the table, r6: 2^24 + 2^9), as ernn_lut_s16.h. */
+#define ERNN_DSP_SIGMOID(x, a, b)                                                                               \
+    "eor " a ", " x ", " x ", asr #31\n\t"                                                                     \
+    "sub " a ", " a ", " x ", asr #31\n\t"                                                                     \
+    "add " a ", " a ", " a ", lsl #1\n\t"                                                                      \
+    "ubfx " b ", " a ", #0, #9\n\t"                                                                            \
+    "orr " b ", " b ", #0x2000000\n\t"                                                                         \
+    "lsr " a ", " a ", #9\n\t"                                                                                 \
+    "ldr " a ", [r5, " a ", lsl #2]\n\t"                                                                       \
+    "smlad " a ", " a ", " b ", r6\n\t"                                                                        \
+    "asr " a ", " a ", #10\n\t"                                                                                \
+    "cmp " x ", #0\n\t"                                                                                        \
+    "it lt\n\t"                                                                                                \
+    "rsblt " a ", " a ", #32768\n\t"
+
+/* ernn_tanh_q312 of x into a (r6: 2^7). */
+#define ERNN_DSP_TANH(x, a, b)                                                                                  \
+    "eor " a ", " x ", " x ", asr #31\n\t"                                                                     \
+    "sub " a ", " a ", " x ", asr #31\n\t"                                                                     \
+    "add " a ", " a ", " a ", lsl #1\n\t"                                                                      \
+    "ubfx " b ", " a ", #0, #8\n\t"                                                                            \
+    "orr " b ", " b ", #0x1000000\n\t"                                                                         \
+    "usat " a ", #8, " a ", asr #8\n\t"                                                                        \
+    "ldr " a ", [r5, " a ", lsl #2]\n\t"                                                                       \
+    "smlad " a ", " a ", " b ", r6\n\t"                                                                        \
+    "asr " a ", " a ", #8\n\t"                                                                                 \
+    "cmp " x ", #0\n\t"                                                                                        \
+    "it lt\n\t"                                                                                                \
+    "rsblt " a ", " a ", #0\n\t"
+
+/* The activation F of the four int16 values packed in r3 and r11, in place (r7-r10, r12 temporaries). */
+#define ERNN_DSP_ACTIVATE4(F)                                                                                   \
+    "sxth r7, r3\n\t" F("r7", "r8", "r9") "asr r7, r3, #16\n\t" F("r7", "r10", "r9")                           \
+    "pkhbt r3, r8, r10, lsl #16\n\t"                                                                           \
+    "sxth r7, r11\n\t" F("r7", "r8", "r9") "asr r7, r11, #16\n\t" F("r7", "r12", "r9")                         \
+    "pkhbt r11, r8, r12, lsl #16\n\t"
+
 /*
- * A whole group of a bounded layer with int16 output (a gate block: blocks * 4 rows sharing one
- * multiplier): per 4-row block the dot products (as ernn_mac4_port), then the short requantization of
- * ernn_fc_s8.c (LSL, SMMULR, the rounding shift when right > 0, SSAT), two rows per PKHBT, added to
- * the output with QADD16 when accumulating (int16 saturation, as the cells' sat16(x part + h part)), stored.
- * One asm statement: registers r0-r12 and lr are pinned, the loop state lives in *g.
+ * A whole group of a bounded layer with int16 output (a gate block: rows sharing one multiplier), per
+ * 4-row block: the dot products (entered Duff-style at the chunk count modulo 4, then four chunks per
+ * loop), the short requantization of ernn_fc_s8.c (LSL, SMMULR, the rounding shift when right > 0,
+ * SSAT), two rows per PKHBT; then by mode (one TBB): stored, or added to the output with QADD16 (int16
+ * saturation: the cells' sat16(x part + h part)) and optionally replaced by sigmoid or tanh of the sums
+ * (the cells' gates), as ernn_lut_s16.h computes them. One asm statement: r0-r12 and lr are pinned,
+ * the loop state lives in *g.
  */
 #define ERNN_PORT_GROUP16 1
 #define ERNN_DSP_REQUANT_SHIFT(r) "add " r ", " r ", " r ", asr #31\n\t" "add " r ", " r ", r7\n\t" "asr " r ", " r ", r6\n\t"
@@ -171,12 +212,16 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "str r4, [lr, #0]\n\t"
         "ldr r1, [lr, #12]\n\t"
         "ldr r2, [lr, #20]\n\t"
-        "lsls r2, r2, #31\n\t" /* C = bit 1 of chunks, N = bit 0 */
-        "bcc 1f\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK "1:\n\t"
-        "bpl 2f\n\t" ERNN_DSP_CHUNK "2:\n\t"
+        "tbb [pc, r2]\n"
+        "1:\n\t"
+        ".byte (10f - 1b) / 2, (11f - 1b) / 2, (12f - 1b) / 2, (13f - 1b) / 2\n"
+        "13:\n\t" ERNN_DSP_CHUNK
+        "12:\n\t" ERNN_DSP_CHUNK
+        "11:\n\t" ERNN_DSP_CHUNK
         "ldr r2, [lr, #16]\n\t"
         "cmp r1, r2\n\t"
         "beq 4f\n"
+        "10:\n"
         "3:\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK
         "ldr r2, [lr, #16]\n\t"
         "cmp r1, r2\n\t"
@@ -204,18 +249,34 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "pkhbt r11, r11, r12, lsl #16\n\t"
         "ldr r2, [lr, #4]\n\t"
         "ldr r4, [lr, #40]\n\t"
-        "cbz r4, 6f\n\t"
-        "ldr r5, [r2]\n\t"
+        "tbh [pc, r4, lsl #1]\n"
+        "7:\n\t"
+        ".hword (9f - 7b) / 2, (20f - 7b) / 2, (21f - 7b) / 2, (22f - 7b) / 2\n"
+        "20:\n\t" /* add */
+        "ldr r5, [r2]\n\t" /* y: 2-byte aligned only (LDR/STR allow that, LDRD/STRD do not) */
         "ldr r6, [r2, #4]\n\t"
         "qadd16 r3, r3, r5\n\t"
-        "qadd16 r11, r11, r6\n"
-        "6:\n\t"
+        "qadd16 r11, r11, r6\n\t"
+        "b 9f\n"
+        "21:\n\t" /* add, then sigmoid */
+        "ldr r5, [r2]\n\t" /* y: 2-byte aligned only (LDR/STR allow that, LDRD/STRD do not) */
+        "ldr r6, [r2, #4]\n\t"
+        "qadd16 r3, r3, r5\n\t"
+        "qadd16 r11, r11, r6\n\t"
+        "ldrd r5, r6, [lr, #44]\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_SIGMOID)
+        "b 9f\n"
+        "22:\n\t" /* add, then tanh */
+        "ldr r5, [r2]\n\t" /* y: 2-byte aligned only (LDR/STR allow that, LDRD/STRD do not) */
+        "ldr r6, [r2, #4]\n\t"
+        "qadd16 r3, r3, r5\n\t"
+        "qadd16 r11, r11, r6\n\t"
+        "ldrd r5, r6, [lr, #44]\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_TANH)
+        "9:\n\t"
         "str r3, [r2], #4\n\t"
         "str r11, [r2], #4\n\t"
         "str r2, [lr, #4]\n\t"
-        "ldr r2, [lr, #8]\n\t"
-        "subs r2, r2, #1\n\t"
-        "str r2, [lr, #8]\n\t"
+        "ldr r4, [lr, #8]\n\t"
+        "cmp r2, r4\n\t"
         "bne 0b\n\t"
         : "+r"(w), "+r"(ctx), "=&r"(r1), "=&r"(r2), "=&r"(r3), "=&r"(r4), "=&r"(r5), "=&r"(r6), "=&r"(r7),
           "=&r"(r8), "=&r"(r9), "=&r"(r10), "=&r"(r11), "=&r"(r12)
