@@ -47,10 +47,10 @@ const uint32_t ernn_lut_pairs[256] = {
 
 int16_t ernn_sigmoid_s16(int16_t x, int32_t input_multiplier, int32_t input_left_shift)
 {
-    return ernn_sigmoid_lut(ernn_lut_input(x, input_multiplier, input_left_shift));
+    return (int16_t)ernn_sigmoid_lut(ernn_lut_input(x, input_multiplier, input_left_shift));
 }
 
 int16_t ernn_tanh_s16(int16_t x, int32_t input_multiplier, int32_t input_left_shift)
 {
-    return ernn_tanh_lut(ernn_lut_input(x, input_multiplier, input_left_shift));
+    return (int16_t)ernn_tanh_lut(ernn_lut_input(x, input_multiplier, input_left_shift));
 }

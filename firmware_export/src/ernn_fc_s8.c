@@ -176,7 +176,7 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
             }
 #if defined(ERNN_PORT_GROUP16)
             if (out16 != NULL && (end - o) % 4 == 0) { /* a gate block: the port's kernel does all of it */
-                ernn_dsp_group state = {p->bias + o, out16, out16 + (end - o), buffer, buffer_end, chunks % 4,
+                ernn_dsp_group state = {p->bias + o, out16, out16 + (end - o), buffer, buffer_end, chunks % 8,
                                         r.multiplier, r.left, r.right, r.round,
                                         accumulate ? 1 + (int32_t)act : 0, ernn_lut_pairs,
                                         act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9)};

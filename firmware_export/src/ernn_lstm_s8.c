@@ -33,25 +33,28 @@ ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int
         return ERNN_ARG_ERROR;
     }
     const int16_t *gi = scratch, *gf = scratch + stride, *gg = scratch + 2 * stride, *go = scratch + 3 * stride;
-    if (p->forget_mul.shift <= 0 && p->input_mul.shift <= 0 && p->output_mul.shift <= 0) {
-        /* The short requantization (ernn_fast_any: products of Q0.15 gates, shift <= 0) and the
-         * one-load tanh (ernn_lut_s16.h): the same integers as the general form below. */
+    if (p->forget_mul.shift < 0 && p->input_mul.shift < 0 && p->output_mul.shift < 0) {
+        /* The short requantization (ernn_fast_out: products of Q0.15 gates, shift < 0 so left = 1 and the
+         * rounding shift is on) and the one-load tanh (ernn_lut_s16.h): the same integers as the general
+         * form below. Two light loops (cell state, then hidden state) keep every value in a register. */
         const ernn_fast_rescale fm = ernn_fast_of(p->forget_mul.multiplier, p->forget_mul.shift);
         const ernn_fast_rescale im = ernn_fast_of(p->input_mul.multiplier, p->input_mul.shift);
-        const ernn_fast_rescale om = ernn_fast_of(p->output_mul.multiplier, p->output_mul.shift);
+        for (int32_t j = 0; j < n; ++j) {
+            c[j] = (int16_t)ernn_ssat16(ernn_ssat16(ernn_fast_out(gf[j] * c[j], fm, 1)) +
+                                        ernn_ssat16(ernn_fast_out(gi[j] * gg[j], im, 1)));
+        }
         int32_t tanh_multiplier = p->cell_tanh_multiplier, tanh_shift = p->cell_tanh_shift;
         if (tanh_multiplier == 0) {
             tanh_multiplier = 3 * ((int32_t)1 << tanh_shift);
             tanh_shift = 0;
         }
         const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
+        const ernn_fast_rescale om = ernn_fast_of(p->output_mul.multiplier, p->output_mul.shift);
         const int32_t zp = p->hidden_zero_point;
-        for (int32_t j = 0; j < n; ++j) {
-            const int32_t c_new = ernn_ssat16(ernn_ssat16(ernn_fast_any(gf[j] * c[j], fm)) +
-                                              ernn_ssat16(ernn_fast_any(gi[j] * gg[j], im)));
-            const int32_t tanh_c = ernn_tanh_lut((c_new * tanh_multiplier + tanh_round) >> tanh_shift);
-            c[j] = (int16_t)c_new;
-            h[j] = (int8_t)ernn_ssat8(ernn_fast_any(go[j] * tanh_c, om) + zp);
+        const int16_t *cj = c;
+        for (int8_t *hj = h; hj != h + n; ++hj, ++cj, ++go) {
+            const int32_t tanh_c = ernn_tanh_lut((*cj * tanh_multiplier + tanh_round) >> tanh_shift);
+            *hj = (int8_t)ernn_ssat8(ernn_fast_out(*go * tanh_c, om, 1) + zp);
         }
         return ERNN_OK;
     }

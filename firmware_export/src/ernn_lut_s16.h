@@ -54,35 +54,46 @@ static inline int32_t ernn_lut_input(int16_t x, int32_t multiplier, int32_t left
 }
 
 /* sigmoid of the rescaled input v, Q0.15 (TFLite's saturation kept: any v). */
-static inline int16_t ernn_sigmoid_lut(int32_t v)
+static inline int32_t ernn_sigmoid_lut(int32_t v)
 {
     const int32_t a = v < 0 ? -v : v;
     int32_t pos = 0x7FFF;
     if ((a >> 9) < 255) {
         pos = ernn_lut_mla(ernn_lut_pairs[a >> 9], a & 511, 9, (1 << 24) + (1 << 9)) >> 10;
     }
-    return (int16_t)(v < 0 ? 32768 - pos : pos);
+    return v < 0 ? 32768 - pos : pos;
+}
+
+/* min(a >> 8, 255) for a >= 0: one USAT with the DSP extension. */
+static inline int32_t ernn_lut_index8(int32_t a)
+{
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__)
+    int32_t r;
+    __asm__("usat %0, #8, %1, asr #8" : "=r"(r) : "r"(a));
+    return r;
+#else
+    return (a >> 8) < 255 ? a >> 8 : 255;
+#endif
 }
 
 /* tanh of the rescaled input v, Q0.15 (any v). */
-static inline int16_t ernn_tanh_lut(int32_t v)
+static inline int32_t ernn_tanh_lut(int32_t v)
 {
     const int32_t a = v < 0 ? -v : v;
-    const int32_t index = (a >> 8) < 255 ? a >> 8 : 255; /* gcc: one USAT */
-    const int32_t pos = ernn_lut_mla(ernn_lut_pairs[index], a & 255, 8, 1 << 7) >> 8;
-    return (int16_t)(v < 0 ? -pos : pos);
+    const int32_t pos = ernn_lut_mla(ernn_lut_pairs[ernn_lut_index8(a)], a & 255, 8, 1 << 7) >> 8;
+    return v < 0 ? -pos : pos;
 }
 
 /* sigmoid of a Q3.12 gate pre-activation (input_multiplier = input_left_shift = 0): v = 3x. */
-static inline int16_t ernn_sigmoid_q312(int32_t x)
+static inline int32_t ernn_sigmoid_q312(int32_t x)
 {
     const int32_t a = 3 * (x < 0 ? -x : x); /* <= 98304: index <= 192, never saturated */
     const int32_t pos = ernn_lut_mla(ernn_lut_pairs[a >> 9], a & 511, 9, (1 << 24) + (1 << 9)) >> 10;
-    return (int16_t)(x < 0 ? 32768 - pos : pos);
+    return x < 0 ? 32768 - pos : pos;
 }
 
 /* tanh of a Q3.12 gate pre-activation: v = 3x. */
-static inline int16_t ernn_tanh_q312(int32_t x)
+static inline int32_t ernn_tanh_q312(int32_t x)
 {
     return ernn_tanh_lut(3 * x);
 }

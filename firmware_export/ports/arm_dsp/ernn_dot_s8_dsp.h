@@ -131,7 +131,7 @@ typedef struct {
     int16_t *y_end;           /* 8: the group's end */
     const int16_t *buffer;    /* 12: the widened input */
     const int16_t *end;       /* 16: its end */
-    int32_t chunks_mod4;      /* 20: 4-column groups per row, modulo 4 (the first 0-3 are outside the loop) */
+    int32_t chunks_mod8;      /* 20: 4-column groups per row, modulo 8 (the first 0-7 are outside the loop) */
     int32_t multiplier;       /* 24 */
     int32_t left;             /* 28: max(shift, 0) + 1 */
     int32_t right;            /* 32: max(-shift, 0) */
@@ -180,7 +180,7 @@ typedef struct {
 
 /*
  * A whole group of a bounded layer with int16 output (a gate block: rows sharing one multiplier), per
- * 4-row block: the dot products (entered Duff-style at the chunk count modulo 4, then four chunks per
+ * 4-row block: the dot products (entered Duff-style at the chunk count modulo 8, then eight chunks per
  * loop), the short requantization of ernn_fc_s8.c (LSL, SMMULR, the rounding shift when right > 0,
  * SSAT), two rows per PKHBT; then by mode (one TBB): stored, or added to the output with QADD16 (int16
  * saturation: the cells' sat16(x part + h part)) and optionally replaced by sigmoid or tanh of the sums
@@ -214,7 +214,12 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "ldr r2, [lr, #20]\n\t"
         "tbb [pc, r2]\n"
         "1:\n\t"
-        ".byte (10f - 1b) / 2, (11f - 1b) / 2, (12f - 1b) / 2, (13f - 1b) / 2\n"
+        ".byte (10f - 1b) / 2, (11f - 1b) / 2, (12f - 1b) / 2, (13f - 1b) / 2\n\t"
+        ".byte (14f - 1b) / 2, (15f - 1b) / 2, (16f - 1b) / 2, (17f - 1b) / 2\n"
+        "17:\n\t" ERNN_DSP_CHUNK
+        "16:\n\t" ERNN_DSP_CHUNK
+        "15:\n\t" ERNN_DSP_CHUNK
+        "14:\n\t" ERNN_DSP_CHUNK
         "13:\n\t" ERNN_DSP_CHUNK
         "12:\n\t" ERNN_DSP_CHUNK
         "11:\n\t" ERNN_DSP_CHUNK
@@ -222,7 +227,8 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "cmp r1, r2\n\t"
         "beq 4f\n"
         "10:\n"
-        "3:\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK
+        "3:\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK
+        ERNN_DSP_CHUNK ERNN_DSP_CHUNK
         "ldr r2, [lr, #16]\n\t"
         "cmp r1, r2\n\t"
         "bne 3b\n"
