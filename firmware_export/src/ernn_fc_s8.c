@@ -185,6 +185,22 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
                 continue;
             }
 #endif
+#if !defined(ERNN_PORT_GROUP16)
+            if (out16 != NULL && r.right > 0) { /* the gates: one specialized loop per epilogue */
+                const int32_t mode = accumulate ? 1 + (int32_t)act : 0;
+                if (mode == 0) {
+                    group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 1, out16, NULL, 0, ERNN_ACT_NONE);
+                } else if (mode == 1) {
+                    group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 1, out16, NULL, 1, ERNN_ACT_NONE);
+                } else if (mode == 1 + (int32_t)ERNN_ACT_SIGMOID) {
+                    group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 1, out16, NULL, 1, ERNN_ACT_SIGMOID);
+                } else {
+                    group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, 1, out16, NULL, 1, ERNN_ACT_TANH);
+                }
+                o = end;
+                continue;
+            }
+#endif
             int8_t *out8 = y8 != NULL ? y8 + o : NULL;
             if (accumulate) {
                 group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, r.right > 0, out16, out8, 1, act);

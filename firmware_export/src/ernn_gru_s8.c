@@ -33,22 +33,26 @@ ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_
         return ERNN_ARG_ERROR;
     }
     const int16_t *gr = scratch, *gz = scratch + stride, *xn = scratch + 2 * stride, *hn = scratch + 3 * stride;
-    if (p->reset_mul.shift <= 0 && p->gate_mul.shift <= 0 && p->to_hidden.shift <= 14) {
-        /* The short requantization (ernn_fast_any: Q0.15 products with shift <= 0, the int16 state with
-         * shift <= 14) and the one-load activations: the same integers as the general form below. */
+    if (p->reset_mul.shift < 0 && p->gate_mul.shift < 0 && p->to_hidden.shift < 0) {
+        /* The short requantization (ernn_fast_out: Q0.15 products and the int16 state with shift < 0, so
+         * left = 1 and the rounding shift is on) and the one-load tanh: the same integers as the general
+         * form below. Two light loops (candidate, then the blend) keep every value in a register. */
         const ernn_fast_rescale rm = ernn_fast_of(p->reset_mul.multiplier, p->reset_mul.shift);
+        int16_t *cand = scratch + 2 * stride; /* x_n, replaced by the candidate */
+        for (int32_t j = 0; j < n; ++j) {
+            const int32_t reset_hidden = ernn_ssat16(ernn_fast_out(gr[j] * hn[j], rm, 1));
+            cand[j] = (int16_t)ernn_tanh_q312(ernn_ssat16(xn[j] + reset_hidden));
+        }
         const ernn_fast_rescale gm = ernn_fast_of(p->gate_mul.multiplier, p->gate_mul.shift);
         const ernn_fast_rescale hm = ernn_fast_of(p->to_hidden.multiplier, p->to_hidden.shift);
         const int32_t zp = p->hidden_zero_point;
         for (int32_t j = 0; j < n; ++j) {
-            const int32_t r = gr[j], z = gz[j];
-            const int32_t reset_hidden = ernn_ssat16(ernn_fast_any(r * hn[j], rm));
-            const int32_t cand = ernn_tanh_q312(ernn_ssat16(xn[j] + reset_hidden));
-            const int32_t keep = ernn_ssat16(ernn_fast_any(z * h_q15[j], gm));
-            const int32_t update = ernn_ssat16(ernn_fast_any((INT16_MAX - z) * cand, gm));
+            const int32_t z = gz[j];
+            const int32_t keep = ernn_ssat16(ernn_fast_out(z * h_q15[j], gm, 1));
+            const int32_t update = ernn_ssat16(ernn_fast_out((INT16_MAX - z) * cand[j], gm, 1));
             const int32_t blended = ernn_ssat16(keep + update);
             h_q15[j] = (int16_t)blended;
-            h[j] = (int8_t)ernn_ssat8(ernn_fast_any(blended, hm) + zp);
+            h[j] = (int8_t)ernn_ssat8(ernn_fast_out(blended, hm, 1) + zp);
         }
         return ERNN_OK;
     }

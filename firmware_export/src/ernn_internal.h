@@ -236,14 +236,26 @@ static inline ernn_fast_rescale ernn_fast_of(int32_t multiplier, int32_t shift)
     return r;
 }
 
-/** The short form with the rounding shift on (rounding_shift != 0, needs right > 0) or off (right == 0). */
+/**
+ * The short form with the rounding shift on (rounding_shift != 0, needs right > 0) or off (right == 0).
+ * With the DSP extension the rounding is folded into SMMLAR: SMMLAR(a, M, R) = R + SMMULR(a, M) exactly,
+ * and R = round + (acc >> 31) uses the sign of acc for the sign of t: they agree whenever t != 0 (M > 0),
+ * and for t == 0 with acc < 0 both give (round - 1) >> right = 0 = round >> right.
+ */
 static ERNN_ALWAYS_INLINE int32_t ernn_fast_out(int32_t acc, ernn_fast_rescale r, int rounding_shift)
 {
-    int32_t t = ernn_smmulr((int32_t)((uint32_t)acc << r.left), r.multiplier);
-    if (rounding_shift) {
-        t = (t + (t >> 31) + r.round) >> r.right;
+    const int32_t a = (int32_t)((uint32_t)acc << r.left);
+    if (!rounding_shift) {
+        return ernn_smmulr(a, r.multiplier);
     }
-    return t;
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    int32_t t;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(t) : "r"(a), "r"(r.multiplier), "r"(r.round + (acc >> 31)));
+    return t >> r.right;
+#else
+    const int32_t t = ernn_smmulr(a, r.multiplier);
+    return (t + (t >> 31) + r.round) >> r.right;
+#endif
 }
 
 /**

@@ -29,7 +29,7 @@ ernn_status ernn_rnn_step_s8(const ernn_rnn_s8_params *p, const int8_t *x, int8_
     if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch, rows, rows, ERNN_ACT_TANH) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
-    if (p->to_hidden.shift <= 14) { /* the short form for an int16 value (ernn_fast_any) */
+    if (p->to_hidden.shift <= 14) { /* the short form for an int16 value (ernn_fast_any: |x| <= 2^15) */
         const ernn_fast_rescale hm = ernn_fast_of(p->to_hidden.multiplier, p->to_hidden.shift);
         for (int32_t j = 0; j < n; ++j) {
             h[j] = (int8_t)ernn_ssat8(ernn_fast_any(scratch[j], hm) + p->hidden_zero_point);

@@ -181,14 +181,26 @@ typedef struct {
 /*
  * A whole group of a bounded layer with int16 output (a gate block: rows sharing one multiplier), per
  * 4-row block: the dot products (entered Duff-style at the chunk count modulo 8, then eight chunks per
- * loop), the short requantization of ernn_fc_s8.c (LSL, SMMULR, the rounding shift when right > 0,
+ * loop), the short requantization of ernn_fc_s8.c (LSL, SMMULR / SMMLAR with the rounding folded in,
  * SSAT), two rows per PKHBT; then by mode (one TBB): stored, or added to the output with QADD16 (int16
  * saturation: the cells' sat16(x part + h part)) and optionally replaced by sigmoid or tanh of the sums
  * (the cells' gates), as ernn_lut_s16.h computes them. One asm statement: r0-r12 and lr are pinned,
  * the loop state lives in *g.
  */
 #define ERNN_PORT_GROUP16 1
-#define ERNN_DSP_REQUANT_SHIFT(r) "add " r ", " r ", " r ", asr #31\n\t" "add " r ", " r ", r7\n\t" "asr " r ", " r ", r6\n\t"
+/*
+ * The short requantization with right > 0 in four instructions: with a = acc << left (r5), M (r4),
+ * round = 2^(right - 1) (r7), right (r6):  (SMMLAR(a, M, round + (acc >> 31))) >> right.
+ * SMMLAR(a, M, R) = (R * 2^32 + a * M + 2^31) >> 32 = R + SMMULR(a, M) exactly, so this is
+ * (t + round - [acc < 0]) >> right with t = SMMULR(a, M) = SRDHM (ernn_fc_s8.c). ernn_fc_s8.c rounds
+ * with [t < 0]; the two agree: t and acc have the same sign when t != 0 (M > 0), and when t == 0 with
+ * acc < 0, (round - 1) >> right = 0 = round >> right.
+ */
+#define ERNN_DSP_REQUANT(r)                                                                                     \
+    "add r8, r7, " r ", asr #31\n\t"                                                                           \
+    "lsl " r ", " r ", r5\n\t"                                                                                 \
+    "smmlar " r ", " r ", r4, r8\n\t"                                                                          \
+    "asr " r ", " r ", r6\n\t"
 static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
 {
     register const int8_t *w __asm__("r0") = *wp;
@@ -235,17 +247,9 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "4:\n\t"
         "ldrd r4, r5, [lr, #24]\n\t"
         "ldrd r6, r7, [lr, #32]\n\t"
-        "lsl r3, r3, r5\n\t"
-        "lsl r10, r10, r5\n\t"
-        "lsl r11, r11, r5\n\t"
-        "lsl r12, r12, r5\n\t"
-        "smmulr r3, r3, r4\n\t"
-        "smmulr r10, r10, r4\n\t"
-        "smmulr r11, r11, r4\n\t"
-        "smmulr r12, r12, r4\n\t"
-        "cbz r6, 5f\n\t"
-        ERNN_DSP_REQUANT_SHIFT("r3") ERNN_DSP_REQUANT_SHIFT("r10") ERNN_DSP_REQUANT_SHIFT("r11")
-        ERNN_DSP_REQUANT_SHIFT("r12")
+        "cmp r6, #0\n\t"
+        "beq.w 8f\n\t" /* right == 0: out of line */
+        ERNN_DSP_REQUANT("r3") ERNN_DSP_REQUANT("r10") ERNN_DSP_REQUANT("r11") ERNN_DSP_REQUANT("r12")
         "5:\n\t"
         "ssat r3, #16, r3\n\t"
         "ssat r10, #16, r10\n\t"
@@ -284,6 +288,18 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "ldr r4, [lr, #8]\n\t"
         "cmp r2, r4\n\t"
         "bne 0b\n\t"
+        "b 2f\n"
+        "8:\n\t" /* right == 0: SMMULR alone (ernn_fc_s8.c) */
+        "lsl r3, r3, r5\n\t"
+        "lsl r10, r10, r5\n\t"
+        "lsl r11, r11, r5\n\t"
+        "lsl r12, r12, r5\n\t"
+        "smmulr r3, r3, r4\n\t"
+        "smmulr r10, r10, r4\n\t"
+        "smmulr r11, r11, r4\n\t"
+        "smmulr r12, r12, r4\n\t"
+        "b 5b\n"
+        "2:\n\t"
         : "+r"(w), "+r"(ctx), "=&r"(r1), "=&r"(r2), "=&r"(r3), "=&r"(r4), "=&r"(r5), "=&r"(r6), "=&r"(r7),
           "=&r"(r8), "=&r"(r9), "=&r"(r10), "=&r"(r11), "=&r"(r12)
         :
