@@ -24,6 +24,76 @@
 #define ernn_mac4 ernn_mac4_port
 #else
 #define ERNN_PORT_NAME "portable"
+
+/* ---- packed kernels, portable C (packing ERNN_FC_PACK_K) ----------------------------------- */
+
+/*
+ * The widened input of a packed layer, shared by all its rows. K = 4: per group of four inputs
+ * x0..x3 the int16 values x0, x2, x1, x3 (the even/odd byte order of SXTB16, so the DSP port reads
+ * them as two int16 pairs); zeros up to the padded width. K = 16: the int8 values themselves, zero
+ * padded to a multiple of 16 (MVE loads them directly).
+ */
+static inline void ernn_widen_portable(const int8_t *x, int32_t n, int16_t *buffer)
+{
+#if ERNN_FC_PACK_K == 4
+    const int32_t padded = ernn_round_up(n, 4);
+    for (int32_t i = 0; i < padded; i += 4) {
+        for (int32_t k = 0; k < 4; ++k) {
+            static const int8_t order[4] = {0, 2, 1, 3};
+            const int32_t j = i + order[k];
+            buffer[i + k] = j < n ? (int16_t)x[j] : 0;
+        }
+    }
+#else
+    int8_t *b = (int8_t *)buffer;
+    const int32_t padded = ernn_round_up(n, ERNN_FC_PACK_K);
+    for (int32_t i = 0; i < padded; ++i) {
+        b[i] = i < n ? x[i] : 0;
+    }
+#endif
+}
+
+/*
+ * acc[r] = bias[r] + the dot product of row r of the 4-row block at *wp with the widened input
+ * (chunks groups of K columns; buffer_end is where they end), r = 0..3; *wp advances past the block.
+ * Exact: the caller's bound keeps every partial sum inside int32.
+ */
+#if defined(__GNUC__)
+__attribute__((noinline)) /* one copy in flash: every FC path of a build without a port calls it */
+#endif
+static void ernn_mac4_portable(const int8_t **wp, const int32_t *bias, const int16_t *buffer, int32_t chunks,
+                               const int16_t *const *buffer_end, int32_t acc[4])
+{
+    (void)buffer_end;
+    const int8_t *w = *wp;
+    int32_t s0 = bias[0], s1 = bias[1], s2 = bias[2], s3 = bias[3];
+#if ERNN_FC_PACK_K == 4
+    for (int32_t c = 0; c < chunks; ++c, w += 16, buffer += 4) {
+        const int32_t x0 = buffer[0], x2 = buffer[1], x1 = buffer[2], x3 = buffer[3];
+        s0 += w[0] * x0 + w[1] * x1 + w[2] * x2 + w[3] * x3;
+        s1 += w[4] * x0 + w[5] * x1 + w[6] * x2 + w[7] * x3;
+        s2 += w[8] * x0 + w[9] * x1 + w[10] * x2 + w[11] * x3;
+        s3 += w[12] * x0 + w[13] * x1 + w[14] * x2 + w[15] * x3;
+    }
+#else
+    const int8_t *xb = (const int8_t *)buffer;
+    for (int32_t c = 0; c < chunks; ++c, w += 4 * ERNN_FC_PACK_K, xb += ERNN_FC_PACK_K) {
+        for (int32_t k = 0; k < ERNN_FC_PACK_K; ++k) {
+            const int32_t xk = xb[k];
+            s0 += w[k] * xk;
+            s1 += w[ERNN_FC_PACK_K + k] * xk;
+            s2 += w[2 * ERNN_FC_PACK_K + k] * xk;
+            s3 += w[3 * ERNN_FC_PACK_K + k] * xk;
+        }
+    }
+#endif
+    *wp = w;
+    acc[0] = s0;
+    acc[1] = s1;
+    acc[2] = s2;
+    acc[3] = s3;
+}
+
 #define ernn_widen ernn_widen_portable
 #define ernn_mac4 ernn_mac4_portable
 #endif
@@ -185,7 +255,7 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
                 continue;
             }
 #endif
-#if !defined(ERNN_PORT_GROUP16)
+#if !defined(ERNN_PORT_GROUP16) && defined(ERNN_PORT_SPECIALIZE) /* MVE: worth its flash */
             if (out16 != NULL && r.right > 0) { /* the gates: one specialized loop per epilogue */
                 const int32_t mode = accumulate ? 1 + (int32_t)act : 0;
                 if (mode == 0) {

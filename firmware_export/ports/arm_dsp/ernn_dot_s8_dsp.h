@@ -83,10 +83,12 @@ static inline void ernn_widen_port(const int8_t *x, int32_t n, int16_t *buffer)
  * acc[r] = bias[r] + the dot product of row r of the 4-row block at *wp with the widened input
  * (chunks >= 1 groups of four columns, ending at buffer_end); *wp advances past the block.
  */
-static inline __attribute__((always_inline)) void ernn_mac4_port(const int8_t **wp, const int32_t *bias,
-                                                                 const int16_t *buffer, int32_t chunks,
-                                                                 const int16_t *const *buffer_end, int32_t acc[4])
+/* Not inlined: the gates go through ernn_group16_port; this serves heads and fallbacks, once in flash. */
+static __attribute__((noinline)) void ernn_mac4_port(const int8_t **wp, const int32_t *bias, const int16_t *buffer,
+                                                     int32_t chunks, const int16_t *const *buffer_end,
+                                                     int32_t acc[4])
 {
+    const int16_t *end = *buffer_end; /* on the stack: the asm reads it by an sp-relative "m" operand */
     register const int8_t *w __asm__("r0") = *wp;
     register const int16_t *x __asm__("r1") = buffer;
     register int32_t t __asm__("r2") = chunks;
@@ -115,7 +117,7 @@ static inline __attribute__((always_inline)) void ernn_mac4_port(const int8_t **
         "4:\n\t"
         : "+r"(w), "+r"(x), "+r"(t), "=&r"(s0), "+r"(b), "=&r"(w1), "=&r"(w2), "=&r"(w3), "=&r"(xe), "=&r"(xo),
           "=&r"(s1), "=&r"(s2), "=&r"(s3)
-        : [end] "m"(*buffer_end)
+        : [end] "m"(end)
         : "cc", "memory");
     *wp = w;
     acc[0] = s0;

@@ -17,6 +17,7 @@
 #include "edgernn/ernn_common.h"
 
 #define ERNN_PORT_NAME "arm_mve"
+#define ERNN_PORT_SPECIALIZE 1 /* ernn_fc_s8.c: one loop per gate epilogue (the C requantization is the hot path here) */
 
 /* x as int8, zero padded to a multiple of 16 values. */
 static inline void ernn_widen_port(const int8_t *x, int32_t n, int16_t *buffer)
