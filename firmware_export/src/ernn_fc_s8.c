@@ -271,6 +271,11 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
                 continue;
             }
 #endif
+#if defined(ERNN_PORT_GROUP16)
+            if (out16 != NULL) { /* int16 groups that the port's kernel does not take: the per-row loop */
+                break;
+            }
+#endif
             int8_t *out8 = y8 != NULL ? y8 + o : NULL;
             if (accumulate) {
                 group_fast(p, &w, buffer, chunks, &buffer_end, o, end, r, r.right > 0, out16, out8, 1, act);

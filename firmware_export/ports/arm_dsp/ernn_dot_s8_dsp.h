@@ -9,8 +9,7 @@
  * weights into the same pairs and two SMLAD add the four products: 18 instructions per 16
  * multiply-accumulates. Integer sums are exact, so the result equals the portable C bit for bit.
  *
- * The block loop is one asm statement with its registers pinned (r0-r12): the compiler cannot spill
- * inside it. It is unrolled four times; one or two leading chunks enter through LSLS #31 flags.
+ * The block loops are asm statements with their registers pinned: the compiler cannot spill inside them.
  */
 #ifndef ERNN_DOT_S8_DSP_H
 #define ERNN_DOT_S8_DSP_H
@@ -103,18 +102,11 @@ static __attribute__((noinline)) void ernn_mac4_port(const int8_t **wp, const in
     register int32_t s2 __asm__("r11");
     register int32_t s3 __asm__("r12");
     __asm__ volatile(
-        "ldm r4, {r3, r10, r11, r12}\n\t"
-        "lsls r2, r2, #31\n\t" /* C = bit 1 of chunks, N = bit 0 */
-        "bcc 1f\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK "1:\n\t"
-        "bpl 2f\n\t" ERNN_DSP_CHUNK "2:\n\t"
-        "ldr r2, %[end]\n\t"
+        "ldm r4, {r3, r10, r11, r12}\n"
+        "3:\n\t" ERNN_DSP_CHUNK /* one chunk per turn: heads and fallbacks only, small in flash */
+        "ldr r2, %[end]\n\t"    /* r2 was the temporary: reload the end */
         "cmp r1, r2\n\t"
-        "beq 4f\n"
-        "3:\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK
-        "ldr r2, %[end]\n\t" /* r2 was the temporary: reload the end */
-        "cmp r1, r2\n\t"
-        "bne 3b\n"
-        "4:\n\t"
+        "bne 3b\n\t"
         : "+r"(w), "+r"(x), "+r"(t), "=&r"(s0), "+r"(b), "=&r"(w1), "=&r"(w2), "=&r"(w3), "=&r"(xe), "=&r"(xo),
           "=&r"(s1), "=&r"(s2), "=&r"(s3)
         : [end] "m"(end)
