@@ -15,7 +15,8 @@ built into a step harness for each target (``edgernn.targets.measure_export_step
 * stack: the high-water mark of one step, by stack painting on the board;
 * runtime alone: every int8 runtime source compiled without a model, summed over the objects.
 
-CMSIS-NN's ``arm_lstm_unidirectional_s8`` (BENCHMARKS.md) is quoted beside the LSTM.
+CMSIS-NN's ``arm_lstm_unidirectional_s8`` (BENCHMARKS.md) is quoted beside the LSTM. Each target gets its own
+export (the int8 weights are packed for the core).
 Writes ``benchmarks/results/footprint.json`` and ``footprint.md``.
 """
 
@@ -40,13 +41,14 @@ RESULTS = Path(__file__).with_name("results")
 REPO = Path(__file__).resolve().parents[1]
 FOOTPRINT_TARGET = "cortex-m4"
 
-#: BENCHMARKS.md: CMSIS-NN arm_lstm_unidirectional_s8, 64 in / 64 hidden, one step (same QEMU method).
+#: BENCHMARKS.md (2026-11-30): CMSIS-NN 99f736a arm_lstm_unidirectional_s8, 64 in / 64 hidden, one step with state,
+#: built with edgernn's QEMU boards at -O2 and counted with edgernn's plugin (the same method; not built here).
 CMSIS_NN_LSTM_64 = {
-    "cortex-m3": 135_619,
-    "cortex-m4": 100_183,
-    "cortex-m7": 99_694,
-    "cortex-m33": 100_505,
-    "cortex-m55": 33_482,
+    "cortex-m3": 135_012,
+    "cortex-m4": 99_573,
+    "cortex-m7": 99_096,
+    "cortex-m33": 99_900,
+    "cortex-m55": 32_999,
 }
 
 MODELS = {
@@ -105,7 +107,10 @@ def measure(names: list[str], target_names: list[str], steps: int) -> dict[str, 
             }
             for target in target_names:
                 print(f"{name} on {target}", file=sys.stderr, flush=True)
-                m = targets.measure_export_step(export_dir, target, steps=steps, build_dir=Path(tmp) / name / target)
+                # the int8 weights are packed for the core (edgernn.export.c_packing): one export per target
+                target_export = Path(tmp) / name / f"export-{target}"
+                export_model(model, "c", target_export, ExportOptions(prefix="model", target=target))
+                m = targets.measure_export_step(target_export, target, steps=steps, build_dir=Path(tmp) / name / target)
                 entry["targets"][target] = m.to_json()  # type: ignore[index]
             results["models"][name] = entry  # type: ignore[index]
     return results
@@ -192,7 +197,9 @@ def render(results: dict) -> str:
         "",
         "## Instructions per step (exact, QEMU TCG plugin; callees included)",
         "",
-        "CMSIS-NN: `arm_lstm_unidirectional_s8` 64/64 from BENCHMARKS.md, same method.",
+        "CMSIS-NN: `arm_lstm_unidirectional_s8` 64/64, CMSIS-NN 99f736a built with the project's boards at -O2 and "
+        "counted with the project's plugin (BENCHMARKS.md; not built here). Per-core figures and the M4 cycle "
+        "estimate: benchmarks/mcu_kernels.py.",
         "",
     ]
     names = list(results["models"])

@@ -429,6 +429,8 @@ def machine_info() -> dict[str, Any]:
 
 
 def model_info(model: QuantizedRNN) -> dict[str, Any]:
+    from edgernn.export.c import budget
+
     d = describe_model(model)
     cfg = model.config
     kind = f"{cfg.cell.value.upper()} {cfg.hidden_size}" + (f"x{cfg.num_layers}" if cfg.num_layers > 1 else "")
@@ -439,7 +441,8 @@ def model_info(model: QuantizedRNN) -> dict[str, Any]:
         "config": d["config"],
         "params": d["params"],
         "macs_per_step": d["macs_per_step"],
-        "weight_bytes": d["weight_bytes"],
+        # the C export's constant data (int8 weights packed for the core, padding included; host packing)
+        "weight_bytes": budget(model).weight_bytes,
         "state_bytes": d["state_bytes"],
     }
 

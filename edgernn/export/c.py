@@ -52,6 +52,7 @@ import numpy.typing as npt
 from edgernn import __version__
 from edgernn.errors import EdgeRNNError, InputDataError, UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult
+from edgernn.export.c_packing import pack_fc, pack_k, round_up
 from edgernn.fileio import atomic_folder, write_bytes_atomic
 from edgernn.ir import ElmanCellQ, FullyConnected, GRUCellQ, LSTMCellQ, QuantizedRNN, Rescale
 from edgernn.types import CellType, OutputMode
@@ -182,12 +183,18 @@ class StateLayout:
     hidden_size: int
     gates: int
     second_state: bool  # a cell state beside the hidden state: (h, c) per cell, else (h,)
+    widest_input: int = 0  # int8 path: the widest FC input (layer 0, hidden, top width into layer 1 or the head)
+    gate_rows: int = 0  # int8 path: gate blocks kept in scratch (ernn_cell_rows)
 
     @classmethod
     def of(cls, model: QuantizedRNN, float_path: bool) -> StateLayout:
         cfg = model.config
         second = cfg.cell is CellType.LSTM if float_path else cfg.cell.int16_state
-        return cls(float_path, cfg.num_layers * cfg.num_directions, cfg.hidden_size, cfg.cell.gates, second)
+        top = cfg.num_directions * cfg.hidden_size
+        widest = max(cfg.rnn_input_size, cfg.hidden_size, top if cfg.num_layers > 1 or model.head is not None else 0)
+        rows = cfg.cell.gates + (1 if cfg.cell is CellType.GRU else 0)
+        cells = cfg.num_layers * cfg.num_directions
+        return cls(float_path, cells, cfg.hidden_size, cfg.cell.gates, second, widest, rows)
 
     @property
     def hidden_dtype(self) -> np.dtype:
@@ -211,7 +218,13 @@ class StateLayout:
 
     @property
     def scratch_count(self) -> int:
-        return 2 * self.gates * self.hidden_size  # input and recurrent gate pre-activations
+        if self.float_path:
+            return 2 * self.gates * self.hidden_size  # input and recurrent gate pre-activations
+        # gate pre-activations (input and recurrent parts summed; the GRU keeps its recurrent n block apart),
+        # each gate padded to a multiple of 4 rows (the packed layout), then the widened input the packed
+        # FC kernels share (int16 per value, rounded up to 16 values)
+        # (+2 values: the kernels align the buffer to a word wherever the struct puts it)
+        return self.gate_rows * round_up(self.hidden_size, 4) + round_up(self.widest_input, 16) + 2
 
     @property
     def scratch_offset(self) -> int:
@@ -268,6 +281,7 @@ class CArray:
     ctype: str
     values: np.ndarray  # flattened in C order when written
     comment: str
+    word_aligned: bool = False  # int8 data the kernels read with word loads (LDM, LDRD)
 
     @property
     def count(self) -> int:
@@ -365,16 +379,17 @@ class _Arrays:
     def __init__(self) -> None:
         self.items: list[CArray] = []
 
-    def add(self, name: str, ctype: str, values: npt.ArrayLike, comment: str) -> str:
-        self.items.append(CArray(name, ctype, np.ascontiguousarray(values), comment))
+    def add(self, name: str, ctype: str, values: npt.ArrayLike, comment: str, word_aligned: bool = False) -> str:
+        self.items.append(CArray(name, ctype, np.ascontiguousarray(values), comment, word_aligned))
         return name
 
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self.items)
 
-    def fc_s8(self, name: str, fcs: Sequence[FullyConnected], comment: str) -> str:
-        """One int8 FC of the given FCs' rows stacked (they share their input, and zero point 0 or one value)."""
+    def fc_s8(self, name: str, fcs: Sequence[FullyConnected], comment: str, packing: int, gate_blocks: bool) -> str:
+        """One int8 FC of the given FCs' rows stacked (they share their input, and zero point 0 or one value),
+        packed for the core (:mod:`edgernn.export.c_packing`)."""
         zero_points = {fc.output_zero_point for fc in fcs}
         if len(zero_points) != 1:
             raise UnsupportedModelError(f"{comment}: stacked gate FCs have different output zero points")
@@ -382,26 +397,26 @@ class _Arrays:
             raise UnsupportedModelError(
                 f"{comment} has {fcs[0].in_features} inputs; the C runtime takes at most {MAX_FC_IN_FEATURES}"
             )
-        weight = np.concatenate([fc.weight for fc in fcs])
+        p = pack_fc(fcs, packing, gate_blocks=gate_blocks)
+        rows, cols = p.bias.size, round_up(p.in_features, packing)
+        per = f"per group of {p.group_rows} rows" if p.group_rows else "per row"
         parts = (
             self.add(
-                f"{name}_weight", "int8_t", weight, f"{comment}: int8 weights [{weight.shape[0]}][{weight.shape[1]}]"
+                f"{name}_weight",
+                "int8_t",
+                p.weight,
+                f"{comment}: int8 weights [{rows}][{cols}] (padded), packed in 4-row blocks of {packing} columns",
+                word_aligned=True,
             ),
-            self.add(
-                f"{name}_bias",
-                "int32_t",
-                np.concatenate([fc.folded_bias for fc in fcs]),
-                f"{comment}: int32 bias, zero point folded",
-            ),
-            self.add(
-                f"{name}_multiplier",
-                "int32_t",
-                np.concatenate([fc.multiplier for fc in fcs]),
-                f"{comment}: Q31 multipliers",
-            ),
-            self.add(f"{name}_shift", "int32_t", np.concatenate([fc.shift for fc in fcs]), f"{comment}: shifts"),
+            self.add(f"{name}_bias", "int32_t", p.bias, f"{comment}: int32 bias, zero point folded"),
+            self.add(f"{name}_multiplier", "int32_t", p.multiplier, f"{comment}: Q31 multipliers, {per}"),
+            self.add(f"{name}_shift", "int32_t", p.shift, f"{comment}: shifts, {per}"),
         )
-        return "{" + ", ".join(parts) + f", {weight.shape[1]}, {weight.shape[0]}, {zero_points.pop()}}}"
+        bounded = "1" if p.bounded else "0 /* accumulator bound not proven: general requantization */"
+        return (
+            "{" + ", ".join(parts) + f", {p.in_features}, {p.out_features}, {p.output_zero_point}, "
+            f"{packing}, {p.group_rows}, {bounded}}}"
+        )
 
     def fc_f32(self, name: str, weight: np.ndarray, bias: np.ndarray, comment: str) -> str:
         w = self.add(
@@ -420,9 +435,13 @@ class _CellInit:
     fields: list[tuple[str, str]]
 
 
-def _model_arrays(model: QuantizedRNN, float_path: bool) -> tuple[_Arrays, list[_CellInit], str | None, str | None]:
-    """The model's constant arrays, cell initializers, head initializer and embedding initializer."""
+def _model_arrays(
+    model: QuantizedRNN, float_path: bool, target: str = "host"
+) -> tuple[_Arrays, list[_CellInit], str | None, str | None]:
+    """The model's constant arrays, cell initializers, head initializer and embedding initializer
+    (int8 weights packed for ``target``'s core)."""
     arrays = _Arrays()
+    packing = pack_k(target)
     cells: list[_CellInit] = []
     for k, layer in enumerate(model.layers):
         member, enum = _CELL_C_NAMES[layer.cell]
@@ -439,8 +458,8 @@ def _model_arrays(model: QuantizedRNN, float_path: bool) -> tuple[_Arrays, list[
             else:
                 x_fcs, h_fcs = _gate_fcs(direction.quant)
                 fcs = [
-                    ("x_fc", arrays.fc_s8(f"{name}_x", x_fcs, f"{comment}, input")),
-                    ("h_fc", arrays.fc_s8(f"{name}_h", h_fcs, f"{comment}, recurrent")),
+                    ("x_fc", arrays.fc_s8(f"{name}_x", x_fcs, f"{comment}, input", packing, True)),
+                    ("h_fc", arrays.fc_s8(f"{name}_h", h_fcs, f"{comment}, recurrent", packing, True)),
                 ]
                 fields = [*_cell_fields(direction.quant), ("hidden_zero_point", str(layer.hidden_q.zero_point))]
             cells.append(_CellInit(comment, enum, member, fcs, fields))
@@ -449,7 +468,7 @@ def _model_arrays(model: QuantizedRNN, float_path: bool) -> tuple[_Arrays, list[
         if float_path:
             head = arrays.fc_f32("head", model.head.weight, model.head.bias, "dense head")
         else:
-            head = arrays.fc_s8("head", [model.head.fc], "dense head")
+            head = arrays.fc_s8("head", [model.head.fc], "dense head", packing, False)
     embedding = None
     if model.embedding is not None:
         vocab, dim = model.embedding.table.shape
@@ -461,9 +480,9 @@ def _model_arrays(model: QuantizedRNN, float_path: bool) -> tuple[_Arrays, list[
     return arrays, cells, head, embedding
 
 
-def budget(model: QuantizedRNN, float_path: bool = False) -> Budget:
-    """Flash and RAM an export of ``model`` needs (the same figures the generated macros state)."""
-    arrays, *_ = _model_arrays(model, float_path)
+def budget(model: QuantizedRNN, float_path: bool = False, target: str = "host") -> Budget:
+    """Flash and RAM an export of ``model`` for ``target`` needs (the same figures the generated macros state)."""
+    arrays, *_ = _model_arrays(model, float_path, target)
     layout = StateLayout.of(model, float_path)
     return Budget(arrays.nbytes, layout.state_bytes, layout.scratch_bytes)
 
@@ -555,7 +574,7 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
     prefix = validate_prefix(options.prefix)
     float_path = options.float_weights
     cfg = model.config
-    arrays, cells, head, embedding = _model_arrays(model, float_path)
+    arrays, cells, head, embedding = _model_arrays(model, float_path, options.target)
     layout = StateLayout.of(model, float_path)
     b = Budget(arrays.nbytes, layout.state_bytes, layout.scratch_bytes)
     tokens = cfg.uses_tokens
@@ -606,6 +625,7 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "read_in": "read_int32" if tokens else ("read_float32" if float_path else "read_int8"),
         "read_out": "read_float32" if float_path else "read_int8",
         "target": options.target,
+        "packing": pack_k(options.target),
         "target_compiler": compiler,
         "target_flags": flags,
         "sources": sources,
@@ -820,7 +840,7 @@ def export(model: QuantizedRNN, output: Path, options: ExportOptions = ExportOpt
     """Write the C export folder ``output``; the report holds the memory budget."""
     validate_prefix(options.prefix)
     float_path = options.float_weights
-    b = budget(model, float_path)
+    b = budget(model, float_path, options.target)
     path_name = "float32" if float_path else "int8"
     report = list(b.lines(options.target, path_name))
     if options.max_flash is not None and b.weight_bytes > options.max_flash:

@@ -1,63 +1,56 @@
 /**
  * @file ernn_activation_s16.c
- * @brief TFLite's int16 LOGISTIC and TANH: LUT interpolation, Q0.15 output.
+ * @brief TFLite's int16 LOGISTIC and TANH: LUT interpolation, Q0.15 output (one table, see ernn_lut_s16.h).
  */
 #include "edgernn/ernn_fixedpoint.h"
+#include "ernn_lut_s16.h"
 
-const uint16_t ernn_sigmoid_table_u16[256] = {
-    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149, 40794, 41432, 42064, 42688,
-    43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409,
-    51865, 52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
-    57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110,
-    61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186,
-    63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308,
-    64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786, 64816, 64845, 64873, 64900,
-    64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079, 65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208,
-    65221, 65234, 65246, 65258, 65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367,
-    65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433, 65438, 65442, 65445, 65449,
-    65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474, 65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491,
-    65493, 65495, 65497, 65498, 65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513,
-    65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524,
-    65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530,
-    65530, 65530, 65531, 65531, 65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533,
-    65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65535,
+/*
+ * TFLite's sigmoid table T[i] = round(65535 * sigmoid(i / 24)) (i = 0..255, unsigned 0.16; T[0] = 32768,
+ * T[255] = 65535) as pairs: entry i = (T[i] - 32768) << 16 | (T[i + 1] - T[i]), entry 255 = 32767 << 16 | 0.
+ * Both halves are int16 in [0, 32767], so one SMLAD with (2^bits << 16 | fraction) interpolates.
+ */
+const uint32_t ernn_lut_pairs[256] = {
+    0x000002AB, 0x02AB02AA, 0x055502A8, 0x07FD02A8, 0x0AA502A4, 0x0D4902A2, 0x0FEB029E, 0x1289029B,
+    0x15240295, 0x17B90291, 0x1A4A028B, 0x1CD50285, 0x1F5A027E, 0x21D80278, 0x24500270, 0x26C00268,
+    0x29280260, 0x2B880257, 0x2DDF024F, 0x302E0245, 0x3273023C, 0x34AF0232, 0x36E10228, 0x3909021E,
+    0x3B270214, 0x3D3B0209, 0x3F4401FF, 0x414301F4, 0x433701E9, 0x452001DE, 0x46FE01D3, 0x48D101C8,
+    0x4A9901BE, 0x4C5701B2, 0x4E0901A8, 0x4FB1019C, 0x514D0192, 0x52DF0187, 0x5466017D, 0x55E30172,
+    0x57550168, 0x58BD015D, 0x5A1A0154, 0x5B6E0149, 0x5CB70140, 0x5DF70136, 0x5F2D012C, 0x60590123,
+    0x617C011B, 0x62970111, 0x63A80108, 0x64B00100, 0x65B000F8, 0x66A800F0, 0x679800E7, 0x687F00E0,
+    0x695F00D8, 0x6A3700D1, 0x6B0800CA, 0x6BD200C3, 0x6C9500BC, 0x6D5100B6, 0x6E0700AF, 0x6EB600A9,
+    0x6F5F00A2, 0x7001009E, 0x709F0097, 0x71360092, 0x71C8008C, 0x72540088, 0x72DC0082, 0x735E007E,
+    0x73DC0079, 0x74550075, 0x74CA0070, 0x753A006C, 0x75A60068, 0x760E0064, 0x76720060, 0x76D2005D,
+    0x772F0059, 0x77880056, 0x77DE0052, 0x7830004F, 0x787F004C, 0x78CB004A, 0x79150046, 0x795B0044,
+    0x799F0041, 0x79E0003E, 0x7A1E003C, 0x7A5A003A, 0x7A940038, 0x7ACC0035, 0x7B010033, 0x7B340031,
+    0x7B650030, 0x7B95002D, 0x7BC2002C, 0x7BEE002A, 0x7C180028, 0x7C400026, 0x7C660026, 0x7C8C0023,
+    0x7CAF0022, 0x7CD10021, 0x7CF20020, 0x7D12001E, 0x7D30001D, 0x7D4D001C, 0x7D69001B, 0x7D84001A,
+    0x7D9E0018, 0x7DB60018, 0x7DCE0017, 0x7DE50016, 0x7DFB0014, 0x7E0F0015, 0x7E240013, 0x7E370012,
+    0x7E490012, 0x7E5B0011, 0x7E6C0011, 0x7E7D000F, 0x7E8C000F, 0x7E9B000F, 0x7EAA000E, 0x7EB8000D,
+    0x7EC5000D, 0x7ED2000C, 0x7EDE000C, 0x7EEA000B, 0x7EF5000B, 0x7F00000B, 0x7F0B000A, 0x7F150009,
+    0x7F1E0009, 0x7F270009, 0x7F300009, 0x7F390008, 0x7F410007, 0x7F480008, 0x7F500007, 0x7F570007,
+    0x7F5E0007, 0x7F650006, 0x7F6B0006, 0x7F710006, 0x7F770005, 0x7F7C0006, 0x7F820005, 0x7F870005,
+    0x7F8C0005, 0x7F910004, 0x7F950004, 0x7F990005, 0x7F9E0004, 0x7FA20003, 0x7FA50004, 0x7FA90004,
+    0x7FAD0003, 0x7FB00003, 0x7FB30003, 0x7FB60003, 0x7FB90003, 0x7FBC0003, 0x7FBF0003, 0x7FC20002,
+    0x7FC40003, 0x7FC70002, 0x7FC90002, 0x7FCB0002, 0x7FCD0003, 0x7FD00001, 0x7FD10002, 0x7FD30002,
+    0x7FD50002, 0x7FD70002, 0x7FD90001, 0x7FDA0002, 0x7FDC0001, 0x7FDD0002, 0x7FDF0001, 0x7FE00001,
+    0x7FE10002, 0x7FE30001, 0x7FE40001, 0x7FE50001, 0x7FE60001, 0x7FE70001, 0x7FE80001, 0x7FE90001,
+    0x7FEA0001, 0x7FEB0001, 0x7FEC0001, 0x7FED0000, 0x7FED0001, 0x7FEE0001, 0x7FEF0001, 0x7FF00000,
+    0x7FF00001, 0x7FF10001, 0x7FF20000, 0x7FF20001, 0x7FF30000, 0x7FF30001, 0x7FF40000, 0x7FF40001,
+    0x7FF50000, 0x7FF50001, 0x7FF60000, 0x7FF60000, 0x7FF60001, 0x7FF70000, 0x7FF70001, 0x7FF80000,
+    0x7FF80000, 0x7FF80001, 0x7FF90000, 0x7FF90000, 0x7FF90000, 0x7FF90001, 0x7FFA0000, 0x7FFA0000,
+    0x7FFA0000, 0x7FFA0001, 0x7FFB0000, 0x7FFB0000, 0x7FFB0000, 0x7FFB0000, 0x7FFB0001, 0x7FFC0000,
+    0x7FFC0000, 0x7FFC0000, 0x7FFC0000, 0x7FFC0000, 0x7FFC0001, 0x7FFD0000, 0x7FFD0000, 0x7FFD0000,
+    0x7FFD0000, 0x7FFD0000, 0x7FFD0000, 0x7FFD0000, 0x7FFD0001, 0x7FFE0000, 0x7FFE0000, 0x7FFE0000,
+    0x7FFE0000, 0x7FFE0000, 0x7FFE0000, 0x7FFE0000, 0x7FFE0000, 0x7FFE0000, 0x7FFE0001, 0x7FFF0000,
 };
-
-/* The input rescale shared by LOGISTIC and TANH: (x * multiplier + rounding) >> left_shift. */
-static int32_t lut_input(int16_t x, int32_t multiplier, int32_t left_shift)
-{
-    if (multiplier == 0) { /* power-of-two input scale: fold the shift into the multiplier 3 */
-        multiplier = 3 * ((int32_t)1 << left_shift);
-        left_shift = 0;
-    }
-    const int32_t rounding = left_shift > 0 ? ((int32_t)1 << (left_shift - 1)) : 0;
-    return ((int32_t)x * multiplier + rounding) >> left_shift;
-}
-
-/* Interpolate the table at |v| with `bits` fractional bits per entry (9: sigmoid, 8: tanh). */
-static int32_t lut_interpolate(int32_t magnitude, int32_t bits, int32_t saturated_value)
-{
-    const int32_t index = magnitude >> bits;
-    if (index >= 255) {
-        return saturated_value;
-    }
-    const int32_t ua = ernn_sigmoid_table_u16[index];
-    const int32_t ub = ernn_sigmoid_table_u16[index + 1];
-    return ua * ((int32_t)1 << bits) + (magnitude & (((int32_t)1 << bits) - 1)) * (ub - ua);
-}
 
 int16_t ernn_sigmoid_s16(int16_t x, int32_t input_multiplier, int32_t input_left_shift)
 {
-    const int32_t v = lut_input(x, input_multiplier, input_left_shift);
-    const int32_t r = lut_interpolate(v < 0 ? -v : v, 9, 0x7FFF << 10);
-    const int32_t rounded = v >= 0 ? r + (1 << 9) : (1 << 25) - r + (1 << 9) - 1;
-    return (int16_t)(rounded >> 10);
+    return (int16_t)ernn_sigmoid_lut(ernn_lut_input(x, input_multiplier, input_left_shift));
 }
 
 int16_t ernn_tanh_s16(int16_t x, int32_t input_multiplier, int32_t input_left_shift)
 {
-    const int32_t v = lut_input(x, input_multiplier, input_left_shift);
-    const int32_t r = lut_interpolate(v < 0 ? -v : v, 8, 0xFFFF << 8);
-    const int32_t rounded = v >= 0 ? r - (1 << 23) + (1 << 7) : -r + (1 << 23) + (1 << 7) - 1;
-    return (int16_t)(rounded >> 8);
+    return (int16_t)ernn_tanh_lut(ernn_lut_input(x, input_multiplier, input_left_shift));
 }

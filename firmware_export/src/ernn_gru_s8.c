@@ -7,12 +7,15 @@
 
 static int32_t hidden_size(const ernn_gru_s8_params *p)
 {
-    return ernn_cell_hidden_size(p->x_fc.out_features, p->h_fc.in_features, p->h_fc.out_features, 3);
+    return ernn_cell_hidden_size_s8(&p->x_fc, &p->h_fc, 3);
 }
 
 int32_t ernn_gru_s8_get_buffer_size(const ernn_gru_s8_params *p)
 {
-    return p == NULL ? 0 : 6 * hidden_size(p) * (int32_t)sizeof(int16_t);
+    if (p == NULL || hidden_size(p) == 0) {
+        return 0;
+    }
+    return ernn_cell_buffer_size(&p->x_fc, &p->h_fc, ernn_cell_rows(ERNN_CELL_GRU, &p->h_fc, hidden_size(p)));
 }
 
 ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_t *h, int16_t *h_q15,
@@ -22,16 +25,41 @@ ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_
         return ERNN_ARG_ERROR;
     }
     const int32_t n = hidden_size(p);
-    int16_t *gx = scratch;         /* x_r, x_z, x_n */
-    int16_t *gh = scratch + 3 * n; /* h_r, h_z, h_n */
-    if (ernn_fc_s8_s16(&p->x_fc, x, gx) != ERNN_OK || ernn_fc_s8_s16(&p->h_fc, h, gh) != ERNN_OK) {
+    const int32_t stride = ernn_gate_stride(&p->h_fc, n);
+    /* r, z: sigmoid(sat16(x_fc(x) + h_fc(h))), Q0.15; then x_n; then h_n, kept apart (it is scaled by r) */
+    const uint32_t acts = ERNN_ACT_SIGMOID | ERNN_ACT_SIGMOID << 2;
+    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch, 2 * stride, ernn_cell_rows(ERNN_CELL_GRU, &p->h_fc, n),
+                      acts) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
+    const int16_t *gr = scratch, *gz = scratch + stride, *xn = scratch + 2 * stride, *hn = scratch + 3 * stride;
+    if (p->reset_mul.shift < 0 && p->gate_mul.shift < 0 && p->to_hidden.shift < 0) {
+        /* The short requantization (ernn_fast_out: Q0.15 products and the int16 state with shift < 0, so
+         * left = 1 and the rounding shift is on) and the one-load tanh: the same integers as the general
+         * form below. Two light loops (candidate, then the blend) keep every value in a register. */
+        const ernn_fast_rescale rm = ernn_fast_of(p->reset_mul.multiplier, p->reset_mul.shift);
+        int16_t *cand = scratch + 2 * stride; /* x_n, replaced by the candidate */
+        for (int32_t j = 0; j < n; ++j) {
+            const int32_t reset_hidden = ernn_ssat16(ernn_fast_out(gr[j] * hn[j], rm, 1));
+            cand[j] = (int16_t)ernn_tanh_q312(ernn_ssat16(xn[j] + reset_hidden));
+        }
+        const ernn_fast_rescale gm = ernn_fast_of(p->gate_mul.multiplier, p->gate_mul.shift);
+        const ernn_fast_rescale hm = ernn_fast_of(p->to_hidden.multiplier, p->to_hidden.shift);
+        const int32_t zp = p->hidden_zero_point;
+        for (int32_t j = 0; j < n; ++j) {
+            const int32_t z = gz[j];
+            const int32_t keep = ernn_ssat16(ernn_fast_out(z * h_q15[j], gm, 1));
+            const int32_t update = ernn_ssat16(ernn_fast_out((INT16_MAX - z) * cand[j], gm, 1));
+            const int32_t blended = ernn_ssat16(keep + update);
+            h_q15[j] = (int16_t)blended;
+            h[j] = (int8_t)ernn_ssat8(ernn_fast_out(blended, hm, 1) + zp);
+        }
+        return ERNN_OK;
+    }
     for (int32_t j = 0; j < n; ++j) {
-        const int16_t r = ernn_sigmoid_s16(ernn_sat16((int32_t)gx[j] + gh[j]), 0, 0);
-        const int16_t z = ernn_sigmoid_s16(ernn_sat16((int32_t)gx[n + j] + gh[n + j]), 0, 0);
-        const int16_t reset_hidden = ernn_mul_s16(r, gh[2 * n + j], p->reset_mul);
-        const int16_t cand = ernn_tanh_s16(ernn_sat16((int32_t)gx[2 * n + j] + reset_hidden), 0, 0);
+        const int16_t r = gr[j], z = gz[j]; /* activated above */
+        const int16_t reset_hidden = ernn_mul_s16(r, hn[j], p->reset_mul);
+        const int16_t cand = ernn_tanh_s16(ernn_sat16((int32_t)xn[j] + reset_hidden), 0, 0);
         /* The blend reads the int16 state: a change below half an int8 step accumulates.
          * 1 - z is 32767 - z in Q0.15 (TFLite's int16 SUB from the largest int16). */
         const int16_t keep = ernn_mul_s16(z, h_q15[j], p->gate_mul);

@@ -7,17 +7,15 @@
 
 static int32_t hidden_size(const ernn_lstm_s8_params *p)
 {
-    return ernn_cell_hidden_size(p->x_fc.out_features, p->h_fc.in_features, p->h_fc.out_features, 4);
+    return ernn_cell_hidden_size_s8(&p->x_fc, &p->h_fc, 4);
 }
 
 int32_t ernn_lstm_s8_get_buffer_size(const ernn_lstm_s8_params *p)
 {
-    return p == NULL ? 0 : 8 * hidden_size(p) * (int32_t)sizeof(int16_t);
-}
-
-static int16_t gate(const int16_t *gx, const int16_t *gh, int32_t k)
-{
-    return ernn_sat16((int32_t)gx[k] + gh[k]);
+    if (p == NULL || hidden_size(p) == 0) {
+        return 0;
+    }
+    return ernn_cell_buffer_size(&p->x_fc, &p->h_fc, ernn_cell_rows(ERNN_CELL_LSTM, &p->h_fc, hidden_size(p)));
 }
 
 ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int8_t *h, int16_t *c,
@@ -27,16 +25,41 @@ ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int
         return ERNN_ARG_ERROR;
     }
     const int32_t n = hidden_size(p);
-    int16_t *gx = scratch;         /* x_i, x_f, x_g, x_o */
-    int16_t *gh = scratch + 4 * n; /* h_i, h_f, h_g, h_o */
-    if (ernn_fc_s8_s16(&p->x_fc, x, gx) != ERNN_OK || ernn_fc_s8_s16(&p->h_fc, h, gh) != ERNN_OK) {
+    const int32_t stride = ernn_gate_stride(&p->h_fc, n);
+    const int32_t rows = ernn_cell_rows(ERNN_CELL_LSTM, &p->h_fc, n);
+    /* gates i, f, g, o (stride rows each): sigmoid or tanh of sat16(x_fc(x) + h_fc(h)), Q0.15 */
+    const uint32_t acts = ERNN_ACT_SIGMOID | ERNN_ACT_SIGMOID << 2 | ERNN_ACT_TANH << 4 | ERNN_ACT_SIGMOID << 6;
+    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch, rows, rows, acts) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
-    for (int32_t j = 0; j < n; ++j) {
-        const int16_t i = ernn_sigmoid_s16(gate(gx, gh, j), 0, 0);
-        const int16_t f = ernn_sigmoid_s16(gate(gx, gh, n + j), 0, 0);
-        const int16_t g = ernn_tanh_s16(gate(gx, gh, 2 * n + j), 0, 0);
-        const int16_t o = ernn_sigmoid_s16(gate(gx, gh, 3 * n + j), 0, 0);
+    const int16_t *gi = scratch, *gf = scratch + stride, *gg = scratch + 2 * stride, *go = scratch + 3 * stride;
+    if (p->forget_mul.shift < 0 && p->input_mul.shift < 0 && p->output_mul.shift < 0) {
+        /* The short requantization (ernn_fast_out: products of Q0.15 gates, shift < 0 so left = 1 and the
+         * rounding shift is on) and the one-load tanh (ernn_lut_s16.h): the same integers as the general
+         * form below. Two light loops (cell state, then hidden state) keep every value in a register. */
+        const ernn_fast_rescale fm = ernn_fast_of(p->forget_mul.multiplier, p->forget_mul.shift);
+        const ernn_fast_rescale im = ernn_fast_of(p->input_mul.multiplier, p->input_mul.shift);
+        for (int32_t j = 0; j < n; ++j) {
+            c[j] = (int16_t)ernn_ssat16(ernn_ssat16(ernn_fast_out(gf[j] * c[j], fm, 1)) +
+                                        ernn_ssat16(ernn_fast_out(gi[j] * gg[j], im, 1)));
+        }
+        int32_t tanh_multiplier = p->cell_tanh_multiplier, tanh_shift = p->cell_tanh_shift;
+        if (tanh_multiplier == 0) {
+            tanh_multiplier = 3 * ((int32_t)1 << tanh_shift);
+            tanh_shift = 0;
+        }
+        const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
+        const ernn_fast_rescale om = ernn_fast_of(p->output_mul.multiplier, p->output_mul.shift);
+        const int32_t zp = p->hidden_zero_point;
+        const int16_t *cj = c;
+        for (int8_t *hj = h; hj != h + n; ++hj, ++cj, ++go) {
+            const int32_t tanh_c = ernn_tanh_lut((*cj * tanh_multiplier + tanh_round) >> tanh_shift);
+            *hj = (int8_t)ernn_ssat8(ernn_fast_out(*go * tanh_c, om, 1) + zp);
+        }
+        return ERNN_OK;
+    }
+    for (int32_t j = 0; j < n; ++j) { /* the general requantization (the gates are activated above) */
+        const int16_t i = gi[j], f = gf[j], g = gg[j], o = go[j];
         const int16_t c_new = ernn_sat16((int32_t)ernn_mul_s16(f, c[j], p->forget_mul) + ernn_mul_s16(i, g, p->input_mul));
         const int16_t tanh_c = ernn_tanh_s16(c_new, p->cell_tanh_multiplier, p->cell_tanh_shift);
         c[j] = c_new;

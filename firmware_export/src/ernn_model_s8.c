@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "edgernn/ernn_model_s8.h"
+#include "ernn_internal.h"
 
 static int32_t num_cells(const ernn_model_s8 *m)
 {
@@ -84,8 +85,16 @@ int32_t ernn_model_s8_get_buffer_size(const ernn_model_s8 *m)
     if (ernn_model_s8_check(m) != ERNN_OK) {
         return 0;
     }
-    const int32_t gates = ernn_cell_gates(m->cells[0].type);
-    return 2 * gates * m->hidden_size * (int32_t)sizeof(int16_t);
+    /* The gate pre-activations of one cell, then the widened input the FCs share (the widest of all). */
+    int32_t widened = ernn_fc_s8_get_buffer_size(m->head);
+    for (int32_t k = 0; k < num_cells(m); ++k) {
+        for (int recurrent = 0; recurrent < 2; ++recurrent) {
+            const int32_t b = ernn_fc_s8_get_buffer_size(cell_fc(&m->cells[k], recurrent));
+            widened = b > widened ? b : widened;
+        }
+    }
+    return ernn_cell_rows(m->cells[0].type, cell_fc(&m->cells[0], 1), m->hidden_size) * (int32_t)sizeof(int16_t) +
+           widened;
 }
 
 int32_t ernn_model_s8_get_sequence_buffer_size(const ernn_model_s8 *m, int32_t steps)
@@ -110,8 +119,7 @@ ernn_status ernn_model_s8_check(const ernn_model_s8 *m)
         const ernn_fc_params *x_fc = cell_fc(cell, 0);
         const ernn_fc_params *h_fc = cell_fc(cell, 1);
         if (cell->type != m->cells[0].type || x_fc == NULL || h_fc == NULL || x_fc->in_features != in ||
-            x_fc->out_features != gates * m->hidden_size || h_fc->in_features != m->hidden_size ||
-            h_fc->out_features != gates * m->hidden_size) {
+            h_fc->in_features != m->hidden_size || ernn_cell_hidden_size_s8(x_fc, h_fc, gates) != m->hidden_size) {
             return ERNN_ARG_ERROR;
         }
     }
@@ -150,10 +158,10 @@ ernn_status ernn_model_s8_reset(const ernn_model_s8 *m, const ernn_model_s8_mem 
 }
 
 /* The head on the top layer's hidden values (or a copy of them when there is no head). */
-static ernn_status head_output(const ernn_model_s8 *m, const int8_t *top, int8_t *y)
+static ernn_status head_output(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *top, int8_t *y)
 {
     if (m->head != NULL) {
-        return ernn_fc_s8_s8(m->head, top, y);
+        return ernn_fc_s8_s8_buffered(m->head, top, y, mem->scratch);
     }
     memcpy(y, top, (size_t)top_width(m));
     return ERNN_OK;
@@ -171,7 +179,7 @@ static ernn_status step_layers(const ernn_model_s8 *m, const ernn_model_s8_mem *
         }
         in = h;
     }
-    return head_output(m, in, y);
+    return head_output(m, mem, in, y);
 }
 
 /* Validate a sequence's input: features exactly for feature models, in-range tokens for token models. */
@@ -276,7 +284,7 @@ ernn_status ernn_model_s8_run_sequence(const ernn_model_s8 *m, const ernn_model_
     }
     const size_t out_size = (size_t)ernn_model_s8_output_size(m);
     for (int32_t t = 0; t < steps; ++t) {
-        const ernn_status status = head_output(m, prev + (size_t)t * width, ys + (size_t)t * out_size);
+        const ernn_status status = head_output(m, mem, prev + (size_t)t * width, ys + (size_t)t * out_size);
         if (status != ERNN_OK) {
             return status;
         }
@@ -289,5 +297,5 @@ ernn_status ernn_model_s8_final_output(const ernn_model_s8 *m, const ernn_model_
     if (ernn_model_s8_check(m) != ERNN_OK || !mem_ok(m, mem) || y == NULL) {
         return ERNN_ARG_ERROR;
     }
-    return head_output(m, mem->hidden + (size_t)(m->num_layers - 1) * (size_t)top_width(m), y);
+    return head_output(m, mem, mem->hidden + (size_t)(m->num_layers - 1) * (size_t)top_width(m), y);
 }

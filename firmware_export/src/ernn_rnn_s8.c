@@ -7,12 +7,15 @@
 
 static int32_t hidden_size(const ernn_rnn_s8_params *p)
 {
-    return ernn_cell_hidden_size(p->x_fc.out_features, p->h_fc.in_features, p->h_fc.out_features, 1);
+    return ernn_cell_hidden_size_s8(&p->x_fc, &p->h_fc, 1);
 }
 
 int32_t ernn_rnn_s8_get_buffer_size(const ernn_rnn_s8_params *p)
 {
-    return p == NULL ? 0 : 2 * hidden_size(p) * (int32_t)sizeof(int16_t);
+    if (p == NULL || hidden_size(p) == 0) {
+        return 0;
+    }
+    return ernn_cell_buffer_size(&p->x_fc, &p->h_fc, ernn_cell_rows(ERNN_CELL_RNN, &p->h_fc, hidden_size(p)));
 }
 
 ernn_status ernn_rnn_step_s8(const ernn_rnn_s8_params *p, const int8_t *x, int8_t *h, int16_t *scratch)
@@ -21,14 +24,20 @@ ernn_status ernn_rnn_step_s8(const ernn_rnn_s8_params *p, const int8_t *x, int8_
         return ERNN_ARG_ERROR;
     }
     const int32_t n = hidden_size(p);
-    int16_t *gx = scratch;
-    int16_t *gh = scratch + n;
-    if (ernn_fc_s8_s16(&p->x_fc, x, gx) != ERNN_OK || ernn_fc_s8_s16(&p->h_fc, h, gh) != ERNN_OK) {
+    const int32_t rows = ernn_cell_rows(ERNN_CELL_RNN, &p->h_fc, n);
+    /* tanh(sat16(x_fc(x) + h_fc(h))), Q0.15 */
+    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch, rows, rows, ERNN_ACT_TANH) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
+    if (p->to_hidden.shift <= 14) { /* the short form for an int16 value (ernn_fast_any: |x| <= 2^15) */
+        const ernn_fast_rescale hm = ernn_fast_of(p->to_hidden.multiplier, p->to_hidden.shift);
+        for (int32_t j = 0; j < n; ++j) {
+            h[j] = (int8_t)ernn_ssat8(ernn_fast_any(scratch[j], hm) + p->hidden_zero_point);
+        }
+        return ERNN_OK;
+    }
     for (int32_t j = 0; j < n; ++j) {
-        const int16_t t = ernn_tanh_s16(ernn_sat16((int32_t)gx[j] + gh[j]), 0, 0);
-        h[j] = (int8_t)ernn_requantize(t, p->to_hidden, p->hidden_zero_point, INT8_MIN, INT8_MAX);
+        h[j] = (int8_t)ernn_requantize(scratch[j], p->to_hidden, p->hidden_zero_point, INT8_MIN, INT8_MAX);
     }
     return ERNN_OK;
 }

@@ -1,7 +1,7 @@
 /**
  * @file ernn_test_ports_s8.h
- * @brief Included by test_kernels_s8.c. The FC dot-product kernels: the port chosen for this compiler (arm_dsp, arm_mve, or none)
- * against the portable C, and the whole FC against a naive one, exactly (random and extreme
+ * @brief Included by test_kernels_s8.c. Packed FC layers (the kernels of this build: arm_dsp, arm_mve or portable)
+ * against the row-major layer, and the row-major layer against a naive one, exactly (random and extreme
  * values, sizes 1..67). On a host without a port it checks the portable kernels alone; run it
  * built for an Arm core (e.g. qemu-arm, or the QEMU boards) to check a port.
  */
@@ -12,13 +12,6 @@
 #include "ernn_internal.h"
 #include "ernn_test.h"
 
-#if !defined(ERNN_PORTABLE)
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
-#include "../ports/arm_mve/ernn_dot_s8_mve.h"
-#elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
-#include "../ports/arm_dsp/ernn_dot_s8_dsp.h"
-#endif
-#endif
 
 #define MAX_N 67
 #define MAX_ROWS 9
@@ -48,38 +41,95 @@ static int32_t naive_dot(const int8_t *w, int32_t n, const int8_t *x)
     return s;
 }
 
-static void test_dot(void)
+/* Pack a row-major [rows][n] matrix as the exporter does for this build's ERNN_FC_PACK_K
+ * (edgernn/export/c_packing.py): rows padded to a multiple of 4, columns to a multiple of K. */
+static void pack(const int8_t *w, int32_t rows, int32_t n, int8_t *packed)
 {
-    /* one extra byte in front so that rows and x start unaligned, too */
-    static int8_t wbuf[MAX_ROWS * MAX_N + 1];
-    static int8_t xbuf[MAX_N + 1];
+    const int32_t k = ERNN_FC_PACK_K;
+    const int32_t r4 = ernn_round_up(rows, 4), cols = ernn_round_up(n, k);
+    for (int32_t o = 0; o < r4; ++o) {
+        for (int32_t i = 0; i < cols; ++i) {
+            packed[((o / 4) * (cols / k) + i / k) * 4 * k + (o % 4) * k + i % k] =
+                (o < rows && i < n) ? w[o * n + i] : 0;
+        }
+    }
+}
+
+/* The largest |bias + dot| over int8 inputs, as edgernn.export.c_packing.accumulator_bound. */
+static int64_t bound(const int8_t *w, int32_t n, int32_t b)
+{
+    int64_t hi = b, lo = b;
+    for (int32_t i = 0; i < n; ++i) {
+        hi += w[i] > 0 ? 127 * w[i] : -128 * w[i];
+        lo += w[i] > 0 ? -128 * w[i] : 127 * w[i];
+    }
+    return hi > -lo ? hi : -lo;
+}
+
+/* A packed layer (every form the kernels take: per-group and per-row multipliers, the short
+ * requantization where its bound holds, the general form otherwise) equals the row-major one,
+ * exactly, for sizes 1..67 and 1..9 rows, random and extreme values, and with shifts from -20 to 6. */
+static void test_packed_fc(void)
+{
+    static int8_t w[MAX_ROWS * MAX_N], packed[12 * 80], x[MAX_N];
+    static int32_t bias[12], mult[12], shift[12];
+    static int16_t buffer[80];
+    int16_t want16[MAX_ROWS], got16[12];
+    int8_t want8[MAX_ROWS], got8[12];
+    int checked_short = 0, checked_general = 0;
     for (int mode = 0; mode < 3; ++mode) {
-        for (int32_t off = 0; off < 2; ++off) {
-            for (int32_t n = 1; n <= MAX_N; ++n) {
-                int8_t *w = wbuf + off;
-                int8_t *x = xbuf + off;
-                for (int32_t i = 0; i < 4 * n; ++i) {
+        for (int32_t rows = 1; rows <= MAX_ROWS; ++rows) {
+            for (int32_t n = 1; n <= MAX_N; n += (n < 20 ? 1 : 7)) {
+                for (int32_t i = 0; i < rows * n; ++i) {
                     w[i] = rnd8(mode);
                 }
                 for (int32_t i = 0; i < n; ++i) {
                     x[i] = rnd8(mode);
                 }
-                int32_t s[4];
-                ernn_dot4_s8_portable(w, n, x, s);
-                for (int32_t r = 0; r < 4; ++r) {
-                    CHECK_EQ(s[r], naive_dot(w + r * n, n, x));
+                rng_state = rng_state * 1664525u + 1013904223u;
+                const int32_t group_shift = (int32_t)(rng_state % 27u) - 20;
+                for (int32_t r = 0; r < 12; ++r) {
+                    rng_state = rng_state * 1664525u + 1013904223u;
+                    bias[r] = r < rows ? (int32_t)(rng_state >> 14) - (1 << 17) : 0;
+                    mult[r] = (int32_t)((1u << 30) | (rng_state >> 2));
+                    shift[r] = mode == 2 ? (int32_t)(rng_state % 27u) - 20 : group_shift;
                 }
-                CHECK_EQ(ernn_dot1_s8_portable(w, n, x), naive_dot(w, n, x));
-#if defined(ERNN_PORT_NAME)
-                int32_t t[4];
-                ernn_dot4_s8_port(w, n, x, t);
-                for (int32_t r = 0; r < 4; ++r) {
-                    CHECK_EQ(t[r], s[r]);
+                const int32_t group_mult = mult[0];
+                int64_t worst = 0;
+                for (int32_t r = 0; r < rows; ++r) {
+                    if (mode != 2) {
+                        mult[r] = group_mult;
+                    }
+                    const int64_t bnd = bound(w + r * n, n, bias[r]) << ((shift[r] > 0 ? shift[r] : 0) + 1);
+                    worst = bnd > worst ? bnd : worst;
                 }
-                CHECK_EQ(ernn_dot1_s8_port(w + n, n, x), naive_dot(w + n, n, x));
-#endif
+                const int32_t zp = mode == 1 ? -3 : 0;
+                const ernn_fc_params rm = {w, bias, mult, shift, n, rows, zp, 0, 0, 0};
+                CHECK_EQ(ernn_fc_s8_s16(&rm, x, want16), ERNN_OK);
+                CHECK_EQ(ernn_fc_s8_s8(&rm, x, want8), ERNN_OK);
+                pack(w, rows, n, packed);
+                const int bounded = worst < ((int64_t)1 << 31) && zp == 0;
+                checked_short += bounded;
+                checked_general += !bounded;
+                /* mode 2: per-row multipliers (group_rows 0); else one group for all rows */
+                const ernn_fc_params pk = {packed, bias, mult, shift, n, rows, zp, ERNN_FC_PACK_K,
+                                           mode == 2 ? 0 : ernn_round_up(rows, 4), bounded};
+                CHECK(ernn_fc_s8_get_buffer_size(&pk) <= (int32_t)sizeof buffer);
+                CHECK_EQ(ernn_fc_s8_s16_buffered(&pk, x, got16, buffer), ERNN_OK);
+                CHECK_EQ(ernn_fc_s8_s8_buffered(&pk, x, got8, buffer), ERNN_OK);
+                for (int32_t r = 0; r < rows; ++r) {
+                    CHECK_EQ(got16[r], want16[r]);
+                    CHECK_EQ(got8[r], want8[r]);
+                }
             }
         }
+    }
+    CHECK(checked_short > 100 && checked_general > 100);
+    {   /* a packed layer needs its buffer, and its packing must be this build's */
+        const ernn_fc_params pk = {packed, bias, mult, shift, 3, 2, 0, ERNN_FC_PACK_K, 4, 1};
+        CHECK_EQ(ernn_fc_s8_s16(&pk, x, got16), ERNN_ARG_ERROR);
+        const ernn_fc_params other = {packed, bias, mult, shift, 3, 2, 0, ERNN_FC_PACK_K == 4 ? 16 : 4, 4, 1};
+        CHECK_EQ(ernn_fc_s8_s16_buffered(&other, x, got16, buffer), ERNN_ARG_ERROR);
     }
 }
 
@@ -110,7 +160,7 @@ static void test_fc_against_naive(void)
                 bias[0] = INT32_MAX;
                 bias[1] = INT32_MIN;
             }
-            const ernn_fc_params p = {w, bias, mult, shift, n, rows, 3};
+            const ernn_fc_params p = {w, bias, mult, shift, n, rows, 3, 0, 0, 0};
             CHECK_EQ(ernn_fc_s8_s16(&p, x, y16), ERNN_OK);
             CHECK_EQ(ernn_fc_s8_s8(&p, x, y8), ERNN_OK);
             for (int32_t r = 0; r < rows; ++r) {
@@ -147,12 +197,9 @@ static void test_srdhm(void)
 /* Every check of this file (called from test_kernels_s8.c's main). */
 static void test_ports(void)
 {
-    test_dot();
+    test_packed_fc();
     test_fc_against_naive();
     test_srdhm();
-#if defined(ERNN_PORT_NAME)
-    printf("port: %s\n", ERNN_PORT_NAME);
-#endif
 }
 
 #endif /* ERNN_TEST_PORTS_S8_H */

@@ -43,7 +43,7 @@ static ernn_fc_params random_fc(int32_t in, int32_t out, int32_t zero_point)
         st->m[o] = rnd(1 << 30, INT32_MAX);
         st->s[o] = rnd(-6, -3);
     }
-    const ernn_fc_params p = {st->w, st->b, st->m, st->s, in, out, zero_point};
+    const ernn_fc_params p = {st->w, st->b, st->m, st->s, in, out, zero_point, 0, 0, 0};
     return p;
 }
 
@@ -119,7 +119,8 @@ static void test_streaming(ernn_cell_type type)
     CHECK_EQ(ernn_model_s8_check(&m), ERNN_OK);
     CHECK_EQ(ernn_model_s8_output_size(&m), 2);
     CHECK_EQ(ernn_model_s8_get_state_size(&m), 2 * H * (type == ERNN_CELL_RNN ? 1 : 3));
-    CHECK_EQ(ernn_model_s8_get_buffer_size(&m), 2 * ernn_cell_gates(type) * H * 2);
+    /* row-major layers: the summed gates (the GRU: + its recurrent n block), int16 each, no widened input */
+    CHECK_EQ(ernn_model_s8_get_buffer_size(&m), (ernn_cell_gates(type) + (type == ERNN_CELL_GRU)) * H * 2);
     CHECK_EQ(ernn_model_s8_get_sequence_buffer_size(&m, STEPS), STEPS * H * 2);
 
     CHECK_EQ(ernn_model_s8_reset(&m, &mem), ERNN_OK);
@@ -235,8 +236,105 @@ static void test_check(void)
     CHECK_EQ(ernn_model_s8_check(&m), ERNN_ARG_ERROR);
 }
 
+/* ---- the cells against the general form, written out here from the public fixed-point API ---------- */
+
+static int16_t sat16_add(int16_t a, int16_t b)
+{
+    return ernn_sat16((int32_t)a + b);
+}
+
+/* One step of the reference semantics (edgernn.reference), the general requantization throughout. */
+static void oracle_step(const ernn_cell_s8 *cell, const int8_t *x, int8_t *h, int16_t *c)
+{
+    int16_t gx[MAX_ROWS], gh[MAX_ROWS];
+    const ernn_fc_params *xf = cell->type == ERNN_CELL_RNN ? &cell->params.rnn.x_fc
+                               : cell->type == ERNN_CELL_GRU ? &cell->params.gru.x_fc : &cell->params.lstm.x_fc;
+    const ernn_fc_params *hf = cell->type == ERNN_CELL_RNN ? &cell->params.rnn.h_fc
+                               : cell->type == ERNN_CELL_GRU ? &cell->params.gru.h_fc : &cell->params.lstm.h_fc;
+    CHECK_EQ(ernn_fc_s8_s16(xf, x, gx), ERNN_OK);
+    CHECK_EQ(ernn_fc_s8_s16(hf, h, gh), ERNN_OK);
+    for (int32_t j = 0; j < H; ++j) {
+        if (cell->type == ERNN_CELL_RNN) {
+            const ernn_rnn_s8_params *p = &cell->params.rnn;
+            const int16_t t = ernn_tanh_s16(sat16_add(gx[j], gh[j]), 0, 0);
+            h[j] = (int8_t)ernn_requantize(t, p->to_hidden, p->hidden_zero_point, INT8_MIN, INT8_MAX);
+        } else if (cell->type == ERNN_CELL_GRU) {
+            const ernn_gru_s8_params *p = &cell->params.gru;
+            const int16_t r = ernn_sigmoid_s16(sat16_add(gx[j], gh[j]), 0, 0);
+            const int16_t z = ernn_sigmoid_s16(sat16_add(gx[H + j], gh[H + j]), 0, 0);
+            const int16_t n = ernn_tanh_s16(sat16_add(gx[2 * H + j], ernn_mul_s16(r, gh[2 * H + j], p->reset_mul)), 0, 0);
+            const int16_t keep = ernn_mul_s16(z, c[j], p->gate_mul);
+            const int16_t update = ernn_mul_s16(ernn_sat16(INT16_MAX - (int32_t)z), n, p->gate_mul);
+            c[j] = sat16_add(keep, update);
+            h[j] = (int8_t)ernn_requantize(c[j], p->to_hidden, p->hidden_zero_point, INT8_MIN, INT8_MAX);
+        } else {
+            const ernn_lstm_s8_params *p = &cell->params.lstm;
+            const int16_t i = ernn_sigmoid_s16(sat16_add(gx[j], gh[j]), 0, 0);
+            const int16_t f = ernn_sigmoid_s16(sat16_add(gx[H + j], gh[H + j]), 0, 0);
+            const int16_t g = ernn_tanh_s16(sat16_add(gx[2 * H + j], gh[2 * H + j]), 0, 0);
+            const int16_t o = ernn_sigmoid_s16(sat16_add(gx[3 * H + j], gh[3 * H + j]), 0, 0);
+            c[j] = sat16_add(ernn_mul_s16(f, c[j], p->forget_mul), ernn_mul_s16(i, g, p->input_mul));
+            const int16_t t = ernn_tanh_s16(c[j], p->cell_tanh_multiplier, p->cell_tanh_shift);
+            h[j] = (int8_t)ernn_requantize((int32_t)o * t, p->output_mul, p->hidden_zero_point, INT8_MIN, INT8_MAX);
+        }
+    }
+}
+
+/*
+ * Each cell in its short form (the shifts of random_cell: < 0) and in its general form (shifts >= 0,
+ * and the Elman's int16 bound just kept and just exceeded): step by step equal to the oracle.
+ */
+static void test_cell_forms(void)
+{
+    static const ernn_cell_type types[3] = {ERNN_CELL_RNN, ERNN_CELL_GRU, ERNN_CELL_LSTM};
+    for (int form = 0; form < 3; ++form) {
+        for (int k = 0; k < 3; ++k) {
+            next_store = 0;
+            ernn_cell_s8 cell = random_cell(types[k], IN, form == 2 ? -9 : 5);
+            if (form > 0 && types[k] == ERNN_CELL_RNN) { /* the int16 bound of the short form: kept, exceeded */
+                cell.params.rnn.to_hidden = (ernn_rescale){1 << 30, form == 1 ? 14 : 15};
+            } else if (form > 0 && types[k] == ERNN_CELL_GRU) {
+                cell.params.gru.reset_mul = (ernn_rescale){1 << 30, form == 1 ? 0 : 1};
+                cell.params.gru.gate_mul = (ernn_rescale){(1 << 30) + 12345, form == 1 ? -14 : 0};
+                cell.params.gru.to_hidden = (ernn_rescale){1 << 30, form == 1 ? 2 : 0};
+            } else if (form > 0) {
+                cell.params.lstm.forget_mul = (ernn_rescale){1 << 30, form == 1 ? 0 : -14};
+                cell.params.lstm.input_mul = (ernn_rescale){1 << 30, form == 1 ? -17 : 1};
+                cell.params.lstm.output_mul = (ernn_rescale){(1 << 30) + 777, form == 1 ? -22 : 0};
+                cell.params.lstm.cell_tanh_multiplier = form == 1 ? 0 : 12345;
+                cell.params.lstm.cell_tanh_shift = form == 1 ? 2 : 10;
+            }
+            int8_t h[H], h_want[H];
+            int16_t c[H], c_want[H];
+            int16_t buffer[4 * H + 32];
+            memset(h, 0, sizeof h);
+            memset(c, 0, sizeof c);
+            memcpy(h_want, h, sizeof h);
+            memcpy(c_want, c, sizeof c);
+            int32_t mismatches = 0;
+            for (int32_t t = 0; t < STEPS; ++t) {
+                int8_t x[IN];
+                random_inputs(x, IN);
+                ernn_status st = ERNN_ARG_ERROR;
+                if (types[k] == ERNN_CELL_RNN) {
+                    st = ernn_rnn_step_s8(&cell.params.rnn, x, h, buffer);
+                } else if (types[k] == ERNN_CELL_GRU) {
+                    st = ernn_gru_step_s8(&cell.params.gru, x, h, c, buffer);
+                } else {
+                    st = ernn_lstm_step_s8(&cell.params.lstm, x, h, c, buffer);
+                }
+                CHECK_EQ(st, ERNN_OK);
+                oracle_step(&cell, x, h_want, c_want);
+                mismatches += memcmp(h, h_want, sizeof h) != 0 || (types[k] != ERNN_CELL_RNN && memcmp(c, c_want, sizeof c) != 0);
+            }
+            CHECK_EQ(mismatches, 0);
+        }
+    }
+}
+
 int main(void)
 {
+    test_cell_forms();
     test_streaming(ERNN_CELL_RNN);
     test_streaming(ERNN_CELL_GRU);
     test_streaming(ERNN_CELL_LSTM);

@@ -13,6 +13,8 @@
  *   range=LO-HI   count instructions whose address is in [LO, HI); repeatable (up to 16 ranges)
  *   start=ADDR    open a counting window each time the instruction at ADDR executes
  *   stop=ADDR     close it each time the instruction at ADDR executes
+ *   pcs=LO-HI     also count executions of each instruction whose address is in [LO, HI) (one range;
+ *                 for instruction-mix profiles, e.g. benchmarks/m4_cycles.py)
  * start= and stop= are repeatable (up to 16 each), e.g. one stop per call site of a function.
  * The window counts every instruction executed from the start marker (included) to the stop
  * marker (excluded), wherever it is (callees too), summed over all the times it was opened.
@@ -21,6 +23,7 @@
  *   insncount: total N
  *   insncount: range LO-HI N
  *   insncount: window N opened K
+ *   insncount: pc ADDR N          (with pcs=, one line per executed instruction address)
  */
 #include <inttypes.h>
 #include <stddef.h>
@@ -75,6 +78,9 @@ static uint64_t start_addresses[MAX_MARKERS], stop_addresses[MAX_MARKERS];
 static size_t n_starts, n_stops;
 static uint64_t window, window_opened_at, windows_opened;
 static int window_open;
+#define MAX_PCS 65536 /* halfword slots: 128 KiB of code */
+static uint64_t pcs_lo, pcs_hi;
+static uint64_t *pc_counts;
 
 /* userdata: how many instructions of the block, from the marker on, are not executed yet. */
 static uint64_t executed_before(void *userdata)
@@ -124,6 +130,10 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                 qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &ranges[r].count, 1);
             }
         }
+        if (pc_counts != NULL && address >= pcs_lo && address < pcs_hi) {
+            qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64,
+                                                       &pc_counts[(address - pcs_lo) / 2], 1);
+        }
         void *not_yet_run = (void *)(uintptr_t)(n - i);
         if (is_marker(address, start_addresses, n_starts)) {
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_start, QEMU_PLUGIN_CB_NO_REGS, not_yet_run);
@@ -149,6 +159,12 @@ static void on_exit(qemu_plugin_id_t id, void *userdata)
     if (n_starts > 0) {
         snprintf(line, sizeof line, "insncount: window %" PRIu64 " opened %" PRIu64 "\n", window, windows_opened);
         qemu_plugin_outs(line);
+    }
+    for (uint64_t i = 0; pc_counts != NULL && i < (pcs_hi - pcs_lo) / 2; ++i) {
+        if (pc_counts[i] != 0) {
+            snprintf(line, sizeof line, "insncount: pc 0x%" PRIx64 " %" PRIu64 "\n", pcs_lo + 2 * i, pc_counts[i]);
+            qemu_plugin_outs(line);
+        }
     }
 }
 
@@ -177,6 +193,14 @@ static int parse_argument(const char *arg)
         ++n_ranges;
         return 1;
     }
+    if (strncmp(arg, "pcs=", 4) == 0 && pc_counts == NULL) {
+        if (!parse_address(arg + 4, &end, &pcs_lo) || *end != '-' || !parse_address(end + 1, &end, &pcs_hi) ||
+            *end != '\0' || pcs_hi <= pcs_lo || (pcs_hi - pcs_lo) / 2 > MAX_PCS) {
+            return 0;
+        }
+        pc_counts = calloc((size_t)((pcs_hi - pcs_lo) / 2), sizeof *pc_counts);
+        return pc_counts != NULL;
+    }
     if (strncmp(arg, "start=", 6) == 0 && n_starts < MAX_MARKERS) {
         return parse_address(arg + 6, &end, &start_addresses[n_starts++]) && *end == '\0';
     }
@@ -191,7 +215,7 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, 
     (void)info;
     for (int i = 0; i < argc; ++i) {
         if (!parse_argument(argv[i])) {
-            fprintf(stderr, "insncount: bad argument '%s' (expected range=LO-HI, start=ADDR, stop=ADDR)\n", argv[i]);
+            fprintf(stderr, "insncount: bad argument '%s' (expected range=LO-HI, start=ADDR, stop=ADDR, pcs=LO-HI)\n", argv[i]);
             return -1;
         }
     }

@@ -367,8 +367,10 @@ def test_primitives_exhaustively_equal_python(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0
     lib = ctypes.CDLL(str(lib_path))
-    table = (ctypes.c_uint16 * 256).in_dll(lib, "ernn_sigmoid_table_u16")
-    assert list(table) == fixedpoint.SIGMOID_TABLE_UINT16.tolist()
+    # the interpolation pairs: (T[i] - 32768) << 16 | (T[i + 1] - T[i]), the last one (T[255] - 32768, 0)
+    pairs = list((ctypes.c_uint32 * 256).in_dll(lib, "ernn_lut_pairs"))
+    t = fixedpoint.SIGMOID_TABLE_UINT16.tolist()
+    assert pairs == [((t[i] - 32768) << 16) | (t[min(i + 1, 255)] - t[i]) for i in range(256)]
 
     def ptr(a: np.ndarray) -> int:
         return a.__array_interface__["data"][0]

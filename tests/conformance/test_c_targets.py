@@ -27,6 +27,7 @@ import pytest
 from edgernn import targets as T
 from edgernn.export import ExportOptions, export_model
 from edgernn.export.c import write_test_vectors
+from edgernn.export.c_packing import pack_k
 from edgernn.ir import QuantizedRNN
 from edgernn.testing import random_inputs, random_model
 from edgernn.types import ModelConfig, OutputMode
@@ -107,9 +108,12 @@ def sequences(model: QuantizedRNN, lengths: tuple[int, ...], seed: int) -> list[
 class Exported:
     case: Case
     model: QuantizedRNN
-    export_dir: Path
+    export_dirs: dict[int, Path]  # per weight packing (edgernn.export.c_packing.pack_k of the target)
     vectors: Path
     written: int  # output vectors (steps) in the file
+
+    def export_dir(self, target: str) -> Path:
+        return self.export_dirs[pack_k(target)]
 
 
 @pytest.fixture(scope="module")
@@ -118,12 +122,17 @@ def exported(tmp_path_factory) -> dict[str, Exported]:
     result = {}
     for case in CASES:
         model = random_model(case.config, seed=case.seed, weight_gain=case.weight_gain)
-        export_dir = root / case.name
-        options = ExportOptions(prefix=case.name.replace("-", "_"), float_weights=case.float_path)
-        export_model(model, "c", export_dir, options)
+        export_dirs = {}
+        for target in case.targets:  # the int8 weights are packed for the core: one export per packing
+            if pack_k(target) not in export_dirs:
+                export_dir = root / f"{case.name}-k{pack_k(target)}"
+                prefix = case.name.replace("-", "_")
+                options = ExportOptions(prefix=prefix, float_weights=case.float_path, target=target)
+                export_model(model, "c", export_dir, options)
+                export_dirs[pack_k(target)] = export_dir
         seqs = sequences(model, case.lengths, case.seed)
         vectors = write_test_vectors(model, root / f"{case.name}.vectors.bin", seqs, float_path=case.float_path)
-        result[case.name] = Exported(case, model, export_dir, vectors, sum(len(s) for s in seqs))
+        result[case.name] = Exported(case, model, export_dirs, vectors, sum(len(s) for s in seqs))
     return result
 
 
@@ -173,7 +182,7 @@ def test_c_equals_reference_on_target(target: str, case_name: str, exported, tmp
     T.require_tools(target)  # fails with the apt-get hint when a toolchain is missing
     item = exported[case_name]
     started = time.perf_counter()
-    build = T.build_selftest(item.export_dir, target, tmp_path / "build")
+    build = T.build_selftest(item.export_dir(target), target, tmp_path / "build")
     result = T.run_selftest(build, item.vectors)
     ROWS.append((target, case_name, item.written, result.vectors, result.mismatches, time.perf_counter() - started))
     assert result.exit_status == 0, result.output
@@ -193,7 +202,7 @@ def test_a_wrong_output_is_caught(exported, tmp_path) -> None:
     data[first_output + out_width - 1] ^= 0x01
     corrupt = tmp_path / "corrupt.bin"
     corrupt.write_bytes(bytes(data))
-    build = T.build_selftest(item.export_dir, "cortex-m0", tmp_path / "build")
+    build = T.build_selftest(item.export_dir("cortex-m0"), "cortex-m0", tmp_path / "build")
     result = T.run_selftest(build, corrupt)
     assert (result.vectors, result.mismatches, result.exit_status) == (item.written, 1, 1), result.output
 
@@ -203,7 +212,7 @@ def test_argv_arrives_and_vectors_bin_is_the_fallback(exported, tmp_path) -> Non
     arrived through semihosting); without argv the self-test falls back to ./vectors.bin."""
     T.require_tools("cortex-m33")
     item = exported["elman-16"]
-    build = T.build_selftest(item.export_dir, "cortex-m33", tmp_path / "build")
+    build = T.build_selftest(item.export_dir("cortex-m33"), "cortex-m33", tmp_path / "build")
     with_argv = T.run_selftest(build, item.vectors)
     fallback = T.run_selftest(build, item.vectors, use_argv=False)
     assert with_argv.ok and fallback.ok
@@ -212,7 +221,7 @@ def test_argv_arrives_and_vectors_bin_is_the_fallback(exported, tmp_path) -> Non
 
 def test_vectors_for_another_model_are_refused(exported, tmp_path) -> None:
     T.require_tools("aarch64")
-    build = T.build_selftest(exported["gru-16"].export_dir, "aarch64", tmp_path / "build")
+    build = T.build_selftest(exported["gru-16"].export_dir("aarch64"), "aarch64", tmp_path / "build")
     result = T.run_selftest(build, exported["gru-16-gain6"].vectors)
     assert not result.ok and result.exit_status == 2 and result.vectors == 0
     assert "selftest error: the vectors are for model" in result.output

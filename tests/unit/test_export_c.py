@@ -48,6 +48,7 @@ def test_layout_of_an_int8_export(lstm: QuantizedRNN, tmp_path: Path) -> None:
         "include/kws_model.h",
         "src/kws_model.c",
         "src/ernn_internal.h",
+        "src/ernn_lut_s16.h",
         "selftest/selftest.c",
         "selftest/vectors.bin",
         "CMakeLists.txt",
@@ -100,8 +101,15 @@ def test_every_text_file_starts_with_a_banner(target: str, tokens: QuantizedRNN,
 
 def test_budget_lines_and_macros_agree_with_the_ir(lstm: QuantizedRNN, tmp_path: Path) -> None:
     result = cexport.export(lstm, tmp_path / "e", ExportOptions(target="cortex-m4"))
-    b = cexport.budget(lstm)
-    assert b.weight_bytes == lstm.weight_bytes and b.state_bytes == lstm.state_bytes
+    b = cexport.budget(lstm, target="cortex-m4")
+    assert b.state_bytes == lstm.state_bytes
+    # the weights as packed for the core: every gate padded to 8 rows, inputs to a multiple of 4 columns,
+    # per-gate multiplier and shift (the per-channel head: per row, padded to 4 rows)
+    gates, rows = 4, 4 * 8
+    cell = lambda n_in: rows * (-(-n_in // 4) * 4) + rows * 4 + gates * 8  # noqa: E731
+    head = 4 * 8 + 4 * 4 + 4 * 8
+    assert b.weight_bytes == cell(5) + cell(6) * 3 + head
+    assert b.weight_bytes == cexport.budget(lstm, target="cortex-m7").weight_bytes
     assert result.report[0] == "memory budget (int8 path, target cortex-m4):"
     assert f"flash: {b.weight_bytes} bytes of weights" in result.report[1]
     assert f"ram:   {b.ram_bytes} bytes ({b.state_bytes} state + {b.scratch_bytes} scratch)" in result.report[2]
@@ -195,7 +203,8 @@ def test_vectors_roundtrip_and_equal_the_reference(tokens: QuantizedRNN, tmp_pat
 
 def test_state_layout_matches_the_struct(lstm: QuantizedRNN) -> None:
     lay = cexport.StateLayout.of(lstm, float_path=False)
-    assert (lay.scratch_offset, lay.hidden_offset) == (2 * 12, 2 * 12 + 2 * 2 * 4 * 6)
+    # scratch: the summed gates (4 gates padded to 8 rows each), the widened input (6 values -> 16, + 2)
+    assert (lay.scratch_offset, lay.hidden_offset) == (2 * 12, 2 * 12 + 2 * (4 * 8 + 16 + 2))
     assert lay.total_bytes == lay.hidden_offset + 12 and lay.state_bytes == lstm.state_bytes
     text = cexport.render(lstm)["src/model_model.c"].decode()
     assert f"sizeof(model_state_t) == {lay.total_bytes}" in text

@@ -81,7 +81,7 @@ static inline int16_t ernn_mul_s16(int16_t a, int16_t b, ernn_rescale r)
 }
 
 /**
- * TFLite int16 LOGISTIC, Q0.15 out in [1, 32767]; LUT interpolation in ernn_sigmoid_table_u16.
+ * TFLite int16 LOGISTIC, Q0.15 out in [1, 32767]; LUT interpolation in TFLite's sigmoid table.
  * With input_multiplier = input_left_shift = 0 the input is Q3.12. Otherwise x * multiplier must
  * fit int32 (the multiplier is 3 << input_left_shift when input_multiplier is 0).
  */
@@ -90,8 +90,11 @@ int16_t ernn_sigmoid_s16(int16_t x, int32_t input_multiplier, int32_t input_left
 /** TFLite int16 TANH, Q0.15 out; input as for ernn_sigmoid_s16. */
 int16_t ernn_tanh_s16(int16_t x, int32_t input_multiplier, int32_t input_left_shift);
 
-/** sigmoid(i / 24) in unsigned 0.16, i = 0..255: TFLite's table (= edgernn.fixedpoint.SIGMOID_TABLE_UINT16). */
-extern const uint16_t ernn_sigmoid_table_u16[256];
+/**
+ * TFLite's table T[i] = sigmoid(i / 24) in unsigned 0.16 (= edgernn.fixedpoint.SIGMOID_TABLE_UINT16) as
+ * interpolation pairs: entry i = (T[i] - 32768) << 16 | (T[i + 1] - T[i]); entry 255 = 32767 << 16.
+ */
+extern const uint32_t ernn_lut_pairs[256];
 
 #ifdef __cplusplus
 }

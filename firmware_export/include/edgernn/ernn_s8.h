@@ -18,25 +18,62 @@ extern "C" {
 #endif
 
 /**
- * Quantized fully connected layer with per-row requantization:
- * `y[o] = clamp(MBQM(bias[o] + sum_i weight[o][i] * x[i], multiplier[o], shift[o]) + output_zero_point)`.
+ * Weight packing of the exporter, per core: 4 output rows by ERNN_FC_PACK_K input columns are stored
+ * together (see ernn_fc_params.packing). 16 on cores with integer MVE (one 16-byte vector per row),
+ * else 4 (one 32-bit word per row: one LDM feeds 16 DSP multiply-accumulates).
+ */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define ERNN_FC_PACK_K 16
+#else
+#define ERNN_FC_PACK_K 4
+#endif
+
+/**
+ * Quantized fully connected layer:
+ * `y[o] = clamp(MBQM(bias[o] + sum_i weight[o][i] * x[i], multiplier, shift) + output_zero_point)`.
  * The input zero point is folded into the bias: `bias = b - input_zero_point * rowsum(weight)`.
+ *
+ * packing 0 (what hand-built layers use, every core): weight row-major [out_features][in_features],
+ * bias, multiplier and shift per row; group_rows and bounded are ignored.
+ *
+ * packing ERNN_FC_PACK_K (what the exporter writes for the core): rows padded with zeros to R, a
+ * multiple of 4, columns to C, a multiple of K = packing; weight[o][i] is stored at
+ * `((o / 4) * (C / K) + i / K) * 4 * K + (o % 4) * K + i % K`; bias has R entries.
+ * group_rows > 0 (a multiple of 4): rows [g * group_rows, (g + 1) * group_rows) share multiplier[g]
+ * and shift[g] (a gate block of a cell); group_rows 0: one per row. bounded != 0 states what the
+ * exporter proved (edgernn/export/c_packing.py): for every row o and every int8 input,
+ * `|bias[o] + dot| * 2^(max(shift, 0) + 1) < 2^31` and, for int16 output, output_zero_point == 0;
+ * then the requantization is the exact short form (SMMULR of the doubled accumulator, see
+ * ernn_fc_s8.c). Otherwise the general saturating form runs.
+ * Packed layers need a buffer of ernn_fc_s8_get_buffer_size() bytes (the input, widened).
  */
 typedef struct {
-    const int8_t *weight;       /**< [out_features][in_features], row-major. */
-    const int32_t *bias;        /**< [out_features], input zero point folded in. */
-    const int32_t *multiplier;  /**< [out_features] Q31 multipliers. */
-    const int32_t *shift;       /**< [out_features] shifts in [-31, 30]. */
+    const int8_t *weight;       /**< See packing. */
+    const int32_t *bias;        /**< Per row (padded rows too), input zero point folded in. */
+    const int32_t *multiplier;  /**< Q31 multipliers: per row, or per group of rows. */
+    const int32_t *shift;       /**< Shifts in [-31, 30], as multiplier. */
     int32_t in_features;        /**< At most 65536 (keeps the int32 dot product exact). */
-    int32_t out_features;
+    int32_t out_features;       /**< Rows written to y. */
     int32_t output_zero_point;
+    int32_t packing;            /**< 0: row-major; else ERNN_FC_PACK_K of the core it was packed for. */
+    int32_t group_rows;         /**< Packed: rows per multiplier (a multiple of 4), 0: per row. */
+    int32_t bounded;            /**< Packed: nonzero if the accumulator bound above was proven. */
 } ernn_fc_params;
 
-/** Fully connected, int8 in, int16 out (gate pre-activations). */
+/** Bytes of buffer a packed layer needs (0 for packing 0): 2 * in_features rounded up to 16 values. */
+int32_t ernn_fc_s8_get_buffer_size(const ernn_fc_params *p);
+
+/** Fully connected, int8 in, int16 out (gate pre-activations); packing 0 only. */
 ernn_status ernn_fc_s8_s16(const ernn_fc_params *p, const int8_t *x, int16_t *y);
 
-/** Fully connected, int8 in, int8 out (the dense head). */
+/** Fully connected, int8 in, int8 out (the dense head); packing 0 only. */
 ernn_status ernn_fc_s8_s8(const ernn_fc_params *p, const int8_t *x, int8_t *y);
+
+/** Fully connected, int16 out, any packing; buffer: ernn_fc_s8_get_buffer_size bytes (may be NULL if 0). */
+ernn_status ernn_fc_s8_s16_buffered(const ernn_fc_params *p, const int8_t *x, int16_t *y, int16_t *buffer);
+
+/** Fully connected, int8 out, any packing (see ernn_fc_s8_s16_buffered). */
+ernn_status ernn_fc_s8_s8_buffered(const ernn_fc_params *p, const int8_t *x, int8_t *y, int16_t *buffer);
 
 /** Token embedding: a table of vocab_size rows of dim int8 values. */
 typedef struct {
@@ -60,7 +97,8 @@ typedef struct {
 } ernn_rnn_s8_params;
 
 /**
- * GRU cell (PyTorch semantics): r, z, n gate blocks stacked in x_fc and h_fc (3*hidden rows).
+ * GRU cell (PyTorch semantics): r, z, n gate blocks stacked in x_fc and h_fc (3 blocks of hidden rows;
+ * packed layers pad each block to a multiple of 4 rows, the same for every cell below).
  * The n block of h_fc is at its own int16 scale; reset_mul brings r * h_n to Q3.12, gate_mul a
  * Q0.15 product to Q0.15 and to_hidden the Q0.15 state to the int8 hidden tensor.
  * The recurrent state is the int16 Q0.15 hidden state (the GRU's memory, 16 bits as the LSTM's

@@ -1,11 +1,15 @@
 /**
  * @file ernn_dot_s8_dsp.h
- * @brief Port: int8 dot products with the Arm DSP extension (Cortex-M4/M7/M33, Armv7-A).
+ * @brief Port: packed int8 FC kernels with the Arm DSP extension (Cortex-M4/M7/M33).
  *
- * Included by src/ernn_fc_s8.c when the compiler defines __ARM_FEATURE_DSP and
- * __ARM_FEATURE_SIMD32. Four bytes are read as one word; SXTB16 splits a word into its even and
- * odd bytes as two int16 pairs, and SMLAD adds both products of a pair. x is split the same way
- * once per four rows. Integer sums are exact, so the result equals the portable C bit for bit.
+ * Included by src/ernn_fc_s8.c when the compiler defines __ARM_FEATURE_DSP and __ARM_FEATURE_SIMD32
+ * on an M-profile core (Thumb-2). Packing K = 4: a 4-row block stores, per four input columns, one
+ * 32-bit word per row, so one LDM reads 16 weights; the input was widened once per layer to int16
+ * pairs (x0, x2) and (x1, x3) (ernn_widen_port). Per row and word, SXTB16 and SXTB16 ROR #8 split the
+ * weights into the same pairs and two SMLAD add the four products: 18 instructions per 16
+ * multiply-accumulates. Integer sums are exact, so the result equals the portable C bit for bit.
+ *
+ * The block loops are asm statements with their registers pinned: the compiler cannot spill inside them.
  */
 #ifndef ERNN_DOT_S8_DSP_H
 #define ERNN_DOT_S8_DSP_H
@@ -25,88 +29,276 @@ static inline int32_t ernn_dsp_load4(const int8_t *p)
     return v;
 }
 
-/* Bytes 0, 2 and bytes 1, 3 of a word as sign-extended int16 pairs. */
-static inline int16x2_t ernn_dsp_even(int32_t v)
+static inline int32_t ernn_dsp_sxtb16_ror8(int32_t v)
 {
-    return __sxtb16(v);
-}
-
-static inline int16x2_t ernn_dsp_odd(int32_t v)
-{
-#if defined(__GNUC__)
-    int16x2_t r;
+    int32_t r;
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v)); /* one instruction; the C form takes two */
     return r;
-#else
-    const uint32_t u = (uint32_t)v;
-    return __sxtb16((int32_t)((u >> 8) | (u << 24)));
-#endif
 }
 
-static inline void ernn_dot4_s8_port(const int8_t *w, int32_t n, const int8_t *x, int32_t sum[4])
+/* x as int16 pairs (x0, x2), (x1, x3) per four inputs, zero padded to a multiple of 4 values. */
+static inline void ernn_widen_port(const int8_t *x, int32_t n, int16_t *buffer)
 {
-    const int8_t *w0 = w;
-    const int8_t *w1 = w0 + n;
-    const int8_t *w2 = w1 + n;
-    const int8_t *w3 = w2 + n;
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    const int8_t *x_end = x + (n & ~(int32_t)3);
-    const int8_t *xp = x;
-    while (xp != x_end) { /* pointers, not indices: keeps all 14 live values in registers */
-        const int32_t xv = ernn_dsp_load4(xp);
-        const int16x2_t xe = ernn_dsp_even(xv);
-        const int16x2_t xo = ernn_dsp_odd(xv);
-        int32_t v = ernn_dsp_load4(w0);
-        s0 = __smlad(ernn_dsp_even(v), xe, s0);
-        s0 = __smlad(ernn_dsp_odd(v), xo, s0);
-        v = ernn_dsp_load4(w1);
-        s1 = __smlad(ernn_dsp_even(v), xe, s1);
-        s1 = __smlad(ernn_dsp_odd(v), xo, s1);
-        v = ernn_dsp_load4(w2);
-        s2 = __smlad(ernn_dsp_even(v), xe, s2);
-        s2 = __smlad(ernn_dsp_odd(v), xo, s2);
-        v = ernn_dsp_load4(w3);
-        s3 = __smlad(ernn_dsp_even(v), xe, s3);
-        s3 = __smlad(ernn_dsp_odd(v), xo, s3);
-        xp += 4;
-        w0 += 4;
-        w1 += 4;
-        w2 += 4;
-        w3 += 4;
-    }
-    int32_t i = 0;
-    w0 -= (n & ~(int32_t)3);
-    w1 -= (n & ~(int32_t)3);
-    w2 -= (n & ~(int32_t)3);
-    w3 -= (n & ~(int32_t)3);
-    i = n & ~(int32_t)3;
-    for (; i < n; ++i) {
-        const int32_t xi = x[i];
-        s0 += w0[i] * xi;
-        s1 += w1[i] * xi;
-        s2 += w2[i] * xi;
-        s3 += w3[i] * xi;
-    }
-    sum[0] = s0;
-    sum[1] = s1;
-    sum[2] = s2;
-    sum[3] = s3;
-}
-
-static inline int32_t ernn_dot1_s8_port(const int8_t *w, int32_t n, const int8_t *x)
-{
-    int32_t s = 0;
+    int32_t *out = (int32_t *)(void *)buffer;
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        const int32_t xv = ernn_dsp_load4(x + i);
-        const int32_t v = ernn_dsp_load4(w + i);
-        s = __smlad(ernn_dsp_even(v), ernn_dsp_even(xv), s);
-        s = __smlad(ernn_dsp_odd(v), ernn_dsp_odd(xv), s);
+        const int32_t v = ernn_dsp_load4(x + i);
+        out[0] = __sxtb16(v);
+        out[1] = ernn_dsp_sxtb16_ror8(v);
+        out += 2;
     }
-    for (; i < n; ++i) {
-        s += w[i] * x[i];
+    if (i < n) {
+        int8_t tail[4] = {0, 0, 0, 0};
+        memcpy(tail, x + i, (size_t)(n - i));
+        const int32_t v = ernn_dsp_load4(tail);
+        out[0] = __sxtb16(v);
+        out[1] = ernn_dsp_sxtb16_ror8(v);
     }
-    return s;
+}
+
+/* One 4-column chunk of the 4-row block: weights w0..w3 (r4-r7) from [r0]!, input pair (r8, r9)
+ * from [r1]!, sums in r3, r10, r11, r12; r2 is the free temporary. */
+#define ERNN_DSP_CHUNK                                                                                          \
+    "ldm r0!, {r4, r5, r6, r7}\n\t"                                                                            \
+    "ldrd r8, r9, [r1], #8\n\t"                                                                                \
+    "sxtb16 r2, r4\n\t"                                                                                        \
+    "smlad r3, r2, r8, r3\n\t"                                                                                 \
+    "sxtb16 r4, r4, ror #8\n\t"                                                                                \
+    "smlad r3, r4, r9, r3\n\t"                                                                                 \
+    "sxtb16 r2, r5\n\t"                                                                                        \
+    "smlad r10, r2, r8, r10\n\t"                                                                               \
+    "sxtb16 r5, r5, ror #8\n\t"                                                                                \
+    "smlad r10, r5, r9, r10\n\t"                                                                               \
+    "sxtb16 r2, r6\n\t"                                                                                        \
+    "smlad r11, r2, r8, r11\n\t"                                                                               \
+    "sxtb16 r6, r6, ror #8\n\t"                                                                                \
+    "smlad r11, r6, r9, r11\n\t"                                                                               \
+    "sxtb16 r2, r7\n\t"                                                                                        \
+    "smlad r12, r2, r8, r12\n\t"                                                                               \
+    "sxtb16 r7, r7, ror #8\n\t"                                                                                \
+    "smlad r12, r7, r9, r12\n\t"
+
+/*
+ * acc[r] = bias[r] + the dot product of row r of the 4-row block at *wp with the widened input
+ * (chunks >= 1 groups of four columns, ending at buffer_end); *wp advances past the block.
+ */
+/* Not inlined: the gates go through ernn_group16_port; this serves heads and fallbacks, once in flash. */
+static __attribute__((noinline)) void ernn_mac4_port(const int8_t **wp, const int32_t *bias, const int16_t *buffer,
+                                                     int32_t chunks, const int16_t *const *buffer_end,
+                                                     int32_t acc[4])
+{
+    const int16_t *end = *buffer_end; /* on the stack: the asm reads it by an sp-relative "m" operand */
+    register const int8_t *w __asm__("r0") = *wp;
+    register const int16_t *x __asm__("r1") = buffer;
+    register int32_t t __asm__("r2") = chunks;
+    register int32_t s0 __asm__("r3");
+    register const int32_t *b __asm__("r4") = bias;
+    register int32_t w1 __asm__("r5");
+    register int32_t w2 __asm__("r6");
+    register int32_t w3 __asm__("r7");
+    register int32_t xe __asm__("r8");
+    register int32_t xo __asm__("r9");
+    register int32_t s1 __asm__("r10");
+    register int32_t s2 __asm__("r11");
+    register int32_t s3 __asm__("r12");
+    __asm__ volatile(
+        "ldm r4, {r3, r10, r11, r12}\n"
+        "3:\n\t" ERNN_DSP_CHUNK /* one chunk per turn: heads and fallbacks only, small in flash */
+        "ldr r2, %[end]\n\t"    /* r2 was the temporary: reload the end */
+        "cmp r1, r2\n\t"
+        "bne 3b\n\t"
+        : "+r"(w), "+r"(x), "+r"(t), "=&r"(s0), "+r"(b), "=&r"(w1), "=&r"(w2), "=&r"(w3), "=&r"(xe), "=&r"(xo),
+          "=&r"(s1), "=&r"(s2), "=&r"(s3)
+        : [end] "m"(end)
+        : "cc", "memory");
+    *wp = w;
+    acc[0] = s0;
+    acc[1] = s1;
+    acc[2] = s2;
+    acc[3] = s3;
+}
+
+/* What ernn_group16_port keeps in memory while every register holds the dot product (offsets used by the asm). */
+typedef struct {
+    const int32_t *bias;      /* 0: the next block's biases */
+    int16_t *y;               /* 4: the next block's outputs */
+    int16_t *y_end;           /* 8: the group's end */
+    const int16_t *buffer;    /* 12: the widened input */
+    const int16_t *end;       /* 16: its end */
+    int32_t chunks_mod8;      /* 20: 4-column groups per row, modulo 8 (the first 0-7 are outside the loop) */
+    int32_t multiplier;       /* 24 */
+    int32_t left;             /* 28: max(shift, 0) + 1 */
+    int32_t right;            /* 32: max(-shift, 0) */
+    int32_t round;            /* 36: 2^(right - 1), or 0 */
+    int32_t mode;             /* 40: 0 store; 1 add to y (QADD16); 2 add, then sigmoid; 3 add, then tanh */
+    const uint32_t *table;    /* 44: ernn_lut_pairs */
+    int32_t round_const;      /* 48: 2^24 + 2^9 (sigmoid) or 2^7 (tanh): see ernn_lut_s16.h */
+} ernn_dsp_group;
+
+/* ernn_sigmoid_q312 of x into a (b: temporary; r5: the table, r6: 2^24 + 2^9), as ernn_lut_s16.h. */
+#define ERNN_DSP_SIGMOID(x, a, b)                                                                               \
+    "eor " a ", " x ", " x ", asr #31\n\t"                                                                     \
+    "sub " a ", " a ", " x ", asr #31\n\t"                                                                     \
+    "add " a ", " a ", " a ", lsl #1\n\t"                                                                      \
+    "ubfx " b ", " a ", #0, #9\n\t"                                                                            \
+    "orr " b ", " b ", #0x2000000\n\t"                                                                         \
+    "lsr " a ", " a ", #9\n\t"                                                                                 \
+    "ldr " a ", [r5, " a ", lsl #2]\n\t"                                                                       \
+    "smlad " a ", " a ", " b ", r6\n\t"                                                                        \
+    "asr " a ", " a ", #10\n\t"                                                                                \
+    "cmp " x ", #0\n\t"                                                                                        \
+    "it lt\n\t"                                                                                                \
+    "rsblt " a ", " a ", #32768\n\t"
+
+/* ernn_tanh_q312 of x into a (r6: 2^7). */
+#define ERNN_DSP_TANH(x, a, b)                                                                                  \
+    "eor " a ", " x ", " x ", asr #31\n\t"                                                                     \
+    "sub " a ", " a ", " x ", asr #31\n\t"                                                                     \
+    "add " a ", " a ", " a ", lsl #1\n\t"                                                                      \
+    "ubfx " b ", " a ", #0, #8\n\t"                                                                            \
+    "orr " b ", " b ", #0x1000000\n\t"                                                                         \
+    "usat " a ", #8, " a ", asr #8\n\t"                                                                        \
+    "ldr " a ", [r5, " a ", lsl #2]\n\t"                                                                       \
+    "smlad " a ", " a ", " b ", r6\n\t"                                                                        \
+    "asr " a ", " a ", #8\n\t"                                                                                 \
+    "cmp " x ", #0\n\t"                                                                                        \
+    "it lt\n\t"                                                                                                \
+    "rsblt " a ", " a ", #0\n\t"
+
+/* The activation F of the four int16 values packed in r3 and r11, in place (r7-r10, r12 temporaries). */
+#define ERNN_DSP_ACTIVATE4(F)                                                                                   \
+    "sxth r7, r3\n\t" F("r7", "r8", "r9") "asr r7, r3, #16\n\t" F("r7", "r10", "r9")                           \
+    "pkhbt r3, r8, r10, lsl #16\n\t"                                                                           \
+    "sxth r7, r11\n\t" F("r7", "r8", "r9") "asr r7, r11, #16\n\t" F("r7", "r12", "r9")                         \
+    "pkhbt r11, r8, r12, lsl #16\n\t"
+
+/*
+ * A whole group of a bounded layer with int16 output (a gate block: rows sharing one multiplier), per
+ * 4-row block: the dot products (entered Duff-style at the chunk count modulo 8, then eight chunks per
+ * loop), the short requantization of ernn_fc_s8.c (LSL, SMMULR / SMMLAR with the rounding folded in,
+ * SSAT), two rows per PKHBT; then by mode (one TBB): stored, or added to the output with QADD16 (int16
+ * saturation: the cells' sat16(x part + h part)) and optionally replaced by sigmoid or tanh of the sums
+ * (the cells' gates), as ernn_lut_s16.h computes them. One asm statement: r0-r12 and lr are pinned,
+ * the loop state lives in *g.
+ */
+#define ERNN_PORT_GROUP16 1
+/*
+ * The short requantization with right > 0 in four instructions: with a = acc << left (r5), M (r4),
+ * round = 2^(right - 1) (r7), right (r6):  (SMMLAR(a, M, round + (acc >> 31))) >> right.
+ * SMMLAR(a, M, R) = (R * 2^32 + a * M + 2^31) >> 32 = R + SMMULR(a, M) exactly, so this is
+ * (t + round - [acc < 0]) >> right with t = SMMULR(a, M) = SRDHM (ernn_fc_s8.c). ernn_fc_s8.c rounds
+ * with [t < 0]; the two agree: t and acc have the same sign when t != 0 (M > 0), and when t == 0 with
+ * acc < 0, (round - 1) >> right = 0 = round >> right.
+ */
+#define ERNN_DSP_REQUANT(r)                                                                                     \
+    "add r8, r7, " r ", asr #31\n\t"                                                                           \
+    "lsl " r ", " r ", r5\n\t"                                                                                 \
+    "smmlar " r ", " r ", r4, r8\n\t"                                                                          \
+    "asr " r ", " r ", r6\n\t"
+static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
+{
+    register const int8_t *w __asm__("r0") = *wp;
+    register ernn_dsp_group *ctx __asm__("lr") = g;
+    register int32_t r1 __asm__("r1");
+    register int32_t r2 __asm__("r2");
+    register int32_t r3 __asm__("r3");
+    register int32_t r4 __asm__("r4");
+    register int32_t r5 __asm__("r5");
+    register int32_t r6 __asm__("r6");
+    register int32_t r7 __asm__("r7");
+    register int32_t r8 __asm__("r8");
+    register int32_t r9 __asm__("r9");
+    register int32_t r10 __asm__("r10");
+    register int32_t r11 __asm__("r11");
+    register int32_t r12 __asm__("r12");
+    __asm__ volatile(
+        "0:\n\t"
+        "ldr r4, [lr, #0]\n\t"
+        "ldm r4!, {r3, r10, r11, r12}\n\t"
+        "str r4, [lr, #0]\n\t"
+        "ldr r1, [lr, #12]\n\t"
+        "ldr r2, [lr, #20]\n\t"
+        "tbb [pc, r2]\n"
+        "1:\n\t"
+        ".byte (10f - 1b) / 2, (11f - 1b) / 2, (12f - 1b) / 2, (13f - 1b) / 2\n\t"
+        ".byte (14f - 1b) / 2, (15f - 1b) / 2, (16f - 1b) / 2, (17f - 1b) / 2\n"
+        "17:\n\t" ERNN_DSP_CHUNK
+        "16:\n\t" ERNN_DSP_CHUNK
+        "15:\n\t" ERNN_DSP_CHUNK
+        "14:\n\t" ERNN_DSP_CHUNK
+        "13:\n\t" ERNN_DSP_CHUNK
+        "12:\n\t" ERNN_DSP_CHUNK
+        "11:\n\t" ERNN_DSP_CHUNK
+        "ldr r2, [lr, #16]\n\t"
+        "cmp r1, r2\n\t"
+        "beq 4f\n"
+        "10:\n"
+        "3:\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK
+        ERNN_DSP_CHUNK ERNN_DSP_CHUNK
+        "ldr r2, [lr, #16]\n\t"
+        "cmp r1, r2\n\t"
+        "bne 3b\n"
+        "4:\n\t"
+        "ldrd r4, r5, [lr, #24]\n\t"
+        "ldrd r6, r7, [lr, #32]\n\t"
+        "cmp r6, #0\n\t"
+        "beq.w 8f\n\t" /* right == 0: out of line */
+        ERNN_DSP_REQUANT("r3") ERNN_DSP_REQUANT("r10") ERNN_DSP_REQUANT("r11") ERNN_DSP_REQUANT("r12")
+        "5:\n\t"
+        "ssat r3, #16, r3\n\t"
+        "ssat r10, #16, r10\n\t"
+        "ssat r11, #16, r11\n\t"
+        "ssat r12, #16, r12\n\t"
+        "pkhbt r3, r3, r10, lsl #16\n\t"
+        "pkhbt r11, r11, r12, lsl #16\n\t"
+        "ldr r2, [lr, #4]\n\t"
+        "ldr r4, [lr, #40]\n\t"
+        "tbh [pc, r4, lsl #1]\n"
+        "7:\n\t"
+        ".hword (9f - 7b) / 2, (20f - 7b) / 2, (21f - 7b) / 2, (22f - 7b) / 2\n"
+        "20:\n\t" /* add */
+        "ldr r5, [r2]\n\t" /* y: 2-byte aligned only (LDR/STR allow that, LDRD/STRD do not) */
+        "ldr r6, [r2, #4]\n\t"
+        "qadd16 r3, r3, r5\n\t"
+        "qadd16 r11, r11, r6\n\t"
+        "b 9f\n"
+        "21:\n\t" /* add, then sigmoid */
+        "ldr r5, [r2]\n\t" /* y: 2-byte aligned only (LDR/STR allow that, LDRD/STRD do not) */
+        "ldr r6, [r2, #4]\n\t"
+        "qadd16 r3, r3, r5\n\t"
+        "qadd16 r11, r11, r6\n\t"
+        "ldrd r5, r6, [lr, #44]\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_SIGMOID)
+        "b 9f\n"
+        "22:\n\t" /* add, then tanh */
+        "ldr r5, [r2]\n\t" /* y: 2-byte aligned only (LDR/STR allow that, LDRD/STRD do not) */
+        "ldr r6, [r2, #4]\n\t"
+        "qadd16 r3, r3, r5\n\t"
+        "qadd16 r11, r11, r6\n\t"
+        "ldrd r5, r6, [lr, #44]\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_TANH)
+        "9:\n\t"
+        "str r3, [r2], #4\n\t"
+        "str r11, [r2], #4\n\t"
+        "str r2, [lr, #4]\n\t"
+        "ldr r4, [lr, #8]\n\t"
+        "cmp r2, r4\n\t"
+        "bne 0b\n\t"
+        "b 2f\n"
+        "8:\n\t" /* right == 0: SMMULR alone (ernn_fc_s8.c) */
+        "lsl r3, r3, r5\n\t"
+        "lsl r10, r10, r5\n\t"
+        "lsl r11, r11, r5\n\t"
+        "lsl r12, r12, r5\n\t"
+        "smmulr r3, r3, r4\n\t"
+        "smmulr r10, r10, r4\n\t"
+        "smmulr r11, r11, r4\n\t"
+        "smmulr r12, r12, r4\n\t"
+        "b 5b\n"
+        "2:\n\t"
+        : "+r"(w), "+r"(ctx), "=&r"(r1), "=&r"(r2), "=&r"(r3), "=&r"(r4), "=&r"(r5), "=&r"(r6), "=&r"(r7),
+          "=&r"(r8), "=&r"(r9), "=&r"(r10), "=&r"(r11), "=&r"(r12)
+        :
+        : "cc", "memory");
+    *wp = w;
 }
 
 #endif /* ERNN_DOT_S8_DSP_H */

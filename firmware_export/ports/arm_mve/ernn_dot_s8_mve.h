@@ -1,50 +1,56 @@
 /**
  * @file ernn_dot_s8_mve.h
- * @brief Port: int8 dot products with the M-profile Vector Extension (Cortex-M55/M85).
+ * @brief Port: packed int8 FC kernels with the M-profile Vector Extension (Cortex-M55/M85).
  *
- * Included by src/ernn_fc_s8.c when the compiler defines __ARM_FEATURE_MVE (integer MVE).
- * Sixteen bytes per load; VMLADAVA multiplies 16 int8 pairs and adds them to an int32 scalar.
- * The last partial vector is loaded under a VCTP predicate (inactive lanes read as zero), so no
- * byte past a row or past x is read. Integer sums are exact: equal to the portable C bit for bit.
+ * Included by src/ernn_fc_s8.c when the compiler defines __ARM_FEATURE_MVE (integer MVE). Packing
+ * K = 16: a 4-row block stores, per sixteen input columns, 16 bytes of each row one after the
+ * other, zero padded; the input is copied once per layer into a zero-padded buffer. So every load
+ * is a whole unpredicated vector from one advancing weight pointer, and VMLADAVA multiplies 16 int8
+ * pairs and adds them to a row's int32 sum. Integer sums are exact: equal to the portable C bit for bit.
  */
 #ifndef ERNN_DOT_S8_MVE_H
 #define ERNN_DOT_S8_MVE_H
 
 #include <arm_mve.h>
+#include <string.h>
 
 #include "edgernn/ernn_common.h"
 
 #define ERNN_PORT_NAME "arm_mve"
+#define ERNN_PORT_SPECIALIZE 1 /* ernn_fc_s8.c: one loop per gate epilogue (the C requantization is the hot path here) */
 
-static inline void ernn_dot4_s8_port(const int8_t *w, int32_t n, const int8_t *x, int32_t sum[4])
+/* x as int8, zero padded to a multiple of 16 values. */
+static inline void ernn_widen_port(const int8_t *x, int32_t n, int16_t *buffer)
 {
-    const int8_t *w0 = w;
-    const int8_t *w1 = w0 + n;
-    const int8_t *w2 = w1 + n;
-    const int8_t *w3 = w2 + n;
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int32_t i = 0; i < n; i += 16) {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-        const int8x16_t xv = vldrbq_z_s8(x + i, p);
-        s0 = vmladavaq_s8(s0, vldrbq_z_s8(w0 + i, p), xv);
-        s1 = vmladavaq_s8(s1, vldrbq_z_s8(w1 + i, p), xv);
-        s2 = vmladavaq_s8(s2, vldrbq_z_s8(w2 + i, p), xv);
-        s3 = vmladavaq_s8(s3, vldrbq_z_s8(w3 + i, p), xv);
-    }
-    sum[0] = s0;
-    sum[1] = s1;
-    sum[2] = s2;
-    sum[3] = s3;
+    int8_t *b = (int8_t *)buffer;
+    const int32_t padded = (n + 15) & ~15;
+    vst1q_s8(b + padded - 16, vdupq_n_s8(0));
+    memcpy(b, x, (size_t)n);
 }
 
-static inline int32_t ernn_dot1_s8_port(const int8_t *w, int32_t n, const int8_t *x)
+/* acc[r] = bias[r] + the dot product of row r of the 4-row block at *wp (chunks >= 1 vectors). */
+static inline __attribute__((always_inline)) void ernn_mac4_port(const int8_t **wp, const int32_t *bias,
+                                                                 const int16_t *buffer, int32_t chunks,
+                                                                 const int16_t *const *buffer_end, int32_t acc[4])
 {
-    int32_t s = 0;
-    for (int32_t i = 0; i < n; i += 16) {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-        s = vmladavaq_s8(s, vldrbq_z_s8(w + i, p), vldrbq_z_s8(x + i, p));
+    (void)buffer_end;
+    const int8_t *w = *wp;
+    const int8_t *x = (const int8_t *)buffer;
+    int32_t s0 = bias[0], s1 = bias[1], s2 = bias[2], s3 = bias[3];
+    for (int32_t c = 0; c < chunks; ++c) {
+        const int8x16_t xv = vld1q_s8(x);
+        s0 = vmladavaq_s8(s0, vld1q_s8(w), xv);
+        s1 = vmladavaq_s8(s1, vld1q_s8(w + 16), xv);
+        s2 = vmladavaq_s8(s2, vld1q_s8(w + 32), xv);
+        s3 = vmladavaq_s8(s3, vld1q_s8(w + 48), xv);
+        w += 64;
+        x += 16;
     }
-    return s;
+    *wp = w;
+    acc[0] = s0;
+    acc[1] = s1;
+    acc[2] = s2;
+    acc[3] = s3;
 }
 
 #endif /* ERNN_DOT_S8_MVE_H */

@@ -1,0 +1,121 @@
+"""The C runtime's packed int8 FC layers: weights laid out for the core, requantization constants per gate,
+and the accumulator bound that makes the short requantization exact (``ernn_fc_params`` in
+``firmware_export/include/edgernn/ernn_s8.h``, the kernels in ``src/ernn_fc_s8.c`` and ``ports/``).
+
+Layout (packing ``K``): rows padded with zero rows to ``R`` (a multiple of 4; a cell pads every gate block
+to ``round4(hidden)`` rows so gate ``g`` starts at row ``g * round4(hidden)``), columns padded with zeros
+to ``C`` (a multiple of ``K``); weight ``[o][i]`` goes to ``((o // 4) * (C // K) + i // K) * 4K + (o % 4) * K
++ i % K``: per 4-row block and K columns, K bytes of each row in turn. ``K`` is 16 on cores with integer
+MVE (Cortex-M55: one 16-byte vector per row) and 4 elsewhere (one word per row: one LDM feeds the DSP
+kernel's 16 multiply-accumulates; the portable kernel reads the same layout).
+
+The short requantization (``bounded``), proven in ``ernn_fc_s8.c``: with ``left = max(shift, 0) + 1``,
+``SMMULR(acc << left, M)`` equals TFLite's ``SRDHM(acc << (left - 1), M)`` exactly when the doubled value
+is an int32, i.e. ``|acc| * 2^left < 2^31`` for every reachable accumulator; then no saturation of the
+reference's left shift or of ``bias + dot`` can occur either. :func:`accumulator_bound` is the exact
+largest ``|bias + sum_i w_i x_i|`` over int8 inputs ``x_i`` in [-128, 127] (each term at its extreme, as the
+inputs are independent), so the check holds for every input the layer can see. Where it fails for any
+row, or an int16 layer has a non-zero output zero point, the layer keeps the general (saturating) form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgernn.ir import FullyConnected
+
+#: Packing of each export target (ERNN_FC_PACK_K of the core it is compiled for).
+_PACK_K = {"cortex-m55": 16}
+DEFAULT_PACK_K = 4
+
+
+def pack_k(target: str) -> int:
+    """The packing ``K`` the C runtime uses when compiled for ``target``."""
+    return _PACK_K.get(target, DEFAULT_PACK_K)
+
+
+def round_up(n: int, m: int) -> int:
+    return -(-n // m) * m
+
+
+def accumulator_bound(weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Per row, the largest ``|bias + sum_i weight[i] * x[i]|`` over all int8 inputs (exact, int64)."""
+    w = weight.astype(np.int64)
+    b = bias.astype(np.int64)
+    high = b + np.maximum(127 * w, -128 * w).sum(axis=1)
+    low = b + np.minimum(127 * w, -128 * w).sum(axis=1)
+    return np.maximum(np.abs(high), np.abs(low))
+
+
+def short_requantization_exact(bound: np.ndarray, shift: np.ndarray) -> bool:
+    """True if ``|acc| * 2^(max(shift, 0) + 1) < 2^31`` for every row (``bound``, ``shift`` per row)."""
+    left = np.maximum(shift.astype(np.int64), 0) + 1
+    return bool(np.all(bound.astype(object) * (2 ** left.astype(object)) < 2**31))
+
+
+@dataclass(frozen=True)
+class PackedFC:
+    """The arrays and fields of one packed ``ernn_fc_params``."""
+
+    weight: np.ndarray  # int8, flat, in packed order
+    bias: np.ndarray  # int32 per padded row
+    multiplier: np.ndarray  # int32 per group (group_rows > 0) or per padded row
+    shift: np.ndarray
+    in_features: int
+    out_features: int  # rows written: gates * stride for a cell's FC, the true count for a head
+    output_zero_point: int
+    packing: int
+    group_rows: int
+    bounded: bool
+
+
+def pack_fc(fcs: Sequence[FullyConnected], k: int, *, gate_blocks: bool) -> PackedFC:
+    """Pack the given FCs (one per gate, same input) as one layer for packing ``k``.
+
+    ``gate_blocks``: a cell's gate FCs, each padded to a multiple of 4 rows and written whole; otherwise
+    one FC (a head) whose padding rows are computed but not written.
+    """
+    zero_points = {fc.output_zero_point for fc in fcs}
+    assert len(zero_points) == 1, "stacked FCs share their output zero point"
+    zero_point = zero_points.pop()
+    n_in = fcs[0].in_features
+    stride = round_up(max(fc.out_features for fc in fcs), 4)
+    cols = round_up(n_in, k)
+    rows = stride * len(fcs)
+    weight = np.zeros((rows, cols), np.int8)
+    bias = np.zeros(rows, np.int32)
+    per_row_m = np.zeros(rows, np.int32)
+    per_row_s = np.zeros(rows, np.int32)
+    uniform = True
+    bound = np.zeros(rows, np.int64)
+    for g, fc in enumerate(fcs):
+        lo = g * stride
+        hi = lo + fc.out_features
+        weight[lo:hi, :n_in] = fc.weight
+        bias[lo:hi] = fc.folded_bias
+        per_row_m[lo:hi] = fc.multiplier
+        per_row_s[lo:hi] = fc.shift
+        # padding rows take their gate's constants, so a uniform gate stays one group
+        per_row_m[hi : lo + stride] = fc.multiplier[0]
+        per_row_s[hi : lo + stride] = fc.shift[0]
+        uniform = uniform and len(set(zip(fc.multiplier.tolist(), fc.shift.tolist()))) == 1
+        bound[lo:hi] = accumulator_bound(fc.weight, fc.folded_bias)
+    bounded = short_requantization_exact(bound, per_row_s) and (fcs[0].output_bits == 8 or zero_point == 0)
+    packed = weight.reshape(rows // 4, 4, cols // k, k).transpose(0, 2, 1, 3).reshape(-1)
+    if uniform:
+        multiplier, shift, group_rows = per_row_m[::stride].copy(), per_row_s[::stride].copy(), stride
+    else:
+        multiplier, shift, group_rows = per_row_m, per_row_s, 0
+    out_features = rows if gate_blocks else fcs[0].out_features
+    return PackedFC(packed, bias, multiplier, shift, n_in, out_features, zero_point, k, group_rows, bounded)
+
+
+def unpack_weight(p: PackedFC) -> np.ndarray:
+    """The padded row-major weight matrix of a packed layer (inverse of the layout; for tests)."""
+    k = p.packing
+    cols = round_up(p.in_features, k)
+    rows = p.bias.size
+    return p.weight.reshape(rows // 4, cols // k, 4, k).transpose(0, 2, 1, 3).reshape(rows, cols)
