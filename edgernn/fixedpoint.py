@@ -17,6 +17,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from edgernn.errors import ModelFileError
+
 IntArray = npt.NDArray[np.integer]
 ArrayLike = npt.ArrayLike
 
@@ -296,8 +298,15 @@ SIGMOID_TABLE_UINT16: npt.NDArray[np.int64] = np.array(
 SIGMOID_TABLE_UINT16.setflags(write=False)
 
 
-class IntegerOverflowError(ArithmeticError):
-    """A value that C would hold in an int32 does not fit: the model's constants are invalid."""
+class IntegerOverflowError(ModelFileError, ArithmeticError):
+    """A value that C would hold in an int32 does not fit: the model's constants are invalid.
+
+    A :class:`ModelFileError` so the CLI reports it in one line; model validation
+    (``edgernn.ir``) rejects the constants that can overflow, so this is the last line of defence.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"the model's integer arithmetic fails: {what}", "re-create the model with `edgernn quantize`")
 
 
 def _i64(x: ArrayLike) -> npt.NDArray[np.int64]:

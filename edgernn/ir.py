@@ -43,6 +43,7 @@ from edgernn.errors import ModelFileError, UnsupportedModelError
 from edgernn.fileio import write_bytes_atomic
 from edgernn.fixedpoint import (
     GATE_INPUT_SCALE_POWER,
+    GATE_OUTPUT_SCALE_POWER,
     INT8_MAX,
     INT8_MIN,
     INT16_MAX,
@@ -59,6 +60,8 @@ HEADER_NAME = "edgernn.json"
 _MAX_ARCHIVE_BYTES = 1 << 30  # refuse zip bombs: no real RNN for an MCU comes near this
 
 GATE_SCALE = 2.0**GATE_INPUT_SCALE_POWER
+Q15_SCALE = 2.0**GATE_OUTPUT_SCALE_POWER  # the scale of sigmoid/tanh outputs (Q0.15)
+Q15_ONE = 1 << 15  # the largest magnitude of a Q0.15 or int16 value
 
 
 class IRValidationError(ModelFileError):
@@ -240,6 +243,72 @@ def _gate_fc(fc: FullyConnected, name: str, out: int, inp: int, input_zp: int) -
         _fail(f"{name} input zero point {fc.input_zero_point} differs from its input's {input_zp}")
 
 
+# --------------------------------------------------------------------------------------------
+# Arithmetic bounds: what every backend can compute identically. The reference raises where C
+# would overflow int32 and C saturates, the exporters derive multipliers from the scales (issue
+# 14 item 3), so a model is accepted only if, for every int8 input, no int32 intermediate can
+# overflow with its stored multipliers nor with those derived from its scales. Every check of
+# that kind is here.
+
+
+def _left_shift_fits(bound: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Whether ``bound * 2**max(shift, 0)`` (a requantization's left shift) fits int32."""
+    return bound.astype(np.float64) * np.exp2(np.maximum(shift.astype(np.float64), 0)) <= INT32_MAX
+
+
+def _derived_shift(real: np.ndarray) -> np.ndarray:
+    """The shift :func:`edgernn.fixedpoint.quantize_multiplier` gives each real multiplier (+1
+    where rounding the mantissa could carry), vectorized."""
+    mantissa, exponent = np.frexp(real)
+    return exponent + (mantissa * 2.0**31 >= 2.0**31 - 1)
+
+
+def _check_requantization(
+    bound: np.ndarray, multiplier_shift: np.ndarray, derived_real: np.ndarray, name: str
+) -> None:
+    """``bound``: the largest ``|input|`` of a requantization; its stored shift and the real
+    multiplier an exporter derives from the scales must both keep every intermediate in int32."""
+    if not np.all(_left_shift_fits(bound, multiplier_shift)):
+        _fail(f"{name}: a stored shift overflows int32 for some inputs (multiplier and scales disagree)")
+    if not np.all(np.isfinite(derived_real)) or not np.all(derived_real < 2.0**30):
+        _fail(f"{name}: its scales give a multiplier too large for a Q31 multiplier and shift")
+    if not np.all(_left_shift_fits(bound, _derived_shift(derived_real))):
+        _fail(f"{name}: its scales give a multiplier that overflows int32 for some inputs")
+
+
+def _check_fc_arithmetic(fc: FullyConnected, input_scale: float, name: str) -> None:
+    """Accumulator, left shift and derived multiplier of one FULLY_CONNECTED fit int32 for every
+    int8 input (``|x - zero_point| <= 255``; C accumulates ``x * w`` on the folded bias)."""
+    row_abs = np.abs(fc.weight.astype(np.int64)).sum(axis=1)
+    bound = np.maximum(
+        255 * row_abs + np.abs(fc.bias.astype(np.int64)), 128 * row_abs + np.abs(fc.folded_bias.astype(np.int64))
+    )
+    if np.any(bound > INT32_MAX):
+        _fail(f"{name}: the accumulator can overflow int32 (weights or bias too large)")
+    real = np.float64(np.float32(input_scale)) * fc.weight_scale.astype(np.float64) / np.float64(fc.output_scale)
+    _check_requantization(bound, fc.shift, real, name)
+
+
+def _check_rescale(rescale: Rescale, input_bound: int, derived_real: float, name: str) -> None:
+    """A cell's fixed rescale of values at most ``input_bound`` in magnitude."""
+    _check_requantization(
+        np.array([input_bound], dtype=np.int64),
+        np.array([rescale.shift]),
+        np.array([derived_real], dtype=np.float64),
+        name,
+    )
+
+
+def _check_layer_arithmetic(layer: RecurrentLayer) -> None:
+    """Every gate FC of every direction: ``x_*`` FCs read the layer input, ``h_*`` the hidden state."""
+    for d in layer.directions:
+        for f in dataclasses.fields(d.quant):
+            fc = getattr(d.quant, f.name)
+            if isinstance(fc, FullyConnected):
+                q = layer.input_q if f.name.startswith("x_") else layer.hidden_q
+                _check_fc_arithmetic(fc, q.scale, f.name)
+
+
 def _q312(fc: FullyConnected, name: str) -> None:
     if fc.output_scale != GATE_SCALE:
         _fail(f"{name} must output Q3.12 (scale 2**-12), got scale {fc.output_scale!r}")
@@ -264,6 +333,7 @@ class ElmanCellQ:
         _gate_fc(self.h_fc, "h_fc", h, h, layer.hidden_q.zero_point)
         _q312(self.x_fc, "x_fc")
         _q312(self.h_fc, "h_fc")
+        _check_rescale(self.to_hidden, Q15_ONE, Q15_SCALE / layer.hidden_q.scale, "to_hidden")
 
 
 @dataclass(frozen=True, eq=False)
@@ -339,6 +409,11 @@ class LSTMCellQ:
             _gate_fc(getattr(self, f"h_{gate}"), f"h_{gate}", h, h, layer.hidden_q.zero_point)
             _q312(getattr(self, f"x_{gate}"), f"x_{gate}")
             _q312(getattr(self, f"h_{gate}"), f"h_{gate}")
+        # forget_mul: f * c to the cell scale; input_mul: i * g to it; output_mul: o * tanh(c) to h.
+        cell_scale = 2.0**self.cell_scale_power
+        _check_rescale(self.forget_mul, Q15_ONE * Q15_ONE, Q15_SCALE, "forget_mul")
+        _check_rescale(self.input_mul, Q15_ONE * Q15_ONE, Q15_SCALE * Q15_SCALE / cell_scale, "input_mul")
+        _check_rescale(self.output_mul, Q15_ONE * Q15_ONE, Q15_SCALE * Q15_SCALE / layer.hidden_q.scale, "output_mul")
 
 
 CellQuant = ElmanCellQ | GRUCellQ | LSTMCellQ
@@ -383,6 +458,7 @@ class RecurrentLayer:
             if not isinstance(d.quant, CELL_CLASSES[self.cell]):
                 _fail(f"a {self.cell.value} layer holds a {type(d.quant).__name__}")
             d.quant.check(self)
+        _check_layer_arithmetic(self)
 
     @property
     def bidirectional(self) -> bool:
@@ -477,6 +553,7 @@ class QuantizedRNN:
                 _fail(f"head weight has shape {self.head.weight.shape}, expected {expected}")
             if self.head.fc.input_zero_point != self.layers[-1].hidden_q.zero_point:
                 _fail("head input zero point differs from the last layer's hidden zero point")
+            _check_fc_arithmetic(self.head.fc, self.layers[-1].hidden_q.scale, "head")
         if (self.input_mean is None) != (self.input_std is None):
             _fail("input_mean and input_std come together")
         if self.input_mean is not None:
