@@ -28,9 +28,11 @@ import io
 import json
 import math
 import os
+import tokenize
 import types
 import typing
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Union
@@ -661,9 +663,10 @@ def _from_tree(tp: Any, node: Any, arrays: dict[str, np.ndarray], path: str, con
             _fail(f"{path} must be a list")
         return tuple(_from_tree(item_tp, v, arrays, f"{path}/{i}", context) for i, v in enumerate(node))
     if tp is np.ndarray:
-        if not isinstance(node, dict) or set(node) != {"$array"} or node["$array"] not in arrays:
+        ref = node.get("$array") if isinstance(node, dict) and len(node) == 1 else None
+        if not isinstance(ref, str) or ref not in arrays:
             _fail(f"{path} must reference an array in the archive")
-        return arrays[node["$array"]]
+        return arrays[ref]
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(node, dict):
             _fail(f"{path} must be an object")
@@ -740,46 +743,135 @@ def save(model: QuantizedRNN, path: str | os.PathLike[str]) -> Path:
 
 
 def from_bytes(data: bytes, source: str = "model") -> QuantizedRNN:
-    """Parse and validate ``.ernn`` bytes. Raises :class:`ModelFileError` naming the problem."""
+    """Parse and validate ``.ernn`` bytes. Raises :class:`ModelFileError` naming the problem.
+
+    Memory is bounded by the file: entries are checked against their compressed sizes and the
+    header before anything is decompressed, and every array's declared shape against its bytes.
+    """
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, UnicodeDecodeError):
         raise ModelFileError(
             f"{source} is not an edgernn model (not a zip archive, or truncated)",
             "pass a .ernn file written by `edgernn quantize`",
         ) from None
     with zf:
-        infos = zf.infolist()
-        if sum(i.file_size for i in infos) > _MAX_ARCHIVE_BYTES:
-            raise ModelFileError(f"{source} unpacks to more than 1 GiB; refusing to read it")
-        names = {i.filename for i in infos}
-        if HEADER_NAME not in names:
+        entries = _check_entries(zf, len(data), source)
+        if HEADER_NAME not in entries:
             raise ModelFileError(f"{source} has no {HEADER_NAME}; it is not an edgernn model")
         try:
-            header = json.loads(zf.read(HEADER_NAME))
-        except (zipfile.BadZipFile, ValueError, OSError) as exc:
-            raise ModelFileError(f"{source}: the model header is corrupt ({exc})") from None
+            header = json.loads(_read_entry(zf, entries[HEADER_NAME], source))
+        except (ValueError, RecursionError) as exc:
+            what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise ModelFileError(f"{source}: the model header is corrupt ({what})") from None
         _check_header(header, source)
+        referenced = _array_references(header["model"], source)
+        unexpected = sorted(set(entries) - {HEADER_NAME} - {f"arrays/{name}.npy" for name in referenced})
+        if unexpected:
+            raise ModelFileError(f"{source} holds entries its header does not reference ({unexpected[0]!r}, ...)")
         arrays: dict[str, np.ndarray] = {}
-        for name in sorted(names):
-            if not name.startswith("arrays/") or not name.endswith(".npy"):
-                continue
-            try:
-                with zf.open(name) as f:
-                    arrays[name[len("arrays/") : -len(".npy")]] = np.lib.format.read_array(
-                        io.BytesIO(f.read()), allow_pickle=False
-                    )
-            except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-                raise ModelFileError(f"{source}: array {name} is corrupt ({exc})") from None
+        for name in sorted(referenced):
+            entry = f"arrays/{name}.npy"
+            if entry not in entries:
+                raise ModelFileError(f"{source}: array {entry} is missing")
+            arrays[name] = _read_npy(_read_entry(zf, entries[entry], source), f"{source}: array {entry}")
     try:
         model = _from_tree(QuantizedRNN, header["model"], arrays, "model", {})
-    except (UnsupportedModelError, ValueError) as exc:
+    except (UnsupportedModelError, ValueError, RecursionError) as exc:
         if isinstance(exc, ModelFileError):
             raise
         raise ModelFileError(f"{source}: invalid model ({exc})") from None
     if model.sha256 != header.get("model_sha256"):
         raise ModelFileError(f"{source}: content does not match its recorded hash (corrupt or edited file)")
     return model
+
+
+# Deflate expands at most ~1032:1; a real model (random-looking weights) compresses far less.
+# Refusing declared sizes above this ratio bounds memory by the file's real size.
+_MAX_EXPANSION = 64
+_MIN_EXPANDED_BYTES = 16 << 20  # small files may hold large all-zero arrays
+
+
+def _check_entries(zf: zipfile.ZipFile, file_bytes: int, source: str) -> dict[str, zipfile.ZipInfo]:
+    """The archive's entries by name, refused before reading if any is encrypted, uses a
+    compression other than stored/deflate, repeats a name, or declares more bytes than
+    the file can honestly hold."""
+    entries: dict[str, zipfile.ZipInfo] = {}
+    for info in zf.infolist():
+        if info.filename in entries:
+            raise ModelFileError(f"{source} holds the entry {info.filename!r} twice (corrupt or edited file)")
+        if info.flag_bits & 0x1:
+            raise ModelFileError(f"{source}: entry {info.filename!r} is encrypted; edgernn models never are")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ModelFileError(
+                f"{source}: entry {info.filename!r} uses compression method {info.compress_type}, "
+                "edgernn models use deflate"
+            )
+        entries[info.filename] = info
+    declared = sum(i.file_size for i in entries.values())
+    if declared > min(_MAX_ARCHIVE_BYTES, max(_MIN_EXPANDED_BYTES, _MAX_EXPANSION * file_bytes)):
+        raise ModelFileError(
+            f"{source} declares {declared} bytes of content in a {file_bytes}-byte file; refusing to unpack it",
+            "pass a .ernn file written by `edgernn quantize`",
+        )
+    return entries
+
+
+def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> bytes:
+    """One entry's bytes, never more than it declares (zipfile checks the size and CRC)."""
+    try:
+        with zf.open(info) as f:
+            data = f.read(info.file_size + 1)
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise ModelFileError(f"{source}: entry {info.filename!r} is corrupt ({type(exc).__name__})") from None
+    if len(data) != info.file_size:
+        raise ModelFileError(f"{source}: entry {info.filename!r} is corrupt (size differs from its declared size)")
+    return data
+
+
+def _array_references(tree: Any, source: str) -> set[str]:
+    """Names of the arrays the header's model tree references (iterative: any depth is safe)."""
+    names: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$array")
+            if isinstance(ref, str):
+                names.add(ref)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return names
+
+
+#: Array dtypes a .ernn holds (anything else is refused by type checks later; here it must not
+#: even be allocated): plain little- or big-endian integers and floats.
+_NPY_KINDS = "iuf"
+
+
+def _read_npy(data: bytes, what: str) -> np.ndarray:
+    """A ``.npy`` array parsed from ``data`` without trusting its header: the declared shape and
+    dtype must account for exactly the bytes present before anything is allocated."""
+    f = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"unknown .npy version {version}")
+    except (ValueError, SyntaxError, TypeError, tokenize.TokenError, RecursionError, EOFError, OSError) as exc:
+        raise ModelFileError(f"{what} is corrupt ({type(exc).__name__})") from None
+    if dtype.kind not in _NPY_KINDS or dtype.fields is not None or dtype.subdtype is not None or dtype.itemsize == 0:
+        raise ModelFileError(f"{what} has dtype {dtype}, which no edgernn model holds (corrupt or edited file)")
+    count = math.prod(shape)  # Python ints: a declared 2**40 elements cannot overflow here
+    payload = len(data) - f.tell()
+    if count * dtype.itemsize != payload:
+        raise ModelFileError(f"{what} declares shape {shape} ({count * dtype.itemsize} bytes) but holds {payload}")
+    arr = np.frombuffer(data, dtype=dtype, count=count, offset=f.tell())
+    return arr.reshape(shape, order="F" if fortran else "C")
 
 
 def _check_header(header: Any, source: str) -> None:
