@@ -28,11 +28,9 @@ import io
 import json
 import math
 import os
-import tokenize
 import types
 import typing
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Union
@@ -40,7 +38,7 @@ from typing import Any, ClassVar, Union
 import numpy as np
 import numpy.typing as npt
 
-from edgernn import __version__
+from edgernn import __version__, archive
 from edgernn.errors import ModelFileError, UnsupportedModelError
 from edgernn.fileio import write_bytes_atomic
 from edgernn.fixedpoint import (
@@ -60,6 +58,7 @@ FORMAT_NAME = "edgernn-model"
 SCHEMA_VERSION = 1
 HEADER_NAME = "edgernn.json"
 _MAX_ARCHIVE_BYTES = 1 << 30  # refuse zip bombs: no real RNN for an MCU comes near this
+_MIN_EXPANDED_BYTES = 16 << 20  # what a small .ernn may unpack to regardless of its size
 
 GATE_SCALE = 2.0**GATE_INPUT_SCALE_POWER
 Q15_SCALE = 2.0**GATE_OUTPUT_SCALE_POWER  # the scale of sigmoid/tanh outputs (Q0.15)
@@ -748,24 +747,25 @@ def from_bytes(data: bytes, source: str = "model") -> QuantizedRNN:
     Memory is bounded by the file: entries are checked against their compressed sizes and the
     header before anything is decompressed, and every array's declared shape against its bytes.
     """
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, UnicodeDecodeError):
-        raise ModelFileError(
+    zf = archive.open_zip(
+        data,
+        ModelFileError(
             f"{source} is not an edgernn model (not a zip archive, or truncated)",
             "pass a .ernn file written by `edgernn quantize`",
-        ) from None
+        ),
+    )
     with zf:
-        entries = _check_entries(zf, len(data), source)
+        entries = archive.check_entries(zf, len(data), source, ModelFileError, _MIN_EXPANDED_BYTES, _MAX_ARCHIVE_BYTES)
         if HEADER_NAME not in entries:
             raise ModelFileError(f"{source} has no {HEADER_NAME}; it is not an edgernn model")
         try:
-            header = json.loads(_read_entry(zf, entries[HEADER_NAME], source))
+            raw = archive.read_entry(zf, entries[HEADER_NAME], f"{source}: {HEADER_NAME}", ModelFileError)
+            header = json.loads(raw)
         except (ValueError, RecursionError) as exc:
             what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise ModelFileError(f"{source}: the model header is corrupt ({what})") from None
         _check_header(header, source)
-        referenced = _array_references(header["model"], source)
+        referenced = _array_references(header["model"])
         unexpected = sorted(set(entries) - {HEADER_NAME} - {f"arrays/{name}.npy" for name in referenced})
         if unexpected:
             raise ModelFileError(f"{source} holds entries its header does not reference ({unexpected[0]!r}, ...)")
@@ -774,7 +774,8 @@ def from_bytes(data: bytes, source: str = "model") -> QuantizedRNN:
             entry = f"arrays/{name}.npy"
             if entry not in entries:
                 raise ModelFileError(f"{source}: array {entry} is missing")
-            arrays[name] = _read_npy(_read_entry(zf, entries[entry], source), f"{source}: array {entry}")
+            data_bytes = archive.read_entry(zf, entries[entry], f"{source}: array {entry}", ModelFileError)
+            arrays[name] = archive.read_npy(data_bytes, f"{source}: array {entry}", ModelFileError)
     try:
         model = _from_tree(QuantizedRNN, header["model"], arrays, "model", {})
     except (UnsupportedModelError, ValueError, RecursionError) as exc:
@@ -786,50 +787,7 @@ def from_bytes(data: bytes, source: str = "model") -> QuantizedRNN:
     return model
 
 
-# Deflate expands at most ~1032:1; a real model (random-looking weights) compresses far less.
-# Refusing declared sizes above this ratio bounds memory by the file's real size.
-_MAX_EXPANSION = 64
-_MIN_EXPANDED_BYTES = 16 << 20  # small files may hold large all-zero arrays
-
-
-def _check_entries(zf: zipfile.ZipFile, file_bytes: int, source: str) -> dict[str, zipfile.ZipInfo]:
-    """The archive's entries by name, refused before reading if any is encrypted, uses a
-    compression other than stored/deflate, repeats a name, or declares more bytes than
-    the file can honestly hold."""
-    entries: dict[str, zipfile.ZipInfo] = {}
-    for info in zf.infolist():
-        if info.filename in entries:
-            raise ModelFileError(f"{source} holds the entry {info.filename!r} twice (corrupt or edited file)")
-        if info.flag_bits & 0x1:
-            raise ModelFileError(f"{source}: entry {info.filename!r} is encrypted; edgernn models never are")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise ModelFileError(
-                f"{source}: entry {info.filename!r} uses compression method {info.compress_type}, "
-                "edgernn models use deflate"
-            )
-        entries[info.filename] = info
-    declared = sum(i.file_size for i in entries.values())
-    if declared > min(_MAX_ARCHIVE_BYTES, max(_MIN_EXPANDED_BYTES, _MAX_EXPANSION * file_bytes)):
-        raise ModelFileError(
-            f"{source} declares {declared} bytes of content in a {file_bytes}-byte file; refusing to unpack it",
-            "pass a .ernn file written by `edgernn quantize`",
-        )
-    return entries
-
-
-def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> bytes:
-    """One entry's bytes, never more than it declares (zipfile checks the size and CRC)."""
-    try:
-        with zf.open(info) as f:
-            data = f.read(info.file_size + 1)
-    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
-        raise ModelFileError(f"{source}: entry {info.filename!r} is corrupt ({type(exc).__name__})") from None
-    if len(data) != info.file_size:
-        raise ModelFileError(f"{source}: entry {info.filename!r} is corrupt (size differs from its declared size)")
-    return data
-
-
-def _array_references(tree: Any, source: str) -> set[str]:
+def _array_references(tree: Any) -> set[str]:
     """Names of the arrays the header's model tree references (iterative: any depth is safe)."""
     names: set[str] = set()
     stack = [tree]
@@ -843,35 +801,6 @@ def _array_references(tree: Any, source: str) -> set[str]:
         elif isinstance(node, list):
             stack.extend(node)
     return names
-
-
-#: Array dtypes a .ernn holds (anything else is refused by type checks later; here it must not
-#: even be allocated): plain little- or big-endian integers and floats.
-_NPY_KINDS = "iuf"
-
-
-def _read_npy(data: bytes, what: str) -> np.ndarray:
-    """A ``.npy`` array parsed from ``data`` without trusting its header: the declared shape and
-    dtype must account for exactly the bytes present before anything is allocated."""
-    f = io.BytesIO(data)
-    try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise ValueError(f"unknown .npy version {version}")
-    except (ValueError, SyntaxError, TypeError, tokenize.TokenError, RecursionError, EOFError, OSError) as exc:
-        raise ModelFileError(f"{what} is corrupt ({type(exc).__name__})") from None
-    if dtype.kind not in _NPY_KINDS or dtype.fields is not None or dtype.subdtype is not None or dtype.itemsize == 0:
-        raise ModelFileError(f"{what} has dtype {dtype}, which no edgernn model holds (corrupt or edited file)")
-    count = math.prod(shape)  # Python ints: a declared 2**40 elements cannot overflow here
-    payload = len(data) - f.tell()
-    if count * dtype.itemsize != payload:
-        raise ModelFileError(f"{what} declares shape {shape} ({count * dtype.itemsize} bytes) but holds {payload}")
-    arr = np.frombuffer(data, dtype=dtype, count=count, offset=f.tell())
-    return arr.reshape(shape, order="F" if fortran else "C")
 
 
 def _check_header(header: Any, source: str) -> None:
