@@ -34,6 +34,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a case counts as a hang")
     parser.add_argument("--failures", type=Path, default=None, help="folder for inputs that failed")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    parser.add_argument(
+        "--code", type=Path, default=None, help="fuzz the edgernn of another checkout (e.g. a baseline before a fix)"
+    )
     args = parser.parse_args()
     kinds = tuple(args.kind or KINDS)
 
@@ -50,7 +53,14 @@ def main() -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="edgernn-fuzz-") as work:
         reports = run_campaign(
-            kinds, args.cases, args.seed, Path(work), timeout=args.timeout, failures=args.failures, progress=progress
+            kinds,
+            args.cases,
+            args.seed,
+            Path(work),
+            timeout=args.timeout,
+            failures=args.failures,
+            progress=progress,
+            **({"code": args.code.resolve()} if args.code else {}),
         )
     print(format_table(reports))
     print(f"\nseed {args.seed}, {time.perf_counter() - start:.0f} s")

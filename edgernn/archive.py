@@ -28,7 +28,10 @@ MAX_EXPANSION = 64
 #: Array dtype kinds read by default: plain integers and floats (object arrays would need pickle).
 NUMERIC_KINDS = "iuf"
 
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, UnicodeDecodeError)
+# What zipfile raises on a corrupt directory (NotImplementedError: "zip file version 12.8").
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, UnicodeDecodeError, NotImplementedError,
+)  # fmt: skip
 
 
 def open_zip(file: bytes | BinaryIO, error: EdgeRNNError) -> zipfile.ZipFile:
@@ -73,7 +76,7 @@ def read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, what: str, error: typ
     try:
         with zf.open(info) as f:
             data = f.read(info.file_size + 1)
-    except (*_ZIP_ERRORS, zlib.error, NotImplementedError, RuntimeError) as exc:
+    except (*_ZIP_ERRORS, zlib.error, RuntimeError) as exc:
         raise error(f"{what} is corrupt or truncated ({type(exc).__name__})") from None
     if len(data) != info.file_size:
         raise error(f"{what} is corrupt (its size differs from the declared size)")

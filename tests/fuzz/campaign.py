@@ -453,15 +453,16 @@ class KindReport:
 class Worker:
     """The child process running cases; restarted after a crash or a hang."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, code: Path = REPO) -> None:
         self.log = log
+        self.code = code  # the checkout whose edgernn is fuzzed (another one to measure a baseline)
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1"}
+        env = {**os.environ, "PYTHONPATH": str(self.code), "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1"}
         with self.log.open("a") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.fuzz.worker"],
+                [sys.executable, str(Path(__file__).with_name("worker.py"))],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=err,
@@ -517,11 +518,12 @@ def run_campaign(
     timeout: float = 60.0,
     failures: Path | None = None,
     progress: Callable[[str, int, KindReport], None] | None = None,
+    code: Path = REPO,
 ) -> dict[str, KindReport]:
     """``cases`` mutated files per kind, run in a child process; failing cases are copied to
     ``failures`` (named by kind, seed and index, so they can be replayed)."""
     seeds = make_seeds(workdir / "seeds")
-    worker = Worker(workdir / "worker.log")
+    worker = Worker(workdir / "worker.log", code)
     reports: dict[str, KindReport] = {}
     try:
         for kind in kinds:

@@ -3,7 +3,8 @@
 Input lines are JSON ``{"kind", "path", "model", "sequence"}``; each answer is one JSON line
 ``{"outcome": "accepted" | "clean" | "traceback", "detail": ...}``. A native crash kills this
 process (the parent sees the signal); a hang is the parent's timeout. Started by
-:mod:`tests.fuzz.campaign`, never by hand.
+:mod:`tests.fuzz.campaign` as a script (it imports only ``edgernn``, so the campaign can fuzz
+another checkout's code), never by hand.
 """
 
 from __future__ import annotations

@@ -167,3 +167,8 @@ def test_single_byte_flips_give_one_line_errors(tmp_path: Path, model_bytes: byt
             ir.from_bytes(bytes(data))
         except ModelFileError as exc:
             assert "\n" not in str(exc)
+
+
+def test_unsupported_zip_version(tmp_path: Path, model_bytes: bytes) -> None:
+    """Was NotImplementedError ("zip file version 12.8") from zipfile's directory parser (fuzz case)."""
+    _load_error(tmp_path, _patch_entry(model_bytes, WEIGHT, {}, {6: 128}), "not a zip archive, or truncated")
