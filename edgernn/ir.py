@@ -93,7 +93,8 @@ def _set(obj: Any, name: str, value: Any) -> None:
 def _check_scale(value: float, name: str) -> float:
     """A positive finite scale, rounded to float32: TFLite stores scales as float32 and derives
     its multipliers from those, so edgernn does the same to compute the very same integers."""
-    value = float(np.float32(value))
+    with np.errstate(over="ignore"):  # beyond float32: inf, refused below
+        value = float(np.float32(value))
     if not (math.isfinite(value) and value > 0):
         _fail(f"{name} must be a positive finite float32 scale, got {value!r}")
     return value

@@ -146,9 +146,14 @@ def main() -> None:
     import edgernn.runtime.onnx_backend  # noqa: F401
     import edgernn.runtime.tflm_backend  # noqa: F401
 
-    print("ready", flush=True)
+    # The answers get a private copy of stdout; fd 1 goes to stderr, so whatever native code
+    # prints (TFLite Micro reports errors on stdout) cannot corrupt the protocol.
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    print("ready", file=answers, flush=True)
     for line in sys.stdin:
-        print(json.dumps(run_case(json.loads(line))), flush=True)
+        print(json.dumps(run_case(json.loads(line))), file=answers, flush=True)
 
 
 if __name__ == "__main__":
