@@ -512,7 +512,7 @@ class Worker:
 
 def run_campaign(
     kinds: tuple[str, ...],
-    cases: int,
+    cases: int | dict[str, int],
     seed: int,
     workdir: Path,
     timeout: float = 60.0,
@@ -520,8 +520,9 @@ def run_campaign(
     progress: Callable[[str, int, KindReport], None] | None = None,
     code: Path = REPO,
 ) -> dict[str, KindReport]:
-    """``cases`` mutated files per kind, run in a child process; failing cases are copied to
-    ``failures`` (named by kind, seed and index, so they can be replayed)."""
+    """``cases`` mutated files per kind (one number, or one per kind), run in one child process;
+    failing cases are copied to ``failures`` (named by kind, seed and index, so they can be
+    replayed)."""
     seeds = make_seeds(workdir / "seeds")
     worker = Worker(workdir / "worker.log", code)
     reports: dict[str, KindReport] = {}
@@ -530,7 +531,7 @@ def run_campaign(
             report = reports[kind] = KindReport()
             pool = [s for s in seeds if s.kind == kind]
             start = time.perf_counter()
-            for i in range(cases):
+            for i in range(cases if isinstance(cases, int) else cases[kind]):
                 rng = random.Random(f"{seed}/{kind}/{i}")
                 s = rng.choice(pool)
                 mutator, data = mutate(kind, s.path.read_bytes(), rng)

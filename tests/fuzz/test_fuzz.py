@@ -21,10 +21,7 @@ CASES = {"ernn": 150, "safetensors": 200, "npz": 300, "csv": 300, "onnx": 300, "
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, KindReport]:
-    workdir = tmp_path_factory.mktemp("fuzz")
-    found: dict[str, KindReport] = {}
-    for kind in KINDS:
-        found.update(run_campaign((kind,), CASES[kind], seed=14, workdir=workdir, timeout=60))
+    found = run_campaign(KINDS, CASES, seed=14, workdir=tmp_path_factory.mktemp("fuzz"), timeout=60)
     print(format_table(found))
     return found
 
