@@ -103,6 +103,10 @@ def read_npy(data: bytes, what: str, error: type[EdgeRNNError], kinds: str = NUM
             raise error(f"{what} is an object array (Python objects need pickle, which is refused)", "store numbers")
         raise error(f"{what} has dtype {dtype}, which is not read here (corrupt or unexpected array)")
     count = math.prod(shape)  # Python ints: a declared 2**40 elements cannot overflow here
+    if count == 0 and any(d > 1 for d in shape):
+        # No bytes, yet iterating it makes one object per row: (2**31, 0) in a 470-byte file
+        # exhausted memory. No edgernn array is empty along one axis and long along another.
+        raise error(f"{what} declares the empty shape {shape}", "store non-empty arrays")
     payload = len(data) - f.tell()
     if count * dtype.itemsize != payload:
         raise error(f"{what} declares shape {shape} ({count * dtype.itemsize} bytes) but holds {payload} bytes")

@@ -169,7 +169,7 @@ def _checkpoint(meta: dict[str, str], tensors: dict[str, torch.Tensor]) -> Check
     try:
         with torch.device("meta"):
             skeleton = RNNModel(config)
-    except (RuntimeError, ValueError, OverflowError) as exc:  # sizes beyond torch's index range
+    except (RuntimeError, ValueError, OverflowError, TypeError) as exc:  # sizes beyond torch's index range
         raise ModelFileError(f"the model configuration declares impossible sizes ({str(exc)[:80]})") from None
 
     normalization = None

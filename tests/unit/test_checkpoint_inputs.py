@@ -66,7 +66,7 @@ def test_deeply_nested_metadata(tmp_path: Path) -> None:
     _refused(path, "'config' is not valid JSON")
 
 
-@pytest.mark.parametrize("field, value", [("hidden_size", 2**31), ("input_size", 10**7)])
+@pytest.mark.parametrize("field, value", [("hidden_size", 2**31), ("hidden_size", 2**62), ("input_size", 10**7)])
 def test_declared_sizes_are_checked_before_allocating(tmp_path: Path, field: str, value: int) -> None:
     """hidden_size 2**31 was a traceback; input_size 10**7 in a 20 KB file took 4 GB."""
     path = _saved(tmp_path)

@@ -46,6 +46,15 @@ def test_npy_member_declaring_2_40_elements(tmp_path: Path) -> None:
     _refused(path, r"declares shape \(1048576, 1048576\)")
 
 
+def test_empty_array_with_2_31_rows(tmp_path: Path) -> None:
+    """A 470-byte file whose X has shape (2**31, 0) made one object per row until memory ran out
+    (found by the fuzz campaign)."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|i1", "fortran_order": False, "shape": (2**31, 0)})
+    path = _npz(tmp_path, {"X.npy": header.getvalue(), "y.npy": _npy(np.zeros(3, np.int64))})
+    _refused(path, r"declares the empty shape \(2147483648, 0\)")
+
+
 def test_encrypted_and_unknown_compression_members(tmp_path: Path) -> None:
     """Were RuntimeError and NotImplementedError."""
     path = _npz(tmp_path, {"X.npy": _npy(np.zeros((2, 3, 4), np.float32)), "y.npy": _npy(np.zeros(2, np.int64))})
