@@ -25,6 +25,9 @@ from edgernn.errors import EdgeRNNError
 #: file may hold large all-zero arrays).
 MAX_EXPANSION = 64
 
+#: The largest extent (product of the non-zero dimensions) of an array without elements.
+_MAX_EMPTY_EXTENT = 1 << 16
+
 #: Array dtype kinds read by default: plain integers and floats (object arrays would need pickle).
 NUMERIC_KINDS = "iuf"
 
@@ -103,9 +106,9 @@ def read_npy(data: bytes, what: str, error: type[EdgeRNNError], kinds: str = NUM
             raise error(f"{what} is an object array (Python objects need pickle, which is refused)", "store numbers")
         raise error(f"{what} has dtype {dtype}, which is not read here (corrupt or unexpected array)")
     count = math.prod(shape)  # Python ints: a declared 2**40 elements cannot overflow here
-    if count == 0 and any(d > 1 for d in shape):
+    if count == 0 and math.prod(d for d in shape if d) > _MAX_EMPTY_EXTENT:
         # No bytes, yet iterating it makes one object per row: (2**31, 0) in a 470-byte file
-        # exhausted memory. No edgernn array is empty along one axis and long along another.
+        # exhausted memory. Small empty arrays pass, so the caller can say what is missing.
         raise error(f"{what} declares the empty shape {shape}", "store non-empty arrays")
     payload = len(data) - f.tell()
     if count * dtype.itemsize != payload:
