@@ -265,12 +265,10 @@ def _derived_shift(real: np.ndarray) -> np.ndarray:
     return exponent + (mantissa * 2.0**31 >= 2.0**31 - 1)
 
 
-def _check_requantization(
-    bound: np.ndarray, multiplier_shift: np.ndarray, derived_real: np.ndarray, name: str
-) -> None:
+def _check_requantization(bound: np.ndarray, shift: np.ndarray, derived_real: np.ndarray, name: str) -> None:
     """``bound``: the largest ``|input|`` of a requantization; its stored shift and the real
     multiplier an exporter derives from the scales must both keep every intermediate in int32."""
-    if not np.all(_left_shift_fits(bound, multiplier_shift)):
+    if not np.all(_left_shift_fits(bound, shift)):
         _fail(f"{name}: a stored shift overflows int32 for some inputs (multiplier and scales disagree)")
     if not np.all(np.isfinite(derived_real)) or not np.all(derived_real < 2.0**30):
         _fail(f"{name}: its scales give a multiplier too large for a Q31 multiplier and shift")
