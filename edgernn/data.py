@@ -30,7 +30,6 @@ An integer ``X`` is always read as token ids (``>= 0``); cast numeric sensor dat
 from __future__ import annotations
 
 import hashlib
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from edgernn import archive
 from edgernn.errors import InputDataError, ModelFileError
 from edgernn.types import Task
 
@@ -58,6 +58,12 @@ Targets = np.ndarray | tuple[np.ndarray, ...]
 
 # Values of ``SequenceData.parts``: a dataset's own held-out split.
 TRAIN, VALIDATION, TEST = 0, 1, 2
+#: Largest token id + 1 and class count edgernn trains: an embedding or head of this size is far
+#: beyond any microcontroller already, and larger ids (2**40 in a corrupt file) would make torch
+#: allocate terabytes before failing.
+MAX_VOCAB_SIZE = 1 << 20
+MAX_CLASSES = 1 << 16
+_MIN_EXPANDED_NPZ_BYTES = 64 << 20  # what a small .npz may unpack to regardless of its size
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays have no truth value, compare by identity
@@ -136,6 +142,11 @@ class SequenceData:
             t = t.astype(np.int64, copy=False)
             if t.size and int(t.min()) < 0:
                 raise InputDataError(f"{what}: class label {int(t.min())} is negative", "use labels 0..C-1")
+            if t.size and int(t.max()) >= MAX_CLASSES:
+                raise InputDataError(
+                    f"{what}: class label {int(t.max())} is beyond edgernn's limit of {MAX_CLASSES} classes",
+                    "number the classes 0..C-1",
+                )
             return t
         if t.dtype.kind not in "iuf" or t.ndim not in (1, 2):
             raise InputDataError(
@@ -252,6 +263,12 @@ def _check_sequences(raw: Sequence[Any]) -> tuple[np.ndarray, ...]:
         bad = [i for i, s in enumerate(out) if s.min() < 0]
         if bad:
             raise InputDataError(f"sequence {bad[0]} has a negative token id", "token ids must be >= 0")
+        top = max(int(s.max()) for s in out)
+        if top >= MAX_VOCAB_SIZE:
+            raise InputDataError(
+                f"token id {top} is beyond edgernn's vocabulary limit of {MAX_VOCAB_SIZE} ids",
+                "renumber the tokens densely from 0",
+            )
         return out
     out = tuple(s.astype(np.float32, copy=False) for s in seqs)
     if not np.isfinite(np.concatenate(out)).all():  # one vectorized pass; locate only on failure
@@ -313,36 +330,31 @@ def load_npz_inputs(path: str | Path) -> tuple[np.ndarray, ...]:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    # Check the signature first: np.load's own error for a text or pickle file talks about pickles.
-    with path.open("rb") as fh:
-        magic = fh.read(6)
-    if magic == b"\x93NUMPY":
-        raise InputDataError(f"{path} is a single .npy array, not an .npz archive", "write it with numpy.savez")
-    if not magic.startswith(b"PK"):
-        raise InputDataError(f"{path} is not an .npz file (no zip signature)", "write it with numpy.savez")
+    """The arrays of an ``.npz``, read with :mod:`edgernn.archive` (never unpickles; memory
+    bounded by the file's size, whatever its headers declare)."""
+    # Check the signature first: a text or pickle file should not be called a corrupt zip.
     try:
-        npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputDataError(
-            f"{path} is truncated or not a valid .npz archive ({exc})", "write it with numpy.savez"
-        ) from None
-    arrays: dict[str, np.ndarray] = {}
-    with npz:
-        for key in npz.files:
-            try:
-                value = npz[key]
-            except ValueError as exc:
-                if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-                    raise InputDataError(
-                        f"{path}: {key!r} is an object array (Python objects need pickle, which is refused)",
-                        "store a numeric or str array",
-                    ) from None
-                raise InputDataError(f"{path}: {key!r} is corrupt ({exc})") from None
-            except (OSError, EOFError, zipfile.BadZipFile) as exc:
-                raise InputDataError(f"{path}: {key!r} is corrupt or truncated ({exc})") from None
-            if not isinstance(value, np.ndarray):  # NpzFile hands back raw bytes of non-.npy members
-                raise InputDataError(f"{path}: {key!r} is corrupt (not a .npy array)", "write it with numpy.savez")
-            arrays[key] = value
+        with path.open("rb") as fh:
+            magic = fh.read(6)
+            size = path.stat().st_size
+            if magic == b"\x93NUMPY":
+                raise InputDataError(f"{path} is a single .npy array, not an .npz archive", "write it with numpy.savez")
+            if not magic.startswith(b"PK"):
+                raise InputDataError(f"{path} is not an .npz file (no zip signature)", "write it with numpy.savez")
+            zf = archive.open_zip(
+                fh, InputDataError(f"{path} is truncated or not a valid .npz archive", "write it with numpy.savez")
+            )
+            arrays: dict[str, np.ndarray] = {}
+            with zf:
+                entries = archive.check_entries(zf, size, str(path), InputDataError, _MIN_EXPANDED_NPZ_BYTES)
+                for name, info in entries.items():
+                    if not name.endswith(".npy"):
+                        raise InputDataError(f"{path}: {name!r} is not a .npy array", "write the file with numpy.savez")
+                    key = name[: -len(".npy")]
+                    data = archive.read_entry(zf, info, f"{path}: {key!r}", InputDataError)
+                    arrays[key] = archive.read_npy(data, f"{path}: {key!r}", InputDataError, kinds="iufUS")
+    except OSError as exc:
+        raise InputDataError(f"cannot read {path} ({exc.strerror or exc})") from None
     return arrays
 
 

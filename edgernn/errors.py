@@ -33,6 +33,11 @@ class QuantizationError(EdgeRNNError):
     """Calibration data or weights that cannot be quantized (empty, non-finite, out of range)."""
 
 
+class MultiplierRangeError(QuantizationError, ValueError):
+    """A real rescale factor that no Q31 multiplier and shift represents (weights or scales far
+    out of range); a ``ValueError`` too, for callers of the fixed-point helpers."""
+
+
 class MissingDependencyError(EdgeRNNError):
     """An optional dependency (torch, a dataset package) is not installed."""
 

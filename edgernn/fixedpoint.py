@@ -17,6 +17,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from edgernn.errors import ModelFileError, MultiplierRangeError
+
 IntArray = npt.NDArray[np.integer]
 ArrayLike = npt.ArrayLike
 
@@ -296,8 +298,15 @@ SIGMOID_TABLE_UINT16: npt.NDArray[np.int64] = np.array(
 SIGMOID_TABLE_UINT16.setflags(write=False)
 
 
-class IntegerOverflowError(ArithmeticError):
-    """A value that C would hold in an int32 does not fit: the model's constants are invalid."""
+class IntegerOverflowError(ModelFileError, ArithmeticError):
+    """A value that C would hold in an int32 does not fit: the model's constants are invalid.
+
+    A :class:`ModelFileError` so the CLI reports it in one line; model validation
+    (``edgernn.ir``) rejects the constants that can overflow, so this is the last line of defence.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"the model's integer arithmetic fails: {what}", "re-create the model with `edgernn quantize`")
 
 
 def _i64(x: ArrayLike) -> npt.NDArray[np.int64]:
@@ -321,6 +330,9 @@ def round_half_away_from_zero(x: float) -> int:
     return int(math.copysign(math.floor(abs(x) + 0.5), x))
 
 
+_MULTIPLIER_FIX = "the model's weights or scales are far out of range; retrain with weight decay or recalibrate"
+
+
 def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
     """Split a positive real multiplier into a Q31 ``multiplier`` and a power-of-two ``shift``.
 
@@ -328,7 +340,9 @@ def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
     ``QuantizeMultiplier`` (frexp, round half away from zero, flush below 2**-31 to zero).
     """
     if not math.isfinite(real_multiplier) or real_multiplier < 0:
-        raise ValueError(f"multiplier must be finite and >= 0, got {real_multiplier!r}")
+        raise MultiplierRangeError(
+            f"a requantization multiplier must be finite and >= 0, got {real_multiplier!r}", _MULTIPLIER_FIX
+        )
     if real_multiplier == 0.0:
         return 0, 0
     q, shift = math.frexp(real_multiplier)
@@ -339,7 +353,10 @@ def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
     if shift < -31:
         return 0, 0
     if shift > 30:
-        raise ValueError(f"multiplier {real_multiplier!r} is too large for a Q31 multiplier and shift")
+        raise MultiplierRangeError(
+            f"requantization multiplier {real_multiplier!r} is too large for a Q31 multiplier and shift",
+            _MULTIPLIER_FIX,
+        )
     return q_fixed, shift
 
 

@@ -38,8 +38,8 @@ from typing import Any, ClassVar, Union
 import numpy as np
 import numpy.typing as npt
 
-from edgernn import __version__
-from edgernn.errors import ModelFileError, UnsupportedModelError
+from edgernn import __version__, archive
+from edgernn.errors import ModelFileError, MultiplierRangeError, UnsupportedModelError
 from edgernn.fileio import write_bytes_atomic
 from edgernn.fixedpoint import (
     GATE_INPUT_SCALE_POWER,
@@ -61,9 +61,11 @@ FORMAT_NAME = "edgernn-model"
 SCHEMA_VERSION = 2
 HEADER_NAME = "edgernn.json"
 _MAX_ARCHIVE_BYTES = 1 << 30  # refuse zip bombs: no real RNN for an MCU comes near this
+_MIN_EXPANDED_BYTES = 16 << 20  # what a small .ernn may unpack to regardless of its size
 
 GATE_SCALE = 2.0**GATE_INPUT_SCALE_POWER
-Q15_SCALE = 2.0**GATE_OUTPUT_SCALE_POWER
+Q15_SCALE = 2.0**GATE_OUTPUT_SCALE_POWER  # the scale of sigmoid/tanh outputs (Q0.15)
+Q15_ONE = 1 << 15  # the largest magnitude of a Q0.15 or int16 value
 
 
 class IRValidationError(ModelFileError):
@@ -94,7 +96,8 @@ def _set(obj: Any, name: str, value: Any) -> None:
 def _check_scale(value: float, name: str) -> float:
     """A positive finite scale, rounded to float32: TFLite stores scales as float32 and derives
     its multipliers from those, so edgernn does the same to compute the very same integers."""
-    value = float(np.float32(value))
+    with np.errstate(over="ignore"):  # beyond float32: inf, refused below
+        value = float(np.float32(value))
     if not (math.isfinite(value) and value > 0):
         _fail(f"{name} must be a positive finite float32 scale, got {value!r}")
     return value
@@ -155,8 +158,8 @@ class Rescale:
         """The rescale of ``a * b / out``, derived from float32 scales (the IR's only rule)."""
         try:
             return cls(*multiplier_from_scales(a, b, out))
-        except ValueError:
-            _fail(f"{what}: scales {a!r} * {b!r} / {out!r} give a factor too large for a Q31 multiplier")
+        except MultiplierRangeError as exc:
+            raise MultiplierRangeError(f"{what}: {exc.what}", exc.fix) from None
 
 
 def fc_multipliers(
@@ -283,12 +286,45 @@ def _gate_fc(fc: FullyConnected, name: str, out: int, inp: int, input_q: QParams
         _fail(f"{name} must produce symmetric int16 gate pre-activations")
     if fc.input_zero_point != input_q.zero_point:
         _fail(f"{name} input zero point {fc.input_zero_point} differs from its input's {input_q.zero_point}")
-    _check_fc_multipliers(fc, input_q.scale, name)
+    _check_fc_arithmetic(fc, input_q.scale, name)
+
+
+# --------------------------------------------------------------------------------------------
+# One source of truth and arithmetic bounds: what every backend computes identically. The
+# reference and C read the stored integers, the ONNX and TFLite exports derive theirs from the
+# scales, so the stored ones must be exactly those (issue 14 item 4). The reference raises where C
+# would overflow int32 and C saturates, so a model is accepted only if, for every int8 input, no
+# int32 intermediate can overflow (issue 14 item 3). Every check of that kind is here.
+
+
+def _left_shift_fits(bound: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Whether ``bound * 2**max(shift, 0)`` (a requantization's left shift) fits int32."""
+    return bound.astype(np.float64) * np.exp2(np.maximum(shift.astype(np.float64), 0)) <= INT32_MAX
+
+
+def _check_fc_arithmetic(fc: FullyConnected, input_scale: float, name: str) -> None:
+    """A FULLY_CONNECTED's integers are the ones its scales give, and its accumulator and left
+    shift fit int32 for every int8 input (``|x - zero_point| <= 255``; C accumulates ``x * w`` on
+    the folded bias)."""
+    _check_fc_multipliers(fc, input_scale, name)
+    row_abs = np.abs(fc.weight.astype(np.int64)).sum(axis=1)
+    bound = np.maximum(
+        255 * row_abs + np.abs(fc.bias.astype(np.int64)), 128 * row_abs + np.abs(fc.folded_bias.astype(np.int64))
+    )
+    if np.any(bound > INT32_MAX):
+        _fail(f"{name}: the accumulator can overflow int32 (weights or bias too large)")
+    if not np.all(_left_shift_fits(bound, fc.shift)):
+        _fail(f"{name}: its scales give a requantization that overflows int32 for some inputs")
 
 
 def _check_rescales(cell: Any, derived: dict[str, Rescale]) -> None:
+    """A cell's rescales are the ones its scales give, and their left shifts fit int32 for the
+    largest input each one sees (``cell.RESCALE_INPUT_BOUNDS``)."""
     for name, want in derived.items():
-        _check_derived(getattr(cell, name), want, name)
+        actual = getattr(cell, name)
+        _check_derived(actual, want, name)
+        if not _left_shift_fits(np.array([cell.RESCALE_INPUT_BOUNDS[name]]), np.array([actual.shift])).all():
+            _fail(f"{name}: its scales give a requantization that overflows int32 for some inputs")
 
 
 def _q312(fc: FullyConnected, name: str) -> None:
@@ -305,6 +341,7 @@ class ElmanCellQ:
     """
 
     CELL: ClassVar[CellType] = CellType.RNN
+    RESCALE_INPUT_BOUNDS: ClassVar[dict[str, int]] = {"to_hidden": Q15_ONE}  # the Q0.15 tanh
     x_fc: FullyConnected
     h_fc: FullyConnected
     to_hidden: Rescale
@@ -337,6 +374,12 @@ class GRUCellQ:
     """
 
     CELL: ClassVar[CellType] = CellType.GRU
+    #: r * h_n and the gate products multiply two int16 values; to_hidden reads the Q0.15 state.
+    RESCALE_INPUT_BOUNDS: ClassVar[dict[str, int]] = {
+        "reset_mul": Q15_ONE * Q15_ONE,
+        "gate_mul": Q15_ONE * Q15_ONE,
+        "to_hidden": Q15_ONE,
+    }
     x_r: FullyConnected
     x_z: FullyConnected
     x_n: FullyConnected
@@ -378,6 +421,12 @@ class LSTMCellQ:
     """
 
     CELL: ClassVar[CellType] = CellType.LSTM
+    #: f * c, i * g and o * tanh(c) each multiply two int16 values.
+    RESCALE_INPUT_BOUNDS: ClassVar[dict[str, int]] = {
+        "forget_mul": Q15_ONE * Q15_ONE,
+        "input_mul": Q15_ONE * Q15_ONE,
+        "output_mul": Q15_ONE * Q15_ONE,
+    }
     x_i: FullyConnected
     x_f: FullyConnected
     x_g: FullyConnected
@@ -555,7 +604,7 @@ class QuantizedRNN:
                 _fail(f"head weight has shape {self.head.weight.shape}, expected {expected}")
             if self.head.fc.input_zero_point != self.layers[-1].hidden_q.zero_point:
                 _fail("head input zero point differs from the last layer's hidden zero point")
-            _check_fc_multipliers(self.head.fc, self.layers[-1].hidden_q.scale, "head")
+            _check_fc_arithmetic(self.head.fc, self.layers[-1].hidden_q.scale, "head")
         if (self.input_mean is None) != (self.input_std is None):
             _fail("input_mean and input_std come together")
         if self.input_mean is not None:
@@ -664,9 +713,10 @@ def _from_tree(tp: Any, node: Any, arrays: dict[str, np.ndarray], path: str, con
             _fail(f"{path} must be a list")
         return tuple(_from_tree(item_tp, v, arrays, f"{path}/{i}", context) for i, v in enumerate(node))
     if tp is np.ndarray:
-        if not isinstance(node, dict) or set(node) != {"$array"} or node["$array"] not in arrays:
+        ref = node.get("$array") if isinstance(node, dict) and len(node) == 1 else None
+        if not isinstance(ref, str) or ref not in arrays:
             _fail(f"{path} must reference an array in the archive")
-        return arrays[node["$array"]]
+        return arrays[ref]
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(node, dict):
             _fail(f"{path} must be an object")
@@ -743,46 +793,65 @@ def save(model: QuantizedRNN, path: str | os.PathLike[str]) -> Path:
 
 
 def from_bytes(data: bytes, source: str = "model") -> QuantizedRNN:
-    """Parse and validate ``.ernn`` bytes. Raises :class:`ModelFileError` naming the problem."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise ModelFileError(
+    """Parse and validate ``.ernn`` bytes. Raises :class:`ModelFileError` naming the problem.
+
+    Memory is bounded by the file: entries are checked against their compressed sizes and the
+    header before anything is decompressed, and every array's declared shape against its bytes.
+    """
+    zf = archive.open_zip(
+        data,
+        ModelFileError(
             f"{source} is not an edgernn model (not a zip archive, or truncated)",
             "pass a .ernn file written by `edgernn quantize`",
-        ) from None
+        ),
+    )
     with zf:
-        infos = zf.infolist()
-        if sum(i.file_size for i in infos) > _MAX_ARCHIVE_BYTES:
-            raise ModelFileError(f"{source} unpacks to more than 1 GiB; refusing to read it")
-        names = {i.filename for i in infos}
-        if HEADER_NAME not in names:
+        entries = archive.check_entries(zf, len(data), source, ModelFileError, _MIN_EXPANDED_BYTES, _MAX_ARCHIVE_BYTES)
+        if HEADER_NAME not in entries:
             raise ModelFileError(f"{source} has no {HEADER_NAME}; it is not an edgernn model")
         try:
-            header = json.loads(zf.read(HEADER_NAME))
-        except (zipfile.BadZipFile, ValueError, OSError) as exc:
-            raise ModelFileError(f"{source}: the model header is corrupt ({exc})") from None
+            raw = archive.read_entry(zf, entries[HEADER_NAME], f"{source}: {HEADER_NAME}", ModelFileError)
+            header = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise ModelFileError(f"{source}: the model header is corrupt ({what})") from None
         _check_header(header, source)
+        referenced = _array_references(header["model"])
+        unexpected = sorted(set(entries) - {HEADER_NAME} - {f"arrays/{name}.npy" for name in referenced})
+        if unexpected:
+            raise ModelFileError(f"{source} holds entries its header does not reference ({unexpected[0]!r}, ...)")
         arrays: dict[str, np.ndarray] = {}
-        for name in sorted(names):
-            if not name.startswith("arrays/") or not name.endswith(".npy"):
-                continue
-            try:
-                with zf.open(name) as f:
-                    arrays[name[len("arrays/") : -len(".npy")]] = np.lib.format.read_array(
-                        io.BytesIO(f.read()), allow_pickle=False
-                    )
-            except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-                raise ModelFileError(f"{source}: array {name} is corrupt ({exc})") from None
+        for name in sorted(referenced):
+            entry = f"arrays/{name}.npy"
+            if entry not in entries:
+                raise ModelFileError(f"{source}: array {entry} is missing")
+            data_bytes = archive.read_entry(zf, entries[entry], f"{source}: array {entry}", ModelFileError)
+            arrays[name] = archive.read_npy(data_bytes, f"{source}: array {entry}", ModelFileError)
     try:
         model = _from_tree(QuantizedRNN, header["model"], arrays, "model", {})
-    except (UnsupportedModelError, ValueError) as exc:
+    except (UnsupportedModelError, ValueError, RecursionError) as exc:
         if isinstance(exc, ModelFileError):
             raise
         raise ModelFileError(f"{source}: invalid model ({exc})") from None
     if model.sha256 != header.get("model_sha256"):
         raise ModelFileError(f"{source}: content does not match its recorded hash (corrupt or edited file)")
     return model
+
+
+def _array_references(tree: Any) -> set[str]:
+    """Names of the arrays the header's model tree references (iterative: any depth is safe)."""
+    names: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$array")
+            if isinstance(ref, str):
+                names.add(ref)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return names
 
 
 def _check_header(header: Any, source: str) -> None:

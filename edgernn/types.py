@@ -85,6 +85,7 @@ class ModelConfig:
         object.__setattr__(self, "cell", CellType(self.cell))
         object.__setattr__(self, "output_mode", OutputMode(self.output_mode))
         object.__setattr__(self, "task", Task(self.task))
+        _require_positive("num_layers", self.num_layers)
         if not 1 <= self.num_layers <= MAX_LAYERS:
             raise UnsupportedModelError(
                 f"num_layers={self.num_layers} is not supported",
@@ -170,6 +171,8 @@ class ModelConfig:
                 f"the model configuration has unknown fields {sorted(unknown)}",
                 "it was written by a newer edgernn; upgrade edgernn",
             )
+        if not isinstance(d.get("bidirectional", False), bool):
+            raise ModelFileError(f"the model configuration's bidirectional is {d['bidirectional']!r}, not true/false")
         try:
             return cls(**d)
         except (TypeError, ValueError) as exc:

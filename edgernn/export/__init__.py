@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgernn.errors import EdgeRNNError, MissingDependencyError
+from edgernn.errors import EdgeRNNError, MissingDependencyError, ModelFileError
 from edgernn.ir import QuantizedRNN
 from edgernn.types import EXPORT_TARGETS as TARGETS
 from edgernn.types import CellType
@@ -66,6 +66,40 @@ def state_roles(cell: CellType, integer: bool) -> tuple[str, ...]:
     if cell is CellType.GRU and integer:
         return ("h", "h_q15")
     return ("h",)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def tensor_infos_from_json(items: Any, source: str) -> tuple[TensorInfo, ...]:
+    """The tensors an exported file's edgernn metadata lists, type-checked field by field:
+    metadata is file content, so a malformed entry is a one-line ModelFileError."""
+
+    def bad(what: str) -> ModelFileError:
+        return ModelFileError(f"{source}: the edgernn metadata lists malformed tensors ({what})", "export it again")
+
+    if not isinstance(items, list) or not items:
+        raise bad("not a non-empty list")
+    infos = []
+    for d in items:
+        if not isinstance(d, dict) or set(d) - set(TensorInfo.__dataclass_fields__):
+            raise bad("an entry is not an object of TensorInfo fields")
+        ok = (
+            isinstance(d.get("name"), str)
+            and isinstance(d.get("role"), str)
+            and isinstance(d.get("dtype"), str)
+            and isinstance(d.get("shape"), list)
+            and all(_is_int(n) or isinstance(n, str) for n in d["shape"])
+            and (d.get("layer") is None or _is_int(d["layer"]))
+            and (d.get("scale") is None or (isinstance(d["scale"], (int, float)) and not isinstance(d["scale"], bool)))
+            and all(d.get(k) is None or _is_int(d[k]) for k in ("zero_point", "index", "position"))
+            and {"layer", "scale", "zero_point"} <= set(d)
+        )
+        if not ok:
+            raise bad(f"entry {str(d.get('name'))[:40]!r} has missing or mistyped fields")
+        infos.append(TensorInfo(**{**d, "shape": tuple(d["shape"])}))
+    return tuple(infos)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edgernn import __version__
 from edgernn.errors import EdgeRNNError, ModelFileError
-from edgernn.export import ExportOptions, ExportResult, TensorInfo, state_roles
+from edgernn.export import ExportOptions, ExportResult, TensorInfo, state_roles, tensor_infos_from_json
 from edgernn.fileio import write_bytes_atomic
 from edgernn.fixedpoint import (
     GATE_INPUT_SCALE_POWER,
@@ -1002,8 +1002,12 @@ def read_metadata(proto: onnx.ModelProto, source: str = "model") -> dict[str, An
     try:
         for key in ("inputs", "outputs", "config", "input_normalization"):
             meta[key] = json.loads(props[key])
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, RecursionError):
         raise ModelFileError(f"{source}: the edgernn metadata is incomplete or corrupt") from None
+    if meta.get("precision") not in PRECISIONS or meta.get("graph") not in GRAPHS:
+        raise ModelFileError(f"{source}: the edgernn metadata has no valid precision or graph", "export it again")
+    tensor_infos_from_json(meta["inputs"], source)
+    tensor_infos_from_json(meta["outputs"], source)
     return meta
 
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from edgernn import __version__
 from edgernn.errors import EdgeRNNError, ModelFileError, UnsupportedModelError
-from edgernn.export import ExportOptions, ExportResult, TensorInfo
+from edgernn.export import ExportOptions, ExportResult, TensorInfo, tensor_infos_from_json
 from edgernn.fileio import write_bytes_atomic
 from edgernn.fixedpoint import GATE_INPUT_SCALE_POWER, GATE_OUTPUT_SCALE_POWER, INT16_MAX, quantize_multiplier
 from edgernn.ir import (
@@ -833,7 +833,7 @@ def read_metadata(data: bytes, source: str = "model") -> dict[str, Any]:
         )
     try:
         meta = json.loads(found)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ModelFileError(f"{source}: the edgernn metadata is corrupt") from None
     return check_metadata(meta, source)
 
@@ -851,6 +851,12 @@ def check_metadata(meta: Any, source: str) -> dict[str, Any]:
             f"this edgernn {__version__} reads up to {FORMAT_VERSION}",
             "upgrade edgernn or re-export the model",
         )
+    if not isinstance(meta.get("model_sha256"), str) or meta.get("precision") not in PRECISIONS:
+        raise ModelFileError(f"{source}: the edgernn metadata has no valid model hash or precision", "export it again")
+    if not isinstance(meta.get("lstm_state_tensors"), list):
+        raise ModelFileError(f"{source}: the edgernn metadata has no valid lstm_state_tensors", "export it again")
+    tensor_infos_from_json(meta.get("inputs"), source)
+    tensor_infos_from_json(meta.get("outputs"), source)
     return meta
 
 

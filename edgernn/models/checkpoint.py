@@ -3,12 +3,19 @@
 Layout: the model's state dict (``embedding.weight``, ``rnn.weight_ih_l0``, ..., ``head.bias``),
 optionally ``normalization.mean`` / ``normalization.std``, and string metadata ``format``,
 ``format_version``, ``edgernn_version``, and JSON-encoded ``config``, ``class_names``,
-``dataset``, ``metrics``, and optionally ``target_scaling`` (regression: the target mean/std
-the model was trained with, already folded into the head; recorded for inspection only).
+``dataset``, ``metrics``, optionally ``target_scaling`` (regression: the target mean/std the model
+was trained with, already folded into the head; recorded for inspection only), plus
+``content_sha256``: the hash of every tensor and every other metadata field, verified on load so
+that a flipped bit never loads silently.
+
+Format version 2 added ``content_sha256``; version 1 files (without it) still load, as their
+only defence against corruption is the safetensors structure and the checks below. Declared
+sizes are checked against the tensors actually in the file before any model is allocated.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.metadata
 import json
@@ -30,8 +37,10 @@ from edgernn.types import ModelConfig
 __all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "edgernn-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _NORM_MEAN, _NORM_STD = "normalization.mean", "normalization.std"
+_HASH_KEY = "content_sha256"
+_FIRST_HASHED_VERSION = 2
 
 
 @dataclass
@@ -73,6 +82,7 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
     }
     if ckpt.target_scaling is not None:
         metadata["target_scaling"] = json.dumps(ckpt.target_scaling.to_json())
+    metadata[_HASH_KEY] = _content_hash(tensors, metadata)
     payload = safetensors.torch.save(tensors, metadata=metadata)
     write_bytes_atomic(path, payload)
 
@@ -94,9 +104,35 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             "re-save it with edgernn",
         ) from None
     try:
-        return _checkpoint(_metadata(data), tensors)
+        meta = _metadata(data)
+        _check_hash(meta, tensors)
+        return _checkpoint(meta, tensors)
     except EdgeRNNError as exc:
         raise ModelFileError(f"checkpoint {path}: {exc.what}", exc.fix) from None
+
+
+def _content_hash(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
+    """SHA-256 of every tensor (name, dtype, shape, bytes) and every metadata field but the hash."""
+    h = hashlib.sha256(b"edgernn-checkpoint-content-v1")
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous()
+        h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    for key in sorted(k for k in metadata if k != _HASH_KEY):
+        h.update(f"{key}\0{metadata[key]}\0".encode())
+    return h.hexdigest()
+
+
+def _check_hash(meta: dict[str, str], tensors: dict[str, torch.Tensor]) -> None:
+    recorded = meta.get(_HASH_KEY)
+    if recorded is None:
+        if int(meta["format_version"]) >= _FIRST_HASHED_VERSION:
+            raise ModelFileError("the content hash is missing (corrupt or edited file)", "re-save it with edgernn")
+        return  # a version-1 file, written before the hash existed
+    if recorded != _content_hash(tensors, meta):
+        raise ModelFileError(
+            "the content does not match its recorded hash (corrupt or edited file)", "re-save it with edgernn"
+        )
 
 
 def _metadata(data: bytes) -> dict[str, str]:
@@ -128,13 +164,20 @@ def _json_field(meta: dict[str, str], key: str) -> Any:
         raise ModelFileError(f"metadata field {key!r} is missing")
     try:
         return json.loads(meta[key])
-    except json.JSONDecodeError:
-        raise ModelFileError(f"metadata field {key!r} is not valid JSON") from None
+    except (json.JSONDecodeError, RecursionError):
+        raise ModelFileError(f"metadata field {key!r} is not valid JSON (or is nested too deeply)") from None
 
 
 def _checkpoint(meta: dict[str, str], tensors: dict[str, torch.Tensor]) -> Checkpoint:
     config = ModelConfig.from_json(_json_field(meta, "config"))
-    model = RNNModel(config)
+    # Allocation is bounded by the file: the tensor shapes the config declares are checked against
+    # the tensors present on a storage-less "meta" model first (hidden_size 2**31 or input_size
+    # 10**7 in a 20 KB file took gigabytes).
+    try:
+        with torch.device("meta"):
+            skeleton = RNNModel(config)
+    except (RuntimeError, ValueError, OverflowError, TypeError) as exc:  # sizes beyond torch's index range
+        raise ModelFileError(f"the model configuration declares impossible sizes ({str(exc)[:80]})") from None
 
     normalization = None
     if _NORM_MEAN in tensors or _NORM_STD in tensors:
@@ -147,7 +190,7 @@ def _checkpoint(meta: dict[str, str], tensors: dict[str, torch.Tensor]) -> Check
         if config.uses_tokens or normalization.num_features != config.input_size:
             raise ModelFileError(f"a {normalization.num_features}-feature normalization does not fit the model input")
 
-    expected = model.state_dict()
+    expected = skeleton.state_dict()
     missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
     if missing or extra:
         raise ModelFileError(f"the tensors do not match the config (missing {missing}, unexpected {extra})")
@@ -160,6 +203,7 @@ def _checkpoint(meta: dict[str, str], tensors: dict[str, torch.Tensor]) -> Check
             )
         if not torch.isfinite(got).all():
             raise ModelFileError(f"tensor {name!r} contains NaN or Inf")
+    model = RNNModel(config)
     model.load_state_dict(tensors, strict=True)
 
     class_names = _json_field(meta, "class_names")

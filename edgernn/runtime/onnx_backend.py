@@ -19,7 +19,7 @@ import onnxruntime as ort
 
 from edgernn.engine import Array, ModelState
 from edgernn.errors import InputDataError, ModelFileError
-from edgernn.export import TensorInfo, state_roles
+from edgernn.export import TensorInfo, state_roles, tensor_infos_from_json
 from edgernn.export import onnx as onnx_export
 from edgernn.ir import QuantizedRNN
 from edgernn.runtime.backends import Backend
@@ -58,8 +58,15 @@ class _Session:
         if precision is not None and meta.get("precision") != precision:
             raise ModelFileError(f"{source} is {meta.get('precision')}, expected {precision}")
         self.precision: str = meta["precision"]
-        self.inputs = tuple(TensorInfo(**{**d, "shape": tuple(d["shape"])}) for d in meta["inputs"])
-        self.outputs = tuple(TensorInfo(**{**d, "shape": tuple(d["shape"])}) for d in meta["outputs"])
+        # As for TFLite: native code only ever sees edgernn's own export of this model.
+        if data != exported_graph(model, self.precision, graph):
+            raise ModelFileError(
+                f"{source} is not this edgernn's export of the model's {graph} graph (corrupt, edited, or exported "
+                "by another edgernn version)",
+                "export the model again with `edgernn export --format onnx`",
+            )
+        self.inputs = tensor_infos_from_json(meta["inputs"], source)
+        self.outputs = tensor_infos_from_json(meta["outputs"], source)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1

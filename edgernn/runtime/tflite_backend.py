@@ -22,14 +22,13 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from edgernn.engine import Array, ModelState
 from edgernn.errors import ModelFileError, UnsupportedModelError
-from edgernn.export import TensorInfo, state_roles
+from edgernn.export import TensorInfo, state_roles, tensor_infos_from_json
 from edgernn.export import tflite as tflite_export
 from edgernn.ir import QuantizedRNN
 from edgernn.runtime.backends import Backend
@@ -73,13 +72,6 @@ def _without_delegate_banner() -> Iterator[None]:
                     sys.stderr.write(line)
 
 
-def _tensor_infos(items: Any, source: str) -> tuple[TensorInfo, ...]:
-    try:
-        return tuple(TensorInfo(**{**d, "shape": tuple(d["shape"])}) for d in items)
-    except (TypeError, KeyError) as exc:
-        raise ModelFileError(f"{source}: the edgernn metadata lists malformed tensors ({exc})") from None
-
-
 class StepModelBackend(Backend):
     """A backend driving a TFLite step model one invoke per time step.
 
@@ -103,11 +95,20 @@ class StepModelBackend(Backend):
                 f"this model {model.sha256[:12]})",
                 "export this model again",
             )
-        self.metadata = meta
         self.precision: str = meta["precision"]
+        # Verification before native code (issue 14 item 2): TFLite Micro and LiteRT trust the
+        # flatbuffer (one flipped bit crashed TFLite Micro), and a file is only ever run for the
+        # model it was exported from, so it must be byte for byte edgernn's export of that model.
+        if data != exported_model(model, self.precision):
+            raise ModelFileError(
+                f"{source} is not this edgernn's export of the model (corrupt, edited, or exported by another "
+                f"edgernn version)",
+                "export the model again with `edgernn export --format tflite`",
+            )
+        self.metadata = meta
         self.integer = self.precision == "int8"
-        self.inputs = _tensor_infos(meta["inputs"], source)
-        self.outputs = _tensor_infos(meta["outputs"], source)
+        self.inputs = tensor_infos_from_json(meta["inputs"], source)
+        self.outputs = tensor_infos_from_json(meta["outputs"], source)
         self.variable_state = bool(meta["lstm_state_tensors"])
         self._x = next(t for t in self.inputs if t.role == "x")
         self._y = next(t for t in self.outputs if t.role == "y")

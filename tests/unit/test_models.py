@@ -16,6 +16,7 @@ from edgernn.data import Normalization
 from edgernn.errors import ModelFileError, UnsupportedModelError
 from edgernn.fileio import OutputFileError
 from edgernn.models import Checkpoint, RNNModel, from_torch, load_checkpoint, save_checkpoint
+from edgernn.models import checkpoint as checkpoint_module
 from edgernn.types import CellType, ModelConfig, OutputMode, Task
 
 ATOL = 1e-6
@@ -290,7 +291,9 @@ def _rewrite(path: Path, tensors: dict[str, torch.Tensor] | None = None, **meta:
         metadata = dict(f.metadata())
         stored = {k: f.get_tensor(k) for k in f.keys()}
     metadata.update(meta)
-    safetensors.torch.save_file(tensors if tensors is not None else stored, str(path), metadata=metadata)
+    tensors = tensors if tensors is not None else stored
+    metadata["content_sha256"] = checkpoint_module._content_hash(tensors, metadata)  # an edit, not corruption
+    safetensors.torch.save_file(tensors, str(path), metadata=metadata)
 
 
 def test_checkpoint_wrong_format_tag(tmp_path: Path) -> None:
@@ -305,8 +308,8 @@ def test_checkpoint_wrong_format_tag(tmp_path: Path) -> None:
 
 def test_checkpoint_newer_version(tmp_path: Path) -> None:
     path, _ = _saved(tmp_path)
-    _rewrite(path, format_version="2")
-    with pytest.raises(ModelFileError, match="newer edgernn .*format_version 2.*upgrade edgernn"):
+    _rewrite(path, format_version="3")
+    with pytest.raises(ModelFileError, match="newer edgernn .*format_version 3.*upgrade edgernn"):
         load_checkpoint(path)
 
 
