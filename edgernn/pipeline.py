@@ -260,12 +260,12 @@ def read_inputs(path: Path) -> list[np.ndarray]:
 
 
 def _is_edgernn_model(path: Path) -> bool:
-    import zipfile
+    from edgernn import archive
 
-    try:
-        with zipfile.ZipFile(path) as z:
+    try:  # the bounded reader: a corrupt zip directory is "not a model", never a traceback
+        with path.open("rb") as f, archive.open_zip(f, InputDataError(f"{path} is not a zip archive")) as z:
             return "edgernn.json" in z.namelist()
-    except (OSError, zipfile.BadZipFile):
+    except (OSError, InputDataError):
         return False
 
 
