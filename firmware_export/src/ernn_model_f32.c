@@ -32,10 +32,12 @@ static int cell_ok(const ernn_model_f32 *m, const ernn_cell_f32 *cell, int32_t i
            cell->params.h_fc.in_features == m->hidden_size && cell->params.h_fc.out_features == gates * m->hidden_size;
 }
 
-static float hidden_zero(const ernn_cell_f32 *cell)
+static void zero_hidden(const ernn_cell_f32 *cell, float *h, int32_t n)
 {
     (void)cell;
-    return 0.0f;
+    for (int32_t i = 0; i < n; ++i) {
+        h[i] = 0.0f;
+    }
 }
 
 static int embedding_ok(const ernn_model_f32 *m)

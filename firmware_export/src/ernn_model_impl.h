@@ -14,7 +14,7 @@
  *     static ernn_status cell_step(cell, x, h, c, scratch)
  *     static int cell_ok(const ERNN_MODEL *m, cell, int32_t in, int32_t gates)
  *                                                     the cell's FCs fit `in` inputs and the hidden size
- *     static ERNN_VALUE hidden_zero(cell)             the value of a zero hidden state
+ *     static void zero_hidden(cell, ERNN_VALUE *h, int32_t n)   set the cell's n hidden values to zero
  *     static int embedding_ok(const ERNN_MODEL *m)    the (non-NULL) embedding is usable
  *     static int32_t vocab_size(const ERNN_MODEL *m)
  *     static const ERNN_VALUE *embedding_row(const ERNN_MODEL *m, int32_t token)   (token in range)
@@ -103,11 +103,7 @@ ernn_status ERNN_API(reset)(const ERNN_MODEL *m, const ERNN_MEM *mem)
         return ERNN_ARG_ERROR;
     }
     for (int32_t k = 0; k < num_cells(m); ++k) {
-        ERNN_VALUE *h = mem->hidden + k * m->hidden_size;
-        const ERNN_VALUE zero = hidden_zero(&m->cells[k]);
-        for (int32_t i = 0; i < m->hidden_size; ++i) {
-            h[i] = zero;
-        }
+        zero_hidden(&m->cells[k], mem->hidden + k * m->hidden_size, m->hidden_size);
         if (has_state(m)) {
             memset(cell_state(m, mem, k), 0, (size_t)m->hidden_size * sizeof(ERNN_STATE));
         }

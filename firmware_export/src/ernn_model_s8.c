@@ -28,17 +28,22 @@ static const ernn_fc_params *cell_fc(const ernn_cell_s8 *cell, int recurrent)
     return NULL;
 }
 
-static int8_t hidden_zero(const ernn_cell_s8 *cell)
+/* Zero is the hidden quantization's zero point. */
+static void zero_hidden(const ernn_cell_s8 *cell, int8_t *h, int32_t n)
 {
+    int32_t zero_point = 0;
     switch (cell->type) {
     case ERNN_CELL_RNN:
-        return (int8_t)cell->params.rnn.hidden_zero_point;
+        zero_point = cell->params.rnn.hidden_zero_point;
+        break;
     case ERNN_CELL_GRU:
-        return (int8_t)cell->params.gru.hidden_zero_point;
+        zero_point = cell->params.gru.hidden_zero_point;
+        break;
     case ERNN_CELL_LSTM:
-        return (int8_t)cell->params.lstm.hidden_zero_point;
+        zero_point = cell->params.lstm.hidden_zero_point;
+        break;
     }
-    return 0;
+    memset(h, zero_point, (size_t)n);
 }
 
 static ernn_status cell_step(const ernn_cell_s8 *cell, const int8_t *x, int8_t *h, int16_t *c, int16_t *scratch)
