@@ -49,6 +49,7 @@ def test_layout_of_an_int8_export(lstm: QuantizedRNN, tmp_path: Path) -> None:
         "src/kws_model.c",
         "src/ernn_internal.h",
         "src/ernn_lut_s16.h",
+        "src/ernn_model_impl.h",
         "selftest/selftest.c",
         "selftest/vectors.bin",
         "CMakeLists.txt",
@@ -69,6 +70,7 @@ def test_float_export_carries_only_the_float_path(lstm: QuantizedRNN, tmp_path: 
     cexport.export(lstm, tmp_path / "f", ExportOptions(float_weights=True))
     sources = {f"src/{p.name}" for p in (tmp_path / "f" / "src").glob("*.c")}
     assert sources == _runtime_names(("_f32",)) | {"src/model_model.c"}
+    assert (tmp_path / "f" / "src" / "ernn_model_impl.h").is_file()  # the model driver both paths share
     header = (tmp_path / "f" / "include" / "model_model.h").read_text()
     assert "model_step_f32(model_state_t *state, const float *x, float *y)" in header
     assert "ernn_status model_step(" not in header
