@@ -16,7 +16,7 @@ mnemonic and weighted with the Cortex-M4 Technical Reference Manual's timings (s
 accelerators; the estimate is for holding the figures beside published milliseconds, never a
 measurement.
 
-CMSIS-NN's figures are quoted, not built here: /work/shared/BENCHMARKS.md, CMSIS-NN at commit 99f736a,
+CMSIS-NN's figures are quoted, not built here: docs/benchmarks-anchors.md, CMSIS-NN at commit 99f736a,
 built with edgernn's QEMU boards and -O2, fed the same model's weights (outputs bit-equal), counted
 with the same plugin.
 """
@@ -44,7 +44,7 @@ CORES = ("cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cort
 
 CMSIS_NN_PROVENANCE = (
     "CMSIS-NN 99f736a, built with edgernn's QEMU boards, -O2, counted with edgernn's insncount plugin "
-    "(/work/shared/BENCHMARKS.md, 2026-11-30); not built by this script"
+    "(docs/benchmarks-anchors.md, 2026-11-30); not built by this script"
 )
 #: CMSIS-NN ``arm_lstm_unidirectional_s8``, int8, 64 inputs / 64 hidden, one step with state.
 CMSIS_NN = {

@@ -28,7 +28,7 @@ from edgernn.testing import random_model
 from edgernn.types import CellType, ModelConfig, OutputMode
 
 RESULTS = Path(__file__).with_name("results")
-CMSIS_NN_LSTM_64_M4 = 100_183  # BENCHMARKS.md: arm_lstm_unidirectional_s8, 64 in / 64 hidden, one step
+CMSIS_NN_LSTM_64_M4 = 99_573  # docs/benchmarks-anchors.md: arm_lstm_unidirectional_s8, 64 in / 64 hidden, one step
 MCU_TARGETS = ("cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "aarch64", "armv7")
 
 
