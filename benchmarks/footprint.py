@@ -15,8 +15,8 @@ built into a step harness for each target (``edgernn.targets.measure_export_step
 * stack: the high-water mark of one step, by stack painting on the board;
 * runtime alone: every int8 runtime source compiled without a model, summed over the objects.
 
-CMSIS-NN's ``arm_lstm_unidirectional_s8`` (docs/benchmarks-anchors.md) is quoted beside the LSTM. Each target gets its own
-export (the int8 weights are packed for the core).
+CMSIS-NN's ``arm_lstm_unidirectional_s8`` (docs/benchmarks-anchors.md) is quoted beside the LSTM.
+Each target gets its own export (the int8 weights are packed for the core).
 Writes ``benchmarks/results/footprint.json`` and ``footprint.md``.
 """
 
@@ -41,8 +41,9 @@ RESULTS = Path(__file__).with_name("results")
 REPO = Path(__file__).resolve().parents[1]
 FOOTPRINT_TARGET = "cortex-m4"
 
-#: docs/benchmarks-anchors.md (measured 2026-11-30): CMSIS-NN 99f736a arm_lstm_unidirectional_s8, 64 in / 64 hidden, one step with state,
-#: built with edgernn's QEMU boards at -O2 and counted with edgernn's plugin (the same method; not built here).
+#: docs/benchmarks-anchors.md (measured 2026-11-30): CMSIS-NN 99f736a arm_lstm_unidirectional_s8, 64 in /
+#: 64 hidden, one step with state, built with edgernn's QEMU boards at -O2 and counted with edgernn's plugin
+#: (the same method; not built here).
 CMSIS_NN_LSTM_64 = {
     "cortex-m3": 135_012,
     "cortex-m4": 99_573,
@@ -198,8 +199,8 @@ def render(results: dict) -> str:
         "## Instructions per step (exact, QEMU TCG plugin; callees included)",
         "",
         "CMSIS-NN: `arm_lstm_unidirectional_s8` 64/64, CMSIS-NN 99f736a built with the project's boards at -O2 and "
-        "counted with the project's plugin (docs/benchmarks-anchors.md; not built here). Per-core figures and the M4 cycle "
-        "estimate: benchmarks/mcu_kernels.py.",
+        "counted with the project's plugin (docs/benchmarks-anchors.md; not built here). "
+        "Per-core figures and the M4 cycle estimate: benchmarks/mcu_kernels.py.",
         "",
     ]
     names = list(results["models"])
