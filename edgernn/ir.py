@@ -251,6 +251,11 @@ class FullyConnected:
     def output_range(self) -> tuple[int, int]:
         return (INT16_MIN, INT16_MAX) if self.output_bits == 16 else (INT8_MIN, INT8_MAX)
 
+    def bias_scale(self, input_scale: float) -> np.ndarray:
+        """Per row, the float32 scale of the int32 bias: ``input_scale * weight_scale`` (how ONNX
+        and TFLite describe the bias tensor; the integers are the stored ``bias``)."""
+        return (np.float32(input_scale) * self.weight_scale).astype(np.float32)
+
     @functools.cached_property
     def folded_bias(self) -> np.ndarray:
         """``bias - input_zero_point * rowsum(weight)``: lets a kernel accumulate ``x * w`` directly."""

@@ -236,7 +236,7 @@ class _Int8Cell:
             0 if per_tensor else np.zeros_like(fc.bias, np.int8),
             None if per_tensor else 1,
         )
-        bias_scale = (np.float32(input_scale) * scales).astype(np.float32)
+        bias_scale = fc.bias_scale(input_scale)
         bias = b.quantized_const(
             f"{name}/bias",
             fc.bias,
@@ -382,9 +382,7 @@ def _int8_head(b: _Builder, head: Dense, h8: str, hidden_scale: float, name: str
     fc = head.fc
     scales = np.asarray(fc.weight_scale, dtype=np.float32)
     wt = b.quantized_const("head/weight", np.ascontiguousarray(fc.weight.T), scales, np.zeros(len(scales), np.int8), 1)
-    bias = b.quantized_const(
-        "head/bias", fc.bias, (np.float32(hidden_scale) * scales).astype(np.float32), np.zeros(len(scales), np.int32), 0
-    )
+    bias = b.quantized_const("head/bias", fc.bias, fc.bias_scale(hidden_scale), np.zeros(len(scales), np.int32), 0)
     mm = b.node("MatMul", [b.dequantize(h8), b.dequantize(wt)], f"{name}/matmul")
     acc = b.node("Add", [mm, b.dequantize(bias)], f"{name}/acc")
     return b.quantize(acc, f"{name}/out", head.output_q.scale, head.output_q.zero_point, np.int8)

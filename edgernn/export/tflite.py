@@ -41,7 +41,13 @@ from edgernn import __version__
 from edgernn.errors import EdgeRNNError, ModelFileError, UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult, TensorInfo, tensor_infos_from_json
 from edgernn.fileio import write_bytes_atomic
-from edgernn.fixedpoint import GATE_INPUT_SCALE_POWER, GATE_OUTPUT_SCALE_POWER, INT16_MAX, quantize_multiplier
+from edgernn.fixedpoint import (
+    GATE_INPUT_SCALE_POWER,
+    GATE_OUTPUT_SCALE_POWER,
+    INT16_MAX,
+    multiplier_from_scales,
+    quantize_multiplier,
+)
 from edgernn.ir import (
     Dense,
     ElmanCellQ,
@@ -98,9 +104,7 @@ def tflite_multiplier(scale_a: float, scale_b: float, output_scale: float) -> tu
     differ, with the double product none (6 random models x 1,500 steps per cell). The mirror
     follows the measurement.
     """
-    return quantize_multiplier(
-        float(np.float32(scale_a)) * float(np.float32(scale_b)) / float(np.float32(output_scale))
-    )
+    return multiplier_from_scales(scale_a, scale_b, output_scale)  # the IR's own rule, as measured
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,7 +341,8 @@ def _fc_weight_quant(fc: FullyConnected, input_scale: float, check: _Checker, wh
     for o, (s, m, sh) in enumerate(zip(scales, fc.multiplier.tolist(), fc.shift.tolist())):
         check.expect(f"{what} row {o}", (m, sh), tflite_multiplier(input_scale, s, fc.output_scale))
     # The bias is at input_scale * weight_scale (TFLite checks this loosely; float32 storage).
-    b_scales = tuple(float(np.float32(float(np.float32(input_scale)) * s)) for s in w_scales)
+    bias_scales = [float(s) for s in fc.bias_scale(input_scale)]
+    b_scales = tuple(bias_scales) if len(w_scales) > 1 else (bias_scales[0],)
     n = len(w_scales)
     return _Quant(w_scales, (0,) * n, 0), _Quant(b_scales, (0,) * n, 0)
 
@@ -508,7 +513,7 @@ def _(cell: LSTMCellQ, e: _Int8Layer, h8: int | None) -> int:
                 tflite_multiplier(q.scale, s_w, GATE_SCALE),
             )
             bag.append(g.tensor(f"{p}/{kind}_{gate}/weight", fc.weight.shape, _T.INT8, _per_tensor(s_w), fc.weight))
-        bias_scale = float(np.float32(iq.scale)) * float(fx.weight_scale[0])
+        bias_scale = float(fx.bias_scale(iq.scale)[0])
         biases.append(g.tensor(f"{p}/{gate}/bias", fx.bias.shape, _T.INT32, _per_tensor(bias_scale), fx.bias))
     cell_scale = 2.0**cell.cell_scale_power
     e.check.rescale(f"{p} forget MUL", cell.forget_mul, tflite_multiplier(Q15_SCALE, cell_scale, cell_scale))
