@@ -221,7 +221,8 @@ def main() -> None:
         *(f"| {k} | {100 * v[0]:.2f}% | {100 * v[1]:.2f}% |" for k, v in rates.items()),
         "",
         f"C greedy output identical to the integer reference on every test word: host "
-        f"{c_results['host']['identical_to_reference']}, Cortex-M4 (QEMU) {c_results['cortex-m4']['identical_to_reference']}"
+        f"{c_results['host']['identical_to_reference']}, Cortex-M4 (QEMU) "
+        f"{c_results['cortex-m4']['identical_to_reference']}"
         f" (`{c_results['cortex-m4']['selftest']}`).",
         "",
         f"Flash: {b.weight_bytes} bytes of constant model data (encoder, decoder, bridge); RAM: "
