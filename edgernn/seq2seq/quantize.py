@@ -69,7 +69,12 @@ def _float_model(params: Seq2SeqFloat, encoder, decoder) -> Seq2SeqRNN:  # noqa:
     )
 
 
+def _f32(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else np.asarray(a, dtype=np.float32)
+
+
 def _quantize_bridge(b: FloatBridge, encoder, decoder, k: int) -> BridgeLayer:  # noqa: ANN001
+    b = FloatBridge(_f32(b.weight), _f32(b.bias), _f32(b.c_weight), _f32(b.c_bias))  # type: ignore[arg-type]
     summary_q = encoder.layers[-1].hidden_q
     layer = decoder.layers[k]
     h_fc = make_fc(b.weight, b.bias, summary_q, GATE_SCALE, 0, 16, per_channel=False, name=f"bridge {k}")
