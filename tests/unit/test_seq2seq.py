@@ -195,14 +195,23 @@ def test_bad_source_is_a_one_line_error(model: Seq2SeqRNN) -> None:
 
 
 def test_generated_c_equals_the_reference_on_the_host(model: Seq2SeqRNN, tmp_path) -> None:  # noqa: ANN001
-    sources = random_sources(60, seed=21, longest=30)
+    """Every output token of greedy decoding; long streams too: sources of 300 tokens, and outputs of
+    up to 300 tokens (random decoders often never choose eos)."""
+    sources = [*random_sources(58, seed=21, longest=30), *random_sources(2, seed=22, longest=1)]
+    sources[-1] = np.random.default_rng(1).integers(0, SRC_VOCAB, size=300)
+    # the first end token with which some output runs to the limit (300 tokens for GRU decoders; the
+    # LSTM decoders' two layers take longer in the Python reference, so they stop at 60)
+    limit = 300 if model.decoder.config.cell is CellType.GRU else 60
+    candidates = [dataclasses.replace(model, max_output_len=limit, eos=eos) for eos in range(1, TGT_VOCAB)]
+    model = next(m for m in candidates if max(len(o) for o in Seq2SeqRunner(m).greedy(sources)) == limit)
     folder = tmp_path / "export"
-    export_c.export(model, folder, prefix="s2s", sources=sources)
+    export_c.export(model, folder, prefix="s2s", sources=sources, max_input_len=300)
     build = build_selftest(folder, "host", tmp_path / "build")
     run = run_program(build, ["selftest/vectors.bin", "print"], cwd=folder)
     assert run.returncode == 0, run.output
     assert "selftest: 60 vectors compared, 0 mismatches" in run.stdout
     expected = Seq2SeqRunner(model).greedy(sources)
+    assert max(len(out) for out in expected) == limit
     printed = [
         [int(t) for t in line.split(":")[1].split()] for line in run.stdout.splitlines() if line.startswith("out")
     ]
