@@ -527,11 +527,27 @@ def seq2seq_convert(model: Path, inputs: tuple[str, ...], backend: str, beam: in
 @click.option("--prefix", default="model", show_default=True, help="C identifier prefix of the API.")
 @click.option("--target", type=click.Choice(EXPORT_TARGETS), default="host", show_default=True)
 @click.option("--max-input-len", type=click.IntRange(1, 65536), default=64, show_default=True)
-def seq2seq_export(model: Path, output: Path, prefix: str, target: str, max_input_len: int) -> None:
-    """Write a C folder: the runtime, both models, the bridge, the API and a self-test."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["c", "onnx", "tflite"]),
+    default="c",
+    show_default=True,
+    help="c: one C folder with the bridge and greedy decoder; onnx/tflite: the encoder and decoder graphs"
+    " (<prefix>_encoder.*, <prefix>_decoder.*) in the folder; the bridge between them runs on the host.",
+)
+def seq2seq_export(model: Path, output: Path, prefix: str, target: str, max_input_len: int, fmt: str) -> None:
+    """Write a C folder (the runtime, both models, the bridge, the API and a self-test), or the
+    encoder and decoder as ONNX or TFLite graphs."""
     from edgernn.seq2seq import export_c, load
 
     m = load(model)
+    if fmt != "c":
+        from edgernn.seq2seq.export_graphs import export_graphs
+
+        for path in export_graphs(m, output, fmt, prefix):
+            click.echo(f"wrote {path}")
+        return
     export_c.export(m, output, prefix=prefix, target=target, max_input_len=max_input_len)
     b = export_c.budget(m, target, max_input_len)
     click.echo(f"flash: {b.weight_bytes} bytes of weights; ram: {b.state_struct_bytes} bytes ({prefix}_state_t)")

@@ -72,6 +72,13 @@ def test_export_writes_the_c_folder(trained: Path, tmp_path: Path) -> None:
     assert "flash:" in result.output
 
 
+def test_export_graphs(trained: Path, tmp_path: Path) -> None:
+    result = invoke("seq2seq", "export", trained, "--format", "onnx", "-o", tmp_path / "g", "--prefix", "g2p")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "g").iterdir())
+    assert names == ["g2p_decoder.onnx", "g2p_decoder.sequence.onnx", "g2p_encoder.onnx"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -80,6 +87,7 @@ def test_export_writes_the_c_folder(trained: Path, tmp_path: Path) -> None:
         (("convert", "{single}", "abc"), "is not a seq2seq model"),
         (("train", "--data", "{model}", "-o", "{tmp}/x.ernn"), "has no 'src' array"),
         (("export", "{model}", "-o", "{tmp}/c", "--prefix", "int"), "C keyword"),
+        (("export", "{model}", "-o", "{tmp}/t", "--format", "tflite"), "a bidirectional model cannot stream"),
     ],
 )
 def test_bad_input_is_one_line(trained: Path, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
