@@ -93,6 +93,24 @@ def _quantize_bridge(b: FloatBridge, encoder, decoder, k: int) -> BridgeLayer:  
     )
 
 
+def _subset(count: int, limit: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(0).choice(count, limit, replace=False))
+
+
+def float_params(model: Seq2SeqRNN) -> Seq2SeqFloat:
+    """The float weights a model keeps (to quantize it again, e.g. with other calibration data)."""
+    return Seq2SeqFloat(
+        encoder=FloatParams.of(model.encoder),
+        decoder=FloatParams.of(model.decoder),
+        bridge=tuple(FloatBridge(b.weight, b.bias, b.c_weight, b.c_bias) for b in model.bridge),
+        source_vocab=model.source_vocab,
+        target_vocab=model.target_vocab,
+        bos=model.bos,
+        eos=model.eos,
+        max_output_len=model.max_output_len,
+    )
+
+
 def quantize_seq2seq(
     params: Seq2SeqFloat,
     sources: Sequence[np.ndarray],
@@ -104,9 +122,11 @@ def quantize_seq2seq(
     """Calibrate and quantize. ``targets`` are the target token sequences without ``bos``/``eos``."""
     if len(sources) == 0 or len(sources) != len(targets):
         raise QuantizationError("calibration needs as many target sequences as source sequences, at least one")
-    n = len(sources) if options.max_calibration_sequences is None else options.max_calibration_sequences
-    sources = [np.asarray(s, dtype=np.int64) for s in sources[:n]]
-    tgt_in = [np.concatenate([[params.bos], np.asarray(t, dtype=np.int64)]) for t in targets[:n]]
+    limit = options.max_calibration_sequences
+    # a seeded subset when there are more pairs than the limit (as single models calibrate)
+    chosen = range(len(sources)) if limit is None or len(sources) <= limit else _subset(len(sources), limit)
+    sources = [np.asarray(sources[i], dtype=np.int64) for i in chosen]
+    tgt_in = [np.concatenate([[params.bos], np.asarray(targets[i], dtype=np.int64)]) for i in chosen]
     encoder = quantize_params(
         params.encoder, sources, options=options, calibration_sha256=_sha256(sources), dataset=dataset
     )

@@ -269,3 +269,14 @@ def test_error_rates() -> None:
     assert token_error_counts([], [4, 5]) == 2
     wer, per = error_rates([[1, 2], [3]], [[1, 2], [4, 4]])
     assert wer == 0.5 and per == pytest.approx(2 / 4)
+
+
+def test_requantizing_the_kept_float_weights(model: Seq2SeqRNN) -> None:
+    from edgernn.seq2seq.quantize import float_params
+
+    rng = np.random.default_rng(0)
+    sources = [rng.integers(0, SRC_VOCAB, size=rng.integers(1, 9)) for _ in range(12)]
+    targets = [rng.integers(2, TGT_VOCAB, size=rng.integers(1, 8)) for _ in range(12)]
+    again = quantize_seq2seq(float_params(model), sources, targets)
+    assert again.sha256 == quantize_seq2seq(float_params(again), sources, targets).sha256  # deterministic
+    assert Seq2SeqRunner(again, integer=False).greedy(sources) == Seq2SeqRunner(model, integer=False).greedy(sources)
