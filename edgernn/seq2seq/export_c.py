@@ -44,6 +44,15 @@ class Seq2SeqBudget:
     state_struct_bytes: int
 
 
+def c_string(text: str) -> str:
+    """A C string literal of ``text``'s UTF-8 bytes (octal escapes for anything but plain ASCII)."""
+    out = []
+    for byte in text.encode("utf-8"):
+        ch = chr(byte)
+        out.append(ch if 32 <= byte < 127 and ch not in '"\\?' else f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
+
+
 def _describe(model: Seq2SeqRNN) -> str:
     enc, dec = model.encoder.config, model.decoder.config
     return (
@@ -131,6 +140,8 @@ def render(
         "state_bytes": _state_struct_bytes(model, max_input_len),
         "arrays": arrays.items,
         "layers": layers,
+        "source_names": [c_string(n) for n in model.source_vocab],
+        "target_names": [c_string(n) for n in model.target_vocab],
         "gru": model.decoder.config.cell is CellType.GRU,
         "lstm": model.decoder.config.cell is CellType.LSTM,
         "packing": packing,

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import struct
+import subprocess
 import zipfile
 
 import numpy as np
@@ -280,3 +281,15 @@ def test_requantizing_the_kept_float_weights(model: Seq2SeqRNN) -> None:
     again = quantize_seq2seq(float_params(model), sources, targets)
     assert again.sha256 == quantize_seq2seq(float_params(again), sources, targets).sha256  # deterministic
     assert Seq2SeqRunner(again, integer=False).greedy(sources) == Seq2SeqRunner(model, integer=False).greedy(sources)
+
+
+def test_generated_c_carries_the_vocabularies(tmp_path) -> None:  # noqa: ANN001
+    model = random_seq2seq()
+    source = ('a"b', "back\\slash", "??=", "é", "ŋ", "x y", "", "tab\there", "9")
+    model = dataclasses.replace(model, source_vocab=source, target_vocab=("<s>", "</s>", "ʃ", "AA", "'", "%d", "?"))
+    export_c.export(model, tmp_path / "export", prefix="s2s")
+    build = build_selftest(tmp_path / "export", "host", tmp_path / "build")
+    run = subprocess.run([str(build.executable), "names"], capture_output=True, check=True)
+    expected = [f"source {i}: {n}" for i, n in enumerate(model.source_vocab)]
+    expected += [f"target {i}: {n}" for i, n in enumerate(model.target_vocab)]
+    assert run.stdout.decode("utf-8").split("\n")[:-1] == expected
