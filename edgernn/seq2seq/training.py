@@ -145,6 +145,7 @@ class Seq2SeqTraining:
     seed: int = 0
     max_minutes: float | None = None
     patience: int = 4
+    lr_decay: float = 1.0  # the learning rate is multiplied by this after every epoch
 
 
 def train_seq2seq(
@@ -167,6 +168,7 @@ def train_seq2seq(
     torch.set_num_threads(1)  # small RNNs gain nothing from intra-op threads (see models.training)
     module = Seq2SeqModule(config, len(train.source_vocab), len(train.target_vocab))
     opt = torch.optim.Adam(module.parameters(), lr=tc.learning_rate)
+    schedule = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=tc.lr_decay)
     best, best_state, history, stale = math.inf, None, [], 0
     start = time.monotonic()
     try:
@@ -182,6 +184,7 @@ def train_seq2seq(
                 nn.utils.clip_grad_norm_(module.parameters(), tc.grad_clip)
                 opt.step()
                 total, count = total + loss.item() * len(chunk), count + len(chunk)
+            schedule.step()
             val = validation_loss(module, valid, tc.batch_size * 4)
             history.append({"epoch": epoch + 1, "train_loss": total / count, "valid_loss": val})
             log(f"epoch {epoch + 1}: train loss {total / count:.4f}, validation loss {val:.4f}")
