@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgernn.errors import InputDataError
+from edgernn.errors import InputDataError, UnsupportedModelError
 from edgernn.models.rnn import RNNModel
 from edgernn.quant.from_torch import float_params_from_torch
 from edgernn.seq2seq.data import BOS, EOS, PairData
@@ -217,3 +217,86 @@ def validation_loss(module: Seq2SeqModule, data: PairData, batch_size: int) -> f
         )
         tokens += int((flat != _IGNORE).sum())
     return total / tokens
+
+
+def from_torch(
+    encoder: nn.Module,
+    decoder: nn.Module,
+    bridge: Sequence[nn.Linear],
+    bridge_cell: Sequence[nn.Linear] = (),
+    *,
+    source_vocab: Sequence[str],
+    target_vocab: Sequence[str],
+    bos: int,
+    eos: int,
+    max_output_len: int,
+) -> Seq2SeqFloat:
+    """Import a PyTorch encoder-decoder built from the supported layers (then :func:`quantize_seq2seq`).
+
+    ``encoder``: what the single-model importer (:func:`edgernn.models.from_torch`) reads, with an
+    ``nn.Embedding`` and no ``nn.Linear``: its top layer's final state (``h_n``, directions
+    concatenated) is the summary ``e``. ``decoder``: ``nn.Embedding`` -> unidirectional recurrent
+    layers -> ``nn.Linear`` over the target vocabulary. ``bridge``: one ``nn.Linear`` per decoder
+    layer, applied as ``h0 = tanh(bridge[k](e))``; an LSTM decoder also needs ``bridge_cell``
+    (``c0 = bridge_cell[k](e)``). Only the layers are read, not any ``forward()``.
+    """
+    from edgernn.models import from_torch as import_single
+
+    enc = import_single(encoder)
+    dec = import_single(decoder, output_mode=OutputMode.SEQUENCE)
+    e, d = enc.config, dec.config
+    if e.vocab_size is None or enc.head is not None:
+        raise UnsupportedModelError(
+            "the encoder must be nn.Embedding -> recurrent layers, without an nn.Linear",
+            "pass the encoder's embedding and recurrent layers only",
+        )
+    if d.vocab_size is None or dec.head is None or d.bidirectional:
+        raise UnsupportedModelError(
+            "the decoder must be nn.Embedding -> unidirectional recurrent layers -> nn.Linear",
+            "pass the decoder's embedding, recurrent layers and output layer",
+        )
+    if not bridge:
+        raise UnsupportedModelError(
+            "edgernn's decoder starts from a learned bridge h0 = tanh(Linear(h_n)) per decoder layer; a decoder "
+            "that starts from the encoder's state as it is cannot be imported",
+            "add one nn.Linear per decoder layer (and, for an LSTM decoder, one for its cell state) and train it",
+        )
+    lstm = d.cell is CellType.LSTM
+    width = e.hidden_size * e.num_directions
+    for name, layers, wanted in (("bridge", bridge, True), ("bridge_cell", bridge_cell, lstm)):
+        count = d.num_layers if wanted else 0
+        if len(layers) != count:
+            raise UnsupportedModelError(
+                f"{name} has {len(layers)} nn.Linear, the decoder needs {count}",
+                "one per decoder layer (bridge_cell: LSTM decoders only)",
+            )
+        for k, layer in enumerate(layers):
+            if not isinstance(layer, nn.Linear) or (layer.in_features, layer.out_features) != (width, d.hidden_size):
+                raise UnsupportedModelError(
+                    f"{name}[{k}] must be nn.Linear({width}, {d.hidden_size}) (encoder summary to decoder state)"
+                )
+    if d.vocab_size != len(target_vocab) or d.output_size != len(target_vocab) or e.vocab_size != len(source_vocab):
+        raise UnsupportedModelError("the embeddings and the decoder's output layer must match the vocabularies")
+
+    def np32(t: torch.Tensor | None, rows: int) -> np.ndarray:
+        return np.zeros(rows, np.float32) if t is None else t.detach().cpu().float().numpy().astype(np.float32)
+
+    links = [
+        FloatBridge(
+            np32(b.weight, 0),
+            np32(b.bias, d.hidden_size),
+            None if not lstm else np32(bridge_cell[k].weight, 0),
+            None if not lstm else np32(bridge_cell[k].bias, d.hidden_size),
+        )
+        for k, b in enumerate(bridge)
+    ]
+    return Seq2SeqFloat(
+        encoder=float_params_from_torch(enc),
+        decoder=float_params_from_torch(dec),
+        bridge=tuple(links),
+        source_vocab=tuple(source_vocab),
+        target_vocab=tuple(target_vocab),
+        bos=bos,
+        eos=eos,
+        max_output_len=max_output_len,
+    )
