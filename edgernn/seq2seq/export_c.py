@@ -33,6 +33,7 @@ from edgernn.types import CellType
 
 VECTOR_MAGIC = b"ERNNS2S1"
 DEFAULT_MAX_INPUT_LEN = 64
+SELFTEST_MAX_SOURCE = 1024  # the self-test's source buffer (SELFTEST_MAX_SOURCE in selftest.c)
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,14 @@ def export(
     sources: Sequence[Sequence[int]] | None = None,
 ) -> tuple[Path, ...]:
     """Write the export folder (atomically; replaces only an earlier edgernn C export)."""
+    sources = default_sources(model) if sources is None else sources
+    longest = max((len(s) for s in sources), default=0)
+    limit = max_input_len if model.encoder.config.bidirectional else SELFTEST_MAX_SOURCE
+    if longest > limit:
+        raise InputDataError(
+            f"a test-vector source has {longest} tokens; the export takes at most {limit}",
+            "raise --max-input-len" if limit == max_input_len else "use shorter test sources",
+        )
     files = render(model, prefix, target, max_input_len)
-    files["selftest/vectors.bin"] = encode_vectors(model, sources if sources is not None else default_sources(model))
+    files["selftest/vectors.bin"] = encode_vectors(model, sources)
     return cexport.write_folder_atomically(Path(output), files)

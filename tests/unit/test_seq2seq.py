@@ -293,3 +293,9 @@ def test_generated_c_carries_the_vocabularies(tmp_path) -> None:  # noqa: ANN001
     expected = [f"source {i}: {n}" for i, n in enumerate(model.source_vocab)]
     expected += [f"target {i}: {n}" for i, n in enumerate(model.target_vocab)]
     assert run.stdout.decode("utf-8").split("\n")[:-1] == expected
+
+
+def test_export_refuses_sources_longer_than_the_encoder_buffer(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(InputDataError, match="--max-input-len"):
+        export_c.export(random_seq2seq(), tmp_path / "x", sources=[np.zeros(65, dtype=int)])
+    assert not (tmp_path / "x").exists()
