@@ -6,8 +6,8 @@ Layout (packing ``K``): rows padded with zero rows to ``R`` (a multiple of 4; a 
 to ``round4(hidden)`` rows so gate ``g`` starts at row ``g * round4(hidden)``), columns padded with zeros
 to ``C`` (a multiple of ``K``); weight ``[o][i]`` goes to ``((o // 4) * (C // K) + i // K) * 4K + (o % 4) * K
 + i % K``: per 4-row block and K columns, K bytes of each row in turn. ``K`` is 16 on cores with integer
-MVE (Cortex-M55: one 16-byte vector per row), on AArch64 (NEON) and x86-64 (AVX2), and 4 elsewhere (one word per row: one LDM feeds the DSP
-kernel's 16 multiply-accumulates; the portable kernel reads the same layout).
+MVE (Cortex-M55: one 16-byte vector per row), on AArch64 (NEON) and x86-64 (AVX2), and 4 elsewhere
+(one word per row: one LDM feeds the DSP kernel's 16 multiply-accumulates; the portable kernel reads the same layout).
 
 The short requantization (``bounded``), proven in ``ernn_fc_s8.c``: with ``left = max(shift, 0) + 1``,
 ``SMMULR(acc << left, M)`` equals TFLite's ``SRDHM(acc << (left - 1), M)`` exactly when the doubled value
