@@ -18,7 +18,11 @@ Write it with ``np.savez(path, X=..., y=..., lengths=..., class_names=...)``. It
 
 An integer ``X`` is always read as token ids (``>= 0``); cast numeric sensor data to float32.
 
-``y`` (required): the targets. Integer ``y`` means classification, float ``y`` regression.
+``y`` (required): the targets. Integer or string ``y`` means classification, float ``y`` regression.
+Class labels are mapped to ids ``0..K-1``: strings in sorted order (or in ``class_names`` order
+when given), integers other than exactly ``0..K-1`` (``1..K``, ``{-1, 1}``, any sparse set) in
+sorted order; the original labels become the class names, stored with the model, and every other
+file (validation, test, ``evaluate``) is mapped to the model's classes by those names.
 
 * per sequence: ``(N,)`` integer class labels, or ``(N,)`` / ``(N, K)`` float values;
 * per step: ``(sum(lengths),)`` integer labels or ``(sum(lengths),)`` / ``(sum(lengths), K)`` float
@@ -311,7 +315,7 @@ def load_npz(path: str | Path) -> SequenceData:
         if names.dtype.kind not in "US" or names.ndim != 1:
             raise InputDataError(f"{path}: 'class_names' must be a 1-D str array, got {names.dtype} {names.shape}")
         class_names = _strings(names)
-    if y.dtype.kind in "US" or (y.dtype.kind in "iu" and class_names is None):
+    if y.ndim == 1 and (y.dtype.kind in "US" or (y.dtype.kind in "iu" and class_names is None)):
         y, class_names = _map_labels(path, y, class_names)
     task, per_step, targets = _npz_targets(path, y, lengths)
     try:
@@ -333,8 +337,6 @@ def _map_labels(path: Path, y: np.ndarray, class_names: tuple[str, ...] | None) 
     the original values, so the model reports the user's labels and another file with the same
     labels maps to the same ids (:func:`align_classes`).
     """
-    if y.ndim != 1:
-        raise InputDataError(f"{path}: class labels 'y' must be 1-D, got shape {y.shape}")
     if y.dtype.kind in "iu":
         values = np.unique(y)
         if values.size and values[0] == 0 and values[-1] == values.size - 1:
@@ -463,7 +465,9 @@ def _npz_targets(path: Path, y: np.ndarray, lengths: np.ndarray) -> tuple[Task, 
     elif y.dtype.kind == "f":
         task = Task.REGRESSION
     else:
-        raise InputDataError(f"{path}: 'y' has dtype {y.dtype}", "use integer class labels or float regression targets")
+        raise InputDataError(
+            f"{path}: 'y' has dtype {y.dtype}", "use class labels (integers or strings) or float regression targets"
+        )
     if y.ndim not in (1, 2) or (task is Task.CLASSIFICATION and y.ndim != 1):
         want = "(rows,)" if task is Task.CLASSIFICATION else "(rows,) or (rows, K)"
         raise InputDataError(f"{path}: 'y' has shape {y.shape}; {task.value} targets must be {want}")
