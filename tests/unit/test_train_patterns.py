@@ -229,6 +229,7 @@ def test_string_labels_are_mapped_and_named(tmp_path: Path) -> None:
         ([1, 2, 3, 1], [0, 1, 2, 0], ("1", "2", "3")),
         ([-1, 1, 1], [0, 1, 1], ("-1", "1")),
         ([9, 3, 7], [2, 0, 1], ("3", "7", "9")),
+        ([0, 2_000_000_000], [0, 1], ("0", "2000000000")),  # two classes, not a 2e9-wide head
         ([0, 2, 1], [0, 2, 1], None),  # already 0..K-1: kept as class ids
     ],
 )
