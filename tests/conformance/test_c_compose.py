@@ -432,15 +432,17 @@ def test_generated_sources_compile_as_c99_and_cxx17(gru, lstm, tmp_path: Path) -
         export(model, folder, options)
         sources = [*sorted((folder / "src").glob("*.c")), folder / "selftest" / "selftest.c"]
         includes = [f"-I{folder / 'include'}", f"-I{folder}"]
+        generated = [s for s in sources if s.name in ("selftest.c", f"{options.prefix}_model.c")]
         for cname, cmd in compilers.items():
-            for source in sources:
+            # the runtime's sources are C99 everywhere else: here they are compiled as C++ (the single header's)
+            for source in sources if cname.endswith("++") else generated:
                 jobs.append(
                     (f"{name} {cname} {source.name}", [*cmd, "-O2", *includes, "-c", str(source), "-o", "/dev/null"])
                 )
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda job: (job[0], _run(job[1])), jobs))
     failures = [f"{what}:\n{proc.stderr}" for what, proc in results if proc.returncode != 0]
-    assert len(results) > 100 and not failures, "\n".join(failures[:5])
+    assert len(results) > 60 and not failures, "\n".join(failures[:5])
 
 
 # --------------------------------------------------------------------------------------------
