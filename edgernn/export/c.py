@@ -9,6 +9,10 @@ Layout of the folder (``firmware_export/LAYOUT.md`` is the contract other tools 
     selftest/selftest.c       test-vector runner; selftest/vectors.bin: vectors for this model
     boards/                   bare-metal targets only: QEMU startup code and linker scripts
     CMakeLists.txt  Makefile  README.md  edgernn_export.json (manifest: marks an edgernn export)
+    LICENSE                   Apache-2.0; every C file carries its SPDX identifier
+
+``--runtime none`` leaves the runtime (and boards) out; ``--single-header`` writes ``<prefix>.h`` with
+runtime and model in place of ``include/`` and ``src/`` (:func:`single_header`).
 
 Everything numeric comes from the IR (:mod:`edgernn.ir`): weights, zero-point-folded biases,
 multipliers and shifts are written as they are; nothing is re-quantized here.
