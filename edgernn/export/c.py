@@ -860,7 +860,7 @@ def single_header(model: QuantizedRNN, prefix: str, float_path: bool, model_h: s
     runtime_parts = []
     for p in sources:
         names = sorted(shared & statics[p])
-        renames = "".join(f"#define {n}(...) ernn_{p.stem}_{n}(__VA_ARGS__)\n" for n in names)
+        renames = "".join(f"#define {n}(...) {p.stem}_{n}(__VA_ARGS__)\n" for n in names)
         undo = "".join(f"#undef {n}\n" for n in names)
         runtime_parts.append(f"/* ---- {p.name} ---- */\n{renames}{a.paste_file(p)}{undo}")
     banner = _c_banner(_banner_text(model, "Generated"))

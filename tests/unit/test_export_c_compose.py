@@ -74,7 +74,7 @@ def test_single_header_is_one_header(gru: QuantizedRNN, tmp_path: Path) -> None:
     assert not re.findall(r'^\s*#\s*include\s+"', text, re.M)
     assert text.index("#ifndef KWS_H") < text.index("#if defined(KWS_IMPLEMENTATION)")
     # the int8 cells each define a static hidden_size(): renamed per file to share one translation unit
-    assert "#define hidden_size(...) ernn_ernn_gru_s8_hidden_size(__VA_ARGS__)" in text
+    assert "#define hidden_size(...) ernn_gru_s8_hidden_size(__VA_ARGS__)" in text
     assert '#define KWS_IMPLEMENTATION\n#include "kws.h"' in (out / "selftest" / "selftest.c").read_text()
 
 
