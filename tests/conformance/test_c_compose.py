@@ -193,6 +193,13 @@ def test_quantize_input_equals_the_stream_bit_for_bit(which: str, gru, lstm, tmp
         assert np.array_equal(got[frames.shape[0] :, -1], [-1, -1, -1])  # NaN, inf: ERNN_ARG_ERROR
 
 
+def test_quantize_helper_refuses_fast_math(gru, tmp_path: Path) -> None:
+    export(gru, tmp_path / "e", ExportOptions(prefix="kws"))
+    cmd = [_host("gcc"), *HOST_C_FLAGS, "-ffast-math", f"-I{tmp_path / 'e' / 'include'}", "-c"]
+    proc = _run([*cmd, str(tmp_path / "e" / "src" / "kws_model.c"), "-o", str(tmp_path / "x.o")])
+    assert proc.returncode != 0 and "compile kws_model.c without -ffast-math" in proc.stderr, proc.stderr
+
+
 def test_generated_code_uses_no_double(gru, lstm) -> None:
     from edgernn.export.c import render
 
