@@ -414,6 +414,14 @@ def inspect(model: Path, as_json: bool) -> None:
 @click.option("--target", type=click.Choice(list(EXPORT_TARGETS)), default="host", show_default=True)
 @click.option("--max-flash", type=click.IntRange(min=1), help="C: fail if constant data exceeds this many bytes.")
 @click.option("--max-ram", type=click.IntRange(min=1), help="C: fail if state + scratch exceed this many bytes.")
+@click.option(
+    "--runtime",
+    type=click.Choice(["copy", "none"]),
+    default="copy",
+    show_default=True,
+    help="C: copy the runtime into the export, or none: the model only, built against a runtime installed apart.",
+)
+@click.option("--single-header", is_flag=True, help="C: one <prefix>.h with runtime and model (stb style).")
 def export(
     model: Path,
     fmt: str,
@@ -423,6 +431,8 @@ def export(
     target: str,
     max_flash: int | None,
     max_ram: int | None,
+    runtime: str,
+    single_header: bool,
 ) -> None:
     """Export MODEL (.ernn) as generated C, ONNX, TFLite, or all of them with a manifest."""
     from edgernn import ir
@@ -430,7 +440,13 @@ def export(
     from edgernn.pipeline import plural
 
     options = ExportOptions(
-        prefix=prefix, float_weights=float_weights, target=target, max_flash=max_flash, max_ram=max_ram
+        prefix=prefix,
+        float_weights=float_weights,
+        target=target,
+        max_flash=max_flash,
+        max_ram=max_ram,
+        runtime=runtime,
+        single_header=single_header,
     )
     path = Path(output)
     if output.endswith(("/", os.sep)) and fmt not in ("c", "all") and not path.is_dir():
