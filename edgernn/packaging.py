@@ -127,7 +127,6 @@ def library_json(meta: Metadata, *, in_tree: bool = False) -> dict:
     include = ["include", "src", "LICENSE", "README.md", "library.json"]
     include += ["ports"] if in_tree else ["examples"]
     return {
-        "$schema": "https://raw.githubusercontent.com/platformio/platformio-core/develop/platformio/assets/schema/library.json",
         "name": meta.name,
         "version": meta.version,
         "description": meta.description,

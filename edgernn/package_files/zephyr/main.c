@@ -63,8 +63,8 @@ int main(void)
             for (int i = 1; i < MODEL_OUTPUT_SIZE; ++i) {
                 best = scores[i] > scores[best] ? i : best;
             }
-            printk("edgernn: %u steps, class %d, last step %u cycles, %u frames dropped\n", steps, best, cycles,
-                   dropped);
+            printk("edgernn: %u steps, class %d, last step %u cycles, %u frames dropped\n", (unsigned)steps, best,
+                   (unsigned)cycles, (unsigned)dropped);
         }
     }
 }
