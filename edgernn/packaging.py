@@ -149,7 +149,7 @@ def library_properties(meta: Metadata) -> str:
         "name": meta.name,
         "version": meta.version,
         "author": meta.author,
-        "maintainer": f"{meta.author} <{meta.url}>",
+        "maintainer": meta.author,
         "sentence": "Exact int8 GRU, LSTM and RNN inference, one time step per sensor frame.",
         "paragraph": meta.description + ". Export a model with `edgernn export` and step it in loop().",
         "category": "Data Processing",
