@@ -44,13 +44,11 @@ def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 
 def _compile(cc: str, flags: list[str], sources: list[Path], includes: list[Path], out: Path) -> list[Path]:
-    """Compile each source to an object in ``out`` (one compiler call per file, as the IDEs do)."""
+    """Compile the sources (distinct stems) to objects in ``out``, in one compiler call."""
     out.mkdir(parents=True, exist_ok=True)
-    objects = []
-    for i, src in enumerate(sources):
-        obj = out / f"{i}_{src.stem}.o"
-        _run([cc, *flags, *[f"-I{d}" for d in includes], "-c", src, "-o", obj])
-        objects.append(obj)
+    _run([cc, *flags, *[f"-I{d}" for d in includes], "-c", *sources], cwd=out)
+    objects = [out / f"{src.stem}.o" for src in sources]
+    assert all(o.is_file() for o in objects)
     return objects
 
 
