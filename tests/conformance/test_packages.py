@@ -85,6 +85,10 @@ def test_every_package_has_the_whole_runtime_and_no_repository_notes(packages, e
     expected = {p.name for d in ("include/edgernn", "src") for p in (runtime / d).iterdir()}
     assert expected <= names, expected - names
     assert not {"REQUESTS.md", "LAYOUT.md"} & names
+    # The licence travels with the package whenever this edgernn has one (the repository's LICENSE).
+    licence = REPO / "LICENSE"
+    assert packaging.licence_text() == (licence.read_bytes() if licence.is_file() else None)
+    assert ("LICENSE" in files) == licence.is_file()
     assert not any(f.startswith(("tests/", "boards/", "tools/", "ports/")) for f in files)
     # The ports are pasted in: no source reaches outside the package.
     for f in files:
