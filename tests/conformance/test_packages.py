@@ -594,3 +594,15 @@ def test_cmake_package_installs_and_a_find_package_consumer_runs_exact(packages,
         [cmake, "-S", bad, "-B", bad / "b", f"-DCMAKE_PREFIX_PATH={prefix}"], capture_output=True, text=True
     )
     assert refused.returncode != 0 and "edgernn" in refused.stderr
+
+
+def test_packaging_never_imports_torch() -> None:
+    """`edgernn package` runs where only the runtime side of edgernn is installed."""
+    import sys
+
+    code = (
+        "import sys\nfrom edgernn import packaging\n"
+        "for e in packaging.ECOSYSTEMS:\n    packaging.package_files(e)\nprint('torch' in sys.modules)"
+    )
+    proc = _run([sys.executable, "-c", code])
+    assert proc.stdout.split() == ["False"]
