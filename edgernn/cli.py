@@ -460,6 +460,31 @@ def export(
     click.echo(f"wrote {plural(len(result.files), 'file')} to {where}")
 
 
+@cli.command(short_help="the C runtime as a PlatformIO/Arduino/ESP-IDF/Zephyr/CMake package")
+@click.argument("output", type=click.Path(path_type=Path, file_okay=False), callback=_existing_parent)
+@click.option(
+    "--ecosystem",
+    type=click.Choice(["platformio", "arduino", "esp-idf", "zephyr", "cmake"]),
+    required=True,
+    help="Layout and manifest to write (see docs/integration.md).",
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Model (.ernn) the package's example runs (default: a small random GRU, 6 inputs, 4 classes).",
+)
+@click.option("--url", help="Repository/homepage URL written into the manifests (default: edgernn's).")
+def package(output: Path, ecosystem: str, model: Path | None, url: str | None) -> None:
+    """Write edgernn's C runtime to OUTPUT as a library package for an embedded ecosystem, with an
+    example that runs a model (OUTPUT must be new, empty or a previous package)."""
+    from edgernn import ir
+    from edgernn.packaging import Metadata, write_package
+
+    meta = Metadata(url=url) if url else Metadata()
+    files = write_package(ecosystem, output, ir.load(model) if model else None, meta)
+    click.echo(f"wrote {len(files)} files to {output}")
+
+
 @cli.command(short_help="latency, memory and accuracy reports beside the peers")
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(

@@ -182,6 +182,7 @@ def test_cli_polish(model: Path, tmp_path: Path) -> None:
         "run",
         "inspect",
         "export",
+        "package",
         "bench",
         "demo",
     ]
