@@ -98,13 +98,20 @@ def example_model(model: QuantizedRNN | None) -> QuantizedRNN:
     return model
 
 
-def model_files(model: QuantizedRNN) -> dict[str, bytes]:
-    """A model's generated files without the runtime: ``model_model.h``, ``model_model.c``,
-    ``selftest.c`` (the export's test-vector runner)."""
+def default_target(ecosystem: str) -> str:
+    """The core a package's example model is packed for: the CMake package's example builds and runs on
+    the machine it is configured on; the others are firmware for 32-bit MCUs, whose weight packing
+    (ERNN_FC_PACK_K 4, every core but the Cortex-M55) the ``cortex-m4`` export has."""
+    return "host" if ecosystem == "cmake" else "cortex-m4"
+
+
+def model_files(model: QuantizedRNN, target: str = "cortex-m4") -> dict[str, bytes]:
+    """A model's generated files without the runtime, packed for ``target``: ``model_model.h``,
+    ``model_model.c``, ``selftest.c`` (the export's test-vector runner)."""
     from edgernn.export import ExportOptions
     from edgernn.export.c import render
 
-    files = render(model, ExportOptions(prefix=EXAMPLE_PREFIX))
+    files = render(model, ExportOptions(prefix=EXAMPLE_PREFIX, target=target))
     p = EXAMPLE_PREFIX
     return {
         f"{p}_model.h": files[f"include/{p}_model.h"],
@@ -235,14 +242,17 @@ def _readme(ecosystem: str, meta: Metadata, example: str) -> bytes:
     ).encode()
 
 
-def package_files(ecosystem: str, model: QuantizedRNN | None = None, meta: Metadata = Metadata()) -> dict[str, bytes]:
-    """The files of one ecosystem's package, by relative path."""
+def package_files(
+    ecosystem: str, model: QuantizedRNN | None = None, meta: Metadata = Metadata(), target: str | None = None
+) -> dict[str, bytes]:
+    """The files of one ecosystem's package, by relative path; the example's model is packed for
+    ``target`` (default: :func:`default_target`)."""
     if ecosystem not in ECOSYSTEMS:
         raise EdgeRNNError(f"unknown ecosystem {ecosystem!r}", f"choose one of {', '.join(ECOSYSTEMS)}")
     runtime = runtime_sources()
     headers = [(n, c) for n, c in runtime if n.startswith("edgernn/")]
     private = [(n, c) for n, c in runtime if not n.startswith("edgernn/")]
-    example = model_files(example_model(model))
+    example = model_files(example_model(model), target or default_target(ecosystem))
     model_pair = {k: v for k, v in example.items() if k != "selftest.c"}
     imu = _asset("common/synthetic_imu.h", meta)
     files: dict[str, bytes] = {}
@@ -324,10 +334,14 @@ def _is_previous_package(folder: Path) -> bool:
 
 
 def write_package(
-    ecosystem: str, output: str | Path, model: QuantizedRNN | None = None, meta: Metadata = Metadata()
+    ecosystem: str,
+    output: str | Path,
+    model: QuantizedRNN | None = None,
+    meta: Metadata = Metadata(),
+    target: str | None = None,
 ) -> list[Path]:
     """Write one ecosystem's package as the folder ``output`` (new, empty, or a previous package)."""
-    files = package_files(ecosystem, model, meta)
+    files = package_files(ecosystem, model, meta, target)
     with atomic_folder(output, "package", _is_previous_package) as tmp:
         for rel, content in files.items():
             dest = tmp / rel

@@ -70,6 +70,22 @@ def packages(tmp_path_factory) -> dict[str, Path]:
     return {e: root / e for e in packaging.ECOSYSTEMS}
 
 
+@pytest.fixture(scope="module")
+def host_packages(tmp_path_factory) -> dict[str, Path]:
+    """The packages whose examples the tests build and run on this machine: the model packed for the host."""
+    root = tmp_path_factory.mktemp("host_packages")
+    for ecosystem in ("arduino", "esp-idf"):
+        packaging.write_package(ecosystem, root / ecosystem, target="host")
+    return {e: root / e for e in ("arduino", "esp-idf")}
+
+
+def test_example_model_is_packed_for_the_ecosystems_core(packages) -> None:
+    """An MCU package's example must compile for an MCU: packed with K=4, not for the machine that wrote it."""
+    model_c = (packages["arduino"] / "examples/StreamSensor/model_model.c").read_text()
+    assert "packed for cortex-m4 (ERNN_FC_PACK_K 4)" in model_c
+    assert packaging.default_target("cmake") == "host"
+
+
 # ---------------------------------------------------------------------------------------------
 # Common to all packages.
 
@@ -341,11 +357,11 @@ def test_arduino_sketch_compiles_for_cortex_m4(packages, tmp_path) -> None:
     _arduino_build(packages["arduino"], tmp_path, _tool("arm-none-eabi-g++"), _tool("arm-none-eabi-gcc"), M4, M4)
 
 
-def test_arduino_sketch_streams_adc_frames_exactly_on_the_host(packages, tmp_path) -> None:
+def test_arduino_sketch_streams_adc_frames_exactly_on_the_host(host_packages, tmp_path) -> None:
     """The sketch itself, built on the host with a Serial/analogRead stand-in fed from stdin: every
     step's printed scores equal the integer reference's over a 300-frame stream."""
     gxx, gcc = _tool("g++"), _tool("gcc")
-    objects = _arduino_build(packages["arduino"], tmp_path / "obj", gxx, gcc, ["-O1"], ["-O1"])
+    objects = _arduino_build(host_packages["arduino"], tmp_path / "obj", gxx, gcc, ["-O1"], ["-O1"])
     objects += _compile(
         gxx, ["-std=gnu++17", *STRICT], [SHIMS / "arduino/arduino_host.cpp"], [SHIMS / "arduino"], tmp_path
     )
@@ -410,12 +426,12 @@ def test_esp_idf_component_manifest(packages) -> None:
     ).resolve()
 
 
-def test_esp_idf_component_configures_and_builds(packages, tmp_path) -> None:
+def test_esp_idf_component_configures_and_builds(host_packages, tmp_path) -> None:
     """Both CMakeLists.txt (the component's, the example's main) through a stand-in of ESP-IDF's
     idf_component_register: every runtime source registered, the library and main.c compile (host gcc)."""
     # The component folder's name is the component's name: "edgernn", as in components/edgernn.
     component = tmp_path / "edgernn"
-    shutil.copytree(packages["esp-idf"], component)
+    shutil.copytree(host_packages["esp-idf"], component)
     project = tmp_path / "project"
     project.mkdir()
     (project / "CMakeLists.txt").write_text(
