@@ -23,7 +23,6 @@ A ``.ernn`` file of a seq2seq model is a zip like a single model's (``edgernn.js
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import io
@@ -294,7 +293,3 @@ def load(path: str | os.PathLike[str]) -> Seq2SeqRNN:
     except OSError as exc:
         raise ModelFileError(f"cannot read {p} ({exc.strerror})") from None
     return from_bytes(data, source=str(p))
-
-
-def replace(model: Seq2SeqRNN, **changes: object) -> Seq2SeqRNN:
-    return dataclasses.replace(model, **changes)  # type: ignore[arg-type]

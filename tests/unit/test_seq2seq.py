@@ -15,11 +15,11 @@ import pytest
 from edgernn import ir
 from edgernn.emulation import run_program
 from edgernn.errors import InputDataError, ModelFileError
-from edgernn.seq2seq import Seq2SeqRunner, export_c, from_bytes, to_bytes
+from edgernn.seq2seq import Seq2SeqRunner, export_c, from_bytes, is_seq2seq_file, to_bytes
 from edgernn.seq2seq.data import PairData, error_rates, load_pairs, token_error_counts
 from edgernn.seq2seq.model import Seq2SeqRNN
 from edgernn.seq2seq.quantize import FloatBridge, Seq2SeqFloat, quantize_seq2seq
-from edgernn.testing import random_float_params
+from edgernn.testing import random_float_params, random_model
 from edgernn.toolchain import build_selftest
 from edgernn.types import CellType, ModelConfig, OutputMode
 
@@ -123,6 +123,8 @@ def test_single_model_loader_names_the_seq2seq_format(tmp_path) -> None:  # noqa
     path.write_bytes(to_bytes(random_seq2seq()))
     with pytest.raises(ModelFileError, match="encoder-decoder"):
         ir.load(path)
+    single = ir.save(random_model(ModelConfig(cell="gru", hidden_size=4, input_size=2)), tmp_path / "single.ernn")
+    assert is_seq2seq_file(path) and not is_seq2seq_file(single) and not is_seq2seq_file(tmp_path / "missing")
 
 
 def test_invalid_models_are_refused() -> None:
