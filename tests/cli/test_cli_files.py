@@ -185,6 +185,7 @@ def test_cli_polish(model: Path, tmp_path: Path) -> None:
         "package",
         "bench",
         "demo",
+        "seq2seq",
     ]
     assert not any(line.split()[:1] == ["train"] for line in head.splitlines()), "listed once"
     inputs = tmp_path / "x.csv"
