@@ -126,7 +126,7 @@ def render(
     context = {
         "p": prefix,
         "P": prefix.upper(),
-        "banner_c": f"/*\n * {banner}\n * Do not edit: re-export the model instead.\n */",
+        "banner_c": f"/*\n * {cexport.SPDX}\n * {banner}\n * Do not edit: re-export the model instead.\n */",
         "description": _describe(model),
         "sha256": model.sha256,
         "source_vocab": len(model.source_vocab),
@@ -155,8 +155,9 @@ def render(
         ("seq2seq_selftest.c.j2", "selftest/selftest.c"),
     ):
         files[dest] = env.get_template(template).render(context).encode()
+    files[cexport.LICENSE_NAME] = cexport.license_path().read_bytes()
     files["Makefile"] = (
-        f"# {banner}\n# Host build of the self-test: make && ./selftest selftest/vectors.bin\n"
+        f"# {cexport.SPDX}\n# {banner}\n# Host build of the self-test: make && ./selftest selftest/vectors.bin\n"
         "CC ?= cc\nCFLAGS ?= -std=c99 -O2 -Wall -Wextra\n\n"
         "selftest: $(wildcard src/*.c) selftest/selftest.c\n"
         "\t$(CC) $(CFLAGS) -Iinclude -o $@ $^\n"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Grapheme-to-phoneme on a microcontroller: each word given as an argument (semihosting argv on
  * QEMU) is spelled into source token ids, encoded, and decoded greedily by the generated g2p_greedy().

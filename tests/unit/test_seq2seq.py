@@ -8,6 +8,7 @@ import json
 import struct
 import subprocess
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -301,3 +302,16 @@ def test_export_refuses_sources_longer_than_the_encoder_buffer(tmp_path) -> None
     with pytest.raises(InputDataError, match="--max-input-len"):
         export_c.export(random_seq2seq(), tmp_path / "x", sources=[np.zeros(65, dtype=int)])
     assert not (tmp_path / "x").exists()
+
+
+def test_export_carries_the_licence_and_spdx_identifiers(tmp_path) -> None:  # noqa: ANN001
+    export_c.export(random_seq2seq(), tmp_path / "export", prefix="s2s")
+    root = tmp_path / "export"
+    assert (root / "LICENSE").read_bytes() == (Path(__file__).parents[2] / "LICENSE").read_bytes()
+    unlabelled = [
+        p.name
+        for p in root.rglob("*")
+        if p.suffix in (".c", ".h") or p.name == "Makefile"
+        if "SPDX-License-Identifier: Apache-2.0" not in p.read_text(encoding="utf-8")
+    ]
+    assert not unlabelled
