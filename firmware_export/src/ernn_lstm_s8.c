@@ -5,6 +5,12 @@
 #include "edgernn/ernn_s8.h"
 #include "ernn_internal.h"
 
+#if !defined(ERNN_PORTABLE) && defined(__aarch64__) && defined(__ARM_NEON)
+#include "../ports/neon/ernn_dot_s8_neon.h" /* ernn_lstm_fast_port */
+#elif !defined(ERNN_PORTABLE) && defined(__x86_64__) && defined(__GNUC__)
+#include "../ports/x86/ernn_dot_s8_x86.h" /* ernn_lstm_fast_port */
+#endif
+
 static int32_t hidden_size(const ernn_lstm_s8_params *p)
 {
     return ernn_cell_hidden_size_s8(&p->x_fc, &p->h_fc, 4);
@@ -39,20 +45,27 @@ ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int
          * form below. Two light loops (cell state, then hidden state) keep every value in a register. */
         const ernn_fast_rescale fm = ernn_fast_of(p->forget_mul.multiplier, p->forget_mul.shift);
         const ernn_fast_rescale im = ernn_fast_of(p->input_mul.multiplier, p->input_mul.shift);
-        for (int32_t j = 0; j < n; ++j) {
-            c[j] = (int16_t)ernn_ssat16(ernn_ssat16(ernn_fast_out(gf[j] * c[j], fm, 1)) +
-                                        ernn_ssat16(ernn_fast_out(gi[j] * gg[j], im, 1)));
-        }
         int32_t tanh_multiplier = p->cell_tanh_multiplier, tanh_shift = p->cell_tanh_shift;
         if (tanh_multiplier == 0) {
             tanh_multiplier = 3 * ((int32_t)1 << tanh_shift);
             tanh_shift = 0;
         }
+        int32_t done = 0; /* units a port did (c and h, the same integers), the loops below do the rest */
+#if defined(ERNN_PORT_LSTM_FAST)
+        done = ernn_lstm_fast_port(gi, gf, gg, go, c, h, n, p->forget_mul.multiplier, -p->forget_mul.shift,
+                                   p->input_mul.multiplier, -p->input_mul.shift, tanh_multiplier, tanh_shift,
+                                   p->output_mul.multiplier, -p->output_mul.shift, p->hidden_zero_point);
+#endif
+        for (int32_t j = done; j < n; ++j) {
+            c[j] = (int16_t)ernn_ssat16(ernn_ssat16(ernn_fast_out(gf[j] * c[j], fm, 1)) +
+                                        ernn_ssat16(ernn_fast_out(gi[j] * gg[j], im, 1)));
+        }
         const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
         const ernn_fast_rescale om = ernn_fast_of(p->output_mul.multiplier, p->output_mul.shift);
         const int32_t zp = p->hidden_zero_point;
-        const int16_t *cj = c;
-        for (int8_t *hj = h; hj != h + n; ++hj, ++cj, ++go) {
+        const int16_t *cj = c + done;
+        go += done;
+        for (int8_t *hj = h + done; hj != h + n; ++hj, ++cj, ++go) {
             const int32_t tanh_c = ernn_tanh_lut((*cj * tanh_multiplier + tanh_round) >> tanh_shift);
             *hj = (int8_t)ernn_ssat8(ernn_fast_out(*go * tanh_c, om, 1) + zp);
         }

@@ -129,14 +129,19 @@ static inline __attribute__((always_inline)) int16x4_t ernn_neon_sigmoid(int16x4
     return vmovn_s32(vbslq_s32(vcltzq_s32(x), vsubq_s32(vdupq_n_s32(32768), pos), pos));
 }
 
-/* ernn_tanh_q312 of four Q3.12 values. */
-static inline __attribute__((always_inline)) int16x4_t ernn_neon_tanh(int16x4_t v, const uint32_t *table)
+/* ernn_tanh_lut of four int32 values (any v; |v| as an unsigned value, so the index clamps as ernn_lut_index8). */
+static inline __attribute__((always_inline)) int32x4_t ernn_neon_tanh_lut(int32x4_t v, const uint32_t *table)
 {
-    const int32x4_t x = vmovl_s16(v);
-    const uint32x4_t a = vreinterpretq_u32_s32(vmulq_n_s32(vabsq_s32(x), 3));
+    const uint32x4_t a = vreinterpretq_u32_s32(vabsq_s32(v));
     const uint32x4_t e = ernn_neon_gather(table, vminq_u32(vshrq_n_u32(a, 8), vdupq_n_u32(255)));
     const int32x4_t pos = vshrq_n_s32(ERNN_NEON_LUT_MLA(e, vandq_u32(a, vdupq_n_u32(255)), 8, 1u << 7), 8);
-    return vmovn_s32(vbslq_s32(vcltzq_s32(x), vnegq_s32(pos), pos));
+    return vbslq_s32(vcltzq_s32(v), vnegq_s32(pos), pos);
+}
+
+/* ernn_tanh_q312 of four Q3.12 values: tanh_lut(3x). */
+static inline __attribute__((always_inline)) int16x4_t ernn_neon_tanh(int16x4_t v, const uint32_t *table)
+{
+    return vmovn_s32(ernn_neon_tanh_lut(vmulq_n_s32(vmovl_s16(v), 3), table));
 }
 
 static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
@@ -200,6 +205,41 @@ static inline int32_t ernn_gru_fast_port(const int16_t *gr, const int16_t *gz, c
         vst1_s16(h_q15 + j, blended);
         const int16x4_t out = vqmovn_s32(vaddq_s32(ernn_neon_fast_q15(vmovl_s16(blended), hm, hr), zp));
         const int8x8_t out8 = vqmovn_s16(vcombine_s16(out, out));
+        vst1_lane_s32((int32_t *)(void *)(h + j), vreinterpret_s32_s8(out8), 0);
+    }
+    return j;
+}
+
+/*
+ * The LSTM's element-wise step (ernn_lstm_s8.c, its short form: every shift < 0) for j in [0, n rounded
+ * down to 4), four units at a time: the cell state c, then h, with the same integer operations as the C
+ * loops there (the cell state's tanh input (c * tanh_multiplier + round) >> tanh_shift in int32, as the C);
+ * returns how many units it did.
+ */
+#define ERNN_PORT_LSTM_FAST 1
+static inline int32_t ernn_lstm_fast_port(const int16_t *gi, const int16_t *gf, const int16_t *gg, const int16_t *go,
+                                          int16_t *c, int8_t *h, int32_t n, int32_t forget_m, int32_t forget_right,
+                                          int32_t input_m, int32_t input_right, int32_t tanh_multiplier,
+                                          int32_t tanh_shift, int32_t output_m, int32_t output_right,
+                                          int32_t zero_point)
+{
+    const int32x4_t fm = vdupq_n_s32(forget_m), fr = vdupq_n_s32(-forget_right);
+    const int32x4_t im = vdupq_n_s32(input_m), ir = vdupq_n_s32(-input_right);
+    const int32x4_t om = vdupq_n_s32(output_m), orr = vdupq_n_s32(-output_right);
+    const int32x4_t tr = vdupq_n_s32(tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0);
+    const int32x4_t ts = vdupq_n_s32(-tanh_shift);
+    const int32x4_t zp = vdupq_n_s32(zero_point);
+    int32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const int16x4_t forget = vqmovn_s32(ernn_neon_fast_q15(vmull_s16(vld1_s16(gf + j), vld1_s16(c + j)), fm, fr));
+        const int16x4_t input = vqmovn_s32(ernn_neon_fast_q15(vmull_s16(vld1_s16(gi + j), vld1_s16(gg + j)), im, ir));
+        const int16x4_t c_new = vqadd_s16(forget, input);
+        vst1_s16(c + j, c_new);
+        /* SSHL by -tanh_shift: the arithmetic shift right of the C (no rounding) */
+        const int32x4_t v = vshlq_s32(vmlaq_n_s32(tr, vmovl_s16(c_new), tanh_multiplier), ts);
+        const int32x4_t tanh_c = ernn_neon_tanh_lut(v, ernn_lut_pairs);
+        const int32x4_t out = vaddq_s32(ernn_neon_fast_q15(vmulq_s32(vmovl_s16(vld1_s16(go + j)), tanh_c), om, orr), zp);
+        const int8x8_t out8 = vqmovn_s16(vcombine_s16(vqmovn_s32(out), vdup_n_s16(0)));
         vst1_lane_s32((int32_t *)(void *)(h + j), vreinterpret_s32_s8(out8), 0);
     }
     return j;
