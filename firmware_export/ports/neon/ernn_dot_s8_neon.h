@@ -55,11 +55,19 @@ static inline __attribute__((always_inline)) int32x4_t ernn_neon_mac4v(const int
     int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
     for (int32_t c = 0; c < chunks; ++c) {
         const int8x16_t xv = vld1q_s8(x);
+#if defined(__ARM_FEATURE_DOTPROD)
         const int8x16x4_t wv = vld1q_s8_x4(w); /* one LD1 of the block's 64 bytes */
         s0 = ernn_neon_dot16(s0, wv.val[0], xv);
         s1 = ernn_neon_dot16(s1, wv.val[1], xv);
         s2 = ernn_neon_dot16(s2, wv.val[2], xv);
         s3 = ernn_neon_dot16(s3, wv.val[3], xv);
+#else
+        /* two LDPs, not one LD1 of four registers: gcc copies an LD1's registers before SMULL2 (4 MOVs) */
+        s0 = ernn_neon_dot16(s0, vld1q_s8(w), xv);
+        s1 = ernn_neon_dot16(s1, vld1q_s8(w + 16), xv);
+        s2 = ernn_neon_dot16(s2, vld1q_s8(w + 32), xv);
+        s3 = ernn_neon_dot16(s3, vld1q_s8(w + 48), xv);
+#endif
         w += 64;
         x += 16;
     }
