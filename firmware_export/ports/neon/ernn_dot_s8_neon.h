@@ -47,9 +47,25 @@ static inline __attribute__((always_inline)) int32x4_t ernn_neon_dot16(int32x4_t
 #endif
 }
 
-/* The four rows' dot products of the 4-row block at *wp (chunks >= 1 vectors), row r in lane r; *wp advances. */
-static inline __attribute__((always_inline)) int32x4_t ernn_neon_mac4v(const int8_t **wp, const int8_t *x,
-                                                                       int32_t chunks)
+#if !defined(__ARM_FEATURE_DOTPROD)
+/*
+ * acc += the 16 products, for a row with no weight equal to -128 (ernn_fc_params.bounded == 3, checked at
+ * export): SMULL forms the low 8 products in int16 lanes, SMLAL2 adds the high 8 to them, SADALP widens.
+ * Exact: with |w| <= 127 and |x| <= 128 each product has |w x| <= 16,256, so a lane's two-product sum has
+ * magnitude <= 32,512 < 2^15 and never wraps. (With w = -128 allowed, (-128)(-128) + (-128)(-128) = 32,768
+ * would: hence the check, and the widening ernn_neon_dot16 for every other layer.) One instruction fewer
+ * per row and 16 columns than ernn_neon_dot16.
+ */
+static inline __attribute__((always_inline)) int32x4_t ernn_neon_dot16_pairs(int32x4_t acc, int8x16_t w, int8x16_t x)
+{
+    return vpadalq_s16(acc, vmlal_high_s8(vmull_s8(vget_low_s8(w), vget_low_s8(x)), w, x));
+}
+#endif
+
+/* The four rows' dot products of the 4-row block at *wp (chunks >= 1 vectors), row r in lane r; *wp advances.
+ * pairs (a constant): ernn_neon_dot16_pairs instead of ernn_neon_dot16 (only where no weight is -128). */
+static inline __attribute__((always_inline)) int32x4_t ernn_neon_mac4v_with(const int8_t **wp, const int8_t *x,
+                                                                            int32_t chunks, int pairs)
 {
     const int8_t *w = *wp;
     int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
@@ -63,16 +79,30 @@ static inline __attribute__((always_inline)) int32x4_t ernn_neon_mac4v(const int
         s3 = ernn_neon_dot16(s3, wv.val[3], xv);
 #else
         /* two LDPs, not one LD1 of four registers: gcc copies an LD1's registers before SMULL2 (4 MOVs) */
-        s0 = ernn_neon_dot16(s0, vld1q_s8(w), xv);
-        s1 = ernn_neon_dot16(s1, vld1q_s8(w + 16), xv);
-        s2 = ernn_neon_dot16(s2, vld1q_s8(w + 32), xv);
-        s3 = ernn_neon_dot16(s3, vld1q_s8(w + 48), xv);
+        if (pairs) {
+            s0 = ernn_neon_dot16_pairs(s0, vld1q_s8(w), xv);
+            s1 = ernn_neon_dot16_pairs(s1, vld1q_s8(w + 16), xv);
+            s2 = ernn_neon_dot16_pairs(s2, vld1q_s8(w + 32), xv);
+            s3 = ernn_neon_dot16_pairs(s3, vld1q_s8(w + 48), xv);
+        } else {
+            s0 = ernn_neon_dot16(s0, vld1q_s8(w), xv);
+            s1 = ernn_neon_dot16(s1, vld1q_s8(w + 16), xv);
+            s2 = ernn_neon_dot16(s2, vld1q_s8(w + 32), xv);
+            s3 = ernn_neon_dot16(s3, vld1q_s8(w + 48), xv);
+        }
 #endif
         w += 64;
         x += 16;
     }
     *wp = w;
+    (void)pairs;
     return vpaddq_s32(vpaddq_s32(s0, s1), vpaddq_s32(s2, s3));
+}
+
+static inline __attribute__((always_inline)) int32x4_t ernn_neon_mac4v(const int8_t **wp, const int8_t *x,
+                                                                       int32_t chunks)
+{
+    return ernn_neon_mac4v_with(wp, x, chunks, 0);
 }
 
 /* acc[r] = bias[r] + the dot product of row r of the 4-row block at *wp (chunks >= 1 vectors). */
@@ -152,7 +182,8 @@ static inline __attribute__((always_inline)) int16x4_t ernn_neon_tanh(int16x4_t 
     return vmovn_s32(ernn_neon_tanh_lut(vmulq_n_s32(vmovl_s16(v), 3), table));
 }
 
-static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
+static inline __attribute__((always_inline)) void ernn_neon_group16(const int8_t **wp, const ernn_dsp_group *g,
+                                                                     int pairs)
 {
     const int8_t *x = (const int8_t *)g->buffer;
     const int32_t chunks = (int32_t)(g->end - g->buffer) / 8;
@@ -163,7 +194,7 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
     const int32_t mode = g->mode;
     const int32_t *bias = g->bias;
     for (int16_t *y = g->y; y != g->y_end; y += 4, bias += 4) {
-        const int32x4_t acc = vaddq_s32(ernn_neon_mac4v(wp, x, chunks), vld1q_s32(bias));
+        const int32x4_t acc = vaddq_s32(ernn_neon_mac4v_with(wp, x, chunks, pairs), vld1q_s32(bias));
         int32x4_t t = vqrdmulhq_s32(vshlq_s32(acc, left), m);
         t = vrshlq_s32(vaddq_s32(t, vandq_s32(vshrq_n_s32(t, 31), sign_mask)), right);
         int16x4_t v = vqmovn_s32(t);
@@ -178,6 +209,20 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         vst1_s16(y, v);
     }
 }
+
+static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
+{
+    ernn_neon_group16(wp, g, 0);
+}
+
+#if !defined(__ARM_FEATURE_DOTPROD)
+/* A gate block of a layer with no -128 weight (bounded == 3): ernn_neon_dot16_pairs. */
+#define ERNN_PORT_PAIRS16 1
+static inline void ernn_group16_pairs_port(const int8_t **wp, ernn_dsp_group *g)
+{
+    ernn_neon_group16(wp, g, 1);
+}
+#endif
 
 /* ernn_fast_out(x, r, 1) of four values with left == 1 (the cells' Q0.15 products: shift < 0), int32 lanes. */
 static inline __attribute__((always_inline)) int32x4_t ernn_neon_fast_q15(int32x4_t x, int32x4_t m, int32x4_t right)
