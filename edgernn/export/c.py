@@ -56,7 +56,7 @@ import numpy.typing as npt
 from edgernn import __version__
 from edgernn.errors import EdgeRNNError, InputDataError, UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult
-from edgernn.export.c_packing import pack_fc, pack_k, round_up
+from edgernn.export.c_packing import bounded_field, pack_fc, pack_k, round_up
 from edgernn.fileio import atomic_folder, write_bytes_atomic
 from edgernn.ir import ElmanCellQ, FullyConnected, GRUCellQ, LSTMCellQ, QuantizedRNN, Rescale
 from edgernn.types import CellType, OutputMode
@@ -421,7 +421,11 @@ class _Arrays:
             self.add(f"{name}_multiplier", "int32_t", p.multiplier, f"{comment}: Q31 multipliers, {per}"),
             self.add(f"{name}_shift", "int32_t", p.shift, f"{comment}: shifts, {per}"),
         )
-        bounded = "1" if p.bounded else "0 /* accumulator bound not proven: general requantization */"
+        bounded = {
+            0: "0 /* accumulator bound not proven: general requantization */",
+            1: "1",
+            3: "3 /* bound proven; no weight is -128 */",
+        }[bounded_field(p)]
         return (
             "{" + ", ".join(parts) + f", {p.in_features}, {p.out_features}, {p.output_zero_point}, "
             f"{packing}, {p.group_rows}, {bounded}}}"

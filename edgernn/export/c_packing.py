@@ -76,6 +76,10 @@ class PackedFC:
     packing: int
     group_rows: int
     bounded: bool
+    #: No weight equals -128 (checked here, over every row). A bounded layer then carries ``bounded = 3``
+    #: (:func:`bounded_field`): the NEON port's Cortex-A72 kernel may add two int8 products in an int16
+    #: lane, exact when |w| <= 127 (two products of at most 127 * 128 sum to at most 32,512).
+    no_int8_min: bool = False
 
 
 def pack_fc(fcs: Sequence[FullyConnected], k: int, *, gate_blocks: bool) -> PackedFC:
@@ -116,7 +120,17 @@ def pack_fc(fcs: Sequence[FullyConnected], k: int, *, gate_blocks: bool) -> Pack
     else:
         multiplier, shift, group_rows = per_row_m, per_row_s, 0
     out_features = rows if gate_blocks else fcs[0].out_features
-    return PackedFC(packed, bias, multiplier, shift, n_in, out_features, zero_point, k, group_rows, bounded)
+    no_int8_min = bool(np.all(weight != -128))
+    return PackedFC(
+        packed, bias, multiplier, shift, n_in, out_features, zero_point, k, group_rows, bounded, no_int8_min
+    )
+
+
+def bounded_field(p: PackedFC) -> int:
+    """``ernn_fc_params.bounded``: 0 (bound not proven), 1 (proven) or 3 (proven, and no weight is -128)."""
+    if not p.bounded:
+        return 0
+    return 3 if p.no_int8_min else 1
 
 
 def unpack_weight(p: PackedFC) -> np.ndarray:

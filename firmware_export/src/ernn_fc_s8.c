@@ -255,6 +255,13 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
                                         r.multiplier, r.left, r.right, r.round,
                                         accumulate ? 1 + (int32_t)act : 0, ernn_lut_pairs,
                                         act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9)};
+#if defined(ERNN_PORT_PAIRS16)
+                if (p->bounded == 3) { /* no weight is -128 (exporter's check): the port may sum two products in int16 */
+                    ernn_group16_pairs_port(&w, &state);
+                    o = end;
+                    continue;
+                }
+#endif
                 ernn_group16_port(&w, &state);
                 o = end;
                 continue;

@@ -8,6 +8,8 @@
 
 #if !defined(ERNN_PORTABLE) && defined(__aarch64__) && defined(__ARM_NEON)
 #include "../ports/neon/ernn_dot_s8_neon.h" /* ernn_gru_fast_port */
+#elif !defined(ERNN_PORTABLE) && defined(__x86_64__) && defined(__GNUC__)
+#include "../ports/x86/ernn_dot_s8_x86.h" /* ernn_gru_fast_port */
 #endif
 
 static int32_t hidden_size(const ernn_gru_s8_params *p)

@@ -6,6 +6,12 @@
 #include "edgernn/ernn_s8.h"
 #include "ernn_internal.h"
 
+#if !defined(ERNN_PORTABLE) && defined(__aarch64__) && defined(__ARM_NEON)
+#include "../ports/neon/ernn_dot_s8_neon.h" /* ernn_lstm_fast_port */
+#elif !defined(ERNN_PORTABLE) && defined(__x86_64__) && defined(__GNUC__)
+#include "../ports/x86/ernn_dot_s8_x86.h" /* ernn_lstm_fast_port */
+#endif
+
 static int32_t hidden_size(const ernn_lstm_s8_params *p)
 {
     return ernn_cell_hidden_size_s8(&p->x_fc, &p->h_fc, 4);
@@ -17,6 +23,17 @@ int32_t ernn_lstm_s8_get_buffer_size(const ernn_lstm_s8_params *p)
         return 0;
     }
     return ernn_cell_buffer_size(&p->x_fc, &p->h_fc, ernn_cell_rows(ERNN_CELL_LSTM, &p->h_fc, hidden_size(p)));
+}
+
+/* The cell state's tanh input rescale, a power-of-two scale folded into the multiplier (ernn_lut_input). */
+static inline void cell_tanh_rescale(const ernn_lstm_s8_params *p, int32_t *multiplier, int32_t *shift)
+{
+    *multiplier = p->cell_tanh_multiplier;
+    *shift = p->cell_tanh_shift;
+    if (*multiplier == 0) {
+        *multiplier = 3 * ((int32_t)1 << *shift);
+        *shift = 0;
+    }
 }
 
 ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int8_t *h, int16_t *c,
@@ -40,20 +57,25 @@ ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int
          * form below. Two light loops (cell state, then hidden state) keep every value in a register. */
         const ernn_fast_rescale fm = ernn_fast_of(p->forget_mul.multiplier, p->forget_mul.shift);
         const ernn_fast_rescale im = ernn_fast_of(p->input_mul.multiplier, p->input_mul.shift);
-        for (int32_t j = 0; j < n; ++j) {
+        int32_t tanh_multiplier, tanh_shift;
+        int32_t done = 0; /* units a port did (c and h, the same integers), the loops below do the rest */
+#if defined(ERNN_PORT_LSTM_FAST)
+        cell_tanh_rescale(p, &tanh_multiplier, &tanh_shift);
+        done = ernn_lstm_fast_port(gi, gf, gg, go, c, h, n, p->forget_mul.multiplier, -p->forget_mul.shift,
+                                   p->input_mul.multiplier, -p->input_mul.shift, tanh_multiplier, tanh_shift,
+                                   p->output_mul.multiplier, -p->output_mul.shift, p->hidden_zero_point);
+#endif
+        for (int32_t j = done; j < n; ++j) {
             c[j] = (int16_t)ernn_ssat16(ernn_ssat16(ernn_fast_out(gf[j] * c[j], fm, 1)) +
                                         ernn_ssat16(ernn_fast_out(gi[j] * gg[j], im, 1)));
         }
-        int32_t tanh_multiplier = p->cell_tanh_multiplier, tanh_shift = p->cell_tanh_shift;
-        if (tanh_multiplier == 0) {
-            tanh_multiplier = 3 * ((int32_t)1 << tanh_shift);
-            tanh_shift = 0;
-        }
+        cell_tanh_rescale(p, &tanh_multiplier, &tanh_shift); /* after the loop: fewer registers live in it */
         const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
         const ernn_fast_rescale om = ernn_fast_of(p->output_mul.multiplier, p->output_mul.shift);
         const int32_t zp = p->hidden_zero_point;
-        const int16_t *cj = c;
-        for (int8_t *hj = h; hj != h + n; ++hj, ++cj, ++go) {
+        const int16_t *cj = c + done;
+        go += done;
+        for (int8_t *hj = h + done; hj != h + n; ++hj, ++cj, ++go) {
             const int32_t tanh_c = ernn_tanh_lut((*cj * tanh_multiplier + tanh_round) >> tanh_shift);
             *hj = (int8_t)ernn_ssat8(ernn_fast_out(*go * tanh_c, om, 1) + zp);
         }

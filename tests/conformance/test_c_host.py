@@ -327,7 +327,7 @@ def test_firmware_unit_tests_with_sanitizers(tmp_path: Path) -> None:
         ["make", "-j2", "-C", str(tests), f"BUILD={tmp_path}", f"CC={CC}"], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert len(re.findall(r": \d+ checks, 0 failures", proc.stdout)) == 4, proc.stdout
+    assert len(re.findall(r": \d+ checks, 0 failures", proc.stdout)) == 5, proc.stdout
 
 
 @pytest.mark.skipif(shutil.which("cmake") is None, reason="no cmake")
@@ -478,13 +478,36 @@ def _cpu_flags() -> set[str]:
     return set(re.search(r"^flags\s*:(.*)$", text, re.M).group(1).split()) if "flags" in text else set()
 
 
+def _x86_level_flag(level: int | str) -> str:
+    """The build flag of an x86 level; skips a level whose kernel this CPU would not run."""
+    if level != "portable" and X86_LEVELS[level] and X86_LEVELS[level] not in _cpu_flags():
+        pytest.skip(f"this CPU lacks {X86_LEVELS[level]}: level {level} would run a narrower kernel")
+    return "-DERNN_PORTABLE" if level == "portable" else f"-DERNN_X86_LEVEL={level}"
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86-64 kernels")
+@pytest.mark.parametrize("level", ["portable", *X86_LEVELS], ids=lambda v: f"level-{v}")
+def test_x86_gate_ports_equal_scalar_c(level: int | str, tmp_path: Path) -> None:
+    """firmware_export/tests/test_gate_ports.c at each level: the gate epilogues (all 65,536 sums through
+    sigmoid and tanh) and the GRU / LSTM element-wise steps against the scalar C, under the sanitizers."""
+    root = runtime_root()
+    exe = tmp_path / "test_gate_ports"
+    sources = [str(root / "tests" / "test_gate_ports.c"), *sorted(str(p) for p in (root / "src").glob("*.c"))]
+    cmd = [CC, *STRICT, "-pedantic", *SANITIZE, _x86_level_flag(level), "-I", str(root / "include")]
+    cmd += ["-I", str(root / "src"), *sources, "-lm", "-o", str(exe)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and re.search(r"test_gate_ports: [1-9]\d* checks, 0 failures", run.stdout), run.stdout
+    steps = "no GRU element-wise step" not in run.stdout and "no LSTM element-wise step" not in run.stdout
+    assert steps == (level not in ("portable", 0)), run.stdout  # the AVX2 steps ran exactly where they exist
+
+
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86-64 kernels")
 @pytest.mark.parametrize("level", ["portable", *X86_LEVELS], ids=lambda v: f"level-{v}")
 def test_x86_kernels_equal_reference(level: int | str, tmp_path: Path) -> None:
     """Each kernel (0 plain C, 1 AVX2, 2 AVX-VNNI, 3 AVX-512 VNNI; "portable": ERNN_PORTABLE, no port)."""
-    if level != "portable" and X86_LEVELS[level] and X86_LEVELS[level] not in _cpu_flags():
-        pytest.skip(f"this CPU lacks {X86_LEVELS[level]}: level {level} would run a narrower kernel")
-    flag = "-DERNN_PORTABLE" if level == "portable" else f"-DERNN_X86_LEVEL={level}"
+    flag = _x86_level_flag(level)
     for name in X86_MODELS:
         case = case_named(name)
         model = model_of(case)

@@ -24,10 +24,11 @@ from edgernn.testing import random_inputs, random_model
 from edgernn.types import ModelConfig, OutputMode
 
 CORES = ("cortex-m0", "cortex-m4", "cortex-m55")
-UNIT_TESTS = ("test_kernels_s8.c", "test_fixedpoint.c", "test_model_s8.c")
+UNIT_TESTS = ("test_kernels_s8.c", "test_fixedpoint.c", "test_model_s8.c", "test_gate_ports.c")
+NEON_CORES = ("aarch64", "cortex-a76")  # the NEON port: SMULL/SADALP (qemu -cpu cortex-a72), SDOT (-cpu max)
 
 
-@pytest.mark.parametrize("target", CORES)
+@pytest.mark.parametrize("target", [*CORES, *NEON_CORES])
 @pytest.mark.parametrize("test", UNIT_TESTS)
 def test_c_unit_tests_on_the_core(target: str, test: str, tmp_path: Path) -> None:
     T.require_tools(target)

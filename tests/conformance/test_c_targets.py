@@ -82,6 +82,14 @@ CASES = [
         lengths=(LONG_STREAM_STEPS,),
         targets=("cortex-m0", "cortex-m4", "cortex-m55", "aarch64", "cortex-a76", "armv7"),
     ),
+    # The NEON port's LSTM element-wise step (4 units at a time; 22 = 5 x 4 + 2 left to the C) free-running.
+    Case(
+        "lstm-22-stream",
+        ModelConfig(cell="lstm", input_size=8, hidden_size=22, output_size=4, output_mode=OutputMode.SEQUENCE),
+        seed=22,
+        lengths=(LONG_STREAM_STEPS,),
+        targets=("aarch64", "cortex-a76"),
+    ),
     # Not bit-exact by design (float32): a build-and-run check of the --float path on every FPU
     # and on the soft-float M0/M3, against the numpy float model within the file's tolerance.
     Case(

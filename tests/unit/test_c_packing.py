@@ -132,3 +132,17 @@ def test_per_row_multipliers_and_an_unproven_bound_fall_back() -> None:
     assert c_packing.pack_fc(x_fcs, 4, gate_blocks=True).bounded
     big = dataclasses.replace(x_fcs[0], bias=np.full(4, 2**30, np.int32))
     assert not c_packing.pack_fc([big, *x_fcs[1:]], 4, gate_blocks=True).bounded
+
+
+def test_no_int8_min_flag_is_checked_over_every_weight() -> None:
+    """bounded == 3 (the NEON pair kernel) only where no weight is -128 and the bound is proven."""
+    model = random_model(ModelConfig(cell="gru", input_size=6, hidden_size=5), seed=3)
+    x_fcs, _ = _gate_fcs(model.layers[0].directions[0].quant)
+    assert all(fc.weight.min() > -128 for fc in x_fcs)  # the quantizer's symmetric range
+    p = c_packing.pack_fc(x_fcs, 16, gate_blocks=True)
+    assert p.bounded and p.no_int8_min and c_packing.bounded_field(p) == 3
+    weight = x_fcs[2].weight.copy()
+    weight[4, 5] = -128  # one weight, in the last gate's last row and column
+    with_min = c_packing.pack_fc([*x_fcs[:2], dataclasses.replace(x_fcs[2], weight=weight)], 16, gate_blocks=True)
+    assert with_min.bounded and not with_min.no_int8_min and c_packing.bounded_field(with_min) == 1
+    assert c_packing.bounded_field(dataclasses.replace(p, bounded=False)) == 0

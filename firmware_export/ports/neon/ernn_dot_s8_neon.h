@@ -48,24 +48,62 @@ static inline __attribute__((always_inline)) int32x4_t ernn_neon_dot16(int32x4_t
 #endif
 }
 
-/* The four rows' dot products of the 4-row block at *wp (chunks >= 1 vectors), row r in lane r; *wp advances. */
-static inline __attribute__((always_inline)) int32x4_t ernn_neon_mac4v(const int8_t **wp, const int8_t *x,
-                                                                       int32_t chunks)
+#if !defined(__ARM_FEATURE_DOTPROD)
+/*
+ * acc += the 16 products, for a row with no weight equal to -128 (ernn_fc_params.bounded == 3, checked at
+ * export): SMULL forms the low 8 products in int16 lanes, SMLAL2 adds the high 8 to them, SADALP widens.
+ * Exact: with |w| <= 127 and |x| <= 128 each product has |w x| <= 16,256, so a lane's two-product sum has
+ * magnitude <= 32,512 < 2^15 and never wraps. (With w = -128 allowed, (-128)(-128) + (-128)(-128) = 32,768
+ * would: hence the check, and the widening ernn_neon_dot16 for every other layer.) One instruction fewer
+ * per row and 16 columns than ernn_neon_dot16.
+ */
+static inline __attribute__((always_inline)) int32x4_t ernn_neon_dot16_pairs(int32x4_t acc, int8x16_t w, int8x16_t x)
+{
+    return vpadalq_s16(acc, vmlal_high_s8(vmull_s8(vget_low_s8(w), vget_low_s8(x)), w, x));
+}
+#endif
+
+/* The four rows' dot products of the 4-row block at *wp (chunks >= 1 vectors), row r in lane r; *wp advances.
+ * pairs (a constant): ernn_neon_dot16_pairs instead of ernn_neon_dot16 (only where no weight is -128). */
+static inline __attribute__((always_inline)) int32x4_t ernn_neon_mac4v_with(const int8_t **wp, const int8_t *x,
+                                                                            int32_t chunks, int pairs)
 {
     const int8_t *w = *wp;
     int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
     for (int32_t c = 0; c < chunks; ++c) {
         const int8x16_t xv = vld1q_s8(x);
+#if defined(__ARM_FEATURE_DOTPROD)
         const int8x16x4_t wv = vld1q_s8_x4(w); /* one LD1 of the block's 64 bytes */
         s0 = ernn_neon_dot16(s0, wv.val[0], xv);
         s1 = ernn_neon_dot16(s1, wv.val[1], xv);
         s2 = ernn_neon_dot16(s2, wv.val[2], xv);
         s3 = ernn_neon_dot16(s3, wv.val[3], xv);
+#else
+        /* two LDPs, not one LD1 of four registers: gcc copies an LD1's registers before SMULL2 (4 MOVs) */
+        if (pairs) {
+            s0 = ernn_neon_dot16_pairs(s0, vld1q_s8(w), xv);
+            s1 = ernn_neon_dot16_pairs(s1, vld1q_s8(w + 16), xv);
+            s2 = ernn_neon_dot16_pairs(s2, vld1q_s8(w + 32), xv);
+            s3 = ernn_neon_dot16_pairs(s3, vld1q_s8(w + 48), xv);
+        } else {
+            s0 = ernn_neon_dot16(s0, vld1q_s8(w), xv);
+            s1 = ernn_neon_dot16(s1, vld1q_s8(w + 16), xv);
+            s2 = ernn_neon_dot16(s2, vld1q_s8(w + 32), xv);
+            s3 = ernn_neon_dot16(s3, vld1q_s8(w + 48), xv);
+        }
+#endif
         w += 64;
         x += 16;
     }
     *wp = w;
+    (void)pairs;
     return vpaddq_s32(vpaddq_s32(s0, s1), vpaddq_s32(s2, s3));
+}
+
+static inline __attribute__((always_inline)) int32x4_t ernn_neon_mac4v(const int8_t **wp, const int8_t *x,
+                                                                       int32_t chunks)
+{
+    return ernn_neon_mac4v_with(wp, x, chunks, 0);
 }
 
 /* acc[r] = bias[r] + the dot product of row r of the 4-row block at *wp (chunks >= 1 vectors). */
@@ -130,17 +168,23 @@ static inline __attribute__((always_inline)) int16x4_t ernn_neon_sigmoid(int16x4
     return vmovn_s32(vbslq_s32(vcltzq_s32(x), vsubq_s32(vdupq_n_s32(32768), pos), pos));
 }
 
-/* ernn_tanh_q312 of four Q3.12 values. */
-static inline __attribute__((always_inline)) int16x4_t ernn_neon_tanh(int16x4_t v, const uint32_t *table)
+/* ernn_tanh_lut of four int32 values (any v; |v| as an unsigned value, so the index clamps as ernn_lut_index8). */
+static inline __attribute__((always_inline)) int32x4_t ernn_neon_tanh_lut(int32x4_t v, const uint32_t *table)
 {
-    const int32x4_t x = vmovl_s16(v);
-    const uint32x4_t a = vreinterpretq_u32_s32(vmulq_n_s32(vabsq_s32(x), 3));
+    const uint32x4_t a = vreinterpretq_u32_s32(vabsq_s32(v));
     const uint32x4_t e = ernn_neon_gather(table, vminq_u32(vshrq_n_u32(a, 8), vdupq_n_u32(255)));
     const int32x4_t pos = vshrq_n_s32(ERNN_NEON_LUT_MLA(e, vandq_u32(a, vdupq_n_u32(255)), 8, 1u << 7), 8);
-    return vmovn_s32(vbslq_s32(vcltzq_s32(x), vnegq_s32(pos), pos));
+    return vbslq_s32(vcltzq_s32(v), vnegq_s32(pos), pos);
 }
 
-static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
+/* ernn_tanh_q312 of four Q3.12 values: tanh_lut(3x). */
+static inline __attribute__((always_inline)) int16x4_t ernn_neon_tanh(int16x4_t v, const uint32_t *table)
+{
+    return vmovn_s32(ernn_neon_tanh_lut(vmulq_n_s32(vmovl_s16(v), 3), table));
+}
+
+static inline __attribute__((always_inline)) void ernn_neon_group16(const int8_t **wp, const ernn_dsp_group *g,
+                                                                     int pairs)
 {
     const int8_t *x = (const int8_t *)g->buffer;
     const int32_t chunks = (int32_t)(g->end - g->buffer) / 8;
@@ -151,7 +195,7 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
     const int32_t mode = g->mode;
     const int32_t *bias = g->bias;
     for (int16_t *y = g->y; y != g->y_end; y += 4, bias += 4) {
-        const int32x4_t acc = vaddq_s32(ernn_neon_mac4v(wp, x, chunks), vld1q_s32(bias));
+        const int32x4_t acc = vaddq_s32(ernn_neon_mac4v_with(wp, x, chunks, pairs), vld1q_s32(bias));
         int32x4_t t = vqrdmulhq_s32(vshlq_s32(acc, left), m);
         t = vrshlq_s32(vaddq_s32(t, vandq_s32(vshrq_n_s32(t, 31), sign_mask)), right);
         int16x4_t v = vqmovn_s32(t);
@@ -166,6 +210,20 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         vst1_s16(y, v);
     }
 }
+
+static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
+{
+    ernn_neon_group16(wp, g, 0);
+}
+
+#if !defined(__ARM_FEATURE_DOTPROD)
+/* A gate block of a layer with no -128 weight (bounded == 3): ernn_neon_dot16_pairs. */
+#define ERNN_PORT_PAIRS16 1
+static inline void ernn_group16_pairs_port(const int8_t **wp, ernn_dsp_group *g)
+{
+    ernn_neon_group16(wp, g, 1);
+}
+#endif
 
 /* ernn_fast_out(x, r, 1) of four values with left == 1 (the cells' Q0.15 products: shift < 0), int32 lanes. */
 static inline __attribute__((always_inline)) int32x4_t ernn_neon_fast_q15(int32x4_t x, int32x4_t m, int32x4_t right)
@@ -201,6 +259,41 @@ static inline int32_t ernn_gru_fast_port(const int16_t *gr, const int16_t *gz, c
         vst1_s16(h_q15 + j, blended);
         const int16x4_t out = vqmovn_s32(vaddq_s32(ernn_neon_fast_q15(vmovl_s16(blended), hm, hr), zp));
         const int8x8_t out8 = vqmovn_s16(vcombine_s16(out, out));
+        vst1_lane_s32((int32_t *)(void *)(h + j), vreinterpret_s32_s8(out8), 0);
+    }
+    return j;
+}
+
+/*
+ * The LSTM's element-wise step (ernn_lstm_s8.c, its short form: every shift < 0) for j in [0, n rounded
+ * down to 4), four units at a time: the cell state c, then h, with the same integer operations as the C
+ * loops there (the cell state's tanh input (c * tanh_multiplier + round) >> tanh_shift in int32, as the C);
+ * returns how many units it did.
+ */
+#define ERNN_PORT_LSTM_FAST 1
+static inline int32_t ernn_lstm_fast_port(const int16_t *gi, const int16_t *gf, const int16_t *gg, const int16_t *go,
+                                          int16_t *c, int8_t *h, int32_t n, int32_t forget_m, int32_t forget_right,
+                                          int32_t input_m, int32_t input_right, int32_t tanh_multiplier,
+                                          int32_t tanh_shift, int32_t output_m, int32_t output_right,
+                                          int32_t zero_point)
+{
+    const int32x4_t fm = vdupq_n_s32(forget_m), fr = vdupq_n_s32(-forget_right);
+    const int32x4_t im = vdupq_n_s32(input_m), ir = vdupq_n_s32(-input_right);
+    const int32x4_t om = vdupq_n_s32(output_m), orr = vdupq_n_s32(-output_right);
+    const int32x4_t tr = vdupq_n_s32(tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0);
+    const int32x4_t ts = vdupq_n_s32(-tanh_shift);
+    const int32x4_t zp = vdupq_n_s32(zero_point);
+    int32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const int16x4_t forget = vqmovn_s32(ernn_neon_fast_q15(vmull_s16(vld1_s16(gf + j), vld1_s16(c + j)), fm, fr));
+        const int16x4_t input = vqmovn_s32(ernn_neon_fast_q15(vmull_s16(vld1_s16(gi + j), vld1_s16(gg + j)), im, ir));
+        const int16x4_t c_new = vqadd_s16(forget, input);
+        vst1_s16(c + j, c_new);
+        /* SSHL by -tanh_shift: the arithmetic shift right of the C (no rounding) */
+        const int32x4_t v = vshlq_s32(vmlaq_n_s32(tr, vmovl_s16(c_new), tanh_multiplier), ts);
+        const int32x4_t tanh_c = ernn_neon_tanh_lut(v, ernn_lut_pairs);
+        const int32x4_t out = vaddq_s32(ernn_neon_fast_q15(vmulq_s32(vmovl_s16(vld1_s16(go + j)), tanh_c), om, orr), zp);
+        const int8x8_t out8 = vqmovn_s16(vcombine_s16(vqmovn_s32(out), vdup_n_s16(0)));
         vst1_lane_s32((int32_t *)(void *)(h + j), vreinterpret_s32_s8(out8), 0);
     }
     return j;

@@ -43,7 +43,8 @@ static inline void ernn_widen_port(const int8_t *x, int32_t n, int16_t *buffer)
 }
 
 /* Plain C over the same layout: the fallback on CPUs without AVX2. */
-static void ernn_mac4_x86_c(const int8_t **wp, const int32_t *bias, const int16_t *x, int32_t chunks, int32_t acc[4])
+static inline void ernn_mac4_x86_c(const int8_t **wp, const int32_t *bias, const int16_t *x, int32_t chunks,
+                                   int32_t acc[4])
 {
     const int8_t *w = *wp;
     int32_t s[4] = {bias[0], bias[1], bias[2], bias[3]};
@@ -72,7 +73,7 @@ __attribute__((target("avx2"))) static inline void ernn_x86_reduce4(__m256i s0, 
 #define ERNN_X86_ROW(w, r) _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)((w) + 16 * (r))))
 
 #if ERNN_X86_LEVEL >= 1
-__attribute__((target("avx2"))) static void ernn_mac4_avx2(const int8_t **wp, const int32_t *bias, const int16_t *x,
+__attribute__((target("avx2"))) static inline void ernn_mac4_avx2(const int8_t **wp, const int32_t *bias, const int16_t *x,
                                                           int32_t chunks, int32_t acc[4])
 {
     const int8_t *w = *wp;
@@ -90,7 +91,7 @@ __attribute__((target("avx2"))) static void ernn_mac4_avx2(const int8_t **wp, co
 #endif
 
 #if ERNN_X86_LEVEL >= 2
-__attribute__((target("avx2,avxvnni"))) static void ernn_mac4_avxvnni(const int8_t **wp, const int32_t *bias,
+__attribute__((target("avx2,avxvnni"))) static inline void ernn_mac4_avxvnni(const int8_t **wp, const int32_t *bias,
                                                                      const int16_t *x, int32_t chunks, int32_t acc[4])
 {
     const int8_t *w = *wp;
@@ -109,7 +110,7 @@ __attribute__((target("avx2,avxvnni"))) static void ernn_mac4_avxvnni(const int8
 
 #if ERNN_X86_LEVEL >= 3
 /* Rows 0 and 1 in one register, rows 2 and 3 in another (the input repeated in both halves). */
-__attribute__((target("avx2,avx512f,avx512bw,avx512vnni"))) static void ernn_mac4_avx512vnni(
+__attribute__((target("avx2,avx512f,avx512bw,avx512vnni"))) static inline void ernn_mac4_avx512vnni(
     const int8_t **wp, const int32_t *bias, const int16_t *x, int32_t chunks, int32_t acc[4])
 {
     const int8_t *w = *wp;
@@ -152,5 +153,386 @@ static inline void ernn_mac4_port(const int8_t **wp, const int32_t *bias, const 
 #endif
     ernn_mac4_x86_c(wp, bias, buffer, chunks, acc);
 }
+
+/* ---- gate blocks and the cells' element-wise steps ------------------------------------------- */
+
+/*
+ * A whole gate block at once (ernn_fc_s8.c calls it for bounded int16 groups whose rows share one
+ * multiplier, through the hook the DSP port introduced; the struct is its, field for field): the dot
+ * products of eight rows (two 4-row blocks) at a time, then, in eight int32 lanes, the short
+ * requantization, int16 saturation and by mode the saturating sum with y and the gate's sigmoid or tanh,
+ * the same integer operations as ernn_fc_s8.c row by row (see ernn_x86_fast_out, ernn_x86_lut).
+ */
+typedef struct {
+    const int32_t *bias;
+    int16_t *y;
+    int16_t *y_end;
+    const int16_t *buffer;
+    const int16_t *end; /* buffer + 8 * chunks */
+    int32_t chunks_mod8;
+    int32_t multiplier;
+    int32_t left;  /* max(shift, 0) + 1 */
+    int32_t right; /* max(-shift, 0) */
+    int32_t round;
+    int32_t mode; /* 0 store; 1 add to y; 2 add, then sigmoid; 3 add, then tanh */
+    const uint32_t *table;
+    int32_t round_const;
+} ernn_dsp_group;
+#define ERNN_PORT_GROUP16 1
+
+/* The plain C gate block (CPUs without AVX2, and ERNN_X86_LEVEL=0): ernn_fc_s8.c's per-row epilogue. */
+static inline void ernn_group16_x86_c(const int8_t **wp, const ernn_dsp_group *g, int32_t chunks)
+{
+    const ernn_fast_rescale r = {g->multiplier, g->left, g->right, g->round, g->right > 0 ? -1 : 0};
+    const int32_t *bias = g->bias;
+    for (int16_t *y = g->y; y != g->y_end; y += 4, bias += 4) {
+        int32_t acc[4];
+        ernn_mac4_x86_c(wp, bias, g->buffer, chunks, acc);
+        for (int32_t k = 0; k < 4; ++k) {
+            const int32_t v = ernn_ssat16(ernn_fast_any(acc[k], r)); /* = ernn_fast_out(acc, r, right > 0) */
+            y[k] = (int16_t)(g->mode == 0 ? v : ernn_activate_q312((uint32_t)(g->mode - 1), ernn_ssat16(v + y[k])));
+        }
+    }
+}
+
+#if ERNN_X86_LEVEL >= 1
+#define ERNN_X86_AVX2 __attribute__((target("avx2")))
+
+/* ernn_smmulr in eight lanes: (a * m + 2^31) >> 32, each product exact in 64 bits (VPMULDQ on the even
+ * lanes, then on the odd ones moved down); the high half of the 64-bit sum is that floor. */
+ERNN_X86_AVX2 static inline __m256i ernn_x86_smmulr(__m256i a, __m256i m)
+{
+    const __m256i half = _mm256_set1_epi64x((int64_t)1 << 31);
+    const __m256i even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(a, m), half), 32);
+    const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), m), half);
+    return _mm256_blend_epi32(even, odd, 0xAA);
+}
+
+/* An ernn_fast_rescale for eight lanes. */
+typedef struct {
+    __m256i multiplier;
+    __m256i round;
+    __m256i mask;
+    __m128i left;
+    __m128i right;
+} ernn_x86_rescale;
+
+ERNN_X86_AVX2 static inline ernn_x86_rescale ernn_x86_rescale_of(int32_t multiplier, int32_t left, int32_t right)
+{
+    ernn_x86_rescale r;
+    r.multiplier = _mm256_set1_epi32(multiplier);
+    r.round = _mm256_set1_epi32(right > 0 ? (int32_t)1 << (right - 1) : 0);
+    r.mask = _mm256_set1_epi32(right > 0 ? -1 : 0);
+    r.left = _mm_cvtsi32_si128(left);
+    r.right = _mm_cvtsi32_si128(right);
+    return r;
+}
+
+/* ernn_fast_any (= ernn_fast_out with the rounding shift on exactly when right > 0) in eight lanes. */
+ERNN_X86_AVX2 static inline __m256i ernn_x86_fast_out(__m256i x, const ernn_x86_rescale *r)
+{
+    const __m256i t = ernn_x86_smmulr(_mm256_sll_epi32(x, r->left), r->multiplier);
+    const __m256i sign = _mm256_and_si256(_mm256_srai_epi32(t, 31), r->mask);
+    return _mm256_sra_epi32(_mm256_add_epi32(_mm256_add_epi32(t, sign), r->round), r->right);
+}
+
+#define ERNN_X86_LOAD16(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+
+/* ernn_ssat16 of eight int32 lanes, as eight int16 (VPACKSSDW). */
+ERNN_X86_AVX2 static inline __m128i ernn_x86_sat16(__m256i v)
+{
+    return _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+}
+
+/* a * b of eight int16 pairs as int32, exactly: VPMADDWD of a zero-extended (its high half 0, its low half
+ * read back as the int16 a) with b sign-extended gives a * b + 0 * (b's sign half). */
+ERNN_X86_AVX2 static inline __m256i ernn_x86_mul16(__m128i a, __m128i b)
+{
+    return _mm256_madd_epi16(_mm256_cvtepu16_epi32(a), _mm256_cvtepi16_epi32(b));
+}
+
+/* ernn_lut_mla(table[index], frac, bits, c) in eight lanes: a gather, then VPMADDWD of the pair entry
+ * with (2^bits << 16 | frac) = hi * 2^bits + lo * frac with both halves read as int16 (the DSP port's
+ * SMLAD); both halves are in [0, 32767] (ernn_activation_s16.c), so it equals the portable form. */
+#define ERNN_X86_LUT(index, frac, bits, c)                                                                   \
+    _mm256_add_epi32(_mm256_madd_epi16(_mm256_i32gather_epi32((const int *)(const void *)ernn_lut_pairs,    \
+                                                              (index), 4),                                  \
+                                       _mm256_or_si256((frac), _mm256_set1_epi32((int32_t)1 << (16 + (bits))))), \
+                     _mm256_set1_epi32(c))
+
+/* ernn_sigmoid_q312 of eight values. */
+ERNN_X86_AVX2 static inline __m128i ernn_x86_sigmoid_q312(__m128i v)
+{
+    const __m256i x = _mm256_cvtepi16_epi32(v);
+    const __m256i ax = _mm256_abs_epi32(x);
+    const __m256i a = _mm256_add_epi32(ax, _mm256_add_epi32(ax, ax));
+    const __m256i r = ERNN_X86_LUT(_mm256_srli_epi32(a, 9), _mm256_and_si256(a, _mm256_set1_epi32(511)), 9,
+                                   (1 << 24) + (1 << 9));
+    const __m256i pos = _mm256_srai_epi32(r, 10);
+    const __m256i neg = _mm256_sub_epi32(_mm256_set1_epi32(32768), pos);
+    return ernn_x86_sat16(_mm256_blendv_epi8(pos, neg, _mm256_srai_epi32(x, 31)));
+}
+
+/* ernn_tanh_lut of eight int32 values (any v: the index clamped to 255 as ernn_lut_index8). */
+ERNN_X86_AVX2 static inline __m256i ernn_x86_tanh_lut(__m256i v)
+{
+    const __m256i a = _mm256_abs_epi32(v);
+    const __m256i index = _mm256_min_epi32(_mm256_srai_epi32(a, 8), _mm256_set1_epi32(255));
+    const __m256i pos = _mm256_srai_epi32(ERNN_X86_LUT(index, _mm256_and_si256(a, _mm256_set1_epi32(255)), 8, 1 << 7), 8);
+    return _mm256_blendv_epi8(pos, _mm256_sub_epi32(_mm256_setzero_si256(), pos), _mm256_srai_epi32(v, 31));
+}
+
+/* ernn_tanh_q312 of eight values: tanh_lut(3x). */
+ERNN_X86_AVX2 static inline __m128i ernn_x86_tanh_q312(__m128i v)
+{
+    const __m256i x = _mm256_cvtepi16_epi32(v);
+    return ernn_x86_sat16(ernn_x86_tanh_lut(_mm256_add_epi32(x, _mm256_add_epi32(x, x))));
+}
+
+/* One gate block's rows (8, or the last 4) from their accumulators (bias included), as store_fast. */
+ERNN_X86_AVX2 static inline void ernn_x86_epilogue(__m256i acc, const ernn_x86_rescale *r, int32_t mode, int16_t *y,
+                                                   int32_t rows)
+{
+    __m128i v = ernn_x86_sat16(ernn_x86_fast_out(acc, r));
+    if (mode != 0) {
+        const __m128i *yv = (const __m128i *)(const void *)y;
+        v = _mm_adds_epi16(v, rows == 8 ? _mm_loadu_si128(yv) : _mm_loadl_epi64(yv));
+        if (mode == 2) {
+            v = ernn_x86_sigmoid_q312(v);
+        } else if (mode == 3) {
+            v = ernn_x86_tanh_q312(v);
+        }
+    }
+    if (rows == 8) {
+        _mm_storeu_si128((__m128i *)(void *)y, v);
+    } else {
+        _mm_storel_epi64((__m128i *)(void *)y, v);
+    }
+}
+
+/* The eight rows' sums of s0..s7 (eight int32 lanes each), row r in lane r. */
+ERNN_X86_AVX2 static inline __m256i ernn_x86_reduce8(__m256i s0, __m256i s1, __m256i s2, __m256i s3, __m256i s4,
+                                                     __m256i s5, __m256i s6, __m256i s7)
+{
+    const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
+    const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(s4, s5), _mm256_hadd_epi32(s6, s7));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+/* The dot products of the two 4-row blocks at *wp (rows 0..7, no bias); *wp advances past both. MAC(s, w, x)
+ * is the level's multiply-accumulate of 16 int16 weights and inputs into s's eight int32 lanes. */
+#define ERNN_X86_DOT8(MAC)                                                                                     \
+    const int8_t *a = *wp, *b = a + 64 * chunks;                                                             \
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;       \
+    for (int32_t c = 0; c < chunks; ++c, a += 64, b += 64, x += 16) {                                         \
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)x);                             \
+        s0 = MAC(s0, ERNN_X86_ROW(a, 0), xv);                                                                 \
+        s1 = MAC(s1, ERNN_X86_ROW(a, 1), xv);                                                                 \
+        s2 = MAC(s2, ERNN_X86_ROW(a, 2), xv);                                                                 \
+        s3 = MAC(s3, ERNN_X86_ROW(a, 3), xv);                                                                 \
+        s4 = MAC(s4, ERNN_X86_ROW(b, 0), xv);                                                                 \
+        s5 = MAC(s5, ERNN_X86_ROW(b, 1), xv);                                                                 \
+        s6 = MAC(s6, ERNN_X86_ROW(b, 2), xv);                                                                 \
+        s7 = MAC(s7, ERNN_X86_ROW(b, 3), xv);                                                                 \
+    }                                                                                                         \
+    *wp = b;                                                                                                  \
+    return ernn_x86_reduce8(s0, s1, s2, s3, s4, s5, s6, s7)
+
+#define ERNN_X86_MAC_AVX2(s, w, x) _mm256_add_epi32((s), _mm256_madd_epi16((w), (x)))
+ERNN_X86_AVX2 static inline __m256i ernn_dot8_avx2(const int8_t **wp, const int16_t *x, int32_t chunks)
+{
+    ERNN_X86_DOT8(ERNN_X86_MAC_AVX2);
+}
+
+/* A gate block: eight rows at a time, then the last four (group rows are a multiple of 4). */
+#define ERNN_X86_GROUP16_BODY(dot8, mac4)                                                                        \
+    const ernn_x86_rescale r = ernn_x86_rescale_of(g->multiplier, g->left, g->right);                       \
+    const int32_t *bias = g->bias;                                                                          \
+    int16_t *y = g->y;                                                                                      \
+    for (; g->y_end - y >= 8; y += 8, bias += 8) {                                                          \
+        const __m256i acc = _mm256_add_epi32(dot8(wp, g->buffer, chunks),                                   \
+                                             _mm256_loadu_si256((const __m256i *)(const void *)bias));      \
+        ernn_x86_epilogue(acc, &r, g->mode, y, 8);                                                          \
+    }                                                                                                       \
+    if (y != g->y_end) {                                                                                    \
+        int32_t acc[4];                                                                                     \
+        mac4(wp, bias, g->buffer, chunks, acc);                                                             \
+        const __m128i acc4 = _mm_loadu_si128((const __m128i *)(const void *)acc);                           \
+        ernn_x86_epilogue(_mm256_inserti128_si256(_mm256_setzero_si256(), acc4, 0), &r, g->mode, y, 4);     \
+    }
+
+ERNN_X86_AVX2 static inline void ernn_group16_avx2(const int8_t **wp, const ernn_dsp_group *g, int32_t chunks)
+{
+    ERNN_X86_GROUP16_BODY(ernn_dot8_avx2, ernn_mac4_avx2)
+}
+#endif
+
+#if ERNN_X86_LEVEL >= 2
+#define ERNN_X86_MAC_AVXVNNI(s, w, x) _mm256_dpwssd_avx_epi32((s), (w), (x))
+__attribute__((target("avx2,avxvnni"))) static inline __m256i ernn_dot8_avxvnni(const int8_t **wp, const int16_t *x,
+                                                                              int32_t chunks)
+{
+    ERNN_X86_DOT8(ERNN_X86_MAC_AVXVNNI);
+}
+
+__attribute__((target("avx2,avxvnni"))) static inline void ernn_group16_avxvnni(const int8_t **wp,
+                                                                              const ernn_dsp_group *g, int32_t chunks)
+{
+    ERNN_X86_GROUP16_BODY(ernn_dot8_avxvnni, ernn_mac4_avxvnni)
+}
+#endif
+
+#if ERNN_X86_LEVEL >= 3
+/* As ernn_mac4_avx512vnni, two blocks: rows 0, 1 | 2, 3 | 4, 5 | 6, 7 in the four registers' halves. */
+__attribute__((target("avx2,avx512f,avx512bw,avx512vnni"))) static inline __m256i ernn_dot8_avx512vnni(
+    const int8_t **wp, const int16_t *x, int32_t chunks)
+{
+    const int8_t *a = *wp, *b = a + 64 * chunks;
+    __m512i s01 = _mm512_setzero_si512(), s23 = s01, s45 = s01, s67 = s01;
+    for (int32_t c = 0; c < chunks; ++c, a += 64, b += 64, x += 16) {
+        const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(const void *)x));
+        s01 = _mm512_dpwssd_epi32(s01, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)a)), xv);
+        s23 = _mm512_dpwssd_epi32(s23, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(a + 32))),
+                                  xv);
+        s45 = _mm512_dpwssd_epi32(s45, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)b)), xv);
+        s67 = _mm512_dpwssd_epi32(s67, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(b + 32))),
+                                  xv);
+    }
+    *wp = b;
+    return ernn_x86_reduce8(_mm512_castsi512_si256(s01), _mm512_extracti64x4_epi64(s01, 1),
+                            _mm512_castsi512_si256(s23), _mm512_extracti64x4_epi64(s23, 1),
+                            _mm512_castsi512_si256(s45), _mm512_extracti64x4_epi64(s45, 1),
+                            _mm512_castsi512_si256(s67), _mm512_extracti64x4_epi64(s67, 1));
+}
+
+__attribute__((target("avx2,avx512f,avx512bw,avx512vnni"))) static inline void ernn_group16_avx512vnni(
+    const int8_t **wp, const ernn_dsp_group *g, int32_t chunks)
+{
+    ERNN_X86_GROUP16_BODY(ernn_dot8_avx512vnni, ernn_mac4_avx512vnni)
+}
+#endif
+
+static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
+{
+    const int32_t chunks = (int32_t)(g->end - g->buffer) / 8;
+#if ERNN_X86_LEVEL >= 3
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) {
+        ernn_group16_avx512vnni(wp, g, chunks);
+        return;
+    }
+#endif
+#if ERNN_X86_LEVEL >= 2
+    if (__builtin_cpu_supports("avxvnni")) {
+        ernn_group16_avxvnni(wp, g, chunks);
+        return;
+    }
+#endif
+#if ERNN_X86_LEVEL >= 1
+    if (__builtin_cpu_supports("avx2")) {
+        ernn_group16_avx2(wp, g, chunks);
+        return;
+    }
+#endif
+    ernn_group16_x86_c(wp, g, chunks);
+}
+
+#if ERNN_X86_LEVEL >= 1
+/*
+ * The GRU's element-wise step (ernn_gru_s8.c, its short form: every shift < 0, so left = 1) for j in
+ * [0, n rounded down to 8), eight units at a time, with the same integer operations as the C loops there;
+ * returns how many units it did (0 without AVX2: the C does them all).
+ */
+#define ERNN_PORT_GRU_FAST 1
+ERNN_X86_AVX2 static inline int32_t ernn_gru_fast_avx2(const int16_t *gr, const int16_t *gz, const int16_t *xn,
+                                                        const int16_t *hn, int16_t *h_q15, int8_t *h, int32_t n,
+                                                        int32_t reset_m, int32_t reset_right, int32_t gate_m,
+                                                        int32_t gate_right, int32_t hidden_m, int32_t hidden_right,
+                                                        int32_t zero_point)
+{
+    const ernn_x86_rescale rm = ernn_x86_rescale_of(reset_m, 1, reset_right);
+    const ernn_x86_rescale gm = ernn_x86_rescale_of(gate_m, 1, gate_right);
+    const ernn_x86_rescale hm = ernn_x86_rescale_of(hidden_m, 1, hidden_right);
+    const __m256i zp = _mm256_set1_epi32(zero_point);
+    int32_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m128i reset_hidden = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(ERNN_X86_LOAD16(gr + j),
+                                                                                     ERNN_X86_LOAD16(hn + j)), &rm));
+        const __m128i cand = ernn_x86_tanh_q312(_mm_adds_epi16(ERNN_X86_LOAD16(xn + j), reset_hidden));
+        const __m128i z = ERNN_X86_LOAD16(gz + j);
+        const __m128i keep = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(z, ERNN_X86_LOAD16(h_q15 + j)), &gm));
+        const __m256i one_minus_z = _mm256_sub_epi32(_mm256_set1_epi32(INT16_MAX), _mm256_cvtepi16_epi32(z));
+        const __m128i update = ernn_x86_sat16(
+            ernn_x86_fast_out(_mm256_mullo_epi32(one_minus_z, _mm256_cvtepi16_epi32(cand)), &gm));
+        const __m128i blended = _mm_adds_epi16(keep, update);
+        _mm_storeu_si128((__m128i *)(void *)(h_q15 + j), blended);
+        const __m128i out = ernn_x86_sat16(_mm256_add_epi32(ernn_x86_fast_out(_mm256_cvtepi16_epi32(blended), &hm), zp));
+        _mm_storel_epi64((__m128i *)(void *)(h + j), _mm_packs_epi16(out, out)); /* ernn_ssat8 */
+    }
+    return j;
+}
+
+static inline int32_t ernn_gru_fast_port(const int16_t *gr, const int16_t *gz, const int16_t *xn, const int16_t *hn,
+                                         int16_t *h_q15, int8_t *h, int32_t n, int32_t reset_m, int32_t reset_right,
+                                         int32_t gate_m, int32_t gate_right, int32_t hidden_m, int32_t hidden_right,
+                                         int32_t zero_point)
+{
+    if (!__builtin_cpu_supports("avx2")) {
+        return 0;
+    }
+    return ernn_gru_fast_avx2(gr, gz, xn, hn, h_q15, h, n, reset_m, reset_right, gate_m, gate_right, hidden_m,
+                              hidden_right, zero_point);
+}
+
+/*
+ * The LSTM's element-wise step (ernn_lstm_s8.c, its short form) for j in [0, n rounded down to 8): the
+ * cell state c, then h, eight units at a time, with the same integer operations as the C loops there
+ * (the cell state's tanh input (c * tanh_multiplier + round) >> tanh_shift in int32, as the C);
+ * returns how many units it did.
+ */
+#define ERNN_PORT_LSTM_FAST 1
+ERNN_X86_AVX2 static inline int32_t ernn_lstm_fast_avx2(const int16_t *gi, const int16_t *gf, const int16_t *gg,
+                                                         const int16_t *go, int16_t *c, int8_t *h, int32_t n,
+                                                         int32_t forget_m, int32_t forget_right, int32_t input_m,
+                                                         int32_t input_right, int32_t tanh_multiplier,
+                                                         int32_t tanh_shift, int32_t output_m, int32_t output_right,
+                                                         int32_t zero_point)
+{
+    const ernn_x86_rescale fm = ernn_x86_rescale_of(forget_m, 1, forget_right);
+    const ernn_x86_rescale im = ernn_x86_rescale_of(input_m, 1, input_right);
+    const ernn_x86_rescale om = ernn_x86_rescale_of(output_m, 1, output_right);
+    const __m256i tm = _mm256_set1_epi32(tanh_multiplier);
+    const __m256i tr = _mm256_set1_epi32(tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0);
+    const __m128i ts = _mm_cvtsi32_si128(tanh_shift);
+    const __m256i zp = _mm256_set1_epi32(zero_point);
+    int32_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m128i forget = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(ERNN_X86_LOAD16(gf + j),
+                                                                               ERNN_X86_LOAD16(c + j)), &fm));
+        const __m128i input = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(ERNN_X86_LOAD16(gi + j),
+                                                                              ERNN_X86_LOAD16(gg + j)), &im));
+        const __m128i c_new = _mm_adds_epi16(forget, input);
+        _mm_storeu_si128((__m128i *)(void *)(c + j), c_new);
+        const __m256i v = _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvtepi16_epi32(c_new), tm), tr), ts);
+        const __m256i tanh_c = ernn_x86_tanh_lut(v);
+        const __m256i o = _mm256_cvtepi16_epi32(ERNN_X86_LOAD16(go + j));
+        const __m128i out = ernn_x86_sat16(_mm256_add_epi32(ernn_x86_fast_out(_mm256_mullo_epi32(o, tanh_c), &om), zp));
+        _mm_storel_epi64((__m128i *)(void *)(h + j), _mm_packs_epi16(out, out)); /* ernn_ssat8 */
+    }
+    return j;
+}
+
+static inline int32_t ernn_lstm_fast_port(const int16_t *gi, const int16_t *gf, const int16_t *gg, const int16_t *go,
+                                          int16_t *c, int8_t *h, int32_t n, int32_t forget_m, int32_t forget_right,
+                                          int32_t input_m, int32_t input_right, int32_t tanh_multiplier,
+                                          int32_t tanh_shift, int32_t output_m, int32_t output_right,
+                                          int32_t zero_point)
+{
+    if (!__builtin_cpu_supports("avx2")) {
+        return 0;
+    }
+    return ernn_lstm_fast_avx2(gi, gf, gg, go, c, h, n, forget_m, forget_right, input_m, input_right, tanh_multiplier,
+                               tanh_shift, output_m, output_right, zero_point);
+}
+#endif
 
 #endif /* ERNN_DOT_S8_X86_H */

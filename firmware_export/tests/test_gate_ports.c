@@ -1,0 +1,272 @@
+/**
+ * @file test_gate_ports.c
+ * @brief The gate epilogues and the cells' element-wise steps of this build's port (x86 AVX2, NEON, the
+ * DSP and MVE ports' gate blocks, or the portable C) against the scalar integer formulas, exactly:
+ *  - packed gate layers through ernn_fc_s8_s16_into (every epilogue mode: store, saturating sum, sum then
+ *    sigmoid, sum then tanh) for gate blocks of 4..20 rows, random and extreme weights, inputs and sums,
+ *    with bounded 1 and 3 (no -128 weight: the NEON pair kernel on the Cortex-A72);
+ *  - the gates' sigmoid and tanh on all 65,536 int16 sums (zero weights: the sum is the value in y);
+ *  - the GRU and LSTM element-wise steps of the port (ernn_gru_fast_port / ernn_lstm_fast_port, where the
+ *    port has them) against the C loops of ernn_gru_s8.c / ernn_lstm_s8.c, on random and extreme values.
+ */
+#include <string.h>
+
+#include "edgernn/ernn_s8.h"
+#include "ernn_internal.h"
+#include "ernn_test.h"
+
+#if !defined(ERNN_PORTABLE) && defined(__aarch64__) && defined(__ARM_NEON)
+#include "../ports/neon/ernn_dot_s8_neon.h"
+#elif !defined(ERNN_PORTABLE) && defined(__x86_64__) && defined(__GNUC__)
+#include "../ports/x86/ernn_dot_s8_x86.h"
+#endif
+
+/* small enough for the Cortex-M0 board's 16 KB of RAM */
+#define MAX_IN 40
+#define MAX_COLS 48 /* MAX_IN rounded up to 16 */
+#define MAX_ROWS (3 * 20)
+
+static uint32_t rng = 2463534242u;
+
+static uint32_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+/* A random int16; extreme values one time in four. */
+static int16_t rnd16(void)
+{
+    const uint32_t r = next();
+    if ((r & 3u) == 0u) {
+        static const int16_t edge[6] = {INT16_MIN, INT16_MAX, -1, 0, 1, INT16_MIN + 1};
+        return edge[(r >> 2) % 6u];
+    }
+    return (int16_t)((int32_t)((r >> 8) & 0xFFFFu) - 32768);
+}
+
+static int8_t rnd8(int extreme)
+{
+    const uint32_t r = next();
+    if (extreme) {
+        return (r & 1u) ? INT8_MAX : INT8_MIN;
+    }
+    return (int8_t)((int32_t)(r >> 24) - 128);
+}
+
+/* As edgernn/export/c_packing.py: rows padded to 4, columns to ERNN_FC_PACK_K, 4-row blocks. */
+static void pack(const int8_t *w, int32_t rows, int32_t n, int8_t *packed)
+{
+    const int32_t k = ERNN_FC_PACK_K, cols = ernn_round_up(n, k);
+    for (int32_t o = 0; o < ernn_round_up(rows, 4); ++o) {
+        for (int32_t i = 0; i < cols; ++i) {
+            packed[((o / 4) * (cols / k) + i / k) * 4 * k + (o % 4) * k + i % k] =
+                (o < rows && i < n) ? w[o * n + i] : 0;
+        }
+    }
+}
+
+/* Three gate blocks of `hidden` rows (none, sigmoid, tanh) summed into y, as ernn_fc_s8.c row by row. */
+static void test_gate_blocks(void)
+{
+    static int8_t w[MAX_ROWS * MAX_IN], packed[MAX_ROWS * MAX_COLS], x[MAX_IN];
+    static int32_t bias[MAX_ROWS];
+    static int16_t buffer[2 * MAX_COLS + 4], y[MAX_ROWS], want[MAX_ROWS];
+    const uint32_t acts = ERNN_ACT_NONE | ERNN_ACT_SIGMOID << 2 | ERNN_ACT_TANH << 4;
+    for (int32_t trial = 0; trial < 300; ++trial) {
+        const int32_t hidden = 4 * (1 + (int32_t)(next() % 5u)), rows = 3 * hidden;
+        const int32_t n = 1 + (int32_t)(next() % MAX_IN);
+        const int extreme = trial % 5 == 0;
+        /* bounded 3 (every third layer): no weight is -128, the exporter's promise for the NEON pair kernel;
+         * its extreme case is w = -127 against x = -128, the largest int16 pair sum (32,512) */
+        const int32_t bounded = trial % 3 == 1 ? 3 : 1;
+        for (int32_t i = 0; i < rows * n; ++i) {
+            w[i] = rnd8(extreme);
+            if (bounded == 3 && (w[i] == INT8_MIN || (extreme && trial % 2 == 0))) {
+                w[i] = -INT8_MAX;
+            }
+        }
+        for (int32_t i = 0; i < n; ++i) {
+            x[i] = bounded == 3 && extreme && trial % 2 == 0 ? INT8_MIN : rnd8(extreme);
+        }
+        for (int32_t o = 0; o < rows; ++o) {
+            bias[o] = (int32_t)(next() % 131072u) - 65536;
+        }
+        pack(w, rows, n, packed);
+        int32_t multiplier[3], shift[3];
+        for (int32_t g = 0; g < 3; ++g) {
+            multiplier[g] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu)); /* [2^30, 2^31) */
+            shift[g] = (int32_t)(next() % 23u) - 20;                          /* [-20, 2]: |acc| 2^(shift+1) < 2^31 */
+        }
+        const ernn_fc_params p = {packed, bias, multiplier, shift, n, rows, 0, ERNN_FC_PACK_K, hidden, bounded};
+        for (int32_t o = 0; o < rows; ++o) {
+            y[o] = rnd16();
+        }
+        const int accumulate = trial % 4 != 0; /* the cells' sums, or a plain store (GRU's h_n rows) */
+        for (int32_t o = 0; o < rows; ++o) {
+            const ernn_fast_rescale r = ernn_fast_of(multiplier[o / hidden], shift[o / hidden]);
+            const int32_t v = ernn_ssat16(ernn_fast_any(bias[o] + ernn_dot1_s8_portable(w + o * n, n, x), r));
+            const uint32_t act = (acts >> (2 * (o / hidden))) & 3u;
+            want[o] = (int16_t)(accumulate ? ernn_activate_q312(act, ernn_ssat16(v + y[o])) : v);
+        }
+        ernn_status status;
+        if (accumulate) {
+            const ernn_fc_into into = {y, rows, y + rows, hidden, acts};
+            status = ernn_fc_s8_s16_into(&p, x, into, buffer);
+        } else {
+            status = ernn_fc_s8_s16_buffered(&p, x, y, buffer);
+        }
+        CHECK_EQ(status, ERNN_OK);
+        int32_t mismatches = 0;
+        for (int32_t o = 0; o < rows; ++o) {
+            mismatches += y[o] != want[o];
+        }
+        CHECK_EQ(mismatches, 0);
+    }
+}
+
+/* sigmoid and tanh of every int16 sum: zero weights and biases, so the sum is y's value itself. */
+static void test_gate_activations(void)
+{
+    enum { HIDDEN = 32 };
+    static int8_t packed[2 * HIDDEN * 16];
+    static int8_t x[16];
+    static int32_t bias[2 * HIDDEN];
+    static int16_t buffer[2 * 16 + 4], y[2 * HIDDEN];
+    const int32_t multiplier[2] = {0x40000000, 0x40000000}, shift[2] = {-3, -3};
+    const ernn_fc_params p = {packed, bias, multiplier, shift, 16, 2 * HIDDEN, 0, ERNN_FC_PACK_K, HIDDEN, 1};
+    const uint32_t acts = ERNN_ACT_SIGMOID | ERNN_ACT_TANH << 2;
+    int32_t mismatches = 0;
+    for (int32_t base = INT16_MIN; base <= INT16_MAX; base += HIDDEN) {
+        for (int32_t j = 0; j < HIDDEN; ++j) {
+            y[j] = y[HIDDEN + j] = (int16_t)(base + j);
+        }
+        const ernn_fc_into into = {y, 2 * HIDDEN, y + 2 * HIDDEN, HIDDEN, acts};
+        CHECK_EQ(ernn_fc_s8_s16_into(&p, x, into, buffer), ERNN_OK);
+        for (int32_t j = 0; j < HIDDEN; ++j) {
+            mismatches += y[j] != ernn_sigmoid_q312(base + j);
+            mismatches += y[HIDDEN + j] != ernn_tanh_q312(base + j);
+        }
+    }
+    CHECK_EQ(mismatches, 0);
+}
+
+#if defined(ERNN_PORT_GRU_FAST) || defined(ERNN_PORT_LSTM_FAST)
+/* A Q0.15 gate value: a sigmoid output ([0, 32767]: never -32768, as the short forms need) or an edge. */
+static int16_t gate(void)
+{
+    const int16_t v = rnd16();
+    return (int16_t)(v < 0 ? -(v + 1) : v);
+}
+
+/* A multiplier in [2^30, 2^31) and a shift in [-15, -1]: the cells' short form. */
+static void rescale(int32_t *m, int32_t *right)
+{
+    *m = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
+    *right = 1 + (int32_t)(next() % 15u);
+}
+#endif
+
+#define N_UNITS 37
+
+/* Whether the port's element-wise steps run on this CPU (the x86 ones need AVX2 at run time). */
+#if defined(__x86_64__) && defined(ERNN_PORT_GRU_FAST)
+#define STEPS_RUN __builtin_cpu_supports("avx2")
+#else
+#define STEPS_RUN 1
+#endif
+
+static void test_gru_port(void)
+{
+#if defined(ERNN_PORT_GRU_FAST)
+    for (int32_t trial = 0; trial < 2000; ++trial) {
+        int16_t gr[N_UNITS], gz[N_UNITS], xn[N_UNITS], hn[N_UNITS], hq[N_UNITS], hq_want[N_UNITS];
+        int8_t h[N_UNITS], h_want[N_UNITS];
+        for (int32_t j = 0; j < N_UNITS; ++j) {
+            gr[j] = gate();
+            gz[j] = gate();
+            xn[j] = rnd16();
+            hn[j] = rnd16();
+            hq[j] = hq_want[j] = rnd16();
+        }
+        int32_t rm, rr, gm, gr_, hm, hr;
+        rescale(&rm, &rr);
+        rescale(&gm, &gr_);
+        rescale(&hm, &hr);
+        const int32_t zp = (int32_t)(next() % 256u) - 128;
+        const int32_t n = 1 + (int32_t)(next() % N_UNITS);
+        const int32_t done = ernn_gru_fast_port(gr, gz, xn, hn, hq, h, n, rm, rr, gm, gr_, hm, hr, zp);
+        const ernn_fast_rescale rs = ernn_fast_of(rm, -rr), gs = ernn_fast_of(gm, -gr_), hs = ernn_fast_of(hm, -hr);
+        int32_t mismatches = 0;
+        for (int32_t j = 0; j < done; ++j) { /* the C loops of ernn_gru_s8.c */
+            const int32_t reset_hidden = ernn_ssat16(ernn_fast_out(gr[j] * hn[j], rs, 1));
+            const int32_t cand = ernn_tanh_q312(ernn_ssat16(xn[j] + reset_hidden));
+            const int32_t keep = ernn_ssat16(ernn_fast_out(gz[j] * hq_want[j], gs, 1));
+            const int32_t update = ernn_ssat16(ernn_fast_out((INT16_MAX - gz[j]) * cand, gs, 1));
+            hq_want[j] = (int16_t)ernn_ssat16(keep + update);
+            h_want[j] = (int8_t)ernn_ssat8(ernn_fast_out(hq_want[j], hs, 1) + zp);
+            mismatches += hq[j] != hq_want[j] || h[j] != h_want[j];
+        }
+        CHECK_EQ(mismatches, 0);
+        CHECK(done <= n && n - done < 8);
+        CHECK(n < 8 || done > 0 || !STEPS_RUN);
+    }
+#else
+    printf("test_gate_ports: this build's port has no GRU element-wise step (its C loops are the reference)\n");
+#endif
+}
+
+static void test_lstm_port(void)
+{
+#if defined(ERNN_PORT_LSTM_FAST)
+    for (int32_t trial = 0; trial < 2000; ++trial) {
+        int16_t gi[N_UNITS], gf[N_UNITS], gg[N_UNITS], go[N_UNITS], c[N_UNITS], c_want[N_UNITS];
+        int8_t h[N_UNITS], h_want[N_UNITS];
+        for (int32_t j = 0; j < N_UNITS; ++j) {
+            gi[j] = gate();
+            gf[j] = gate();
+            gg[j] = rnd16(); /* tanh: any sign */
+            go[j] = gate();
+            c[j] = c_want[j] = rnd16();
+        }
+        int32_t fm, fr, im, ir, om, orr;
+        rescale(&fm, &fr);
+        rescale(&im, &ir);
+        rescale(&om, &orr);
+        /* the cell state's tanh input: 3 * 2^k (a power-of-two cell scale) or a multiplier and a shift */
+        const int32_t tanh_shift = (int32_t)(next() % 16u);
+        const int32_t tanh_multiplier = (next() & 1u) ? 3 * ((int32_t)1 << (next() % 4u))
+                                                      : (int32_t)(next() % 32768u) << (next() % 2u);
+        const int32_t zp = (int32_t)(next() % 256u) - 128;
+        const int32_t n = 1 + (int32_t)(next() % N_UNITS);
+        const int32_t done =
+            ernn_lstm_fast_port(gi, gf, gg, go, c, h, n, fm, fr, im, ir, tanh_multiplier, tanh_shift, om, orr, zp);
+        const ernn_fast_rescale fs = ernn_fast_of(fm, -fr), is = ernn_fast_of(im, -ir), os = ernn_fast_of(om, -orr);
+        const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
+        int32_t mismatches = 0;
+        for (int32_t j = 0; j < done; ++j) { /* the C loops of ernn_lstm_s8.c */
+            c_want[j] = (int16_t)ernn_ssat16(ernn_ssat16(ernn_fast_out(gf[j] * c_want[j], fs, 1)) +
+                                             ernn_ssat16(ernn_fast_out(gi[j] * gg[j], is, 1)));
+            const int32_t tanh_c = ernn_tanh_lut((c_want[j] * tanh_multiplier + tanh_round) >> tanh_shift);
+            h_want[j] = (int8_t)ernn_ssat8(ernn_fast_out(go[j] * tanh_c, os, 1) + zp);
+            mismatches += c[j] != c_want[j] || h[j] != h_want[j];
+        }
+        CHECK_EQ(mismatches, 0);
+        CHECK(done <= n && n - done < 8);
+        CHECK(n < 8 || done > 0 || !STEPS_RUN);
+    }
+#else
+    printf("test_gate_ports: this build's port has no LSTM element-wise step (its C loops are the reference)\n");
+#endif
+}
+
+int main(void)
+{
+    test_gate_blocks();
+    test_gate_activations();
+    test_gru_port();
+    test_lstm_port();
+    return ernn_test_report("test_gate_ports");
+}
