@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file test_gate_ports.c
  * @brief The gate epilogues and the cells' element-wise steps of this build's port (x86 AVX2, NEON, the
