@@ -619,7 +619,7 @@ class QuantizedRNN:
         for k, layer in enumerate(self.layers):
             for d in layer.directions:
                 if isinstance(d.quant, ElmanCellQ) and d.quant.nonlinearity is not cfg.nonlinearity:
-                    _fail(f"layer {k} is a {d.quant.nonlinearity.value} Elman cell, the config says {cfg.nonlinearity.value}")
+                    _fail(f"layer {k} is a {d.quant.nonlinearity.value} Elman cell, the config says otherwise")
         if cfg.uses_tokens != (self.embedding is not None):
             _fail("an embedding is present exactly when the config takes tokens")
         if self.embedding is not None and self.embedding.weight.shape != (cfg.vocab_size, cfg.embedding_dim):

@@ -11,7 +11,6 @@ from typing import Any
 
 from edgernn.errors import ModelFileError, UnsupportedModelError
 
-
 #: Field metadata: leave the field out of files and hashes while it holds its default.
 OMIT_DEFAULT = {"omit_default": True}
 

@@ -129,11 +129,16 @@ def _parse(module: nn.Module) -> _Parsed:
             if not parsed.rnns or parsed.linear is not None:
                 raise UnsupportedModelError(f"{where} is out of place", _LAYOUT)
             parsed.linear = (path, leaf)
-        else:
+        elif isinstance(module, nn.RNNBase) or not _has_forward(module):
             raise UnsupportedModelError(f"{where} is not supported", _LAYOUT)
+        # else: any other layer is refused by the trace where forward calls it, naming the line
     if not parsed.rnns:
         raise UnsupportedModelError(f"{type(module).__name__} has no GRU, LSTM or RNN layer", _LAYOUT)
     return parsed
+
+
+def _has_forward(module: nn.Module) -> bool:
+    return type(module).forward is not nn.Module.forward
 
 
 def _cell(rnn: nn.RNNBase) -> CellType:

@@ -85,6 +85,7 @@ def _where(node: fx.Node) -> str:
     """``line N of file (`code`)`` from the node's recorded stack trace: its innermost frame."""
     trace = node.meta.get("stack_trace") or ""
     frames = re.findall(r'File "([^"]+)", line (\d+), in (\w+)\n\s*(.*)', trace)
+    frames = [f for f in frames if "/torch/" not in f[0]]  # the user's code, not the tracer's
     if not frames:
         return "in forward"
     path, line, func, code = frames[-1]
@@ -190,6 +191,7 @@ class _Interpreter:
         )
 
     def linear(self, x: Any) -> _V:
+        x = self.as_features(x)
         if isinstance(x, _V) and x.kind == "feat":
             return _V("head", activation=x.activation, readout=x.readout)
         if isinstance(x, _V) and x.kind == "seq" and x.last_rnn:
@@ -243,7 +245,12 @@ class _Interpreter:
             return x
         self.refuse("(dropout) is only recognized on the input, the recurrent output or the features")
 
+    def as_features(self, x: Any) -> Any:
+        """A row of h_n read as the many-to-one features (or refused)."""
+        return self.row_features(x) if isinstance(x, _V) and x.kind == "row" and x.last_rnn else x
+
     def activate(self, x: Any, act: Activation) -> _V:
+        x = self.as_features(x)
         if not (isinstance(x, _V) and x.kind in ("seq", "feat") and x.layers > 0 and x.last_rnn):
             self.refuse(
                 "is only recognized between the last recurrent layer and the head",
@@ -260,8 +267,8 @@ class _Interpreter:
                 return replace(x, kind="seq")
             lstm = isinstance(self.rnns[-1] if x.last_rnn else None, nn.LSTM)
             return replace(x, kind="hc" if lstm else "hn")
-        if isinstance(x, _V) and x.kind == "hc" and index == 0:
-            return replace(x, kind="hn")
+        if isinstance(x, _V) and x.kind == "hc" and index in (0, 1):
+            return replace(x, kind="hn" if index == 0 else "cn")  # c_n: refused wherever it is used
         if isinstance(x, _V) and x.kind == "hn" and isinstance(index, int):
             rows = x.layers * x.directions
             if not -rows <= index < rows:

@@ -319,7 +319,10 @@ def quantize_params(
     for k in range(cfg.num_layers):
         hidden_q = qparams_from_range(*probe.hidden_ranges[k].range())
         directions = tuple(
-            Direction(float_weights=w, quant=_quantize_cell(cfg.cell, w, layer_input_q, hidden_q, probe, k, cfg.nonlinearity))
+            Direction(
+                float_weights=w,
+                quant=_quantize_cell(cfg.cell, w, layer_input_q, hidden_q, probe, k, cfg.nonlinearity),
+            )
             for w in params.cells[k]
         )
         layers.append(

@@ -13,8 +13,7 @@ import functools
 import numpy as np
 import numpy.typing as npt
 
-from edgernn.types import Activation
-
+from edgernn.errors import UnsupportedModelError
 from edgernn.fixedpoint import (
     INT8_MAX,
     INT8_MIN,
@@ -28,8 +27,8 @@ from edgernn.fixedpoint import (
     sub_saturating_int16,
     tanh_int16,
 )
-from edgernn.errors import UnsupportedModelError
 from edgernn.ir import Dense, ElmanCellQ, Embedding, FullyConnected, GRUCellQ, LSTMCellQ, QParams, Rescale
+from edgernn.types import Activation
 
 Ints = npt.NDArray[np.int64]
 #: Recurrent state of one direction: ``(h,)`` for Elman, ``(h, h_q15)`` for GRU, ``(h, c)`` for LSTM.
