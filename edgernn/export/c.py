@@ -342,7 +342,7 @@ def _cell_fields(cell: object) -> list[tuple[str, str]]:
 
 @_cell_fields.register
 def _(cell: ElmanCellQ) -> list[tuple[str, str]]:
-    return [("to_hidden", _rescale(cell.to_hidden))]
+    return [("to_hidden", _rescale(cell.to_hidden))] + ([("relu", "1")] if cell.relu else [])
 
 
 @_cell_fields.register
@@ -454,7 +454,8 @@ def _model_arrays(
                     ("x_fc", arrays.fc_f32(f"{name}_x", w.weight_ih, w.bias_ih, f"{comment}, input")),
                     ("h_fc", arrays.fc_f32(f"{name}_h", w.weight_hh, w.bias_hh, f"{comment}, recurrent")),
                 ]
-                fields: list[tuple[str, str]] = []
+                relu = isinstance(direction.quant, ElmanCellQ) and direction.quant.relu
+                fields: list[tuple[str, str]] = [("relu", "1")] if relu else []
             else:
                 x_fcs, h_fcs = _gate_fcs(direction.quant)
                 fcs = [

@@ -264,9 +264,10 @@ class _Int8Cell:
         p = self.b.node("Mul", [self.b.dequantize(a), self.b.dequantize(c)], f"{name}/product")
         return self.b.quantize(p, name, scale, zero_point, dtype)
 
-    def to_hidden(self, q15: str) -> str:
+    def to_hidden(self, q15: str, dequantized: bool = False) -> str:
         hq = self.layer.hidden_q
-        return self.b.quantize(self.b.dequantize(q15), f"{self.prefix}/h_out", hq.scale, hq.zero_point, np.int8)
+        x = q15 if dequantized else self.b.dequantize(q15)
+        return self.b.quantize(x, f"{self.prefix}/h_out", hq.scale, hq.zero_point, np.int8)
 
     def input_float(self) -> str:
         return self.b.dequantize(self.x8)
@@ -315,8 +316,10 @@ def _(cell: ElmanCellQ, e: _Int8Cell, state: Sequence[str]) -> list[str]:
         e.fc16(xf, cell.x_fc, f"{p}/x_fc", lay.input_q.scale),
         e.fc16(hf, cell.h_fc, f"{p}/h_fc", lay.hidden_q.scale),
         f"{p}/pre",
-        GATE_SCALE,
+        cell.x_fc.output_scale,
     )
+    if cell.relu:  # QuantizeLinear to int8 rounds and saturates; Relu keeps real 0 at the zero point
+        return [e.to_hidden(e.b.node("Relu", [e.b.dequantize(pre)], f"{p}/relu"), dequantized=True)]
     return [e.to_hidden(e.act("Tanh", pre, f"{p}/tanh"))]
 
 
@@ -556,10 +559,10 @@ class _ExactCell:
     def narrow(self, x: str, name: str, elem: int) -> str:
         return self.b.node("Cast", [x], name, to=elem)
 
-    def to_hidden(self, q15: str, rescale: Rescale) -> str:
+    def to_hidden(self, q15: str, rescale: Rescale, lo: int = INT8_MIN) -> str:
         hq = self.layer.hidden_q
         h = requantize_nodes(
-            self.b, q15, rescale.multiplier, rescale.shift, hq.zero_point, INT8_MIN, INT8_MAX, f"{self.prefix}/h_int"
+            self.b, q15, rescale.multiplier, rescale.shift, hq.zero_point, lo, INT8_MAX, f"{self.prefix}/h_int"
         )
         return self.narrow(h, f"{self.prefix}/h_out", TensorProto.INT8)
 
@@ -576,7 +579,10 @@ def _(cell: ElmanCellQ, e: _ExactCell, state: Sequence[str]) -> list[str]:
     p = e.prefix
     (xo,) = e.fc(e.x8, [cell.x_fc], f"{p}/x_fc")
     (ho,) = e.fc(h8, [cell.h_fc], f"{p}/h_fc")
-    t = e.lut(tanh_int16, e.add16(xo, ho, f"{p}/pre"), f"{p}/tanh")
+    pre = e.add16(xo, ho, f"{p}/pre")
+    if cell.relu:  # requantized, clamped below at the zero point (real 0)
+        return [e.to_hidden(pre, cell.to_hidden, lo=e.layer.hidden_q.zero_point)]
+    t = e.lut(tanh_int16, pre, f"{p}/tanh")
     return [e.to_hidden(t, cell.to_hidden)]
 
 
@@ -658,6 +664,9 @@ def _native_layer(
     }
     if cell is CellType.GRU:
         attrs["linear_before_reset"] = 1
+    cell_q = layer.directions[0].quant
+    if isinstance(cell_q, ElmanCellQ) and cell_q.relu:
+        attrs["activations"] = ["Relu"] * len(layer.directions)
     inputs = [x_seq, b.const(f"l{k}/W", w), b.const(f"l{k}/R", r), b.const(f"l{k}/B", bias), ""]
     inputs += list(initial) if initial is not None else []
     outs = [f"l{k}/Y", f"l{k}/Y_h"] + ([f"l{k}/Y_c"] if cell is CellType.LSTM else [])

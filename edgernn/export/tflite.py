@@ -298,6 +298,10 @@ class _Graph:
         self.op(_OP.TANH, [a], [out])
         return out
 
+    def relu(self, a: int, out: int) -> int:
+        self.op(_OP.RELU, [a], [out])
+        return out
+
     def quantize(self, a: int, out: int) -> int:
         self.op(_OP.QUANTIZE, [a], [out], _OPT.QuantizeOptions, schema.QuantizeOptionsT())
         return out
@@ -404,16 +408,22 @@ def _(cell: ElmanCellQ, e: _Int8Layer, h8: int | None) -> int:
     pre = g.add(
         e.fc16(x16, lay.input_q, cell.x_fc, f"{p}/x_fc"),
         e.fc16(h16, lay.hidden_q, cell.h_fc, f"{p}/h_fc"),
-        e.q312(f"{p}/pre"),
+        g.tensor(f"{p}/pre", (1, lay.hidden_size), _T.INT16, _per_tensor(cell.x_fc.output_scale)),
     )
+    if cell.relu:
+        # QUANTIZE the int16 sum to int8, then int8 RELU at the same scale: max(h, zero_point), exact
+        q = lay.hidden_q
+        h_pre = _to_hidden(e, pre, cell.to_hidden, cell.x_fc.output_scale, f"{p}/h_pre")
+        return g.relu(h_pre, g.tensor(f"{p}/h_out", (1, lay.hidden_size), _T.INT8, _per_tensor(q.scale, q.zero_point)))
     t = g.tanh(pre, e.q15(f"{p}/tanh"))
     return _to_hidden(e, t, cell.to_hidden)
 
 
-def _to_hidden(e: _Int8Layer, q15: int, rescale: Rescale) -> int:
+def _to_hidden(e: _Int8Layer, q15: int, rescale: Rescale, in_scale: float = Q15_SCALE, name: str = "") -> int:
     q = e.layer.hidden_q
-    out = e.g.tensor(f"{e.prefix}/h_out", (1, e.layer.hidden_size), _T.INT8, _per_tensor(q.scale, q.zero_point))
-    e.check.rescale(f"{e.prefix}/h_out (QUANTIZE)", rescale, tflite_multiplier(Q15_SCALE, 1.0, q.scale))
+    name = name or f"{e.prefix}/h_out"
+    out = e.g.tensor(name, (1, e.layer.hidden_size), _T.INT8, _per_tensor(q.scale, q.zero_point))
+    e.check.rescale(f"{name} (QUANTIZE)", rescale, tflite_multiplier(in_scale, 1.0, q.scale))
     return e.g.quantize(q15, out)
 
 
@@ -575,6 +585,8 @@ def _(cell: ElmanCellQ, g: _Graph, w: FloatCellWeights, p: str, x: int, h: int |
         _float_fc(g, h, w.weight_hh, np.zeros(hidden, np.float32), f"{p}/h_fc"),
         g.tensor(f"{p}/pre", (1, hidden), _T.FLOAT32),
     )
+    if cell.relu:
+        return g.relu(pre, g.tensor(f"{p}/h_out", (1, hidden), _T.FLOAT32))
     return g.tanh(pre, g.tensor(f"{p}/h_out", (1, hidden), _T.FLOAT32))
 
 

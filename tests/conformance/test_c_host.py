@@ -87,6 +87,18 @@ def _cases() -> list[Case]:
             ModelConfig(cell=CellType.GRU, hidden_size=8, vocab_size=20, embedding_dim=4, bidirectional=True),
             steps=40,
         ),
+        # ReLU Elman (nn.RNN(nonlinearity="relu")): 3x gain puts the hidden range past Q3.12's 8
+        Case("rnn-relu-2layer-head", _cfg(CellType.RNN, 7, 3, num_layers=2, output_size=4, nonlinearity="relu")),
+        Case(
+            "rnn-relu-seq-wide",
+            _cfg(CellType.RNN, 32, 13, num_layers=2, output_size=10, output_mode="sequence", nonlinearity="relu"),
+            gain=3.0,
+        ),
+        Case(
+            "rnn-relu-bidir",
+            _cfg(CellType.RNN, 10, 4, num_layers=2, bidirectional=True, output_size=3, nonlinearity="relu"),
+            steps=60,
+        ),
     ]
     return cases
 
@@ -95,6 +107,7 @@ CASES = _cases()
 LONG = [
     Case("long-gru-sat", _cfg(CellType.GRU, 16, 4, output_size=3), gain=6.0, steps=10_000),
     Case("long-lstm", _cfg(CellType.LSTM, 12, 3), steps=10_000),
+    Case("long-rnn-relu", _cfg(CellType.RNN, 12, 3, output_size=3, nonlinearity="relu"), steps=10_000),
     Case(
         "long-rnn-tokens",
         ModelConfig(cell=CellType.RNN, hidden_size=8, vocab_size=30, embedding_dim=5, output_size=30),

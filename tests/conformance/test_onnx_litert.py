@@ -67,6 +67,14 @@ INT8_CASES = [
         id=f"{cell.value}-2layers-head-gain6",
     )
     for cell in CellType
+] + [
+    pytest.param(
+        ModelConfig(cell=CellType.RNN, input_size=6, hidden_size=24, num_layers=2, output_size=4, nonlinearity="relu"),
+        gain,
+        23,
+        id=f"rnn-relu-2layers-head-gain{gain:g}",  # gain 3: the hidden range passes Q3.12's 8
+    )
+    for gain in (1.0, 3.0)
 ]
 
 
@@ -89,8 +97,10 @@ def test_onnx_int8_token_and_bidirectional_models_are_bit_exact() -> None:
     )
     xs = random_inputs(tokens.config, 500, seed=3)
     assert np.array_equal(Stream(tokens, backend="onnx").run_int8(xs), Stream(tokens, backend="reference").run_int8(xs))
-    for cell in CellType:
-        config = ModelConfig(cell=cell, input_size=4, hidden_size=12, bidirectional=True, output_size=3)
+    for cell, nonlinearity in [(cell, "tanh") for cell in CellType] + [(CellType.RNN, "relu")]:
+        config = ModelConfig(
+            cell=cell, input_size=4, hidden_size=12, bidirectional=True, output_size=3, nonlinearity=nonlinearity
+        )
         model = random_model(config, seed=6, weight_gain=3.0)
         x8 = model.input_q.quantize(random_inputs(config, 300, seed=6, scale=2.5))
         got = Stream(model, backend="onnx").run_int8(x8)
@@ -131,6 +141,7 @@ FLOAT_CONFIGS = [
     ModelConfig(cell=cell, input_size=5, hidden_size=16, num_layers=2, output_size=3) for cell in CellType
 ] + [
     ModelConfig(cell=CellType.LSTM, vocab_size=12, embedding_dim=4, hidden_size=10, output_size=12),
+    ModelConfig(cell=CellType.RNN, input_size=5, hidden_size=16, num_layers=2, output_size=3, nonlinearity="relu"),
 ]
 
 
@@ -139,7 +150,7 @@ def _float_reference(model: QuantizedRNN, xs: np.ndarray) -> np.ndarray:
     return ys
 
 
-@pytest.mark.parametrize("config", FLOAT_CONFIGS, ids=lambda c: f"{c.cell.value}-{c.uses_tokens}")
+@pytest.mark.parametrize("config", FLOAT_CONFIGS, ids=lambda c: f"{c.cell.value}-{c.nonlinearity.value}-{c.uses_tokens}")
 def test_float_exports_equal_numpy_float_model(config: ModelConfig) -> None:
     model = random_model(config, seed=7)
     xs = random_inputs(config, 400, seed=7)
