@@ -150,7 +150,9 @@ def _float_reference(model: QuantizedRNN, xs: np.ndarray) -> np.ndarray:
     return ys
 
 
-@pytest.mark.parametrize("config", FLOAT_CONFIGS, ids=lambda c: f"{c.cell.value}-{c.nonlinearity.value}-{c.uses_tokens}")
+@pytest.mark.parametrize(
+    "config", FLOAT_CONFIGS, ids=lambda c: f"{c.cell.value}-{c.nonlinearity.value}-{c.uses_tokens}"
+)
 def test_float_exports_equal_numpy_float_model(config: ModelConfig) -> None:
     model = random_model(config, seed=7)
     xs = random_inputs(config, 400, seed=7)

@@ -102,7 +102,9 @@ CASES = (
     ]
     + [
         pytest.param(
-            ModelConfig(cell=CellType.RNN, input_size=5, hidden_size=24, num_layers=2, output_size=4, nonlinearity="relu"),
+            ModelConfig(
+                cell=CellType.RNN, input_size=5, hidden_size=24, num_layers=2, output_size=4, nonlinearity="relu"
+            ),
             gain,
             16,
             id=f"rnn-relu-2layers-gain{gain:g}",  # gain 3: the hidden range passes Q3.12's 8
