@@ -37,6 +37,12 @@ class Kernels(Protocol):
     def running_mean(self, hidden: Array) -> Array: ...
 
 
+def streams(config: ModelConfig) -> bool:
+    """Whether a model runs one step at a time: not bidirectional (the backward direction needs the
+    whole sequence) and not averaging over time (its output is whole-sequence only, docs/import.md)."""
+    return not config.bidirectional and config.readout is not Readout.MEAN
+
+
 def zero_state(k: Kernels, batch_shape: tuple[int, ...] = ()) -> ModelState:
     cfg = k.config
     return tuple(k.zero_state(layer, batch_shape) for layer in range(cfg.num_layers) for _ in range(cfg.num_directions))
@@ -48,10 +54,8 @@ def _input(k: Kernels, x: Array) -> Array:
 
 def step(k: Kernels, state: ModelState, x: Array) -> tuple[Array, ModelState]:
     """One time step of a unidirectional model: ``(y_t, state')``."""
-    if k.config.bidirectional:
-        raise ValueError("engine.step needs a unidirectional model; run bidirectional ones with run()")
-    if k.config.readout is Readout.MEAN:
-        raise ValueError("engine.step cannot carry a mean over time; run mean-readout models with run()")
+    if not streams(k.config):
+        raise ValueError("engine.step needs a streaming model; run bidirectional and mean-over-time ones with run()")
     inp = _input(k, x)
     new_state = []
     for layer, cell_state in enumerate(state):

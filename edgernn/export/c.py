@@ -50,12 +50,13 @@ import numpy as np
 import numpy.typing as npt
 
 from edgernn import __version__
+from edgernn.engine import streams
 from edgernn.errors import EdgeRNNError, InputDataError, UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult
 from edgernn.export.c_packing import pack_fc, pack_k, round_up
 from edgernn.fileio import atomic_folder, write_bytes_atomic
 from edgernn.ir import ElmanCellQ, FullyConnected, GRUCellQ, LSTMCellQ, QuantizedRNN, Rescale
-from edgernn.types import CellType, OutputMode
+from edgernn.types import Activation, CellType, ModelConfig, OutputMode, Readout
 
 GENERATOR = "edgernn.export.c"
 MANIFEST_NAME = "edgernn_export.json"
@@ -366,6 +367,16 @@ def _(cell: LSTMCellQ) -> list[tuple[str, str]]:
     ]
 
 
+def readout_code(cfg: ModelConfig) -> int:
+    """The model's ``ernn_readout``: 0 (the final state, or every step), 1 (``output[:, -1]`` of a
+    bidirectional model), 2 (the mean over time)."""
+    if cfg.output_mode is OutputMode.LAST and cfg.readout is Readout.MEAN:
+        return 2
+    if cfg.output_mode is OutputMode.LAST and cfg.readout is Readout.LAST_OUTPUT and cfg.bidirectional:
+        return 1
+    return 0
+
+
 _CELL_C_NAMES = {
     CellType.RNN: ("rnn", "ERNN_CELL_RNN"),
     CellType.GRU: ("gru", "ERNN_CELL_GRU"),
@@ -535,6 +546,7 @@ def _macros(model: QuantizedRNN, float_path: bool, b: Budget) -> list[tuple[str,
         ("NUM_LAYERS", str(cfg.num_layers), None),
         ("NUM_DIRECTIONS", str(cfg.num_directions), None),
         ("BIDIRECTIONAL", "1" if cfg.bidirectional else "0", "1: whole sequences only (run_sequence)"),
+        ("READOUT", str(readout_code(cfg)), "0 final state, 1 output[:, -1] (bidirectional), 2 mean over time"),
         ("HIDDEN_SIZE", str(cfg.hidden_size), None),
         ("TOKEN_INPUT", "1" if cfg.uses_tokens else "0", "1: the input per step is one int32 token id"),
     ]
@@ -600,6 +612,11 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "sfx": sfx,
         "tokens": tokens,
         "bidirectional": cfg.bidirectional,
+        "whole_sequence": not streams(cfg),
+        "final_output": readout_code(cfg) == 0,
+        "readout_code": readout_code(cfg),
+        "head_relu": cfg.head_activation is Activation.RELU,
+        "top_zero_point": model.layers[-1].hidden_q.zero_point,
         "normalized": model.input_mean is not None,
         "output_last": cfg.output_mode is OutputMode.LAST,
         "macros": _macros(model, float_path, b),
@@ -728,7 +745,7 @@ def encode_test_vectors(
     for seq in sequences_int8:
         xq = _vector_inputs(model, seq)
         inputs = model.input_q.dequantize(xq) if float_path and not cfg.uses_tokens else xq
-        if cfg.bidirectional:
+        if not streams(cfg):
             expected, _ = engine.run(kernels, inputs)  # per-step outputs of the whole sequence
         else:  # stepped, as a stream and the C compute it (batched float matmuls round differently)
             state, outputs = engine.zero_state(kernels), []

@@ -48,6 +48,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from edgernn import __version__
+from edgernn.engine import streams
 from edgernn.errors import EdgeRNNError, ModelFileError
 from edgernn.export import ExportOptions, ExportResult, TensorInfo, state_roles, tensor_infos_from_json
 from edgernn.fileio import write_bytes_atomic
@@ -936,9 +937,10 @@ def build(model: QuantizedRNN, precision: str = "int8", graph: str = "step") -> 
         raise EdgeRNNError(f"unknown ONNX precision {precision!r}", f"choose one of {', '.join(PRECISIONS)}")
     if graph not in GRAPHS:
         raise EdgeRNNError(f"unknown ONNX graph {graph!r}", f"choose one of {', '.join(GRAPHS)}")
-    if graph == "step" and model.config.bidirectional:
+    if graph == "step" and not streams(model.config):
         raise EdgeRNNError(
-            "a bidirectional model has no streaming step graph", "export its whole-sequence graph instead"
+            "a bidirectional or mean-over-time model has no streaming step graph",
+            "export its whole-sequence graph instead",
         )
     g, spec = (_step_graph if graph == "step" else _sequence_graph)(model, precision)
     proto = helper.make_model(
@@ -1059,7 +1061,7 @@ def export_qdq(model: QuantizedRNN, output: Path, options: ExportOptions) -> Exp
 def export_precision(model: QuantizedRNN, output: Path, precision: str) -> ExportResult:
     """:func:`export` of the graphs of one precision."""
     graphs: list[tuple[Path, OnnxGraph]] = []
-    if model.config.bidirectional:
+    if not streams(model.config):
         graphs.append((output, build(model, precision, "sequence")))
     else:
         graphs.append((output, build(model, precision, "step")))

@@ -38,6 +38,7 @@ import flatbuffers
 import numpy as np
 
 from edgernn import __version__
+from edgernn.engine import streams
 from edgernn.errors import EdgeRNNError, ModelFileError, UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult, TensorInfo, tensor_infos_from_json
 from edgernn.fileio import write_bytes_atomic
@@ -656,6 +657,11 @@ def _require_streamable(model: QuantizedRNN) -> None:
         raise UnsupportedModelError(
             "TFLite export writes a streaming step model, and a bidirectional model cannot stream",
             "export bidirectional models as ONNX (--format onnx) or C",
+        )
+    if not streams(model.config):
+        raise UnsupportedModelError(
+            "TFLite export writes a streaming step model, and a model averaging over time cannot stream",
+            "export it as ONNX (--format onnx) or C",
         )
 
 

@@ -70,6 +70,8 @@ typedef struct {
     const float *embedding;             /**< [vocab_size][input_size] for token input, or NULL. */
     int32_t vocab_size;
     const ernn_fc_f32_params *head;     /**< Dense head, or NULL. */
+    int32_t head_relu;                  /**< 1: ReLU between the top layer and the head. */
+    int32_t readout;                    /**< ernn_readout (0, ERNN_READOUT_STATE, by default). */
 } ernn_model_f32;
 
 /** Caller-owned memory of one float model instance. */
