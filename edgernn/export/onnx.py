@@ -74,7 +74,7 @@ from edgernn.ir import (
     RecurrentLayer,
     Rescale,
 )
-from edgernn.types import CellType
+from edgernn.types import Activation, CellType, OutputMode, Readout
 
 #: Version of the edgernn layout inside an exported .onnx (tensor roles, metadata keys).
 FORMAT_VERSION = 1
@@ -681,6 +681,60 @@ def _float_head(b: _Builder, head: Dense, h: str, name: str = "head") -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Readouts and the activation before the head (ModelConfig.readout / head_activation), in each
+# precision: the integer reference's arithmetic in "int8", Q/DQ pairs in "int8-qdq", float ops.
+
+
+def _head_relu(b: _Builder, model: QuantizedRNN, x: str, precision: str, name: str) -> str:
+    """ReLU of the top layer's values: int8 max(h, zero point) (a Clip, exact), or float Relu."""
+    if model.config.head_activation is not Activation.RELU:
+        return x
+    hq = model.layers[-1].hidden_q
+    if precision == "int8":
+        return b.node("Clip", [x, b.const("top_zero_point", np.array(hq.zero_point, np.int8))], f"{name}/relu")
+    if precision == "int8-qdq":
+        y = b.node("Relu", [b.dequantize(x)], f"{name}/relu_float")
+        return b.quantize(y, f"{name}/relu", hq.scale, hq.zero_point, np.int8)
+    return b.node("Relu", [x], f"{name}/relu")
+
+
+def _running_mean(b: _Builder, model: QuantizedRNN, x: str, precision: str) -> str:
+    """Row t of ``x`` (T, 1, W) becomes the mean of rows 0..t (:func:`edgernn.reference.running_mean`
+    in "int8": ``zp + sign(s) * ((2|s| + n) / (2n))`` on the int64 sum ``s`` of ``h - zp``)."""
+    steps = b.node("Shape", [x], "mean/steps", start=0, end=1)
+    one = b.const("one_int64", np.array(1, np.int64))
+    count = b.node("Range", [one, b.node("Add", [steps, one], "mean/steps_plus_1"), one], "mean/count_1d")
+    count = b.node("Reshape", [count, _shape_const(b, "shape_T11", [-1, 1, 1])], "mean/count")
+    axis = b.const("axis0_int64", np.array(0, np.int64))
+    if precision == "int8":
+        hq = model.layers[-1].hidden_q
+        zp = b.const("top_zero_point_int64", np.array(hq.zero_point, np.int64))
+        two = b.const("two_int64", np.array(2, np.int64))
+        centered = b.node("Sub", [b.node("Cast", [x], "mean/int64", to=TensorProto.INT64), zp], "mean/centered")
+        total = b.node("CumSum", [centered, axis], "mean/sum")
+        twice_abs = b.node("Mul", [b.node("Abs", [total], "mean/abs"), two], "mean/2abs")
+        numerator = b.node("Add", [twice_abs, count], "mean/num")
+        magnitude = b.node("Div", [numerator, b.node("Mul", [count, two], "mean/2n")], "mean/magnitude")
+        signed = b.node("Mul", [b.node("Sign", [total], "mean/sign"), magnitude], "mean/signed")
+        return b.node("Cast", [b.node("Add", [signed, zp], "mean/int")], "mean/out", to=TensorProto.INT8)
+    real = b.dequantize(x) if precision == "int8-qdq" else x
+    mean = b.node(
+        "Div",
+        [b.node("CumSum", [real, axis], "mean/sum"), b.node("Cast", [count], "mean/count_float", to=TensorProto.FLOAT)],
+        "mean/float",
+    )
+    if precision == "int8-qdq":
+        hq = model.layers[-1].hidden_q
+        return b.quantize(mean, "mean/out", hq.scale, hq.zero_point, np.int8)
+    return mean
+
+
+def _last_row(b: _Builder, x: str) -> str:
+    """Row T-1 of ``x`` (T, 1, W): (1, W)."""
+    return b.node("Gather", [x, b.const("index_last", np.array(-1, np.int64))], "readout/last")
+
+
+# --------------------------------------------------------------------------------------------
 # Whole graphs
 
 
@@ -786,6 +840,7 @@ def _step_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProto, _
                 (new_state[1], f"{second.name(k)}_out", f"{second.role}_out", k, second.quant, second_elem)
             )
         x = new_state[0]
+    x = _head_relu(b, model, x, precision, "top")
     if model.head is not None:
         if qdq:
             y = _int8_head(b, model.head, x, model.layers[-1].hidden_q.scale)
@@ -909,6 +964,14 @@ def _sequence_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProt
         # Y_h (D, 1, H) -> (1, D*H)
         t = b.node("Transpose", last_hidden, "h_n/batch_first", perm=[1, 0, 2])
         h_n = b.node("Reshape", [t, _shape_const(b, "shape_1_flat", [1, -1])], "h_n")
+    if cfg.output_mode is OutputMode.LAST and cfg.readout is Readout.MEAN:
+        x = _running_mean(b, model, x, precision)  # y: the head on the mean so far; y_last: on the whole mean
+    if cfg.output_mode is OutputMode.LAST and cfg.readout is not Readout.FINAL_STATE:
+        h_n = _last_row(b, x)  # output[:, -1] (the backward half has seen one step), or the mean
+        if qdq:
+            _register_state_quant(b, h_n, model.layers[-1].hidden_q, np.int8)
+    x = _head_relu(b, model, x, precision, "top")
+    h_n = _head_relu(b, model, h_n, precision, "h_n")
     if model.head is not None:
         hq_scale = model.layers[-1].hidden_q.scale
         if qdq:

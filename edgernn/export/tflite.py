@@ -61,7 +61,7 @@ from edgernn.ir import (
     RecurrentLayer,
     Rescale,
 )
-from edgernn.types import CellType
+from edgernn.types import Activation, CellType
 
 try:  # the same generated module ships with ai-edge-litert and with tflite-micro
     from ai_edge_litert import schema_py_generated as schema
@@ -753,6 +753,13 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
     inputs.extend(state_inputs)
 
     last_q = model.layers[-1].hidden_q
+    if cfg.head_activation is Activation.RELU:
+        # RELU between the top layer and the head; int8 at the hidden scale is max(h, zero point), exact
+        top = g.tensors[layer_in]
+        quant = _per_tensor(last_q.scale, last_q.zero_point) if integer else None
+        layer_in = g.relu(layer_in, g.tensor("top/relu", top.shape, top.type, quant))
+    elif cfg.head_activation is not Activation.NONE:
+        raise UnsupportedModelError(f"TFLite export has no {cfg.head_activation.value} before the head")
     if model.head is not None:
         if integer:
             y = _int8_head(g, check, model.head, layer_in, last_q)

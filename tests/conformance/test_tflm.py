@@ -111,6 +111,15 @@ CASES = (
         )
         for gain in (1.0, 3.0)
     ]
+    + [
+        pytest.param(
+            ModelConfig(cell=cell, input_size=5, hidden_size=16, num_layers=2, output_size=3, head_activation="relu"),
+            1.0,
+            17,
+            id=f"{cell.value}-relu-before-head",
+        )
+        for cell in CellType
+    ]
 )
 
 
