@@ -672,6 +672,7 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "path": "float32" if float_path else "int8",
         "target": options.target,
         "bidirectional": cfg.bidirectional,
+        "streams": streams(cfg),  # false: bidirectional or mean over time, run_sequence only
         "token_input": tokens,
         "budget": dataclasses.asdict(b),
         "state_layout": {
