@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import json
+import zipfile
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from edgernn import engine
-from edgernn.errors import UnsupportedModelError
+from edgernn import engine, ir
+from edgernn.errors import InputDataError, ModelFileError, UnsupportedModelError
 from edgernn.floatmodel import FloatKernels
 from edgernn.models import from_torch
 from edgernn.quant.from_torch import float_params_from_torch
-from edgernn.types import Activation, OutputMode, Readout
+from edgernn.runtime import Stream, predict
+from edgernn.testing import random_inputs, random_model
+from edgernn.types import Activation, CellType, ModelConfig, OutputMode, Readout
 
 ATOL = 1e-5
 
@@ -233,3 +240,45 @@ class Branchy(nn.Module):
 def test_refusals_name_the_operation_and_line(module: nn.Module, message: str) -> None:
     with pytest.raises(UnsupportedModelError, match=message):
         from_torch(module)
+
+
+# ---- the new semantics in the model file and the runtime
+
+
+def test_new_fields_round_trip_and_defaults_stay_out_of_files() -> None:
+    cfg = ModelConfig(
+        cell=CellType.RNN,
+        input_size=3,
+        hidden_size=6,
+        output_size=2,
+        readout="mean",
+        head_activation="relu",
+        nonlinearity="relu",
+    )
+    model = random_model(cfg, seed=1)
+    back = ir.from_bytes(ir.to_bytes(model))
+    assert back.config == cfg and back.sha256 == model.sha256
+    assert back.layers[0].directions[0].quant.nonlinearity is Activation.RELU
+    plain = random_model(ModelConfig(cell=CellType.RNN, input_size=3, hidden_size=6, output_size=2), seed=1)
+    header = json.loads(zipfile.ZipFile(io.BytesIO(ir.to_bytes(plain))).read(ir.HEADER_NAME))
+    assert header["schema_version"] == 2
+    assert not {"readout", "head_activation", "nonlinearity"} & set(header["model"]["config"])
+    assert "nonlinearity" not in header["model"]["layers"][0]["directions"][0]["quant"]
+
+
+def test_cell_and_config_must_agree_on_the_nonlinearity() -> None:
+    model = random_model(ModelConfig(cell=CellType.RNN, input_size=3, hidden_size=6, nonlinearity="relu"), seed=2)
+    with pytest.raises(ModelFileError, match="relu Elman cell, the config says otherwise"):
+        dataclasses.replace(model, config=dataclasses.replace(model.config, nonlinearity=Activation.TANH))
+    with pytest.raises(UnsupportedModelError, match="only the Elman RNN takes nonlinearity 'relu'"):
+        ModelConfig(cell=CellType.GRU, input_size=3, hidden_size=6, nonlinearity="relu")
+
+
+def test_a_mean_over_time_model_runs_whole_sequences_only() -> None:
+    model = random_model(ModelConfig(cell=CellType.GRU, input_size=3, hidden_size=6, readout="mean"), seed=3)
+    xs = random_inputs(model.config, 20, seed=3)
+    stream = Stream(model)
+    with pytest.raises(InputDataError, match="averages over time cannot stream"):
+        stream.step(xs[0])
+    ys = stream.run(xs)  # the mean of the steps so far at each step; the last row is the sequence's output
+    np.testing.assert_array_equal(ys[-1], predict(model, [xs])[0])
