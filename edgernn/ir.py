@@ -616,6 +616,8 @@ class QuantizedRNN:
                 _fail(f"layer {k} input size or directions disagree with the config")
             if k > 0 and layer.input_q != self.layers[k - 1].hidden_q:
                 _fail(f"layer {k} input quantization differs from layer {k - 1}'s hidden quantization")
+        if cfg.head_activation not in (Activation.NONE, Activation.RELU):
+            _fail(f"an int8 model has no {cfg.head_activation.value} before the head (ReLU or none)")
         for k, layer in enumerate(self.layers):
             for d in layer.directions:
                 if isinstance(d.quant, ElmanCellQ) and d.quant.nonlinearity is not cfg.nonlinearity:
