@@ -23,6 +23,7 @@ from tests.import_fixtures import (
 @pytest.fixture(scope="module")
 def trained() -> tuple[TutorialClassifier, list[np.ndarray], np.ndarray, list[np.ndarray]]:
     sequences, labels = sentiment_task(1000, seed=0)
+    torch.manual_seed(0)  # the initial weights: the same run whatever ran before
     module = train_classifier(TutorialClassifier(SENTIMENT_VOCAB, 8, 12, 2), sequences, labels, epochs=10)
     test_sequences, test_labels = sentiment_task(400, seed=1)
     return module, test_sequences, test_labels, sequences
