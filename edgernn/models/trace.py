@@ -57,6 +57,7 @@ _PASSTHROUGH_METHODS = {"contiguous"}
 _ACTIVATION_MODULES = {nn.ReLU: Activation.RELU, nn.Tanh: Activation.TANH}
 _ACTIVATION_FUNCTIONS = {F.relu: Activation.RELU, torch.relu: Activation.RELU, torch.tanh: Activation.TANH}
 _ACTIVATION_METHODS = {"relu": Activation.RELU, "tanh": Activation.TANH}
+_INPUT_CASTS = {"long", "int", "float"}
 _ZERO_STATE_METHODS = {"to", "detach", "requires_grad_", "float", "cuda", "cpu"}
 
 
@@ -228,6 +229,8 @@ class _Interpreter:
         name, x = str(node.target), args[0]
         if name == "size" and isinstance(x, _V) and x.kind == "input":
             return _V("size")
+        if name in _INPUT_CASTS and isinstance(x, _V) and x.kind == "input" and not args[1:] and not kwargs:
+            return x  # x.long() of token ids, x.float() of features: what edgernn feeds anyway
         if name in _ZERO_STATE_METHODS and _is_zero_state(x):
             return x
         if name in _PASSTHROUGH_METHODS:
@@ -269,6 +272,9 @@ class _Interpreter:
             return replace(x, kind="hc" if lstm else "hn")
         if isinstance(x, _V) and x.kind == "hc" and index in (0, 1):
             return replace(x, kind="hn" if index == 0 else "cn")  # c_n: refused wherever it is used
+        if isinstance(x, _V) and x.kind == "hn" and isinstance(index, tuple) and index:
+            if isinstance(index[0], int) and all(i == slice(None) for i in index[1:]):
+                index = index[0]  # h[-1, :, :] is h[-1]
         if isinstance(x, _V) and x.kind == "hn" and isinstance(index, int):
             rows = x.layers * x.directions
             if not -rows <= index < rows:

@@ -65,6 +65,20 @@ class HnBidirectional(nn.Module):
         return self.fc(self.act(torch.cat((h_n[-2], h_n[-1]), dim=1)))
 
 
+class IndexedRows(nn.Module):
+    """h_n rows indexed with a tuple, token ids cast, dropout on the features, a Sequential head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(20, 5)
+        self.gru = nn.GRU(5, 6, num_layers=2, bidirectional=True, batch_first=True)
+        self.head = nn.Sequential(nn.Dropout(0.1), nn.ReLU(), nn.Linear(12, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, h = self.gru(self.embed(x.long()))
+        return self.head(torch.cat([h[-2, :, :], h[-1, :, :]], dim=-1))
+
+
 class ReluElmanTagger(nn.Module):
     """ReLU Elman, a ReLU and a head on every step."""
 
@@ -101,6 +115,7 @@ def _features(batch: int, steps: int) -> torch.Tensor:
         (HnBidirectional, lambda: _features(5, 7), OutputMode.LAST, Readout.FINAL_STATE, "tanh"),
         (ReluElmanTagger, lambda: _features(5, 8), OutputMode.SEQUENCE, Readout.FINAL_STATE, "relu"),
         (LastOfHn, lambda: _features(5, 8), OutputMode.LAST, Readout.FINAL_STATE, "none"),
+        (IndexedRows, lambda: torch.randint(0, 20, (5, 9)), OutputMode.LAST, Readout.FINAL_STATE, "relu"),
     ],
 )
 def test_import_equals_pytorch(make, inputs, mode: OutputMode, readout: Readout, activation: str) -> None:
