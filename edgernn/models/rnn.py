@@ -32,12 +32,14 @@ class RNNModel(nn.Module):
       instead ``output[:, -1]`` (``LAST_OUTPUT``: the backward half has seen only the last step) or
       ``output.mean(1)`` (``MEAN``), and ``config.head_activation`` an activation before the head.
     * With ``output_size`` None there is no head and the output is the (concatenated) hidden state.
+    * ``dropout`` (training only, not part of the config): between stacked layers and before the
+      head; in eval mode it is the identity, so it never changes what is exported.
     * ``lengths`` marks a zero-padded batch: steps past a sequence's length are not run (packing),
       so states and LAST outputs are those at each sequence's true end; SEQUENCE outputs at
       padded steps carry no information (the head applied to zeros) and are masked in training.
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, dropout: float = 0.0) -> None:
         super().__init__()
         self.config = config
         self.embedding: nn.Embedding | None = (
@@ -45,7 +47,8 @@ class RNNModel(nn.Module):
             if config.uses_tokens
             else None
         )
-        self.rnn: nn.RNN | nn.GRU | nn.LSTM = _make_rnn(config)
+        self.rnn: nn.RNN | nn.GRU | nn.LSTM = _make_rnn(config, dropout)
+        self.dropout = nn.Dropout(dropout)  # no parameters: the state dict is unchanged
         self.head: nn.Linear | None = (
             nn.Linear(config.hidden_size * config.num_directions, config.output_size)
             if config.output_size is not None
@@ -76,7 +79,7 @@ class RNNModel(nn.Module):
             features = torch.relu(features)
         elif cfg.head_activation is Activation.TANH:
             features = torch.tanh(features)
-        y = self.head(features) if self.head is not None else features
+        y = self.head(self.dropout(features)) if self.head is not None else features
         return y, state
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,11 +104,19 @@ def _readout(out: torch.Tensor, readout: Readout, lengths: torch.Tensor | None) 
     return (out * valid[..., None]).sum(1) / lengths[:, None].to(out.dtype)
 
 
-def _make_rnn(config: ModelConfig) -> nn.RNN | nn.GRU | nn.LSTM:
-    """The recurrent stack in edgernn's fixed layout: batch_first, with biases, tanh for RNN."""
+def _make_rnn(config: ModelConfig, dropout: float = 0.0) -> nn.RNN | nn.GRU | nn.LSTM:
+    """The recurrent stack in edgernn's fixed layout: batch_first, with biases, tanh (or ReLU) for RNN."""
     size = (config.rnn_input_size, config.hidden_size, config.num_layers)
+    # torch applies RNN dropout only between layers (and warns when there is one layer).
+    between = dropout if config.num_layers > 1 else 0.0
     if config.cell is CellType.RNN:
-        nonlinearity = config.nonlinearity.value
-        return nn.RNN(*size, nonlinearity=nonlinearity, bias=True, batch_first=True, bidirectional=config.bidirectional)
+        return nn.RNN(
+            *size,
+            nonlinearity=config.nonlinearity.value,
+            bias=True,
+            batch_first=True,
+            bidirectional=config.bidirectional,
+            dropout=between,
+        )
     cls = nn.GRU if config.cell is CellType.GRU else nn.LSTM
-    return cls(*size, bias=True, batch_first=True, bidirectional=config.bidirectional)
+    return cls(*size, bias=True, batch_first=True, bidirectional=config.bidirectional, dropout=between)

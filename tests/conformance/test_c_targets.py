@@ -78,7 +78,7 @@ CASES = [
         ModelConfig(cell="gru", input_size=8, hidden_size=16, output_size=4, output_mode=OutputMode.SEQUENCE),
         seed=20,
         lengths=(LONG_STREAM_STEPS,),
-        targets=("cortex-m0", "cortex-m4", "cortex-m55", "aarch64", "armv7"),
+        targets=("cortex-m0", "cortex-m4", "cortex-m55", "aarch64", "cortex-a76", "armv7"),
     ),
     # What from_torch finds in forward: nn.RNN(nonlinearity="relu") with a ReLU before the head, and a
     # head on the mean over time (whole sequences: run_sequence, at most 64 steps in the selftest).
