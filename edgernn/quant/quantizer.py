@@ -264,20 +264,30 @@ def float_params_sha256(params: FloatParams) -> str:
 
 
 def calibrate(
-    params: FloatParams, sequences: Sequence[Array], options: QuantizeOptions
+    params: FloatParams,
+    sequences: Sequence[Array],
+    options: QuantizeOptions,
+    initial_states: Sequence[engine.ModelState] | None = None,
 ) -> tuple[_RangeProbe, Observer]:
     """Run the float model over ``sequences`` (normalized features or token ids) and observe ranges.
 
-    Each sequence runs alone (no padding), so no padded step enters a range.
+    Each sequence runs alone (no padding), so no padded step enters a range. ``initial_states``
+    (one float state per sequence; a seq2seq decoder's bridged state) start the sequences instead
+    of zeros, and their values enter the hidden and cell ranges too.
     """
     cfg = params.config
     probe = _RangeProbe(cfg.num_layers, options)
     input_observer = make_observer(options.observer, options.percentile)
     kernels = FloatKernels(params, probe)
-    for seq in sequences:
+    for i, seq in enumerate(sequences):
         if not cfg.uses_tokens:
             input_observer.update(seq)
-        hidden, final = engine.run_layers(kernels, seq)
+        state = None if initial_states is None else initial_states[i]
+        for k, cell_state in enumerate(state or ()):
+            probe.hidden(k // cfg.num_directions, cell_state[0])
+            if len(cell_state) == 2:
+                probe.cell_state(k // cfg.num_directions, cell_state[1])
+        hidden, final = engine.run_layers(kernels, seq, state)
         kernels.head(engine.step_features(kernels, hidden))  # a stream emits the head's output at every step
         if cfg.output_mode is OutputMode.LAST and cfg.bidirectional and cfg.readout is Readout.FINAL_STATE:
             kernels.head(engine.final_hidden(kernels, final))
@@ -297,8 +307,10 @@ def quantize_params(
     class_names: tuple[str, ...] | None = None,
     calibration_sha256: str,
     dataset: str | None = None,
+    initial_states: Sequence[engine.ModelState] | None = None,
 ) -> QuantizedRNN:
-    """Quantize float parameters with calibration sequences already normalized (numpy only)."""
+    """Quantize float parameters with calibration sequences already normalized (numpy only);
+    ``initial_states``: see :func:`calibrate`."""
     if len(calibration) == 0:
         raise QuantizationError("the calibration set is empty", "pass at least one sequence")
     for i, seq in enumerate(calibration):
@@ -312,7 +324,7 @@ def quantize_params(
             f"the int8 model has no {cfg.head_activation.value} between the recurrent stack and the head",
             "use ReLU (or nothing) there; the float model runs it",
         )
-    probe, input_observer = calibrate(params, calibration, options)
+    probe, input_observer = calibrate(params, calibration, options, initial_states)
     input_q = qparams_from_range(*input_observer.range())
     layers = []
     layer_input_q = input_q

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_fc_s8.c
  * @brief int8 fully connected (TFLite FULLY_CONNECTED): row-major layers, and layers the exporter packed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_gru_s8.c
  * @brief int8 GRU step, PyTorch semantics (edgernn.reference.gru_step).

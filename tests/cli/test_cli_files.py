@@ -182,8 +182,10 @@ def test_cli_polish(model: Path, tmp_path: Path) -> None:
         "run",
         "inspect",
         "export",
+        "package",
         "bench",
         "demo",
+        "seq2seq",
     ]
     assert not any(line.split()[:1] == ["train"] for line in head.splitlines()), "listed once"
     inputs = tmp_path / "x.csv"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_s8.h
  * @brief int8 kernels: fully connected, embedding, and the Elman / GRU / LSTM cell steps.

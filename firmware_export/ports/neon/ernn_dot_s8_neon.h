@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_dot_s8_neon.h
  * @brief Port: packed int8 FC kernels with AArch64 Advanced SIMD (Raspberry Pi 4: Cortex-A72; Pi 5: Cortex-A76).

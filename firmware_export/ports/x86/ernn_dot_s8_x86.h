@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_dot_s8_x86.h
  * @brief Port: packed int8 FC kernels for x86-64 with AVX2, AVX-VNNI and AVX-512 VNNI, chosen at run time.
