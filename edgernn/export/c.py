@@ -54,12 +54,13 @@ import numpy as np
 import numpy.typing as npt
 
 from edgernn import __version__
+from edgernn.engine import streams
 from edgernn.errors import EdgeRNNError, InputDataError, UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult
 from edgernn.export.c_packing import bounded_field, pack_fc, pack_k, round_up
 from edgernn.fileio import atomic_folder, write_bytes_atomic
 from edgernn.ir import ElmanCellQ, FullyConnected, GRUCellQ, LSTMCellQ, QuantizedRNN, Rescale
-from edgernn.types import CellType, OutputMode
+from edgernn.types import Activation, CellType, ModelConfig, OutputMode, Readout
 
 GENERATOR = "edgernn.export.c"
 MANIFEST_NAME = "edgernn_export.json"
@@ -351,7 +352,7 @@ def _cell_fields(cell: object) -> list[tuple[str, str]]:
 
 @_cell_fields.register
 def _(cell: ElmanCellQ) -> list[tuple[str, str]]:
-    return [("to_hidden", _rescale(cell.to_hidden))]
+    return [("to_hidden", _rescale(cell.to_hidden))] + ([("relu", "1")] if cell.relu else [])
 
 
 @_cell_fields.register
@@ -373,6 +374,16 @@ def _(cell: LSTMCellQ) -> list[tuple[str, str]]:
         ("cell_tanh_multiplier", str(multiplier)),
         ("cell_tanh_shift", str(shift)),
     ]
+
+
+def readout_code(cfg: ModelConfig) -> int:
+    """The model's ``ernn_readout``: 0 (the final state, or every step), 1 (``output[:, -1]`` of a
+    bidirectional model), 2 (the mean over time)."""
+    if cfg.output_mode is OutputMode.LAST and cfg.readout is Readout.MEAN:
+        return 2
+    if cfg.output_mode is OutputMode.LAST and cfg.readout is Readout.LAST_OUTPUT and cfg.bidirectional:
+        return 1
+    return 0
 
 
 _CELL_C_NAMES = {
@@ -467,7 +478,8 @@ def _model_arrays(
                     ("x_fc", arrays.fc_f32(f"{name}_x", w.weight_ih, w.bias_ih, f"{comment}, input")),
                     ("h_fc", arrays.fc_f32(f"{name}_h", w.weight_hh, w.bias_hh, f"{comment}, recurrent")),
                 ]
-                fields: list[tuple[str, str]] = []
+                relu = isinstance(direction.quant, ElmanCellQ) and direction.quant.relu
+                fields: list[tuple[str, str]] = [("relu", "1")] if relu else []
             else:
                 x_fcs, h_fcs = _gate_fcs(direction.quant)
                 fcs = [
@@ -547,6 +559,7 @@ def _macros(model: QuantizedRNN, float_path: bool, b: Budget) -> list[tuple[str,
         ("NUM_LAYERS", str(cfg.num_layers), None),
         ("NUM_DIRECTIONS", str(cfg.num_directions), None),
         ("BIDIRECTIONAL", "1" if cfg.bidirectional else "0", "1: whole sequences only (run_sequence)"),
+        ("READOUT", str(readout_code(cfg)), "0 final state, 1 output[:, -1] (bidirectional), 2 mean over time"),
         ("HIDDEN_SIZE", str(cfg.hidden_size), None),
         ("TOKEN_INPUT", "1" if cfg.uses_tokens else "0", "1: the input per step is one int32 token id"),
     ]
@@ -614,6 +627,11 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "sfx": sfx,
         "tokens": tokens,
         "bidirectional": cfg.bidirectional,
+        "whole_sequence": not streams(cfg),
+        "final_output": readout_code(cfg) == 0,
+        "readout_code": readout_code(cfg),
+        "head_relu": cfg.head_activation is Activation.RELU,
+        "top_zero_point": model.layers[-1].hidden_q.zero_point,
         "normalized": model.input_mean is not None,
         "output_last": cfg.output_mode is OutputMode.LAST,
         "macros": _macros(model, float_path, b),
@@ -676,6 +694,7 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "path": "float32" if float_path else "int8",
         "target": options.target,
         "bidirectional": cfg.bidirectional,
+        "streams": streams(cfg),  # false: bidirectional or mean over time, run_sequence only
         "token_input": tokens,
         "runtime": mode,
         "runtime_version": list(runtime_version()),
@@ -960,7 +979,7 @@ def encode_test_vectors(
     for seq in sequences_int8:
         xq = _vector_inputs(model, seq)
         inputs = model.input_q.dequantize(xq) if float_path and not cfg.uses_tokens else xq
-        if cfg.bidirectional:
+        if not streams(cfg):
             expected, _ = engine.run(kernels, inputs)  # per-step outputs of the whole sequence
         else:  # stepped, as a stream and the C compute it (batched float matmuls round differently)
             state, outputs = engine.zero_state(kernels), []

@@ -74,7 +74,7 @@ static ernn_fc_params zero_fc(int32_t in, int32_t out)
 
 static void test_rnn(void)
 {
-    const ernn_rnn_s8_params p = {zero_fc(2, 2), zero_fc(2, 2), {1 << 30, 1}, 3};
+    const ernn_rnn_s8_params p = {zero_fc(2, 2), zero_fc(2, 2), {1 << 30, 1}, 3, 0};
     const int8_t x[2] = {100, -100};
     int8_t h[2] = {50, -50};
     int16_t scratch[8];
@@ -84,7 +84,7 @@ static void test_rnn(void)
     CHECK_EQ(h[1], 3);
     CHECK_EQ(ernn_rnn_step_s8(&p, x, h, NULL), ERNN_ARG_ERROR);
     {
-        const ernn_rnn_s8_params bad = {zero_fc(2, 3), zero_fc(2, 2), {1 << 30, 1}, 3};
+        const ernn_rnn_s8_params bad = {zero_fc(2, 3), zero_fc(2, 2), {1 << 30, 1}, 3, 0};
         CHECK_EQ(ernn_rnn_step_s8(&bad, x, h, scratch), ERNN_ARG_ERROR);
         CHECK_EQ(ernn_rnn_s8_get_buffer_size(&bad), 0);
     }

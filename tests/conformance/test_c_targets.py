@@ -90,6 +90,21 @@ CASES = [
         lengths=(LONG_STREAM_STEPS,),
         targets=("aarch64", "cortex-a76"),
     ),
+    # What from_torch finds in forward: nn.RNN(nonlinearity="relu") with a ReLU before the head, and a
+    # head on the mean over time (whole sequences: run_sequence, at most 64 steps in the selftest).
+    Case(
+        "elman-relu-16",
+        ModelConfig(
+            cell="rnn", input_size=5, hidden_size=16, output_size=3, nonlinearity="relu", head_activation="relu"
+        ),
+        seed=22,
+    ),
+    Case(
+        "gru-16-mean",
+        ModelConfig(cell="gru", input_size=8, hidden_size=16, output_size=4, readout="mean"),
+        seed=23,
+        targets=("cortex-m0", "cortex-m4", "aarch64", "armv7"),
+    ),
     # Not bit-exact by design (float32): a build-and-run check of the --float path on every FPU
     # and on the soft-float M0/M3, against the numpy float model within the file's tolerance.
     Case(

@@ -59,6 +59,13 @@ typedef enum {
     ERNN_CELL_LSTM = 2  /**< LSTM, gates i, f, g, o. */
 } ernn_cell_type;
 
+/** What a many-to-one model's head reads of the top layer (edgernn.types.Readout). */
+typedef enum {
+    ERNN_READOUT_STATE = 0,       /**< The final hidden state (PyTorch's h_n); every step's output when streaming. */
+    ERNN_READOUT_LAST_OUTPUT = 1, /**< output[:, -1] of a bidirectional model: run_sequence's last row. */
+    ERNN_READOUT_MEAN = 2         /**< The mean over the steps so far: run_sequence only (each row the mean up to it). */
+} ernn_readout;
+
 /** Number of gate blocks of a cell (1, 3 or 4). */
 static inline int32_t ernn_cell_gates(ernn_cell_type cell)
 {

@@ -91,12 +91,15 @@ ernn_status ernn_embedding_s8(const ernn_embedding_s8_params *p, int32_t token, 
 /**
  * Elman cell: `h' = requant(tanh(sat16(x_fc(x) + h_fc(h))))`.
  * x_fc carries both biases; to_hidden rescales the Q0.15 tanh to the int8 hidden state.
+ * With relu set: `h' = max(requant(sat16(x_fc(x) + h_fc(h))), hidden_zero_point)`, the int16
+ * pre-activation (at the FCs' own scale) requantized and clamped below at real 0.
  */
 typedef struct {
     ernn_fc_params x_fc;        /**< hidden_size rows. */
     ernn_fc_params h_fc;        /**< hidden_size rows. */
     ernn_rescale to_hidden;
     int32_t hidden_zero_point;
+    int32_t relu;               /**< 0: tanh (the default), 1: ReLU. */
 } ernn_rnn_s8_params;
 
 /**
