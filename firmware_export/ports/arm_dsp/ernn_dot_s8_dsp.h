@@ -135,42 +135,38 @@ typedef struct {
     int32_t round_const;      /* 48: 2^24 + 2^9 (sigmoid) or 2^7 (tanh): see ernn_lut_s16.h */
 } ernn_dsp_group;
 
-/* ernn_sigmoid_q312 of x into a (b: temporary; r5: the table, r6: 2^24 + 2^9), as ernn_lut_s16.h. */
-#define ERNN_DSP_SIGMOID(x, a, b)                                                                               \
-    "eor " a ", " x ", " x ", asr #31\n\t"                                                                     \
-    "sub " a ", " a ", " x ", asr #31\n\t"                                                                     \
-    "add " a ", " a ", " a ", lsl #1\n\t"                                                                      \
-    "ubfx " b ", " a ", #0, #9\n\t"                                                                            \
-    "orr " b ", " b ", #0x2000000\n\t"                                                                         \
-    "lsr " a ", " a ", #9\n\t"                                                                                 \
-    "ldr " a ", [r5, " a ", lsl #2]\n\t"                                                                       \
-    "smlad " a ", " a ", " b ", r6\n\t"                                                                        \
-    "asr " a ", " a ", #10\n\t"                                                                                \
-    "cmp " x ", #0\n\t"                                                                                        \
-    "it lt\n\t"                                                                                                \
-    "rsblt " a ", " a ", #32768\n\t"
+/*
+ * ernn_sigmoid_q312 of the element whose 3x is in v, into a, still to be shifted right by 10 (b: temporary;
+ * r5: ernn_lut_pairs, r6: 2^24 + 2^9, r9: 2^25 and the fraction, BFI keeping bit 25), as ernn_lut_s16.h:
+ * the signed index v >> 9 and the constant C + (v >> 31), no branch.
+ */
+#define ERNN_DSP_SIGMOID(v, a, b)                                                                               \
+    "bfi r9, " v ", #0, #9\n\t"                                                                                \
+    "asr " a ", " v ", #9\n\t"                                                                                  \
+    "ldr " a ", [r5, " a ", lsl #2]\n\t"                                                                        \
+    "add " b ", r6, " v ", asr #31\n\t"                                                                         \
+    "smlad " a ", " a ", r9, " b "\n\t"
 
-/* ernn_tanh_q312 of x into a (r6: 2^7). */
-#define ERNN_DSP_TANH(x, a, b)                                                                                  \
-    "eor " a ", " x ", " x ", asr #31\n\t"                                                                     \
-    "sub " a ", " a ", " x ", asr #31\n\t"                                                                     \
-    "add " a ", " a ", " a ", lsl #1\n\t"                                                                      \
-    "ubfx " b ", " a ", #0, #8\n\t"                                                                            \
-    "orr " b ", " b ", #0x1000000\n\t"                                                                         \
-    "usat " a ", #8, " a ", asr #8\n\t"                                                                        \
-    "ldr " a ", [r5, " a ", lsl #2]\n\t"                                                                       \
-    "smlad " a ", " a ", " b ", r6\n\t"                                                                        \
-    "asr " a ", " a ", #8\n\t"                                                                                 \
-    "cmp " x ", #0\n\t"                                                                                        \
-    "it lt\n\t"                                                                                                \
-    "rsblt " a ", " a ", #0\n\t"
+/* ernn_tanh_q312 likewise, to be shifted right by 8 (r6: 2^7, r9: 2^24 and the fraction; SSAT clamps j). */
+#define ERNN_DSP_TANH(v, a, b)                                                                                  \
+    "bfi r9, " v ", #0, #8\n\t"                                                                                \
+    "ssat " a ", #9, " v ", asr #8\n\t"                                                                         \
+    "ldr " a ", [r5, " a ", lsl #2]\n\t"                                                                        \
+    "add " b ", r6, " v ", asr #31\n\t"                                                                         \
+    "smlad " a ", " a ", r9, " b "\n\t"
 
-/* The activation F of the four int16 values packed in r3 and r11, in place (r7-r10, r12 temporaries). */
-#define ERNN_DSP_ACTIVATE4(F)                                                                                   \
-    "sxth r7, r3\n\t" F("r7", "r8", "r9") "asr r7, r3, #16\n\t" F("r7", "r10", "r9")                           \
-    "pkhbt r3, r8, r10, lsl #16\n\t"                                                                           \
-    "sxth r7, r11\n\t" F("r7", "r8", "r9") "asr r7, r11, #16\n\t" F("r7", "r12", "r9")                         \
-    "pkhbt r11, r8, r12, lsl #16\n\t"
+/*
+ * The activation F (its result shifted right by S) of the four int16 values packed in r3 and r11, in place
+ * (r4: 3; r7, r8, r10, r12 temporaries). SMULBB / SMULTB take a half and multiply by 3 in one; the high
+ * result's shift is PKHBT's: bits [S + 15:S] of it are the top half of it << (16 - S).
+ */
+#define ERNN_DSP_ACTIVATE4(F, S, L)                                                                             \
+    "smulbb r7, r3, r4\n\t" F("r7", "r8", "r10") "smultb r7, r3, r4\n\t" F("r7", "r12", "r10")                  \
+    "asr r8, r8, #" S "\n\t"                                                                                    \
+    "pkhbt r3, r8, r12, lsl #" L "\n\t"                                                                         \
+    "smulbb r7, r11, r4\n\t" F("r7", "r8", "r10") "smultb r7, r11, r4\n\t" F("r7", "r12", "r10")               \
+    "asr r8, r8, #" S "\n\t"                                                                                    \
+    "pkhbt r11, r8, r12, lsl #" L "\n\t"
 
 /*
  * A whole group of a bounded layer with int16 output (a gate block: rows sharing one multiplier), per
@@ -267,14 +263,18 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "ldr r6, [r2, #4]\n\t"
         "qadd16 r3, r3, r5\n\t"
         "qadd16 r11, r11, r6\n\t"
-        "ldrd r5, r6, [lr, #44]\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_SIGMOID)
+        "ldrd r5, r6, [lr, #44]\n\t"
+        "mov r4, #3\n\t"
+        "mov r9, #0x2000000\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_SIGMOID, "10", "6")
         "b 9f\n"
         "22:\n\t" /* add, then tanh */
         "ldr r5, [r2]\n\t" /* y: 2-byte aligned only (LDR/STR allow that, LDRD/STRD do not) */
         "ldr r6, [r2, #4]\n\t"
         "qadd16 r3, r3, r5\n\t"
         "qadd16 r11, r11, r6\n\t"
-        "ldrd r5, r6, [lr, #44]\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_TANH)
+        "ldrd r5, r6, [lr, #44]\n\t"
+        "mov r4, #3\n\t"
+        "mov r9, #0x1000000\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_TANH, "8", "8")
         "9:\n\t"
         "str r3, [r2], #4\n\t"
         "str r11, [r2], #4\n\t"
