@@ -225,6 +225,30 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
     buffer += ((uintptr_t)buffer & 2u) != 0u; /* to a word boundary (the buffer has 2 values to spare) */
     const int16_t *const buffer_end = buffer + chunks * (ERNN_FC_PACK_K == 4 ? 4 : ERNN_FC_PACK_K / 2);
     ernn_widen(x, p->in_features, buffer);
+#if defined(ERNN_PORT_GROUP16)
+    if (y8 == NULL && p->bounded && p->group_rows > 0 && p->group_rows % 4 == 0 && m % p->group_rows == 0 &&
+        (y16.added_rows == 0 || (p->group_rows == y16.gate_rows && y16.added_rows % p->group_rows == 0))) {
+        /* A cell's gate layer: every group is one gate block, wholly added (gate g's activation) or wholly
+         * stored, so the general loop below (divisions, straddling groups) has nothing to decide; the
+         * port's kernel carries the bias pointer from one group to the next. */
+        ernn_dsp_group state = {p->bias, NULL, NULL, buffer, buffer_end, chunks % 8, 0, 0, 0, 0, 0, ernn_lut_pairs, 0};
+        for (int32_t g = 0, o = 0; o < m; ++g, o += p->group_rows) {
+            const ernn_fast_rescale r = ernn_fast_of(p->multiplier[g], p->shift[g]);
+            const int added = o < y16.added_rows;
+            const uint32_t act = added ? (y16.activations >> (2 * g)) & 3u : ERNN_ACT_NONE;
+            state.y = added ? y16.y + o : y16.tail + (o - y16.added_rows);
+            state.y_end = state.y + p->group_rows;
+            state.multiplier = r.multiplier;
+            state.left = r.left;
+            state.right = r.right;
+            state.round = r.round;
+            state.mode = added ? 1 + (int32_t)act : 0;
+            state.round_const = act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9);
+            ernn_group16_port(&w, &state);
+        }
+        return;
+    }
+#endif
     int32_t o = 0;
     if (p->bounded && p->group_rows > 0) {
         for (int32_t g = 0; o < m; ++g) {

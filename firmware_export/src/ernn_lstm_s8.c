@@ -2,8 +2,93 @@
  * @file ernn_lstm_s8.c
  * @brief int8 LSTM step, TFLite Micro's 8x8_16 scheme (edgernn.reference.lstm_step).
  */
+#include <string.h>
+
 #include "edgernn/ernn_s8.h"
 #include "ernn_internal.h"
+
+#if !defined(ERNN_PORTABLE) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && \
+    !defined(__ARM_BIG_ENDIAN) && defined(__GNUC__)
+#define ERNN_LSTM_PAIRS 1
+#include <arm_acle.h>
+
+static inline uint32_t load_pair(const int16_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v); /* LDR: these cores allow the 2-byte alignment the state and scratch have */
+    return v;
+}
+
+/* The signed 16 x 16 products of halves (gcc 12's arm_acle.h has no SMULxy). */
+#define ERNN_SMUL_HALVES(name, insn)                                                                            \
+    static inline int32_t name(uint32_t a, uint32_t b)                                                          \
+    {                                                                                                           \
+        int32_t r;                                                                                              \
+        __asm__(insn " %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));                                                 \
+        return r;                                                                                               \
+    }
+ERNN_SMUL_HALVES(smulbb, "smulbb")
+ERNN_SMUL_HALVES(smultt, "smultt")
+ERNN_SMUL_HALVES(smultb, "smultb")
+ERNN_SMUL_HALVES(qadd16, "qadd16") /* the int16 saturating sums of the halves */
+
+/* The low halves of a and b as one word (PKHBT). */
+static inline uint32_t pack16(int32_t a, int32_t b)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* ernn_tanh_lut(v) with the SMLAD operand built by one BFI into op (bits 24 and up: 1 << 24, kept by the
+ * caller across calls) and the table pointer in a register. */
+static ERNN_ALWAYS_INLINE int32_t tanh_bfi(int32_t v, const uint32_t *table, uint32_t *op)
+{
+    __asm__("bfi %0, %1, #0, #8" : "+r"(*op) : "r"(v));
+    return __smlad((int32_t)table[ernn_lut_index8(v)], (int32_t)*op, (1 << 7) + (v >> 31)) >> 8;
+}
+
+/* ernn_fast_out with the rounding shift on, for left == 1 (shift < 0): one instruction fewer. */
+static ERNN_ALWAYS_INLINE int32_t fast_out_left1(int32_t x, ernn_fast_rescale r)
+{
+    int32_t t;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(t) : "r"(x * 2), "r"(r.multiplier), "r"(r.round + (x >> 31)));
+    return t >> r.right;
+}
+
+/*
+ * The cell update of the short form two elements at a time (one word of each gate and of the state):
+ * SMULBB / SMULTT form the products of the same elements, QADD16 is the int16 saturating sum of the two
+ * already saturated terms. The same operations on the same values as the scalar loops, so the same integers.
+ */
+static void cell_pairs(const int16_t *gi, const int16_t *gf, const int16_t *gg, const int16_t *go, int16_t *c,
+                       int8_t *h, int32_t pairs, ernn_fast_rescale fm, ernn_fast_rescale im, ernn_fast_rescale om,
+                       int32_t tanh_multiplier, int32_t tanh_shift, int32_t tanh_round, int32_t zp)
+{
+    for (int32_t k = 0; k < pairs; ++k, gi += 2, gf += 2, gg += 2) {
+        const uint32_t f2 = load_pair(gf), c2 = load_pair(c + 2 * k), i2 = load_pair(gi), g2 = load_pair(gg);
+        const int32_t a0 = ernn_ssat16(fast_out_left1(smulbb(f2, c2), fm));
+        const int32_t a1 = ernn_ssat16(fast_out_left1(smultt(f2, c2), fm));
+        const int32_t b0 = ernn_ssat16(fast_out_left1(smulbb(i2, g2), im));
+        const int32_t b1 = ernn_ssat16(fast_out_left1(smultt(i2, g2), im));
+        const int32_t sum = qadd16(pack16(a0, a1), pack16(b0, b1));
+        memcpy(c + 2 * k, &sum, sizeof sum);
+    }
+    const uint32_t *table = ernn_lut_pairs;
+    __asm__("" : "+r"(table)); /* one register for the table's middle, not its base + 256 per index */
+    uint32_t op = (uint32_t)1 << 24;
+    for (int32_t k = 0; k < pairs; ++k, go += 2, h += 2) {
+        const uint32_t c2 = load_pair(c + 2 * k), o2 = load_pair(go);
+        const int32_t t0 = tanh_bfi(((int32_t)(int16_t)c2 * tanh_multiplier + tanh_round) >> tanh_shift, table, &op);
+        const int32_t t1 = tanh_bfi((((int32_t)c2 >> 16) * tanh_multiplier + tanh_round) >> tanh_shift, table, &op);
+        int32_t h0 = ernn_ssat8(fast_out_left1(smulbb(o2, (uint32_t)t0), om) + zp);
+        const int32_t h1 = ernn_ssat8(fast_out_left1(smultb(o2, (uint32_t)t1), om) + zp);
+        __asm__("bfi %0, %1, #8, #8" : "+r"(h0) : "r"(h1)); /* the two bytes in one halfword */
+        const uint16_t pair = (uint16_t)h0;
+        memcpy(h, &pair, sizeof pair);
+    }
+}
+#endif
 
 static int32_t hidden_size(const ernn_lstm_s8_params *p)
 {
@@ -39,10 +124,6 @@ ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int
          * form below. Two light loops (cell state, then hidden state) keep every value in a register. */
         const ernn_fast_rescale fm = ernn_fast_of(p->forget_mul.multiplier, p->forget_mul.shift);
         const ernn_fast_rescale im = ernn_fast_of(p->input_mul.multiplier, p->input_mul.shift);
-        for (int32_t j = 0; j < n; ++j) {
-            c[j] = (int16_t)ernn_ssat16(ernn_ssat16(ernn_fast_out(gf[j] * c[j], fm, 1)) +
-                                        ernn_ssat16(ernn_fast_out(gi[j] * gg[j], im, 1)));
-        }
         int32_t tanh_multiplier = p->cell_tanh_multiplier, tanh_shift = p->cell_tanh_shift;
         if (tanh_multiplier == 0) {
             tanh_multiplier = 3 * ((int32_t)1 << tanh_shift);
@@ -51,8 +132,21 @@ ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int
         const int32_t tanh_round = tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0;
         const ernn_fast_rescale om = ernn_fast_of(p->output_mul.multiplier, p->output_mul.shift);
         const int32_t zp = p->hidden_zero_point;
-        const int16_t *cj = c;
-        for (int8_t *hj = h; hj != h + n; ++hj, ++cj, ++go) {
+        int32_t j0 = 0;
+#if defined(ERNN_LSTM_PAIRS)
+        j0 = n & ~1;
+        cell_pairs(gi, gf, gg, go, c, h, n / 2, fm, im, om, tanh_multiplier, tanh_shift, tanh_round, zp);
+        gi += j0;
+        gf += j0;
+        gg += j0;
+        go += j0;
+#endif
+        for (int32_t j = j0; j < n; ++j) { /* every element, or the odd one left of the pairs */
+            c[j] = (int16_t)ernn_ssat16(ernn_ssat16(ernn_fast_out(gf[j - j0] * c[j], fm, 1)) +
+                                        ernn_ssat16(ernn_fast_out(gi[j - j0] * gg[j - j0], im, 1)));
+        }
+        const int16_t *cj = c + j0;
+        for (int8_t *hj = h + j0; hj != h + n; ++hj, ++cj, ++go) {
             const int32_t tanh_c = ernn_tanh_lut((*cj * tanh_multiplier + tanh_round) >> tanh_shift);
             *hj = (int8_t)ernn_ssat8(ernn_fast_out(*go * tanh_c, om, 1) + zp);
         }
