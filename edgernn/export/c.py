@@ -412,7 +412,8 @@ class _Arrays:
             self.add(f"{name}_multiplier", "int32_t", p.multiplier, f"{comment}: Q31 multipliers, {per}"),
             self.add(f"{name}_shift", "int32_t", p.shift, f"{comment}: shifts, {per}"),
         )
-        bounded = "1" if p.bounded else "0 /* accumulator bound not proven: general requantization */"
+        bounded = "0 /* accumulator bound not proven: general requantization */" if not p.bounded else "1"
+        bounded = "2 /* bias doubled: the kernel doubles the input */" if p.doubled else bounded
         return (
             "{" + ", ".join(parts) + f", {p.in_features}, {p.out_features}, {p.output_zero_point}, "
             f"{packing}, {p.group_rows}, {bounded}}}"

@@ -16,6 +16,14 @@ reference's left shift or of ``bias + dot`` can occur either. :func:`accumulator
 largest ``|bias + sum_i w_i x_i|`` over int8 inputs ``x_i`` in [-128, 127] (each term at its extreme, as the
 inputs are independent), so the check holds for every input the layer can see. Where it fails for any
 row, or an int16 layer has a non-zero output zero point, the layer keeps the general (saturating) form.
+
+The doubled form (``doubled``, ``bounded`` 2 in C; packing 4 only, whose widened input is int16): the bias is
+stored as ``2 * bias`` and the kernel widens the input to ``2 * x``, so the accumulator is ``2 * acc`` and the
+requantization shifts it left by ``left - 1`` instead of ``left`` (no shift at all for the gates, shift <= 0):
+``(2 * acc) << (left - 1) == acc << left``, the same operand to SMMULR. It needs no more than the short form's
+bound: ``|2 * bias|`` and every partial sum ``|2 * (bias + dot)|`` stay below ``2^31`` because the bound holds
+for the bias alone (all-zero input) and for every input (the extremes are taken term by term), and ``|2 * x|
+<= 256`` fits int16.
 """
 
 from __future__ import annotations
@@ -70,6 +78,17 @@ class PackedFC:
     packing: int
     group_rows: int
     bounded: bool
+    doubled: bool = False  # bias stored doubled, the kernel doubles the input (``bounded`` 2 in C)
+
+    @property
+    def bounded_code(self) -> int:
+        """``ernn_fc_params.bounded``: 0 general form, 1 short form, 2 short form with the doubled input."""
+        return 2 if self.doubled else int(self.bounded)
+
+    @property
+    def folded_bias(self) -> np.ndarray:
+        """The bias itself (``bias`` holds it doubled when ``doubled``)."""
+        return self.bias // 2 if self.doubled else self.bias
 
 
 def pack_fc(fcs: Sequence[FullyConnected], k: int, *, gate_blocks: bool) -> PackedFC:
@@ -110,7 +129,10 @@ def pack_fc(fcs: Sequence[FullyConnected], k: int, *, gate_blocks: bool) -> Pack
     else:
         multiplier, shift, group_rows = per_row_m, per_row_s, 0
     out_features = rows if gate_blocks else fcs[0].out_features
-    return PackedFC(packed, bias, multiplier, shift, n_in, out_features, zero_point, k, group_rows, bounded)
+    doubled = bounded and k == 4
+    if doubled:  # |bias| <= the bound < 2^30 (the module docstring): 2 * bias is an int32
+        bias = bias * 2
+    return PackedFC(packed, bias, multiplier, shift, n_in, out_features, zero_point, k, group_rows, bounded, doubled)
 
 
 def unpack_weight(p: PackedFC) -> np.ndarray:

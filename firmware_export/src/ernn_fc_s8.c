@@ -33,17 +33,22 @@
  * them as two int16 pairs); zeros up to the padded width. K = 16: the int8 values themselves, zero
  * padded to a multiple of 16 (MVE loads them directly).
  */
-static inline void ernn_widen_portable(const int8_t *x, int32_t n, int16_t *buffer)
+static inline void ernn_widen_times(const int8_t *x, int32_t n, int16_t *buffer, int32_t factor)
 {
-#if ERNN_FC_PACK_K == 4
     const int32_t padded = ernn_round_up(n, 4);
     for (int32_t i = 0; i < padded; i += 4) {
         for (int32_t k = 0; k < 4; ++k) {
             static const int8_t order[4] = {0, 2, 1, 3};
             const int32_t j = i + order[k];
-            buffer[i + k] = j < n ? (int16_t)x[j] : 0;
+            buffer[i + k] = j < n ? (int16_t)(x[j] * factor) : 0;
         }
     }
+}
+
+static inline void ernn_widen_portable(const int8_t *x, int32_t n, int16_t *buffer)
+{
+#if ERNN_FC_PACK_K == 4
+    ernn_widen_times(x, n, buffer, 1);
 #else
     int8_t *b = (int8_t *)buffer;
     const int32_t padded = ernn_round_up(n, ERNN_FC_PACK_K);
@@ -96,7 +101,40 @@ static void ernn_mac4_portable(const int8_t **wp, const int32_t *bias, const int
 
 #define ernn_widen ernn_widen_portable
 #define ernn_mac4 ernn_mac4_portable
+#if ERNN_FC_PACK_K == 4
+#define ERNN_PORT_WIDEN_DOUBLED 1
+#define ernn_widen_doubled_port(x, n, buffer) ernn_widen_times(x, n, buffer, 2)
 #endif
+#endif
+
+/*
+ * The widened input of a layer with the doubled bias (bounded == 2, packing 4): 2 * x. A port may widen
+ * and double in one pass (ERNN_PORT_WIDEN_DOUBLED); otherwise its int16 widened values are doubled here.
+ */
+static void widen_layer(const ernn_fc_params *p, const int8_t *x, int16_t *buffer)
+{
+    if (p->bounded != 2) {
+        ernn_widen(x, p->in_features, buffer);
+        return;
+    }
+#if defined(ERNN_PORT_WIDEN_DOUBLED)
+    ernn_widen_doubled_port(x, p->in_features, buffer);
+#else
+    ernn_widen(x, p->in_features, buffer);
+    for (int32_t i = 0; i < ernn_round_up(p->in_features, 4); ++i) {
+        buffer[i] = (int16_t)(buffer[i] * 2);
+    }
+#endif
+}
+
+/* The short requantization constants of group (or row) g of a bounded layer; a doubled accumulator
+ * (bounded == 2) is shifted left once less. */
+static inline ernn_fast_rescale layer_rescale(const ernn_fc_params *p, int32_t g)
+{
+    ernn_fast_rescale r = ernn_fast_of(p->multiplier[g], p->shift[g]);
+    r.left -= p->bounded == 2;
+    return r;
+}
 
 #define ERNN_MAX_FC_IN_FEATURES 65536 /* 65536 * 128 * 128 < 2^31: the dot product cannot overflow */
 
@@ -104,7 +142,8 @@ static int fc_params_ok(const ernn_fc_params *p)
 {
     return p != NULL && p->weight != NULL && p->bias != NULL && p->multiplier != NULL && p->shift != NULL &&
            p->in_features > 0 && p->in_features <= ERNN_MAX_FC_IN_FEATURES && p->out_features > 0 &&
-           (p->packing == 0 || (p->packing == ERNN_FC_PACK_K && p->group_rows >= 0 && p->group_rows % 4 == 0));
+           (p->packing == 0 || (p->packing == ERNN_FC_PACK_K && p->group_rows >= 0 && p->group_rows % 4 == 0)) &&
+           (p->bounded != 2 || p->packing == 4);
 }
 
 int32_t ernn_fc_s8_get_buffer_size(const ernn_fc_params *p)
@@ -216,7 +255,8 @@ static ERNN_ALWAYS_INLINE void group_fast(const ernn_fc_params *p, const int8_t 
 }
 
 /* Every row of a packed layer (see ernn_fc_params) into y16 (see fc_into) or y8 (y16.y == NULL). */
-static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int8_t *y8, int16_t *buffer)
+static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int8_t *y8,
+                                         int16_t *buffer)
 {
     static const int32_t zeros[4] = {0, 0, 0, 0};
     const int32_t chunks = ernn_round_up(p->in_features, ERNN_FC_PACK_K) / ERNN_FC_PACK_K;
@@ -224,16 +264,16 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
     const int8_t *w = p->weight;
     buffer += ((uintptr_t)buffer & 2u) != 0u; /* to a word boundary (the buffer has 2 values to spare) */
     const int16_t *const buffer_end = buffer + chunks * (ERNN_FC_PACK_K == 4 ? 4 : ERNN_FC_PACK_K / 2);
-    ernn_widen(x, p->in_features, buffer);
+    widen_layer(p, x, buffer);
 #if defined(ERNN_PORT_GROUP16)
-    if (y8 == NULL && p->bounded && p->group_rows > 0 && p->group_rows % 4 == 0 && m % p->group_rows == 0 &&
+    if (y8 == NULL && p->bounded == 2 && p->group_rows > 0 && p->group_rows % 4 == 0 && m % p->group_rows == 0 &&
         (y16.added_rows == 0 || (p->group_rows == y16.gate_rows && y16.added_rows % p->group_rows == 0))) {
         /* A cell's gate layer: every group is one gate block, wholly added (gate g's activation) or wholly
          * stored, so the general loop below (divisions, straddling groups) has nothing to decide; the
          * port's kernel carries the bias pointer from one group to the next. */
         ernn_dsp_group state = {p->bias, NULL, NULL, buffer, buffer_end, chunks % 8, 0, 0, 0, 0, 0, ernn_lut_pairs, 0};
         for (int32_t g = 0, o = 0; o < m; ++g, o += p->group_rows) {
-            const ernn_fast_rescale r = ernn_fast_of(p->multiplier[g], p->shift[g]);
+            const ernn_fast_rescale r = layer_rescale(p, g);
             const int added = o < y16.added_rows;
             const uint32_t act = added ? (y16.activations >> (2 * g)) & 3u : ERNN_ACT_NONE;
             state.y = added ? y16.y + o : y16.tail + (o - y16.added_rows);
@@ -252,7 +292,7 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
     int32_t o = 0;
     if (p->bounded && p->group_rows > 0) {
         for (int32_t g = 0; o < m; ++g) {
-            const ernn_fast_rescale r = ernn_fast_of(p->multiplier[g], p->shift[g]);
+            const ernn_fast_rescale r = layer_rescale(p, g);
             const int32_t end = o + p->group_rows < m ? o + p->group_rows : m;
             int16_t *out16 = NULL;
             int accumulate = 0;
@@ -269,7 +309,7 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
                 }
             }
 #if defined(ERNN_PORT_GROUP16)
-            if (out16 != NULL && (end - o) % 4 == 0) { /* a gate block: the port's kernel does all of it */
+            if (out16 != NULL && (end - o) % 4 == 0 && p->bounded == 2) { /* a gate block: the port's kernel */
                 ernn_dsp_group state = {p->bias + o, out16, out16 + (end - o), buffer, buffer_end, chunks % 8,
                                         r.multiplier, r.left, r.right, r.round,
                                         accumulate ? 1 + (int32_t)act : 0, ernn_lut_pairs,
@@ -321,7 +361,7 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
             const int32_t g = p->group_rows > 0 ? (o + k) / p->group_rows : o + k;
             int32_t v;
             if (p->bounded) {
-                const ernn_fast_rescale r = ernn_fast_of(p->multiplier[g], p->shift[g]);
+                const ernn_fast_rescale r = layer_rescale(p, g);
                 v = ernn_clamp(ernn_fast_out(acc[k], r, r.right > 0) + p->output_zero_point, lo, hi);
             } else {
                 const ernn_rescale r = {p->multiplier[g], p->shift[g]};

@@ -76,7 +76,7 @@ static void test_packed_fc(void)
     static int16_t buffer[80];
     int16_t want16[MAX_ROWS], got16[12];
     int8_t want8[MAX_ROWS], got8[12];
-    int checked_short = 0, checked_general = 0;
+    int checked_short = 0, checked_general = 0, checked_doubled = 0;
     for (int mode = 0; mode < 3; ++mode) {
         for (int32_t rows = 1; rows <= MAX_ROWS; ++rows) {
             for (int32_t n = 1; n <= MAX_N; n += (n < 20 ? 1 : 7)) {
@@ -121,15 +121,33 @@ static void test_packed_fc(void)
                     CHECK_EQ(got16[r], want16[r]);
                     CHECK_EQ(got8[r], want8[r]);
                 }
+                if (bounded && ERNN_FC_PACK_K == 4) { /* the doubled form: bias stored doubled, bounded 2 */
+                    static int32_t bias2[12];
+                    for (int32_t r = 0; r < 12; ++r) {
+                        bias2[r] = 2 * bias[r];
+                    }
+                    const ernn_fc_params pk2 = {packed, bias2, mult, shift, n, rows, zp, ERNN_FC_PACK_K,
+                                                mode == 2 ? 0 : ernn_round_up(rows, 4), 2};
+                    CHECK_EQ(ernn_fc_s8_s16_buffered(&pk2, x, got16, buffer), ERNN_OK);
+                    CHECK_EQ(ernn_fc_s8_s8_buffered(&pk2, x, got8, buffer), ERNN_OK);
+                    for (int32_t r = 0; r < rows; ++r) {
+                        CHECK_EQ(got16[r], want16[r]);
+                        CHECK_EQ(got8[r], want8[r]);
+                    }
+                    checked_doubled += 1;
+                }
             }
         }
     }
-    CHECK(checked_short > 100 && checked_general > 100);
+    CHECK(checked_short > 100 && checked_general > 100 && (ERNN_FC_PACK_K != 4 || checked_doubled > 100));
     {   /* a packed layer needs its buffer, and its packing must be this build's */
         const ernn_fc_params pk = {packed, bias, mult, shift, 3, 2, 0, ERNN_FC_PACK_K, 4, 1};
         CHECK_EQ(ernn_fc_s8_s16(&pk, x, got16), ERNN_ARG_ERROR);
         const ernn_fc_params other = {packed, bias, mult, shift, 3, 2, 0, ERNN_FC_PACK_K == 4 ? 16 : 4, 4, 1};
         CHECK_EQ(ernn_fc_s8_s16_buffered(&other, x, got16, buffer), ERNN_ARG_ERROR);
+        /* the doubled form needs packing 4 (an int16 widened input) */
+        const ernn_fc_params doubled16 = {packed, bias, mult, shift, 3, 2, 0, 16, 4, 2};
+        CHECK_EQ(ernn_fc_s8_s16_buffered(&doubled16, x, got16, buffer), ERNN_ARG_ERROR);
     }
 }
 

@@ -20,6 +20,7 @@
 #include "edgernn/ernn_common.h"
 
 #define ERNN_PORT_NAME "arm_dsp"
+#define ERNN_DSP_INLINE inline __attribute__((always_inline))
 
 /* Four bytes as a word (unaligned reads are fine on these cores; memcpy keeps C aliasing rules). */
 static inline int32_t ernn_dsp_load4(const int8_t *p)
@@ -36,24 +37,54 @@ static inline int32_t ernn_dsp_sxtb16_ror8(int32_t v)
     return r;
 }
 
-/* x as int16 pairs (x0, x2), (x1, x3) per four inputs, zero padded to a multiple of 4 values. */
-static inline void ernn_widen_port(const int8_t *x, int32_t n, int16_t *buffer)
+static inline int32_t ernn_dsp_sadd16(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("sadd16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* x (or 2x: doubled) as int16 pairs (x0, x2), (x1, x3) per four inputs, zero padded to a multiple of 4
+ * values. SADD16 doubles each half alone (|2x| <= 256), where a plain ADD would carry between them. */
+static ERNN_DSP_INLINE void ernn_dsp_widen(const int8_t *x, int32_t n, int16_t *buffer, int doubled)
 {
     int32_t *out = (int32_t *)(void *)buffer;
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
         const int32_t v = ernn_dsp_load4(x + i);
-        out[0] = __sxtb16(v);
-        out[1] = ernn_dsp_sxtb16_ror8(v);
+        int32_t even = __sxtb16(v), odd = ernn_dsp_sxtb16_ror8(v);
+        if (doubled) {
+            even = ernn_dsp_sadd16(even, even);
+            odd = ernn_dsp_sadd16(odd, odd);
+        }
+        out[0] = even;
+        out[1] = odd;
         out += 2;
     }
     if (i < n) {
         int8_t tail[4] = {0, 0, 0, 0};
         memcpy(tail, x + i, (size_t)(n - i));
         const int32_t v = ernn_dsp_load4(tail);
-        out[0] = __sxtb16(v);
-        out[1] = ernn_dsp_sxtb16_ror8(v);
+        int32_t even = __sxtb16(v), odd = ernn_dsp_sxtb16_ror8(v);
+        if (doubled) {
+            even = ernn_dsp_sadd16(even, even);
+            odd = ernn_dsp_sadd16(odd, odd);
+        }
+        out[0] = even;
+        out[1] = odd;
     }
+}
+
+static inline void ernn_widen_port(const int8_t *x, int32_t n, int16_t *buffer)
+{
+    ernn_dsp_widen(x, n, buffer, 0);
+}
+
+/* 2x, for layers with the doubled bias (bounded == 2). */
+#define ERNN_PORT_WIDEN_DOUBLED 1
+static inline void ernn_widen_doubled_port(const int8_t *x, int32_t n, int16_t *buffer)
+{
+    ernn_dsp_widen(x, n, buffer, 1);
 }
 
 /* One 4-column chunk of the 4-row block: weights w0..w3 (r4-r7) from [r0]!, input pair (r8, r9)
@@ -179,8 +210,10 @@ typedef struct {
  */
 #define ERNN_PORT_GROUP16 1
 /*
- * The short requantization with right > 0 in four instructions: with a = acc << left (r5), M (r4),
- * round = 2^(right - 1) (r7), right (r6):  (SMMLAR(a, M, round + (acc >> 31))) >> right.
+ * The short requantization with right > 0 in three instructions. right > 0 means shift < 0, so left = 1,
+ * and the layer's accumulator arrives doubled (bounded == 2: the only layers this kernel takes), a = 2 acc:
+ * with M (r4), round = 2^(right - 1) (r7), right (r6):  (SMMLAR(a, M, round + (a >> 31))) >> right
+ * (a and acc have the same sign).
  * SMMLAR(a, M, R) = (R * 2^32 + a * M + 2^31) >> 32 = R + SMMULR(a, M) exactly, so this is
  * (t + round - [acc < 0]) >> right with t = SMMULR(a, M) = SRDHM (ernn_fc_s8.c). ernn_fc_s8.c rounds
  * with [t < 0]; the two agree: t and acc have the same sign when t != 0 (M > 0), and when t == 0 with
@@ -188,7 +221,6 @@ typedef struct {
  */
 #define ERNN_DSP_REQUANT(r)                                                                                     \
     "add r8, r7, " r ", asr #31\n\t"                                                                           \
-    "lsl " r ", " r ", r5\n\t"                                                                                 \
     "smmlar " r ", " r ", r4, r8\n\t"                                                                          \
     "asr " r ", " r ", r6\n\t"
 static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
