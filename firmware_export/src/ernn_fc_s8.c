@@ -271,7 +271,12 @@ static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *
         /* A cell's gate layer: every group is one gate block, wholly added (gate g's activation) or wholly
          * stored, so the general loop below (divisions, straddling groups) has nothing to decide; the
          * port's kernel carries the bias pointer from one group to the next. */
-        ernn_dsp_group state = {p->bias, NULL, NULL, buffer, buffer_end, chunks % 8, 0, 0, 0, 0, 0, ernn_lut_pairs, 0};
+        ernn_dsp_group state; /* every field set before the kernel reads it (no zero-filling call) */
+        state.buffer = buffer;
+        state.chunks_mod8 = chunks % 8;
+        state.bias = p->bias;
+        state.end = buffer_end;
+        state.table = ernn_lut_pairs;
         for (int32_t g = 0, o = 0; o < m; ++g, o += p->group_rows) {
             const ernn_fast_rescale r = layer_rescale(p, g);
             const int added = o < y16.added_rows;
@@ -279,9 +284,9 @@ static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *
             state.y = added ? y16.y + o : y16.tail + (o - y16.added_rows);
             state.y_end = state.y + p->group_rows;
             state.multiplier = r.multiplier;
-            state.left = r.left;
             state.right = r.right;
             state.round = r.round;
+            state.left = r.left;
             state.mode = added ? 1 + (int32_t)act : 0;
             state.round_const = act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9);
             ernn_group16_port(&w, &state);
@@ -310,10 +315,12 @@ static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *
             }
 #if defined(ERNN_PORT_GROUP16)
             if (out16 != NULL && (end - o) % 4 == 0 && p->bounded == 2) { /* a gate block: the port's kernel */
-                ernn_dsp_group state = {p->bias + o, out16, out16 + (end - o), buffer, buffer_end, chunks % 8,
-                                        r.multiplier, r.left, r.right, r.round,
-                                        accumulate ? 1 + (int32_t)act : 0, ernn_lut_pairs,
-                                        act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9)};
+                ernn_dsp_group state = {.buffer = buffer, .chunks_mod8 = chunks % 8, .bias = p->bias + o,
+                                        .multiplier = r.multiplier, .right = r.right, .round = r.round,
+                                        .y = out16, .mode = accumulate ? 1 + (int32_t)act : 0,
+                                        .y_end = out16 + (end - o), .left = r.left, .end = buffer_end,
+                                        .table = ernn_lut_pairs,
+                                        .round_const = act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9)};
                 ernn_group16_port(&w, &state);
                 o = end;
                 continue;

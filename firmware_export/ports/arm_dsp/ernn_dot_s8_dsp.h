@@ -150,18 +150,18 @@ static __attribute__((noinline)) void ernn_mac4_port(const int8_t **wp, const in
 }
 
 /* What ernn_group16_port keeps in memory while every register holds the dot product (offsets used by the asm). */
-typedef struct {
-    const int32_t *bias;      /* 0: the next block's biases */
-    int16_t *y;               /* 4: the next block's outputs */
-    int16_t *y_end;           /* 8: the group's end */
-    const int16_t *buffer;    /* 12: the widened input */
-    const int16_t *end;       /* 16: its end */
-    int32_t chunks_mod8;      /* 20: 4-column groups per row, modulo 8 (the first 0-7 are outside the loop) */
-    int32_t multiplier;       /* 24 */
-    int32_t left;             /* 28: max(shift, 0) + 1 */
-    int32_t right;            /* 32: max(-shift, 0) */
-    int32_t round;            /* 36: 2^(right - 1), or 0 */
-    int32_t mode;             /* 40: 0 store; 1 add to y (QADD16); 2 add, then sigmoid; 3 add, then tanh */
+typedef struct {              /* ordered for the loads: LDM r1, r2, r4; LDR + LDRD; LDRD r2, r4 */
+    const int16_t *buffer;    /* 0: the widened input */
+    int32_t chunks_mod8;      /* 4: 4-column groups per row, modulo 8 (the first 0-7 are outside the loop) */
+    const int32_t *bias;      /* 8: the next block's biases */
+    int32_t multiplier;       /* 12 */
+    int32_t right;            /* 16: max(-shift, 0) */
+    int32_t round;            /* 20: 2^(right - 1), or 0 */
+    int16_t *y;               /* 24: the next block's outputs */
+    int32_t mode;             /* 28: 0 store; 1 add to y (QADD16); 2 add, then sigmoid; 3 add, then tanh */
+    int16_t *y_end;           /* 32: the group's end */
+    int32_t left;             /* 36: the shift left of the accumulator (right == 0 only) */
+    const int16_t *end;       /* 40: the widened input's end */
     const uint32_t *table;    /* 44: ernn_lut_pairs */
     int32_t round_const;      /* 48: 2^24 + 2^9 (sigmoid) or 2^7 (tanh): see ernn_lut_s16.h */
 } ernn_dsp_group;
@@ -241,11 +241,9 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
     register int32_t r12 __asm__("r12");
     __asm__ volatile(
         "0:\n\t"
-        "ldr r4, [lr, #0]\n\t"
+        "ldm lr, {r1, r2, r4}\n\t"
         "ldm r4!, {r3, r10, r11, r12}\n\t"
-        "str r4, [lr, #0]\n\t"
-        "ldr r1, [lr, #12]\n\t"
-        "ldr r2, [lr, #20]\n\t"
+        "str r4, [lr, #8]\n\t"
         "tbb [pc, r2]\n"
         "1:\n\t"
         ".byte (10f - 1b) / 2, (11f - 1b) / 2, (12f - 1b) / 2, (13f - 1b) / 2\n\t"
@@ -257,18 +255,18 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "13:\n\t" ERNN_DSP_CHUNK
         "12:\n\t" ERNN_DSP_CHUNK
         "11:\n\t" ERNN_DSP_CHUNK
-        "ldr r2, [lr, #16]\n\t"
+        "ldr r2, [lr, #40]\n\t"
         "cmp r1, r2\n\t"
         "beq 4f\n"
         "10:\n"
         "3:\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK
         ERNN_DSP_CHUNK ERNN_DSP_CHUNK
-        "ldr r2, [lr, #16]\n\t"
+        "ldr r2, [lr, #40]\n\t"
         "cmp r1, r2\n\t"
         "bne 3b\n"
         "4:\n\t"
-        "ldrd r4, r5, [lr, #24]\n\t"
-        "ldrd r6, r7, [lr, #32]\n\t"
+        "ldr r4, [lr, #12]\n\t"
+        "ldrd r6, r7, [lr, #16]\n\t"
         "cmp r6, #0\n\t"
         "beq.w 8f\n\t" /* right == 0: out of line */
         ERNN_DSP_REQUANT("r3") ERNN_DSP_REQUANT("r10") ERNN_DSP_REQUANT("r11") ERNN_DSP_REQUANT("r12")
@@ -279,8 +277,7 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "ssat r12, #16, r12\n\t"
         "pkhbt r3, r3, r10, lsl #16\n\t"
         "pkhbt r11, r11, r12, lsl #16\n\t"
-        "ldr r2, [lr, #4]\n\t"
-        "ldr r4, [lr, #40]\n\t"
+        "ldrd r2, r4, [lr, #24]\n\t"
         "tbh [pc, r4, lsl #1]\n"
         "7:\n\t"
         ".hword (9f - 7b) / 2, (20f - 7b) / 2, (21f - 7b) / 2, (22f - 7b) / 2\n"
@@ -310,12 +307,13 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "9:\n\t"
         "str r3, [r2], #4\n\t"
         "str r11, [r2], #4\n\t"
-        "str r2, [lr, #4]\n\t"
-        "ldr r4, [lr, #8]\n\t"
+        "str r2, [lr, #24]\n\t"
+        "ldr r4, [lr, #32]\n\t"
         "cmp r2, r4\n\t"
         "bne 0b\n\t"
         "b 2f\n"
         "8:\n\t" /* right == 0: SMMULR alone (ernn_fc_s8.c) */
+        "ldr r5, [lr, #36]\n\t"
         "lsl r3, r3, r5\n\t"
         "lsl r10, r10, r5\n\t"
         "lsl r11, r11, r5\n\t"
