@@ -282,11 +282,15 @@ static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *
             const int added = o < y16.added_rows;
             const uint32_t act = added ? (y16.activations >> (2 * g)) & 3u : ERNN_ACT_NONE;
             state.y = added ? y16.y + o : y16.tail + (o - y16.added_rows);
+            if (r.right == 0) { /* shift >= 0 (rare for gates): the C form of the same requantization */
+                group_fast(p, &w, buffer, chunks, &buffer_end, o, o + p->group_rows, r, 0, state.y, NULL, added, act);
+                state.bias += p->group_rows;
+                continue;
+            }
             state.y_end = state.y + p->group_rows;
             state.multiplier = r.multiplier;
             state.right = r.right;
             state.round = r.round;
-            state.left = r.left;
             state.mode = added ? 1 + (int32_t)act : 0;
             state.round_const = act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9);
             ernn_group16_port(&w, &state);
@@ -314,11 +318,11 @@ static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *
                 }
             }
 #if defined(ERNN_PORT_GROUP16)
-            if (out16 != NULL && (end - o) % 4 == 0 && p->bounded == 2) { /* a gate block: the port's kernel */
+            if (out16 != NULL && (end - o) % 4 == 0 && p->bounded == 2 && r.right > 0) { /* the port's kernel */
                 ernn_dsp_group state = {.buffer = buffer, .chunks_mod8 = chunks % 8, .bias = p->bias + o,
                                         .multiplier = r.multiplier, .right = r.right, .round = r.round,
                                         .y = out16, .mode = accumulate ? 1 + (int32_t)act : 0,
-                                        .y_end = out16 + (end - o), .left = r.left, .end = buffer_end,
+                                        .y_end = out16 + (end - o), .end = buffer_end,
                                         .table = ernn_lut_pairs,
                                         .round_const = act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9)};
                 ernn_group16_port(&w, &state);

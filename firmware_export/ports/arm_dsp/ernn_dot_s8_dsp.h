@@ -160,10 +160,9 @@ typedef struct {              /* ordered for the loads: LDM r1, r2, r4; LDR + LD
     int16_t *y;               /* 24: the next block's outputs */
     int32_t mode;             /* 28: 0 store; 1 add to y (QADD16); 2 add, then sigmoid; 3 add, then tanh */
     int16_t *y_end;           /* 32: the group's end */
-    int32_t left;             /* 36: the shift left of the accumulator (right == 0 only) */
-    const int16_t *end;       /* 40: the widened input's end */
-    const uint32_t *table;    /* 44: ernn_lut_pairs */
-    int32_t round_const;      /* 48: 2^24 + 2^9 (sigmoid) or 2^7 (tanh): see ernn_lut_s16.h */
+    const int16_t *end;       /* 36: the widened input's end */
+    const uint32_t *table;    /* 40: ernn_lut_pairs */
+    int32_t round_const;      /* 44: 2^24 + 2^9 (sigmoid) or 2^7 (tanh): see ernn_lut_s16.h */
 } ernn_dsp_group;
 
 /*
@@ -255,22 +254,19 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "13:\n\t" ERNN_DSP_CHUNK
         "12:\n\t" ERNN_DSP_CHUNK
         "11:\n\t" ERNN_DSP_CHUNK
-        "ldr r2, [lr, #40]\n\t"
+        "ldr r2, [lr, #36]\n\t"
         "cmp r1, r2\n\t"
         "beq 4f\n"
         "10:\n"
         "3:\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK
         ERNN_DSP_CHUNK ERNN_DSP_CHUNK
-        "ldr r2, [lr, #40]\n\t"
+        "ldr r2, [lr, #36]\n\t"
         "cmp r1, r2\n\t"
         "bne 3b\n"
         "4:\n\t"
         "ldr r4, [lr, #12]\n\t"
         "ldrd r6, r7, [lr, #16]\n\t"
-        "cmp r6, #0\n\t"
-        "beq.w 8f\n\t" /* right == 0: out of line */
         ERNN_DSP_REQUANT("r3") ERNN_DSP_REQUANT("r10") ERNN_DSP_REQUANT("r11") ERNN_DSP_REQUANT("r12")
-        "5:\n\t"
         "ssat r3, #16, r3\n\t"
         "ssat r10, #16, r10\n\t"
         "ssat r11, #16, r11\n\t"
@@ -292,7 +288,7 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "ldr r6, [r2, #4]\n\t"
         "qadd16 r3, r3, r5\n\t"
         "qadd16 r11, r11, r6\n\t"
-        "ldrd r5, r6, [lr, #44]\n\t"
+        "ldrd r5, r6, [lr, #40]\n\t"
         "mov r4, #3\n\t"
         "mov r9, #0x2000000\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_SIGMOID, "10", "6")
         "b 9f\n"
@@ -301,7 +297,7 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "ldr r6, [r2, #4]\n\t"
         "qadd16 r3, r3, r5\n\t"
         "qadd16 r11, r11, r6\n\t"
-        "ldrd r5, r6, [lr, #44]\n\t"
+        "ldrd r5, r6, [lr, #40]\n\t"
         "mov r4, #3\n\t"
         "mov r9, #0x1000000\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_TANH, "8", "8")
         "9:\n\t"
@@ -311,18 +307,6 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "ldr r4, [lr, #32]\n\t"
         "cmp r2, r4\n\t"
         "bne 0b\n\t"
-        "b 2f\n"
-        "8:\n\t" /* right == 0: SMMULR alone (ernn_fc_s8.c) */
-        "ldr r5, [lr, #36]\n\t"
-        "lsl r3, r3, r5\n\t"
-        "lsl r10, r10, r5\n\t"
-        "lsl r11, r11, r5\n\t"
-        "lsl r12, r12, r5\n\t"
-        "smmulr r3, r3, r4\n\t"
-        "smmulr r10, r10, r4\n\t"
-        "smmulr r11, r11, r4\n\t"
-        "smmulr r12, r12, r4\n\t"
-        "b 5b\n"
         "2:\n\t"
         : "+r"(w), "+r"(ctx), "=&r"(r1), "=&r"(r2), "=&r"(r3), "=&r"(r4), "=&r"(r5), "=&r"(r6), "=&r"(r7),
           "=&r"(r8), "=&r"(r9), "=&r"(r10), "=&r"(r11), "=&r"(r12)
