@@ -276,6 +276,7 @@ static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *
         state.chunks_mod8 = chunks % 8;
         state.bias = p->bias;
         state.end = buffer_end;
+        state.three = 3;
         state.table = ernn_lut_pairs;
         for (int32_t g = 0, o = 0; o < m; ++g, o += p->group_rows) {
             const ernn_fast_rescale r = layer_rescale(p, g);
@@ -293,6 +294,7 @@ static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *
             state.round = r.round;
             state.mode = added ? 1 + (int32_t)act : 0;
             state.round_const = act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9);
+            state.operand = act == ERNN_ACT_TANH ? 1 << 24 : 1 << 25;
             ernn_group16_port(&w, &state);
         }
         return;
@@ -319,12 +321,13 @@ static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *
             }
 #if defined(ERNN_PORT_GROUP16)
             if (out16 != NULL && (end - o) % 4 == 0 && p->bounded == 2 && r.right > 0) { /* the port's kernel */
-                ernn_dsp_group state = {.buffer = buffer, .chunks_mod8 = chunks % 8, .bias = p->bias + o,
+                ernn_dsp_group state = {.three = 3, .table = ernn_lut_pairs,
+                                        .round_const = act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9),
+                                        .operand = act == ERNN_ACT_TANH ? 1 << 24 : 1 << 25,
+                                        .buffer = buffer, .chunks_mod8 = chunks % 8, .bias = p->bias + o,
                                         .multiplier = r.multiplier, .right = r.right, .round = r.round,
                                         .y = out16, .mode = accumulate ? 1 + (int32_t)act : 0,
-                                        .y_end = out16 + (end - o), .end = buffer_end,
-                                        .table = ernn_lut_pairs,
-                                        .round_const = act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9)};
+                                        .y_end = out16 + (end - o), .end = buffer_end};
                 ernn_group16_port(&w, &state);
                 o = end;
                 continue;

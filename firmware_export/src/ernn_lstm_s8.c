@@ -56,6 +56,63 @@ static ERNN_ALWAYS_INLINE int32_t fast_out_left1(int32_t x, ernn_fast_rescale r)
     return t >> r.right;
 }
 
+/* One hidden element of hidden_pairs_asm: C puts v = the rescaled c half in r6, SMO picks the o half; out: h. */
+#define ERNN_LSTM_HIDDEN(C, SMO, out)                                                                           \
+    C                                                                                                           \
+    "bfi r10, r6, #0, #8\n\t"                                                                                  \
+    "asr r7, r6, #31\n\t"                                                                                      \
+    "ssat r6, #9, r6, asr #8\n\t"                                                                              \
+    "ldr r6, [r9, r6, lsl #2]\n\t"                                                                             \
+    "add r7, r7, #128\n\t"                                                                                     \
+    "smlad r6, r6, r10, r7\n\t"                                                                                \
+    "asr r6, r6, #8\n\t"                                                                                       \
+    SMO " r6, r5, r6\n\t"                                                                                      \
+    "add r7, r11, r6, asr #31\n\t"                                                                             \
+    "lsl r6, r6, #1\n\t"                                                                                       \
+    "smmlar r6, r6, r12, r7\n\t"                                                                               \
+    "asr r6, r6, lr\n\t"                                                                                       \
+    "ssat " out ", #8, r6\n\t"
+
+/*
+ * h = ssat8(short_out(o * tanh(c * m), om) + zp) for pairs of elements, [h, h_end), every value in a register.
+ * The tanh is ernn_tanh_lut of v = (c * m + round) >> s, which is SMMULR(c * 2^16, m * 2^(16 - s)) exactly
+ * (round half up of c * m * 2^(32 - s) / 2^32 = (c * m + 2^(s - 1)) >> s; for s = 0 the product is exact)
+ * when 0 <= s <= 16 and m * 2^(16 - s) is an int32: c * 2^16 is one LSL (low half) or BFC (high half). The zero point rides in the rounding constant: with round_zp = round + zp * 2^right,
+ * (t + zp * 2^right) >> right == (t >> right) + zp exactly, and SMMLAR's R + SMMULR(2p, M) stays an int32 when
+ * |round_zp| + 2^30 + 1 < 2^31 (|SMMULR(2p, M)| <= 2^30, sign term -1): the caller checks both.
+ */
+static void hidden_pairs_asm(const int16_t *c, const int16_t *go, int8_t *h, int8_t *h_end, int32_t m_scaled,
+                             ernn_fast_rescale om, int32_t round_zp)
+{
+    register const int16_t *rc __asm__("r0") = c;
+    register const int16_t *ro __asm__("r1") = go;
+    register int8_t *rh __asm__("r2") = h;
+    register int32_t t3 __asm__("r3");
+    register int32_t t4 __asm__("r4");
+    register int32_t t5 __asm__("r5");
+    register int32_t t6 __asm__("r6");
+    register int32_t t7 __asm__("r7");
+    register int32_t rm __asm__("r8") = m_scaled;
+    register const uint32_t *table __asm__("r9") = ernn_lut_pairs;
+    register int32_t op __asm__("r10") = 1 << 24;
+    register int32_t rz __asm__("r11") = round_zp;
+    register int32_t mult __asm__("r12") = om.multiplier;
+    register int32_t right __asm__("lr") = om.right;
+    __asm__ volatile("1:\n\t"
+                     "ldr r4, [r0], #4\n\t"
+                     "ldr r5, [r1], #4\n\t" ERNN_LSTM_HIDDEN("lsl r6, r4, #16\n\tsmmulr r6, r6, r8\n\t", "smulbb", "r3")
+                         ERNN_LSTM_HIDDEN("bfc r4, #0, #16\n\tsmmulr r6, r4, r8\n\t", "smultb", "r6")
+                     "bfi r3, r6, #8, #8\n\t"
+                     "strh r3, [r2], #2\n\t"
+                     "ldr r6, %[end]\n\t"
+                     "cmp r2, r6\n\t"
+                     "bne 1b\n\t"
+                     : "+r"(rc), "+r"(ro), "+r"(rh), "=&r"(t3), "=&r"(t4), "=&r"(t5), "=&r"(t6), "=&r"(t7),
+                       "+r"(rm), "+r"(table), "+r"(op), "+r"(rz), "+r"(mult), "+r"(right)
+                     : [end] "m"(h_end)
+                     : "cc", "memory");
+}
+
 /*
  * The cell update of the short form two elements at a time (one word of each gate and of the state):
  * SMULBB / SMULTT form the products of the same elements, QADD16 is the int16 saturating sum of the two
@@ -73,6 +130,15 @@ static void cell_pairs(const int16_t *gi, const int16_t *gf, const int16_t *gg, 
         const int32_t b1 = ernn_ssat16(fast_out_left1(smultt(i2, g2), im));
         const int32_t sum = qadd16(pack16(a0, a1), pack16(b0, b1));
         memcpy(c + 2 * k, &sum, sizeof sum);
+    }
+    /* The hidden state in one asm loop where its preconditions hold (see hidden_pairs_asm). */
+    const int64_t round_zp = (int64_t)om.round + (int64_t)zp * ((int64_t)1 << om.right);
+    const int64_t m_scaled =
+        tanh_shift >= 0 && tanh_shift <= 16 ? (int64_t)tanh_multiplier * ((int64_t)1 << (16 - tanh_shift)) : 0;
+    if (pairs > 0 && m_scaled != 0 && m_scaled >= INT32_MIN && m_scaled <= INT32_MAX &&
+        (round_zp < 0 ? -round_zp : round_zp) + ((int64_t)1 << 30) + 1 < ((int64_t)1 << 31)) {
+        hidden_pairs_asm(c, go, h, h + 2 * pairs, (int32_t)m_scaled, om, (int32_t)round_zp);
+        return;
     }
     const uint32_t *table = ernn_lut_pairs;
     __asm__("" : "+r"(table)); /* one register for the table's middle, not its base + 256 per index */

@@ -150,19 +150,21 @@ static __attribute__((noinline)) void ernn_mac4_port(const int8_t **wp, const in
 }
 
 /* What ernn_group16_port keeps in memory while every register holds the dot product (offsets used by the asm). */
-typedef struct {              /* ordered for the loads: LDM r1, r2, r4; LDR + LDRD; LDRD r2, r4 */
-    const int16_t *buffer;    /* 0: the widened input */
+typedef struct {              /* ordered for the loads: LDMDB r4, r5, r6, r9; LDM r1, r2, r4; LDR + LDRD; LDRD */
+    int32_t three;            /* -16: 3 (SMULBB's multiplier: the activations take 3x) */
+    const uint32_t *table;    /* -12: ernn_lut_pairs */
+    int32_t round_const;      /* -8: 2^24 + 2^9 (sigmoid) or 2^7 (tanh): see ernn_lut_s16.h */
+    int32_t operand;          /* -4: 2^25 (sigmoid) or 2^24 (tanh): the SMLAD operand's high half */
+    const int16_t *buffer;    /* 0 (the kernel's base): the widened input */
     int32_t chunks_mod8;      /* 4: 4-column groups per row, modulo 8 (the first 0-7 are outside the loop) */
     const int32_t *bias;      /* 8: the next block's biases */
     int32_t multiplier;       /* 12 */
-    int32_t right;            /* 16: max(-shift, 0) */
-    int32_t round;            /* 20: 2^(right - 1), or 0 */
+    int32_t right;            /* 16: -shift (> 0) */
+    int32_t round;            /* 20: 2^(right - 1) */
     int16_t *y;               /* 24: the next block's outputs */
     int32_t mode;             /* 28: 0 store; 1 add to y (QADD16); 2 add, then sigmoid; 3 add, then tanh */
     int16_t *y_end;           /* 32: the group's end */
     const int16_t *end;       /* 36: the widened input's end */
-    const uint32_t *table;    /* 40: ernn_lut_pairs */
-    int32_t round_const;      /* 44: 2^24 + 2^9 (sigmoid) or 2^7 (tanh): see ernn_lut_s16.h */
 } ernn_dsp_group;
 
 /*
@@ -225,7 +227,7 @@ typedef struct {              /* ordered for the loads: LDM r1, r2, r4; LDR + LD
 static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
 {
     register const int8_t *w __asm__("r0") = *wp;
-    register ernn_dsp_group *ctx __asm__("lr") = g;
+    register const int16_t **ctx __asm__("lr") = &g->buffer; /* fields before it: LDMDB */
     register int32_t r1 __asm__("r1");
     register int32_t r2 __asm__("r2");
     register int32_t r3 __asm__("r3");
@@ -283,23 +285,19 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "qadd16 r3, r3, r5\n\t"
         "qadd16 r11, r11, r6\n\t"
         "b 9f\n"
-        "21:\n\t" /* add, then sigmoid */
-        "ldr r5, [r2]\n\t" /* y: 2-byte aligned only (LDR/STR allow that, LDRD/STRD do not) */
-        "ldr r6, [r2, #4]\n\t"
-        "qadd16 r3, r3, r5\n\t"
-        "qadd16 r11, r11, r6\n\t"
-        "ldrd r5, r6, [lr, #40]\n\t"
-        "mov r4, #3\n\t"
-        "mov r9, #0x2000000\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_SIGMOID, "10", "6")
-        "b 9f\n"
         "22:\n\t" /* add, then tanh */
-        "ldr r5, [r2]\n\t" /* y: 2-byte aligned only (LDR/STR allow that, LDRD/STRD do not) */
+        "ldr r5, [r2]\n\t"
         "ldr r6, [r2, #4]\n\t"
         "qadd16 r3, r3, r5\n\t"
         "qadd16 r11, r11, r6\n\t"
-        "ldrd r5, r6, [lr, #40]\n\t"
-        "mov r4, #3\n\t"
-        "mov r9, #0x1000000\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_TANH, "8", "8")
+        "ldmdb lr, {r4, r5, r6, r9}\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_TANH, "8", "8")
+        "b 9f\n"
+        "21:\n\t" /* add, then sigmoid (the most frequent: falls through to the store) */
+        "ldr r5, [r2]\n\t"
+        "ldr r6, [r2, #4]\n\t"
+        "qadd16 r3, r3, r5\n\t"
+        "qadd16 r11, r11, r6\n\t"
+        "ldmdb lr, {r4, r5, r6, r9}\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_SIGMOID, "10", "6")
         "9:\n\t"
         "str r3, [r2], #4\n\t"
         "str r11, [r2], #4\n\t"
