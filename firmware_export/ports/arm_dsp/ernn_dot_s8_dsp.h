@@ -61,10 +61,15 @@ static ERNN_DSP_INLINE void ernn_dsp_widen(const int8_t *x, int32_t n, int16_t *
         out[1] = odd;
         out += 2;
     }
-    if (i < n) {
-        int8_t tail[4] = {0, 0, 0, 0};
-        memcpy(tail, x + i, (size_t)(n - i));
-        const int32_t v = ernn_dsp_load4(tail);
+    if (i < n) { /* 1-3 bytes left: a word of them, zeros above (no memcpy call) */
+        uint32_t u = (uint8_t)x[i];
+        if (i + 1 < n) {
+            u |= (uint32_t)(uint8_t)x[i + 1] << 8;
+        }
+        if (i + 2 < n) {
+            u |= (uint32_t)(uint8_t)x[i + 2] << 16;
+        }
+        const int32_t v = (int32_t)u;
         int32_t even = __sxtb16(v), odd = ernn_dsp_sxtb16_ror8(v);
         if (doubled) {
             even = ernn_dsp_sadd16(even, even);
