@@ -166,22 +166,22 @@ static int32_t general_out(int32_t b, int32_t dot, ernn_rescale r, int32_t zero_
 
 typedef ernn_fc_into fc_into;
 
-static uint32_t act_of(fc_into into, int32_t o)
+static uint32_t act_of(const fc_into *into, int32_t o)
 {
-    return (into.activations >> (2 * (o / into.gate_rows))) & 3u;
+    return (into->activations >> (2 * (o / into->gate_rows))) & 3u;
 }
 
-static void put16(fc_into into, int32_t o, int32_t v)
+static void put16(const fc_into *into, int32_t o, int32_t v)
 {
-    if (o < into.added_rows) {
-        into.y[o] = (int16_t)ernn_activate_q312(act_of(into, o), ernn_ssat16(into.y[o] + v));
+    if (o < into->added_rows) {
+        into->y[o] = (int16_t)ernn_activate_q312(act_of(into, o), ernn_ssat16(into->y[o] + v));
     } else {
-        into.tail[o - into.added_rows] = (int16_t)v;
+        into->tail[o - into->added_rows] = (int16_t)v;
     }
 }
 
 /* Every row of a row-major layer into y16 (int16 out, see fc_into) or y8 (int8 out, y16 == NULL). */
-static void fc_row_major(const ernn_fc_params *p, const int8_t *x, fc_into y16, int8_t *y8)
+static void fc_row_major(const ernn_fc_params *p, const int8_t *x, const fc_into *y16, int8_t *y8)
 {
     const int32_t lo = y8 == NULL ? INT16_MIN : INT8_MIN;
     const int32_t hi = y8 == NULL ? INT16_MAX : INT8_MAX;
@@ -254,8 +254,8 @@ static ERNN_ALWAYS_INLINE void group_fast(const ernn_fc_params *p, const int8_t 
     }
 }
 
-/* Every row of a packed layer (see ernn_fc_params) into y16 (see fc_into) or y8 (y16.y == NULL). */
-static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int8_t *y8,
+/* Every row of a packed layer (see ernn_fc_params) into y16 (see fc_into) or y8 (y16->y == NULL). */
+static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *x, const fc_into *y16, int8_t *y8,
                                          int16_t *buffer)
 {
     static const int32_t zeros[4] = {0, 0, 0, 0};
@@ -267,7 +267,7 @@ static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *
     widen_layer(p, x, buffer);
 #if defined(ERNN_PORT_GROUP16)
     if (y8 == NULL && p->bounded == 2 && p->group_rows > 0 && p->group_rows % 4 == 0 && m % p->group_rows == 0 &&
-        (y16.added_rows == 0 || (p->group_rows == y16.gate_rows && y16.added_rows % p->group_rows == 0))) {
+        (y16->added_rows == 0 || (p->group_rows == y16->gate_rows && y16->added_rows % p->group_rows == 0))) {
         /* A cell's gate layer: every group is one gate block, wholly added (gate g's activation) or wholly
          * stored, so the general loop below (divisions, straddling groups) has nothing to decide; the
          * port's kernel carries the bias pointer from one group to the next. */
@@ -280,9 +280,9 @@ static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *
         state.table = ernn_lut_pairs;
         for (int32_t g = 0, o = 0; o < m; ++g, o += p->group_rows) {
             const ernn_fast_rescale r = layer_rescale(p, g);
-            const int added = o < y16.added_rows;
-            const uint32_t act = added ? (y16.activations >> (2 * g)) & 3u : ERNN_ACT_NONE;
-            state.y = added ? y16.y + o : y16.tail + (o - y16.added_rows);
+            const int added = o < y16->added_rows;
+            const uint32_t act = added ? (y16->activations >> (2 * g)) & 3u : ERNN_ACT_NONE;
+            state.y = added ? y16->y + o : y16->tail + (o - y16->added_rows);
             if (r.right == 0) { /* shift >= 0 (rare for gates): the C form of the same requantization */
                 group_fast(p, &w, buffer, chunks, &buffer_end, o, o + p->group_rows, r, 0, state.y, NULL, added, act);
                 state.bias += p->group_rows;
@@ -309,12 +309,12 @@ static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *
             int accumulate = 0;
             uint32_t act = ERNN_ACT_NONE;
             if (y8 == NULL) { /* a group lies wholly in the accumulated or in the tail rows (the cells' gates) */
-                if (end <= y16.added_rows && o / y16.gate_rows == (end - 1) / y16.gate_rows) {
-                    out16 = y16.y + o;
+                if (end <= y16->added_rows && o / y16->gate_rows == (end - 1) / y16->gate_rows) {
+                    out16 = y16->y + o;
                     accumulate = 1;
                     act = act_of(y16, o);
-                } else if (o >= y16.added_rows) {
-                    out16 = y16.tail + (o - y16.added_rows);
+                } else if (o >= y16->added_rows) {
+                    out16 = y16->tail + (o - y16->added_rows);
                 } else {
                     break; /* straddles: the per-row loop below */
                 }
@@ -390,10 +390,10 @@ static ERNN_ALWAYS_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *
     }
 }
 
-static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, fc_into y16, int8_t *y8, int16_t *buffer)
+static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, const fc_into *y16, int8_t *y8, int16_t *buffer)
 {
-    if (!fc_params_ok(p) || x == NULL || (y16.y == NULL && y8 == NULL) ||
-        (y8 == NULL && (y16.tail == NULL || y16.gate_rows <= 0))) {
+    if (!fc_params_ok(p) || x == NULL || (y16->y == NULL && y8 == NULL) ||
+        (y8 == NULL && (y16->tail == NULL || y16->gate_rows <= 0))) {
         return ERNN_ARG_ERROR;
     }
     if (p->packing == 0) {
@@ -409,19 +409,19 @@ static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, fc_into y16,
 
 ernn_status ernn_fc_s8_s16_into(const ernn_fc_params *p, const int8_t *x, ernn_fc_into into, int16_t *buffer)
 {
-    return into.y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, into, NULL, buffer);
+    return into.y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, &into, NULL, buffer);
 }
 
 ernn_status ernn_fc_s8_s16_buffered(const ernn_fc_params *p, const int8_t *x, int16_t *y, int16_t *buffer)
 {
     const fc_into plain = {y, 0, y, 1, ERNN_ACT_NONE};
-    return ernn_fc_s8_s16_into(p, x, plain, buffer);
+    return y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, &plain, NULL, buffer);
 }
 
 ernn_status ernn_fc_s8_s8_buffered(const ernn_fc_params *p, const int8_t *x, int8_t *y, int16_t *buffer)
 {
     const fc_into none = {NULL, 0, NULL, 1, ERNN_ACT_NONE};
-    return y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, none, y, buffer);
+    return y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, &none, y, buffer);
 }
 
 ernn_status ernn_fc_s8_s16(const ernn_fc_params *p, const int8_t *x, int16_t *y)

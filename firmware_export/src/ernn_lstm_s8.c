@@ -77,7 +77,8 @@ static ERNN_ALWAYS_INLINE int32_t fast_out_left1(int32_t x, ernn_fast_rescale r)
  * h = ssat8(short_out(o * tanh(c * m), om) + zp) for pairs of elements, [h, h_end), every value in a register.
  * The tanh is ernn_tanh_lut of v = (c * m + round) >> s, which is SMMULR(c * 2^16, m * 2^(16 - s)) exactly
  * (round half up of c * m * 2^(32 - s) / 2^32 = (c * m + 2^(s - 1)) >> s; for s = 0 the product is exact)
- * when 0 <= s <= 16 and m * 2^(16 - s) is an int32: c * 2^16 is one LSL (low half) or BFC (high half). The zero point rides in the rounding constant: with round_zp = round + zp * 2^right,
+ * when 0 <= s <= 16 and m * 2^(16 - s) is an int32: c * 2^16 is one LSL (low half) or BFC (high half).
+ * The zero point rides in the rounding constant: with round_zp = round + zp * 2^right,
  * (t + zp * 2^right) >> right == (t >> right) + zp exactly, and SMMLAR's R + SMMULR(2p, M) stays an int32 when
  * |round_zp| + 2^30 + 1 < 2^31 (|SMMULR(2p, M)| <= 2^30, sign term -1): the caller checks both.
  */
@@ -220,7 +221,8 @@ ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int
     }
     for (int32_t j = 0; j < n; ++j) { /* the general requantization (the gates are activated above) */
         const int16_t i = gi[j], f = gf[j], g = gg[j], o = go[j];
-        const int16_t c_new = ernn_sat16((int32_t)ernn_mul_s16(f, c[j], p->forget_mul) + ernn_mul_s16(i, g, p->input_mul));
+        const int16_t c_new =
+            ernn_sat16((int32_t)ernn_mul_s16(f, c[j], p->forget_mul) + ernn_mul_s16(i, g, p->input_mul));
         const int16_t tanh_c = ernn_tanh_s16(c_new, p->cell_tanh_multiplier, p->cell_tanh_shift);
         c[j] = c_new;
         h[j] = (int8_t)ernn_requantize((int32_t)o * tanh_c, p->output_mul, p->hidden_zero_point, INT8_MIN, INT8_MAX);
