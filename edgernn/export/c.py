@@ -52,7 +52,7 @@ import numpy.typing as npt
 from edgernn import __version__
 from edgernn.errors import EdgeRNNError, InputDataError, UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult
-from edgernn.export.c_packing import pack_fc, pack_k, round_up
+from edgernn.export.c_packing import doubles_input, pack_fc, pack_k, round_up
 from edgernn.fileio import atomic_folder, write_bytes_atomic
 from edgernn.ir import ElmanCellQ, FullyConnected, GRUCellQ, LSTMCellQ, QuantizedRNN, Rescale
 from edgernn.types import CellType, OutputMode
@@ -378,6 +378,7 @@ class _Arrays:
 
     def __init__(self) -> None:
         self.items: list[CArray] = []
+        self.doubled_input = False  # packed layers in the doubled form (edgernn.export.c_packing.doubles_input)
 
     def add(self, name: str, ctype: str, values: npt.ArrayLike, comment: str, word_aligned: bool = False) -> str:
         self.items.append(CArray(name, ctype, np.ascontiguousarray(values), comment, word_aligned))
@@ -397,7 +398,7 @@ class _Arrays:
             raise UnsupportedModelError(
                 f"{comment} has {fcs[0].in_features} inputs; the C runtime takes at most {MAX_FC_IN_FEATURES}"
             )
-        p = pack_fc(fcs, packing, gate_blocks=gate_blocks)
+        p = pack_fc(fcs, packing, gate_blocks=gate_blocks, doubled_input=self.doubled_input)
         rows, cols = p.bias.size, round_up(p.in_features, packing)
         per = f"per group of {p.group_rows} rows" if p.group_rows else "per row"
         parts = (
@@ -443,6 +444,7 @@ def _model_arrays(
     (int8 weights packed for ``target``'s core)."""
     arrays = _Arrays()
     packing = pack_k(target)
+    arrays.doubled_input = doubles_input(target)
     cells: list[_CellInit] = []
     for k, layer in enumerate(model.layers):
         member, enum = _CELL_C_NAMES[layer.cell]

@@ -45,6 +45,16 @@ def pack_k(target: str) -> int:
     return _PACK_K.get(target, DEFAULT_PACK_K)
 
 
+#: Targets whose build has the DSP port (its widen doubles the input in the same pass, its gate kernel drops a
+#: shift per row): exports for them store doubled biases. Elsewhere the doubled form would only add a step.
+_DOUBLED_INPUT_TARGETS = frozenset({"cortex-m4", "cortex-m7", "cortex-m33", "armv7"})
+
+
+def doubles_input(target: str) -> bool:
+    """True if exports for ``target`` use the doubled form (``bounded`` 2) where the short form is proven."""
+    return target in _DOUBLED_INPUT_TARGETS
+
+
 def round_up(n: int, m: int) -> int:
     return -(-n // m) * m
 
@@ -91,11 +101,12 @@ class PackedFC:
         return self.bias // 2 if self.doubled else self.bias
 
 
-def pack_fc(fcs: Sequence[FullyConnected], k: int, *, gate_blocks: bool) -> PackedFC:
+def pack_fc(fcs: Sequence[FullyConnected], k: int, *, gate_blocks: bool, doubled_input: bool = False) -> PackedFC:
     """Pack the given FCs (one per gate, same input) as one layer for packing ``k``.
 
     ``gate_blocks``: a cell's gate FCs, each padded to a multiple of 4 rows and written whole; otherwise
-    one FC (a head) whose padding rows are computed but not written.
+    one FC (a head) whose padding rows are computed but not written. ``doubled_input``: use the doubled
+    form where the short form is proven (packing 4 only; see :func:`doubles_input`).
     """
     zero_points = {fc.output_zero_point for fc in fcs}
     assert len(zero_points) == 1, "stacked FCs share their output zero point"
@@ -129,7 +140,7 @@ def pack_fc(fcs: Sequence[FullyConnected], k: int, *, gate_blocks: bool) -> Pack
     else:
         multiplier, shift, group_rows = per_row_m, per_row_s, 0
     out_features = rows if gate_blocks else fcs[0].out_features
-    doubled = bounded and k == 4
+    doubled = doubled_input and bounded and k == 4
     if doubled:  # |bias| <= the bound < 2^30 (the module docstring): 2 * bias is an int32
         bias = bias * 2
     return PackedFC(packed, bias, multiplier, shift, n_in, out_features, zero_point, k, group_rows, bounded, doubled)

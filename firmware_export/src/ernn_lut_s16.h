@@ -39,6 +39,17 @@
 #include <arm_acle.h>
 #endif
 
+/* ernn_lut_pairs in a register: indexed from its middle, not from the array's base + 256 per lookup
+ * (Thumb-1 adds an offset of 256 in two steps). */
+static inline const uint32_t *ernn_lut_middle(void)
+{
+    const uint32_t *t = ernn_lut_pairs;
+#if defined(__GNUC__)
+    __asm__("" : "+r"(t));
+#endif
+    return t;
+}
+
 /* hi * 2^bits + lo * frac + acc for a pair entry, hi signed (SMLAD with the DSP extension). */
 static inline int32_t ernn_lut_mla(uint32_t entry, int32_t frac, int32_t bits, int32_t acc)
 {
@@ -86,14 +97,14 @@ static inline int32_t ernn_lut_index8(int32_t v)
 /* tanh of the rescaled input v, Q0.15 (any v): the signed index, no branch. */
 static inline int32_t ernn_tanh_lut(int32_t v)
 {
-    return ernn_lut_mla(ernn_lut_pairs[ernn_lut_index8(v)], v & 255, 8, (1 << 7) + (v >> 31)) >> 8;
+    return ernn_lut_mla(ernn_lut_middle()[ernn_lut_index8(v)], v & 255, 8, (1 << 7) + (v >> 31)) >> 8;
 }
 
 /* sigmoid of a Q3.12 gate pre-activation (input_multiplier = input_left_shift = 0): v = 3x, |v >> 9| <= 192. */
 static inline int32_t ernn_sigmoid_q312(int32_t x)
 {
     const int32_t v = 3 * x;
-    return ernn_lut_mla(ernn_lut_pairs[v >> 9], v & 511, 9, (1 << 24) + (1 << 9) + (v >> 31)) >> 10;
+    return ernn_lut_mla(ernn_lut_middle()[v >> 9], v & 511, 9, (1 << 24) + (1 << 9) + (v >> 31)) >> 10;
 }
 
 /* tanh of a Q3.12 gate pre-activation: v = 3x. */

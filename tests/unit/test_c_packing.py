@@ -132,3 +132,20 @@ def test_per_row_multipliers_and_an_unproven_bound_fall_back() -> None:
     assert c_packing.pack_fc(x_fcs, 4, gate_blocks=True).bounded
     big = dataclasses.replace(x_fcs[0], bias=np.full(4, 2**30, np.int32))
     assert not c_packing.pack_fc([big, *x_fcs[1:]], 4, gate_blocks=True).bounded
+
+
+def test_doubled_form_only_where_the_dsp_port_uses_it() -> None:
+    """The doubled form (``bounded`` 2): bias stored doubled, for packing 4 on the DSP targets, where proven."""
+    model = random_model(ModelConfig(cell="lstm", input_size=4, hidden_size=4), seed=3)
+    x_fcs, _ = _gate_fcs(model.layers[0].directions[0].quant)
+    plain = c_packing.pack_fc(x_fcs, 4, gate_blocks=True)
+    doubled = c_packing.pack_fc(x_fcs, 4, gate_blocks=True, doubled_input=True)
+    assert plain.bounded and not plain.doubled and plain.bounded_code == 1
+    assert doubled.doubled and doubled.bounded_code == 2
+    assert np.array_equal(doubled.bias, 2 * plain.bias) and np.array_equal(doubled.folded_bias, plain.bias)
+    assert not c_packing.pack_fc(x_fcs, 16, gate_blocks=True, doubled_input=True).doubled  # int8 widened input
+    big = dataclasses.replace(x_fcs[0], bias=np.full(4, 2**30, np.int32))
+    unproven = c_packing.pack_fc([big, *x_fcs[1:]], 4, gate_blocks=True, doubled_input=True)
+    assert not unproven.bounded and not unproven.doubled and unproven.bounded_code == 0
+    assert [c_packing.doubles_input(t) for t in ("cortex-m4", "cortex-m7", "cortex-m33", "armv7")] == [True] * 4
+    assert not any(c_packing.doubles_input(t) for t in ("cortex-m0", "cortex-m3", "cortex-m55", "host", "aarch64"))
