@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_fc_s8.c
  * @brief int8 fully connected (TFLite FULLY_CONNECTED): row-major layers, and layers the exporter packed
@@ -16,6 +17,10 @@
 #include "../ports/arm_mve/ernn_dot_s8_mve.h"
 #elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && defined(__thumb2__)
 #include "../ports/arm_dsp/ernn_dot_s8_dsp.h"
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#include "../ports/neon/ernn_dot_s8_neon.h"
+#elif defined(__x86_64__) && defined(__GNUC__)
+#include "../ports/x86/ernn_dot_s8_x86.h"
 #endif
 #endif
 
@@ -240,7 +245,7 @@ static ERNN_ALWAYS_INLINE void store_fast(const int32_t acc[4], int32_t rows, er
         if (y16 != NULL) {
             y16[k] = (int16_t)(accumulate ? ernn_activate_q312(act, ernn_ssat16(ernn_ssat16(v) + y16[k]))
                                           : ernn_ssat16(v));
-        } else {
+        } else if (y8 != NULL) { /* always (one of y16, y8 is set); gcc -O3 warns of a NULL store otherwise */
             y8[k] = (int8_t)(ernn_clamp(v, INT8_MIN - zero_point, INT8_MAX - zero_point) + zero_point);
         }
     }
@@ -263,7 +268,7 @@ static ERNN_ALWAYS_INLINE void group_fast(const ernn_fc_params *p, const int8_t 
 }
 
 /* Every row of a packed layer (see ernn_fc_params) into y16 (see fc_into) or y8 (y16->y == NULL). */
-#if defined(ERNN_PORT_GROUP16)
+#if defined(ERNN_PORT_GROUP16_DOUBLED)
 #define ERNN_FC_PACKED_INLINE ERNN_ALWAYS_INLINE /* one frame for the cells' layers: measured fewer instructions */
 #else
 #define ERNN_FC_PACKED_INLINE
@@ -278,7 +283,7 @@ static ERNN_FC_PACKED_INLINE void fc_packed(const ernn_fc_params *p, const int8_
     buffer += ((uintptr_t)buffer & 2u) != 0u; /* to a word boundary (the buffer has 2 values to spare) */
     const int16_t *const buffer_end = buffer + chunks * (ERNN_FC_PACK_K == 4 ? 4 : ERNN_FC_PACK_K / 2);
     widen_layer(p, x, buffer);
-#if defined(ERNN_PORT_GROUP16)
+#if defined(ERNN_PORT_GROUP16_DOUBLED) /* the DSP port's gate kernel: doubled layers, right shift > 0 */
     if (y8 == NULL && p->bounded == 2 && p->group_rows > 0 && p->group_rows % 4 == 0 && m % p->group_rows == 0 &&
         (y16->added_rows == 0 || (p->group_rows == y16->gate_rows && y16->added_rows % p->group_rows == 0))) {
         /* A cell's gate layer: every group is one gate block, wholly added (gate g's activation) or wholly
@@ -332,7 +337,7 @@ static ERNN_FC_PACKED_INLINE void fc_packed(const ernn_fc_params *p, const int8_
                     break; /* straddles: the per-row loop below */
                 }
             }
-#if defined(ERNN_PORT_GROUP16)
+#if defined(ERNN_PORT_GROUP16_DOUBLED)
             if (out16 != NULL && (end - o) % 4 == 0 && p->bounded == 2 && r.right > 0) { /* the port's kernel */
                 ernn_dsp_group state = {.three = 3, .table = ernn_lut_pairs,
                                         .round_const = act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9),
@@ -341,6 +346,16 @@ static ERNN_FC_PACKED_INLINE void fc_packed(const ernn_fc_params *p, const int8_
                                         .multiplier = r.multiplier, .right = r.right, .round = r.round,
                                         .y = out16, .mode = accumulate ? 1 + (int32_t)act : 0,
                                         .y_end = out16 + (end - o), .end = buffer_end};
+                ernn_group16_port(&w, &state);
+                o = end;
+                continue;
+            }
+#elif defined(ERNN_PORT_GROUP16) /* a port with the first gate-kernel interface (NEON) */
+            if (out16 != NULL && (end - o) % 4 == 0) { /* a gate block: the port's kernel does all of it */
+                ernn_dsp_group state = {p->bias + o, out16, out16 + (end - o), buffer, buffer_end, chunks % 8,
+                                        r.multiplier, r.left, r.right, r.round,
+                                        accumulate ? 1 + (int32_t)act : 0, ernn_lut_pairs,
+                                        act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9)};
                 ernn_group16_port(&w, &state);
                 o = end;
                 continue;

@@ -178,9 +178,11 @@ def test_cli_polish(model: Path, tmp_path: Path) -> None:
     assert [line.split()[0] for line in commands.strip().splitlines()] == [
         "train",
         "quantize",
+        "evaluate",
         "run",
         "inspect",
         "export",
+        "package",
         "bench",
         "demo",
     ]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_dot_s8_dsp.h
  * @brief Port: packed int8 FC kernels with the Arm DSP extension (Cortex-M4/M7/M33).
@@ -215,6 +216,7 @@ typedef struct {              /* ordered for the loads: LDMDB r4, r5, r6, r9; LD
  * the loop state lives in *g.
  */
 #define ERNN_PORT_GROUP16 1
+#define ERNN_PORT_GROUP16_DOUBLED 1 /* this struct and the doubled, right > 0 layers (ernn_fc_s8.c) */
 /*
  * The short requantization with right > 0 in three instructions. right > 0 means shift < 0, so left = 1,
  * and the layer's accumulator arrives doubled (bounded == 2: the only layers this kernel takes), a = 2 acc:
