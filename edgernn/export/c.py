@@ -57,7 +57,7 @@ from edgernn import __version__
 from edgernn.engine import streams
 from edgernn.errors import EdgeRNNError, InputDataError, UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult
-from edgernn.export.c_packing import bounded_field, pack_fc, pack_k, round_up
+from edgernn.export.c_packing import bounded_field, doubles_input, pack_fc, pack_k, round_up
 from edgernn.fileio import atomic_folder, write_bytes_atomic
 from edgernn.ir import ElmanCellQ, FullyConnected, GRUCellQ, LSTMCellQ, QuantizedRNN, Rescale
 from edgernn.types import Activation, CellType, ModelConfig, OutputMode, Readout
@@ -398,6 +398,7 @@ class _Arrays:
 
     def __init__(self) -> None:
         self.items: list[CArray] = []
+        self.doubled_input = False  # packed layers in the doubled form (edgernn.export.c_packing.doubles_input)
 
     def add(self, name: str, ctype: str, values: npt.ArrayLike, comment: str, word_aligned: bool = False) -> str:
         self.items.append(CArray(name, ctype, np.ascontiguousarray(values), comment, word_aligned))
@@ -417,7 +418,7 @@ class _Arrays:
             raise UnsupportedModelError(
                 f"{comment} has {fcs[0].in_features} inputs; the C runtime takes at most {MAX_FC_IN_FEATURES}"
             )
-        p = pack_fc(fcs, packing, gate_blocks=gate_blocks)
+        p = pack_fc(fcs, packing, gate_blocks=gate_blocks, doubled_input=self.doubled_input)
         rows, cols = p.bias.size, round_up(p.in_features, packing)
         per = f"per group of {p.group_rows} rows" if p.group_rows else "per row"
         parts = (
@@ -435,6 +436,7 @@ class _Arrays:
         bounded = {
             0: "0 /* accumulator bound not proven: general requantization */",
             1: "1",
+            2: "2 /* bias doubled: the kernel doubles the input */",
             3: "3 /* bound proven; no weight is -128 */",
         }[bounded_field(p)]
         return (
@@ -466,6 +468,7 @@ def _model_arrays(
     (int8 weights packed for ``target``'s core)."""
     arrays = _Arrays()
     packing = pack_k(target)
+    arrays.doubled_input = doubles_input(target)
     cells: list[_CellInit] = []
     for k, layer in enumerate(model.layers):
         member, enum = _CELL_C_NAMES[layer.cell]

@@ -408,10 +408,12 @@ def test_primitives_exhaustively_equal_python(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0
     lib = ctypes.CDLL(str(lib_path))
-    # the interpolation pairs: (T[i] - 32768) << 16 | (T[i + 1] - T[i]), the last one (T[255] - 32768, 0)
-    pairs = list((ctypes.c_uint32 * 256).in_dll(lib, "ernn_lut_pairs"))
-    t = fixedpoint.SIGMOID_TABLE_UINT16.tolist()
-    assert pairs == [((t[i] - 32768) << 16) | (t[min(i + 1, 255)] - t[i]) for i in range(256)]
+    # the interpolation pairs over j = -256..255: j >= 0: (T[j] - 32768) << 16 | (T[j + 1] - T[j]), the last one
+    # (T[255] - 32768, 0); j = -(i + 1): (32768 - T[i + 1]) << 16 | (T[i + 1] - T[i]) with T[256] = T[255]
+    pairs = list((ctypes.c_uint32 * 512).in_dll(lib, "ernn_lut_signed"))
+    t = fixedpoint.SIGMOID_TABLE_UINT16.tolist() + [fixedpoint.SIGMOID_TABLE_UINT16.tolist()[-1]]
+    assert pairs[256:] == [((t[i] - 32768) << 16) | (t[i + 1] - t[i]) for i in range(256)]
+    assert pairs[:256] == [(((32768 - t[i + 1]) & 0xFFFF) << 16) | (t[i + 1] - t[i]) for i in reversed(range(256))]
 
     def ptr(a: np.ndarray) -> int:
         return a.__array_interface__["data"][0]
