@@ -584,6 +584,8 @@ class QuantizedRNN:
     input_std: np.ndarray | None
     class_names: tuple[str, ...] | None
     provenance: Provenance
+    #: Token models: the text of each token id (``len == vocab_size``), for prompts and generated text.
+    vocab: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -622,6 +624,8 @@ class QuantizedRNN:
                 _fail("input_std must be positive")
         if self.class_names is not None:
             _set(self, "class_names", tuple(str(c) for c in self.class_names))
+        if self.vocab is not None:
+            _set(self, "vocab", check_vocab(self.vocab, cfg.vocab_size, _fail))
 
     @property
     def input_q(self) -> QParams:
@@ -662,6 +666,25 @@ class QuantizedRNN:
 
 
 _NO_PROVENANCE = Provenance("", "", "", "", 0)
+#: Fields added after schema 2, left out of the file and the hash while unset: older files load
+#: and keep their hashes, and models without them hash as before.
+_OMITTED_WHEN_NONE = frozenset({"vocab"})
+
+
+def check_vocab(vocab: typing.Iterable[str], vocab_size: int | None, fail: typing.Callable[[str], typing.Any]) -> tuple[str, ...]:
+    """A vocabulary as a tuple of distinct strings, one per token id; ``fail(what)`` raises."""
+    if isinstance(vocab, str):
+        fail("the vocabulary must be a sequence of strings, not one string")
+    items = tuple(vocab)
+    if not all(isinstance(v, str) for v in items):
+        fail("every vocabulary entry must be a string")
+    if vocab_size is None:
+        fail("only token models have a vocabulary")
+    if len(items) != vocab_size:
+        fail(f"the vocabulary has {len(items)} entries but the model {vocab_size} token ids")
+    if len(set(items)) != len(items):
+        fail("the vocabulary has repeated entries")
+    return items
 
 
 def iter_fully_connected(model: QuantizedRNN) -> typing.Iterator[FullyConnected]:
@@ -684,7 +707,11 @@ def iter_fully_connected(model: QuantizedRNN) -> typing.Iterator[FullyConnected]
 
 def _to_tree(obj: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _to_tree(getattr(obj, f.name), f"{path}/{f.name}", arrays) for f in dataclasses.fields(obj)}
+        return {
+            f.name: _to_tree(getattr(obj, f.name), f"{path}/{f.name}", arrays)
+            for f in dataclasses.fields(obj)
+            if not (f.name in _OMITTED_WHEN_NONE and getattr(obj, f.name) is None)
+        }
     if isinstance(obj, np.ndarray):
         key = path.lstrip("/")
         arrays[key] = obj

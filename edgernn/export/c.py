@@ -630,6 +630,8 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "target_flags": flags,
         "sources": sources,
         "boards": bool(board_files(options.target)),
+        "vocab": None if model.vocab is None else [_c_string(v) + "," for v in model.vocab],
+        "generate": _can_generate(model, float_path),
     }
     env = _environment()
     files: dict[str, bytes] = {}
@@ -655,6 +657,8 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "target": options.target,
         "bidirectional": cfg.bidirectional,
         "token_input": tokens,
+        "vocab": None if model.vocab is None else list(model.vocab),
+        "generate": _can_generate(model, float_path),
         "budget": dataclasses.asdict(b),
         "state_layout": {
             "total_bytes": layout.total_bytes,
@@ -665,6 +669,22 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
     }
     files[MANIFEST_NAME] = (json.dumps(manifest, indent=1) + "\n").encode()  # the banner first
     return files
+
+
+def _c_string(text: str) -> str:
+    """A C string literal of ``text``'s UTF-8 bytes: printable ASCII as is, the rest as octal escapes
+    (three digits, so a following digit is never read into the escape); trigraphs cannot form."""
+    out = []
+    for byte in text.encode("utf-8"):
+        c = chr(byte)
+        out.append(c if 32 <= byte < 127 and c not in '"\\?' else f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def _can_generate(model: QuantizedRNN, float_path: bool) -> bool:
+    """Whether the export gets ``<prefix>_generate``: int8 unidirectional next-token models."""
+    cfg = model.config
+    return not float_path and cfg.uses_tokens and not cfg.bidirectional and cfg.output_width == cfg.vocab_size
 
 
 # --------------------------------------------------------------------------------------------

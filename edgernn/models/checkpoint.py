@@ -4,7 +4,8 @@ Layout: the model's state dict (``embedding.weight``, ``rnn.weight_ih_l0``, ...,
 optionally ``normalization.mean`` / ``normalization.std``, and string metadata ``format``,
 ``format_version``, ``edgernn_version``, and JSON-encoded ``config``, ``class_names``,
 ``dataset``, ``metrics``, optionally ``target_scaling`` (regression: the target mean/std the model
-was trained with, already folded into the head; recorded for inspection only), plus
+was trained with, already folded into the head; recorded for inspection only) and ``vocab`` (token
+models: the text of each token id, a JSON list of strings), plus
 ``content_sha256``: the hash of every tensor and every other metadata field, verified on load so
 that a flipped bit never loads silently.
 
@@ -51,6 +52,7 @@ class Checkpoint:
     dataset: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     target_scaling: TargetScaling | None = None
+    vocab: tuple[str, ...] | None = None
 
 
 def edgernn_version() -> str:
@@ -82,6 +84,8 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
     }
     if ckpt.target_scaling is not None:
         metadata["target_scaling"] = json.dumps(ckpt.target_scaling.to_json())
+    if ckpt.vocab is not None:
+        metadata["vocab"] = json.dumps(list(ckpt.vocab))
     metadata[_HASH_KEY] = _content_hash(tensors, metadata)
     payload = safetensors.torch.save(tensors, metadata=metadata)
     write_bytes_atomic(path, payload)
@@ -224,7 +228,22 @@ def _checkpoint(meta: dict[str, str], tensors: dict[str, torch.Tensor]) -> Check
         dataset,
         {str(k): float(v) for k, v in metrics.items()},
         _target_scaling(meta, config),
+        _vocab(meta, config),
     )
+
+
+def _vocab(meta: dict[str, str], config: ModelConfig) -> tuple[str, ...] | None:
+    if "vocab" not in meta:
+        return None
+    from edgernn.ir import check_vocab
+
+    def fail(what: str) -> None:
+        raise ModelFileError(f"metadata field 'vocab': {what}")
+
+    value = _json_field(meta, "vocab")
+    if not isinstance(value, list):
+        fail("not a list of strings")
+    return check_vocab(value, config.vocab_size, fail)
 
 
 def _target_scaling(meta: dict[str, str], config: ModelConfig) -> TargetScaling | None:

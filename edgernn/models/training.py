@@ -91,7 +91,9 @@ class TargetScaling:
             return ((t.reshape(t.shape[0], -1) - self.mean) / self.std).reshape(t.shape).astype(np.float32)
 
         targets = tuple(scale(t) for t in data.targets) if isinstance(data.targets, tuple) else scale(data.targets)
-        return SequenceData(data.sequences, targets, data.task, data.per_step, data.name, data.class_names)
+        return SequenceData(
+            data.sequences, targets, data.task, data.per_step, data.name, data.class_names, vocab=data.vocab
+        )
 
     def standardize_outputs(self, out: torch.Tensor) -> torch.Tensor:
         return (out - torch.from_numpy(self.mean)) / torch.from_numpy(self.std)
@@ -131,6 +133,7 @@ class TrainResult:
     ptq_val_metric: Metric | None = None
     qat_history: list[dict[str, float]] | None = None
     qat_best_epoch: int | None = None
+    vocab: tuple[str, ...] | None = None  # token data: the text of each token id
 
 
 def train(
@@ -247,6 +250,7 @@ def _train(
         stop_reason,
         target_scaling=scaling,
         float_val_metric=best,
+        vocab=data.vocab,
     )
 
 

@@ -273,6 +273,7 @@ def quantize_params(
     input_mean: np.ndarray | None = None,
     input_std: np.ndarray | None = None,
     class_names: tuple[str, ...] | None = None,
+    vocab: tuple[str, ...] | None = None,
     calibration_sha256: str,
     dataset: str | None = None,
 ) -> QuantizedRNN:
@@ -332,6 +333,7 @@ def quantize_params(
         input_mean=input_mean,
         input_std=input_std,
         class_names=class_names,
+        vocab=vocab,
         provenance=Provenance(
             edgernn_version=__version__,
             source_sha256=float_params_sha256(params),
