@@ -331,7 +331,9 @@ def load_npz(path: str | Path) -> SequenceData:
     vocab = None
     if vocab_array is not None:
         if vocab_array.dtype.kind not in "US" or vocab_array.ndim != 1:
-            raise InputDataError(f"{path}: 'vocab' must be a 1-D str array, got {vocab_array.dtype} {vocab_array.shape}")
+            raise InputDataError(
+                f"{path}: 'vocab' must be a 1-D str array, got {vocab_array.dtype} {vocab_array.shape}"
+            )
         vocab = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in vocab_array.tolist())
     try:
         return SequenceData(sequences, targets, task, per_step, path.stem, class_names, vocab=vocab)

@@ -338,9 +338,9 @@ def generate_on_target(
     """The same generation as :func:`generate`, computed by the C export's ``<prefix>_generate`` on
     ``target`` (``host``: gcc; ``cortex-m4`` etc.: under QEMU). ``work_dir`` receives the export,
     the driver and the build."""
+    from edgernn.boards import get_target
     from edgernn.emulation import run_program
     from edgernn.export import ExportOptions, export_model
-    from edgernn.boards import get_target
     from edgernn.toolchain import build_program, export_boards_dir, export_sources
 
     check_generative(model)
@@ -376,3 +376,61 @@ def generate_on_target(
     if out.size != steps:
         raise EdgeRNNError(f"the C generation on {target} printed {out.size} of {steps} tokens")
     return Generation(out, decode(model, out), None)
+
+
+# ---------------------------------------------------------------------------------- command line
+
+
+def command_prompt(model: QuantizedRNN, text: str | None, tokens: str | None, frames: Path | None) -> str | np.ndarray:
+    """The one prompt of ``edgernn generate``: ``--prompt`` text, ``--prompt-tokens 1,2,3`` or
+    ``--prompt-file`` frames (feature models)."""
+    given = [
+        name
+        for name, value in (("--prompt", text), ("--prompt-tokens", tokens), ("--prompt-file", frames))
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise InputDataError(
+            "pass exactly one of --prompt, --prompt-tokens and --prompt-file"
+            + (f" (got {', '.join(given)})" if given else ""),
+            "--prompt TEXT for models with a vocabulary, --prompt-tokens 1,2,3, --prompt-file frames.csv for features",
+        )
+    if model.config.uses_tokens == (frames is not None):
+        raise InputDataError(
+            "a token model takes --prompt or --prompt-tokens"
+            if model.config.uses_tokens
+            else "a feature model takes --prompt-file (frames, a row per step)"
+        )
+    if text is not None:
+        return text
+    if tokens is not None:
+        try:
+            return np.array([int(v) for v in tokens.split(",")], dtype=np.int64)
+        except ValueError:
+            raise InputDataError(f"--prompt-tokens {tokens!r} is not a comma-separated list of integers") from None
+    from edgernn.pipeline import read_inputs
+
+    assert frames is not None
+    sequences = read_inputs(Path(frames))
+    if len(sequences) != 1:
+        raise InputDataError(f"{frames} holds {len(sequences)} sequences", "pass one prompt sequence")
+    return sequences[0]
+
+
+def format_generation(result: Generation, as_json: bool) -> str:
+    """What ``edgernn generate`` prints: the text, else the token ids, else a CSV row per frame."""
+    import json
+
+    if as_json:
+        obj = {
+            "tokens": None if result.tokens is None else result.tokens.tolist(),
+            "text": result.text,
+            "values": None if result.values is None else result.values.tolist(),
+        }
+        return json.dumps(obj)
+    if result.text is not None:
+        return result.text
+    if result.tokens is not None:
+        return " ".join(str(int(t)) for t in result.tokens)
+    assert result.values is not None
+    return "\n".join(",".join(f"{v:.9g}" for v in row) for row in result.values)

@@ -671,7 +671,9 @@ _NO_PROVENANCE = Provenance("", "", "", "", 0)
 _OMITTED_WHEN_NONE = frozenset({"vocab"})
 
 
-def check_vocab(vocab: typing.Iterable[str], vocab_size: int | None, fail: typing.Callable[[str], typing.Any]) -> tuple[str, ...]:
+def check_vocab(
+    vocab: typing.Iterable[str], vocab_size: int | None, fail: typing.Callable[[str], typing.Any]
+) -> tuple[str, ...]:
     """A vocabulary as a tuple of distinct strings, one per token id; ``fail(what)`` raises."""
     if isinstance(vocab, str):
         fail("the vocabulary must be a sequence of strings, not one string")

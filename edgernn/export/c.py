@@ -657,8 +657,7 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "target": options.target,
         "bidirectional": cfg.bidirectional,
         "token_input": tokens,
-        "vocab": None if model.vocab is None else list(model.vocab),
-        "generate": _can_generate(model, float_path),
+        **({} if model.vocab is None else {"vocab": list(model.vocab)}),
         "budget": dataclasses.asdict(b),
         "state_layout": {
             "total_bytes": layout.total_bytes,
