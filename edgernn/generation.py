@@ -43,6 +43,7 @@ from edgernn.ir import QuantizedRNN
 
 __all__ = [
     "EXP2_Q15",
+    "CGenerator",
     "TEMPERATURE_Q_MAX",
     "Generation",
     "Rng",
@@ -324,6 +325,70 @@ int main(int argc, char **argv)
 """
 
 
+class CGenerator:
+    """The C export's ``<prefix>_generate`` built for ``target`` (``host``: gcc; ``cortex-m4`` etc.:
+    run under QEMU) with a command-line driver; ``work_dir`` receives the export and the build.
+    :meth:`generate` computes the same generation as :func:`generate`."""
+
+    def __init__(
+        self, model: QuantizedRNN, target: str, work_dir: Path, *, max_prompt: int = 1024, max_steps: int = 4096
+    ) -> None:
+        from edgernn.boards import get_target
+        from edgernn.export import ExportOptions, export_model
+        from edgernn.toolchain import build_program, export_boards_dir, export_sources
+
+        check_generative(model)
+        if not model.config.uses_tokens:
+            raise InputDataError("the C runtime generates tokens only", "roll out feature models with a Python backend")
+        self.model, self.target = model, target
+        self.max_prompt, self.max_steps = max_prompt, max_steps
+        work_dir = Path(work_dir)
+        export_dir = work_dir / "export"
+        export_model(model, "c", export_dir, ExportOptions(prefix="model", target=target))
+        driver = work_dir / "generate.c"
+        driver.write_text(_DRIVER.format(prefix="model", max_prompt=max_prompt, max_steps=max_steps))
+        sources, include_dirs = export_sources(export_dir)
+        t = get_target(target)
+        self.build = build_program(
+            t,
+            [*sources, driver],
+            work_dir / "build" / ("generate.elf" if t.bare_metal else "generate"),
+            include_dirs=include_dirs,
+            defines=["EDGERNN_BOARD"] if t.bare_metal else [],
+            boards_dir=export_boards_dir(export_dir, t),
+        )
+
+    def generate(
+        self,
+        prompt: str | Sequence[int] | np.ndarray,
+        steps: int,
+        *,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        seed: int = 0,
+    ) -> Generation:
+        from edgernn.emulation import run_program
+
+        tokens = prompt_tokens(self.model, prompt)
+        if len(tokens) > self.max_prompt or not 0 <= steps <= self.max_steps or top_k < 0:
+            raise InputDataError(
+                f"the C driver takes at most {self.max_prompt} prompt tokens, 0..{self.max_steps} steps and top_k >= 0"
+            )
+        temp_q = temperature_q(self.model.output_q.scale, temperature)
+        Rng(seed)  # checks the seed
+        prompt_arg = ",".join(str(int(v)) for v in tokens)
+        result = run_program(self.build, [str(steps), str(temp_q), str(top_k), str(seed), prompt_arg])
+        lines = result.stdout.splitlines()
+        header = f"generate: {steps} tokens"
+        if result.returncode != 0 or header not in lines:
+            raise EdgeRNNError(f"the C generation on {self.target} failed: {result.output.strip()[-300:]}")
+        values = [int(v) for line in lines[lines.index(header) + 1 :] for v in line.split()]
+        if len(values) != steps:
+            raise EdgeRNNError(f"the C generation on {self.target} printed {len(values)} of {steps} tokens")
+        out = np.array(values, dtype=np.int64)
+        return Generation(out, decode(self.model, out), None)
+
+
 def generate_on_target(
     model: QuantizedRNN,
     prompt: str | Sequence[int] | np.ndarray,
@@ -335,47 +400,10 @@ def generate_on_target(
     target: str = "host",
     work_dir: Path,
 ) -> Generation:
-    """The same generation as :func:`generate`, computed by the C export's ``<prefix>_generate`` on
-    ``target`` (``host``: gcc; ``cortex-m4`` etc.: under QEMU). ``work_dir`` receives the export,
-    the driver and the build."""
-    from edgernn.boards import get_target
-    from edgernn.emulation import run_program
-    from edgernn.export import ExportOptions, export_model
-    from edgernn.toolchain import build_program, export_boards_dir, export_sources
-
-    check_generative(model)
-    if not model.config.uses_tokens:
-        raise InputDataError("the C runtime generates tokens only", "roll out feature models with a Python backend")
+    """:func:`generate` computed by the C export's ``<prefix>_generate`` on ``target`` (one build)."""
     tokens = prompt_tokens(model, prompt)
-    if top_k < 0 or steps < 0:
-        raise InputDataError("steps and top_k must be >= 0")
-    temp_q = temperature_q(model.output_q.scale, temperature)
-    Rng(seed)  # checks the seed
-    work_dir = Path(work_dir)
-    export_dir = work_dir / "export"
-    export_model(model, "c", export_dir, ExportOptions(prefix="model", target=target))
-    driver = work_dir / "generate.c"
-    driver.write_text(_DRIVER.format(prefix="model", max_prompt=max(len(tokens), 1), max_steps=max(steps, 1)))
-    sources, include_dirs = export_sources(export_dir)
-    t = get_target(target)
-    build = build_program(
-        t,
-        [*sources, driver],
-        work_dir / "build" / ("generate.elf" if t.bare_metal else "generate"),
-        include_dirs=include_dirs,
-        defines=["EDGERNN_BOARD"] if t.bare_metal else [],
-        boards_dir=export_boards_dir(export_dir, t),
-    )
-    prompt_arg = ",".join(str(int(v)) for v in tokens)
-    result = run_program(build, [str(steps), str(temp_q), str(top_k), str(seed), prompt_arg])
-    lines = result.stdout.splitlines()
-    if result.returncode != 0 or f"generate: {steps} tokens" not in lines:
-        raise EdgeRNNError(f"the C generation on {target} failed: {result.output.strip()[-300:]}")
-    start = lines.index(f"generate: {steps} tokens") + 1
-    out = np.array([int(v) for line in lines[start:] for v in line.split()][:steps], dtype=np.int64)
-    if out.size != steps:
-        raise EdgeRNNError(f"the C generation on {target} printed {out.size} of {steps} tokens")
-    return Generation(out, decode(model, out), None)
+    generator = CGenerator(model, target, work_dir, max_prompt=len(tokens), max_steps=max(int(steps), 1))
+    return generator.generate(tokens, steps, temperature=temperature, top_k=top_k, seed=seed)
 
 
 # ---------------------------------------------------------------------------------- command line
