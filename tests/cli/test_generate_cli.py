@@ -101,3 +101,21 @@ def test_a_vocab_for_features_or_too_short_is_refused(tmp_path: Path) -> None:
     np.savez(tmp_path / "t.npz", X=np.array([[0, 5]]), y=np.array([0]), vocab=np.array(["a", "b"]))
     with pytest.raises(InputDataError, match="2 vocab entries but token ids go up to 5"):
         load_npz(tmp_path / "t.npz")
+
+
+def test_generate_rolls_out_a_forecaster_from_a_prompt_file(tmp_path: Path) -> None:
+    from edgernn.testing import random_inputs, random_model
+    from edgernn.types import ModelConfig, Task
+
+    cfg = ModelConfig(cell="lstm", input_size=2, hidden_size=8, output_size=2, task=Task.REGRESSION)
+    model = random_model(cfg, seed=2)
+    path = ir.save(model, tmp_path / "f.ernn")
+    frames = random_inputs(cfg, 6, seed=1)
+    np.savetxt(tmp_path / "prompt.csv", frames, delimiter=",")
+    r = invoke("generate", path, "--prompt-file", tmp_path / "prompt.csv", "--steps", 40)
+    assert r.exit_code == 0, r.output
+    rows = np.array([[float(v) for v in line.split(",")] for line in r.output.splitlines()], dtype=np.float32)
+    want = generate(model, np.loadtxt(tmp_path / "prompt.csv", delimiter=",", dtype=np.float32), 40).values
+    assert np.array_equal(rows, want)
+    r = invoke("generate", path, "--prompt", "ab")
+    assert r.exit_code == 1 and "a feature model takes --prompt-file" in r.output
