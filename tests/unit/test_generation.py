@@ -281,3 +281,20 @@ def test_feature_models_roll_out_their_own_outputs() -> None:
         y = s.step(y)
     assert out is not None and np.array_equal(out, np.stack(want))
     assert np.array_equal(out, generate(m, prompt, 200, backend="c").values)
+
+
+def test_generation_needs_no_torch() -> None:
+    """The runtime side: edgernn.generate runs on a torch-free install (a Raspberry Pi)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import edgernn\n"
+        "from tests.unit.test_generation import char_model\n"
+        "print(edgernn.generate(char_model(), 'ab', 5, seed=1).text == "
+        "__import__('edgernn.generation').generation.generate(char_model(), 'ab', 5, seed=1).text)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.strip() == "True"
