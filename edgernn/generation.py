@@ -106,6 +106,8 @@ def sample_s8(logits: npt.ArrayLike, temp_q: int, top_k: int, rng: Rng) -> int:
         raise InputDataError(f"sampling needs a non-empty 1-D int8 logit vector, got {q.dtype} {q.shape}")
     if not 0 <= temp_q <= TEMPERATURE_Q_MAX:
         raise InputDataError(f"temperature_q {temp_q} is outside [0, {TEMPERATURE_Q_MAX}]")
+    if top_k < 0:
+        raise InputDataError(f"top_k {top_k} must be >= 0 (0: no limit)")
     q = q.astype(np.int64)
     n = q.size
     if temp_q == 0 or top_k == 1:
