@@ -267,6 +267,7 @@ def run(model: Path, inputs: Path, backend: str, output: Path | None) -> None:
 @click.option("--backend", default="reference", show_default=True, help="reference, float, or an installed backend.")
 @click.option(
     "--target",
+    type=click.Choice(list(EXPORT_TARGETS)),
     help="Instead of a Python backend, export the model to C and run its <prefix>_generate on this target "
     "(host: gcc; cortex-m4 etc.: under QEMU).",
 )
@@ -293,6 +294,8 @@ def generate(
     from edgernn.generation import command_prompt, format_generation, generate_on_target
     from edgernn.generation import generate as run_generation
 
+    if target is not None and backend != "reference":
+        _fail("pass either --backend (a Python backend) or --target (the C export on a target), not both")
     quantized = ir.load(model)
     start = command_prompt(quantized, prompt, prompt_tokens, prompt_file)
     settings = dict(temperature=temperature, top_k=top_k, seed=seed)
