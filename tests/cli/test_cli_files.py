@@ -179,6 +179,7 @@ def test_cli_polish(model: Path, tmp_path: Path) -> None:
         "train",
         "quantize",
         "run",
+        "generate",
         "inspect",
         "export",
         "bench",
