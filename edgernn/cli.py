@@ -251,7 +251,7 @@ def run(model: Path, inputs: Path, backend: str, output: Path | None) -> None:
         )
 
 
-@cli.command(short_help="generate text or tokens from a prompt (one-to-many), or roll out a forecaster")
+@cli.command(short_help="generate text, tokens or a forecast from a prompt")
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--prompt", help="Text prompt, mapped to token ids with the model's vocabulary.")
 @click.option("--prompt-tokens", help="Prompt as comma-separated token ids, e.g. 4,17,2.")
