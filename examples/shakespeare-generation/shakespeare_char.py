@@ -44,6 +44,8 @@ def main() -> int:
     parser.add_argument("--train-windows", type=int, default=4000, help="128-character training windows used")
     parser.add_argument("--eval-windows", type=int, default=300, help="held-out windows for bits per character")
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
     parser.add_argument("--minutes", type=float, default=4.0, help="training time limit")
     parser.add_argument("--prompt", default="ROMEO\n")
     parser.add_argument("--steps", type=int, default=400, help="characters to generate")
@@ -73,7 +75,13 @@ def train_and_quantize(args: argparse.Namespace, data, train, val, work: Path) -
     result = edgernn.train(
         train,
         config,
-        TrainConfig(epochs=args.epochs, batch_size=32, learning_rate=3e-3, max_minutes=args.minutes, num_threads=2),
+        TrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            max_minutes=args.minutes,
+            num_threads=2,
+        ),
         validation=val,
         progress=False,
     )
