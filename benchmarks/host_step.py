@@ -75,6 +75,20 @@ class CStepAlone:
             raise RuntimeError("model_run failed")
 
 
+def x86_kernel() -> str:
+    """Which x86-64 kernel firmware_export/ports/x86 picks on this CPU (its run-time order)."""
+    flags = set()
+    if Path("/proc/cpuinfo").is_file():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    for flag, name in (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"), ("avx2", "AVX2")):
+        if flag in flags:
+            return name
+    return "plain C"
+
+
 def _slow_stream(model: QuantizedRNN) -> Stream:
     os.environ["EDGERNN_FASTPATH"] = "0"
     try:
@@ -147,6 +161,28 @@ def run_table(rounds: int, quick: bool) -> list[dict[str, Any]]:
     return out
 
 
+#: RTNeural's float step, recorded (issue 9: RTNeural 1fb1f07 with its vendored Eigen and xsimd, best
+#: backend, -O3 -march=native, same machine kind); quoted, not built by this script.
+RTNEURAL_US = {"GRU 32/32": 0.14, "GRU 64/64": 0.8, "LSTM 64/64": 1.05}
+RTNEURAL_PROVENANCE = (
+    "RTNeural 1fb1f07 (vendored Eigen and xsimd, best backend, float, -O3 -march=native, same machine kind), "
+    "recorded in issue 9; not built by this script"
+)
+
+
+def anchor_table(rounds: int) -> list[dict[str, Any]]:
+    """The C int8 step alone (1,000-step blocks) of the models RTNeural was recorded on, interleaved."""
+    shapes = {"GRU 32/32": (CellType.GRU, 32), "GRU 64/64": (CellType.GRU, 64), "LSTM 64/64": (CellType.LSTM, 64)}
+    timed: list[Timed] = []
+    for name, (cell, size) in shapes.items():
+        config = ModelConfig(cell=cell, input_size=size, hidden_size=size, output_mode=OutputMode.SEQUENCE)
+        model = random_model(config, seed=0)
+        block = random_inputs(config, BLOCK, seed=2)
+        timed.append((name, CStepAlone(model, block).block, [block] * (rounds + 1)))
+    figures = _summary(time_interleaved(timed, rounds, 1, CPU_CLOCK), {n: BLOCK for n, _, _ in timed})
+    return [{"model": n, **figures[n], "rtneural_us": RTNEURAL_US[n]} for n in shapes]
+
+
 def render(result: dict[str, Any]) -> str:
     machine = result["machine"]
     step = result["step"]
@@ -187,6 +223,23 @@ def render(result: dict[str, Any]) -> str:
             f"| {r['torch-nn'] / r['edgernn-run']:.2f}x | {r['edgernn-c-alone']:.2f} "
             f"| {r['edgernn-c-alone'] / r['edgernn-run']:.0%} |"
         )
+    if result.get("anchors"):
+        lines += [
+            "",
+            "## C int8 step alone vs RTNeural (recorded anchors), per step "
+            f"(median us over {result['run_rounds']} interleaved rounds of 1,000-step blocks, thread CPU clock)",
+            "",
+            f"RTNeural: {RTNEURAL_PROVENANCE}. edgernn: the generated C built by the `c` backend (-O3, no -march; "
+            f"SIMD kernel chosen at run time: {result.get('port', 'x86')}).",
+            "",
+            "| model | edgernn C int8 step (p25-p75) | RTNeural float (recorded) | RTNeural / edgernn |",
+            "|---|---|---|---|",
+        ]
+        for r in result["anchors"]:
+            lines.append(
+                f"| {r['model']} | {r['median_us']:.2f} ({r['p25_us']:.2f}-{r['p75_us']:.2f}) "
+                f"| {r['rtneural_us']:.2f} | {r['rtneural_us'] / r['median_us']:.2f}x |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -201,7 +254,11 @@ def main() -> int:
     step = step_table(rounds, 25 if args.quick else 200)
     print("== Stream.run vs torch, model set", file=sys.stderr, flush=True)
     run = run_table(2 if args.quick else 10, args.quick)
+    print("== C step alone vs RTNeural's recorded figures", file=sys.stderr, flush=True)
+    anchors = anchor_table(2 if args.quick else 10)
     result = {
+        "anchors": anchors,
+        "port": x86_kernel(),
         "command": "python benchmarks/host_step.py" + (" --quick" if args.quick else ""),
         "machine": machine_info(),
         "load_average": load,

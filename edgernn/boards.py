@@ -144,6 +144,22 @@ TARGETS: dict[str, Target] = {
             typical_chip="Raspberry Pi 4, BCM2711",
         ),
         Target(
+            # The Pi 5's core has the dot-product extension: the NEON port's SDOT kernel. QEMU runs
+            # it as "max", the CPU with every extension QEMU implements (SDOT included).
+            name="cortex-a76",
+            description="64-bit Raspberry Pi OS on a Cortex-A76 (SDOT) under qemu-aarch64 -cpu max",
+            kind="linux",
+            cc="aarch64-linux-gnu-gcc",
+            cflags=("-mcpu=cortex-a76",),
+            tool_prefix="aarch64-linux-gnu-",
+            packages=("gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"),
+            emulator=("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", "-cpu", "max"),
+            emulator_package="qemu-user",
+            ldflags=("-static", "-no-pie"),
+            typical_clock_mhz=2400,
+            typical_chip="Raspberry Pi 5, BCM2712",
+        ),
+        Target(
             # Every Raspberry Pi from the Pi 2 on runs 32-bit Raspberry Pi OS (armhf) code built
             # for ARMv7-A with NEON/VFPv4; QEMU emulates the Pi 2's Cortex-A7.
             name="armv7",

@@ -106,6 +106,35 @@ def cli() -> None:
 @click.option("--qat-epochs", type=click.IntRange(min=1), default=5, show_default=True, help="QAT epochs.")
 @click.option("--qat-lr", type=float, help="QAT learning rate (default: a tenth of --lr).")
 @click.option(
+    "--dropout",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Dropout between stacked layers and before the head, in training only (recorded in the checkpoint).",
+)
+@click.option(
+    "--tbptt",
+    type=click.IntRange(min=1),
+    help="Truncated BPTT for long streams with per-step targets: train in chunks of K steps, the state "
+    "carried (detached) from chunk to chunk of the same sequence.",
+)
+@click.option(
+    "--validation-fraction",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Share of the data held out for validation (default 0.1; the test split stays 10%).",
+)
+@click.option(
+    "--validation-data",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Validate (early stopping) on this .npz instead of a split of the training data.",
+)
+@click.option(
+    "--test-data",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Report the task metric on this .npz instead of a split of the training data.",
+)
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), help="Stop training after this long.")
+@click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -130,19 +159,40 @@ def train(
     qat: str,
     qat_epochs: int,
     qat_lr: float | None,
+    dropout: float,
+    tbptt: int | None,
+    validation_fraction: float | None,
+    validation_data: Path | None,
+    test_data: Path | None,
+    max_minutes: float | None,
     output: Path,
 ) -> None:
-    """Train a float model (optionally fine-tuned for int8 with --qat) and save a checkpoint."""
+    """Train a float model (optionally fine-tuned for int8 with --qat) and save a checkpoint.
+
+    The data's source and content fingerprint, the split seed and the training options are
+    recorded in the checkpoint, so `quantize` finds the same data and split by itself."""
     _require_torch()
     from edgernn.models.qat import QATConfig
-    from edgernn.pipeline import config_for_data, describe_training, train_checkpoint
+    from edgernn.pipeline import (
+        TrainingData,
+        config_for_data,
+        describe_training,
+        load_source,
+        train_checkpoint,
+        with_extra_data,
+    )
 
-    full = _load_data(dataset, data)
+    if dataset and data:
+        _fail("pass either --dataset or --data, not both")
+    full, source = load_source(dataset, data)
     config = config_for_data(
         full, cell=cell, hidden_size=hidden, num_layers=layers, bidirectional=bidirectional, embedding_dim=embedding_dim
     )
+    plan = with_extra_data(
+        TrainingData(full, source, seed, validation_fraction), config, full.class_names, validation_data, test_data
+    )
     result = train_checkpoint(
-        full,
+        plan,
         config,
         output,
         epochs=epochs,
@@ -152,6 +202,9 @@ def train(
         seed=seed,
         progress=progress,
         qat=None if qat == "off" else QATConfig(mode=qat, epochs=qat_epochs, learning_rate=qat_lr),
+        dropout=dropout,
+        tbptt=tbptt,
+        max_minutes=max_minutes,
     )
     for line in describe_training(result):
         click.echo(line)
@@ -171,7 +224,12 @@ def train(
     show_default=True,
     help="At most this many training sequences calibrate the ranges.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help=SPLIT_HELP)
+@click.option(
+    "--seed",
+    type=int,
+    help="The split seed (default: the one the checkpoint was trained with; a different one is refused). "
+    + SPLIT_HELP,
+)
 @click.option(
     "-o",
     "--output",
@@ -188,23 +246,28 @@ def quantize(
     observer: str,
     percentile: float,
     calibration_size: int,
-    seed: int,
+    seed: int | None,
     output: Path,
     as_json: bool,
 ) -> None:
-    """Calibrate on the training split, quantize to int8, report float vs int8 on the test split."""
+    """Calibrate on the training split, quantize to int8, report float vs int8 on the test split.
+
+    The checkpoint's recorded data and split seed are used (a .npz is found again by its path);
+    --data/--dataset/--seed that differ from them are refused."""
     _require_torch()
     from edgernn.models import load_checkpoint
-    from edgernn.pipeline import held_out_split, quantize_checkpoint, quantize_report
+    from edgernn.pipeline import quantize_checkpoint, quantize_report, recorded_training_data
     from edgernn.quant import QuantizeOptions
 
+    if dataset and data:
+        _fail("pass either --dataset or --data, not both")
     ckpt = load_checkpoint(checkpoint)
-    full = _load_data(dataset or (None if data else ckpt.dataset), data)
+    plan = recorded_training_data(ckpt, dataset=dataset, data=data, seed=seed)
     options = QuantizeOptions(observer=observer, percentile=percentile, max_calibration_sequences=calibration_size)
-    model = quantize_checkpoint(ckpt, full, output, options=options, seed=seed)
+    model = quantize_checkpoint(ckpt, plan, output, options=options)
     p = model.provenance
     assert p.metric_name is not None and p.float_metric is not None and p.int8_metric is not None
-    report = quantize_report(p.metric_name, p.float_metric, p.int8_metric, held_out_split(full, seed))
+    report = quantize_report(p.metric_name, p.float_metric, p.int8_metric, plan.splits()[2])
     if as_json:
         _echo_json(
             {
@@ -222,6 +285,58 @@ def quantize(
     else:
         click.echo(report.text())
         click.echo(f"wrote {output}")
+
+
+@cli.command(short_help="the task metric of a model on data, per backend")
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("data", required=False)
+@click.option(
+    "--backend",
+    "backends",
+    multiple=True,
+    help="A backend to run (repeatable; default: float, reference, c, onnx, tflite, tflm).",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The model's float checkpoint: adds its PyTorch metric, and without DATA uses its recorded test split.",
+)
+@click.option(
+    "--split",
+    "which",
+    type=click.Choice(["test", "all"]),
+    default="test",
+    show_default=True,
+    help="For a built-in dataset: its test split, or all of it.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="For a built-in dataset: " + SPLIT_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate(
+    model: Path,
+    data: str | None,
+    backends: tuple[str, ...],
+    checkpoint: Path | None,
+    which: str,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """The task metric of MODEL (.ernn) on DATA (a .npz, or a built-in dataset's test split) on each
+    backend: accuracy per sequence or per step, or MAE, as the model's output mode says. Backends
+    that need a missing package are listed with the extra to install; the int8 backends' outputs
+    are compared with the integer reference's, bit for bit (LiteRT, "tflite", is documented as
+    within 1 LSB; TFLite Micro, "tflm", runs the same file exactly)."""
+    from edgernn.evaluation import EVALUATE_BACKENDS
+    from edgernn.pipeline import evaluation_data, evaluation_report
+
+    chosen = backends or EVALUATE_BACKENDS
+    if checkpoint is not None:
+        _require_torch()
+    loaded, test, what = evaluation_data(model, data, checkpoint=checkpoint, which=which, seed=seed)
+    report = evaluation_report(loaded, test, what, chosen, checkpoint)
+    if as_json:
+        _echo_json(report.to_json())
+    else:
+        click.echo(report.text())
 
 
 @cli.command(short_help="stream sequences through a model on a backend")
@@ -355,6 +470,14 @@ def inspect(model: Path, as_json: bool) -> None:
 @click.option("--target", type=click.Choice(list(EXPORT_TARGETS)), default="host", show_default=True)
 @click.option("--max-flash", type=click.IntRange(min=1), help="C: fail if constant data exceeds this many bytes.")
 @click.option("--max-ram", type=click.IntRange(min=1), help="C: fail if state + scratch exceed this many bytes.")
+@click.option(
+    "--runtime",
+    type=click.Choice(["copy", "none"]),
+    default="copy",
+    show_default=True,
+    help="C: copy the runtime into the export, or none: the model only, built against a runtime installed apart.",
+)
+@click.option("--single-header", is_flag=True, help="C: one <prefix>.h with runtime and model (stb style).")
 def export(
     model: Path,
     fmt: str,
@@ -364,6 +487,8 @@ def export(
     target: str,
     max_flash: int | None,
     max_ram: int | None,
+    runtime: str,
+    single_header: bool,
 ) -> None:
     """Export MODEL (.ernn) as generated C, ONNX, TFLite, or all of them with a manifest."""
     from edgernn import ir
@@ -371,7 +496,13 @@ def export(
     from edgernn.pipeline import plural
 
     options = ExportOptions(
-        prefix=prefix, float_weights=float_weights, target=target, max_flash=max_flash, max_ram=max_ram
+        prefix=prefix,
+        float_weights=float_weights,
+        target=target,
+        max_flash=max_flash,
+        max_ram=max_ram,
+        runtime=runtime,
+        single_header=single_header,
     )
     path = Path(output)
     if output.endswith(("/", os.sep)) and fmt not in ("c", "all") and not path.is_dir():

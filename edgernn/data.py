@@ -18,7 +18,11 @@ Write it with ``np.savez(path, X=..., y=..., lengths=..., class_names=...)``. It
 
 An integer ``X`` is always read as token ids (``>= 0``); cast numeric sensor data to float32.
 
-``y`` (required): the targets. Integer ``y`` means classification, float ``y`` regression.
+``y`` (required): the targets. Integer or string ``y`` means classification, float ``y`` regression.
+Class labels are mapped to ids ``0..K-1``: strings in sorted order (or in ``class_names`` order
+when given), integers other than exactly ``0..K-1`` (``1..K``, ``{-1, 1}``, any sparse set) in
+sorted order; the original labels become the class names, stored with the model, and every other
+file (validation, test, ``evaluate``) is mapped to the model's classes by those names.
 
 * per sequence: ``(N,)`` integer class labels, or ``(N,)`` / ``(N, K)`` float values;
 * per step: ``(sum(lengths),)`` integer labels or ``(sum(lengths),)`` / ``(sum(lengths), K)`` float
@@ -51,6 +55,7 @@ __all__ = [
     "load_dataset",
     "load_npz",
     "load_npz_inputs",
+    "align_classes",
     "split",
     "pad_batch",
     "TRAIN",
@@ -320,13 +325,15 @@ def load_npz(path: str | Path) -> SequenceData:
     x, y = arrays["X"], arrays["y"]
     sequences = _npz_sequences(path, x, arrays.get("lengths"))
     lengths = np.array([s.shape[0] for s in sequences])
-    task, per_step, targets = _npz_targets(path, y, lengths)
     names = arrays.get("class_names")
     class_names = None
     if names is not None:
         if names.dtype.kind not in "US" or names.ndim != 1:
             raise InputDataError(f"{path}: 'class_names' must be a 1-D str array, got {names.dtype} {names.shape}")
-        class_names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names.tolist())
+        class_names = _strings(names)
+    if y.ndim == 1 and (y.dtype.kind in "US" or (y.dtype.kind in "iu" and class_names is None)):
+        y, class_names = _map_labels(path, y, class_names)
+    task, per_step, targets = _npz_targets(path, y, lengths)
     vocab_array = arrays.get("vocab")
     vocab = None
     if vocab_array is not None:
@@ -334,11 +341,80 @@ def load_npz(path: str | Path) -> SequenceData:
             raise InputDataError(
                 f"{path}: 'vocab' must be a 1-D str array, got {vocab_array.dtype} {vocab_array.shape}"
             )
-        vocab = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in vocab_array.tolist())
+        vocab = _strings(vocab_array)
     try:
         return SequenceData(sequences, targets, task, per_step, path.stem, class_names, vocab=vocab)
     except InputDataError as exc:  # prefix the file so the one-liner says which input is bad
         raise InputDataError(f"{path}: {exc.what}", exc.fix) from None
+
+
+def _strings(values: np.ndarray) -> tuple[str, ...]:
+    return tuple(v.decode() if isinstance(v, bytes) else str(v) for v in values.tolist())
+
+
+def _map_labels(path: Path, y: np.ndarray, class_names: tuple[str, ...] | None) -> tuple[np.ndarray, tuple | None]:
+    """Class labels as ids ``0..K-1`` and the names they stand for.
+
+    String labels become the index of their name: in ``class_names`` when given, else in their
+    sorted set. Integer labels without ``class_names`` are kept when they are exactly ``0..K-1``;
+    any other set (``1..K``, ``{-1, 1}``, ``{3, 7, 9}``) is numbered in sorted order and named by
+    the original values, so the model reports the user's labels and another file with the same
+    labels maps to the same ids (:func:`align_classes`).
+    """
+    if y.dtype.kind in "iu":
+        values = np.unique(y)
+        if values.size and values[0] == 0 and values[-1] == values.size - 1:
+            return y, None
+        return np.searchsorted(values, y).astype(np.int64), tuple(str(int(v)) for v in values)
+    labels = np.array(_strings(y))
+    if class_names is None:
+        class_names = tuple(str(v) for v in np.unique(labels))
+    index = {name: i for i, name in enumerate(class_names)}
+    unknown = sorted(set(labels.tolist()) - set(index))
+    if unknown:
+        raise InputDataError(
+            f"{path}: label {unknown[0]!r} is not one of its class_names", "list every label in class_names"
+        )
+    return np.array([index[v] for v in labels.tolist()], dtype=np.int64), class_names
+
+
+def align_classes(data: SequenceData, class_names: Sequence[str] | None, num_classes: int, what: str) -> SequenceData:
+    """``data`` relabelled to a model's classes: each label's name (its number when the data has
+    no names) becomes that name's id in ``class_names`` (``"0".."K-1"`` when the model has none).
+
+    Run on every file a model is validated, tested or evaluated on, so that the same label means
+    the same class whatever labels the file happens to contain. Regression data is returned as is.
+    """
+    if data.task is not Task.CLASSIFICATION:
+        return data
+    model_names = tuple(class_names) if class_names is not None else tuple(str(i) for i in range(num_classes))
+    numbered = all(n.lstrip("-").isdigit() for n in model_names)  # the model was trained on integer labels
+    if data.class_names is None and not numbered:
+        # Labels 0..K-1 without names are class ids.
+        top = (data.num_classes or 0) - 1
+        if top >= len(model_names):
+            raise InputDataError(f"the {what} has class id {top} but the model has {len(model_names)} classes")
+        return data if class_names is None else _relabelled(data, None, model_names)
+    data_names = data.class_names or tuple(str(i) for i in range(data.num_classes or 0))
+    index = {name: i for i, name in enumerate(model_names)}
+    missing = [n for n in data_names if n not in index]
+    if missing:
+        raise InputDataError(
+            f"the {what} has class {missing[0]!r}, which the model does not know (its classes: "
+            f"{', '.join(model_names[:10])}{', ...' if len(model_names) > 10 else ''})",
+            "use data labelled like the training data",
+        )
+    return _relabelled(data, np.array([index[n] for n in data_names], dtype=np.int64), model_names)
+
+
+def _relabelled(data: SequenceData, lookup: np.ndarray | None, names: tuple[str, ...]) -> SequenceData:
+    def apply(t: np.ndarray) -> np.ndarray:
+        return t if lookup is None else lookup[t]
+
+    targets: Targets = tuple(apply(t) for t in data.targets) if isinstance(data.targets, tuple) else apply(data.targets)
+    return SequenceData(
+        data.sequences, targets, data.task, data.per_step, data.name, names, data.parts, data.groups, data.vocab
+    )
 
 
 def load_npz_inputs(path: str | Path) -> tuple[np.ndarray, ...]:
@@ -415,7 +491,9 @@ def _npz_targets(path: Path, y: np.ndarray, lengths: np.ndarray) -> tuple[Task, 
     elif y.dtype.kind == "f":
         task = Task.REGRESSION
     else:
-        raise InputDataError(f"{path}: 'y' has dtype {y.dtype}", "use integer class labels or float regression targets")
+        raise InputDataError(
+            f"{path}: 'y' has dtype {y.dtype}", "use class labels (integers or strings) or float regression targets"
+        )
     if y.ndim not in (1, 2) or (task is Task.CLASSIFICATION and y.ndim != 1):
         want = "(rows,)" if task is Task.CLASSIFICATION else "(rows,) or (rows, K)"
         raise InputDataError(f"{path}: 'y' has shape {y.shape}; {task.value} targets must be {want}")

@@ -55,8 +55,157 @@ def config_for_data(
     return ModelConfig(input_size=data.num_features, **common)
 
 
+@dataclass(frozen=True)
+class DataSource:
+    """Where a dataset came from (a built-in name or a file) and the fingerprint of its content
+    (:meth:`SequenceData.fingerprint`), recorded in checkpoints so that ``quantize`` reloads
+    exactly the data a model was trained on, or says why it cannot."""
+
+    fingerprint: str
+    dataset: str | None = None
+    path: str | None = None
+
+    @classmethod
+    def of(cls, data: SequenceData, *, dataset: str | None = None, path: Path | None = None) -> DataSource:
+        return cls(data.fingerprint(), dataset, None if path is None else str(Path(path).resolve()))
+
+    def describe(self) -> str:
+        return f"dataset {self.dataset!r}" if self.dataset else f"file {self.path}"
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"dataset": self.dataset, "path": self.path, "fingerprint": self.fingerprint}
+
+    @classmethod
+    def from_json(cls, value: Any) -> DataSource:
+        if not isinstance(value, dict) or not isinstance(value.get("fingerprint"), str):
+            raise ModelFileError("the checkpoint's training record names no data source")
+        return cls(value["fingerprint"], value.get("dataset"), value.get("path"))
+
+    def load(self, what: str) -> SequenceData:
+        """The recorded data, refused if its content changed since training."""
+        from edgernn.data import load_dataset, load_npz
+
+        if self.path is not None and not Path(self.path).is_file():
+            raise InputDataError(
+                f"the {what} recorded in the checkpoint, {self.path}, no longer exists",
+                "pass the same data with --data",
+            )
+        data = load_dataset(self.dataset) if self.dataset else load_npz(Path(str(self.path)))
+        if data.fingerprint() != self.fingerprint:
+            raise InputDataError(
+                f"the {what} ({self.describe()}) changed since the checkpoint was trained on it",
+                "quantize with the data the model was trained on, or retrain",
+            )
+        return data
+
+
+def load_source(dataset: str | None, path: Path | None) -> tuple[SequenceData, DataSource]:
+    """A built-in dataset or a user's ``.npz`` with its :class:`DataSource`."""
+    from edgernn.data import load_dataset, load_npz
+
+    if path is not None:
+        data = load_npz(path)
+        return data, DataSource.of(data, path=path)
+    name = (dataset or "fsdd").lower()
+    data = load_dataset(name)
+    return data, DataSource.of(data, dataset=name)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The data of one training run and how it is split: train / validation / test.
+
+    By default the data is split 80/10/10 with ``seed`` (:func:`edgernn.data.split`; a dataset's
+    own split is kept). ``validation_fraction`` changes the validation share (the test share stays
+    10%); a ``validation`` or ``test`` set given separately replaces that part of the split, and
+    the rest of the data is shared between the other parts.
+    """
+
+    data: SequenceData
+    source: DataSource
+    seed: int = 0
+    validation_fraction: float | None = None
+    validation: SequenceData | None = None
+    validation_source: DataSource | None = None
+    test: SequenceData | None = None
+    test_source: DataSource | None = None
+
+    def splits(self) -> tuple[SequenceData, SequenceData, SequenceData]:
+        from edgernn.data import split_indices
+
+        f_val = SPLIT_FRACTIONS[1] if self.validation_fraction is None else self.validation_fraction
+        f_test = SPLIT_FRACTIONS[2]
+        limit = 1.0 if self.test is not None else 1.0 - f_test
+        if not 0 < f_val < limit:
+            raise InputDataError(
+                f"validation fraction {f_val:g} must be between 0 and {limit:g}",
+                "the training split needs the rest" + ("" if self.test is not None else " (10% is the test split)"),
+            )
+        data = self.data
+        fractions = SPLIT_FRACTIONS if self.validation_fraction is None else (1.0 - f_val - f_test, f_val, f_test)
+        if data.parts is not None or (self.validation is None and self.test is None):
+            train, val, test = split(data, fractions, seed=self.seed)
+        elif self.validation is not None and self.test is not None:
+            train, val, test = data, self.validation, self.test
+        elif self.validation is not None:
+            train_idx, test_idx = split_indices(data, (1.0 - f_test, f_test), self.seed)
+            train, val, test = data.subset(train_idx), self.validation, data.subset(test_idx)
+        else:
+            assert self.test is not None
+            train_idx, val_idx = split_indices(data, (1.0 - f_val, f_val), self.seed)
+            train, val, test = data.subset(train_idx), data.subset(val_idx), self.test
+        return (
+            train,
+            val if self.validation is None else self.validation,
+            test if self.test is None else self.test,
+        )
+
+    def record(self) -> dict[str, Any]:
+        """The checkpoint's account of this data (see :func:`recorded_training_data`)."""
+        return {
+            "data": self.source.to_json(),
+            "seed": self.seed,
+            "validation_fraction": self.validation_fraction,
+            "validation_data": None if self.validation_source is None else self.validation_source.to_json(),
+            "test_data": None if self.test_source is None else self.test_source.to_json(),
+        }
+
+
+def training_data(data: SequenceData, seed: int = 0) -> TrainingData:
+    """The default plan for ``data``: split 80/10/10 with ``seed``, recorded by its built-in
+    name when it is a built-in dataset."""
+    from edgernn.datasets import DATASETS
+
+    return TrainingData(data, DataSource.of(data, dataset=data.name if data.name in DATASETS else None), seed)
+
+
+def with_extra_data(
+    plan: TrainingData,
+    config: ModelConfig,
+    class_names: tuple[str, ...] | None,
+    validation: Path | None = None,
+    test: Path | None = None,
+) -> TrainingData:
+    """``plan`` with validation and/or test files, their labels mapped to the model's classes."""
+    from edgernn.data import align_classes, load_npz
+
+    changes: dict[str, Any] = {}
+    for role, path in (("validation", validation), ("test", test)):
+        if path is None:
+            continue
+        extra = load_npz(path)
+        if extra.task is not plan.data.task or extra.per_step != plan.data.per_step:
+            raise InputDataError(
+                f"the {role} data {path} is not the same kind of task as the training data",
+                "give the same kind of targets (classification or regression, per step or per sequence)",
+            )
+        changes[f"{role}_source"] = DataSource.of(extra, path=path)
+        changes[role] = align_classes(extra, class_names, config.output_width, f"{role} data {path}")
+    return dataclasses.replace(plan, **changes)
+
+
 def train_checkpoint(
-    data: SequenceData,
+    data: SequenceData | TrainingData,
     config: ModelConfig,
     output: Path,
     *,
@@ -67,46 +216,116 @@ def train_checkpoint(
     seed: int = 0,
     progress: bool = True,
     qat=None,  # noqa: ANN001 - QATConfig | None
+    dropout: float = 0.0,
+    tbptt: int | None = None,
+    max_minutes: float | None = None,
 ):  # noqa: ANN201 - TrainResult
     """Train on the train split (early stopping on the validation split) and save a checkpoint.
 
-    With ``qat`` the float model is fine-tuned with fake quantization (see :mod:`edgernn.models.qat`)
-    and the fine-tuned weights are saved: quantize them as usual.
+    ``data`` is a dataset (split 80/10/10 with ``seed``) or a :class:`TrainingData` saying how to
+    split it (its own seed is used); the float task metric on the test split is measured into the
+    result's ``test_metric``, and the data's sources, seed and the training options are recorded
+    in the checkpoint. With ``qat`` the float model is fine-tuned with fake quantization (see
+    :mod:`edgernn.models.qat`) and the fine-tuned weights are saved: quantize them as usual.
     """
     from edgernn.models import Checkpoint, TrainConfig, save_checkpoint, train
+    from edgernn.models.training import evaluate
 
-    train_data, val_data, _test = split(data, SPLIT_FRACTIONS, seed=seed)
-    result = train(
-        train_data,
-        config,
-        TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, seed=seed),
-        validation=val_data,
-        progress=progress,
-        qat=qat,
+    plan = data if isinstance(data, TrainingData) else training_data(data, seed)
+    train_data, val_data, test_data = plan.splits()
+    train_config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        seed=plan.seed,
+        dropout=dropout,
+        tbptt=tbptt,
+        max_minutes=max_minutes,
     )
-    metrics = {f"val_{result.val_metric.name}": result.val_metric.value, "split_seed": float(seed)}
+    result = train(train_data, config, train_config, validation=val_data, progress=progress, qat=qat)
+    result.test_metric = evaluate(result.model, test_data, result.normalization)
+    metrics = {f"val_{result.val_metric.name}": result.val_metric.value, "split_seed": float(plan.seed)}
+    metrics[f"test_{result.test_metric.name}"] = result.test_metric.value
     for prefix, metric in (("float_val", result.float_val_metric), ("int8_val", result.ptq_val_metric)):
         if metric is not None and result.qat != "off":
             metrics[f"{prefix}_{metric.name}"] = metric.value
+    record = {**plan.record(), "dropout": dropout, "tbptt": tbptt}
     save_checkpoint(
         output,
         Checkpoint(
             result.model,
             result.normalization,
             result.class_names,
-            data.name,
+            plan.data.name,
             metrics,
             result.target_scaling,
+            record,
             result.vocab,
         ),
     )
     return result
 
 
+def recorded_training_data(
+    ckpt,  # noqa: ANN001 - Checkpoint
+    *,
+    dataset: str | None = None,
+    data: Path | None = None,
+    seed: int | None = None,
+) -> TrainingData:
+    """The data and split a checkpoint was trained with, for ``quantize``.
+
+    With no ``dataset``/``data`` the recorded source is reloaded (and its content checked). Data
+    or a seed that differ from the recorded ones are refused: the "test" split of other data or of
+    another seed would hold training sequences and flatter the model. Checkpoints written before
+    the record existed fall back to ``--dataset``/``--data`` or the dataset name they stored.
+    """
+    from edgernn.data import align_classes
+
+    record = ckpt.training
+    recorded_seed = record.get("seed") if record else ckpt.metrics.get("split_seed")
+    if seed is not None and recorded_seed is not None and seed != int(recorded_seed):
+        raise InputDataError(
+            f"--seed {seed} differs from the split seed {int(recorded_seed)} the checkpoint was trained with; "
+            "its test split would hold training sequences",
+            "omit --seed (the recorded one is used)",
+        )
+    seed = int(recorded_seed) if seed is None and recorded_seed is not None else (seed or 0)
+    if record is None:
+        full, source = load_source(dataset or (None if data else ckpt.dataset), data)
+        return TrainingData(full, source, seed)
+    recorded = DataSource.from_json(record.get("data"))
+    if dataset or data:
+        full, given = load_source(dataset, data)
+        if given.fingerprint != recorded.fingerprint:
+            what = f"--data {data}" if data else f"--dataset {dataset}"
+            raise InputDataError(
+                f"{what} is not the data the checkpoint was trained on ({recorded.describe()}); "
+                "its test split would not be held out from training",
+                "omit --data/--dataset (the recorded data is used), or measure other data with `edgernn evaluate`",
+            )
+    else:
+        full = recorded.load("training data")
+    fraction = record.get("validation_fraction")
+    plan = TrainingData(full, recorded, seed, None if fraction is None else float(fraction))
+    width = ckpt.model.config.output_width
+    for role in ("validation", "test"):
+        value = record.get(f"{role}_data")
+        if value is None:
+            continue
+        extra_source = DataSource.from_json(value)
+        extra = align_classes(extra_source.load(f"{role} data"), ckpt.class_names, width, f"{role} data")
+        plan = dataclasses.replace(plan, **{role: extra, f"{role}_source": extra_source})
+    return plan
+
+
 def describe_training(result) -> list[str]:  # noqa: ANN001 - TrainResult
     """What ``train`` prints: the float validation metric, and what QAT did."""
     float_metric = result.float_val_metric or result.val_metric
     lines = [f"validation {float_metric} (best epoch {result.best_epoch}, {result.stop_reason})"]
+    if result.test_metric is not None:
+        lines.append(f"test {result.test_metric} (float)")
     if result.target_scaling is not None:
         mean = " ".join(f"{v:.6g}" for v in result.target_scaling.mean)
         std = " ".join(f"{v:.6g}" for v in result.target_scaling.std)
@@ -133,14 +352,120 @@ def _metric_value(name: str, row: dict[str, float]) -> str:
     return f"{100 * value:.2f}%" if name == "accuracy" else f"{value:.4g}"
 
 
-def quantize_checkpoint(ckpt, data: SequenceData, output: Path, *, options, seed: int = 0) -> QuantizedRNN:  # noqa: ANN001
-    """Calibrate on the train split, measure float and int8 on the test split, save the ``.ernn``."""
+def quantize_checkpoint(
+    ckpt,  # noqa: ANN001 - Checkpoint
+    data: SequenceData | TrainingData,
+    output: Path,
+    *,
+    options,  # noqa: ANN001 - QuantizeOptions
+    seed: int = 0,
+) -> QuantizedRNN:
+    """Calibrate on the train split, measure float and int8 on the test split, save the ``.ernn``.
+
+    ``data`` is a dataset split 80/10/10 with ``seed``, or a :class:`TrainingData` (from
+    :func:`recorded_training_data`) split as in training."""
     from edgernn.quant.from_torch import quantize
 
-    train_data, _val, test_data = split(data, SPLIT_FRACTIONS, seed=seed)
+    plan = data if isinstance(data, TrainingData) else training_data(data, seed)
+    train_data, _val, test_data = plan.splits()
     model = quantize(ckpt, train_data, options=options, validation=test_data)
     ir.save(model, output)
     return model
+
+
+# ----------------------------------------------------------------------------------- evaluate
+
+
+def evaluation_data(
+    model_path: Path, data: str | None, *, checkpoint: Path | None = None, which: str = "test", seed: int = 0
+) -> tuple[QuantizedRNN, SequenceData, str]:
+    """``evaluate``'s model and data: a ``.npz`` (all of it, labels mapped to the model's classes), a
+    built-in dataset's test split (or all of it), or - with no ``data`` - the test split recorded in
+    ``checkpoint``. Returns the model, the data and a description of the data."""
+    from edgernn.data import align_classes, load_dataset, load_npz
+    from edgernn.datasets import DATASETS
+
+    model = ir.load(model_path)
+    width = model.config.output_width
+    if data is None:
+        if checkpoint is None:
+            raise InputDataError("no data to evaluate on", "pass a .npz or a built-in dataset name, or --checkpoint")
+        from edgernn.models import load_checkpoint
+
+        plan = recorded_training_data(load_checkpoint(checkpoint))
+        test = plan.splits()[2]
+        what = (plan.test_source or plan.source).describe()
+        return model, test, f"the test split of {what} (seed {plan.seed})" if plan.test is None else what
+    path = Path(data)
+    if path.is_file():
+        return model, align_classes(load_npz(path), model.class_names, width, f"data {path}"), f"file {path}"
+    if data.lower() not in DATASETS:
+        raise InputDataError(
+            f"{data} is neither a data file nor a built-in dataset", f"pass a .npz or one of {', '.join(DATASETS)}"
+        )
+    full = load_dataset(data)
+    chosen = full if which == "all" else split(full, SPLIT_FRACTIONS, seed=seed)[2]
+    chosen = align_classes(chosen, model.class_names, width, f"dataset {data}")
+    return model, chosen, f"{data} ({'all' if which == 'all' else f'test split, seed {seed}'})"
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    what: str  # the data
+    sequences: int
+    steps: int | None  # per-step models: how many steps were scored
+    results: list  # list[BackendResult]
+    checkpoint_metric: Any = None  # Metric of the float PyTorch checkpoint, when one was given
+
+    def text(self) -> str:
+        scored = f"{plural(self.sequences, 'sequence')}" + (
+            f", per step over {plural(self.steps, 'step')}" if self.steps is not None else ", per sequence"
+        )
+        rows = []
+        if self.checkpoint_metric is not None:
+            rows.append(["pytorch (checkpoint)", "float32", str(self.checkpoint_metric), ""])
+        for r in self.results:
+            if r.metric is None:
+                rows.append([r.backend, "", "unavailable", r.unavailable or ""])
+                continue
+            same = "" if r.equal_to_reference is None else ("equal" if r.equal_to_reference else f"max {r.max_lsb} LSB")
+            rows.append([r.backend, "int8" if r.integer else "float32", str(r.metric), same])
+        table = format_table(["backend", "arithmetic", "metric", "int8 outputs vs reference"], rows)
+        return f"{self.what}: {scored}\n{table}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "data": self.what,
+            "sequences": self.sequences,
+            "steps": self.steps,
+            "checkpoint_metric": None
+            if self.checkpoint_metric is None
+            else {"metric": self.checkpoint_metric.name, "value": self.checkpoint_metric.value},
+            "backends": [r.to_json() for r in self.results],
+        }
+
+
+def evaluation_report(
+    model: QuantizedRNN,
+    data: SequenceData,
+    what: str,
+    backends: tuple[str, ...] | list[str],
+    checkpoint: Path | None = None,
+) -> EvaluationReport:
+    """Run ``data`` through each backend (:func:`edgernn.evaluation.compare_backends`) and, with a
+    checkpoint, through the float PyTorch model too."""
+    from edgernn.evaluation import compare_backends
+
+    checkpoint_metric = None
+    if checkpoint is not None:
+        from edgernn.models import load_checkpoint
+        from edgernn.models.training import evaluate as evaluate_float
+
+        ckpt = load_checkpoint(checkpoint)
+        checkpoint_metric = evaluate_float(ckpt.model, data, ckpt.normalization)
+    results = compare_backends(model, data, backends)
+    steps = int(data.lengths.sum()) if data.per_step else None
+    return EvaluationReport(what, len(data), steps, results, checkpoint_metric)
 
 
 # --------------------------------------------------------------------------- float vs int8 report

@@ -57,6 +57,7 @@ EXPORT_TARGETS = (
     "cortex-m33",
     "cortex-m55",
     "aarch64",
+    "cortex-a76",
     "armv7",
 )
 

@@ -35,6 +35,8 @@ class ExportOptions:
     target: str = "host"  # C: the core the build files and footprint report are for
     max_flash: int | None = None  # C: refuse exports whose constant data exceeds this many bytes
     max_ram: int | None = None  # C: refuse exports whose state + scratch exceed this many bytes
+    runtime: str = "copy"  # C: "copy" the runtime into the export, or "none" (model only, runtime installed apart)
+    single_header: bool = False  # C: one <prefix>.h with runtime and model (stb style)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,10 @@ Layout of the folder (``firmware_export/LAYOUT.md`` is the contract other tools 
     selftest/selftest.c       test-vector runner; selftest/vectors.bin: vectors for this model
     boards/                   bare-metal targets only: QEMU startup code and linker scripts
     CMakeLists.txt  Makefile  README.md  edgernn_export.json (manifest: marks an edgernn export)
+    LICENSE                   Apache-2.0; every C file carries its SPDX identifier
+
+``--runtime none`` leaves the runtime (and boards) out; ``--single-header`` writes ``<prefix>.h`` with
+runtime and model in place of ``include/`` and ``src/`` (:func:`single_header`).
 
 Everything numeric comes from the IR (:mod:`edgernn.ir`): weights, zero-point-folded biases,
 multipliers and shifts are written as they are; nothing is re-quantized here.
@@ -69,6 +73,11 @@ FLOAT_VECTOR_ATOL, FLOAT_VECTOR_RTOL = 1e-4, 1e-3
 MAX_FC_IN_FEATURES = 65536
 
 TEMPLATES = Path(__file__).parent / "templates" / "c"
+#: The licence of everything edgernn writes or ships (pyproject.toml; LICENSE is copied into every export).
+SPDX = "SPDX-License-Identifier: Apache-2.0"
+LICENSE_NAME = "LICENSE"
+#: ``--runtime``: copy the runtime into the export, or leave it out (compiled against a runtime installed apart).
+RUNTIME_MODES = ("copy", "none")
 
 _C_KEYWORDS = frozenset(
     "auto break case char const continue default do double else enum extern float for goto if inline int long "
@@ -507,7 +516,7 @@ def _banner_text(model: QuantizedRNN, what: str) -> str:
 
 
 def _c_banner(text: str) -> str:
-    return f"/*\n * {text}\n * Do not edit: re-export the model instead.\n */"
+    return f"/*\n * {SPDX}\n * {text}\n * Do not edit: re-export the model instead.\n */"
 
 
 def _describe(model: QuantizedRNN) -> str:
@@ -581,13 +590,15 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
     value_ctype = "float" if float_path else "int8_t"
     sfx = "_f32" if float_path else ""
     compiler, flags, _ = target_toolchain(options.target)
-    runtime = runtime_files(float_path)
-    sources = [dest for dest, _ in runtime if dest.endswith(".c")] + [f"src/{prefix}_model.c"]
+    mode = runtime_mode(options)
+    runtime = runtime_files(float_path) if mode == "copy" else []
+    sources = [dest for dest, _ in runtime if dest.endswith(".c")]
+    sources += [] if mode == "single" else [f"src/{prefix}_model.c"]
     context = {
         "p": prefix,
         "P": prefix.upper(),
         "banner_c": _c_banner(_banner_text(model, "Generated")),
-        "banner_hash": "# " + _banner_text(model, "Generated") + "\n# Do not edit: re-export the model instead.",
+        "banner_hash": f"# {SPDX}\n# {_banner_text(model, 'Generated')}\n# Do not edit: re-export the model instead.",
         "banner_line": _banner_text(model, "Generated"),
         "description": _describe(model),
         "version": __version__,
@@ -629,24 +640,31 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "target_compiler": compiler,
         "target_flags": flags,
         "sources": sources,
-        "boards": bool(board_files(options.target)),
-        "vocab": None if model.vocab is None else [_c_string(v) + "," for v in model.vocab],
+        "boards": bool(board_files(options.target)) and mode != "none",
+        **_compose_context(model, options, float_path),
+        "vocab": None if model.vocab is None else [c_string(v) + "," for v in model.vocab],
         "generate": _can_generate(model, float_path),
     }
     env = _environment()
     files: dict[str, bytes] = {}
     copied_banner = _c_banner(_banner_text(model, "Copied from the edgernn C runtime (firmware_export)"))
-    for dest, source in [*runtime, *board_files(options.target)]:
+    for dest, source in [*runtime, *(board_files(options.target) if mode != "none" else [])]:
         files[dest] = (copied_banner + "\n" + _inline_ports(source.read_text(encoding="utf-8"))).encode()
-    for template, dest in (
+    templates = [
         ("model.h.j2", f"include/{prefix}_model.h"),
         ("model.c.j2", f"src/{prefix}_model.c"),
         ("selftest.c.j2", "selftest/selftest.c"),
         ("CMakeLists.txt.j2", "CMakeLists.txt"),
         ("Makefile.j2", "Makefile"),
         ("README.md.j2", "README.md"),
-    ):
+    ]
+    for template, dest in templates:
         files[dest] = env.get_template(template).render(context).encode()
+    if mode == "single":
+        model_h, model_c = files.pop(f"include/{prefix}_model.h"), files.pop(f"src/{prefix}_model.c")
+        del files["CMakeLists.txt"]  # one header needs no build system
+        files[f"{prefix}.h"] = single_header(model, prefix, float_path, model_h.decode(), model_c.decode()).encode()
+    files[LICENSE_NAME] = license_path().read_bytes()
     manifest = {
         "banner": _banner_text(model, "Generated"),
         "generator": GENERATOR,
@@ -657,6 +675,8 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "target": options.target,
         "bidirectional": cfg.bidirectional,
         "token_input": tokens,
+        "runtime": mode,
+        "runtime_version": list(runtime_version()),
         **({} if model.vocab is None else {"vocab": list(model.vocab)}),
         "budget": dataclasses.asdict(b),
         "state_layout": {
@@ -670,20 +690,219 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
     return files
 
 
-def _c_string(text: str) -> str:
-    """A C string literal of ``text``'s UTF-8 bytes: printable ASCII as is, the rest as octal escapes
-    (three digits, so a following digit is never read into the escape); trigraphs cannot form."""
-    out = []
-    for byte in text.encode("utf-8"):
-        c = chr(byte)
-        out.append(c if 32 <= byte < 127 and c not in '"\\?' else f"\\{byte:03o}")
-    return '"' + "".join(out) + '"'
-
-
 def _can_generate(model: QuantizedRNN, float_path: bool) -> bool:
     """Whether the export gets ``<prefix>_generate``: int8 unidirectional next-token models."""
     cfg = model.config
     return not float_path and cfg.uses_tokens and not cfg.bidirectional and cfg.output_width == cfg.vocab_size
+
+
+# --------------------------------------------------------------------------------------------
+# Composing exports: --runtime copy|none, --single-header, the float helpers, the target's build rules.
+
+
+def runtime_mode(options: ExportOptions) -> str:
+    """``copy``, ``none`` or ``single`` (one header): where the runtime of an export comes from."""
+    if options.runtime not in RUNTIME_MODES:
+        raise EdgeRNNError(f"unknown --runtime {options.runtime!r}", f"choose one of {', '.join(RUNTIME_MODES)}")
+    if options.single_header:
+        if options.runtime != "copy":
+            raise EdgeRNNError(
+                "--single-header carries the runtime in the header; it cannot go with --runtime none",
+                "drop --runtime none (define ERNN_NO_RUNTIME_IMPLEMENTATION to leave the runtime out of one .c)",
+            )
+        return "single"
+    return options.runtime
+
+
+_RUNTIME_VERSION = re.compile(r"^#define ERNN_RUNTIME_VERSION_(MAJOR|MINOR) (\d+)\s*$", re.M)
+
+
+def runtime_version() -> tuple[int, int]:
+    """``(major, minor)`` of the runtime's interface (``ERNN_RUNTIME_VERSION_*`` in ernn_common.h): what
+    generated model code requires of the runtime it is compiled with."""
+    found = dict(_RUNTIME_VERSION.findall((runtime_root() / "include" / "edgernn" / "ernn_common.h").read_text()))
+    if set(found) != {"MAJOR", "MINOR"}:
+        raise EdgeRNNError("the C runtime's ernn_common.h defines no ERNN_RUNTIME_VERSION_MAJOR/MINOR", "reinstall")
+    return int(found["MAJOR"]), int(found["MINOR"])
+
+
+def license_path() -> Path:
+    """The LICENSE file (Apache-2.0): inside the wheel (edgernn/LICENSE) or at the repository's root."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / LICENSE_NAME, package.parent / LICENSE_NAME):
+        if candidate.is_file():
+            return candidate
+    raise EdgeRNNError("the edgernn LICENSE file is missing from this installation", "reinstall edgernn")
+
+
+def c_string(text: str) -> str:
+    """A C string literal of ``text`` in UTF-8: printable ASCII as is, everything else as three-digit octal
+    escapes (which, unlike hex escapes, never swallow the next character); ``?`` escaped against trigraphs."""
+    out = []
+    for byte in text.encode("utf-8"):
+        ch = chr(byte)
+        if ch in '"\\?':
+            out.append("\\" + ch)
+        elif 0x20 <= byte < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def _scale_split(scale: float) -> tuple[float, float]:
+    """``scale`` (float32) as ``hi + lo``, each with at most 12 significant bits, so that ``h * hi`` and
+    ``h * lo`` are exact in float32 for any ``h`` of at most 12 bits (the quantize helper's tie check)."""
+    s = np.float32(scale)
+    if s < 2.0**-100:  # below, h * lo could round (subnormal); no calibrated scale is that small
+        raise UnsupportedModelError(f"input scale {scale!r} is too small for the C quantize helper")
+    hi = (np.array([s]).view(np.uint32) & np.uint32(0xFFFFF000)).view(np.float32)[0]
+    lo = np.float32(s - hi)  # exact: the low 12 bits of the significand
+    assert float(hi) + float(lo) == float(s)
+    return float(hi), float(lo)
+
+
+@dataclass(frozen=True)
+class BuildRules:
+    """What the generated Makefile needs to build (and run) the selftest for one target."""
+
+    compiler: str
+    flags: str
+    ldflags: str
+    board: str | None  # bare-metal: the QEMU board under boards/
+    executable: str
+    run: str  # command prefix running the executable (empty: natively)
+    linux: bool
+
+
+def build_rules(target: str) -> BuildRules:
+    """The compiler, flags and run command of ``target`` (:data:`edgernn.boards.TARGETS`) for the Makefile."""
+    from edgernn.boards import TARGETS
+
+    t = TARGETS[target]
+    compiler, flags, _ = target_toolchain(target)
+    if t.bare_metal:
+        flags = f"{flags} -ffunction-sections -fdata-sections"
+    return BuildRules(
+        compiler=compiler,
+        flags=flags,
+        ldflags=" ".join(t.ldflags),
+        board=t.board,
+        executable="build/selftest.elf" if t.bare_metal else "build/selftest",
+        run=" ".join(t.emulator),
+        linux=t.kind == "linux",
+    )
+
+
+def _compose_context(model: QuantizedRNN, options: ExportOptions, float_path: bool) -> dict[str, object]:
+    """Template values of the composing features: runtime mode and version, helpers, build rules."""
+    major, minor = runtime_version()
+    scale_hi, scale_lo = _scale_split(model.input_q.scale)
+    names = model.class_names
+    return {
+        "runtime_mode": runtime_mode(options),
+        "runtime_major": major,
+        "runtime_minor": minor,
+        "spdx": SPDX,
+        "quantize_helpers": not float_path and not model.config.uses_tokens,
+        "dequantize_helper": not float_path,
+        "scale_hi": _c_float(scale_hi),
+        "scale_lo": _c_float(scale_lo),
+        "class_names": [c_string(n) for n in names] if names else None,
+        "rules": build_rules(options.target),
+    }
+
+
+# The single header: the runtime's files pasted in include order, then the model.
+
+_LOCAL_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"[^\n]*$', re.M)
+_STATIC_FUNCTION = re.compile(r"^static\b[^;=(]*?\b([A-Za-z_]\w*)\s*\(", re.M)
+
+
+class _Amalgamation:
+    """Pastes C files into one text, replacing each ``#include "x"`` of a runtime file by that file the
+    first time and dropping it afterwards (the files carry include guards; this keeps the text short)."""
+
+    def __init__(self) -> None:
+        root = runtime_root()
+        self.search = (root / "include", root / "src")
+        self.done: set[Path] = set()
+
+    def _resolve(self, name: str, here: Path | None) -> Path | None:
+        for folder in ((here,) if here else ()) + self.search:
+            candidate = (folder / name).resolve()
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def paste(self, text: str, here: Path | None) -> str:
+        def include(m: re.Match[str]) -> str:
+            path = self._resolve(m.group(1), here)
+            if path is None:  # the model's own header: it is pasted above
+                return f"/* {m.group(0).strip()}: above */"
+            if path in self.done:
+                return ""
+            self.done.add(path)
+            return self.paste(path.read_text(encoding="utf-8"), path.parent).rstrip("\n")
+
+        return _LOCAL_INCLUDE.sub(include, text)
+
+    def paste_file(self, path: Path) -> str:
+        self.done.add(path.resolve())
+        return self.paste(path.read_text(encoding="utf-8"), path.parent)
+
+
+def single_header(model: QuantizedRNN, prefix: str, float_path: bool, model_h: str, model_c: str) -> str:
+    """``<prefix>.h``: the runtime's headers and the model's API, and under ``<PREFIX>_IMPLEMENTATION``
+    the runtime's sources of the path and the model's weights and functions (stb style).
+
+    Static functions that several runtime sources define under one name (each file its own
+    ``hidden_size``) get a per-file name by a function-like macro around their file, so that the
+    sources can share one translation unit unchanged.
+    """
+    P = prefix.upper()
+    a = _Amalgamation()
+    public = a.paste_file(runtime_root() / "include" / "edgernn" / "edgernn.h") + a.paste(model_h, None)
+    sources = [p for dest, p in runtime_files(float_path) if dest.endswith(".c")]
+    statics = {p: set(_STATIC_FUNCTION.findall(p.read_text(encoding="utf-8"))) for p in sources}
+    shared = {n for p in sources for n in statics[p] if sum(n in s for s in statics.values()) > 1}
+    runtime_parts = []
+    for p in sources:
+        names = sorted(shared & statics[p])
+        renames = "".join(f"#define {n}(...) {p.stem}_{n}(__VA_ARGS__)\n" for n in names)
+        undo = "".join(f"#undef {n}\n" for n in names)
+        runtime_parts.append(f"/* ---- {p.name} ---- */\n{renames}{a.paste_file(p)}{undo}")
+    banner = _c_banner(_banner_text(model, "Generated"))
+    return f"""{banner}
+/**
+ * @file {prefix}.h
+ * @brief {_describe(model)}: the edgernn C runtime and this model in one header.
+ *
+ * Everywhere: #include "{prefix}.h" for the API ({prefix}_init, {prefix}_step, ...).
+ * In exactly one .c or .cpp file, before the include:
+ *     #define {P}_IMPLEMENTATION
+ * Several single-header models in one program: each {P}_IMPLEMENTATION in its own .c file, and in all
+ * but one of them also #define ERNN_NO_RUNTIME_IMPLEMENTATION (the runtime is compiled once).
+ */
+#ifndef {P}_H
+#define {P}_H
+
+{public.strip()}
+
+#endif /* {P}_H */
+
+#if defined({P}_IMPLEMENTATION) && !defined({P}_IMPLEMENTED)
+#define {P}_IMPLEMENTED
+
+#ifndef ERNN_NO_RUNTIME_IMPLEMENTATION
+{chr(10).join(runtime_parts).strip()}
+#endif /* ERNN_NO_RUNTIME_IMPLEMENTATION */
+
+/* ---- {prefix}_model.c ---- */
+{a.paste(model_c, None).strip()}
+
+#endif /* {P}_IMPLEMENTATION */
+"""
 
 
 # --------------------------------------------------------------------------------------------

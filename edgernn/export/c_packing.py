@@ -6,8 +6,8 @@ Layout (packing ``K``): rows padded with zero rows to ``R`` (a multiple of 4; a 
 to ``round4(hidden)`` rows so gate ``g`` starts at row ``g * round4(hidden)``), columns padded with zeros
 to ``C`` (a multiple of ``K``); weight ``[o][i]`` goes to ``((o // 4) * (C // K) + i // K) * 4K + (o % 4) * K
 + i % K``: per 4-row block and K columns, K bytes of each row in turn. ``K`` is 16 on cores with integer
-MVE (Cortex-M55: one 16-byte vector per row) and 4 elsewhere (one word per row: one LDM feeds the DSP
-kernel's 16 multiply-accumulates; the portable kernel reads the same layout).
+MVE (Cortex-M55: one 16-byte vector per row), on AArch64 (NEON) and x86-64 (AVX2), and 4 elsewhere
+(one word per row: one LDM feeds the DSP kernel's 16 multiply-accumulates; the portable kernel reads the same layout).
 
 The short requantization (``bounded``), proven in ``ernn_fc_s8.c``: with ``left = max(shift, 0) + 1``,
 ``SMMULR(acc << left, M)`` equals TFLite's ``SRDHM(acc << (left - 1), M)`` exactly when the doubled value
@@ -20,6 +20,8 @@ row, or an int16 layer has a non-zero output zero point, the layer keeps the gen
 
 from __future__ import annotations
 
+import platform
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,12 +30,16 @@ import numpy as np
 from edgernn.ir import FullyConnected
 
 #: Packing of each export target (ERNN_FC_PACK_K of the core it is compiled for).
-_PACK_K = {"cortex-m55": 16}
+_PACK_K = {"cortex-m55": 16, "aarch64": 16, "cortex-a76": 16}
 DEFAULT_PACK_K = 4
+#: ``platform.machine()`` of the 64-bit hosts whose compilers define ERNN_FC_PACK_K 16 (x86-64, AArch64).
+_WIDE_HOSTS = frozenset({"x86_64", "amd64", "aarch64", "arm64"})
 
 
 def pack_k(target: str) -> int:
-    """The packing ``K`` the C runtime uses when compiled for ``target``."""
+    """The packing ``K`` the C runtime uses when compiled for ``target`` (``host``: this machine)."""
+    if target == "host":
+        return 16 if platform.machine().lower() in _WIDE_HOSTS and sys.maxsize > 2**32 else DEFAULT_PACK_K
     return _PACK_K.get(target, DEFAULT_PACK_K)
 
 

@@ -3,9 +3,12 @@
 Layout: the model's state dict (``embedding.weight``, ``rnn.weight_ih_l0``, ..., ``head.bias``),
 optionally ``normalization.mean`` / ``normalization.std``, and string metadata ``format``,
 ``format_version``, ``edgernn_version``, and JSON-encoded ``config``, ``class_names``,
-``dataset``, ``metrics``, optionally ``target_scaling`` (regression: the target mean/std the model
-was trained with, already folded into the head; recorded for inspection only) and ``vocab`` (token
-models: the text of each token id, a JSON list of strings), plus
+``dataset``, ``metrics``, optionally ``training`` (how the model was trained: dropout, tbptt,
+the split seed and validation fraction, and each data source's name or path with the
+fingerprint of its content, so that ``quantize`` finds the same data and split), optionally
+``target_scaling`` (regression: the target mean/std the model
+was trained with, already folded into the head; recorded for inspection only), optionally ``vocab``
+(token models: the text of each token id, a JSON list of strings), plus
 ``content_sha256``: the hash of every tensor and every other metadata field, verified on load so
 that a flipped bit never loads silently.
 
@@ -52,6 +55,7 @@ class Checkpoint:
     dataset: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     target_scaling: TargetScaling | None = None
+    training: dict[str, Any] | None = None
     vocab: tuple[str, ...] | None = None
 
 
@@ -82,6 +86,8 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         "dataset": json.dumps(ckpt.dataset),
         "metrics": json.dumps({k: float(v) for k, v in ckpt.metrics.items()}),
     }
+    if ckpt.training is not None:
+        metadata["training"] = json.dumps(ckpt.training, sort_keys=True)
     if ckpt.target_scaling is not None:
         metadata["target_scaling"] = json.dumps(ckpt.target_scaling.to_json())
     if ckpt.vocab is not None:
@@ -228,8 +234,18 @@ def _checkpoint(meta: dict[str, str], tensors: dict[str, torch.Tensor]) -> Check
         dataset,
         {str(k): float(v) for k, v in metrics.items()},
         _target_scaling(meta, config),
+        _training(meta),
         _vocab(meta, config),
     )
+
+
+def _training(meta: dict[str, str]) -> dict[str, Any] | None:
+    if "training" not in meta:
+        return None  # written before the training record existed
+    value = _json_field(meta, "training")
+    if not isinstance(value, dict):
+        raise ModelFileError("metadata field 'training' is not an object")
+    return value
 
 
 def _vocab(meta: dict[str, str], config: ModelConfig) -> tuple[str, ...] | None:

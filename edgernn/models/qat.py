@@ -442,7 +442,7 @@ def fine_tune(
     """Fine-tune a copy of ``model`` with fake quantization for ``qat.epochs`` epochs and keep the
     weights whose fake-quantized validation metric is best, ties broken by the validation loss (a
     small validation split often ties on accuracy); the float weights if none beat them."""
-    from edgernn.models.training import _inputs
+    from edgernn.models.training import _inputs, improves
 
     model = copy.deepcopy(model)
     options = qat.quantize
@@ -477,7 +477,7 @@ def fine_tune(
         history.append(
             {"epoch": epoch, "train_loss": loss, key: metric.value, "val_loss": val_loss, "seconds": elapsed}
         )
-        if metric.better_than(best) or (metric.value == best.value and val_loss < best_loss):
+        if improves(metric, val_loss, best, best_loss):
             best, best_loss, best_epoch, best_quant = metric, val_loss, epoch, quant
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         bar.set_postfix(loss=f"{loss:.4f}", val=str(metric), best=best_epoch)

@@ -30,12 +30,14 @@ class RNNModel(nn.Module):
       the backward direction after running back to t=0. That is PyTorch's ``h_n``, so for a
       unidirectional model it equals the output at the last step.
     * With ``output_size`` None there is no head and the output is the (concatenated) hidden state.
+    * ``dropout`` (training only, not part of the config): between stacked layers and before the
+      head; in eval mode it is the identity, so it never changes what is exported.
     * ``lengths`` marks a zero-padded batch: steps past a sequence's length are not run (packing),
       so states and LAST outputs are those at each sequence's true end; SEQUENCE outputs at
       padded steps carry no information (the head applied to zeros) and are masked in training.
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, dropout: float = 0.0) -> None:
         super().__init__()
         self.config = config
         self.embedding: nn.Embedding | None = (
@@ -43,7 +45,8 @@ class RNNModel(nn.Module):
             if config.uses_tokens
             else None
         )
-        self.rnn: nn.RNN | nn.GRU | nn.LSTM = _make_rnn(config)
+        self.rnn: nn.RNN | nn.GRU | nn.LSTM = _make_rnn(config, dropout)
+        self.dropout = nn.Dropout(dropout)  # no parameters: the state dict is unchanged
         self.head: nn.Linear | None = (
             nn.Linear(config.hidden_size * config.num_directions, config.output_size)
             if config.output_size is not None
@@ -67,7 +70,7 @@ class RNNModel(nn.Module):
             h = state[0] if isinstance(state, tuple) else state
             top = h[-self.config.num_directions :]  # the top layer's rows, forward then backward
             features = torch.cat(list(top), dim=-1)
-        y = self.head(features) if self.head is not None else features
+        y = self.head(self.dropout(features)) if self.head is not None else features
         return y, state
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -80,10 +83,19 @@ class RNNModel(nn.Module):
         return x
 
 
-def _make_rnn(config: ModelConfig) -> nn.RNN | nn.GRU | nn.LSTM:
+def _make_rnn(config: ModelConfig, dropout: float = 0.0) -> nn.RNN | nn.GRU | nn.LSTM:
     """The recurrent stack in edgernn's fixed layout: batch_first, with biases, tanh for RNN."""
     size = (config.rnn_input_size, config.hidden_size, config.num_layers)
+    # torch applies RNN dropout only between layers (and warns when there is one layer).
+    between = dropout if config.num_layers > 1 else 0.0
     if config.cell is CellType.RNN:
-        return nn.RNN(*size, nonlinearity="tanh", bias=True, batch_first=True, bidirectional=config.bidirectional)
+        return nn.RNN(
+            *size,
+            nonlinearity="tanh",
+            bias=True,
+            batch_first=True,
+            bidirectional=config.bidirectional,
+            dropout=between,
+        )
     cls = nn.GRU if config.cell is CellType.GRU else nn.LSTM
-    return cls(*size, bias=True, batch_first=True, bidirectional=config.bidirectional)
+    return cls(*size, bias=True, batch_first=True, bidirectional=config.bidirectional, dropout=between)

@@ -19,10 +19,20 @@ from edgernn.errors import EdgeRNNError, InputDataError
 from edgernn.metrics import Metric, int8_loss_exceeds, task_metric
 from edgernn.models.qat import QATConfig
 from edgernn.models.qat import fine_tune as qat_fine_tune
-from edgernn.models.rnn import RNNModel
+from edgernn.models.rnn import RNNModel, State
 from edgernn.types import ModelConfig, OutputMode, Task
 
-__all__ = ["TargetScaling", "TrainConfig", "TrainResult", "train", "fine_tune_qat", "evaluate", "predict"]
+__all__ = [
+    "TargetScaling",
+    "TrainConfig",
+    "TrainResult",
+    "train",
+    "fine_tune_qat",
+    "evaluate",
+    "predict",
+    "improves",
+    "tbptt_losses",
+]
 
 _IGNORE = -100  # label of padded steps: F.cross_entropy skips it
 
@@ -44,6 +54,12 @@ class TrainConfig:
     # OpenMP spin-waits made epochs ~170x slower; a fixed count also makes weights reproducible
     # across machines (results are bit-identical only at the same thread count).
     num_threads: int = 1
+    # Dropout between stacked layers and before the head, in training only (eval: identity).
+    dropout: float = 0.0
+    # Truncated backpropagation through time: per-step models on long streams are trained in
+    # chunks of this many steps, the state carried (detached) from one chunk to the next of the
+    # same sequence, with an optimizer step per chunk. None: whole sequences.
+    tbptt: int | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -56,6 +72,8 @@ class TrainConfig:
             ("validation_fraction", 0 < self.validation_fraction < 1),
             ("max_minutes", self.max_minutes is None or self.max_minutes > 0),
             ("num_threads", self.num_threads >= 1),
+            ("dropout", 0 <= self.dropout < 1),
+            ("tbptt", self.tbptt is None or self.tbptt >= 1),
         ]
         for name, ok in checks:
             if not ok:
@@ -133,6 +151,7 @@ class TrainResult:
     ptq_val_metric: Metric | None = None
     qat_history: list[dict[str, float]] | None = None
     qat_best_epoch: int | None = None
+    test_metric: Metric | None = None  # float, on a test split or file, when the caller measured one
     vocab: tuple[str, ...] | None = None  # token data: the text of each token id
 
 
@@ -159,6 +178,11 @@ def train(
         data, validation = data.subset(train_idx), data.subset(val_idx)
     _check_compatible(data, config, "training data")
     _check_compatible(validation, config, "validation data")
+    if tc.tbptt is not None and (config.output_mode is not OutputMode.SEQUENCE or config.bidirectional):
+        raise InputDataError(
+            "truncated BPTT (tbptt) needs a unidirectional model with per-step targets",
+            "drop tbptt, or train on per-step targets with a unidirectional model",
+        )
     normalization = None if data.uses_tokens else Normalization.fit(data)
     inputs = _inputs(data, normalization)
 
@@ -195,7 +219,7 @@ def _train(
     targets = data if scaling is None else scaling.standardize(data)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(tc.seed)
-        model = RNNModel(config)
+        model = RNNModel(config, dropout=tc.dropout)
 
         def forward(x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
             return model(x, lengths=lengths)[0]
@@ -204,27 +228,36 @@ def _train(
         rng = np.random.default_rng(tc.seed)  # batch order: independent of torch's RNG
         history: list[dict[str, float]] = []
         best: Metric | None = None
+        best_loss = math.inf
+        val_inputs = _inputs(validation, normalization)
+        val_targets = validation if scaling is None else scaling.standardize(validation)
         best_state: dict[str, torch.Tensor] = {}
         best_epoch, stale, stop_reason = 0, 0, "epochs"
         start = time.monotonic()
         bar = tqdm(range(1, tc.epochs + 1), desc="train", unit="epoch", disable=not progress)
         for epoch in bar:
             model.train()
-            loss = _train_epoch(model, forward, optimizer, inputs, targets, rng.permutation(len(data)), tc)
+            order = rng.permutation(len(data))
+            if tc.tbptt is None:
+                loss = _train_epoch(model, forward, optimizer, inputs, targets, order, tc)
+            else:
+                loss = _train_epoch_tbptt(model, optimizer, inputs, targets, order, tc, tc.tbptt)
             if not math.isfinite(loss):
                 raise EdgeRNNError(f"training diverged (loss {loss}) in epoch {epoch}", "lower learning_rate")
             metric = _evaluate_forward(model, forward, validation, normalization, scaling)
+            val_loss = _mean_loss(model, forward, val_inputs, val_targets)
             elapsed = time.monotonic() - start
             history.append(
                 {
                     "epoch": epoch,
                     "train_loss": loss,
                     f"val_{metric.name.lower()}": metric.value,
+                    "val_loss": val_loss,
                     "seconds": elapsed,
                 }
             )
-            if metric.better_than(best):
-                best, best_epoch, stale = metric, epoch, 0
+            if improves(metric, val_loss, best, best_loss):
+                best, best_loss, best_epoch, stale = metric, val_loss, epoch, 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 stale += 1
@@ -252,6 +285,16 @@ def _train(
         float_val_metric=best,
         vocab=data.vocab,
     )
+
+
+def improves(metric: Metric, loss: float, best: Metric | None, best_loss: float) -> bool:
+    """Whether an epoch beats the best so far: a strictly better validation metric, or an equal
+    one with a lower validation loss. On a small validation split the metric saturates or ties
+    within a few epochs (accuracy moves in steps of 1/N); without the loss as tie-breaker early
+    stopping would keep the first epoch that reached it."""
+    if best is None or metric.better_than(best):
+        return True
+    return metric.value == best.value and loss < best_loss
 
 
 def fine_tune_qat(
@@ -353,6 +396,80 @@ def _train_epoch(
         optimizer.step()
         total += loss.item() * len(idx)
     return total / len(order)
+
+
+def _train_epoch_tbptt(
+    model: RNNModel,
+    optimizer: torch.optim.Optimizer,
+    inputs: Sequence[np.ndarray],
+    data: SequenceData,
+    order: np.ndarray,
+    tc: TrainConfig,
+    chunk: int,
+) -> float:
+    """One epoch of truncated BPTT (see :func:`tbptt_losses`); returns the mean loss per scored step."""
+    total, steps = 0.0, 0
+    for idx in np.array_split(order, math.ceil(len(order) / tc.batch_size)):
+        x, lengths = _collate(inputs, idx)
+        y = _collate_targets(data, idx)
+        for loss, scored in tbptt_losses(model, x, lengths, y, chunk):
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if tc.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+            optimizer.step()
+            total += loss.item() * scored
+            steps += scored
+    return total / max(steps, 1)
+
+
+def tbptt_losses(
+    model: RNNModel, x: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, chunk: int
+) -> Iterator[tuple[torch.Tensor, int]]:
+    """Truncated BPTT over one padded batch of per-step sequences: yields, chunk by chunk of
+    ``chunk`` steps, the chunk's loss (mean over its valid steps) and how many valid steps it
+    scored.
+
+    The state each sequence reaches at the end of a chunk starts its next chunk, detached, so the
+    gradient of a chunk's loss stops at the chunk boundary while the forward pass sees the whole
+    history. The caller backpropagates (and steps the optimizer) on each loss before asking for the
+    next; sequences that ended in an earlier chunk drop out of the later ones.
+    """
+    state: State | None = None
+    for start in range(0, x.shape[1], chunk):
+        steps = torch.clamp(lengths - start, 0, chunk)
+        active = torch.nonzero(steps > 0).flatten()
+        if active.numel() == 0:
+            return
+        width = int(steps.max())
+        part = _rows(state, active)
+        out, new_state = model(x[active, start : start + width], part, lengths=steps[active])
+        loss = _loss(out, y[active, start : start + width], steps[active], model.config)
+        state = _carry(state, new_state, active, x.shape[0])
+        yield loss, int(steps.sum())
+
+
+def _rows(state: State | None, rows: torch.Tensor) -> State | None:
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return (state[0][:, rows], state[1][:, rows])
+    return state[:, rows]
+
+
+def _carry(old: State | None, new: State, rows: torch.Tensor, batch: int) -> State:
+    """The whole batch's state after a chunk: ``new`` (detached) for ``rows``, ``old`` elsewhere."""
+
+    def merge(previous: torch.Tensor | None, fresh: torch.Tensor) -> torch.Tensor:
+        full = torch.zeros(fresh.shape[0], batch, fresh.shape[2]) if previous is None else previous.clone()
+        full[:, rows] = fresh.detach()
+        return full
+
+    if isinstance(new, tuple):
+        assert old is None or isinstance(old, tuple)
+        return (merge(None if old is None else old[0], new[0]), merge(None if old is None else old[1], new[1]))
+    assert not isinstance(old, tuple)
+    return merge(old, new)
 
 
 @torch.no_grad()

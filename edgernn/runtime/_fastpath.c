@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * edgernn's Python fast path for Stream.step / Stream.run on the "c" backend (a CPython extension).
  *

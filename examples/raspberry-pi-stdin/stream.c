@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file stream.c
  * @brief Stream feature frames from stdin through an edgernn int8 model, one time step per frame.

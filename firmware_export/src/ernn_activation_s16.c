@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_activation_s16.c
  * @brief TFLite's int16 LOGISTIC and TANH: LUT interpolation, Q0.15 output (one table, see ernn_lut_s16.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_cells_f32.c
  * @brief float32 fully connected and Elman / GRU / LSTM steps (edgernn.floatmodel.float_cell_step).

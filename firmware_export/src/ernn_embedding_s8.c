@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_embedding_s8.c
  * @brief Token id to int8 embedding row (TFLite GATHER).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_fc_s8.c
  * @brief int8 fully connected (TFLite FULLY_CONNECTED): row-major layers, and layers the exporter packed
@@ -16,6 +17,10 @@
 #include "../ports/arm_mve/ernn_dot_s8_mve.h"
 #elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && defined(__thumb2__)
 #include "../ports/arm_dsp/ernn_dot_s8_dsp.h"
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#include "../ports/neon/ernn_dot_s8_neon.h"
+#elif defined(__x86_64__) && defined(__GNUC__)
+#include "../ports/x86/ernn_dot_s8_x86.h"
 #endif
 #endif
 
@@ -193,7 +198,7 @@ static ERNN_ALWAYS_INLINE void store_fast(const int32_t acc[4], int32_t rows, er
         if (y16 != NULL) {
             y16[k] = (int16_t)(accumulate ? ernn_activate_q312(act, ernn_ssat16(ernn_ssat16(v) + y16[k]))
                                           : ernn_ssat16(v));
-        } else {
+        } else if (y8 != NULL) { /* always (one of y16, y8 is set); gcc -O3 warns of a NULL store otherwise */
             y8[k] = (int8_t)(ernn_clamp(v, INT8_MIN - zero_point, INT8_MAX - zero_point) + zero_point);
         }
     }

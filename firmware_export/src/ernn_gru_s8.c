@@ -1,9 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_gru_s8.c
  * @brief int8 GRU step, PyTorch semantics (edgernn.reference.gru_step).
  */
 #include "edgernn/ernn_s8.h"
 #include "ernn_internal.h"
+
+#if !defined(ERNN_PORTABLE) && defined(__aarch64__) && defined(__ARM_NEON)
+#include "../ports/neon/ernn_dot_s8_neon.h" /* ernn_gru_fast_port */
+#endif
 
 static int32_t hidden_size(const ernn_gru_s8_params *p)
 {
@@ -39,14 +44,20 @@ ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_
          * form below. Two light loops (candidate, then the blend) keep every value in a register. */
         const ernn_fast_rescale rm = ernn_fast_of(p->reset_mul.multiplier, p->reset_mul.shift);
         int16_t *cand = scratch + 2 * stride; /* x_n, replaced by the candidate */
-        for (int32_t j = 0; j < n; ++j) {
+        int32_t done = 0; /* units a port did (the same integers), the loops below do the rest */
+#if defined(ERNN_PORT_GRU_FAST)
+        done = ernn_gru_fast_port(gr, gz, xn, hn, h_q15, h, n, p->reset_mul.multiplier, -p->reset_mul.shift,
+                                  p->gate_mul.multiplier, -p->gate_mul.shift, p->to_hidden.multiplier,
+                                  -p->to_hidden.shift, p->hidden_zero_point);
+#endif
+        for (int32_t j = done; j < n; ++j) {
             const int32_t reset_hidden = ernn_ssat16(ernn_fast_out(gr[j] * hn[j], rm, 1));
             cand[j] = (int16_t)ernn_tanh_q312(ernn_ssat16(xn[j] + reset_hidden));
         }
         const ernn_fast_rescale gm = ernn_fast_of(p->gate_mul.multiplier, p->gate_mul.shift);
         const ernn_fast_rescale hm = ernn_fast_of(p->to_hidden.multiplier, p->to_hidden.shift);
         const int32_t zp = p->hidden_zero_point;
-        for (int32_t j = 0; j < n; ++j) {
+        for (int32_t j = done; j < n; ++j) {
             const int32_t z = gz[j];
             const int32_t keep = ernn_ssat16(ernn_fast_out(z * h_q15[j], gm, 1));
             const int32_t update = ernn_ssat16(ernn_fast_out((INT16_MAX - z) * cand[j], gm, 1));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_internal.h
  * @brief Private helpers shared by the runtime's source files (not part of the API).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_lstm_s8.c
  * @brief int8 LSTM step, TFLite Micro's 8x8_16 scheme (edgernn.reference.lstm_step).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_lut_s16.h
  * @brief TFLite's int16 LOGISTIC / TANH interpolation, with one table load and one multiply-add.

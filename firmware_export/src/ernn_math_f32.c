@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_math_f32.c
  * @brief exp, sigmoid and tanh in float32 without libm (for the float path).

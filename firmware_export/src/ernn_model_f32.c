@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_model_f32.c
  * @brief Stacking, directions and output of a float32 model: the float cells, state and head for the

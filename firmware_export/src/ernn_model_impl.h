@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_model_impl.h
  * @brief The model driver (stacking, directions, token input, output), written once for both paths.

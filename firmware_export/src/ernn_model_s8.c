@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_model_s8.c
  * @brief Stacking, directions and output of an int8 model (edgernn.engine, in C): the int8 cells,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_rnn_s8.c
  * @brief int8 Elman RNN step (edgernn.reference.rnn_step).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_test.h
  * @brief A minimal test harness for the runtime's C unit tests (one executable per test file).

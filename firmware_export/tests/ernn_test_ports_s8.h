@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_test_ports_s8.h
  * @brief Included by test_kernels_s8.c. Packed FC layers (the kernels of this build: arm_dsp, arm_mve or portable)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file test_f32.c
  * @brief The float32 path: exp/sigmoid/tanh against libm, cells against hand-written formulas,

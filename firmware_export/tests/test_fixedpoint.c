@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file test_fixedpoint.c
  * @brief Fixed-point primitives and the int16 LUT activations: known values and properties.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file test_kernels_s8.c
  * @brief int8 fully connected, embedding and cell steps: hand-computed values and argument checks;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file test_model_s8.c
  * @brief The int8 model driver: sizes, reset, step == run == run_sequence, bidirectional

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file insncount.c
  * @brief QEMU TCG plugin: exact counts of executed guest instructions (edgernn's MCU cost measure).

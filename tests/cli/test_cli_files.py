@@ -178,6 +178,7 @@ def test_cli_polish(model: Path, tmp_path: Path) -> None:
     assert [line.split()[0] for line in commands.strip().splitlines()] == [
         "train",
         "quantize",
+        "evaluate",
         "run",
         "generate",
         "inspect",

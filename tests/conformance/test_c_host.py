@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -286,7 +287,9 @@ def test_selftest_reports_mismatches_and_foreign_vectors(tmp_path: Path) -> None
 
 def test_export_builds_with_its_makefile_and_cmake(tmp_path: Path) -> None:
     folder = tmp_path / "export"
-    export(model_of(case_named("lstm-2layer-head-sat")), folder, ExportOptions(prefix="kws", target="cortex-m4"))
+    # (the Makefile builds for the export's --target: a host export here; tests/conformance/test_c_compose.py
+    # builds and runs Cortex-M4 and aarch64 exports with theirs)
+    export(model_of(case_named("lstm-2layer-head-sat")), folder, ExportOptions(prefix="kws", target="host"))
     proc = subprocess.run(["make", "-C", str(folder), "check", f"CC={CC}"], capture_output=True, text=True)
     assert proc.returncode == 0 and "0 mismatches" in proc.stdout, proc.stdout + proc.stderr
     if shutil.which("cmake") and shutil.which("ctest"):
@@ -457,3 +460,39 @@ def test_build_cache_is_reused_and_safe_under_concurrency(tmp_path: Path) -> Non
         from edgernn.runtime.c_backend import build_shared_library
 
         assert build_shared_library(model) == lib and lib.stat().st_mtime_ns == mtime
+
+
+# --------------------------------------------------------------------------------------------
+# Every x86-64 kernel of firmware_export/ports/x86 (the shared library above runs the widest one the CPU
+# has): the selftest built with the choice capped at each level, free-running streams.
+
+X86_LEVELS = {0: None, 1: "avx2", 2: "avx_vnni", 3: "avx512_vnni"}  # level: /proc/cpuinfo flag it needs
+X86_MODELS = ["gru-3layer-seq", "lstm-2layer-head-sat", "rnn-wide-input-sat", "gru-128x2", "long-gru-sat", "long-lstm"]
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return set(re.search(r"^flags\s*:(.*)$", text, re.M).group(1).split()) if "flags" in text else set()
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86-64 kernels")
+@pytest.mark.parametrize("level", ["portable", *X86_LEVELS], ids=lambda v: f"level-{v}")
+def test_x86_kernels_equal_reference(level: int | str, tmp_path: Path) -> None:
+    """Each kernel (0 plain C, 1 AVX2, 2 AVX-VNNI, 3 AVX-512 VNNI; "portable": ERNN_PORTABLE, no port)."""
+    if level != "portable" and X86_LEVELS[level] and X86_LEVELS[level] not in _cpu_flags():
+        pytest.skip(f"this CPU lacks {X86_LEVELS[level]}: level {level} would run a narrower kernel")
+    flag = "-DERNN_PORTABLE" if level == "portable" else f"-DERNN_X86_LEVEL={level}"
+    for name in X86_MODELS:
+        case = case_named(name)
+        model = model_of(case)
+        folder = tmp_path / name
+        export(model, folder, ExportOptions())
+        seqs = [int8_inputs(case.config, n, case.seed + n) for n in (1, case.steps)]
+        vectors = write_test_vectors(model, tmp_path / f"{name}.bin", seqs)
+        exe = tmp_path / f"{name}-selftest"
+        _build_selftest(folder, exe, ["-O2", flag, f"-DSELFTEST_MAX_STEPS={case.steps}"])
+        status, compared, mismatches, out = _run_selftest(exe, vectors)
+        assert (status, compared, mismatches) == (0, 1 + case.steps, 0), (name, out)

@@ -78,7 +78,7 @@ CASES = [
         ModelConfig(cell="gru", input_size=8, hidden_size=16, output_size=4, output_mode=OutputMode.SEQUENCE),
         seed=20,
         lengths=(LONG_STREAM_STEPS,),
-        targets=("cortex-m0", "cortex-m4", "cortex-m55", "aarch64", "armv7"),
+        targets=("cortex-m0", "cortex-m4", "cortex-m55", "aarch64", "cortex-a76", "armv7"),
     ),
     # Not bit-exact by design (float32): a build-and-run check of the --float path on every FPU
     # and on the soft-float M0/M3, against the numpy float model within the file's tolerance.

@@ -84,8 +84,11 @@ def test_token_id_2_40_is_refused(tmp_path: Path) -> None:
 
 
 def test_label_2e9_is_refused(tmp_path: Path) -> None:
+    # With class_names the labels are class ids; without, a sparse label set is mapped to 0..K-1
+    # (tests/unit/test_train_patterns.py).
     x = np.zeros((2, 3, 4), np.float32)
-    path = _npz(tmp_path, {"X.npy": _npy(x), "y.npy": _npy(np.array([0, 2_000_000_000]))})
+    names = _npy(np.array(["a", "b"]))
+    path = _npz(tmp_path, {"X.npy": _npy(x), "y.npy": _npy(np.array([0, 2_000_000_000])), "class_names.npy": names})
     _refused(path, f"class label 2000000000 is beyond edgernn's limit of {MAX_CLASSES} classes")
 
 
@@ -99,7 +102,8 @@ def test_label_2e9_is_refused(tmp_path: Path) -> None:
 )
 def test_train_refuses_before_torch_allocates(tmp_path: Path, x: np.ndarray, y: np.ndarray, fragment: str) -> None:
     """``train --data`` asked torch for terabytes and printed its traceback."""
-    path = _npz(tmp_path, {"X.npy": _npy(x), "y.npy": _npy(y)})
+    # class_names: the labels are class ids (a sparse set without names is mapped to 0..K-1)
+    path = _npz(tmp_path, {"X.npy": _npy(x), "y.npy": _npy(y), "class_names.npy": _npy(np.array(["a", "b"]))})
     result = CliRunner().invoke(cli, ["train", "--data", str(path), "-o", str(tmp_path / "m.safetensors")])
     assert result.exit_code != 0 and "Traceback" not in result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]

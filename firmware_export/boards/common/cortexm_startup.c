@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file cortexm_startup.c
  * @brief Reset handler, fault handlers, semihosting and stack painting shared by edgernn's QEMU

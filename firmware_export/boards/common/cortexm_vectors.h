@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file cortexm_vectors.h
  * @brief The Cortex-M vector table, shared by every board's startup.c.

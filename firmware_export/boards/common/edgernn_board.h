@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file edgernn_board.h
  * @brief Board support for running edgernn exports on QEMU's Cortex-M machines.

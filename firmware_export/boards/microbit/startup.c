@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file startup.c
  * @brief Vector table of QEMU's "microbit" machine (Cortex-M0) for edgernn's board support.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file startup.c
  * @brief Vector table of QEMU's "mps2-an385" machine (Cortex-M3) for edgernn's board support.

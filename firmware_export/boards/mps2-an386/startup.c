@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file startup.c
  * @brief Vector table of QEMU's "mps2-an386" machine (Cortex-M4F) for edgernn's board support.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file startup.c
  * @brief Vector table of QEMU's "mps2-an505" machine (Cortex-M33) for edgernn's board support.

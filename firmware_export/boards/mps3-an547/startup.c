@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file startup.c
  * @brief Vector table of QEMU's "mps3-an547" machine (Cortex-M55) for edgernn's board support.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file edgernn.h
  * @brief edgernn C runtime: exact int8 (and float32) recurrent networks, one step at a time.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_common.h
  * @brief edgernn C runtime: version, status codes, cell types, portability checks.
@@ -18,12 +19,38 @@ extern "C" {
 /** Runtime version; equal to the edgernn Python package that ships it. */
 #define ERNN_VERSION_STRING "0.1.0"
 
+/**
+ * Version of the runtime's interface to generated model code (the descriptor structs and functions a
+ * <prefix>_model.c uses). MAJOR changes when a model generated for the old runtime no longer compiles
+ * or runs correctly against the new one (re-export it); MINOR when the runtime gains something new
+ * (older models still work). Each generated model.c checks it with #if at compile time.
+ */
+#define ERNN_RUNTIME_VERSION_MAJOR 1
+#define ERNN_RUNTIME_VERSION_MINOR 1
+/** MAJOR * 100 + MINOR, for one-comparison checks. */
+#define ERNN_RUNTIME_VERSION (ERNN_RUNTIME_VERSION_MAJOR * 100 + ERNN_RUNTIME_VERSION_MINOR)
+
 /** Result of every runtime function that can fail. */
 typedef enum {
     ERNN_OK = 0,           /**< Success. */
     ERNN_ARG_ERROR = -1,   /**< Null pointer, size mismatch or a token id out of range. */
     ERNN_UNSUPPORTED = -2  /**< Valid call the model cannot do (e.g. stepping a bidirectional model). */
 } ernn_status;
+
+/** A status as text ("ERNN_OK", ...), for logs; "ERNN_UNKNOWN_STATUS" for values outside the enum. */
+static inline const char *ernn_status_str(ernn_status status)
+{
+    switch (status) {
+    case ERNN_OK:
+        return "ERNN_OK";
+    case ERNN_ARG_ERROR:
+        return "ERNN_ARG_ERROR";
+    case ERNN_UNSUPPORTED:
+        return "ERNN_UNSUPPORTED";
+    default:
+        return "ERNN_UNKNOWN_STATUS";
+    }
+}
 
 /** Recurrent cell kinds (PyTorch semantics). */
 typedef enum {

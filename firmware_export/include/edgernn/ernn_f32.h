@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_f32.h
  * @brief float32 path for cores with an FPU: the same cells and model on the float weights.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_fixedpoint.h
  * @brief TFLite-exact fixed-point primitives (gemmlowp double-rounding requantization).

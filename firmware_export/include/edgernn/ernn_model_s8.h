@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_model_s8.h
  * @brief A whole int8 model: optional embedding, 1-4 stacked layers (one or two directions),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_s8.h
  * @brief int8 kernels: fully connected, embedding, and the Elman / GRU / LSTM cell steps.
@@ -19,11 +20,12 @@ extern "C" {
 
 /**
  * Weight packing of the exporter, per core: 4 output rows by ERNN_FC_PACK_K input columns are stored
- * together (see ernn_fc_params.packing). 16 on cores with integer MVE (one 16-byte vector per row),
- * else 4 (one 32-bit word per row: one LDM feeds 16 DSP multiply-accumulates).
+ * together (see ernn_fc_params.packing). 16 on cores with integer MVE, on AArch64 and on x86-64 (one
+ * 16-byte vector per row), else 4 (one 32-bit word per row: one LDM feeds 16 DSP multiply-accumulates).
  */
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
-#define ERNN_FC_PACK_K 16
+#if (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)) || defined(__aarch64__) || defined(__x86_64__) || \
+    defined(_M_X64) || defined(_M_ARM64)
+#define ERNN_FC_PACK_K 16 /* MVE, AArch64 NEON, x86-64 AVX2: 16 columns per row and vector */
 #else
 #define ERNN_FC_PACK_K 4
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_dot_s8_dsp.h
  * @brief Port: packed int8 FC kernels with the Arm DSP extension (Cortex-M4/M7/M33).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_dot_s8_mve.h
  * @brief Port: packed int8 FC kernels with the M-profile Vector Extension (Cortex-M55/M85).

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file ernn_dot_s8_neon.h
+ * @brief Port: packed int8 FC kernels with AArch64 Advanced SIMD (Raspberry Pi 4: Cortex-A72; Pi 5: Cortex-A76).
+ *
+ * Included by src/ernn_fc_s8.c on AArch64 (packing K = 16, as MVE: a 4-row block stores, per sixteen
+ * input columns, 16 bytes of each row one after the other, zero padded; the input is copied once per
+ * layer into a zero-padded int8 buffer). Two kernels, chosen at build time by the target's flags:
+ *  - with the dot-product extension (__ARM_FEATURE_DOTPROD: -mcpu=cortex-a76, Armv8.2-A+dotprod), one
+ *    SDOT per row and 16 columns adds four 4-product sums into the row's four int32 lanes;
+ *  - without it (Cortex-A72, Armv8.0-A), SMULL / SMULL2 form the 16 int16 products (each fits: |w * x| <=
+ *    2^14) and two SADALP add them pairwise into the row's int32 lanes, widening before any sum: no
+ *    int16 sum of two products is ever formed (128 * 128 * 2 would not fit).
+ * Every sum is an exact int32 sum (the caller's bound keeps it inside int32), so the result equals the
+ * portable C bit for bit. A final pairwise reduction gives the four rows' sums.
+ */
+#ifndef ERNN_DOT_S8_NEON_H
+#define ERNN_DOT_S8_NEON_H
+
+#include <arm_neon.h>
+#include <string.h>
+
+#include "edgernn/ernn_common.h"
+
+#if defined(__ARM_FEATURE_DOTPROD)
+#define ERNN_PORT_NAME "neon_sdot"
+#else
+#define ERNN_PORT_NAME "neon"
+#endif
+
+/* x as int8, zero padded to a multiple of 16 values. */
+static inline void ernn_widen_port(const int8_t *x, int32_t n, int16_t *buffer)
+{
+    int8_t *b = (int8_t *)buffer;
+    const int32_t padded = (n + 15) & ~15;
+    vst1q_s8(b + padded - 16, vdupq_n_s8(0));
+    memcpy(b, x, (size_t)n);
+}
+
+/* acc += the 16 products of one row's 16 weights with the input's 16 values, in int32 lanes. */
+static inline __attribute__((always_inline)) int32x4_t ernn_neon_dot16(int32x4_t acc, int8x16_t w, int8x16_t x)
+{
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(acc, w, x);
+#else
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(w), vget_low_s8(x)));
+    return vpadalq_s16(acc, vmull_high_s8(w, x));
+#endif
+}
+
+/* The four rows' dot products of the 4-row block at *wp (chunks >= 1 vectors), row r in lane r; *wp advances. */
+static inline __attribute__((always_inline)) int32x4_t ernn_neon_mac4v(const int8_t **wp, const int8_t *x,
+                                                                       int32_t chunks)
+{
+    const int8_t *w = *wp;
+    int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
+    for (int32_t c = 0; c < chunks; ++c) {
+        const int8x16_t xv = vld1q_s8(x);
+        const int8x16x4_t wv = vld1q_s8_x4(w); /* one LD1 of the block's 64 bytes */
+        s0 = ernn_neon_dot16(s0, wv.val[0], xv);
+        s1 = ernn_neon_dot16(s1, wv.val[1], xv);
+        s2 = ernn_neon_dot16(s2, wv.val[2], xv);
+        s3 = ernn_neon_dot16(s3, wv.val[3], xv);
+        w += 64;
+        x += 16;
+    }
+    *wp = w;
+    return vpaddq_s32(vpaddq_s32(s0, s1), vpaddq_s32(s2, s3));
+}
+
+/* acc[r] = bias[r] + the dot product of row r of the 4-row block at *wp (chunks >= 1 vectors). */
+static inline __attribute__((always_inline)) void ernn_mac4_port(const int8_t **wp, const int32_t *bias,
+                                                                 const int16_t *buffer, int32_t chunks,
+                                                                 const int16_t *const *buffer_end, int32_t acc[4])
+{
+    (void)buffer_end;
+    vst1q_s32(acc, vaddq_s32(ernn_neon_mac4v(wp, (const int8_t *)buffer, chunks), vld1q_s32(bias)));
+}
+
+/*
+ * A whole gate block at once (ernn_fc_s8.c calls it for bounded int16 groups whose rows share one
+ * multiplier, through the hook the DSP port introduced; the struct is its, field for field): per 4-row
+ * block the dot products, the short requantization of ernn_fc_s8.c in four lanes, int16 saturation, and by
+ * mode the saturating sum with y and the gate's sigmoid or tanh (ernn_lut_s16.h), as ernn_fc_s8.c computes
+ * them row by row:
+ *  - SMMULR(acc << left, M) = SQRDMULH(acc << (left - 1), M): both are (acc * 2^(left - 1) * M + 2^30) >> 31,
+ *    and SQRDMULH cannot saturate (M >= 0, so never INT32_MIN * INT32_MIN);
+ *  - (t + (t >> 31) + 2^(right - 1)) >> right = SRSHL(t + (t >> 31), -right) (|t| < 2^30: no overflow); right
+ *    == 0 leaves t alone (the mask drops the sign term, SRSHL by 0 is the identity);
+ *  - SQXTN is ernn_ssat16, SQADD the cells' sat16(x part + h part).
+ */
+typedef struct {
+    const int32_t *bias;
+    int16_t *y;
+    int16_t *y_end;
+    const int16_t *buffer;
+    const int16_t *end; /* buffer + 8 * chunks */
+    int32_t chunks_mod8;
+    int32_t multiplier;
+    int32_t left;  /* max(shift, 0) + 1 */
+    int32_t right; /* max(-shift, 0) */
+    int32_t round;
+    int32_t mode; /* 0 store; 1 add to y; 2 add, then sigmoid; 3 add, then tanh */
+    const uint32_t *table;
+    int32_t round_const;
+} ernn_dsp_group;
+#define ERNN_PORT_GROUP16 1
+
+/* The pair-table entries of four indices (no gather in NEON: four loads). */
+static inline __attribute__((always_inline)) uint32x4_t ernn_neon_gather(const uint32_t *table, uint32x4_t idx)
+{
+    uint32x4_t e = vdupq_n_u32(table[vgetq_lane_u32(idx, 0)]);
+    e = vsetq_lane_u32(table[vgetq_lane_u32(idx, 1)], e, 1);
+    e = vsetq_lane_u32(table[vgetq_lane_u32(idx, 2)], e, 2);
+    return vsetq_lane_u32(table[vgetq_lane_u32(idx, 3)], e, 3);
+}
+
+/* ernn_lut_mla's portable form in four lanes: (e >> 16) * 2^bits + (e & 0xFFFF) * frac + c (all < 2^31). */
+#define ERNN_NEON_LUT_MLA(e, frac, bits, c)                                                                     \
+    vreinterpretq_s32_u32(vmlaq_u32(vaddq_u32(vshlq_n_u32(vshrq_n_u32((e), 16), (bits)), vdupq_n_u32(c)),         \
+                                    vandq_u32((e), vdupq_n_u32(0xFFFFu)), (frac)))
+
+/* ernn_sigmoid_q312 of four Q3.12 values. */
+static inline __attribute__((always_inline)) int16x4_t ernn_neon_sigmoid(int16x4_t v, const uint32_t *table)
+{
+    const int32x4_t x = vmovl_s16(v);
+    const uint32x4_t a = vreinterpretq_u32_s32(vmulq_n_s32(vabsq_s32(x), 3));
+    const uint32x4_t e = ernn_neon_gather(table, vshrq_n_u32(a, 9));
+    const int32x4_t pos = vshrq_n_s32(ERNN_NEON_LUT_MLA(e, vandq_u32(a, vdupq_n_u32(511)), 9, (1u << 24) + (1u << 9)), 10);
+    return vmovn_s32(vbslq_s32(vcltzq_s32(x), vsubq_s32(vdupq_n_s32(32768), pos), pos));
+}
+
+/* ernn_tanh_q312 of four Q3.12 values. */
+static inline __attribute__((always_inline)) int16x4_t ernn_neon_tanh(int16x4_t v, const uint32_t *table)
+{
+    const int32x4_t x = vmovl_s16(v);
+    const uint32x4_t a = vreinterpretq_u32_s32(vmulq_n_s32(vabsq_s32(x), 3));
+    const uint32x4_t e = ernn_neon_gather(table, vminq_u32(vshrq_n_u32(a, 8), vdupq_n_u32(255)));
+    const int32x4_t pos = vshrq_n_s32(ERNN_NEON_LUT_MLA(e, vandq_u32(a, vdupq_n_u32(255)), 8, 1u << 7), 8);
+    return vmovn_s32(vbslq_s32(vcltzq_s32(x), vnegq_s32(pos), pos));
+}
+
+static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
+{
+    const int8_t *x = (const int8_t *)g->buffer;
+    const int32_t chunks = (int32_t)(g->end - g->buffer) / 8;
+    const int32x4_t left = vdupq_n_s32(g->left - 1);
+    const int32x4_t m = vdupq_n_s32(g->multiplier);
+    const int32x4_t right = vdupq_n_s32(-g->right);
+    const int32x4_t sign_mask = vdupq_n_s32(g->right > 0 ? -1 : 0);
+    const int32_t mode = g->mode;
+    const int32_t *bias = g->bias;
+    for (int16_t *y = g->y; y != g->y_end; y += 4, bias += 4) {
+        const int32x4_t acc = vaddq_s32(ernn_neon_mac4v(wp, x, chunks), vld1q_s32(bias));
+        int32x4_t t = vqrdmulhq_s32(vshlq_s32(acc, left), m);
+        t = vrshlq_s32(vaddq_s32(t, vandq_s32(vshrq_n_s32(t, 31), sign_mask)), right);
+        int16x4_t v = vqmovn_s32(t);
+        if (mode != 0) {
+            v = vqadd_s16(v, vld1_s16(y));
+            if (mode == 2) {
+                v = ernn_neon_sigmoid(v, g->table);
+            } else if (mode == 3) {
+                v = ernn_neon_tanh(v, g->table);
+            }
+        }
+        vst1_s16(y, v);
+    }
+}
+
+/* ernn_fast_out(x, r, 1) of four values with left == 1 (the cells' Q0.15 products: shift < 0), int32 lanes. */
+static inline __attribute__((always_inline)) int32x4_t ernn_neon_fast_q15(int32x4_t x, int32x4_t m, int32x4_t right)
+{
+    const int32x4_t t = vqrdmulhq_s32(x, m);
+    return vrshlq_s32(vaddq_s32(t, vshrq_n_s32(t, 31)), right);
+}
+
+/*
+ * The GRU's element-wise step (ernn_gru_s8.c, its short form: every shift < 0) for j in [0, n rounded down
+ * to 4), four units at a time, with the same integer operations as the C loops there (ernn_neon_fast_q15,
+ * SQXTN / SQADD for the int16 saturations, ernn_neon_tanh); returns how many units it did.
+ */
+#define ERNN_PORT_GRU_FAST 1
+static inline int32_t ernn_gru_fast_port(const int16_t *gr, const int16_t *gz, const int16_t *xn, const int16_t *hn,
+                                         int16_t *h_q15, int8_t *h, int32_t n, int32_t reset_m, int32_t reset_right,
+                                         int32_t gate_m, int32_t gate_right, int32_t hidden_m, int32_t hidden_right,
+                                         int32_t zero_point)
+{
+    const int32x4_t rm = vdupq_n_s32(reset_m), rr = vdupq_n_s32(-reset_right);
+    const int32x4_t gm = vdupq_n_s32(gate_m), gr_ = vdupq_n_s32(-gate_right);
+    const int32x4_t hm = vdupq_n_s32(hidden_m), hr = vdupq_n_s32(-hidden_right);
+    const int32x4_t zp = vdupq_n_s32(zero_point);
+    int32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const int16x4_t reset_hidden = vqmovn_s32(ernn_neon_fast_q15(vmull_s16(vld1_s16(gr + j), vld1_s16(hn + j)), rm, rr));
+        const int16x4_t cand = ernn_neon_tanh(vqadd_s16(vld1_s16(xn + j), reset_hidden), ernn_lut_pairs);
+        const int16x4_t z = vld1_s16(gz + j);
+        const int16x4_t keep = vqmovn_s32(ernn_neon_fast_q15(vmull_s16(z, vld1_s16(h_q15 + j)), gm, gr_));
+        const int32x4_t one_minus_z = vsubq_s32(vdupq_n_s32(INT16_MAX), vmovl_s16(z));
+        const int16x4_t update = vqmovn_s32(ernn_neon_fast_q15(vmulq_s32(one_minus_z, vmovl_s16(cand)), gm, gr_));
+        const int16x4_t blended = vqadd_s16(keep, update);
+        vst1_s16(h_q15 + j, blended);
+        const int16x4_t out = vqmovn_s32(vaddq_s32(ernn_neon_fast_q15(vmovl_s16(blended), hm, hr), zp));
+        const int8x8_t out8 = vqmovn_s16(vcombine_s16(out, out));
+        vst1_lane_s32((int32_t *)(void *)(h + j), vreinterpret_s32_s8(out8), 0);
+    }
+    return j;
+}
+
+#endif /* ERNN_DOT_S8_NEON_H */
