@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_sample_s8.c
  * @brief Integer sampling from int8 logits (definition in ernn_sample.h and edgernn.generation).

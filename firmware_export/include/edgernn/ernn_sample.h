@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file ernn_sample.h
  * @brief Sampling a token from int8 logits with a seeded PRNG, in integer arithmetic.
