@@ -227,8 +227,7 @@ def train(
 @click.option(
     "--seed",
     type=int,
-    help="The split seed (default: the one the checkpoint was trained with; a different one is refused). "
-    + SPLIT_HELP,
+    help="The split seed (default: the one the checkpoint was trained with; a different one is refused). " + SPLIT_HELP,
 )
 @click.option(
     "-o",
@@ -514,6 +513,36 @@ def export(
         click.echo(line)
     where = path if fmt in ("c", "all") else result.files[0].parent
     click.echo(f"wrote {plural(len(result.files), 'file')} to {where}")
+
+
+@cli.command(short_help="the C runtime as a PlatformIO/Arduino/ESP-IDF/Zephyr/CMake package")
+@click.argument("output", type=click.Path(path_type=Path, file_okay=False), callback=_existing_parent)
+@click.option(
+    "--ecosystem",
+    type=click.Choice(["platformio", "arduino", "esp-idf", "zephyr", "cmake"]),
+    required=True,
+    help="Layout and manifest to write (see docs/integration.md).",
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Model (.ernn) the package's example runs (default: a small random GRU, 6 inputs, 4 classes).",
+)
+@click.option("--url", help="Repository/homepage URL written into the manifests (default: edgernn's).")
+@click.option(
+    "--target",
+    type=click.Choice(list(EXPORT_TARGETS)),
+    help="Core the example's model is packed for (default: cortex-m4; host for --ecosystem cmake).",
+)
+def package(output: Path, ecosystem: str, model: Path | None, url: str | None, target: str | None) -> None:
+    """Write edgernn's C runtime to OUTPUT as a library package for an embedded ecosystem, with an
+    example that runs a model (OUTPUT must be new, empty or a previous package)."""
+    from edgernn import ir
+    from edgernn.packaging import Metadata, write_package
+
+    meta = Metadata(url=url) if url else Metadata()
+    files = write_package(ecosystem, output, ir.load(model) if model else None, meta, target)
+    click.echo(f"wrote {len(files)} files to {output}")
 
 
 @cli.command(short_help="latency, memory and accuracy reports beside the peers")

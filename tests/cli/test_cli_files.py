@@ -183,6 +183,7 @@ def test_cli_polish(model: Path, tmp_path: Path) -> None:
         "generate",
         "inspect",
         "export",
+        "package",
         "bench",
         "demo",
     ]

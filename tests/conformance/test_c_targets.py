@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -245,7 +247,29 @@ def test_example_cortex_m4_qemu(tmp_path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "0 mismatches" in proc.stdout
+    assert "selftest: 300 vectors compared, 0 mismatches" in proc.stdout
+    # The firmware loop (stream_loop.c): a SysTick producer, WFI between frames, reset per stream.
+    assert "stream: 300 frames in 2 streams, 0 mismatches, 0 dropped" in proc.stdout
+    assert "stream: DWT CYCCNT does not count here (QEMU models no DWT)" in proc.stdout
+    placed = re.search(r"weights \(const\) at 0x([0-9a-f]+), state \((\d+) bytes\) at 0x([0-9a-f]+)", proc.stdout)
+    assert placed, proc.stdout
+    assert int(placed[1], 16) < 0x400000 <= 0x20000000 <= int(placed[3], 16)  # mps2-an386: flash, RAM
+
+    # The loop compares exactly: one flipped expected byte is one mismatch and exit status 1.
+    data = bytearray((tmp_path / "vectors.bin").read_bytes())
+    in_width, out_width = struct.unpack_from("<II", data, 80)
+    data[100 + 4 + in_width + out_width - 1] ^= 0x01
+    (tmp_path / "corrupt.bin").write_bytes(bytes(data))
+    target = T.TARGETS["cortex-m4"]
+    run = subprocess.run(
+        [*target.emulator, "-semihosting-config", "enable=on,target=native,arg=stream,arg=corrupt.bin"]
+        + ["-kernel", str(tmp_path / "build" / "stream.elf")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1 and "300 frames in 2 streams, 1 mismatches, 0 dropped" in run.stdout, run.stdout
 
 
 def test_example_raspberry_pi_stdin(tmp_path) -> None:
