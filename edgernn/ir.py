@@ -603,6 +603,8 @@ class QuantizedRNN:
     input_std: np.ndarray | None
     class_names: tuple[str, ...] | None
     provenance: Provenance
+    #: Token models: the text of each token id (``len == vocab_size``), for prompts and generated text.
+    vocab: tuple[str, ...] | None = dataclasses.field(default=None, metadata=OMIT_DEFAULT)  # absent: not stored
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -647,6 +649,8 @@ class QuantizedRNN:
                 _fail("input_std must be positive")
         if self.class_names is not None:
             _set(self, "class_names", tuple(str(c) for c in self.class_names))
+        if self.vocab is not None:
+            _set(self, "vocab", check_vocab(self.vocab, cfg.vocab_size, _fail))
 
     @property
     def input_q(self) -> QParams:
@@ -687,6 +691,24 @@ class QuantizedRNN:
 
 
 _NO_PROVENANCE = Provenance("", "", "", "", 0)
+
+
+def check_vocab(
+    vocab: typing.Iterable[str], vocab_size: int | None, fail: typing.Callable[[str], typing.Any]
+) -> tuple[str, ...]:
+    """A vocabulary as a tuple of distinct strings, one per token id; ``fail(what)`` raises."""
+    if isinstance(vocab, str):
+        fail("the vocabulary must be a sequence of strings, not one string")
+    items = tuple(vocab)
+    if not all(isinstance(v, str) for v in items):
+        fail("every vocabulary entry must be a string")
+    if vocab_size is None:
+        fail("only token models have a vocabulary")
+    if len(items) != vocab_size:
+        fail(f"the vocabulary has {len(items)} entries but the model {vocab_size} token ids")
+    if len(set(items)) != len(items):
+        fail("the vocabulary has repeated entries")
+    return items
 
 
 def iter_fully_connected(model: QuantizedRNN) -> typing.Iterator[FullyConnected]:

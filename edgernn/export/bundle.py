@@ -199,6 +199,7 @@ def _manifest(model: QuantizedRNN, files: list[dict[str, Any]], unavailable: dic
         },
         "files": sorted(files, key=lambda f: f["path"]),
         "unavailable": unavailable,
+        **({} if model.vocab is None else {"vocab": list(model.vocab)}),  # token models with a vocabulary
     }
 
 

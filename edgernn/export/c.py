@@ -667,6 +667,8 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "sources": sources,
         "boards": bool(board_files(options.target)) and mode != "none",
         **_compose_context(model, options, float_path),
+        "vocab": None if model.vocab is None else [c_string(v) + "," for v in model.vocab],
+        "generate": _can_generate(model, float_path),
     }
     env = _environment()
     files: dict[str, bytes] = {}
@@ -701,6 +703,7 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "token_input": tokens,
         "runtime": mode,
         "runtime_version": list(runtime_version()),
+        **({} if model.vocab is None else {"vocab": list(model.vocab)}),
         "budget": dataclasses.asdict(b),
         "state_layout": {
             "total_bytes": layout.total_bytes,
@@ -711,6 +714,12 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
     }
     files[MANIFEST_NAME] = (json.dumps(manifest, indent=1) + "\n").encode()  # the banner first
     return files
+
+
+def _can_generate(model: QuantizedRNN, float_path: bool) -> bool:
+    """Whether the export gets ``<prefix>_generate``: int8 unidirectional next-token models."""
+    cfg = model.config
+    return not float_path and cfg.uses_tokens and not cfg.bidirectional and cfg.output_width == cfg.vocab_size
 
 
 # --------------------------------------------------------------------------------------------

@@ -1048,6 +1048,8 @@ def _metadata(
         else {"mean": model.input_mean.tolist(), "std": model.input_std.tolist()},  # type: ignore[union-attr]
         "inputs": [t.to_json() for t in inputs],
         "outputs": [t.to_json() for t in outputs],
+        # token models with a vocabulary only: exports of other models stay as they were
+        **({} if model.vocab is None else {"vocab": list(model.vocab)}),
     }
 
 

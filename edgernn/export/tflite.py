@@ -832,6 +832,8 @@ def _metadata(
         "outputs": [t.to_json() for t in outputs],
         "lstm_state_tensors": [{"layer": k, "h": h, "c": c} for k, (h, c) in enumerate(lstm_state)],
         "inexact_multipliers": list(inexact),
+        # token models with a vocabulary only: exports of other models stay as they were
+        **({} if model.vocab is None else {"vocab": list(model.vocab)}),
     }
 
 

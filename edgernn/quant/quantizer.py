@@ -305,6 +305,7 @@ def quantize_params(
     input_mean: np.ndarray | None = None,
     input_std: np.ndarray | None = None,
     class_names: tuple[str, ...] | None = None,
+    vocab: tuple[str, ...] | None = None,
     calibration_sha256: str,
     dataset: str | None = None,
     initial_states: Sequence[engine.ModelState] | None = None,
@@ -374,6 +375,7 @@ def quantize_params(
         input_mean=input_mean,
         input_std=input_std,
         class_names=class_names,
+        vocab=vocab,
         provenance=Provenance(
             edgernn_version=__version__,
             source_sha256=float_params_sha256(params),
