@@ -352,7 +352,7 @@ def _cell_fields(cell: object) -> list[tuple[str, str]]:
 
 @_cell_fields.register
 def _(cell: ElmanCellQ) -> list[tuple[str, str]]:
-    return [("to_hidden", _rescale(cell.to_hidden))] + ([("relu", "1")] if cell.relu else [])
+    return [("to_hidden", _rescale(cell.to_hidden))]
 
 
 @_cell_fields.register
@@ -482,7 +482,7 @@ def _model_arrays(
                     ("h_fc", arrays.fc_f32(f"{name}_h", w.weight_hh, w.bias_hh, f"{comment}, recurrent")),
                 ]
                 relu = isinstance(direction.quant, ElmanCellQ) and direction.quant.relu
-                fields: list[tuple[str, str]] = [("relu", "1")] if relu else []
+                fields: list[tuple[str, str]] = [("relu", "1" if relu else "0")]
             else:
                 x_fcs, h_fcs = _gate_fcs(direction.quant)
                 fcs = [
@@ -490,6 +490,8 @@ def _model_arrays(
                     ("h_fc", arrays.fc_s8(f"{name}_h", h_fcs, f"{comment}, recurrent", packing, True)),
                 ]
                 fields = [*_cell_fields(direction.quant), ("hidden_zero_point", str(layer.hidden_q.zero_point))]
+                if isinstance(direction.quant, ElmanCellQ):  # after hidden_zero_point: C++ wants declaration order
+                    fields.append(("relu", "1" if direction.quant.relu else "0"))
             cells.append(_CellInit(comment, enum, member, fcs, fields))
     head = None
     if model.head is not None:

@@ -11,11 +11,13 @@
 
 /* Optimized drop-ins from firmware_export/ports/, picked by the compiler's own macros (an export
  * carries the chosen text inline). Each defines ERNN_PORT_NAME, ernn_widen_port, ernn_mac4_port and
- * (MVE) nothing else, bit-exact to the portable C in ernn_internal.h. -DERNN_PORTABLE disables them. */
+ * (MVE) nothing else, bit-exact to the portable C in ernn_internal.h. -DERNN_PORTABLE disables them.
+ * The DSP port's asm uses r7, Thumb's frame pointer in unoptimized builds (gcc: "r7 cannot be used in
+ * 'asm' here"), so an -O0 build takes the portable C (ERNN_DSP_ASM in ernn_internal.h). */
 #if !defined(ERNN_PORTABLE)
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include "../ports/arm_mve/ernn_dot_s8_mve.h"
-#elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && defined(__thumb2__)
+#elif defined(ERNN_DSP_ASM)
 #include "../ports/arm_dsp/ernn_dot_s8_dsp.h"
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #include "../ports/neon/ernn_dot_s8_neon.h"

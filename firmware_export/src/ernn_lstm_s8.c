@@ -14,8 +14,7 @@
 #include "../ports/x86/ernn_dot_s8_x86.h" /* ernn_lstm_fast_port */
 #endif
 
-#if !defined(ERNN_PORTABLE) && defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && \
-    !defined(__ARM_BIG_ENDIAN) && defined(__GNUC__)
+#if !defined(ERNN_PORTABLE) && defined(ERNN_DSP_ASM) && !defined(__ARM_BIG_ENDIAN)
 #define ERNN_LSTM_PAIRS 1
 #include <arm_acle.h>
 
