@@ -60,7 +60,21 @@ def from_torch(
                 f"computes a {traced.output_mode.value} output",
                 "leave output_mode out: the traced forward decides it",
             )
-    config = _config(parsed, traced, Task(task))
+    return _build(parsed, traced, Task(task))
+
+
+def import_layers(module: nn.Module, output_mode: OutputMode | str = OutputMode.LAST) -> RNNModel:
+    """The layers of ``module`` (as :func:`from_torch` accepts them) as an :class:`RNNModel`, without
+    reading its ``forward``: for parts of a larger model whose own ``forward`` is not what edgernn runs
+    (an encoder-decoder's encoder and decoder, wired by :mod:`edgernn.seq2seq`). The head, if any, is
+    applied to the final state or to every step as ``output_mode`` says."""
+    parsed = _parse(module)
+    traced = Traced(OutputMode(output_mode), Readout.FINAL_STATE, Activation.NONE, ())
+    return _build(parsed, traced, Task.CLASSIFICATION)
+
+
+def _build(parsed: _Parsed, traced: Traced, task: Task) -> RNNModel:
+    config = _config(parsed, traced, task)
     model = RNNModel(config)
     with torch.no_grad():
         if parsed.embedding is not None:

@@ -238,12 +238,13 @@ def from_torch(
     concatenated) is the summary ``e``. ``decoder``: ``nn.Embedding`` -> unidirectional recurrent
     layers -> ``nn.Linear`` over the target vocabulary. ``bridge``: one ``nn.Linear`` per decoder
     layer, applied as ``h0 = tanh(bridge[k](e))``; an LSTM decoder also needs ``bridge_cell``
-    (``c0 = bridge_cell[k](e)``). Only the layers are read, not any ``forward()``.
+    (``c0 = bridge_cell[k](e)``). Only the layers are read, not any ``forward()``: the wiring is
+    edgernn's encoder-decoder.
     """
-    from edgernn.models import from_torch as import_single
+    from edgernn.models.importer import import_layers
 
-    enc = import_single(encoder)
-    dec = import_single(decoder, output_mode=OutputMode.SEQUENCE)
+    enc = import_layers(encoder)
+    dec = import_layers(decoder, output_mode=OutputMode.SEQUENCE)
     e, d = enc.config, dec.config
     if e.vocab_size is None or enc.head is not None:
         raise UnsupportedModelError(
