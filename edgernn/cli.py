@@ -410,6 +410,15 @@ def generate(
 
     if target is not None and backend != "reference":
         _fail("pass either --backend (a Python backend) or --target (the C export on a target), not both")
+    from edgernn.seq2seq import is_seq2seq_file
+
+    if is_seq2seq_file(model):
+        from edgernn.seq2seq.pipeline import generate_from_input
+
+        if prompt is None or prompt_tokens is not None or prompt_file is not None or target is not None:
+            _fail("an encoder-decoder model takes its input sequence as --prompt (and runs on the reference)")
+        click.echo(generate_from_input(model, prompt, temperature, top_k, seed, as_json))
+        return
     quantized = ir.load(model)
     start = command_prompt(quantized, prompt, prompt_tokens, prompt_file)
     settings = dict(temperature=temperature, top_k=top_k, seed=seed)

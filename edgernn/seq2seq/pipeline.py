@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ import numpy as np
 
 from edgernn.errors import InputDataError
 from edgernn.seq2seq.data import PairData, error_rates, split
-from edgernn.seq2seq.model import Seq2SeqRNN, save
+from edgernn.seq2seq.model import Seq2SeqRNN, load, save
 from edgernn.seq2seq.runner import Seq2SeqRunner
 
 
@@ -83,3 +84,13 @@ def tokenize(model: Seq2SeqRNN, text: str) -> np.ndarray:
 
 def detokenize(model: Seq2SeqRNN, tokens: Sequence[int]) -> str:
     return " ".join(model.target_vocab[t] for t in tokens)
+
+
+def generate_from_input(path: Path, text: str, temperature: float, top_k: int, seed: int, as_json: bool) -> str:
+    """``edgernn generate`` on an encoder-decoder: the input sequence ``text`` encoded, the output
+    sequence decoded by integer sampling (temperature 0: greedy, the C decoder's tokens)."""
+    model = load(path)
+    tokens = Seq2SeqRunner(model).sample(tokenize(model, text), temperature, top_k, seed)
+    if as_json:
+        return json.dumps({"input": text, "tokens": tokens, "text": detokenize(model, tokens)})
+    return detokenize(model, tokens)

@@ -149,6 +149,26 @@ class Seq2SeqRunner:
                 break
         return result
 
+    def sample(self, src: Tokens, temperature: float, top_k: int = 0, seed: int = 0) -> list[int]:
+        """Decoding by :mod:`edgernn.generation`'s integer sampling of each step's int8 logits (the same
+        tokens as ``edgernn generate`` draws for single models with that seed; temperature 0 or top-k 1:
+        greedy). The emitted tokens, without ``eos``."""
+        from edgernn.generation import Rng, sample_s8, temperature_q
+
+        if not self.integer:
+            raise InputDataError("sampling is defined on the int8 logits", "use the integer decoder")
+        m = self.model
+        temp_q, rng = temperature_q(m.decoder.output_q.scale, temperature), Rng(seed)
+        state = self.encode([src])
+        token, result = m.bos, []
+        for _ in range(m.max_output_len):
+            logits, state = self.decode_step(state, np.array([token], dtype=np.int64))
+            token = sample_s8(np.asarray(logits[0], dtype=np.int8), temp_q, top_k, rng)
+            if token == m.eos:
+                break
+            result.append(token)
+        return result
+
     def beam(self, src: Tokens, beam_size: int = 4, max_len: int | None = None) -> list[int]:
         """Beam search for one source: the finished hypothesis of the highest total log-probability
         (ties: the earlier one). Without ``eos`` within ``max_len`` the best open one is returned."""
