@@ -90,6 +90,14 @@ CASES = [
         lengths=(LONG_STREAM_STEPS,),
         targets=("aarch64", "cortex-a76"),
     ),
+    # The NEON port's unrolled gate kernels past 4 chunks of 16 inputs (x: 7 chunks) and its loop (h: 9 chunks).
+    Case(
+        "gru-100x136",
+        ModelConfig(cell="gru", input_size=100, hidden_size=136),
+        seed=23,
+        lengths=(24, 1),
+        targets=("aarch64", "cortex-a76"),
+    ),
     # Not bit-exact by design (float32): a build-and-run check of the --float path on every FPU
     # and on the soft-float M0/M3, against the numpy float model within the file's tolerance.
     Case(

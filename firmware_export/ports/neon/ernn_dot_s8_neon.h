@@ -183,6 +183,31 @@ static inline __attribute__((always_inline)) int16x4_t ernn_neon_tanh(int16x4_t 
     return vmovn_s32(ernn_neon_tanh_lut(vmulq_n_s32(vmovl_s16(v), 3), table));
 }
 
+/* The gate epilogue of four rows (see above): requantize acc, saturate to int16, and by mode add y and activate. */
+/* The gates' short requantization of four accumulators (see above), saturated to int16. */
+static inline __attribute__((always_inline)) int16x4_t ernn_neon_requant4(int32x4_t acc, int32x4_t left, int32x4_t m,
+                                                                          int32x4_t right, int32x4_t sign_mask)
+{
+    const int32x4_t t = vqrdmulhq_s32(vshlq_s32(acc, left), m);
+    /* t + (t >> 31) where right > 0 (sign_mask all ones), then the rounding shift */
+    return vqmovn_s32(vrshlq_s32(vsraq_n_s32(t, vandq_s32(t, sign_mask), 31), right));
+}
+
+/* By mode: store v at y, or add y to it and store, then activated by sigmoid or tanh. */
+static inline __attribute__((always_inline)) void ernn_neon_finish4(int16x4_t v, int16_t *y, int32_t mode,
+                                                                    const uint32_t *table)
+{
+    if (mode != 0) {
+        v = vqadd_s16(v, vld1_s16(y));
+        if (mode == 2) {
+            v = ernn_neon_sigmoid(v, table);
+        } else if (mode == 3) {
+            v = ernn_neon_tanh(v, table);
+        }
+    }
+    vst1_s16(y, v);
+}
+
 static inline __attribute__((always_inline)) void ernn_neon_group16(const int8_t **wp, const ernn_dsp_group *g,
                                                                      int pairs)
 {
@@ -196,24 +221,104 @@ static inline __attribute__((always_inline)) void ernn_neon_group16(const int8_t
     const int32_t *bias = g->bias;
     for (int16_t *y = g->y; y != g->y_end; y += 4, bias += 4) {
         const int32x4_t acc = vaddq_s32(ernn_neon_mac4v_with(wp, x, chunks, pairs), vld1q_s32(bias));
-        int32x4_t t = vqrdmulhq_s32(vshlq_s32(acc, left), m);
-        t = vrshlq_s32(vaddq_s32(t, vandq_s32(vshrq_n_s32(t, 31), sign_mask)), right);
-        int16x4_t v = vqmovn_s32(t);
-        if (mode != 0) {
-            v = vqadd_s16(v, vld1_s16(y));
-            if (mode == 2) {
-                v = ernn_neon_sigmoid(v, g->table);
-            } else if (mode == 3) {
-                v = ernn_neon_tanh(v, g->table);
-            }
+        ernn_neon_finish4(ernn_neon_requant4(acc, left, m, right, sign_mask), y, mode, g->table);
+    }
+}
+
+/* A 16-byte load that stays one: the empty asm keeps the value whole in a register, so gcc does not
+ * load the low half a second time for SMULL (it did, at -O2, once the kernel was unrolled). */
+static inline __attribute__((always_inline)) int8x16_t ernn_neon_load16(const int8_t *p)
+{
+    int8x16_t v = vld1q_s8(p);
+    __asm__("" : "+w"(v));
+    return v;
+}
+
+/* The four rows' dot products of the 4-row block at w, n = 1..8 chunks (a constant: fully unrolled), from the
+ * input's n vectors held in registers; the first chunk's pair sums start the accumulators (SADDLP) instead of
+ * being added to zeros. The same integer sums as ernn_neon_mac4v_with. */
+static inline __attribute__((always_inline)) int32x4_t ernn_neon_block4_n(const int8_t *w, const int8x16_t *xv,
+                                                                          int32_t n, int pairs)
+{
+    int32x4_t s[4];
+#pragma GCC unroll 4
+    for (int32_t r = 0; r < 4; ++r) {
+        const int8x16_t wv = ernn_neon_load16(w + 16 * r);
+#if defined(__ARM_FEATURE_DOTPROD)
+        s[r] = vdotq_s32(vdupq_n_s32(0), wv, xv[0]);
+#else
+        if (pairs) {
+            s[r] = vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(wv), vget_low_s8(xv[0])), wv, xv[0]));
+        } else {
+            s[r] = vpadalq_s16(vpaddlq_s16(vmull_s8(vget_low_s8(wv), vget_low_s8(xv[0]))), vmull_high_s8(wv, xv[0]));
         }
-        vst1_s16(y, v);
+#endif
+    }
+#pragma GCC unroll 7
+    for (int32_t c = 1; c < n; ++c) {
+#pragma GCC unroll 4
+        for (int32_t r = 0; r < 4; ++r) {
+            const int8x16_t wv = ernn_neon_load16(w + 64 * c + 16 * r);
+#if defined(__ARM_FEATURE_DOTPROD)
+            s[r] = ernn_neon_dot16(s[r], wv, xv[c]);
+#else
+            s[r] = pairs ? ernn_neon_dot16_pairs(s[r], wv, xv[c]) : ernn_neon_dot16(s[r], wv, xv[c]);
+#endif
+        }
+    }
+    (void)pairs;
+    return vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
+}
+
+/*
+ * ernn_neon_group16 for a layer of n = 1..8 chunks (up to 128 inputs): the input stays in registers for the
+ * whole gate block. (Two 4-row blocks per iteration, tried, spilled at n = 4 and counted more instructions.)
+ */
+static inline __attribute__((always_inline)) void ernn_neon_group16_n(const int8_t **wp, const ernn_dsp_group *g,
+                                                                       int pairs, int32_t n)
+{
+    const int8_t *x = (const int8_t *)g->buffer;
+    int8x16_t xv[8];
+#pragma GCC unroll 8
+    for (int32_t c = 0; c < n; ++c) {
+        xv[c] = vld1q_s8(x + 16 * c);
+    }
+    const int32x4_t left = vdupq_n_s32(g->left - 1);
+    const int32x4_t m = vdupq_n_s32(g->multiplier);
+    const int32x4_t right = vdupq_n_s32(-g->right);
+    const int32x4_t sign_mask = vdupq_n_s32(g->right > 0 ? -1 : 0);
+    const int32_t mode = g->mode;
+    const int32_t *bias = g->bias;
+    const uint32_t *table = g->table;
+    int16_t *const y_end = g->y_end; /* locals: the stores to y may alias *g as far as the compiler knows */
+    const int8_t *w = *wp;
+    for (int16_t *y = g->y; y != y_end; y += 4, bias += 4, w += 64 * n) {
+        const int32x4_t acc = vaddq_s32(ernn_neon_block4_n(w, xv, n, pairs), vld1q_s32(bias));
+        ernn_neon_finish4(ernn_neon_requant4(acc, left, m, right, sign_mask), y, mode, table);
+    }
+    *wp = w;
+}
+
+/* A gate block: the unrolled kernel for up to 8 chunks, the loop beyond. */
+static inline __attribute__((always_inline)) void ernn_neon_group16_any(const int8_t **wp, const ernn_dsp_group *g,
+                                                                         int pairs)
+{
+    switch ((int32_t)(g->end - g->buffer) / 8) {
+    case 1: ernn_neon_group16_n(wp, g, pairs, 1); break;
+    case 2: ernn_neon_group16_n(wp, g, pairs, 2); break;
+    case 3: ernn_neon_group16_n(wp, g, pairs, 3); break;
+    case 4: ernn_neon_group16_n(wp, g, pairs, 4); break;
+    case 5: ernn_neon_group16_n(wp, g, pairs, 5); break;
+    case 6: ernn_neon_group16_n(wp, g, pairs, 6); break;
+    case 7: ernn_neon_group16_n(wp, g, pairs, 7); break;
+    case 8: ernn_neon_group16_n(wp, g, pairs, 8); break;
+    default: ernn_neon_group16(wp, g, pairs); break;
     }
 }
 
 static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
 {
-    ernn_neon_group16(wp, g, 0);
+    ernn_neon_group16_any(wp, g, 0);
 }
 
 #if !defined(__ARM_FEATURE_DOTPROD)
@@ -221,7 +326,7 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
 #define ERNN_PORT_PAIRS16 1
 static inline void ernn_group16_pairs_port(const int8_t **wp, ernn_dsp_group *g)
 {
-    ernn_neon_group16(wp, g, 1);
+    ernn_neon_group16_any(wp, g, 1);
 }
 #endif
 
