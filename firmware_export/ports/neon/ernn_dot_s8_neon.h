@@ -237,22 +237,39 @@ static inline __attribute__((always_inline)) void ernn_neon_group16(const int8_t
     }
 }
 
-/* A 16-byte load that stays one: the empty asm keeps the value whole in a register, so gcc does not
- * load the low half a second time for SMULL (it did, at -O2, once the kernel was unrolled). */
-static inline __attribute__((always_inline)) int8x16_t ernn_neon_load16(const int8_t *p)
+/*
+ * The four rows' dot products of the 4-row block at w, n = 1..8 chunks (a constant: fully unrolled), from the
+ * input's n vectors held in registers; the first chunk's sums start the accumulators (SADDLP, or SDOT into
+ * zeros) instead of being added to zeros. The same integer sums as ernn_neon_mac4v_with. Without SDOT only
+ * the pair kernel comes here (pairs: no -128 weight; ernn_neon_group16_any sends the rest to the loop).
+ */
+#if defined(__ARM_FEATURE_DOTPROD)
+static inline __attribute__((always_inline)) int32x4_t ernn_neon_block4_n(const int8_t *w, const int8x16_t *xv,
+                                                                          int32_t n)
 {
-    int8x16_t v = vld1q_s8(p);
-    __asm__("" : "+w"(v));
-    return v;
+    int32x4_t s[4];
+    int8x16x4_t wv = vld1q_s8_x4(w);
+#pragma GCC unroll 4
+    for (int32_t r = 0; r < 4; ++r) {
+        s[r] = vdotq_s32(vdupq_n_s32(0), wv.val[r], xv[0]);
+    }
+#pragma GCC unroll 7
+    for (int32_t c = 1; c < n; ++c) {
+        wv = vld1q_s8_x4(w + 64 * c);
+#pragma GCC unroll 4
+        for (int32_t r = 0; r < 4; ++r) {
+            s[r] = vdotq_s32(s[r], wv.val[r], xv[c]);
+        }
+    }
+    return vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
 }
-
-/* The four rows' dot products of the 4-row block at w, n = 1..8 chunks (a constant: fully unrolled), from the
- * input's n vectors held in registers; the first chunk's pair sums start the accumulators (SADDLP) instead of
- * being added to zeros. The same integer sums as ernn_neon_mac4v_with. */
-#if !defined(__ARM_FEATURE_DOTPROD)
+#else
 /* One chunk of the pair kernel (ernn_neon_dot16_pairs) for the 4-row block's rows at w + off, written out:
  * gcc, given the intrinsics, loaded the SMULL halves a second time or shuffled registers. START is the
  * first chunk's SADDLP (it sets s) or SADALP (it adds to s). */
+typedef struct {
+    int8_t bytes[8 * 64];
+} ernn_neon_block8; /* a 4-row block of up to 8 chunks: the memory the chunks' asm reads, declared to gcc */
 #define ERNN_NEON_PAIRS_CHUNK(START, SC, w, off, xv, s)                                                          \
     do {                                                                                                         \
         int8x16_t w0_, w1_, w2_, w3_;                                                                            \
@@ -274,59 +291,29 @@ static inline __attribute__((always_inline)) int8x16_t ernn_neon_load16(const in
                 : [s0] SC(s[0]), [s1] SC(s[1]), [s2] SC(s[2]), [s3] SC(s[3]), [w0] "=&w"(w0_),                    \
                   [w1] "=&w"(w1_), [w2] "=&w"(w2_), [w3] "=&w"(w3_), [t0] "=&w"(t0_), [t1] "=&w"(t1_),            \
                   [t2] "=&w"(t2_), [t3] "=&w"(t3_)                                                               \
-                : [p] "r"(w), [o0] "i"(off), [o1] "i"((off) + 32), [x] "w"(xv));                                \
+                : [p] "r"(w), [o0] "i"(off), [o1] "i"((off) + 32), [x] "w"(xv),                                 \
+                  "m"(*(const ernn_neon_block8 *)(const void *)(w))); /* the block's bytes, read */             \
     } while (0)
-#endif
 
 static inline __attribute__((always_inline)) int32x4_t ernn_neon_block4_n(const int8_t *w, const int8x16_t *xv,
-                                                                          int32_t n, int pairs)
+                                                                          int32_t n)
 {
     int32x4_t s[4];
-#if !defined(__ARM_FEATURE_DOTPROD)
-    if (pairs) {
-        ERNN_NEON_PAIRS_CHUNK("saddlp", "=&w", w, 0, xv[0], s);
-#pragma GCC unroll 7
-        for (int32_t c = 1; c < n; ++c) {
-            ERNN_NEON_PAIRS_CHUNK("sadalp", "+w", w, 64 * c, xv[c], s);
-        }
-        return vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
-    }
-#endif
-#pragma GCC unroll 4
-    for (int32_t r = 0; r < 4; ++r) {
-        const int8x16_t wv = ernn_neon_load16(w + 16 * r);
-#if defined(__ARM_FEATURE_DOTPROD)
-        s[r] = vdotq_s32(vdupq_n_s32(0), wv, xv[0]);
-#else
-        if (pairs) {
-            s[r] = vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(wv), vget_low_s8(xv[0])), wv, xv[0]));
-        } else {
-            s[r] = vpadalq_s16(vpaddlq_s16(vmull_s8(vget_low_s8(wv), vget_low_s8(xv[0]))), vmull_high_s8(wv, xv[0]));
-        }
-#endif
-    }
+    ERNN_NEON_PAIRS_CHUNK("saddlp", "=&w", w, 0, xv[0], s);
 #pragma GCC unroll 7
     for (int32_t c = 1; c < n; ++c) {
-#pragma GCC unroll 4
-        for (int32_t r = 0; r < 4; ++r) {
-            const int8x16_t wv = ernn_neon_load16(w + 64 * c + 16 * r);
-#if defined(__ARM_FEATURE_DOTPROD)
-            s[r] = ernn_neon_dot16(s[r], wv, xv[c]);
-#else
-            s[r] = pairs ? ernn_neon_dot16_pairs(s[r], wv, xv[c]) : ernn_neon_dot16(s[r], wv, xv[c]);
-#endif
-        }
+        ERNN_NEON_PAIRS_CHUNK("sadalp", "+w", w, 64 * c, xv[c], s);
     }
-    (void)pairs;
     return vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
 }
+#endif
 
 /*
  * ernn_neon_group16 for a layer of n = 1..8 chunks (up to 128 inputs): the input stays in registers for the
  * whole gate block. (Two 4-row blocks per iteration, tried, spilled at n = 4 and counted more instructions.)
  */
 static inline __attribute__((always_inline)) void ernn_neon_group16_n(const int8_t **wp, const ernn_dsp_group *g,
-                                                                       int pairs, int32_t n,
+                                                                       int32_t n,
                                                                        int32_t mode, int short_form)
 {
     const int8_t *x = (const int8_t *)g->buffer;
@@ -344,7 +331,7 @@ static inline __attribute__((always_inline)) void ernn_neon_group16_n(const int8
     int16_t *const y_end = g->y_end; /* locals: the stores to y may alias *g as far as the compiler knows */
     const int8_t *w = *wp;
     for (int16_t *y = g->y; y != y_end; y += 4, bias += 4, w += 64 * n) {
-        const int32x4_t acc = vaddq_s32(ernn_neon_block4_n(w, xv, n, pairs), vld1q_s32(bias));
+        const int32x4_t acc = vaddq_s32(ernn_neon_block4_n(w, xv, n), vld1q_s32(bias));
         ernn_neon_finish4(ernn_neon_requant4(acc, left, m, right, sign_mask, short_form), y, mode, table);
     }
     *wp = w;
@@ -352,8 +339,9 @@ static inline __attribute__((always_inline)) void ernn_neon_group16_n(const int8
 
 /*
  * A gate block: the unrolled kernel for up to 8 chunks, one per chunk count, epilogue (store; sum then
- * sigmoid; sum then tanh: no per-block branch on the mode) and requantization form, the loop otherwise (more chunks, a sum without
- * activation, and on the A72 a layer with a -128 weight, rare enough not to be worth its flash).
+ * sigmoid; sum then tanh: no per-block branch on the mode) and requantization form (short, general); the
+ * loop otherwise (more chunks, a sum without activation, and on the A72 a layer with a -128 weight, rare
+ * enough not to be worth the flash of 48 more kernels).
  */
 static inline __attribute__((always_inline)) void ernn_neon_group16_any(const int8_t **wp, const ernn_dsp_group *g,
                                                                          int pairs)
@@ -370,54 +358,54 @@ static inline __attribute__((always_inline)) void ernn_neon_group16_any(const in
     }
     const int short_form = g->left == 1 && g->right > 0;
     switch (chunks + 16 * (g->mode == 0 ? 0 : g->mode - 1) + 64 * short_form) {
-    case 1: ernn_neon_group16_n(wp, g, pairs, 1, 0, 0); break;
-    case 2: ernn_neon_group16_n(wp, g, pairs, 2, 0, 0); break;
-    case 3: ernn_neon_group16_n(wp, g, pairs, 3, 0, 0); break;
-    case 4: ernn_neon_group16_n(wp, g, pairs, 4, 0, 0); break;
-    case 5: ernn_neon_group16_n(wp, g, pairs, 5, 0, 0); break;
-    case 6: ernn_neon_group16_n(wp, g, pairs, 6, 0, 0); break;
-    case 7: ernn_neon_group16_n(wp, g, pairs, 7, 0, 0); break;
-    case 8: ernn_neon_group16_n(wp, g, pairs, 8, 0, 0); break;
-    case 17: ernn_neon_group16_n(wp, g, pairs, 1, 2, 0); break;
-    case 18: ernn_neon_group16_n(wp, g, pairs, 2, 2, 0); break;
-    case 19: ernn_neon_group16_n(wp, g, pairs, 3, 2, 0); break;
-    case 20: ernn_neon_group16_n(wp, g, pairs, 4, 2, 0); break;
-    case 21: ernn_neon_group16_n(wp, g, pairs, 5, 2, 0); break;
-    case 22: ernn_neon_group16_n(wp, g, pairs, 6, 2, 0); break;
-    case 23: ernn_neon_group16_n(wp, g, pairs, 7, 2, 0); break;
-    case 24: ernn_neon_group16_n(wp, g, pairs, 8, 2, 0); break;
-    case 33: ernn_neon_group16_n(wp, g, pairs, 1, 3, 0); break;
-    case 34: ernn_neon_group16_n(wp, g, pairs, 2, 3, 0); break;
-    case 35: ernn_neon_group16_n(wp, g, pairs, 3, 3, 0); break;
-    case 36: ernn_neon_group16_n(wp, g, pairs, 4, 3, 0); break;
-    case 37: ernn_neon_group16_n(wp, g, pairs, 5, 3, 0); break;
-    case 38: ernn_neon_group16_n(wp, g, pairs, 6, 3, 0); break;
-    case 39: ernn_neon_group16_n(wp, g, pairs, 7, 3, 0); break;
-    case 40: ernn_neon_group16_n(wp, g, pairs, 8, 3, 0); break;
-    case 65: ernn_neon_group16_n(wp, g, pairs, 1, 0, 1); break;
-    case 66: ernn_neon_group16_n(wp, g, pairs, 2, 0, 1); break;
-    case 67: ernn_neon_group16_n(wp, g, pairs, 3, 0, 1); break;
-    case 68: ernn_neon_group16_n(wp, g, pairs, 4, 0, 1); break;
-    case 69: ernn_neon_group16_n(wp, g, pairs, 5, 0, 1); break;
-    case 70: ernn_neon_group16_n(wp, g, pairs, 6, 0, 1); break;
-    case 71: ernn_neon_group16_n(wp, g, pairs, 7, 0, 1); break;
-    case 72: ernn_neon_group16_n(wp, g, pairs, 8, 0, 1); break;
-    case 81: ernn_neon_group16_n(wp, g, pairs, 1, 2, 1); break;
-    case 82: ernn_neon_group16_n(wp, g, pairs, 2, 2, 1); break;
-    case 83: ernn_neon_group16_n(wp, g, pairs, 3, 2, 1); break;
-    case 84: ernn_neon_group16_n(wp, g, pairs, 4, 2, 1); break;
-    case 85: ernn_neon_group16_n(wp, g, pairs, 5, 2, 1); break;
-    case 86: ernn_neon_group16_n(wp, g, pairs, 6, 2, 1); break;
-    case 87: ernn_neon_group16_n(wp, g, pairs, 7, 2, 1); break;
-    case 88: ernn_neon_group16_n(wp, g, pairs, 8, 2, 1); break;
-    case 97: ernn_neon_group16_n(wp, g, pairs, 1, 3, 1); break;
-    case 98: ernn_neon_group16_n(wp, g, pairs, 2, 3, 1); break;
-    case 99: ernn_neon_group16_n(wp, g, pairs, 3, 3, 1); break;
-    case 100: ernn_neon_group16_n(wp, g, pairs, 4, 3, 1); break;
-    case 101: ernn_neon_group16_n(wp, g, pairs, 5, 3, 1); break;
-    case 102: ernn_neon_group16_n(wp, g, pairs, 6, 3, 1); break;
-    case 103: ernn_neon_group16_n(wp, g, pairs, 7, 3, 1); break;
-    case 104: ernn_neon_group16_n(wp, g, pairs, 8, 3, 1); break;
+    case 1: ernn_neon_group16_n(wp, g, 1, 0, 0); break;
+    case 2: ernn_neon_group16_n(wp, g, 2, 0, 0); break;
+    case 3: ernn_neon_group16_n(wp, g, 3, 0, 0); break;
+    case 4: ernn_neon_group16_n(wp, g, 4, 0, 0); break;
+    case 5: ernn_neon_group16_n(wp, g, 5, 0, 0); break;
+    case 6: ernn_neon_group16_n(wp, g, 6, 0, 0); break;
+    case 7: ernn_neon_group16_n(wp, g, 7, 0, 0); break;
+    case 8: ernn_neon_group16_n(wp, g, 8, 0, 0); break;
+    case 17: ernn_neon_group16_n(wp, g, 1, 2, 0); break;
+    case 18: ernn_neon_group16_n(wp, g, 2, 2, 0); break;
+    case 19: ernn_neon_group16_n(wp, g, 3, 2, 0); break;
+    case 20: ernn_neon_group16_n(wp, g, 4, 2, 0); break;
+    case 21: ernn_neon_group16_n(wp, g, 5, 2, 0); break;
+    case 22: ernn_neon_group16_n(wp, g, 6, 2, 0); break;
+    case 23: ernn_neon_group16_n(wp, g, 7, 2, 0); break;
+    case 24: ernn_neon_group16_n(wp, g, 8, 2, 0); break;
+    case 33: ernn_neon_group16_n(wp, g, 1, 3, 0); break;
+    case 34: ernn_neon_group16_n(wp, g, 2, 3, 0); break;
+    case 35: ernn_neon_group16_n(wp, g, 3, 3, 0); break;
+    case 36: ernn_neon_group16_n(wp, g, 4, 3, 0); break;
+    case 37: ernn_neon_group16_n(wp, g, 5, 3, 0); break;
+    case 38: ernn_neon_group16_n(wp, g, 6, 3, 0); break;
+    case 39: ernn_neon_group16_n(wp, g, 7, 3, 0); break;
+    case 40: ernn_neon_group16_n(wp, g, 8, 3, 0); break;
+    case 65: ernn_neon_group16_n(wp, g, 1, 0, 1); break;
+    case 66: ernn_neon_group16_n(wp, g, 2, 0, 1); break;
+    case 67: ernn_neon_group16_n(wp, g, 3, 0, 1); break;
+    case 68: ernn_neon_group16_n(wp, g, 4, 0, 1); break;
+    case 69: ernn_neon_group16_n(wp, g, 5, 0, 1); break;
+    case 70: ernn_neon_group16_n(wp, g, 6, 0, 1); break;
+    case 71: ernn_neon_group16_n(wp, g, 7, 0, 1); break;
+    case 72: ernn_neon_group16_n(wp, g, 8, 0, 1); break;
+    case 81: ernn_neon_group16_n(wp, g, 1, 2, 1); break;
+    case 82: ernn_neon_group16_n(wp, g, 2, 2, 1); break;
+    case 83: ernn_neon_group16_n(wp, g, 3, 2, 1); break;
+    case 84: ernn_neon_group16_n(wp, g, 4, 2, 1); break;
+    case 85: ernn_neon_group16_n(wp, g, 5, 2, 1); break;
+    case 86: ernn_neon_group16_n(wp, g, 6, 2, 1); break;
+    case 87: ernn_neon_group16_n(wp, g, 7, 2, 1); break;
+    case 88: ernn_neon_group16_n(wp, g, 8, 2, 1); break;
+    case 97: ernn_neon_group16_n(wp, g, 1, 3, 1); break;
+    case 98: ernn_neon_group16_n(wp, g, 2, 3, 1); break;
+    case 99: ernn_neon_group16_n(wp, g, 3, 3, 1); break;
+    case 100: ernn_neon_group16_n(wp, g, 4, 3, 1); break;
+    case 101: ernn_neon_group16_n(wp, g, 5, 3, 1); break;
+    case 102: ernn_neon_group16_n(wp, g, 6, 3, 1); break;
+    case 103: ernn_neon_group16_n(wp, g, 7, 3, 1); break;
+    case 104: ernn_neon_group16_n(wp, g, 8, 3, 1); break;
     default: ernn_neon_group16(wp, g, pairs); break;
     }
 }
