@@ -259,3 +259,14 @@ def test_qat_selection_breaks_accuracy_ties_by_validation_loss() -> None:
     assert result.best_epoch == 1 and result.val_metric.value == 0.9
     assert torch.equal(result.model.head.weight, model.head.weight + 1.0)  # type: ignore[union-attr,operator]
     assert [h["val_loss"] for h in result.history] == [0.5, 0.4, 0.45, 0.1]
+
+
+@pytest.mark.parametrize(
+    "semantics", [{"readout": "mean"}, {"head_activation": "relu"}, {"cell": CellType.RNN, "nonlinearity": "relu"}]
+)
+def test_qat_refuses_semantics_it_does_not_model(semantics: dict[str, object]) -> None:
+    """fake_quant_forward computes the head on h_n of a tanh model: anything else is refused, not
+    fine-tuned on the wrong function (post-training quantization handles it)."""
+    config = ModelConfig(**{"cell": CellType.GRU, "hidden_size": 6, "input_size": 3, "output_size": 2, **semantics})
+    with pytest.raises(EdgeRNNError, match="quantization-aware training does not model"):
+        train(_sign_data(32), config, TrainConfig(epochs=1), progress=False, qat=QATConfig(epochs=1))
