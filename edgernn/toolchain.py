@@ -219,7 +219,9 @@ def compile_objects(
     for source, stem in zip(sources, stems):
         name = stem if stems.count(stem) == 1 else f"{source.parent.name}_{stem}"
         objects.append(out_dir / f"{name}.o")
-    headers = _headers_digest([*include_dirs, *(s.parent for s in sources)])
+    # the runtime's sources include their ports as ../ports/<core>/*.h: a port's edit must miss the cache too
+    ports = [s.parent.parent / "ports" for s in sources if (s.parent.parent / "ports").is_dir()]
+    headers = _headers_digest([*include_dirs, *(s.parent for s in sources), *ports])
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         jobs = [pool.submit(_compile, t.cc, flags, s, o, headers, use_cache) for s, o in zip(sources, objects)]
         for job in jobs:

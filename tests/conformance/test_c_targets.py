@@ -90,6 +90,14 @@ CASES = [
         lengths=(LONG_STREAM_STEPS,),
         targets=("aarch64", "cortex-a76"),
     ),
+    # The NEON port's unrolled gate kernels past 4 chunks of 16 inputs (x: 7 chunks) and its loop (h: 9 chunks).
+    Case(
+        "gru-100x136",
+        ModelConfig(cell="gru", input_size=100, hidden_size=136),
+        seed=24,
+        lengths=(24, 1),
+        targets=("aarch64", "cortex-a76"),
+    ),
     # What from_torch finds in forward: nn.RNN(nonlinearity="relu") with a ReLU before the head, and a
     # head on the mean over time (whole sequences: run_sequence, at most 64 steps in the selftest).
     Case(

@@ -405,3 +405,25 @@ def test_bidirectional_models_have_no_step_cost():
     model = random_model(ModelConfig(cell="gru", input_size=4, hidden_size=8, bidirectional=True), seed=1)
     with pytest.raises(T.EdgeRNNError, match="bidirectional"):
         T.measure_step(model, "cortex-m4")
+
+
+def test_object_cache_sees_the_ports_headers(tmp_path):
+    """src/*.c include ../ports/<core>/*.h (firmware_export's layout): editing a port's header must
+    recompile, not reuse the cached object built from the old header."""
+    import uuid
+
+    T.require_tools("host")
+    from edgernn.toolchain import compile_objects
+
+    token = uuid.uuid4().hex[:8]  # a fresh source: nothing cached for it before this test
+    (tmp_path / "src").mkdir()
+    (tmp_path / "ports" / "core").mkdir(parents=True)
+    source = tmp_path / "src" / "unit.c"
+    source.write_text(f'#include "../ports/core/port.h"\nint value_{token}(void) {{ return PORT_VALUE; }}\n')
+    header = tmp_path / "ports" / "core" / "port.h"
+    objects = []
+    for value in (1234567, 7654321):
+        header.write_text(f"#define PORT_VALUE {value}\n")
+        (obj,) = compile_objects("host", [source], tmp_path / f"out-{value}")
+        objects.append(obj.read_bytes())
+    assert objects[0] != objects[1]
