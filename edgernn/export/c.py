@@ -366,12 +366,14 @@ def _(cell: GRUCellQ) -> list[tuple[str, str]]:
 @_cell_fields.register
 def _(cell: LSTMCellQ) -> list[tuple[str, str]]:
     multiplier, shift = cell.cell_tanh_params
+    clip = [] if cell.cell_clip is None else [("cell_clip", str(cell.cell_clip))]  # absent: 0, no clip
     return [
         ("forget_mul", _rescale(cell.forget_mul)),
         ("input_mul", _rescale(cell.input_mul)),
         ("output_mul", _rescale(cell.output_mul)),
         ("cell_tanh_multiplier", str(multiplier)),
         ("cell_tanh_shift", str(shift)),
+        *clip,
     ]
 
 

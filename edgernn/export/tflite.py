@@ -459,10 +459,12 @@ def _(cell: GRUCellQ, e: _Int8Layer, h8: int | None) -> int:
     return _to_hidden(e, e.h_q15_out, cell.to_hidden)
 
 
-def _lstm_options() -> schema.UnidirectionalSequenceLSTMOptionsT:
+def _lstm_options(cell_clip: float = 0.0) -> schema.UnidirectionalSequenceLSTMOptionsT:
+    """``cell_clip``: LSTMOptions.cell_clip (0: none); TFLite's quantized clip is its float32 value
+    over the cell scale truncated, which gives back the IR's integer (LSTMCellQ.cell_clip_float)."""
     opts = schema.UnidirectionalSequenceLSTMOptionsT()
     opts.fusedActivationFunction = schema.ActivationFunctionType.TANH
-    opts.cellClip = 0.0
+    opts.cellClip = cell_clip
     opts.projClip = 0.0
     opts.timeMajor = False
     return opts
@@ -531,7 +533,7 @@ def _(cell: LSTMCellQ, e: _Int8Layer, h8: int | None) -> int:
         _lstm_inputs(e.x8, w_x, w_h, biases, h_var, c_var),
         [out],
         _OPT.UnidirectionalSequenceLSTMOptions,
-        _lstm_options(),
+        _lstm_options(cell.cell_clip_float),
         intermediates=inter,
     )
     g.lstm_state.append((h_var, c_var))
