@@ -72,7 +72,8 @@ except ImportError:  # pragma: no cover - exercised only where ai-edge-litert is
 FORMAT_VERSION = 1
 METADATA_NAME = "edgernn"
 TFLITE_SCHEMA_VERSION = 3
-PRECISIONS = ("int8", "float32")
+#: "int8-exact": the int8 model rearranged so that LiteRT computes the reference's integers (tflite_exact)
+PRECISIONS = ("int8", "float32", "int8-exact")
 
 GATE_SCALE = 2.0**GATE_INPUT_SCALE_POWER  # Q3.12
 Q15_SCALE = 2.0**GATE_OUTPUT_SCALE_POWER  # Q0.15
@@ -85,8 +86,9 @@ _DTYPES: dict[int, np.dtype] = {
     _T.INT32: np.dtype("<i4"),
     _T.INT16: np.dtype("<i2"),
     _T.INT8: np.dtype("i1"),
+    _T.INT64: np.dtype("<i8"),
 }
-_TYPE_NAMES = {_T.FLOAT32: "float32", _T.INT32: "int32", _T.INT16: "int16", _T.INT8: "int8"}
+_TYPE_NAMES = {_T.FLOAT32: "float32", _T.INT32: "int32", _T.INT16: "int16", _T.INT8: "int8", _T.INT64: "int64"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,7 +192,7 @@ class _Graph:
         t.type = ttype
         t.isVariable = variable
         if data is not None:
-            arr = np.ascontiguousarray(data, dtype=_DTYPES[ttype])
+            arr = np.array(data, dtype=_DTYPES[ttype], order="C")  # keeps a 0-d (scalar) constant 0-d
             if arr.shape != tuple(t.shape):
                 raise AssertionError(f"{name}: data shape {arr.shape} != {tuple(t.shape)}")
             buf = _AlignedBufferT()
@@ -655,10 +657,19 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
         raise EdgeRNNError(f"unknown TFLite precision {precision!r}", f"choose one of {', '.join(PRECISIONS)}")
     _require_streamable(model)
     cfg = model.config
-    integer = precision == "int8"
-    g = _Graph()
-    check = _Checker()
+    integer = precision != "float32"
     lstm = cfg.cell is CellType.LSTM
+    exact = None
+    if precision == "int8-exact":
+        from edgernn.export import tflite_exact as exact
+
+        if lstm:
+            raise UnsupportedModelError(
+                "the LiteRT-exact TFLite variant has no LSTM form (the fused LSTM op's gates are not tensors)",
+                "export LSTM models with --format tflite (exact in TFLite Micro), onnx or c",
+            )
+    g = _Graph() if exact is None else exact.ExactGraph()
+    check = _Checker()
     act_type = _T.INT8 if integer else _T.FLOAT32
     inputs: list[TensorInfo] = []
     outputs: list[TensorInfo] = []
@@ -712,7 +723,7 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
             )
             state_inputs.append(info(h_in, "h", k, hq))
         if integer:
-            emitter = _Int8Layer(g, check, layer, k, layer_in)
+            emitter = (_Int8Layer if exact is None else exact.ExactLayer)(g, check, layer, k, layer_in)
             if isinstance(cell, GRUCellQ):
                 emitter.h_q15_in = g.tensor(f"h{k}_q15", (1, layer.hidden_size), _T.INT16, _per_tensor(Q15_SCALE))
             h_out = _emit_int8_cell(cell, emitter, h_in)
@@ -738,7 +749,9 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
 
     last_q = model.layers[-1].hidden_q
     if model.head is not None:
-        if integer:
+        if exact is not None:
+            y = exact.exact_head(g, model.head, layer_in)
+        elif integer:
             y = _int8_head(g, check, model.head, layer_in, last_q)
         else:
             y = _float_fc(g, layer_in, model.head.weight, model.head.bias, "y")
@@ -769,7 +782,7 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
 
 
 def _state_doc(model: QuantizedRNN, precision: str) -> str:
-    if model.config.cell is CellType.GRU and precision == "int8":
+    if model.config.cell is CellType.GRU and precision != "float32":
         return "explicit inputs h{k} (int8) and h{k}_q15 (int16 Q0.15, the GRU's state) and their *_out outputs"
     return "explicit inputs h{k} and outputs h{k}_out"
 
