@@ -403,14 +403,16 @@ def inspect(model: Path, as_json: bool) -> None:
 
 @cli.command(short_help="generated C, ONNX or TFLite from a quantized model")
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["c", "onnx", "onnx-qdq", "tflite", "all"]), required=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["c", "onnx", "onnx-qdq", "tflite", "tflite-exact", "all"]), required=True
+)
 @click.option(
     "-o",
     "--output",
     type=click.Path(),
     required=True,
-    help="Output folder (c, all), or file (onnx, onnx-qdq, tflite; an existing folder or a path ending in / "
-    "gets <prefix>.onnx / <prefix>.tflite inside). Its parent folder must exist.",
+    help="Output folder (c, all), or file (onnx, onnx-qdq, tflite, tflite-exact; an existing folder or a path ending "
+    "in / gets <prefix>.onnx / <prefix>.tflite inside). Its parent folder must exist.",
 )
 @click.option("--prefix", default="model", show_default=True, help="C identifier prefix of the generated API.")
 @click.option(

@@ -23,13 +23,16 @@ The fused LSTM op cannot be rearranged (its gates are not tensors), so LSTM mode
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
-from edgernn.errors import UnsupportedModelError
-from edgernn.export.tflite import _OP, _OPT, _T, _Graph, _Int8Layer, _per_tensor, _Quant, schema
+from edgernn.errors import EdgeRNNError, UnsupportedModelError
+from edgernn.export import ExportOptions, ExportResult
+from edgernn.export.tflite import _OP, _OPT, _T, _Graph, _Int8Layer, _per_tensor, _Quant, build, schema
+from edgernn.fileio import write_bytes_atomic
 from edgernn.fixedpoint import INT16_MAX, INT16_MIN, sigmoid_int16, tanh_int16
-from edgernn.ir import Dense, FullyConnected, QParams
+from edgernn.ir import Dense, FullyConnected, QParams, QuantizedRNN
 
 _LUT_OFFSET = 1 << 15  # int16 value -> table row
 
@@ -158,3 +161,17 @@ class ExactLayer(_Int8Layer):
 def exact_head(g: _Graph, head: Dense, h8: int) -> int:
     assert isinstance(g, ExactGraph)
     return g.exact_fc(h8, head.fc, "y", _T.INT8, _per_tensor(head.output_q.scale, head.output_q.zero_point))
+
+
+def export(model: QuantizedRNN, output: Path, options: ExportOptions) -> ExportResult:
+    """``--format tflite-exact``: the int8 step model LiteRT runs exactly (GRU and Elman)."""
+    if options.float_weights:
+        raise EdgeRNNError("the LiteRT-exact variant is int8 only", "export float32 with --format tflite --float")
+    result = build(model, "int8-exact")
+    write_bytes_atomic(output, result.data)
+    report = (
+        f"tflite int8-exact step model (LiteRT-exact; use --format tflite for TFLite Micro): "
+        f"{len(result.data)} bytes, inputs {', '.join(f'{t.name}[{t.index}]' for t in result.inputs)}, "
+        f"outputs {', '.join(f'{t.name}[{t.index}]' for t in result.outputs)}",
+    )
+    return ExportResult(files=(Path(output),), report=report)
