@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edgernn import ir, reference
+from edgernn import ir, reference, summary
 from edgernn.errors import QuantizationError, UnsupportedModelError
 from edgernn.ir import LSTMCellQ, QuantizedRNN
 from edgernn.quant.quantizer import QuantizeOptions
@@ -101,6 +101,9 @@ def test_clip_is_in_the_ir_and_survives_save_and_load(tmp_path) -> None:  # noqa
     # An unclipped model writes no cell_clip at all: its bytes and hash are those of earlier edgernn.
     assert b"cell_clip" not in ir.to_bytes(plain)
     assert _without_clip(model).sha256 != model.sha256
+    info = summary.describe_model(model)
+    assert info["layers"][0]["quantization"]["cell_clip"] == cells[0].cell_clip
+    assert f"clip +-{cells[0].cell_clip}" in summary.layers_table(info)
 
 
 @pytest.mark.parametrize("bad", [0, -5, 40000])
