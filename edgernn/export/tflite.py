@@ -72,8 +72,9 @@ except ImportError:  # pragma: no cover - exercised only where ai-edge-litert is
 FORMAT_VERSION = 1
 METADATA_NAME = "edgernn"
 TFLITE_SCHEMA_VERSION = 3
-#: "int8-exact": the int8 model rearranged so that LiteRT computes the reference's integers (tflite_exact)
-PRECISIONS = ("int8", "float32", "int8-exact")
+PRECISIONS = ("int8", "float32")
+#: with "int8-exact": the int8 model rearranged so that LiteRT computes the reference's integers (tflite_exact)
+ALL_PRECISIONS = (*PRECISIONS, "int8-exact")
 
 GATE_SCALE = 2.0**GATE_INPUT_SCALE_POWER  # Q3.12
 Q15_SCALE = 2.0**GATE_OUTPUT_SCALE_POWER  # Q0.15
@@ -653,8 +654,8 @@ def _require_streamable(model: QuantizedRNN) -> None:
 
 def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
     """The TFLite step model of ``model`` (``precision`` ``"int8"`` or ``"float32"``)."""
-    if precision not in PRECISIONS:
-        raise EdgeRNNError(f"unknown TFLite precision {precision!r}", f"choose one of {', '.join(PRECISIONS)}")
+    if precision not in ALL_PRECISIONS:
+        raise EdgeRNNError(f"unknown TFLite precision {precision!r}", f"choose one of {', '.join(ALL_PRECISIONS)}")
     _require_streamable(model)
     cfg = model.config
     integer = precision != "float32"
@@ -871,7 +872,7 @@ def check_metadata(meta: Any, source: str) -> dict[str, Any]:
             f"this edgernn {__version__} reads up to {FORMAT_VERSION}",
             "upgrade edgernn or re-export the model",
         )
-    if not isinstance(meta.get("model_sha256"), str) or meta.get("precision") not in PRECISIONS:
+    if not isinstance(meta.get("model_sha256"), str) or meta.get("precision") not in ALL_PRECISIONS:
         raise ModelFileError(f"{source}: the edgernn metadata has no valid model hash or precision", "export it again")
     if not isinstance(meta.get("lstm_state_tensors"), list):
         raise ModelFileError(f"{source}: the edgernn metadata has no valid lstm_state_tensors", "export it again")

@@ -108,6 +108,17 @@ def test_exact_fc_requantization_equals_fixedpoint_on_extremes(output_bits: int)
         assert np.array_equal(got, want), (got, want)
 
 
+def test_exact_file_has_none_of_litert_inexact_ops() -> None:
+    model = random_model(ModelConfig(cell=CellType.GRU, input_size=4, hidden_size=8, output_size=3), seed=2)
+    data = tflite_export.build(model, "int8-exact").data
+    m = tflite_export.schema.ModelT.InitFromPackedBuf(data, 0)
+    ops = {m.operatorCodes[o.opcodeIndex].builtinCode for o in m.subgraphs[0].operators}
+    op = tflite_export.schema.BuiltinOperator
+    assert not ops & {op.FULLY_CONNECTED, op.LOGISTIC, op.TANH}
+    assert {op.BATCH_MATMUL, op.GATHER, op.BITCAST} <= ops
+    assert tflite_export.read_metadata(data)["precision"] == "int8-exact"
+
+
 def test_lstm_is_refused_with_a_one_line_reason() -> None:
     model = random_model(ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=4), seed=1)
     with pytest.raises(UnsupportedModelError, match="no LSTM form"):
