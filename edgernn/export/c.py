@@ -366,14 +366,12 @@ def _(cell: GRUCellQ) -> list[tuple[str, str]]:
 @_cell_fields.register
 def _(cell: LSTMCellQ) -> list[tuple[str, str]]:
     multiplier, shift = cell.cell_tanh_params
-    clip = [] if cell.cell_clip is None else [("cell_clip", str(cell.cell_clip))]  # absent: 0, no clip
     return [
         ("forget_mul", _rescale(cell.forget_mul)),
         ("input_mul", _rescale(cell.input_mul)),
         ("output_mul", _rescale(cell.output_mul)),
         ("cell_tanh_multiplier", str(multiplier)),
         ("cell_tanh_shift", str(shift)),
-        *clip,
     ]
 
 
@@ -477,6 +475,8 @@ def _model_arrays(
                     ("h_fc", arrays.fc_s8(f"{name}_h", h_fcs, f"{comment}, recurrent", packing, True)),
                 ]
                 fields = [*_cell_fields(direction.quant), ("hidden_zero_point", str(layer.hidden_q.zero_point))]
+                if isinstance(direction.quant, LSTMCellQ):  # after hidden_zero_point: declaration order (C++)
+                    fields.append(("cell_clip", str(direction.quant.cell_clip or 0)))  # 0: no clip
             cells.append(_CellInit(comment, enum, member, fcs, fields))
     head = None
     if model.head is not None:
