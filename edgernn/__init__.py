@@ -22,6 +22,7 @@ _LAZY = {
     "save": "edgernn.ir",
     "Stream": "edgernn.runtime",
     "predict": "edgernn.runtime",
+    "generate": "edgernn.generation",
     "quantize": "edgernn.quant",
     "from_torch": "edgernn.models",
     "train": "edgernn.models",

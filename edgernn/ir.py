@@ -53,7 +53,7 @@ from edgernn.fixedpoint import (
     multiplier_from_scales,
     tanh_params_for_scale_power,
 )
-from edgernn.types import CellType, ModelConfig
+from edgernn.types import OMIT_DEFAULT, Activation, CellType, ModelConfig
 
 FORMAT_NAME = "edgernn-model"
 #: 2: the GRU's recurrent state is int16 Q0.15 (schema 1 kept it in int8 and carried a
@@ -339,27 +339,46 @@ def _q312(fc: FullyConnected, name: str) -> None:
 
 @dataclass(frozen=True, eq=False)
 class ElmanCellQ:
-    """Elman RNN: ``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)``.
+    """Elman RNN: ``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)``, or ``relu(...)``.
 
     ``x_fc`` carries both biases; ``h_fc`` has a zero bias. ``to_hidden`` rescales the Q0.15
-    tanh output to the int8 hidden state.
+    tanh output to the int8 hidden state. With ``nonlinearity`` ``relu`` the two FCs write the
+    int16 pre-activation at a scale of their own (the same for both, chosen by the quantizer to
+    hold the hidden range) and ``to_hidden`` requantizes it to int8 clamped below at the hidden
+    zero point: ``h' = max(requantize(sat16(x_fc(x) + h_fc(h))), zero_point)``, the ReLU.
     """
 
     CELL: ClassVar[CellType] = CellType.RNN
-    RESCALE_INPUT_BOUNDS: ClassVar[dict[str, int]] = {"to_hidden": Q15_ONE}  # the Q0.15 tanh
+    RESCALE_INPUT_BOUNDS: ClassVar[dict[str, int]] = {"to_hidden": Q15_ONE}  # the Q0.15 tanh or int16 sum
     x_fc: FullyConnected
     h_fc: FullyConnected
     to_hidden: Rescale
+    nonlinearity: Activation = dataclasses.field(default=Activation.TANH, metadata=OMIT_DEFAULT)
+
+    def __post_init__(self) -> None:
+        _set(self, "nonlinearity", Activation(self.nonlinearity))
+        if self.nonlinearity not in (Activation.TANH, Activation.RELU):
+            _fail(f"an Elman cell's nonlinearity is tanh or relu, not {self.nonlinearity.value}")
+
+    @property
+    def relu(self) -> bool:
+        return self.nonlinearity is Activation.RELU
 
     @staticmethod
-    def derived_rescales(hidden_scale: float) -> dict[str, Rescale]:
-        """The cell's rescales as functions of its scales (what the quantizer builds and a load checks)."""
-        return {"to_hidden": Rescale.of(Q15_SCALE, 1.0, hidden_scale, "to_hidden")}
+    def derived_rescales(hidden_scale: float, pre_scale: float = Q15_SCALE) -> dict[str, Rescale]:
+        """The cell's rescales as functions of its scales (what the quantizer builds and a load checks);
+        ``pre_scale``: what ``to_hidden`` reads, the Q0.15 tanh or (ReLU) the FCs' output scale."""
+        return {"to_hidden": Rescale.of(pre_scale, 1.0, hidden_scale, "to_hidden")}
 
     def check(self, layer: RecurrentLayer) -> None:
         h, i = layer.hidden_size, layer.input_size
         _gate_fc(self.x_fc, "x_fc", h, i, layer.input_q)
         _gate_fc(self.h_fc, "h_fc", h, h, layer.hidden_q)
+        if self.relu:
+            if self.x_fc.output_scale != self.h_fc.output_scale:
+                _fail("a ReLU Elman cell's x_fc and h_fc must write the same int16 scale")
+            _check_rescales(self, self.derived_rescales(layer.hidden_q.scale, self.x_fc.output_scale))
+            return
         _q312(self.x_fc, "x_fc")
         _q312(self.h_fc, "h_fc")
         _check_rescales(self, self.derived_rescales(layer.hidden_q.scale))
@@ -449,7 +468,7 @@ class LSTMCellQ:
     input_mul: Rescale
     output_mul: Rescale
     # Omitted from the serialized tree when None, so unclipped models keep their bytes and hash.
-    cell_clip: int | None = dataclasses.field(default=None, metadata={"omit_if_none": True})
+    cell_clip: int | None = dataclasses.field(default=None, metadata=OMIT_DEFAULT)
 
     def __post_init__(self) -> None:
         _set(self, "cell_scale_power", _check_int(self.cell_scale_power, -15, 0, "cell_scale_power"))
@@ -616,6 +635,8 @@ class QuantizedRNN:
     input_std: np.ndarray | None
     class_names: tuple[str, ...] | None
     provenance: Provenance
+    #: Token models: the text of each token id (``len == vocab_size``), for prompts and generated text.
+    vocab: tuple[str, ...] | None = dataclasses.field(default=None, metadata=OMIT_DEFAULT)  # absent: not stored
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -629,6 +650,12 @@ class QuantizedRNN:
                 _fail(f"layer {k} input size or directions disagree with the config")
             if k > 0 and layer.input_q != self.layers[k - 1].hidden_q:
                 _fail(f"layer {k} input quantization differs from layer {k - 1}'s hidden quantization")
+        if cfg.head_activation not in (Activation.NONE, Activation.RELU):
+            _fail(f"an int8 model has no {cfg.head_activation.value} before the head (ReLU or none)")
+        for k, layer in enumerate(self.layers):
+            for d in layer.directions:
+                if isinstance(d.quant, ElmanCellQ) and d.quant.nonlinearity is not cfg.nonlinearity:
+                    _fail(f"layer {k} is a {d.quant.nonlinearity.value} Elman cell, the config says otherwise")
         if cfg.uses_tokens != (self.embedding is not None):
             _fail("an embedding is present exactly when the config takes tokens")
         if self.embedding is not None and self.embedding.weight.shape != (cfg.vocab_size, cfg.embedding_dim):
@@ -654,6 +681,8 @@ class QuantizedRNN:
                 _fail("input_std must be positive")
         if self.class_names is not None:
             _set(self, "class_names", tuple(str(c) for c in self.class_names))
+        if self.vocab is not None:
+            _set(self, "vocab", check_vocab(self.vocab, cfg.vocab_size, _fail))
 
     @property
     def input_q(self) -> QParams:
@@ -696,6 +725,24 @@ class QuantizedRNN:
 _NO_PROVENANCE = Provenance("", "", "", "", 0)
 
 
+def check_vocab(
+    vocab: typing.Iterable[str], vocab_size: int | None, fail: typing.Callable[[str], typing.Any]
+) -> tuple[str, ...]:
+    """A vocabulary as a tuple of distinct strings, one per token id; ``fail(what)`` raises."""
+    if isinstance(vocab, str):
+        fail("the vocabulary must be a sequence of strings, not one string")
+    items = tuple(vocab)
+    if not all(isinstance(v, str) for v in items):
+        fail("every vocabulary entry must be a string")
+    if vocab_size is None:
+        fail("only token models have a vocabulary")
+    if len(items) != vocab_size:
+        fail(f"the vocabulary has {len(items)} entries but the model {vocab_size} token ids")
+    if len(set(items)) != len(items):
+        fail("the vocabulary has repeated entries")
+    return items
+
+
 def iter_fully_connected(model: QuantizedRNN) -> typing.Iterator[FullyConnected]:
     """Every quantized FC of the model, in a stable order."""
     for layer in model.layers:
@@ -719,7 +766,7 @@ def _to_tree(obj: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
         return {
             f.name: _to_tree(getattr(obj, f.name), f"{path}/{f.name}", arrays)
             for f in dataclasses.fields(obj)
-            if not (f.metadata.get("omit_if_none") and getattr(obj, f.name) is None)
+            if not (f.metadata.get("omit_default") and getattr(obj, f.name) == f.default)  # types.OMIT_DEFAULT
         }
     if isinstance(obj, np.ndarray):
         key = path.lstrip("/")

@@ -50,7 +50,8 @@ def config_for_data(
         task=data.task,
     )
     if data.uses_tokens:
-        return ModelConfig(vocab_size=int(data.max_token) + 1, embedding_dim=embedding_dim, **common)
+        vocab_size = max(int(data.max_token) + 1, len(data.vocab or ()))  # a vocab names every id, used or not
+        return ModelConfig(vocab_size=vocab_size, embedding_dim=embedding_dim, **common)
     return ModelConfig(input_size=data.num_features, **common)
 
 
@@ -260,6 +261,7 @@ def train_checkpoint(
             metrics,
             result.target_scaling,
             record,
+            result.vocab,
         ),
     )
     return result

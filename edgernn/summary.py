@@ -120,6 +120,7 @@ def describe_model(model: QuantizedRNN) -> dict[str, Any]:
         "sha256": model.sha256,
         "input_normalization": model.input_mean is not None,
         "class_names": list(model.class_names) if model.class_names else None,
+        **({} if model.vocab is None else {"vocab": list(model.vocab)}),
         "provenance": vars(prov).copy(),
         "fully_connected_ops": sum(1 for _ in iter_fully_connected(model)),
     }

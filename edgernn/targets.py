@@ -227,7 +227,7 @@ class ExportInfo:
 
     prefix: str
     token_input: bool
-    bidirectional: bool
+    bidirectional: bool  # or averaging over time: whole sequences only, no per-step cost
     int8: bool
 
 
@@ -237,7 +237,10 @@ def export_info(export_dir: Path) -> ExportInfo:
     try:
         data = json.loads(manifest.read_text())
         return ExportInfo(
-            data["prefix"], bool(data["token_input"]), bool(data["bidirectional"]), data["path"] == "int8"
+            data["prefix"],
+            bool(data["token_input"]),
+            bool(data["bidirectional"]) or not data.get("streams", True),  # streams: whole-sequence models
+            data["path"] == "int8",
         )
     except (OSError, ValueError, KeyError) as exc:
         raise EdgeRNNError(
@@ -301,7 +304,9 @@ def build_step_harness(
     t = get_target(target)
     info = export_info(export_dir)
     if info.bidirectional:
-        raise EdgeRNNError("a bidirectional model has no per-step cost", "measure a unidirectional model")
+        raise EdgeRNNError(
+            "a bidirectional or mean-over-time model has no per-step cost", "measure a streaming model"
+        )
     if not info.int8:
         raise EdgeRNNError("the step harness runs int8 exports", "export without --float")
     build_dir = Path(build_dir)

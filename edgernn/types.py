@@ -6,16 +6,19 @@ numpy-free and torch-free on purpose: every layer of edgernn can import it.
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from edgernn.errors import ModelFileError, UnsupportedModelError
+
+#: Field metadata: leave the field out of files and hashes while it holds its default.
+OMIT_DEFAULT = {"omit_default": True}
 
 
 class CellType(str, enum.Enum):
     """Recurrent cell kinds, with PyTorch semantics."""
 
-    RNN = "rnn"  # Elman RNN, tanh
+    RNN = "rnn"  # Elman RNN, tanh (or ReLU: ModelConfig.nonlinearity)
     GRU = "gru"  # reset gate applied after the hidden matmul (PyTorch / linear_before_reset=1)
     LSTM = "lstm"
 
@@ -38,6 +41,23 @@ class OutputMode(str, enum.Enum):
 
     LAST = "last"  # many-to-one: the final hidden state of each direction
     SEQUENCE = "sequence"  # many-to-many: every time step
+
+
+class Readout(str, enum.Enum):
+    """What a many-to-one (``OutputMode.LAST``) model's head reads of the top layer's output
+    (``docs/import.md``). The three agree for a unidirectional model except ``MEAN``."""
+
+    FINAL_STATE = "final_state"  # PyTorch's h_n: each direction's final hidden state
+    LAST_OUTPUT = "last_output"  # output[:, -1]: the backward half has seen only the last step
+    MEAN = "mean"  # output.mean(1): the mean of the top layer's output over the steps
+
+
+class Activation(str, enum.Enum):
+    """An elementwise function: the Elman cell's nonlinearity, or one between the RNN and the head."""
+
+    NONE = "none"
+    TANH = "tanh"
+    RELU = "relu"
 
 
 class Task(str, enum.Enum):
@@ -81,11 +101,31 @@ class ModelConfig:
     output_size: int | None = None
     output_mode: OutputMode = OutputMode.LAST
     task: Task = Task.CLASSIFICATION
+    #: The fields below are written only when they differ from their defaults, so every model
+    #: without them keeps its files and hashes (``OMIT_DEFAULT``).
+    readout: Readout = field(default=Readout.FINAL_STATE, metadata=OMIT_DEFAULT)
+    head_activation: Activation = field(default=Activation.NONE, metadata=OMIT_DEFAULT)
+    nonlinearity: Activation = field(default=Activation.TANH, metadata=OMIT_DEFAULT)  # Elman only
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cell", CellType(self.cell))
         object.__setattr__(self, "output_mode", OutputMode(self.output_mode))
         object.__setattr__(self, "task", Task(self.task))
+        object.__setattr__(self, "readout", Readout(self.readout))
+        object.__setattr__(self, "head_activation", Activation(self.head_activation))
+        object.__setattr__(self, "nonlinearity", Activation(self.nonlinearity))
+        if self.nonlinearity is not Activation.TANH and (
+            self.cell is not CellType.RNN or self.nonlinearity is not Activation.RELU
+        ):
+            raise UnsupportedModelError(
+                f"nonlinearity={self.nonlinearity.value} with a {self.cell.value} cell",
+                "only the Elman RNN takes nonlinearity 'relu'; GRU and LSTM use their own gates",
+            )
+        if self.output_mode is OutputMode.SEQUENCE and self.readout is not Readout.FINAL_STATE:
+            raise UnsupportedModelError(
+                f"readout={self.readout.value} with output_mode=sequence",
+                "a readout applies to many-to-one (output_mode=last) models only",
+            )
         _require_positive("num_layers", self.num_layers)
         if not 1 <= self.num_layers <= MAX_LAYERS:
             raise UnsupportedModelError(
@@ -154,12 +194,20 @@ class ModelConfig:
             macs += self.output_size * h * self.num_directions
         return macs
 
+    @property
+    def is_default_readout(self) -> bool:
+        """Whether the model computes what every edgernn backend and export computed before readouts
+        and head activations existed: ``h_n`` for many-to-one (or any readout of a unidirectional
+        model that equals it) and no activation before the head."""
+        same = self.readout is Readout.FINAL_STATE or (self.readout is Readout.LAST_OUTPUT and not self.bidirectional)
+        return same and self.head_activation is Activation.NONE
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        d["cell"] = self.cell.value
-        d["output_mode"] = self.output_mode.value
-        d["task"] = self.task.value
-        return d
+        for f in fields(self):
+            if f.metadata.get("omit_default") and d[f.name] == f.default:
+                del d[f.name]
+        return {k: v.value if isinstance(v, enum.Enum) else v for k, v in d.items()}
 
     @classmethod
     def from_json(cls, d: Any) -> ModelConfig:

@@ -87,6 +87,11 @@ def pre(xf: FullyConnected, hf: FullyConnected, x: list[int], h: list[int]) -> l
 
 
 def rnn_step(c: ElmanCellQ, x: list[int], h: list[int], q: QParams) -> list[int]:
+    if c.relu:  # relu(pre): requantized to int8, clamped below at the zero point (real 0)
+        return [
+            clamp(mbqm(p, c.to_hidden.multiplier, c.to_hidden.shift) + q.zero_point, q.zero_point, 127)
+            for p in pre(c.x_fc, c.h_fc, x, h)
+        ]
     return [
         clamp(mbqm(tanh(p), c.to_hidden.multiplier, c.to_hidden.shift) + q.zero_point, -128, 127)
         for p in pre(c.x_fc, c.h_fc, x, h)

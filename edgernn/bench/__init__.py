@@ -32,6 +32,7 @@ from edgernn.bench.report import (
     with_ratios,
 )
 from edgernn.data import SequenceData
+from edgernn.engine import streams
 from edgernn.errors import EdgeRNNError
 from edgernn.ir import QuantizedRNN
 from edgernn.runtime import Stream
@@ -176,8 +177,10 @@ class Bench:
     def latency(self) -> None:
         """Every backend and peer, timed in interleaved rounds (:func:`time_interleaved`)."""
         o, cfg = self.options, self.model.config
-        if cfg.bidirectional:
-            self.report.unavailable["per-step latency"] = "a bidirectional model cannot stream one step at a time"
+        if not streams(cfg):
+            self.report.unavailable["per-step latency"] = (
+                "a bidirectional or mean-over-time model cannot stream one step at a time"
+            )
         xs = _inputs(self.model, o.warmup + o.steps)
         seq = _inputs(self.model, o.sequence_length, seed=1)
         steps: Group = []
@@ -188,7 +191,7 @@ class Bench:
             stream = self._stream(backend)
             if stream is None:
                 continue
-            if not cfg.bidirectional:
+            if streams(cfg):
                 steps.append(("edgernn", "step", (f"edgernn-{backend}", stream.step, list(xs))))
             sequences.append(("edgernn", "sequence", (f"edgernn-{backend}", stream.run, runs)))
         self._peers(xs, seq, steps, sequences)
@@ -201,8 +204,10 @@ class Bench:
 
     def _peers(self, xs: np.ndarray, seq: np.ndarray, steps: Group, sequences: Group) -> None:
         cfg = self.model.config
-        if cfg.bidirectional or cfg.uses_tokens:
-            self.report.unavailable["peers"] = "peers are timed for unidirectional models with float feature input"
+        if not streams(cfg) or cfg.uses_tokens or not cfg.is_default_readout:
+            self.report.unavailable["peers"] = (
+                "peers are timed for streaming models with float feature input and the head on h_n"
+            )
             return
         from edgernn.bench.peers import STEP_PEERS, TorchSequence
 
@@ -238,7 +243,7 @@ class Bench:
         from edgernn.testing import random_model
 
         cfg = self.model.config
-        if cfg.bidirectional:
+        if not streams(cfg):
             return
         usable = [b for b in ("c", "reference") if b in self.options.backends]
         fastest = next((b for b in usable if f"backend {b}" not in self.report.unavailable), None)
@@ -285,7 +290,7 @@ class Bench:
     # -- memory and accuracy ------------------------------------------------------------------------
 
     def memory(self) -> None:
-        if not self.options.memory or self.model.config.bidirectional:
+        if not self.options.memory or not streams(self.model.config):
             return
         import tempfile
 

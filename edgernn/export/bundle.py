@@ -29,6 +29,7 @@ from typing import Any
 import onnx
 
 from edgernn import __version__
+from edgernn.engine import streams
 from edgernn.export import ExportOptions, ExportResult
 from edgernn.export import onnx as onnx_export
 from edgernn.export import tflite as tflite_export
@@ -50,7 +51,7 @@ def _write(path: Path, data: bytes) -> None:
 
 def _onnx_files(model: QuantizedRNN, root: Path, prefix: str) -> list[dict[str, Any]]:
     entries = []
-    graphs = ("sequence",) if model.config.bidirectional else ("step", "sequence")
+    graphs = ("sequence",) if not streams(model.config) else ("step", "sequence")
     for precision in onnx_export.PRECISIONS:
         for graph in graphs:
             g = onnx_export.build(model, precision, graph)
@@ -144,8 +145,10 @@ def _assemble(
     report: list[str] = []
     unavailable: dict[str, str] = {}
     files += _onnx_files(model, root, prefix)
-    if model.config.bidirectional:
-        unavailable["tflite"] = "TFLite exports are streaming step models; a bidirectional model cannot stream"
+    if not streams(model.config):
+        unavailable["tflite"] = (
+            "TFLite exports are streaming step models; a bidirectional or mean-over-time model cannot stream"
+        )
     else:
         tfl, notes = _tflite_files(model, root, prefix)
         files += tfl
@@ -196,6 +199,7 @@ def _manifest(model: QuantizedRNN, files: list[dict[str, Any]], unavailable: dic
         },
         "files": sorted(files, key=lambda f: f["path"]),
         "unavailable": unavailable,
+        **({} if model.vocab is None else {"vocab": list(model.vocab)}),  # token models with a vocabulary
     }
 
 

@@ -54,12 +54,13 @@ import numpy as np
 import numpy.typing as npt
 
 from edgernn import __version__
+from edgernn.engine import streams
 from edgernn.errors import EdgeRNNError, InputDataError, UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult
-from edgernn.export.c_packing import bounded_field, pack_fc, pack_k, round_up
+from edgernn.export.c_packing import bounded_field, doubles_input, pack_fc, pack_k, round_up
 from edgernn.fileio import atomic_folder, write_bytes_atomic
 from edgernn.ir import ElmanCellQ, FullyConnected, GRUCellQ, LSTMCellQ, QuantizedRNN, Rescale
-from edgernn.types import CellType, OutputMode
+from edgernn.types import Activation, CellType, ModelConfig, OutputMode, Readout
 
 GENERATOR = "edgernn.export.c"
 MANIFEST_NAME = "edgernn_export.json"
@@ -375,6 +376,16 @@ def _(cell: LSTMCellQ) -> list[tuple[str, str]]:
     ]
 
 
+def readout_code(cfg: ModelConfig) -> int:
+    """The model's ``ernn_readout``: 0 (the final state, or every step), 1 (``output[:, -1]`` of a
+    bidirectional model), 2 (the mean over time)."""
+    if cfg.output_mode is OutputMode.LAST and cfg.readout is Readout.MEAN:
+        return 2
+    if cfg.output_mode is OutputMode.LAST and cfg.readout is Readout.LAST_OUTPUT and cfg.bidirectional:
+        return 1
+    return 0
+
+
 _CELL_C_NAMES = {
     CellType.RNN: ("rnn", "ERNN_CELL_RNN"),
     CellType.GRU: ("gru", "ERNN_CELL_GRU"),
@@ -387,6 +398,7 @@ class _Arrays:
 
     def __init__(self) -> None:
         self.items: list[CArray] = []
+        self.doubled_input = False  # packed layers in the doubled form (edgernn.export.c_packing.doubles_input)
 
     def add(self, name: str, ctype: str, values: npt.ArrayLike, comment: str, word_aligned: bool = False) -> str:
         self.items.append(CArray(name, ctype, np.ascontiguousarray(values), comment, word_aligned))
@@ -406,7 +418,7 @@ class _Arrays:
             raise UnsupportedModelError(
                 f"{comment} has {fcs[0].in_features} inputs; the C runtime takes at most {MAX_FC_IN_FEATURES}"
             )
-        p = pack_fc(fcs, packing, gate_blocks=gate_blocks)
+        p = pack_fc(fcs, packing, gate_blocks=gate_blocks, doubled_input=self.doubled_input)
         rows, cols = p.bias.size, round_up(p.in_features, packing)
         per = f"per group of {p.group_rows} rows" if p.group_rows else "per row"
         parts = (
@@ -424,6 +436,7 @@ class _Arrays:
         bounded = {
             0: "0 /* accumulator bound not proven: general requantization */",
             1: "1",
+            2: "2 /* bias doubled: the kernel doubles the input */",
             3: "3 /* bound proven; no weight is -128 */",
         }[bounded_field(p)]
         return (
@@ -455,6 +468,7 @@ def _model_arrays(
     (int8 weights packed for ``target``'s core)."""
     arrays = _Arrays()
     packing = pack_k(target)
+    arrays.doubled_input = doubles_input(target)
     cells: list[_CellInit] = []
     for k, layer in enumerate(model.layers):
         member, enum = _CELL_C_NAMES[layer.cell]
@@ -467,7 +481,8 @@ def _model_arrays(
                     ("x_fc", arrays.fc_f32(f"{name}_x", w.weight_ih, w.bias_ih, f"{comment}, input")),
                     ("h_fc", arrays.fc_f32(f"{name}_h", w.weight_hh, w.bias_hh, f"{comment}, recurrent")),
                 ]
-                fields: list[tuple[str, str]] = []
+                relu = isinstance(direction.quant, ElmanCellQ) and direction.quant.relu
+                fields: list[tuple[str, str]] = [("relu", "1" if relu else "0")]
             else:
                 x_fcs, h_fcs = _gate_fcs(direction.quant)
                 fcs = [
@@ -475,6 +490,8 @@ def _model_arrays(
                     ("h_fc", arrays.fc_s8(f"{name}_h", h_fcs, f"{comment}, recurrent", packing, True)),
                 ]
                 fields = [*_cell_fields(direction.quant), ("hidden_zero_point", str(layer.hidden_q.zero_point))]
+                if isinstance(direction.quant, ElmanCellQ):  # after hidden_zero_point: C++ wants declaration order
+                    fields.append(("relu", "1" if direction.quant.relu else "0"))
                 if isinstance(direction.quant, LSTMCellQ):  # after hidden_zero_point: declaration order (C++)
                     fields.append(("cell_clip", str(direction.quant.cell_clip or 0)))  # 0: no clip
             cells.append(_CellInit(comment, enum, member, fcs, fields))
@@ -549,6 +566,7 @@ def _macros(model: QuantizedRNN, float_path: bool, b: Budget) -> list[tuple[str,
         ("NUM_LAYERS", str(cfg.num_layers), None),
         ("NUM_DIRECTIONS", str(cfg.num_directions), None),
         ("BIDIRECTIONAL", "1" if cfg.bidirectional else "0", "1: whole sequences only (run_sequence)"),
+        ("READOUT", str(readout_code(cfg)), "0 final state, 1 output[:, -1] (bidirectional), 2 mean over time"),
         ("HIDDEN_SIZE", str(cfg.hidden_size), None),
         ("TOKEN_INPUT", "1" if cfg.uses_tokens else "0", "1: the input per step is one int32 token id"),
     ]
@@ -616,6 +634,11 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "sfx": sfx,
         "tokens": tokens,
         "bidirectional": cfg.bidirectional,
+        "whole_sequence": not streams(cfg),
+        "final_output": readout_code(cfg) == 0,
+        "readout_code": readout_code(cfg),
+        "head_relu": cfg.head_activation is Activation.RELU,
+        "top_zero_point": model.layers[-1].hidden_q.zero_point,
         "normalized": model.input_mean is not None,
         "output_last": cfg.output_mode is OutputMode.LAST,
         "macros": _macros(model, float_path, b),
@@ -648,6 +671,8 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "sources": sources,
         "boards": bool(board_files(options.target)) and mode != "none",
         **_compose_context(model, options, float_path),
+        "vocab": None if model.vocab is None else [c_string(v) + "," for v in model.vocab],
+        "generate": _can_generate(model, float_path),
     }
     env = _environment()
     files: dict[str, bytes] = {}
@@ -678,9 +703,11 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "path": "float32" if float_path else "int8",
         "target": options.target,
         "bidirectional": cfg.bidirectional,
+        "streams": streams(cfg),  # false: bidirectional or mean over time, run_sequence only
         "token_input": tokens,
         "runtime": mode,
         "runtime_version": list(runtime_version()),
+        **({} if model.vocab is None else {"vocab": list(model.vocab)}),
         "budget": dataclasses.asdict(b),
         "state_layout": {
             "total_bytes": layout.total_bytes,
@@ -691,6 +718,12 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
     }
     files[MANIFEST_NAME] = (json.dumps(manifest, indent=1) + "\n").encode()  # the banner first
     return files
+
+
+def _can_generate(model: QuantizedRNN, float_path: bool) -> bool:
+    """Whether the export gets ``<prefix>_generate``: int8 unidirectional next-token models."""
+    cfg = model.config
+    return not float_path and cfg.uses_tokens and not cfg.bidirectional and cfg.output_width == cfg.vocab_size
 
 
 # --------------------------------------------------------------------------------------------
@@ -962,7 +995,7 @@ def encode_test_vectors(
     for seq in sequences_int8:
         xq = _vector_inputs(model, seq)
         inputs = model.input_q.dequantize(xq) if float_path and not cfg.uses_tokens else xq
-        if cfg.bidirectional:
+        if not streams(cfg):
             expected, _ = engine.run(kernels, inputs)  # per-step outputs of the whole sequence
         else:  # stepped, as a stream and the C compute it (batched float matmuls round differently)
             state, outputs = engine.zero_state(kernels), []

@@ -16,6 +16,14 @@ reference's left shift or of ``bias + dot`` can occur either. :func:`accumulator
 largest ``|bias + sum_i w_i x_i|`` over int8 inputs ``x_i`` in [-128, 127] (each term at its extreme, as the
 inputs are independent), so the check holds for every input the layer can see. Where it fails for any
 row, or an int16 layer has a non-zero output zero point, the layer keeps the general (saturating) form.
+
+The doubled form (``doubled``, ``bounded`` 2 in C; packing 4 only, whose widened input is int16): the bias is
+stored as ``2 * bias`` and the kernel widens the input to ``2 * x``, so the accumulator is ``2 * acc`` and the
+requantization shifts it left by ``left - 1`` instead of ``left`` (no shift at all for the gates, shift <= 0):
+``(2 * acc) << (left - 1) == acc << left``, the same operand to SMMULR. It needs no more than the short form's
+bound: ``|2 * bias|`` and every partial sum ``|2 * (bias + dot)|`` stay below ``2^31`` because the bound holds
+for the bias alone (all-zero input) and for every input (the extremes are taken term by term), and ``|2 * x|
+<= 256`` fits int16.
 """
 
 from __future__ import annotations
@@ -41,6 +49,16 @@ def pack_k(target: str) -> int:
     if target == "host":
         return 16 if platform.machine().lower() in _WIDE_HOSTS and sys.maxsize > 2**32 else DEFAULT_PACK_K
     return _PACK_K.get(target, DEFAULT_PACK_K)
+
+
+#: Targets whose build has the DSP port (its widen doubles the input in the same pass, its gate kernel drops a
+#: shift per row): exports for them store doubled biases. Elsewhere the doubled form would only add a step.
+_DOUBLED_INPUT_TARGETS = frozenset({"cortex-m4", "cortex-m7", "cortex-m33", "armv7"})
+
+
+def doubles_input(target: str) -> bool:
+    """True if exports for ``target`` use the doubled form (``bounded`` 2) where the short form is proven."""
+    return target in _DOUBLED_INPUT_TARGETS
 
 
 def round_up(n: int, m: int) -> int:
@@ -80,13 +98,20 @@ class PackedFC:
     #: (:func:`bounded_field`): the NEON port's Cortex-A72 kernel may add two int8 products in an int16
     #: lane, exact when |w| <= 127 (two products of at most 127 * 128 sum to at most 32,512).
     no_int8_min: bool = False
+    doubled: bool = False  # bias stored doubled, the kernel doubles the input (``bounded`` 2 in C)
+
+    @property
+    def folded_bias(self) -> np.ndarray:
+        """The bias itself (``bias`` holds it doubled when ``doubled``)."""
+        return self.bias // 2 if self.doubled else self.bias
 
 
-def pack_fc(fcs: Sequence[FullyConnected], k: int, *, gate_blocks: bool) -> PackedFC:
+def pack_fc(fcs: Sequence[FullyConnected], k: int, *, gate_blocks: bool, doubled_input: bool = False) -> PackedFC:
     """Pack the given FCs (one per gate, same input) as one layer for packing ``k``.
 
     ``gate_blocks``: a cell's gate FCs, each padded to a multiple of 4 rows and written whole; otherwise
-    one FC (a head) whose padding rows are computed but not written.
+    one FC (a head) whose padding rows are computed but not written. ``doubled_input``: use the doubled
+    form where the short form is proven (packing 4 only; see :func:`doubles_input`).
     """
     zero_points = {fc.output_zero_point for fc in fcs}
     assert len(zero_points) == 1, "stacked FCs share their output zero point"
@@ -121,16 +146,23 @@ def pack_fc(fcs: Sequence[FullyConnected], k: int, *, gate_blocks: bool) -> Pack
         multiplier, shift, group_rows = per_row_m, per_row_s, 0
     out_features = rows if gate_blocks else fcs[0].out_features
     no_int8_min = bool(np.all(weight != -128))
+    doubled = doubled_input and bounded and k == 4
+    if doubled:  # |bias| <= the bound < 2^30 (the module docstring): 2 * bias is an int32
+        bias = bias * 2
     return PackedFC(
-        packed, bias, multiplier, shift, n_in, out_features, zero_point, k, group_rows, bounded, no_int8_min
+        packed, bias, multiplier, shift, n_in, out_features, zero_point, k, group_rows, bounded, no_int8_min, doubled
     )
 
 
 def bounded_field(p: PackedFC) -> int:
-    """``ernn_fc_params.bounded``: 0 (bound not proven), 1 (proven) or 3 (proven, and no weight is -128)."""
+    """``ernn_fc_params.bounded``: 0 (bound not proven: general form), 1 (proven: short form), 2 (proven,
+    bias doubled: the kernel doubles the input; packing 4 only) or 3 (proven, and no weight is -128: the
+    NEON pair kernel may run; packing 16 only, as doubling is packing 4 only, so 2 and 3 never meet)."""
     if not p.bounded:
         return 0
-    return 3 if p.no_int8_min else 1
+    if p.doubled:
+        return 2
+    return 3 if p.no_int8_min and p.packing == 16 else 1
 
 
 def unpack_weight(p: PackedFC) -> np.ndarray:

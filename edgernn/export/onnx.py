@@ -48,6 +48,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from edgernn import __version__
+from edgernn.engine import streams
 from edgernn.errors import EdgeRNNError, ModelFileError
 from edgernn.export import ExportOptions, ExportResult, TensorInfo, state_roles, tensor_infos_from_json
 from edgernn.fileio import write_bytes_atomic
@@ -73,7 +74,7 @@ from edgernn.ir import (
     RecurrentLayer,
     Rescale,
 )
-from edgernn.types import CellType
+from edgernn.types import Activation, CellType, OutputMode, Readout
 
 #: Version of the edgernn layout inside an exported .onnx (tensor roles, metadata keys).
 FORMAT_VERSION = 1
@@ -264,9 +265,10 @@ class _Int8Cell:
         p = self.b.node("Mul", [self.b.dequantize(a), self.b.dequantize(c)], f"{name}/product")
         return self.b.quantize(p, name, scale, zero_point, dtype)
 
-    def to_hidden(self, q15: str) -> str:
+    def to_hidden(self, q15: str, dequantized: bool = False) -> str:
         hq = self.layer.hidden_q
-        return self.b.quantize(self.b.dequantize(q15), f"{self.prefix}/h_out", hq.scale, hq.zero_point, np.int8)
+        x = q15 if dequantized else self.b.dequantize(q15)
+        return self.b.quantize(x, f"{self.prefix}/h_out", hq.scale, hq.zero_point, np.int8)
 
     def input_float(self) -> str:
         return self.b.dequantize(self.x8)
@@ -315,8 +317,10 @@ def _(cell: ElmanCellQ, e: _Int8Cell, state: Sequence[str]) -> list[str]:
         e.fc16(xf, cell.x_fc, f"{p}/x_fc", lay.input_q.scale),
         e.fc16(hf, cell.h_fc, f"{p}/h_fc", lay.hidden_q.scale),
         f"{p}/pre",
-        GATE_SCALE,
+        cell.x_fc.output_scale,
     )
+    if cell.relu:  # QuantizeLinear to int8 rounds and saturates; Relu keeps real 0 at the zero point
+        return [e.to_hidden(e.b.node("Relu", [e.b.dequantize(pre)], f"{p}/relu"), dequantized=True)]
     return [e.to_hidden(e.act("Tanh", pre, f"{p}/tanh"))]
 
 
@@ -563,10 +567,10 @@ class _ExactCell:
     def narrow(self, x: str, name: str, elem: int) -> str:
         return self.b.node("Cast", [x], name, to=elem)
 
-    def to_hidden(self, q15: str, rescale: Rescale) -> str:
+    def to_hidden(self, q15: str, rescale: Rescale, lo: int = INT8_MIN) -> str:
         hq = self.layer.hidden_q
         h = requantize_nodes(
-            self.b, q15, rescale.multiplier, rescale.shift, hq.zero_point, INT8_MIN, INT8_MAX, f"{self.prefix}/h_int"
+            self.b, q15, rescale.multiplier, rescale.shift, hq.zero_point, lo, INT8_MAX, f"{self.prefix}/h_int"
         )
         return self.narrow(h, f"{self.prefix}/h_out", TensorProto.INT8)
 
@@ -583,7 +587,10 @@ def _(cell: ElmanCellQ, e: _ExactCell, state: Sequence[str]) -> list[str]:
     p = e.prefix
     (xo,) = e.fc(e.x8, [cell.x_fc], f"{p}/x_fc")
     (ho,) = e.fc(h8, [cell.h_fc], f"{p}/h_fc")
-    t = e.lut(tanh_int16, e.add16(xo, ho, f"{p}/pre"), f"{p}/tanh")
+    pre = e.add16(xo, ho, f"{p}/pre")
+    if cell.relu:  # requantized, clamped below at the zero point (real 0)
+        return [e.to_hidden(pre, cell.to_hidden, lo=e.layer.hidden_q.zero_point)]
+    t = e.lut(tanh_int16, pre, f"{p}/tanh")
     return [e.to_hidden(t, cell.to_hidden)]
 
 
@@ -669,6 +676,9 @@ def _native_layer(
     }
     if cell is CellType.GRU:
         attrs["linear_before_reset"] = 1
+    cell_q = layer.directions[0].quant
+    if isinstance(cell_q, ElmanCellQ) and cell_q.relu:
+        attrs["activations"] = ["Relu"] * len(layer.directions)
     inputs = [x_seq, b.const(f"l{k}/W", w), b.const(f"l{k}/R", r), b.const(f"l{k}/B", bias), ""]
     inputs += list(initial) if initial is not None else []
     outs = [f"l{k}/Y", f"l{k}/Y_h"] + ([f"l{k}/Y_c"] if cell is CellType.LSTM else [])
@@ -679,6 +689,60 @@ def _native_layer(
 def _float_head(b: _Builder, head: Dense, h: str, name: str = "head") -> str:
     mm = b.node("MatMul", [h, b.const("head/weight", np.ascontiguousarray(head.weight.T))], f"{name}/matmul")
     return b.node("Add", [mm, b.const("head/bias", head.bias)], f"{name}/out")
+
+
+# --------------------------------------------------------------------------------------------
+# Readouts and the activation before the head (ModelConfig.readout / head_activation), in each
+# precision: the integer reference's arithmetic in "int8", Q/DQ pairs in "int8-qdq", float ops.
+
+
+def _head_relu(b: _Builder, model: QuantizedRNN, x: str, precision: str, name: str) -> str:
+    """ReLU of the top layer's values: int8 max(h, zero point) (a Clip, exact), or float Relu."""
+    if model.config.head_activation is not Activation.RELU:
+        return x
+    hq = model.layers[-1].hidden_q
+    if precision == "int8":
+        return b.node("Clip", [x, b.const("top_zero_point", np.array(hq.zero_point, np.int8))], f"{name}/relu")
+    if precision == "int8-qdq":
+        y = b.node("Relu", [b.dequantize(x)], f"{name}/relu_float")
+        return b.quantize(y, f"{name}/relu", hq.scale, hq.zero_point, np.int8)
+    return b.node("Relu", [x], f"{name}/relu")
+
+
+def _running_mean(b: _Builder, model: QuantizedRNN, x: str, precision: str) -> str:
+    """Row t of ``x`` (T, 1, W) becomes the mean of rows 0..t (:func:`edgernn.reference.running_mean`
+    in "int8": ``zp + sign(s) * ((2|s| + n) / (2n))`` on the int64 sum ``s`` of ``h - zp``)."""
+    steps = b.node("Shape", [x], "mean/steps", start=0, end=1)
+    one = b.const("one_int64", np.array(1, np.int64))
+    count = b.node("Range", [one, b.node("Add", [steps, one], "mean/steps_plus_1"), one], "mean/count_1d")
+    count = b.node("Reshape", [count, _shape_const(b, "shape_T11", [-1, 1, 1])], "mean/count")
+    axis = b.const("axis0_int64", np.array(0, np.int64))
+    if precision == "int8":
+        hq = model.layers[-1].hidden_q
+        zp = b.const("top_zero_point_int64", np.array(hq.zero_point, np.int64))
+        two = b.const("two_int64", np.array(2, np.int64))
+        centered = b.node("Sub", [b.node("Cast", [x], "mean/int64", to=TensorProto.INT64), zp], "mean/centered")
+        total = b.node("CumSum", [centered, axis], "mean/sum")
+        twice_abs = b.node("Mul", [b.node("Abs", [total], "mean/abs"), two], "mean/2abs")
+        numerator = b.node("Add", [twice_abs, count], "mean/num")
+        magnitude = b.node("Div", [numerator, b.node("Mul", [count, two], "mean/2n")], "mean/magnitude")
+        signed = b.node("Mul", [b.node("Sign", [total], "mean/sign"), magnitude], "mean/signed")
+        return b.node("Cast", [b.node("Add", [signed, zp], "mean/int")], "mean/out", to=TensorProto.INT8)
+    real = b.dequantize(x) if precision == "int8-qdq" else x
+    mean = b.node(
+        "Div",
+        [b.node("CumSum", [real, axis], "mean/sum"), b.node("Cast", [count], "mean/count_float", to=TensorProto.FLOAT)],
+        "mean/float",
+    )
+    if precision == "int8-qdq":
+        hq = model.layers[-1].hidden_q
+        return b.quantize(mean, "mean/out", hq.scale, hq.zero_point, np.int8)
+    return mean
+
+
+def _last_row(b: _Builder, x: str) -> str:
+    """Row T-1 of ``x`` (T, 1, W): (1, W)."""
+    return b.node("Gather", [x, b.const("index_last", np.array(-1, np.int64))], "readout/last")
 
 
 # --------------------------------------------------------------------------------------------
@@ -787,6 +851,7 @@ def _step_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProto, _
                 (new_state[1], f"{second.name(k)}_out", f"{second.role}_out", k, second.quant, second_elem)
             )
         x = new_state[0]
+    x = _head_relu(b, model, x, precision, "top")
     if model.head is not None:
         if qdq:
             y = _int8_head(b, model.head, x, model.layers[-1].hidden_q.scale)
@@ -910,6 +975,14 @@ def _sequence_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProt
         # Y_h (D, 1, H) -> (1, D*H)
         t = b.node("Transpose", last_hidden, "h_n/batch_first", perm=[1, 0, 2])
         h_n = b.node("Reshape", [t, _shape_const(b, "shape_1_flat", [1, -1])], "h_n")
+    if cfg.output_mode is OutputMode.LAST and cfg.readout is Readout.MEAN:
+        x = _running_mean(b, model, x, precision)  # y: the head on the mean so far; y_last: on the whole mean
+    if cfg.output_mode is OutputMode.LAST and cfg.readout is not Readout.FINAL_STATE:
+        h_n = _last_row(b, x)  # output[:, -1] (the backward half has seen one step), or the mean
+        if qdq:
+            _register_state_quant(b, h_n, model.layers[-1].hidden_q, np.int8)
+    x = _head_relu(b, model, x, precision, "top")
+    h_n = _head_relu(b, model, h_n, precision, "h_n")
     if model.head is not None:
         hq_scale = model.layers[-1].hidden_q.scale
         if qdq:
@@ -938,9 +1011,10 @@ def build(model: QuantizedRNN, precision: str = "int8", graph: str = "step") -> 
         raise EdgeRNNError(f"unknown ONNX precision {precision!r}", f"choose one of {', '.join(PRECISIONS)}")
     if graph not in GRAPHS:
         raise EdgeRNNError(f"unknown ONNX graph {graph!r}", f"choose one of {', '.join(GRAPHS)}")
-    if graph == "step" and model.config.bidirectional:
+    if graph == "step" and not streams(model.config):
         raise EdgeRNNError(
-            "a bidirectional model has no streaming step graph", "export its whole-sequence graph instead"
+            "a bidirectional or mean-over-time model has no streaming step graph",
+            "export its whole-sequence graph instead",
         )
     g, spec = (_step_graph if graph == "step" else _sequence_graph)(model, precision)
     proto = helper.make_model(
@@ -985,6 +1059,8 @@ def _metadata(
         else {"mean": model.input_mean.tolist(), "std": model.input_std.tolist()},  # type: ignore[union-attr]
         "inputs": [t.to_json() for t in inputs],
         "outputs": [t.to_json() for t in outputs],
+        # token models with a vocabulary only: exports of other models stay as they were
+        **({} if model.vocab is None else {"vocab": list(model.vocab)}),
     }
 
 
@@ -1061,7 +1137,7 @@ def export_qdq(model: QuantizedRNN, output: Path, options: ExportOptions) -> Exp
 def export_precision(model: QuantizedRNN, output: Path, precision: str) -> ExportResult:
     """:func:`export` of the graphs of one precision."""
     graphs: list[tuple[Path, OnnxGraph]] = []
-    if model.config.bidirectional:
+    if not streams(model.config):
         graphs.append((output, build(model, precision, "sequence")))
     else:
         graphs.append((output, build(model, precision, "step")))

@@ -38,6 +38,7 @@ import flatbuffers
 import numpy as np
 
 from edgernn import __version__
+from edgernn.engine import streams
 from edgernn.errors import EdgeRNNError, ModelFileError, UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult, TensorInfo, tensor_infos_from_json
 from edgernn.fileio import write_bytes_atomic
@@ -60,7 +61,7 @@ from edgernn.ir import (
     RecurrentLayer,
     Rescale,
 )
-from edgernn.types import CellType
+from edgernn.types import Activation, CellType
 
 try:  # the same generated module ships with ai-edge-litert and with tflite-micro
     from ai_edge_litert import schema_py_generated as schema
@@ -301,6 +302,10 @@ class _Graph:
         self.op(_OP.TANH, [a], [out])
         return out
 
+    def relu(self, a: int, out: int) -> int:
+        self.op(_OP.RELU, [a], [out])
+        return out
+
     def quantize(self, a: int, out: int) -> int:
         self.op(_OP.QUANTIZE, [a], [out], _OPT.QuantizeOptions, schema.QuantizeOptionsT())
         return out
@@ -407,16 +412,22 @@ def _(cell: ElmanCellQ, e: _Int8Layer, h8: int | None) -> int:
     pre = g.add(
         e.fc16(x16, lay.input_q, cell.x_fc, f"{p}/x_fc"),
         e.fc16(h16, lay.hidden_q, cell.h_fc, f"{p}/h_fc"),
-        e.q312(f"{p}/pre"),
+        g.tensor(f"{p}/pre", (1, lay.hidden_size), _T.INT16, _per_tensor(cell.x_fc.output_scale)),
     )
+    if cell.relu:
+        # QUANTIZE the int16 sum to int8, then int8 RELU at the same scale: max(h, zero_point), exact
+        q = lay.hidden_q
+        h_pre = _to_hidden(e, pre, cell.to_hidden, cell.x_fc.output_scale, f"{p}/h_pre")
+        return g.relu(h_pre, g.tensor(f"{p}/h_out", (1, lay.hidden_size), _T.INT8, _per_tensor(q.scale, q.zero_point)))
     t = g.tanh(pre, e.q15(f"{p}/tanh"))
     return _to_hidden(e, t, cell.to_hidden)
 
 
-def _to_hidden(e: _Int8Layer, q15: int, rescale: Rescale) -> int:
+def _to_hidden(e: _Int8Layer, q15: int, rescale: Rescale, in_scale: float = Q15_SCALE, name: str = "") -> int:
     q = e.layer.hidden_q
-    out = e.g.tensor(f"{e.prefix}/h_out", (1, e.layer.hidden_size), _T.INT8, _per_tensor(q.scale, q.zero_point))
-    e.check.rescale(f"{e.prefix}/h_out (QUANTIZE)", rescale, tflite_multiplier(Q15_SCALE, 1.0, q.scale))
+    name = name or f"{e.prefix}/h_out"
+    out = e.g.tensor(name, (1, e.layer.hidden_size), _T.INT8, _per_tensor(q.scale, q.zero_point))
+    e.check.rescale(f"{name} (QUANTIZE)", rescale, tflite_multiplier(in_scale, 1.0, q.scale))
     return e.g.quantize(q15, out)
 
 
@@ -580,6 +591,8 @@ def _(cell: ElmanCellQ, g: _Graph, w: FloatCellWeights, p: str, x: int, h: int |
         _float_fc(g, h, w.weight_hh, np.zeros(hidden, np.float32), f"{p}/h_fc"),
         g.tensor(f"{p}/pre", (1, hidden), _T.FLOAT32),
     )
+    if cell.relu:
+        return g.relu(pre, g.tensor(f"{p}/h_out", (1, hidden), _T.FLOAT32))
     return g.tanh(pre, g.tensor(f"{p}/h_out", (1, hidden), _T.FLOAT32))
 
 
@@ -649,6 +662,11 @@ def _require_streamable(model: QuantizedRNN) -> None:
         raise UnsupportedModelError(
             "TFLite export writes a streaming step model, and a bidirectional model cannot stream",
             "export bidirectional models as ONNX (--format onnx) or C",
+        )
+    if not streams(model.config):
+        raise UnsupportedModelError(
+            "TFLite export writes a streaming step model, and a model averaging over time cannot stream",
+            "export it as ONNX (--format onnx) or C",
         )
 
 
@@ -749,6 +767,13 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
     inputs.extend(state_inputs)
 
     last_q = model.layers[-1].hidden_q
+    if cfg.head_activation is Activation.RELU:
+        # RELU between the top layer and the head; int8 at the hidden scale is max(h, zero point), exact
+        top = g.tensors[layer_in]
+        quant = _per_tensor(last_q.scale, last_q.zero_point) if integer else None
+        layer_in = g.relu(layer_in, g.tensor("top/relu", top.shape, top.type, quant))
+    elif cfg.head_activation is not Activation.NONE:
+        raise UnsupportedModelError(f"TFLite export has no {cfg.head_activation.value} before the head")
     if model.head is not None:
         if exact is not None:
             y = exact.exact_head(g, model.head, layer_in)
@@ -823,6 +848,8 @@ def _metadata(
         "outputs": [t.to_json() for t in outputs],
         "lstm_state_tensors": [{"layer": k, "h": h, "c": c} for k, (h, c) in enumerate(lstm_state)],
         "inexact_multipliers": list(inexact),
+        # token models with a vocabulary only: exports of other models stay as they were
+        **({} if model.vocab is None else {"vocab": list(model.vocab)}),
     }
 
 

@@ -7,7 +7,8 @@ optionally ``normalization.mean`` / ``normalization.std``, and string metadata `
 the split seed and validation fraction, and each data source's name or path with the
 fingerprint of its content, so that ``quantize`` finds the same data and split), optionally
 ``target_scaling`` (regression: the target mean/std the model
-was trained with, already folded into the head; recorded for inspection only), plus
+was trained with, already folded into the head; recorded for inspection only), optionally ``vocab``
+(token models: the text of each token id, a JSON list of strings), plus
 ``content_sha256``: the hash of every tensor and every other metadata field, verified on load so
 that a flipped bit never loads silently.
 
@@ -55,6 +56,7 @@ class Checkpoint:
     metrics: dict[str, float] = field(default_factory=dict)
     target_scaling: TargetScaling | None = None
     training: dict[str, Any] | None = None
+    vocab: tuple[str, ...] | None = None
 
 
 def edgernn_version() -> str:
@@ -88,6 +90,8 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         metadata["training"] = json.dumps(ckpt.training, sort_keys=True)
     if ckpt.target_scaling is not None:
         metadata["target_scaling"] = json.dumps(ckpt.target_scaling.to_json())
+    if ckpt.vocab is not None:
+        metadata["vocab"] = json.dumps(list(ckpt.vocab))
     metadata[_HASH_KEY] = _content_hash(tensors, metadata)
     payload = safetensors.torch.save(tensors, metadata=metadata)
     write_bytes_atomic(path, payload)
@@ -231,6 +235,7 @@ def _checkpoint(meta: dict[str, str], tensors: dict[str, torch.Tensor]) -> Check
         {str(k): float(v) for k, v in metrics.items()},
         _target_scaling(meta, config),
         _training(meta),
+        _vocab(meta, config),
     )
 
 
@@ -241,6 +246,20 @@ def _training(meta: dict[str, str]) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise ModelFileError("metadata field 'training' is not an object")
     return value
+
+
+def _vocab(meta: dict[str, str], config: ModelConfig) -> tuple[str, ...] | None:
+    if "vocab" not in meta:
+        return None
+    from edgernn.ir import check_vocab
+
+    def fail(what: str) -> None:
+        raise ModelFileError(f"metadata field 'vocab': {what}")
+
+    value = _json_field(meta, "vocab")
+    if not isinstance(value, list):
+        fail("not a list of strings")
+    return check_vocab(value, config.vocab_size, fail)
 
 
 def _target_scaling(meta: dict[str, str], config: ModelConfig) -> TargetScaling | None:

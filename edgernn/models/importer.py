@@ -9,7 +9,8 @@ from torch import nn
 
 from edgernn.errors import UnsupportedModelError
 from edgernn.models.rnn import RNNModel
-from edgernn.types import MAX_LAYERS, CellType, ModelConfig, OutputMode, Task
+from edgernn.models.trace import Traced, trace_forward
+from edgernn.types import MAX_LAYERS, Activation, CellType, ModelConfig, OutputMode, Readout, Task
 
 __all__ = ["from_torch"]
 
@@ -18,8 +19,8 @@ _CELLS: dict[type[nn.RNNBase], CellType] = {
     nn.GRU: CellType.GRU,
     nn.LSTM: CellType.LSTM,
 }
-_IGNORED = (nn.Dropout, nn.Identity)  # identity at inference
-_LAYOUT = "edgernn imports [Embedding] -> GRU/LSTM/RNN layers of one kind -> [Linear] (Dropout ignored)"
+_IGNORED = (nn.Dropout, nn.Identity, nn.ReLU, nn.Tanh)  # dropout: identity at inference; activations: traced
+_LAYOUT = "edgernn imports [Embedding] -> GRU/LSTM/RNN layers of one kind -> [Linear] (Dropout, ReLU, Tanh traced)"
 
 
 @dataclass
@@ -30,21 +31,36 @@ class _Parsed:
 
 
 def from_torch(
-    module: nn.Module, output_mode: OutputMode = OutputMode.LAST, task: Task = Task.CLASSIFICATION
+    module: nn.Module, output_mode: OutputMode | str | None = None, task: Task = Task.CLASSIFICATION
 ) -> RNNModel:
-    """Copy the weights of ``module`` exactly into a new :class:`RNNModel` (in eval mode).
+    """Copy the weights of ``module`` exactly into a new :class:`RNNModel` (in eval mode) that
+    computes what its ``forward()`` computes.
 
-    ``module`` is a bare ``nn.GRU``/``nn.LSTM``/``nn.RNN``, or any module whose leaf submodules, in
-    registration order, are: an optional ``nn.Embedding``; one or more recurrent modules of one
-    kind that chain into a stack of at most 4 layers; an optional ``nn.Linear``. ``nn.Dropout``
-    is skipped. Only the layers are read, not ``forward()``: the result computes the canonical
-    wiring ``embedding -> rnn -> linear`` on the last step (``OutputMode.LAST``, see
-    :class:`RNNModel` for bidirectional stacks) or on every step (``OutputMode.SEQUENCE``).
-    ``batch_first`` does not matter: edgernn always runs one time step at a time.
-    ``bias=False`` layers become zero biases.
+    ``module`` is a bare ``nn.GRU``/``nn.LSTM``/``nn.RNN`` (its output is the hidden state, on the
+    last step by default or on every step with ``output_mode="sequence"``), or any module whose
+    leaf submodules, in registration order, are: an optional ``nn.Embedding``; one or more
+    recurrent modules of one kind that chain into a stack of at most 4 layers; an optional
+    ``nn.Linear``; ``nn.Dropout``, ``nn.ReLU``, ``nn.Tanh`` anywhere. Its ``forward`` is traced with
+    ``torch.fx`` (:mod:`edgernn.models.trace`): the readout (``h_n``, ``output[:, -1]``,
+    ``output.mean(1)`` or every step), an activation before the head and dropout (identity at
+    inference) are recognized; anything else is refused naming the operation and its line.
+    ``output_mode``, when given, is checked against what the trace found. ``bias=False`` layers
+    become zero biases.
     """
     parsed = _parse(module)
-    config = _config(parsed, OutputMode(output_mode), Task(task))
+    _config(parsed, Traced(OutputMode.LAST, Readout.FINAL_STATE, Activation.NONE, ()), Task(task))  # layers first
+    if isinstance(module, nn.RNNBase):
+        traced = Traced(OutputMode(output_mode or OutputMode.LAST), Readout.FINAL_STATE, Activation.NONE, ())
+    else:
+        traced = trace_forward(module, [rnn for _, rnn in parsed.rnns])
+        _check_calls(parsed, traced)
+        if output_mode is not None and OutputMode(output_mode) is not traced.output_mode:
+            raise UnsupportedModelError(
+                f"output_mode={OutputMode(output_mode).value} was given, but {type(module).__name__}.forward "
+                f"computes a {traced.output_mode.value} output",
+                "leave output_mode out: the traced forward decides it",
+            )
+    config = _config(parsed, traced, Task(task))
     model = RNNModel(config)
     with torch.no_grad():
         if parsed.embedding is not None:
@@ -60,6 +76,18 @@ def from_torch(
             else:
                 model.head.bias.zero_()
     return model.eval()
+
+
+def _check_calls(parsed: _Parsed, traced: Traced) -> None:
+    """Every weight-carrying layer is used by forward, and each exactly once."""
+    layers = [p for p in (parsed.embedding, parsed.linear) if p is not None] + parsed.rnns
+    for path, layer in layers:
+        count = traced.modules.count(path)
+        if count != 1:
+            raise UnsupportedModelError(
+                f"layer '{path}' ({type(layer).__name__}) is called {count} times by forward",
+                "call each Embedding/RNN/Linear layer exactly once",
+            )
 
 
 def _parse(module: nn.Module) -> _Parsed:
@@ -101,11 +129,16 @@ def _parse(module: nn.Module) -> _Parsed:
             if not parsed.rnns or parsed.linear is not None:
                 raise UnsupportedModelError(f"{where} is out of place", _LAYOUT)
             parsed.linear = (path, leaf)
-        else:
+        elif isinstance(module, nn.RNNBase) or not _has_forward(module):
             raise UnsupportedModelError(f"{where} is not supported", _LAYOUT)
+        # else: any other layer is refused by the trace where forward calls it, naming the line
     if not parsed.rnns:
         raise UnsupportedModelError(f"{type(module).__name__} has no GRU, LSTM or RNN layer", _LAYOUT)
     return parsed
+
+
+def _has_forward(module: nn.Module) -> bool:
+    return type(module).forward is not nn.Module.forward
 
 
 def _cell(rnn: nn.RNNBase) -> CellType:
@@ -118,13 +151,13 @@ def _check_rnn(path: str, rnn: nn.RNNBase) -> None:
         raise UnsupportedModelError(
             f"{where} uses proj_size={rnn.proj_size}", "use an LSTM without projection (proj_size=0)"
         )
-    if isinstance(rnn, nn.RNN) and rnn.nonlinearity != "tanh":
-        raise UnsupportedModelError(
-            f"{where} uses nonlinearity='{rnn.nonlinearity}'", "edgernn's Elman RNN is tanh only"
-        )
 
 
-def _config(parsed: _Parsed, output_mode: OutputMode, task: Task) -> ModelConfig:
+def _nonlinearity(rnn: nn.RNNBase) -> Activation:
+    return Activation(rnn.nonlinearity) if isinstance(rnn, nn.RNN) else Activation.TANH
+
+
+def _config(parsed: _Parsed, traced: Traced, task: Task) -> ModelConfig:
     first_path, first = parsed.rnns[0]
     cell, hidden, bidirectional = _cell(first), first.hidden_size, first.bidirectional
     directions = 2 if bidirectional else 1
@@ -136,6 +169,11 @@ def _config(parsed: _Parsed, output_mode: OutputMode, task: Task) -> ModelConfig
             raise UnsupportedModelError(
                 f"{where} mixes cell kinds with '{first_path}' ({type(first).__name__})",
                 "use one cell kind for the whole stack",
+            )
+        if _nonlinearity(rnn) is not _nonlinearity(first):
+            raise UnsupportedModelError(
+                f"{where} uses nonlinearity='{rnn.nonlinearity}' but '{first_path}' '{first.nonlinearity}'",
+                "use one nonlinearity for the whole stack",
             )
         if rnn.hidden_size != hidden or rnn.bidirectional != bidirectional:
             raise UnsupportedModelError(
@@ -173,8 +211,11 @@ def _config(parsed: _Parsed, output_mode: OutputMode, task: Task) -> ModelConfig
         layers,
         bidirectional,
         output_size=output_size,
-        output_mode=output_mode,
+        output_mode=traced.output_mode,
         task=task,
+        readout=traced.readout,
+        head_activation=traced.head_activation,
+        nonlinearity=_nonlinearity(first),
         **inputs,
     )
 

@@ -36,14 +36,14 @@ import torch
 from tqdm import tqdm
 
 from edgernn.data import Normalization, SequenceData
-from edgernn.errors import EdgeRNNError
+from edgernn.errors import EdgeRNNError, UnsupportedModelError
 from edgernn.fixedpoint import GATE_INPUT_SCALE_POWER, GATE_OUTPUT_SCALE_POWER, INT8_MAX, INT8_MIN, INT16_MAX, INT16_MIN
 from edgernn.ir import GRUCellQ, LSTMCellQ, QParams, QuantizedRNN
 from edgernn.metrics import Metric
 from edgernn.models.rnn import RNNModel
 from edgernn.quant.observers import MinMaxObserver, Observer, make_observer
 from edgernn.quant.quantizer import QuantizeOptions, cell_scale_power, gru_reset_hidden_scale, qparams_from_range
-from edgernn.types import CellType, OutputMode
+from edgernn.types import Activation, CellType, OutputMode
 
 if TYPE_CHECKING:
     from edgernn.models.training import TrainConfig
@@ -446,6 +446,14 @@ def fine_tune(
     small validation split often ties on accuracy); the float weights if none beat them."""
     from edgernn.models.training import _inputs, improves
 
+    cfg = model.config
+    if not cfg.is_default_readout or cfg.nonlinearity is not Activation.TANH:
+        # fake_quant_forward models the canonical readout and the tanh Elman cell only
+        raise UnsupportedModelError(
+            "quantization-aware training does not model a readout other than h_n, an activation before the head"
+            " or the ReLU Elman cell yet",
+            "quantize it after training (post-training quantization supports them)",
+        )
     model = copy.deepcopy(model)
     options = qat.quantize
     calibration = calibration_inputs(_inputs(data, normalization), options)

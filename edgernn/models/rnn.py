@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from edgernn.errors import InputDataError
-from edgernn.types import CellType, ModelConfig, OutputMode
+from edgernn.types import Activation, CellType, ModelConfig, OutputMode, Readout
 
 __all__ = ["RNNModel", "State"]
 
@@ -28,7 +28,9 @@ class RNNModel(nn.Module):
     * ``OutputMode.LAST``: the head is applied once to the concatenation of each direction's final
       hidden state in the top layer, ``(B, out)``: the forward direction after its last valid step,
       the backward direction after running back to t=0. That is PyTorch's ``h_n``, so for a
-      unidirectional model it equals the output at the last step.
+      unidirectional model it equals the output at the last step. ``config.readout`` chooses
+      instead ``output[:, -1]`` (``LAST_OUTPUT``: the backward half has seen only the last step) or
+      ``output.mean(1)`` (``MEAN``), and ``config.head_activation`` an activation before the head.
     * With ``output_size`` None there is no head and the output is the (concatenated) hidden state.
     * ``dropout`` (training only, not part of the config): between stacked layers and before the
       head; in eval mode it is the identity, so it never changes what is exported.
@@ -64,12 +66,19 @@ class RNNModel(nn.Module):
             packed = pack_padded_sequence(inp, lengths, batch_first=True, enforce_sorted=False)
             packed_out, state = self.rnn(packed, state)
             out, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=inp.shape[1])
-        if self.config.output_mode is OutputMode.SEQUENCE:
+        cfg = self.config
+        if cfg.output_mode is OutputMode.SEQUENCE:
             features = out
-        else:
+        elif cfg.readout is Readout.FINAL_STATE:
             h = state[0] if isinstance(state, tuple) else state
-            top = h[-self.config.num_directions :]  # the top layer's rows, forward then backward
+            top = h[-cfg.num_directions :]  # the top layer's rows, forward then backward
             features = torch.cat(list(top), dim=-1)
+        else:
+            features = _readout(out, cfg.readout, lengths)
+        if cfg.head_activation is Activation.RELU:
+            features = torch.relu(features)
+        elif cfg.head_activation is Activation.TANH:
+            features = torch.tanh(features)
         y = self.head(self.dropout(features)) if self.head is not None else features
         return y, state
 
@@ -83,15 +92,27 @@ class RNNModel(nn.Module):
         return x
 
 
+def _readout(out: torch.Tensor, readout: Readout, lengths: torch.Tensor | None) -> torch.Tensor:
+    """``output[:, -1]`` (``LAST_OUTPUT``) or ``output.mean(1)`` (``MEAN``), over each sequence's valid steps."""
+    steps = out.shape[1]
+    if lengths is None:
+        return out[:, -1] if readout is Readout.LAST_OUTPUT else out.mean(1)
+    lengths = torch.as_tensor(lengths, dtype=torch.int64, device=out.device)
+    if readout is Readout.LAST_OUTPUT:
+        return out[torch.arange(out.shape[0], device=out.device), lengths - 1]
+    valid = (torch.arange(steps, device=out.device)[None, :] < lengths[:, None]).to(out.dtype)
+    return (out * valid[..., None]).sum(1) / lengths[:, None].to(out.dtype)
+
+
 def _make_rnn(config: ModelConfig, dropout: float = 0.0) -> nn.RNN | nn.GRU | nn.LSTM:
-    """The recurrent stack in edgernn's fixed layout: batch_first, with biases, tanh for RNN."""
+    """The recurrent stack in edgernn's fixed layout: batch_first, with biases, tanh (or ReLU) for RNN."""
     size = (config.rnn_input_size, config.hidden_size, config.num_layers)
     # torch applies RNN dropout only between layers (and warns when there is one layer).
     between = dropout if config.num_layers > 1 else 0.0
     if config.cell is CellType.RNN:
         return nn.RNN(
             *size,
-            nonlinearity="tanh",
+            nonlinearity=config.nonlinearity.value,
             bias=True,
             batch_first=True,
             bidirectional=config.bidirectional,

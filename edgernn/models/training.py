@@ -109,7 +109,9 @@ class TargetScaling:
             return ((t.reshape(t.shape[0], -1) - self.mean) / self.std).reshape(t.shape).astype(np.float32)
 
         targets = tuple(scale(t) for t in data.targets) if isinstance(data.targets, tuple) else scale(data.targets)
-        return SequenceData(data.sequences, targets, data.task, data.per_step, data.name, data.class_names)
+        return SequenceData(
+            data.sequences, targets, data.task, data.per_step, data.name, data.class_names, vocab=data.vocab
+        )
 
     def standardize_outputs(self, out: torch.Tensor) -> torch.Tensor:
         return (out - torch.from_numpy(self.mean)) / torch.from_numpy(self.std)
@@ -150,6 +152,7 @@ class TrainResult:
     qat_history: list[dict[str, float]] | None = None
     qat_best_epoch: int | None = None
     test_metric: Metric | None = None  # float, on a test split or file, when the caller measured one
+    vocab: tuple[str, ...] | None = None  # token data: the text of each token id
 
 
 def train(
@@ -280,6 +283,7 @@ def _train(
         stop_reason,
         target_scaling=scaling,
         float_val_metric=best,
+        vocab=data.vocab,
     )
 
 

@@ -88,13 +88,14 @@ def quantize(
     normalization: Normalization | None = None,
     class_names: tuple[str, ...] | None = None,
     options: QuantizeOptions = QuantizeOptions(),
+    vocab: tuple[str, ...] | None = None,
     validation: SequenceData | None = None,
     dataset: str | None = None,
 ) -> QuantizedRNN:
     """Quantize a trained model to int8 with post-training calibration.
 
-    ``model`` is an :class:`RNNModel`, a :class:`Checkpoint` (its normalization, class names
-    and dataset are used), or a user's module built from ``nn.GRU``/``nn.LSTM``/``nn.RNN``
+    ``model`` is an :class:`RNNModel`, a :class:`Checkpoint` (its normalization, class names,
+    vocabulary and dataset are used), or a user's module built from ``nn.GRU``/``nn.LSTM``/``nn.RNN``
     (imported with :func:`edgernn.from_torch`). ``calibration_data`` holds raw (un-normalized)
     sequences. With ``validation``, the float and int8 (integer reference) task metrics are
     measured and recorded in the model's provenance.
@@ -102,6 +103,7 @@ def quantize(
     if isinstance(model, Checkpoint):
         normalization = normalization or model.normalization
         class_names = class_names or model.class_names
+        vocab = vocab or model.vocab
         dataset = dataset or model.dataset
         model = model.model
     if not isinstance(model, RNNModel):
@@ -118,6 +120,8 @@ def quantize(
     sequences, digest = _calibration_sequences(calibration_data, normalization, options.max_calibration_sequences)
     if isinstance(calibration_data, SequenceData):
         dataset = dataset or calibration_data.name
+        if vocab is None and calibration_data.vocab is not None and len(calibration_data.vocab) == cfg.vocab_size:
+            vocab = calibration_data.vocab
     quantized = quantize_params(
         float_params_from_torch(model),
         sequences,
@@ -125,6 +129,7 @@ def quantize(
         input_mean=None if normalization is None else normalization.mean,
         input_std=None if normalization is None else normalization.std,
         class_names=class_names,
+        vocab=vocab,
         calibration_sha256=digest,
         dataset=dataset,
     )

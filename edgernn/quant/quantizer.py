@@ -55,7 +55,7 @@ from edgernn.ir import (
     fc_multipliers,
 )
 from edgernn.quant.observers import MinMaxObserver, Observer, make_observer
-from edgernn.types import CellType, OutputMode
+from edgernn.types import Activation, CellType, OutputMode, Readout
 
 GATE_SCALE = 2.0**GATE_INPUT_SCALE_POWER
 Q15_SCALE = 2.0**GATE_OUTPUT_SCALE_POWER
@@ -192,6 +192,12 @@ def gru_reset_hidden_scale(abs_max: float) -> float:
     return f32(max(GATE_SCALE, abs_max / 32767.0))
 
 
+def relu_preactivation_scale(hidden_q: QParams) -> float:
+    """int16 scale of a ReLU Elman cell's pre-activation: Q3.12, or coarser if the int8 hidden
+    range reaches past 8."""
+    return gru_reset_hidden_scale(float(hidden_q.dequantize(INT8_MAX)))
+
+
 def _quantize_cell(
     cell: CellType,
     w: FloatCellWeights,
@@ -199,6 +205,7 @@ def _quantize_cell(
     hidden_q: QParams,
     probe: _RangeProbe,
     layer: int,
+    nonlinearity: Activation = Activation.TANH,
     cell_clip: float = 0.0,
 ) -> ElmanCellQ | GRUCellQ | LSTMCellQ:
     hsz = w.weight_hh.shape[1]
@@ -208,6 +215,16 @@ def _quantize_cell(
 
     zeros = np.zeros(hsz, dtype=np.float32)
     where = f"layer {layer}"
+    if cell is CellType.RNN and nonlinearity is Activation.RELU:
+        # The int16 pre-activation must hold the largest hidden value (values above it saturate,
+        # as int8 would anyway; negative ones become 0 whatever they are): Q3.12 or coarser.
+        pre_scale = relu_preactivation_scale(hidden_q)
+        return ElmanCellQ(
+            x_fc=_gate_fc(w.weight_ih, w.bias_ih + w.bias_hh, input_q, f"{where} input", scale=pre_scale),
+            h_fc=_gate_fc(w.weight_hh, zeros, hidden_q, f"{where} recurrent", scale=pre_scale),
+            nonlinearity=Activation.RELU,
+            **ElmanCellQ.derived_rescales(hidden_q.scale, pre_scale),
+        )
     if cell is CellType.RNN:
         return ElmanCellQ(
             x_fc=_gate_fc(w.weight_ih, w.bias_ih + w.bias_hh, input_q, f"{where} input"),
@@ -280,8 +297,8 @@ def calibrate(
             if len(cell_state) == 2:
                 probe.cell_state(k // cfg.num_directions, cell_state[1])
         hidden, final = engine.run_layers(kernels, seq, state)
-        kernels.head(hidden)  # every step: a stream emits the head's output at each step
-        if cfg.output_mode is OutputMode.LAST and cfg.bidirectional:
+        kernels.head(engine.step_features(kernels, hidden))  # a stream emits the head's output at every step
+        if cfg.output_mode is OutputMode.LAST and cfg.bidirectional and cfg.readout is Readout.FINAL_STATE:
             kernels.head(engine.final_hidden(kernels, final))
     if cfg.uses_tokens:
         assert params.embedding is not None
@@ -297,6 +314,7 @@ def quantize_params(
     input_mean: np.ndarray | None = None,
     input_std: np.ndarray | None = None,
     class_names: tuple[str, ...] | None = None,
+    vocab: tuple[str, ...] | None = None,
     calibration_sha256: str,
     dataset: str | None = None,
     initial_states: Sequence[engine.ModelState] | None = None,
@@ -311,10 +329,13 @@ def quantize_params(
                 f"calibration sequence {i} contains NaN or Inf", "clean the calibration data before quantizing"
             )
     cfg = params.config
-    if options.cell_clip > 0 and cfg.cell is not CellType.LSTM:
+    if cfg.head_activation not in (Activation.NONE, Activation.RELU):
         raise QuantizationError(
-            f"cell_clip is an LSTM option; this model is {cfg.cell.value}", "drop the cell clip"
+            f"the int8 model has no {cfg.head_activation.value} between the recurrent stack and the head",
+            "use ReLU (or nothing) there; the float model runs it",
         )
+    if options.cell_clip > 0 and cfg.cell is not CellType.LSTM:
+        raise QuantizationError(f"cell_clip is an LSTM option; this model is {cfg.cell.value}", "drop the cell clip")
     probe, input_observer = calibrate(params, calibration, options, initial_states)
     input_q = qparams_from_range(*input_observer.range())
     layers = []
@@ -323,7 +344,10 @@ def quantize_params(
         hidden_q = qparams_from_range(*probe.hidden_ranges[k].range())
         clip = options.cell_clip
         directions = tuple(
-            Direction(float_weights=w, quant=_quantize_cell(cfg.cell, w, layer_input_q, hidden_q, probe, k, clip))
+            Direction(
+                float_weights=w,
+                quant=_quantize_cell(cfg.cell, w, layer_input_q, hidden_q, probe, k, cfg.nonlinearity, clip),
+            )
             for w in params.cells[k]
         )
         layers.append(
@@ -363,6 +387,7 @@ def quantize_params(
         input_mean=input_mean,
         input_std=input_std,
         class_names=class_names,
+        vocab=vocab,
         provenance=Provenance(
             edgernn_version=__version__,
             source_sha256=float_params_sha256(params),

@@ -13,6 +13,7 @@ import functools
 import numpy as np
 import numpy.typing as npt
 
+from edgernn.errors import UnsupportedModelError
 from edgernn.fixedpoint import (
     INT8_MAX,
     INT8_MIN,
@@ -27,6 +28,7 @@ from edgernn.fixedpoint import (
     tanh_int16,
 )
 from edgernn.ir import Dense, ElmanCellQ, Embedding, FullyConnected, GRUCellQ, LSTMCellQ, QParams, Rescale
+from edgernn.types import Activation
 
 Ints = npt.NDArray[np.int64]
 #: Recurrent state of one direction: ``(h,)`` for Elman, ``(h, h_q15)`` for GRU, ``(h, c)`` for LSTM.
@@ -52,8 +54,15 @@ def _mul(a: npt.ArrayLike, b: npt.ArrayLike, rescale: Rescale, zero_point: int =
 
 
 def rnn_step(cell: ElmanCellQ, x: npt.ArrayLike, h: npt.ArrayLike, hidden_q: QParams) -> Ints:
-    """Elman: ``h' = tanh(W_ih x + W_hh h + b)``; the Q0.15 tanh is requantized to int8."""
-    t = tanh_int16(gate_preactivation(cell.x_fc, cell.h_fc, x, h))
+    """Elman: ``h' = tanh(W_ih x + W_hh h + b)``; the Q0.15 tanh is requantized to int8.
+
+    ReLU Elman: ``h' = relu(W_ih x + W_hh h + b)``: the int16 pre-activation requantized to int8
+    and clamped below at the hidden zero point (real 0)."""
+    pre = gate_preactivation(cell.x_fc, cell.h_fc, x, h)
+    if cell.relu:
+        lo = max(hidden_q.zero_point, INT8_MIN)
+        return requantize(pre, cell.to_hidden.multiplier, cell.to_hidden.shift, hidden_q.zero_point, lo, INT8_MAX)
+    t = tanh_int16(pre)
     return requantize(t, cell.to_hidden.multiplier, cell.to_hidden.shift, hidden_q.zero_point, INT8_MIN, INT8_MAX)
 
 
@@ -127,6 +136,31 @@ def _(cell: LSTMCellQ, x: npt.ArrayLike, state: CellState, hidden_q: QParams) ->
 def dense(head: Dense, h: npt.ArrayLike) -> Ints:
     """The int8 dense head."""
     return gate_fc(head.fc, h)
+
+
+def head_activation(activation: Activation, h: npt.ArrayLike, hidden_q: QParams) -> Ints:
+    """The activation between the recurrent stack and the head, on int8 hidden values at
+    ``hidden_q``: ReLU clamps below at the zero point (real 0) and keeps the scale."""
+    h = np.asarray(h, dtype=np.int64)
+    if activation is Activation.NONE:
+        return h
+    if activation is Activation.RELU:
+        return np.maximum(h, hidden_q.zero_point)
+    raise UnsupportedModelError(
+        f"the int8 model has no {activation.value} between the recurrent stack and the head",
+        "use ReLU (or nothing) there, or run the float model",
+    )
+
+
+def running_mean(hidden: npt.ArrayLike, zero_point: int) -> Ints:
+    """The mean of int8 hidden outputs over steps ``0..t`` at every step ``t`` (axis 0), at the
+    hidden scale: ``zero_point + round_half_away(sum(h - zero_point) / (t + 1))``, the sum exact
+    in int32 (``|h - zero_point| <= 255``, so up to 2**23 steps)."""
+    h = np.asarray(hidden, dtype=np.int64) - zero_point
+    total = np.cumsum(h, axis=0)
+    count = np.arange(1, h.shape[0] + 1, dtype=np.int64).reshape((-1,) + (1,) * (h.ndim - 1))
+    magnitude = (2 * np.abs(total) + count) // (2 * count)  # round half away from zero
+    return zero_point + np.sign(total) * magnitude
 
 
 def embed(embedding: Embedding, tokens: npt.ArrayLike) -> Ints:

@@ -6,7 +6,7 @@ import numpy as np
 
 from edgernn.engine import Array, CellState
 from edgernn.ir import QuantizedRNN
-from edgernn.reference.cells import cell_step, dense, embed
+from edgernn.reference.cells import cell_step, dense, embed, head_activation, running_mean
 
 
 class ReferenceKernels:
@@ -34,4 +34,8 @@ class ReferenceKernels:
         return cell_step(spec.directions[direction].quant, x, state, spec.hidden_q)
 
     def head(self, h: Array) -> Array:
+        h = head_activation(self.config.head_activation, h, self.model.layers[-1].hidden_q)
         return dense(self.model.head, h) if self.model.head is not None else h
+
+    def running_mean(self, hidden: Array) -> Array:
+        return running_mean(hidden, self.model.layers[-1].hidden_q.zero_point)

@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 
 from edgernn import __version__
-from edgernn.engine import Array, ModelState
+from edgernn.engine import Array, ModelState, streams
 from edgernn.errors import EdgeRNNError, InputDataError, MissingDependencyError
 from edgernn.export import ExportOptions
-from edgernn.export.c import StateLayout, content_digest, render, runtime_files, runtime_root
+from edgernn.export.c import StateLayout, content_digest, readout_code, render, runtime_files, runtime_root
 from edgernn.ir import QuantizedRNN
 from edgernn.runtime.backends import Backend, checked_state_values, register_backend
 from edgernn.types import OutputMode
@@ -326,7 +326,9 @@ class _CompiledBackend(Backend):
         results = []
         for xs in sequences:
             ys, buf = self._whole(xs)
-            if last:
+            if last and readout_code(self.model.config) != 0:  # output[:, -1] or the mean: the last row
+                results.append(ys[-1].copy())
+            elif last:
                 y = np.empty(self.out_width, dtype=self.value_dtype)
                 self._call(self._final_output, _address(buf), _address(y))
                 results.append(y)
@@ -353,7 +355,7 @@ class CBackend(_CompiledBackend):
 
     def fast_path(self) -> Any | None:
         module = None if fastpath_unavailable() else fastpath_module()
-        if module is None or self.model.config.bidirectional:
+        if module is None or not streams(self.model.config):
             return None
         m, cfg = self.model, self.model.config
         return module.Stepper(

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from edgernn.engine import Array, ModelState
+from edgernn.engine import Array, ModelState, streams
 from edgernn.errors import InputDataError, ModelFileError
 from edgernn.export import TensorInfo, state_roles, tensor_infos_from_json
 from edgernn.export import onnx as onnx_export
@@ -109,7 +109,7 @@ class OnnxBackend(Backend):
         self.integer = precision != "float32"
         label = source or f"the exported {precision} ONNX graph"
         self.step_session: _Session | None = None
-        if not model.config.bidirectional:
+        if streams(model.config):
             data = exported_graph(model, precision, "step") if step_data is None else step_data
             self.step_session = _Session(model, data, label, "step", precision)
         seq = exported_graph(model, precision, "sequence") if sequence_data is None else sequence_data
@@ -125,7 +125,7 @@ class OnnxBackend(Backend):
         """Run ``.onnx`` files written by ``edgernn export``: the step graph at ``path`` and the
         sequence graph beside it (``<stem>.sequence.onnx``), or at ``path`` for bidirectional models."""
         p = Path(path)
-        if model.config.bidirectional:
+        if not streams(model.config):
             seq_data = _read_file(p)
             return cls(model, _precision_of(seq_data, str(p)), sequence_data=seq_data, source=str(p))
         step_data = _read_file(p)
@@ -150,7 +150,9 @@ class OnnxBackend(Backend):
     def step(self, state: ModelState, x: Array) -> tuple[Array, ModelState]:
         s = self.step_session
         if s is None:
-            raise InputDataError("a bidirectional model cannot stream one step at a time", "run whole sequences")
+            raise InputDataError(
+                "a bidirectional or mean-over-time model cannot stream one step at a time", "run whole sequences"
+            )
         x_info = s.find(s.inputs, "x")
         feed = {x_info.name: _as(x, x_info)}
         for k, cell in enumerate(state):

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgernn import ir
-from edgernn.engine import Array, ModelState
+from edgernn.engine import Array, ModelState, streams
 from edgernn.errors import InputDataError
 from edgernn.ir import QuantizedRNN
 from edgernn.runtime.backends import Backend, checked_state_values, create_backend
@@ -178,6 +178,11 @@ class Stream:
                 "(its backward direction needs the whole sequence)",
                 "call run() on whole sequences instead",
             )
+        if not streams(self.model.config):
+            raise InputDataError(
+                "a model that averages over time cannot stream one step at a time (docs/import.md)",
+                "call run() on whole sequences instead",
+            )
 
     def step(self, x: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """One step: float features ``(F,)`` (or a token id) in, the float output ``(out,)`` back."""
@@ -212,7 +217,7 @@ class Stream:
         return np.asarray(self._run(self.adapter.quantized(xqs, time_axis=True))).astype(np.int8)
 
     def _run(self, inputs: Array) -> Array:
-        if self.model.config.bidirectional:
+        if not streams(self.model.config):
             return self.backend.run_whole(inputs)
         ys, self._state = self.backend.run(self._current(), inputs)
         return ys

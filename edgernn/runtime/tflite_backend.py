@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from edgernn.engine import Array, ModelState
+from edgernn.engine import Array, ModelState, streams
 from edgernn.errors import ModelFileError, UnsupportedModelError
 from edgernn.export import TensorInfo, state_roles, tensor_infos_from_json
 from edgernn.export import tflite as tflite_export
@@ -83,10 +83,11 @@ class StepModelBackend(Backend):
 
     def __init__(self, model: QuantizedRNN, data: bytes, source: str = "exported model") -> None:
         super().__init__(model)
-        if model.config.bidirectional:
+        if not streams(model.config):
             raise UnsupportedModelError(
-                f"the {self.name!r} backend runs streaming step models; a bidirectional model has none",
-                "use the reference, c or onnx backend for bidirectional models",
+                f"the {self.name!r} backend runs streaming step models; a bidirectional or mean-over-time"
+                " model has none",
+                "use the reference, c or onnx backend for it",
             )
         meta = tflite_export.read_metadata(data, source)
         if meta.get("model_sha256") != model.sha256:

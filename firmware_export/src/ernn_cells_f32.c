@@ -52,7 +52,8 @@ ernn_status ernn_rnn_step_f32(const ernn_cell_f32_params *p, const float *x, flo
         return ERNN_ARG_ERROR;
     }
     for (int32_t j = 0; j < n; ++j) {
-        h[j] = ernn_tanh_f32(scratch[j] + scratch[n + j]);
+        const float pre = scratch[j] + scratch[n + j];
+        h[j] = p->relu ? (pre > 0.0f ? pre : 0.0f) : ernn_tanh_f32(pre);
     }
     return ERNN_OK;
 }

@@ -11,11 +11,13 @@
 
 /* Optimized drop-ins from firmware_export/ports/, picked by the compiler's own macros (an export
  * carries the chosen text inline). Each defines ERNN_PORT_NAME, ernn_widen_port, ernn_mac4_port and
- * (MVE) nothing else, bit-exact to the portable C in ernn_internal.h. -DERNN_PORTABLE disables them. */
+ * (MVE) nothing else, bit-exact to the portable C in ernn_internal.h. -DERNN_PORTABLE disables them.
+ * The DSP port's asm uses r7, Thumb's frame pointer in unoptimized builds (gcc: "r7 cannot be used in
+ * 'asm' here"), so an -O0 build takes the portable C (ERNN_DSP_ASM in ernn_internal.h). */
 #if !defined(ERNN_PORTABLE)
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include "../ports/arm_mve/ernn_dot_s8_mve.h"
-#elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && defined(__thumb2__)
+#elif defined(ERNN_DSP_ASM)
 #include "../ports/arm_dsp/ernn_dot_s8_dsp.h"
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #include "../ports/neon/ernn_dot_s8_neon.h"
@@ -38,6 +40,19 @@
  * them as two int16 pairs); zeros up to the padded width. K = 16: the int8 values themselves, zero
  * padded to a multiple of 16 (MVE loads them directly).
  */
+/* 2x in the same order (the doubled form, bounded == 2). */
+static inline void ernn_widen_doubled_portable(const int8_t *x, int32_t n, int16_t *buffer)
+{
+    const int32_t padded = ernn_round_up(n, 4);
+    for (int32_t i = 0; i < padded; i += 4) {
+        for (int32_t k = 0; k < 4; ++k) {
+            static const int8_t order[4] = {0, 2, 1, 3};
+            const int32_t j = i + order[k];
+            buffer[i + k] = j < n ? (int16_t)(x[j] * 2) : 0;
+        }
+    }
+}
+
 static inline void ernn_widen_portable(const int8_t *x, int32_t n, int16_t *buffer)
 {
 #if ERNN_FC_PACK_K == 4
@@ -101,7 +116,40 @@ static void ernn_mac4_portable(const int8_t **wp, const int32_t *bias, const int
 
 #define ernn_widen ernn_widen_portable
 #define ernn_mac4 ernn_mac4_portable
+#if ERNN_FC_PACK_K == 4
+#define ERNN_PORT_WIDEN_DOUBLED 1
+#define ernn_widen_doubled_port ernn_widen_doubled_portable
 #endif
+#endif
+
+/*
+ * The widened input of a layer with the doubled bias (bounded == 2, packing 4): 2 * x. A port may widen
+ * and double in one pass (ERNN_PORT_WIDEN_DOUBLED); otherwise its int16 widened values are doubled here.
+ */
+static void widen_layer(const ernn_fc_params *p, const int8_t *x, int16_t *buffer)
+{
+    if (p->bounded != 2) {
+        ernn_widen(x, p->in_features, buffer);
+        return;
+    }
+#if defined(ERNN_PORT_WIDEN_DOUBLED)
+    ernn_widen_doubled_port(x, p->in_features, buffer);
+#else
+    ernn_widen(x, p->in_features, buffer);
+    for (int32_t i = 0; i < ernn_round_up(p->in_features, 4); ++i) {
+        buffer[i] = (int16_t)(buffer[i] * 2);
+    }
+#endif
+}
+
+/* The short requantization constants of group (or row) g of a bounded layer; a doubled accumulator
+ * (bounded == 2) is shifted left once less. */
+static inline ernn_fast_rescale layer_rescale(const ernn_fc_params *p, int32_t g)
+{
+    ernn_fast_rescale r = ernn_fast_of(p->multiplier[g], p->shift[g]);
+    r.left -= p->bounded == 2;
+    return r;
+}
 
 #define ERNN_MAX_FC_IN_FEATURES 65536 /* 65536 * 128 * 128 < 2^31: the dot product cannot overflow */
 
@@ -109,7 +157,8 @@ static int fc_params_ok(const ernn_fc_params *p)
 {
     return p != NULL && p->weight != NULL && p->bias != NULL && p->multiplier != NULL && p->shift != NULL &&
            p->in_features > 0 && p->in_features <= ERNN_MAX_FC_IN_FEATURES && p->out_features > 0 &&
-           (p->packing == 0 || (p->packing == ERNN_FC_PACK_K && p->group_rows >= 0 && p->group_rows % 4 == 0));
+           (p->packing == 0 || (p->packing == ERNN_FC_PACK_K && p->group_rows >= 0 && p->group_rows % 4 == 0)) &&
+           (p->bounded != 2 || p->packing == 4);
 }
 
 int32_t ernn_fc_s8_get_buffer_size(const ernn_fc_params *p)
@@ -132,22 +181,22 @@ static int32_t general_out(int32_t b, int32_t dot, ernn_rescale r, int32_t zero_
 
 typedef ernn_fc_into fc_into;
 
-static uint32_t act_of(fc_into into, int32_t o)
+static uint32_t act_of(const fc_into *into, int32_t o)
 {
-    return (into.activations >> (2 * (o / into.gate_rows))) & 3u;
+    return (into->activations >> (2 * (o / into->gate_rows))) & 3u;
 }
 
-static void put16(fc_into into, int32_t o, int32_t v)
+static void put16(const fc_into *into, int32_t o, int32_t v)
 {
-    if (o < into.added_rows) {
-        into.y[o] = (int16_t)ernn_activate_q312(act_of(into, o), ernn_ssat16(into.y[o] + v));
+    if (o < into->added_rows) {
+        into->y[o] = (int16_t)ernn_activate_q312(act_of(into, o), ernn_ssat16(into->y[o] + v));
     } else {
-        into.tail[o - into.added_rows] = (int16_t)v;
+        into->tail[o - into->added_rows] = (int16_t)v;
     }
 }
 
 /* Every row of a row-major layer into y16 (int16 out, see fc_into) or y8 (int8 out, y16 == NULL). */
-static void fc_row_major(const ernn_fc_params *p, const int8_t *x, fc_into y16, int8_t *y8)
+static void fc_row_major(const ernn_fc_params *p, const int8_t *x, const fc_into *y16, int8_t *y8)
 {
     const int32_t lo = y8 == NULL ? INT16_MIN : INT8_MIN;
     const int32_t hi = y8 == NULL ? INT16_MAX : INT8_MAX;
@@ -220,8 +269,14 @@ static ERNN_ALWAYS_INLINE void group_fast(const ernn_fc_params *p, const int8_t 
     }
 }
 
-/* Every row of a packed layer (see ernn_fc_params) into y16 (see fc_into) or y8 (y16.y == NULL). */
-static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int8_t *y8, int16_t *buffer)
+/* Every row of a packed layer (see ernn_fc_params) into y16 (see fc_into) or y8 (y16->y == NULL). */
+#if defined(ERNN_PORT_GROUP16_DOUBLED)
+#define ERNN_FC_PACKED_INLINE ERNN_ALWAYS_INLINE /* one frame for the cells' layers: measured fewer instructions */
+#else
+#define ERNN_FC_PACKED_INLINE
+#endif
+static ERNN_FC_PACKED_INLINE void fc_packed(const ernn_fc_params *p, const int8_t *x, const fc_into *y16, int8_t *y8,
+                                         int16_t *buffer)
 {
     static const int32_t zeros[4] = {0, 0, 0, 0};
     const int32_t chunks = ernn_round_up(p->in_features, ERNN_FC_PACK_K) / ERNN_FC_PACK_K;
@@ -229,27 +284,75 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
     const int8_t *w = p->weight;
     buffer += ((uintptr_t)buffer & 2u) != 0u; /* to a word boundary (the buffer has 2 values to spare) */
     const int16_t *const buffer_end = buffer + chunks * (ERNN_FC_PACK_K == 4 ? 4 : ERNN_FC_PACK_K / 2);
-    ernn_widen(x, p->in_features, buffer);
+    widen_layer(p, x, buffer);
+#if defined(ERNN_PORT_GROUP16_DOUBLED) /* the DSP port's gate kernel: doubled layers, right shift > 0 */
+    if (y8 == NULL && p->bounded == 2 && p->group_rows > 0 && p->group_rows % 4 == 0 && m % p->group_rows == 0 &&
+        (y16->added_rows == 0 || (p->group_rows == y16->gate_rows && y16->added_rows % p->group_rows == 0))) {
+        /* A cell's gate layer: every group is one gate block, wholly added (gate g's activation) or wholly
+         * stored, so the general loop below (divisions, straddling groups) has nothing to decide; the
+         * port's kernel carries the bias pointer from one group to the next. */
+        ernn_dsp_group state; /* every field set before the kernel reads it (no zero-filling call) */
+        state.buffer = buffer;
+        state.chunks_mod8 = chunks % 8;
+        state.bias = p->bias;
+        state.end = buffer_end;
+        state.three = 3;
+        state.table = ernn_lut_pairs;
+        for (int32_t g = 0, o = 0; o < m; ++g, o += p->group_rows) {
+            const ernn_fast_rescale r = layer_rescale(p, g);
+            const int added = o < y16->added_rows;
+            const uint32_t act = added ? (y16->activations >> (2 * g)) & 3u : ERNN_ACT_NONE;
+            state.y = added ? y16->y + o : y16->tail + (o - y16->added_rows);
+            if (r.right == 0) { /* shift >= 0 (rare for gates): the C form of the same requantization */
+                group_fast(p, &w, buffer, chunks, &buffer_end, o, o + p->group_rows, r, 0, state.y, NULL, added, act);
+                state.bias += p->group_rows;
+                continue;
+            }
+            state.y_end = state.y + p->group_rows;
+            state.multiplier = r.multiplier;
+            state.right = r.right;
+            state.round = r.round;
+            state.mode = added ? 1 + (int32_t)act : 0;
+            state.round_const = act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9);
+            state.operand = act == ERNN_ACT_TANH ? 1 << 24 : 1 << 25;
+            ernn_group16_port(&w, &state);
+        }
+        return;
+    }
+#endif
     int32_t o = 0;
     if (p->bounded && p->group_rows > 0) {
         for (int32_t g = 0; o < m; ++g) {
-            const ernn_fast_rescale r = ernn_fast_of(p->multiplier[g], p->shift[g]);
+            const ernn_fast_rescale r = layer_rescale(p, g);
             const int32_t end = o + p->group_rows < m ? o + p->group_rows : m;
             int16_t *out16 = NULL;
             int accumulate = 0;
             uint32_t act = ERNN_ACT_NONE;
             if (y8 == NULL) { /* a group lies wholly in the accumulated or in the tail rows (the cells' gates) */
-                if (end <= y16.added_rows && o / y16.gate_rows == (end - 1) / y16.gate_rows) {
-                    out16 = y16.y + o;
+                if (end <= y16->added_rows && o / y16->gate_rows == (end - 1) / y16->gate_rows) {
+                    out16 = y16->y + o;
                     accumulate = 1;
                     act = act_of(y16, o);
-                } else if (o >= y16.added_rows) {
-                    out16 = y16.tail + (o - y16.added_rows);
+                } else if (o >= y16->added_rows) {
+                    out16 = y16->tail + (o - y16->added_rows);
                 } else {
                     break; /* straddles: the per-row loop below */
                 }
             }
-#if defined(ERNN_PORT_GROUP16)
+#if defined(ERNN_PORT_GROUP16_DOUBLED)
+            if (out16 != NULL && (end - o) % 4 == 0 && p->bounded == 2 && r.right > 0) { /* the port's kernel */
+                ernn_dsp_group state = {.three = 3, .table = ernn_lut_pairs,
+                                        .round_const = act == ERNN_ACT_TANH ? 1 << 7 : (1 << 24) + (1 << 9),
+                                        .operand = act == ERNN_ACT_TANH ? 1 << 24 : 1 << 25,
+                                        .buffer = buffer, .chunks_mod8 = chunks % 8, .bias = p->bias + o,
+                                        .multiplier = r.multiplier, .right = r.right, .round = r.round,
+                                        .y = out16, .mode = accumulate ? 1 + (int32_t)act : 0,
+                                        .y_end = out16 + (end - o), .end = buffer_end};
+                ernn_group16_port(&w, &state);
+                o = end;
+                continue;
+            }
+#elif defined(ERNN_PORT_GROUP16) /* a port with the first gate-kernel interface (NEON) */
             if (out16 != NULL && (end - o) % 4 == 0) { /* a gate block: the port's kernel does all of it */
                 ernn_dsp_group state = {p->bias + o, out16, out16 + (end - o), buffer, buffer_end, chunks % 8,
                                         r.multiplier, r.left, r.right, r.round,
@@ -309,7 +412,7 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
             const int32_t g = p->group_rows > 0 ? (o + k) / p->group_rows : o + k;
             int32_t v;
             if (p->bounded) {
-                const ernn_fast_rescale r = ernn_fast_of(p->multiplier[g], p->shift[g]);
+                const ernn_fast_rescale r = layer_rescale(p, g);
                 v = ernn_clamp(ernn_fast_out(acc[k], r, r.right > 0) + p->output_zero_point, lo, hi);
             } else {
                 const ernn_rescale r = {p->multiplier[g], p->shift[g]};
@@ -324,10 +427,10 @@ static void fc_packed(const ernn_fc_params *p, const int8_t *x, fc_into y16, int
     }
 }
 
-static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, fc_into y16, int8_t *y8, int16_t *buffer)
+static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, const fc_into *y16, int8_t *y8, int16_t *buffer)
 {
-    if (!fc_params_ok(p) || x == NULL || (y16.y == NULL && y8 == NULL) ||
-        (y8 == NULL && (y16.tail == NULL || y16.gate_rows <= 0))) {
+    if (!fc_params_ok(p) || x == NULL || (y16->y == NULL && y8 == NULL) ||
+        (y8 == NULL && (y16->tail == NULL || y16->gate_rows <= 0))) {
         return ERNN_ARG_ERROR;
     }
     if (p->packing == 0) {
@@ -343,19 +446,19 @@ static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, fc_into y16,
 
 ernn_status ernn_fc_s8_s16_into(const ernn_fc_params *p, const int8_t *x, ernn_fc_into into, int16_t *buffer)
 {
-    return into.y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, into, NULL, buffer);
+    return into.y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, &into, NULL, buffer);
 }
 
 ernn_status ernn_fc_s8_s16_buffered(const ernn_fc_params *p, const int8_t *x, int16_t *y, int16_t *buffer)
 {
     const fc_into plain = {y, 0, y, 1, ERNN_ACT_NONE};
-    return ernn_fc_s8_s16_into(p, x, plain, buffer);
+    return y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, &plain, NULL, buffer);
 }
 
 ernn_status ernn_fc_s8_s8_buffered(const ernn_fc_params *p, const int8_t *x, int8_t *y, int16_t *buffer)
 {
     const fc_into none = {NULL, 0, NULL, 1, ERNN_ACT_NONE};
-    return y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, none, y, buffer);
+    return y == NULL ? ERNN_ARG_ERROR : fc_run(p, x, &none, y, buffer);
 }
 
 ernn_status ernn_fc_s8_s16(const ernn_fc_params *p, const int8_t *x, int16_t *y)

@@ -15,6 +15,13 @@
 #define ERNN_ALWAYS_INLINE inline
 #endif
 
+/* The hand-scheduled Armv7E-M asm (ports/arm_dsp, the LSTM's cell pairs) needs r7, which unoptimized Thumb
+ * builds reserve as the frame pointer; they take the portable C, which gives the same integers. */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && defined(__thumb2__) && defined(__GNUC__) && \
+    defined(__OPTIMIZE__)
+#define ERNN_DSP_ASM 1
+#endif
+
 /** n rounded up to a multiple of m (a power of two). */
 static inline int32_t ernn_round_up(int32_t n, int32_t m)
 {

@@ -62,6 +62,35 @@ static ernn_status head_fc(const ernn_model_f32 *m, const ernn_model_f32_mem *me
     return ernn_fc_f32(m->head, top, y);
 }
 
+/* Where the ReLU'd top values go before the head: scratch (2 * gates * hidden_size floats), unused between steps. */
+static float *relu_buffer(const ernn_model_f32 *m, const ernn_model_f32_mem *mem)
+{
+    (void)m;
+    return mem->scratch;
+}
+
+static void relu_values(const ernn_model_f32 *m, const float *in, float *out, int32_t n)
+{
+    (void)m;
+    for (int32_t j = 0; j < n; ++j) {
+        out[j] = in[j] > 0.0f ? in[j] : 0.0f;
+    }
+}
+
+/* In place, each row t of seq (steps x width) becomes the mean of rows 0..t. */
+static void running_mean(const ernn_model_f32 *m, float *seq, int32_t steps, int32_t width)
+{
+    (void)m;
+    for (int32_t j = 0; j < width; ++j) {
+        float sum = 0.0f;
+        for (int32_t t = 0; t < steps; ++t) {
+            float *v = seq + (size_t)t * (size_t)width + (size_t)j;
+            sum += *v;
+            *v = sum / (float)(t + 1);
+        }
+    }
+}
+
 #define ERNN_MODEL ernn_model_f32
 #define ERNN_MEM ernn_model_f32_mem
 #define ERNN_VALUE float

@@ -20,6 +20,9 @@
  *     static int32_t vocab_size(const ERNN_MODEL *m)
  *     static const ERNN_VALUE *embedding_row(const ERNN_MODEL *m, int32_t token)   (token in range)
  *     static ernn_status head_fc(const ERNN_MODEL *m, const ERNN_MEM *mem, const ERNN_VALUE *top, ERNN_VALUE *y)
+ *     static ERNN_VALUE *relu_buffer(const ERNN_MODEL *m, const ERNN_MEM *mem)   top_width values head_fc may read
+ *     static void relu_values(const ERNN_MODEL *m, const ERNN_VALUE *in, ERNN_VALUE *out, int32_t n)
+ *     static void running_mean(const ERNN_MODEL *m, ERNN_VALUE *seq, int32_t steps, int32_t width)   in place
  *
  * The path keeps what differs in its own .c: the cells, the head's kernel and get_buffer_size().
  * Static functions rather than function pointers, so that the compiler inlines them as before.
@@ -112,14 +115,30 @@ ernn_status ERNN_API(reset)(const ERNN_MODEL *m, const ERNN_MEM *mem)
     return ERNN_OK;
 }
 
-/* The head on the top layer's hidden values (or a copy of them when there is no head). */
+/* The head on the top layer's hidden values (or a copy of them when there is no head), after the ReLU
+ * between them when the model has one (head_relu). */
 static ernn_status head_output(const ERNN_MODEL *m, const ERNN_MEM *mem, const ERNN_VALUE *top, ERNN_VALUE *y)
 {
     if (m->head != NULL) {
+        if (m->head_relu) {
+            ERNN_VALUE *relu = relu_buffer(m, mem);
+            relu_values(m, top, relu, top_width(m));
+            return head_fc(m, mem, relu, y);
+        }
         return head_fc(m, mem, top, y);
+    }
+    if (m->head_relu) {
+        relu_values(m, top, y, top_width(m));
+        return ERNN_OK;
     }
     memcpy(y, top, (size_t)top_width(m) * sizeof(ERNN_VALUE));
     return ERNN_OK;
+}
+
+/* A model that cannot stream one step at a time: bidirectional, or averaging over time. */
+static int whole_sequences_only(const ERNN_MODEL *m)
+{
+    return m->num_directions != 1 || m->readout == ERNN_READOUT_MEAN;
 }
 
 /* One step through the stack of a unidirectional model; the state is updated in place. */
@@ -171,7 +190,7 @@ ernn_status ERNN_API(step)(const ERNN_MODEL *m, const ERNN_MEM *mem, const ERNN_
     if (ERNN_API(check)(m) != ERNN_OK || !mem_ok(m, mem) || x == NULL || y == NULL) {
         return ERNN_ARG_ERROR;
     }
-    if (m->num_directions != 1 || m->embedding != NULL) {
+    if (whole_sequences_only(m) || m->embedding != NULL) {
         return ERNN_UNSUPPORTED;
     }
     return step_layers(m, mem, x, y);
@@ -182,7 +201,7 @@ ernn_status ERNN_API(step_token)(const ERNN_MODEL *m, const ERNN_MEM *mem, int32
     if (ERNN_API(check)(m) != ERNN_OK || !mem_ok(m, mem) || y == NULL) {
         return ERNN_ARG_ERROR;
     }
-    if (m->num_directions != 1 || m->embedding == NULL) {
+    if (whole_sequences_only(m) || m->embedding == NULL) {
         return ERNN_UNSUPPORTED;
     }
     if (token < 0 || token >= vocab_size(m)) {
@@ -198,7 +217,7 @@ ernn_status ERNN_API(run)(const ERNN_MODEL *m, const ERNN_MEM *mem, const ERNN_V
         inputs_ok(m, xs, tokens, steps) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
-    if (m->num_directions != 1) {
+    if (whole_sequences_only(m)) {
         return ERNN_UNSUPPORTED;
     }
     const size_t out = (size_t)ERNN_API(output_size)(m);
@@ -239,6 +258,9 @@ ernn_status ERNN_API(run_sequence)(const ERNN_MODEL *m, const ERNN_MEM *mem, con
         }
         prev = out;
     }
+    if (m->readout == ERNN_READOUT_MEAN) {
+        running_mean(m, (ERNN_VALUE *)prev, steps, (int32_t)width); /* prev is work, never the state */
+    }
     const size_t out_size = (size_t)ERNN_API(output_size)(m);
     for (int32_t t = 0; t < steps; ++t) {
         const ernn_status status = head_output(m, mem, prev + (size_t)t * width, ys + (size_t)t * out_size);
@@ -253,6 +275,9 @@ ernn_status ERNN_API(final_output)(const ERNN_MODEL *m, const ERNN_MEM *mem, ERN
 {
     if (ERNN_API(check)(m) != ERNN_OK || !mem_ok(m, mem) || y == NULL) {
         return ERNN_ARG_ERROR;
+    }
+    if (m->readout != ERNN_READOUT_STATE) { /* not a function of the state: run_sequence's last row */
+        return ERNN_UNSUPPORTED;
     }
     return head_output(m, mem, mem->hidden + (size_t)(m->num_layers - 1) * (size_t)top_width(m), y);
 }

@@ -86,7 +86,45 @@ static const int8_t *embedding_row(const ernn_model_s8 *m, int32_t token)
 /* The head is packed for the core like the cells' FCs: its widened input goes into scratch. */
 static ernn_status head_fc(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *top, int8_t *y)
 {
+    if (m->head_relu) {
+        /* top is relu_buffer (the gate rows of scratch): the head's widened input goes after them */
+        const int32_t rows = ernn_cell_rows(m->cells[0].type, cell_fc(&m->cells[0], 1), m->hidden_size);
+        return ernn_fc_s8_s8_buffered(m->head, top, y, mem->scratch + rows);
+    }
     return ernn_fc_s8_s8_buffered(m->head, top, y, mem->scratch);
+}
+
+/* Where the ReLU'd top values go before the head: the gate rows of scratch (int16 per gate row, so at
+ * least 2 * hidden_size bytes >= the top width), unused between cell steps. */
+static int8_t *relu_buffer(const ernn_model_s8 *m, const ernn_model_s8_mem *mem)
+{
+    (void)m;
+    return (int8_t *)mem->scratch;
+}
+
+static void relu_values(const ernn_model_s8 *m, const int8_t *in, int8_t *out, int32_t n)
+{
+    const int8_t zero = (int8_t)m->top_zero_point;
+    for (int32_t j = 0; j < n; ++j) {
+        out[j] = in[j] < zero ? zero : in[j];
+    }
+}
+
+/* In place, each row t of seq (steps x width) becomes the mean of rows 0..t (edgernn.reference.running_mean):
+ * zero_point + round_half_away(sum(h - zero_point) / (t + 1)), the sum exact in int32 (|h - zp| <= 255). */
+static void running_mean(const ernn_model_s8 *m, int8_t *seq, int32_t steps, int32_t width)
+{
+    const int32_t zp = m->top_zero_point;
+    for (int32_t j = 0; j < width; ++j) {
+        int32_t sum = 0;
+        for (int32_t t = 0; t < steps; ++t) {
+            int8_t *v = seq + (size_t)t * (size_t)width + (size_t)j;
+            sum += *v - zp;
+            const int32_t n = t + 1;
+            const int32_t magnitude = (2 * (sum < 0 ? -sum : sum) + n) / (2 * n);
+            *v = (int8_t)(zp + (sum < 0 ? -magnitude : magnitude));
+        }
+    }
 }
 
 #define ERNN_MODEL ernn_model_s8

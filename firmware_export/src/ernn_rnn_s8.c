@@ -26,19 +26,23 @@ ernn_status ernn_rnn_step_s8(const ernn_rnn_s8_params *p, const int8_t *x, int8_
     }
     const int32_t n = hidden_size(p);
     const int32_t rows = ernn_cell_rows(ERNN_CELL_RNN, &p->h_fc, n);
-    /* tanh(sat16(x_fc(x) + h_fc(h))), Q0.15 */
-    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch, rows, rows, ERNN_ACT_TANH) != ERNN_OK) {
+    /* tanh(sat16(x_fc(x) + h_fc(h))), Q0.15; or (ReLU) the int16 sum itself */
+    const uint32_t act = p->relu ? ERNN_ACT_NONE : ERNN_ACT_TANH;
+    if (ernn_cell_fcs(&p->x_fc, &p->h_fc, x, h, scratch, rows, rows, act) != ERNN_OK) {
         return ERNN_ARG_ERROR;
     }
+    /* ReLU: clamp below at the zero point (real 0) */
+    const int32_t lo = p->relu ? p->hidden_zero_point : INT8_MIN;
     if (p->to_hidden.shift <= 14) { /* the short form for an int16 value (ernn_fast_any: |x| <= 2^15) */
         const ernn_fast_rescale hm = ernn_fast_of(p->to_hidden.multiplier, p->to_hidden.shift);
         for (int32_t j = 0; j < n; ++j) {
-            h[j] = (int8_t)ernn_ssat8(ernn_fast_any(scratch[j], hm) + p->hidden_zero_point);
+            const int32_t v = ernn_ssat8(ernn_fast_any(scratch[j], hm) + p->hidden_zero_point);
+            h[j] = (int8_t)(v < lo ? lo : v);
         }
         return ERNN_OK;
     }
     for (int32_t j = 0; j < n; ++j) {
-        h[j] = (int8_t)ernn_requantize(scratch[j], p->to_hidden, p->hidden_zero_point, INT8_MIN, INT8_MAX);
+        h[j] = (int8_t)ernn_requantize(scratch[j], p->to_hidden, p->hidden_zero_point, lo, INT8_MAX);
     }
     return ERNN_OK;
 }

@@ -77,7 +77,7 @@ static void test_packed_fc(void)
     static int16_t buffer[80];
     int16_t want16[MAX_ROWS], got16[12];
     int8_t want8[MAX_ROWS], got8[12];
-    int checked_short = 0, checked_general = 0;
+    int checked_short = 0, checked_general = 0, checked_doubled = 0;
     for (int mode = 0; mode < 3; ++mode) {
         for (int32_t rows = 1; rows <= MAX_ROWS; ++rows) {
             for (int32_t n = 1; n <= MAX_N; n += (n < 20 ? 1 : 7)) {
@@ -122,16 +122,107 @@ static void test_packed_fc(void)
                     CHECK_EQ(got16[r], want16[r]);
                     CHECK_EQ(got8[r], want8[r]);
                 }
+                if (bounded && ERNN_FC_PACK_K == 4) { /* the doubled form: bias stored doubled, bounded 2 */
+                    static int32_t bias2[12];
+                    for (int32_t r = 0; r < 12; ++r) {
+                        bias2[r] = 2 * bias[r];
+                    }
+                    const ernn_fc_params pk2 = {packed, bias2, mult, shift, n, rows, zp, ERNN_FC_PACK_K,
+                                                mode == 2 ? 0 : ernn_round_up(rows, 4), 2};
+                    CHECK_EQ(ernn_fc_s8_s16_buffered(&pk2, x, got16, buffer), ERNN_OK);
+                    CHECK_EQ(ernn_fc_s8_s8_buffered(&pk2, x, got8, buffer), ERNN_OK);
+                    for (int32_t r = 0; r < rows; ++r) {
+                        CHECK_EQ(got16[r], want16[r]);
+                        CHECK_EQ(got8[r], want8[r]);
+                    }
+                    checked_doubled += 1;
+                }
             }
         }
     }
-    CHECK(checked_short > 100 && checked_general > 100);
+    CHECK(checked_short > 100 && checked_general > 100 && (ERNN_FC_PACK_K != 4 || checked_doubled > 100));
     {   /* a packed layer needs its buffer, and its packing must be this build's */
         const ernn_fc_params pk = {packed, bias, mult, shift, 3, 2, 0, ERNN_FC_PACK_K, 4, 1};
         CHECK_EQ(ernn_fc_s8_s16(&pk, x, got16), ERNN_ARG_ERROR);
         const ernn_fc_params other = {packed, bias, mult, shift, 3, 2, 0, ERNN_FC_PACK_K == 4 ? 16 : 4, 4, 1};
         CHECK_EQ(ernn_fc_s8_s16_buffered(&other, x, got16, buffer), ERNN_ARG_ERROR);
+        /* the doubled form needs packing 4 (an int16 widened input) */
+        const ernn_fc_params doubled16 = {packed, bias, mult, shift, 3, 2, 0, 16, 4, 2};
+        CHECK_EQ(ernn_fc_s8_s16_buffered(&doubled16, x, got16, buffer), ERNN_ARG_ERROR);
     }
+}
+
+/*
+ * A cell's gate layer through ernn_fc_s8_s16_into (the lean group loop and the DSP group kernel): four gate
+ * blocks of `stride` rows, the first `added` blocks added to y with int16 saturation and activated (sigmoid,
+ * tanh or none per block), the rest written to the tail; per-gate shifts from -20 to 3 (shift >= 0: the C form
+ * beside the DSP kernel), bias stored as is (bounded 1) and doubled (bounded 2), against the general formulas.
+ */
+static void test_packed_gates(void)
+{
+    enum { GATES = 4, MAX_IN = 41, MAX_STRIDE = 12 };
+    static int8_t w[GATES * MAX_STRIDE * MAX_IN], packed[GATES * MAX_STRIDE * 48], x[MAX_IN];
+    static int32_t bias[GATES * MAX_STRIDE], bias2[GATES * MAX_STRIDE], mult[GATES], shift[GATES];
+    static int16_t buffer[64];
+    int16_t y[GATES * MAX_STRIDE], tail[GATES * MAX_STRIDE], want[GATES * MAX_STRIDE];
+    int checked = 0;
+    for (int32_t hidden = 1; hidden <= 9; hidden += 2) {
+        const int32_t stride = ernn_round_up(hidden, 4), rows = GATES * stride;
+        for (int32_t n = 1; n <= MAX_IN; n += 5) {
+            for (int32_t added = 0; added <= GATES; added += 1) {
+                for (int32_t o = 0; o < rows; ++o) {
+                    for (int32_t i = 0; i < n; ++i) {
+                        w[o * n + i] = (int8_t)(o % stride < hidden ? rnd8(0) / 4 : 0);
+                    }
+                    rng_state = rng_state * 1664525u + 1013904223u;
+                    bias[o] = o % stride < hidden ? (int32_t)(rng_state >> 20) - (1 << 11) : 0;
+                    bias2[o] = 2 * bias[o];
+                }
+                for (int32_t i = 0; i < n; ++i) {
+                    x[i] = rnd8(0);
+                }
+                uint32_t acts = 0;
+                for (int32_t g = 0; g < GATES; ++g) {
+                    rng_state = rng_state * 1664525u + 1013904223u;
+                    mult[g] = (int32_t)((1u << 30) | (rng_state >> 2));
+                    shift[g] = (int32_t)(rng_state % 24u) - 20;
+                    acts |= ((rng_state >> 8) % 3u) << (2 * g);
+                }
+                int64_t worst = 0;
+                for (int32_t o = 0; o < rows; ++o) {
+                    const int32_t sh = shift[o / stride];
+                    const int64_t bnd = bound(w + o * n, n, bias[o]) << ((sh > 0 ? sh : 0) + 1);
+                    worst = bnd > worst ? bnd : worst;
+                }
+                if (worst >= ((int64_t)1 << 31)) {
+                    continue;
+                }
+                pack(w, rows, n, packed);
+                for (int bounded = 1; bounded <= (ERNN_FC_PACK_K == 4 ? 2 : 1); ++bounded) {
+                    for (int32_t o = 0; o < rows; ++o) {
+                        rng_state = rng_state * 1664525u + 1013904223u;
+                        y[o] = (int16_t)(rng_state >> 16);
+                        const int32_t g = o / stride;
+                        const ernn_rescale rs = {mult[g], shift[g]};
+                        const int32_t v = ernn_requantize(bias[o] + naive_dot(w + o * n, n, x), rs, 0, INT16_MIN,
+                                                          INT16_MAX);
+                        want[o] = (int16_t)(g < added ? ernn_activate_q312((acts >> (2 * g)) & 3u,
+                                                                           ernn_ssat16(y[o] + v))
+                                                      : v);
+                    }
+                    const ernn_fc_params pk = {packed, bounded == 2 ? bias2 : bias, mult, shift, n, rows, 0,
+                                               ERNN_FC_PACK_K, stride, bounded};
+                    const ernn_fc_into into = {y, added * stride, tail, stride, acts};
+                    CHECK_EQ(ernn_fc_s8_s16_into(&pk, x, into, buffer), ERNN_OK);
+                    for (int32_t o = 0; o < rows; ++o) {
+                        CHECK_EQ(o < added * stride ? y[o] : tail[o - added * stride], want[o]);
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    CHECK(checked > 100);
 }
 
 /* The whole FC (whatever kernel the library was built with) against the naive sum + requantize. */
@@ -199,6 +290,7 @@ static void test_srdhm(void)
 static void test_ports(void)
 {
     test_packed_fc();
+    test_packed_gates();
     test_fc_against_naive();
     test_srdhm();
 }

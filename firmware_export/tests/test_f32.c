@@ -78,7 +78,7 @@ static void test_cells(void)
     float h[H], c[H], scratch[8 * H];
     double pre[2][4 * H];
     {
-        const ernn_cell_f32_params p = {{wx, bx, IN, H}, {wh, bh, H, H}};
+        const ernn_cell_f32_params p = {{wx, bx, IN, H}, {wh, bh, H, H}, 0};
         memcpy(h, h0, sizeof h);
         CHECK_EQ(ernn_cell_f32_get_buffer_size(&p, 1), 2 * H * 4);
         CHECK_EQ(ernn_rnn_step_f32(&p, x, h, scratch), ERNN_OK);
@@ -88,7 +88,17 @@ static void test_cells(void)
         }
     }
     {
-        const ernn_cell_f32_params p = {{wx, bx, IN, 3 * H}, {wh, bh, H, 3 * H}};
+        const ernn_cell_f32_params p = {{wx, bx, IN, H}, {wh, bh, H, H}, 1}; /* ReLU Elman */
+        memcpy(h, h0, sizeof h);
+        CHECK_EQ(ernn_rnn_step_f32(&p, x, h, scratch), ERNN_OK);
+        preacts(1, x, h0, pre);
+        for (int32_t j = 0; j < H; ++j) {
+            const double s = pre[0][j] + pre[1][j];
+            CHECK(fabs((double)h[j] - (s > 0.0 ? s : 0.0)) < 1e-6);
+        }
+    }
+    {
+        const ernn_cell_f32_params p = {{wx, bx, IN, 3 * H}, {wh, bh, H, 3 * H}, 0};
         memcpy(h, h0, sizeof h);
         CHECK_EQ(ernn_gru_step_f32(&p, x, h, scratch), ERNN_OK);
         preacts(3, x, h0, pre);
@@ -100,7 +110,7 @@ static void test_cells(void)
         }
     }
     {
-        const ernn_cell_f32_params p = {{wx, bx, IN, 4 * H}, {wh, bh, H, 4 * H}};
+        const ernn_cell_f32_params p = {{wx, bx, IN, 4 * H}, {wh, bh, H, 4 * H}, 0};
         memcpy(h, h0, sizeof h);
         memcpy(c, c0, sizeof c);
         CHECK_EQ(ernn_lstm_step_f32(&p, x, h, c, scratch), ERNN_OK);
@@ -126,11 +136,11 @@ static void test_model(void)
         wx1[i] = wh[i] * 0.5f;
     }
     const ernn_cell_f32 cells[2] = {
-        {ERNN_CELL_GRU, {{wx, bx, IN, 3 * H}, {wh, bh, H, 3 * H}}},
-        {ERNN_CELL_GRU, {{wx1, bx, H, 3 * H}, {wh, bh, H, 3 * H}}},
+        {ERNN_CELL_GRU, {{wx, bx, IN, 3 * H}, {wh, bh, H, 3 * H}, 0}},
+        {ERNN_CELL_GRU, {{wx1, bx, H, 3 * H}, {wh, bh, H, 3 * H}, 0}},
     };
     const ernn_fc_f32_params head = {wh, bh, H, 2};
-    const ernn_model_f32 m = {cells, 2, 1, H, IN, NULL, 0, &head};
+    const ernn_model_f32 m = {cells, 2, 1, H, IN, NULL, 0, &head, 0, ERNN_READOUT_STATE};
     float hidden[2 * H], scratch[6 * H], work[2 * 10 * H];
     const ernn_model_f32_mem mem = {hidden, NULL, scratch};
     float xs[10 * IN], ys_run[10 * 2], ys_step[10 * 2], ys_seq[10 * 2], y[2];

@@ -150,6 +150,9 @@ static void test_activations_exhaustive(void)
     for (int32_t i = 0; i < 256; ++i) {
         const int32_t next = i < 255 ? tflite_table[i + 1] : tflite_table[255];
         CHECK_EQ(ernn_lut_pairs[i], ((uint32_t)(tflite_table[i] - 32768) << 16) | (uint32_t)(next - tflite_table[i]));
+        /* the mirrored half: entry -(i + 1) = (32768 - T[i + 1], T[i + 1] - T[i]) */
+        CHECK_EQ(ernn_lut_pairs[-(i + 1)],
+                 ((uint32_t)(32768 - next) << 16 & 0xFFFF0000u) | (uint32_t)(next - tflite_table[i]));
     }
     static const int32_t params[][2] = {{0, 0}, {0, 1}, {0, 2}, {0, 3}, {0, 5}, {0, 10}, {3, 0}, {1, 0}, {7, 1},
                                         {12345, 10}, {65535, 15}};

@@ -74,7 +74,7 @@ static ernn_fc_params zero_fc(int32_t in, int32_t out)
 
 static void test_rnn(void)
 {
-    const ernn_rnn_s8_params p = {zero_fc(2, 2), zero_fc(2, 2), {1 << 30, 1}, 3};
+    const ernn_rnn_s8_params p = {zero_fc(2, 2), zero_fc(2, 2), {1 << 30, 1}, 3, 0};
     const int8_t x[2] = {100, -100};
     int8_t h[2] = {50, -50};
     int16_t scratch[8];
@@ -84,7 +84,7 @@ static void test_rnn(void)
     CHECK_EQ(h[1], 3);
     CHECK_EQ(ernn_rnn_step_s8(&p, x, h, NULL), ERNN_ARG_ERROR);
     {
-        const ernn_rnn_s8_params bad = {zero_fc(2, 3), zero_fc(2, 2), {1 << 30, 1}, 3};
+        const ernn_rnn_s8_params bad = {zero_fc(2, 3), zero_fc(2, 2), {1 << 30, 1}, 3, 0};
         CHECK_EQ(ernn_rnn_step_s8(&bad, x, h, scratch), ERNN_ARG_ERROR);
         CHECK_EQ(ernn_rnn_s8_get_buffer_size(&bad), 0);
     }
@@ -150,6 +150,78 @@ static void test_lstm_cell_clip(void)
     CHECK_EQ(c[0], -1500);
 }
 
+/*
+ * The LSTM step's short forms (the pairs and the hidden-state loop of the DSP build, the scalar loops
+ * elsewhere) against the general formulas, free-running for 40 steps: hidden sizes 1..9 (odd ones leave
+ * an element outside the pairs), cell-state TANH rescales of every kind (power of two, 3 >> 3, large
+ * multipliers whose SMMULR form does not fit: the C fallback) and output shifts whose zero point does not
+ * fit the rounding constant (the fallback again).
+ */
+static void test_lstm_forms(void)
+{
+    enum { N = 9, IN = 5 };
+    static const int32_t tanh_params[][2] = {{0, 3}, {0, 0}, {3, 3}, {12345, 10}, {65535, 15}, {40000, 0}, {5, 17}};
+    static const int32_t out_shifts[] = {-22, -25};
+    static int8_t xw[4 * N * IN], hw[4 * N * N];
+    static int32_t xb[4 * N], xm[4 * N], xs[4 * N], hm[4 * N], hs[4 * N];
+    static const int32_t zero_b[4 * N] = {0};
+    for (int32_t i = 0; i < 4 * N * IN; ++i) {
+        xw[i] = rnd8(0);
+    }
+    for (int32_t i = 0; i < 4 * N * N; ++i) {
+        hw[i] = rnd8(0);
+    }
+    for (int32_t o = 0; o < 4 * N; ++o) {
+        rng_state = rng_state * 1664525u + 1013904223u;
+        xb[o] = (int32_t)(rng_state >> 16) - 32768;
+        xm[o] = hm[o] = 1 << 30;
+        xs[o] = -4; /* Q3.12 gates over their whole range, some saturating */
+        hs[o] = -5;
+    }
+    int32_t mismatches = 0;
+    for (int32_t n = 1; n <= N; ++n) {
+        for (size_t t = 0; t < sizeof tanh_params / sizeof tanh_params[0]; ++t) {
+            for (size_t k = 0; k < sizeof out_shifts / sizeof out_shifts[0]; ++k) {
+                const int32_t zp = k == 0 ? -6 : 127;
+                const ernn_fc_params x_fc = {xw, xb, xm, xs, IN, 4 * n, 0, 0, 0, 0};
+                const ernn_fc_params h_fc = {hw, zero_b, hm, hs, n, 4 * n, 0, 0, 0, 0};
+                const ernn_lstm_s8_params p = {x_fc, h_fc, {1 << 30, -14}, {1 << 30, -17}, {1 << 30, out_shifts[k]},
+                                               tanh_params[t][0], tanh_params[t][1], zp, 0};
+                int8_t h[N], h_ref[N], x[IN];
+                int16_t c[N], c_ref[N], scratch[8 * N + 64], gx[4 * N], gh[4 * N];
+                for (int32_t j = 0; j < n; ++j) {
+                    h[j] = h_ref[j] = (int8_t)zp;
+                    c[j] = c_ref[j] = 0;
+                }
+                for (int32_t step = 0; step < 40; ++step) {
+                    for (int32_t i = 0; i < IN; ++i) {
+                        x[i] = rnd8(step % 7 == 0 ? 1 : 0);
+                    }
+                    CHECK_EQ(ernn_lstm_step_s8(&p, x, h, c, scratch), ERNN_OK);
+                    CHECK_EQ(ernn_fc_s8_s16(&x_fc, x, gx), ERNN_OK);
+                    CHECK_EQ(ernn_fc_s8_s16(&h_fc, h_ref, gh), ERNN_OK);
+                    for (int32_t j = 0; j < n; ++j) {
+                        int16_t g[4];
+                        for (int32_t q = 0; q < 4; ++q) {
+                            const int16_t sum = ernn_sat16((int32_t)gx[q * n + j] + gh[q * n + j]);
+                            g[q] = q == 2 ? ernn_tanh_s16(sum, 0, 0) : ernn_sigmoid_s16(sum, 0, 0);
+                        }
+                        const int16_t c_new = ernn_sat16((int32_t)ernn_mul_s16(g[1], c_ref[j], p.forget_mul) +
+                                                         ernn_mul_s16(g[0], g[2], p.input_mul));
+                        const int16_t tc = ernn_tanh_s16(c_new, p.cell_tanh_multiplier, p.cell_tanh_shift);
+                        c_ref[j] = c_new;
+                        h_ref[j] = (int8_t)ernn_requantize((int32_t)g[3] * tc, p.output_mul, zp, INT8_MIN, INT8_MAX);
+                    }
+                    for (int32_t j = 0; j < n; ++j) {
+                        mismatches += h[j] != h_ref[j] || c[j] != c_ref[j];
+                    }
+                }
+            }
+        }
+    }
+    CHECK_EQ(mismatches, 0);
+}
+
 int main(void)
 {
     test_fc();
@@ -158,6 +230,7 @@ int main(void)
     test_gru();
     test_lstm();
     test_lstm_cell_clip();
+    test_lstm_forms();
     test_ports();
     return ernn_test_report("test_kernels_s8");
 }

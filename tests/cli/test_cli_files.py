@@ -180,6 +180,7 @@ def test_cli_polish(model: Path, tmp_path: Path) -> None:
         "quantize",
         "evaluate",
         "run",
+        "generate",
         "inspect",
         "export",
         "package",

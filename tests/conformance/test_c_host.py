@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from edgernn import fixedpoint
+from edgernn.engine import streams
 from edgernn.errors import InputDataError
 from edgernn.export import ExportOptions
 from edgernn.export.c import export, read_test_vectors, runtime_root, write_test_vectors
@@ -31,7 +32,7 @@ from edgernn.ir import QuantizedRNN
 from edgernn.runtime import Stream, create_backend
 from edgernn.runtime.backends import FloatBackend
 from edgernn.testing import random_model
-from edgernn.types import CellType, ModelConfig, OutputMode
+from edgernn.types import CellType, ModelConfig, OutputMode, Readout
 
 CC = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler")
@@ -88,6 +89,35 @@ def _cases() -> list[Case]:
             ModelConfig(cell=CellType.GRU, hidden_size=8, vocab_size=20, embedding_dim=4, bidirectional=True),
             steps=40,
         ),
+        # ReLU Elman (nn.RNN(nonlinearity="relu")): 3x gain puts the hidden range past Q3.12's 8
+        Case("rnn-relu-2layer-head", _cfg(CellType.RNN, 7, 3, num_layers=2, output_size=4, nonlinearity="relu")),
+        Case(
+            "rnn-relu-seq-wide",
+            _cfg(CellType.RNN, 32, 13, num_layers=2, output_size=10, output_mode="sequence", nonlinearity="relu"),
+            gain=3.0,
+        ),
+        Case(
+            "rnn-relu-bidir",
+            _cfg(CellType.RNN, 10, 4, num_layers=2, bidirectional=True, output_size=3, nonlinearity="relu"),
+            steps=60,
+        ),
+        # readouts and the activation before the head (what from_torch finds in forward)
+        Case("gru-relu-head", _cfg(CellType.GRU, 12, 4, num_layers=2, output_size=3, head_activation="relu")),
+        Case("lstm-relu-nohead-seq", _cfg(CellType.LSTM, 8, 3, output_mode="sequence", head_activation="relu")),
+        Case("gru-mean-relu-head", _cfg(CellType.GRU, 10, 4, output_size=3, readout="mean", head_activation="relu")),
+        Case("lstm-mean-nohead", _cfg(CellType.LSTM, 6, 3, num_layers=2, readout="mean"), gain=6.0),
+        Case(
+            "rnn-bidir-last-output",
+            _cfg(CellType.RNN, 10, 4, num_layers=2, bidirectional=True, output_size=3, readout="last_output"),
+            steps=60,
+        ),
+        Case(
+            "gru-bidir-mean-tokens",
+            ModelConfig(
+                cell=CellType.GRU, hidden_size=8, vocab_size=20, embedding_dim=4, bidirectional=True, readout="mean"
+            ),
+            steps=60,
+        ),
     ]
     return cases
 
@@ -96,6 +126,12 @@ CASES = _cases()
 LONG = [
     Case("long-gru-sat", _cfg(CellType.GRU, 16, 4, output_size=3), gain=6.0, steps=10_000),
     Case("long-lstm", _cfg(CellType.LSTM, 12, 3), steps=10_000),
+    Case("long-rnn-relu", _cfg(CellType.RNN, 12, 3, output_size=3, nonlinearity="relu"), steps=10_000),
+    Case(
+        "long-gru-mean-relu",
+        _cfg(CellType.GRU, 16, 4, output_size=3, readout="mean", head_activation="relu"),
+        steps=10_000,
+    ),
     Case(
         "long-rnn-tokens",
         ModelConfig(cell=CellType.RNN, hidden_size=8, vocab_size=30, embedding_dim=5, output_size=30),
@@ -157,7 +193,7 @@ def test_c_equals_reference(case: Case) -> None:
     c, ref = Stream(model, "c"), Stream(model, "reference")
     expected = ref.run_int8(xs)
     assert np.array_equal(c.run_int8(xs), expected)
-    if case.config.bidirectional:
+    if not streams(case.config):
         with pytest.raises(InputDataError):
             c.backend.step(c.backend.zero_state(), xs[0])
         return
@@ -173,8 +209,9 @@ def test_sequence_outputs_equal_reference(case: Case) -> None:
     sequences = [int8_inputs(case.config, n, case.seed + n).astype(np.int64) for n in (1, 2, 17, 40)]
     for mode in OutputMode:
         cfg = model.config
-        if cfg.output_mode is not mode:  # the same weights under the other output mode
-            model = dataclasses.replace(model, config=dataclasses.replace(cfg, output_mode=mode))
+        if cfg.output_mode is not mode:  # the same weights under the other output mode (a readout is many-to-one)
+            readout = cfg.readout if mode is OutputMode.LAST else Readout.FINAL_STATE
+            model = dataclasses.replace(model, config=dataclasses.replace(cfg, output_mode=mode, readout=readout))
         got = create_backend("c", model).sequence_outputs(sequences)
         want = create_backend("reference", model).sequence_outputs(sequences)
         assert all(np.array_equal(g, w) for g, w in zip(got, want)), mode
@@ -226,6 +263,7 @@ def test_token_out_of_range_is_refused_by_c() -> None:
 
 
 SANITIZED = ["gru-tiny", "lstm-2layer-head-sat", "rnn-tokens", "gru-bidir", "lstm-bidir-seq-nohead", "gru-128x2"]
+SANITIZED += ["rnn-relu-2layer-head", "gru-mean-relu-head", "rnn-bidir-last-output"]
 
 
 def _build_selftest(folder: Path, out: Path, flags: list[str]) -> None:
@@ -250,7 +288,7 @@ def test_selftest_under_sanitizers(name: str, float_path: bool, tmp_path: Path) 
     model = model_of(case)
     folder = tmp_path / "export"
     export(model, folder, ExportOptions(float_weights=float_path))
-    limit = 64 if case.config.bidirectional else 400
+    limit = 64 if not streams(case.config) else 400
     seqs = [int8_inputs(case.config, n, case.seed + n) for n in (1, min(limit, 64), limit)]
     vectors = write_test_vectors(model, tmp_path / "v.bin", seqs, float_path=float_path)
     exe = tmp_path / "selftest"
@@ -370,10 +408,12 @@ def test_primitives_exhaustively_equal_python(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0
     lib = ctypes.CDLL(str(lib_path))
-    # the interpolation pairs: (T[i] - 32768) << 16 | (T[i + 1] - T[i]), the last one (T[255] - 32768, 0)
-    pairs = list((ctypes.c_uint32 * 256).in_dll(lib, "ernn_lut_pairs"))
-    t = fixedpoint.SIGMOID_TABLE_UINT16.tolist()
-    assert pairs == [((t[i] - 32768) << 16) | (t[min(i + 1, 255)] - t[i]) for i in range(256)]
+    # the interpolation pairs over j = -256..255: j >= 0: (T[j] - 32768) << 16 | (T[j + 1] - T[j]), the last one
+    # (T[255] - 32768, 0); j = -(i + 1): (32768 - T[i + 1]) << 16 | (T[i + 1] - T[i]) with T[256] = T[255]
+    pairs = list((ctypes.c_uint32 * 512).in_dll(lib, "ernn_lut_signed"))
+    t = fixedpoint.SIGMOID_TABLE_UINT16.tolist() + [fixedpoint.SIGMOID_TABLE_UINT16.tolist()[-1]]
+    assert pairs[256:] == [((t[i] - 32768) << 16) | (t[i + 1] - t[i]) for i in range(256)]
+    assert pairs[:256] == [(((32768 - t[i + 1]) & 0xFFFF) << 16) | (t[i + 1] - t[i]) for i in reversed(range(256))]
 
     def ptr(a: np.ndarray) -> int:
         return a.__array_interface__["data"][0]
@@ -423,7 +463,7 @@ def test_float_path_matches_numpy_float_model(case: Case) -> None:
     else:
         xs = (rng.normal(size=(steps, cfg.input_size)) * 1.5).astype(np.float32)
     c, f = CFloatBackend(model), FloatBackend(model)
-    if cfg.bidirectional:
+    if not streams(cfg):
         got, want = c.run_whole(xs), f.run_whole(xs)
     else:
         got, _ = c.run(c.zero_state(), xs)

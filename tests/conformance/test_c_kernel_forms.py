@@ -54,7 +54,7 @@ MODELS = {
 
 
 def _unproven(p: c_packing.PackedFC) -> c_packing.PackedFC:
-    return dataclasses.replace(p, bounded=False)
+    return dataclasses.replace(p, bounded=False, doubled=False, bias=p.folded_bias)
 
 
 def _per_row(p: c_packing.PackedFC) -> c_packing.PackedFC:

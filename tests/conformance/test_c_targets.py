@@ -90,6 +90,31 @@ CASES = [
         lengths=(LONG_STREAM_STEPS,),
         targets=("aarch64", "cortex-a76"),
     ),
+    # What from_torch finds in forward: nn.RNN(nonlinearity="relu") with a ReLU before the head, and a
+    # head on the mean over time (whole sequences: run_sequence, at most 64 steps in the selftest).
+    Case(
+        "elman-relu-16",
+        ModelConfig(
+            cell="rnn", input_size=5, hidden_size=16, output_size=3, nonlinearity="relu", head_activation="relu"
+        ),
+        seed=22,
+    ),
+    Case(
+        "gru-16-mean",
+        ModelConfig(cell="gru", input_size=8, hidden_size=16, output_size=4, readout="mean"),
+        seed=23,
+        targets=("cortex-m0", "cortex-m4", "aarch64", "armv7"),
+    ),
+    # The weather-shaped LSTM (the cell-update pairs, the hidden-state asm loop, the odd-free 32 rows) free-running
+    # over a long stream with saturating gates, on every Cortex-M core.
+    Case(
+        "lstm-weather-stream",
+        ModelConfig(cell="lstm", input_size=7, hidden_size=32, output_size=1, output_mode=OutputMode.SEQUENCE),
+        seed=22,
+        weight_gain=3.0,
+        lengths=(LONG_STREAM_STEPS,),
+        targets=("cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"),
+    ),
     # Not bit-exact by design (float32): a build-and-run check of the --float path on every FPU
     # and on the soft-float M0/M3, against the numpy float model within the file's tolerance.
     Case(

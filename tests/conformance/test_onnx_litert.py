@@ -67,6 +67,22 @@ INT8_CASES = [
         id=f"{cell.value}-2layers-head-gain6",
     )
     for cell in CellType
+] + [
+    pytest.param(
+        ModelConfig(cell=CellType.RNN, input_size=6, hidden_size=24, num_layers=2, output_size=4, nonlinearity="relu"),
+        gain,
+        23,
+        id=f"rnn-relu-2layers-head-gain{gain:g}",  # gain 3: the hidden range passes Q3.12's 8
+    )
+    for gain in (1.0, 3.0)
+] + [
+    pytest.param(
+        ModelConfig(cell=cell, input_size=6, hidden_size=24, num_layers=2, output_size=4, head_activation="relu"),
+        1.0,
+        24,
+        id=f"{cell.value}-relu-before-head",
+    )
+    for cell in (CellType.GRU, CellType.LSTM)
 ]
 
 
@@ -89,12 +105,52 @@ def test_onnx_int8_token_and_bidirectional_models_are_bit_exact() -> None:
     )
     xs = random_inputs(tokens.config, 500, seed=3)
     assert np.array_equal(Stream(tokens, backend="onnx").run_int8(xs), Stream(tokens, backend="reference").run_int8(xs))
-    for cell in CellType:
-        config = ModelConfig(cell=cell, input_size=4, hidden_size=12, bidirectional=True, output_size=3)
+    for cell, nonlinearity in [(cell, "tanh") for cell in CellType] + [(CellType.RNN, "relu")]:
+        config = ModelConfig(
+            cell=cell, input_size=4, hidden_size=12, bidirectional=True, output_size=3, nonlinearity=nonlinearity
+        )
         model = random_model(config, seed=6, weight_gain=3.0)
         x8 = model.input_q.quantize(random_inputs(config, 300, seed=6, scale=2.5))
         got = Stream(model, backend="onnx").run_int8(x8)
         assert np.array_equal(got, Stream(model, backend="reference").run_int8(x8)), cell
+
+
+READOUT_CONFIGS = [
+    ModelConfig(cell=CellType.GRU, input_size=4, hidden_size=10, output_size=3, readout="mean", head_activation="relu"),
+    ModelConfig(cell=CellType.LSTM, input_size=4, hidden_size=6, num_layers=2, readout="mean"),
+    ModelConfig(
+        cell=CellType.RNN,
+        input_size=4,
+        hidden_size=10,
+        num_layers=2,
+        bidirectional=True,
+        output_size=3,
+        readout="last_output",
+    ),
+    ModelConfig(cell=CellType.LSTM, input_size=4, hidden_size=8, output_mode="sequence", head_activation="relu"),
+]
+
+
+@pytest.mark.parametrize(
+    "config",
+    READOUT_CONFIGS,
+    ids=lambda c: f"{c.cell.value}-{c.output_mode.value}-{c.readout.value}-{c.head_activation.value}",
+)
+def test_onnx_readouts_equal_reference(config: ModelConfig) -> None:
+    """Mean over time, output[:, -1] of a bidirectional model and ReLU before the head: the int8
+    sequence graph is bit-exact (outputs per step over 300 steps, and per sequence), float within 1e-5."""
+    model = random_model(config, seed=5, weight_gain=2.0)
+    sequences = [
+        model.input_q.quantize(random_inputs(config, n, seed=n, scale=2.5)).astype(np.int64) for n in (1, 2, 17, 300)
+    ]
+    onnx_int8, ref = OnnxBackend(model), create_backend("reference", model)
+    for got, want in zip(onnx_int8.sequence_outputs(sequences), ref.sequence_outputs(sequences)):
+        assert np.array_equal(got, want)
+    assert np.array_equal(onnx_int8.run_whole(sequences[-1]), ref.run_whole(sequences[-1]))
+    floats = [model.input_q.dequantize(s) for s in sequences]
+    onnx_float, float_model = OnnxBackend(model, precision="float32"), create_backend("float", model)
+    for got, want in zip(onnx_float.sequence_outputs(floats), float_model.sequence_outputs(floats)):
+        assert np.abs(got - want).max() <= 1e-5
 
 
 @pytest.mark.parametrize("backend", ["onnx-qdq", "tflite"])
@@ -131,6 +187,7 @@ FLOAT_CONFIGS = [
     ModelConfig(cell=cell, input_size=5, hidden_size=16, num_layers=2, output_size=3) for cell in CellType
 ] + [
     ModelConfig(cell=CellType.LSTM, vocab_size=12, embedding_dim=4, hidden_size=10, output_size=12),
+    ModelConfig(cell=CellType.RNN, input_size=5, hidden_size=16, num_layers=2, output_size=3, nonlinearity="relu"),
 ]
 
 
@@ -139,7 +196,9 @@ def _float_reference(model: QuantizedRNN, xs: np.ndarray) -> np.ndarray:
     return ys
 
 
-@pytest.mark.parametrize("config", FLOAT_CONFIGS, ids=lambda c: f"{c.cell.value}-{c.uses_tokens}")
+@pytest.mark.parametrize(
+    "config", FLOAT_CONFIGS, ids=lambda c: f"{c.cell.value}-{c.nonlinearity.value}-{c.uses_tokens}"
+)
 def test_float_exports_equal_numpy_float_model(config: ModelConfig) -> None:
     model = random_model(config, seed=7)
     xs = random_inputs(config, 400, seed=7)

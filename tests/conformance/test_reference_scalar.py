@@ -8,20 +8,26 @@ import pytest
 from edgernn import reference
 from edgernn.ir import ElmanCellQ, GRUCellQ, LSTMCellQ
 from edgernn.testing import random_model
-from edgernn.types import CellType, ModelConfig
+from edgernn.types import Activation, CellType, ModelConfig
 from tests import scalar_ref
 
 CASES = [
-    (cell, inp, hidden, gain)
+    (cell, inp, hidden, gain, Activation.TANH)
     for cell in CellType
     for (inp, hidden) in [(1, 1), (3, 7), (13, 32)]
     for gain in (1.0, 6.0)  # 6x PyTorch's init: pre-activations leave Q3.12's range and saturate
+] + [
+    (CellType.RNN, inp, hidden, gain, Activation.RELU)
+    for (inp, hidden) in [(1, 1), (3, 7), (13, 32)]
+    for gain in (1.0, 3.0)  # 3x: the hidden range passes 8, the pre-activation scale is coarser than Q3.12
 ]
 
 
-@pytest.mark.parametrize(("cell", "inp", "hidden", "gain"), CASES)
-def test_cell_step_equals_scalar_implementation(cell: CellType, inp: int, hidden: int, gain: float) -> None:
-    cfg = ModelConfig(cell=cell, input_size=inp, hidden_size=hidden)
+@pytest.mark.parametrize(("cell", "inp", "hidden", "gain", "nonlinearity"), CASES)
+def test_cell_step_equals_scalar_implementation(
+    cell: CellType, inp: int, hidden: int, gain: float, nonlinearity: Activation
+) -> None:
+    cfg = ModelConfig(cell=cell, input_size=inp, hidden_size=hidden, nonlinearity=nonlinearity)
     model = random_model(cfg, seed=inp * 100 + hidden, weight_gain=gain)
     layer = model.layers[0]
     q = layer.hidden_q
@@ -29,7 +35,7 @@ def test_cell_step_equals_scalar_implementation(cell: CellType, inp: int, hidden
     rng = np.random.default_rng(hidden)
     h = [q.zero_point] * hidden
     c = [0] * hidden
-    for t in range(40):
+    for t in range(300):
         # Every int8 value is fair game for x, including the extremes.
         x = rng.integers(-128, 128, size=inp).tolist() if t % 5 else [127 if t % 2 else -128] * inp
         if isinstance(quant, LSTMCellQ):

@@ -100,6 +100,26 @@ CASES = (
             ModelConfig(cell=CellType.RNN, input_size=4, hidden_size=1, output_size=1), 6.0, 15, id="rnn-hidden1"
         ),
     ]
+    + [
+        pytest.param(
+            ModelConfig(
+                cell=CellType.RNN, input_size=5, hidden_size=24, num_layers=2, output_size=4, nonlinearity="relu"
+            ),
+            gain,
+            16,
+            id=f"rnn-relu-2layers-gain{gain:g}",  # gain 3: the hidden range passes Q3.12's 8
+        )
+        for gain in (1.0, 3.0)
+    ]
+    + [
+        pytest.param(
+            ModelConfig(cell=cell, input_size=5, hidden_size=16, num_layers=2, output_size=3, head_activation="relu"),
+            1.0,
+            17,
+            id=f"{cell.value}-relu-before-head",
+        )
+        for cell in CellType
+    ]
 )
 
 
@@ -158,10 +178,14 @@ def test_two_streams_of_one_model_do_not_share_state() -> None:
 def test_tflite_reproduces_every_multiplier_of_the_ir() -> None:
     """Every requantization multiplier TFLite derives from the exported tensor scales equals the
     IR's: the TFLite model is the same model by construction, not by the rarity of a deviation."""
-    for cell in CellType:
+    for cell, nonlinearity in [(cell, "tanh") for cell in CellType] + [(CellType.RNN, "relu")]:
         for hidden in (1, 16):
-            config = ModelConfig(cell=cell, input_size=6, hidden_size=hidden, num_layers=2, output_size=3)
-            assert tflite_export.build(random_model(config, seed=1)).inexact == ()
+            config = ModelConfig(
+                cell=cell, input_size=6, hidden_size=hidden, num_layers=2, output_size=3, nonlinearity=nonlinearity
+            )
+            # relu at 3x gain: the pre-activation scale is coarser than Q3.12 (hidden 1 at 3x diverges to 1e6)
+            for gain in (1.0, 3.0) if nonlinearity == "relu" and hidden > 1 else (1.0,):
+                assert tflite_export.build(random_model(config, seed=1, weight_gain=gain)).inexact == ()
 
 
 def test_tflm_sequence_outputs_match_reference() -> None:

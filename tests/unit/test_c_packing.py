@@ -146,3 +146,21 @@ def test_no_int8_min_flag_is_checked_over_every_weight() -> None:
     with_min = c_packing.pack_fc([*x_fcs[:2], dataclasses.replace(x_fcs[2], weight=weight)], 16, gate_blocks=True)
     assert with_min.bounded and not with_min.no_int8_min and c_packing.bounded_field(with_min) == 1
     assert c_packing.bounded_field(dataclasses.replace(p, bounded=False)) == 0
+    assert c_packing.bounded_field(c_packing.pack_fc(x_fcs, 4, gate_blocks=True)) == 1  # no pair kernel at 4
+
+
+def test_doubled_form_only_where_the_dsp_port_uses_it() -> None:
+    """The doubled form (``bounded`` 2): bias stored doubled, for packing 4 on the DSP targets, where proven."""
+    model = random_model(ModelConfig(cell="lstm", input_size=4, hidden_size=4), seed=3)
+    x_fcs, _ = _gate_fcs(model.layers[0].directions[0].quant)
+    plain = c_packing.pack_fc(x_fcs, 4, gate_blocks=True)
+    doubled = c_packing.pack_fc(x_fcs, 4, gate_blocks=True, doubled_input=True)
+    assert plain.bounded and not plain.doubled and c_packing.bounded_field(plain) == 1
+    assert doubled.doubled and c_packing.bounded_field(doubled) == 2
+    assert np.array_equal(doubled.bias, 2 * plain.bias) and np.array_equal(doubled.folded_bias, plain.bias)
+    assert not c_packing.pack_fc(x_fcs, 16, gate_blocks=True, doubled_input=True).doubled  # int8 widened input
+    big = dataclasses.replace(x_fcs[0], bias=np.full(4, 2**30, np.int32))
+    unproven = c_packing.pack_fc([big, *x_fcs[1:]], 4, gate_blocks=True, doubled_input=True)
+    assert not unproven.bounded and not unproven.doubled and c_packing.bounded_field(unproven) == 0
+    assert [c_packing.doubles_input(t) for t in ("cortex-m4", "cortex-m7", "cortex-m33", "armv7")] == [True] * 4
+    assert not any(c_packing.doubles_input(t) for t in ("cortex-m0", "cortex-m3", "cortex-m55", "host", "aarch64"))

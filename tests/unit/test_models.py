@@ -185,7 +185,7 @@ class OwnParameter(nn.Module):
     ("module", "message"),
     [
         (nn.LSTM(3, 8, proj_size=4), "proj_size=4"),
-        (nn.RNN(3, 4, nonlinearity="relu"), "nonlinearity='relu'"),
+        (nn.Sequential(nn.RNN(3, 4, nonlinearity="relu"), nn.RNN(4, 4)), "nonlinearity='tanh' but '0' 'relu'"),
         (WithConv(), r"layer 'conv' \(Conv1d\) is not supported"),
         (nn.GRU(3, 4, num_layers=5), "5 recurrent layers"),
         (nn.Sequential(nn.GRU(3, 4, num_layers=3), nn.GRU(4, 4, num_layers=2)), "5 recurrent layers"),
@@ -195,7 +195,7 @@ class OwnParameter(nn.Module):
         (nn.Sequential(nn.Embedding(5, 3, max_norm=1.0), nn.GRU(3, 4)), "max_norm=1.0"),
         (nn.Sequential(nn.GRU(3, 4), nn.Linear(5, 2)), r"layer '1' \(Linear\) has in_features=5"),
         (nn.Sequential(nn.Linear(3, 3), nn.GRU(3, 4)), r"layer '0' \(Linear\) is out of place"),
-        (nn.Sequential(nn.ReLU()), r"layer '0' \(ReLU\) is not supported"),
+        (nn.Sequential(nn.ReLU()), "has no GRU, LSTM or RNN layer"),
         (nn.Sequential(nn.Dropout()), "has no GRU, LSTM or RNN layer"),
         (OwnParameter(), r"module '<root>' \(OwnParameter\) has its own parameters \['scale'\]"),
     ],

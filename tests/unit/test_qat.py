@@ -267,3 +267,14 @@ def test_qat_refuses_a_cell_clip() -> None:
     with pytest.raises(EdgeRNNError, match="cell clip"):
         QATConfig(quantize=QuantizeOptions(cell_clip=1.0))
     assert QATConfig(quantize=QuantizeOptions()).quantize.cell_clip == 0.0
+
+
+@pytest.mark.parametrize(
+    "semantics", [{"readout": "mean"}, {"head_activation": "relu"}, {"cell": CellType.RNN, "nonlinearity": "relu"}]
+)
+def test_qat_refuses_semantics_it_does_not_model(semantics: dict[str, object]) -> None:
+    """fake_quant_forward computes the head on h_n of a tanh model: anything else is refused, not
+    fine-tuned on the wrong function (post-training quantization handles it)."""
+    config = ModelConfig(**{"cell": CellType.GRU, "hidden_size": 6, "input_size": 3, "output_size": 2, **semantics})
+    with pytest.raises(EdgeRNNError, match="quantization-aware training does not model"):
+        train(_sign_data(32), config, TrainConfig(epochs=1), progress=False, qat=QATConfig(epochs=1))

@@ -14,5 +14,6 @@
 #include "edgernn/ernn_s8.h"
 #include "edgernn/ernn_model_s8.h"
 #include "edgernn/ernn_f32.h"
+#include "edgernn/ernn_sample.h"
 
 #endif /* EDGERNN_H */

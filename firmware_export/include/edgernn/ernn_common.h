@@ -26,7 +26,7 @@ extern "C" {
  * (older models still work). Each generated model.c checks it with #if at compile time.
  */
 #define ERNN_RUNTIME_VERSION_MAJOR 1
-#define ERNN_RUNTIME_VERSION_MINOR 1
+#define ERNN_RUNTIME_VERSION_MINOR 2
 /** MAJOR * 100 + MINOR, for one-comparison checks. */
 #define ERNN_RUNTIME_VERSION (ERNN_RUNTIME_VERSION_MAJOR * 100 + ERNN_RUNTIME_VERSION_MINOR)
 
@@ -58,6 +58,13 @@ typedef enum {
     ERNN_CELL_GRU = 1,  /**< GRU, reset gate applied after the hidden matmul. */
     ERNN_CELL_LSTM = 2  /**< LSTM, gates i, f, g, o. */
 } ernn_cell_type;
+
+/** What a many-to-one model's head reads of the top layer (edgernn.types.Readout). */
+typedef enum {
+    ERNN_READOUT_STATE = 0,       /**< The final hidden state (PyTorch's h_n); every step's output when streaming. */
+    ERNN_READOUT_LAST_OUTPUT = 1, /**< output[:, -1] of a bidirectional model: run_sequence's last row. */
+    ERNN_READOUT_MEAN = 2         /**< The mean over the steps so far: run_sequence only (each row the mean up to it). */
+} ernn_readout;
 
 /** Number of gate blocks of a cell (1, 3 or 4). */
 static inline int32_t ernn_cell_gates(ernn_cell_type cell)

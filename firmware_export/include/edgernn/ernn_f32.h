@@ -40,12 +40,13 @@ ernn_status ernn_fc_f32(const ernn_fc_f32_params *p, const float *x, float *y);
 typedef struct {
     ernn_fc_f32_params x_fc;
     ernn_fc_f32_params h_fc;
+    int32_t relu; /**< Elman only: 0 tanh (the default), 1 ReLU. */
 } ernn_cell_f32_params;
 
 /** Scratch bytes of a float cell step with `gates` gate blocks (1, 3 or 4). */
 int32_t ernn_cell_f32_get_buffer_size(const ernn_cell_f32_params *p, int32_t gates);
 
-/** Elman step: h = tanh(W_ih x + b_ih + W_hh h + b_hh), in place. */
+/** Elman step: h = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu(...) with p->relu), in place. */
 ernn_status ernn_rnn_step_f32(const ernn_cell_f32_params *p, const float *x, float *h, float *scratch);
 
 /** GRU step (PyTorch): h = (1 - z) * n + z * h, in place. */
@@ -70,6 +71,8 @@ typedef struct {
     const float *embedding;             /**< [vocab_size][input_size] for token input, or NULL. */
     int32_t vocab_size;
     const ernn_fc_f32_params *head;     /**< Dense head, or NULL. */
+    int32_t head_relu;                  /**< 1: ReLU between the top layer and the head. */
+    int32_t readout;                    /**< ernn_readout (0, ERNN_READOUT_STATE, by default). */
 } ernn_model_f32;
 
 /** Caller-owned memory of one float model instance. */

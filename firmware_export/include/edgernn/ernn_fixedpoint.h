@@ -93,9 +93,12 @@ int16_t ernn_tanh_s16(int16_t x, int32_t input_multiplier, int32_t input_left_sh
 
 /**
  * TFLite's table T[i] = sigmoid(i / 24) in unsigned 0.16 (= edgernn.fixedpoint.SIGMOID_TABLE_UINT16) as
- * interpolation pairs: entry i = (T[i] - 32768) << 16 | (T[i + 1] - T[i]); entry 255 = 32767 << 16.
+ * interpolation pairs over a signed index j = -256..255 (ernn_lut_pairs[j]): entry j >= 0 = (T[j] - 32768)
+ * << 16 | (T[j + 1] - T[j]), entry 255 = 32767 << 16; entry -(i + 1) = (32768 - T[i + 1]) << 16 |
+ * (T[i + 1] - T[i]) with T[256] = 65535 (the mirrored half, see src/ernn_lut_s16.h).
  */
-extern const uint32_t ernn_lut_pairs[256];
+extern const uint32_t ernn_lut_signed[512];
+#define ernn_lut_pairs (ernn_lut_signed + 256)
 
 #ifdef __cplusplus
 }

@@ -39,6 +39,9 @@ typedef struct {
     int32_t input_size;                         /**< int8 values per step into layer 0. */
     const ernn_embedding_s8_params *embedding;  /**< Token input, or NULL for int8 features. */
     const ernn_fc_params *head;                 /**< Dense head, or NULL: the output is the hidden state. */
+    int32_t head_relu;      /**< 1: ReLU between the top layer and the head, max(h, top_zero_point). 0: none. */
+    int32_t top_zero_point; /**< The top layer's hidden zero point (real 0), for head_relu. */
+    int32_t readout;        /**< ernn_readout (0, ERNN_READOUT_STATE, by default). */
 } ernn_model_s8;
 
 /** Caller-owned memory of one model instance. */

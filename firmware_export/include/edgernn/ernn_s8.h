@@ -46,8 +46,11 @@ extern "C" {
  * exporter proved (edgernn/export/c_packing.py): for every row o and every int8 input,
  * `|bias[o] + dot| * 2^(max(shift, 0) + 1) < 2^31` and, for int16 output, output_zero_point == 0;
  * then the requantization is the exact short form (SMMULR of the doubled accumulator, see
- * ernn_fc_s8.c). Otherwise the general saturating form runs. bounded == 3 adds that no weight is -128
- * (the NEON port's Cortex-A72 kernel then sums two int8 products in int16; 1 keeps its widening kernel).
+ * ernn_fc_s8.c). Otherwise the general saturating form runs. bounded == 2 (packing 4 only): the same
+ * proof, and bias holds 2 * bias; the kernels double the widened input, so the accumulator arrives
+ * already doubled (one shift fewer per row, edgernn/export/c_packing.py). bounded == 3: the same proof
+ * and no weight is -128 (the NEON port's Cortex-A72 kernel then sums two int8 products in int16; 1
+ * keeps its widening kernel).
  * Packed layers need a buffer of ernn_fc_s8_get_buffer_size() bytes (the input, widened).
  */
 typedef struct {
@@ -60,7 +63,7 @@ typedef struct {
     int32_t output_zero_point;
     int32_t packing;            /**< 0: row-major; else ERNN_FC_PACK_K of the core it was packed for. */
     int32_t group_rows;         /**< Packed: rows per multiplier (a multiple of 4), 0: per row. */
-    int32_t bounded;            /**< Packed: nonzero if the accumulator bound above was proven (3: and no -128 weight). */
+    int32_t bounded;            /**< Packed: 0 general form; 1 short form (2: bias doubled; 3: no -128 weight). */
 } ernn_fc_params;
 
 /** Bytes of buffer a packed layer needs (0 for packing 0): 2 * in_features rounded up to 16 values. */
@@ -91,12 +94,15 @@ ernn_status ernn_embedding_s8(const ernn_embedding_s8_params *p, int32_t token, 
 /**
  * Elman cell: `h' = requant(tanh(sat16(x_fc(x) + h_fc(h))))`.
  * x_fc carries both biases; to_hidden rescales the Q0.15 tanh to the int8 hidden state.
+ * With relu set: `h' = max(requant(sat16(x_fc(x) + h_fc(h))), hidden_zero_point)`, the int16
+ * pre-activation (at the FCs' own scale) requantized and clamped below at real 0.
  */
 typedef struct {
     ernn_fc_params x_fc;        /**< hidden_size rows. */
     ernn_fc_params h_fc;        /**< hidden_size rows. */
     ernn_rescale to_hidden;
     int32_t hidden_zero_point;
+    int32_t relu;               /**< 0: tanh (the default), 1: ReLU. */
 } ernn_rnn_s8_params;
 
 /**

@@ -21,6 +21,7 @@
 #include "edgernn/ernn_common.h"
 
 #define ERNN_PORT_NAME "arm_dsp"
+#define ERNN_DSP_INLINE inline __attribute__((always_inline))
 
 /* Four bytes as a word (unaligned reads are fine on these cores; memcpy keeps C aliasing rules). */
 static inline int32_t ernn_dsp_load4(const int8_t *p)
@@ -37,24 +38,59 @@ static inline int32_t ernn_dsp_sxtb16_ror8(int32_t v)
     return r;
 }
 
-/* x as int16 pairs (x0, x2), (x1, x3) per four inputs, zero padded to a multiple of 4 values. */
-static inline void ernn_widen_port(const int8_t *x, int32_t n, int16_t *buffer)
+static inline int32_t ernn_dsp_sadd16(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("sadd16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* x (or 2x: doubled) as int16 pairs (x0, x2), (x1, x3) per four inputs, zero padded to a multiple of 4
+ * values. SADD16 doubles each half alone (|2x| <= 256), where a plain ADD would carry between them. */
+static ERNN_DSP_INLINE void ernn_dsp_widen(const int8_t *x, int32_t n, int16_t *buffer, int doubled)
 {
     int32_t *out = (int32_t *)(void *)buffer;
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
         const int32_t v = ernn_dsp_load4(x + i);
-        out[0] = __sxtb16(v);
-        out[1] = ernn_dsp_sxtb16_ror8(v);
+        int32_t even = __sxtb16(v), odd = ernn_dsp_sxtb16_ror8(v);
+        if (doubled) {
+            even = ernn_dsp_sadd16(even, even);
+            odd = ernn_dsp_sadd16(odd, odd);
+        }
+        out[0] = even;
+        out[1] = odd;
         out += 2;
     }
-    if (i < n) {
-        int8_t tail[4] = {0, 0, 0, 0};
-        memcpy(tail, x + i, (size_t)(n - i));
-        const int32_t v = ernn_dsp_load4(tail);
-        out[0] = __sxtb16(v);
-        out[1] = ernn_dsp_sxtb16_ror8(v);
+    if (i < n) { /* 1-3 bytes left: a word of them, zeros above (no memcpy call) */
+        uint32_t u = (uint8_t)x[i];
+        if (i + 1 < n) {
+            u |= (uint32_t)(uint8_t)x[i + 1] << 8;
+        }
+        if (i + 2 < n) {
+            u |= (uint32_t)(uint8_t)x[i + 2] << 16;
+        }
+        const int32_t v = (int32_t)u;
+        int32_t even = __sxtb16(v), odd = ernn_dsp_sxtb16_ror8(v);
+        if (doubled) {
+            even = ernn_dsp_sadd16(even, even);
+            odd = ernn_dsp_sadd16(odd, odd);
+        }
+        out[0] = even;
+        out[1] = odd;
     }
+}
+
+static inline void ernn_widen_port(const int8_t *x, int32_t n, int16_t *buffer)
+{
+    ernn_dsp_widen(x, n, buffer, 0);
+}
+
+/* 2x, for layers with the doubled bias (bounded == 2). */
+#define ERNN_PORT_WIDEN_DOUBLED 1
+static inline void ernn_widen_doubled_port(const int8_t *x, int32_t n, int16_t *buffer)
+{
+    ernn_dsp_widen(x, n, buffer, 1);
 }
 
 /* One 4-column chunk of the 4-row block: weights w0..w3 (r4-r7) from [r0]!, input pair (r8, r9)
@@ -120,58 +156,55 @@ static __attribute__((noinline)) void ernn_mac4_port(const int8_t **wp, const in
 }
 
 /* What ernn_group16_port keeps in memory while every register holds the dot product (offsets used by the asm). */
-typedef struct {
-    const int32_t *bias;      /* 0: the next block's biases */
-    int16_t *y;               /* 4: the next block's outputs */
-    int16_t *y_end;           /* 8: the group's end */
-    const int16_t *buffer;    /* 12: the widened input */
-    const int16_t *end;       /* 16: its end */
-    int32_t chunks_mod8;      /* 20: 4-column groups per row, modulo 8 (the first 0-7 are outside the loop) */
-    int32_t multiplier;       /* 24 */
-    int32_t left;             /* 28: max(shift, 0) + 1 */
-    int32_t right;            /* 32: max(-shift, 0) */
-    int32_t round;            /* 36: 2^(right - 1), or 0 */
-    int32_t mode;             /* 40: 0 store; 1 add to y (QADD16); 2 add, then sigmoid; 3 add, then tanh */
-    const uint32_t *table;    /* 44: ernn_lut_pairs */
-    int32_t round_const;      /* 48: 2^24 + 2^9 (sigmoid) or 2^7 (tanh): see ernn_lut_s16.h */
+typedef struct {              /* ordered for the loads: LDMDB r4, r5, r6, r9; LDM r1, r2, r4; LDR + LDRD; LDRD */
+    int32_t three;            /* -16: 3 (SMULBB's multiplier: the activations take 3x) */
+    const uint32_t *table;    /* -12: ernn_lut_pairs */
+    int32_t round_const;      /* -8: 2^24 + 2^9 (sigmoid) or 2^7 (tanh): see ernn_lut_s16.h */
+    int32_t operand;          /* -4: 2^25 (sigmoid) or 2^24 (tanh): the SMLAD operand's high half */
+    const int16_t *buffer;    /* 0 (the kernel's base): the widened input */
+    int32_t chunks_mod8;      /* 4: 4-column groups per row, modulo 8 (the first 0-7 are outside the loop) */
+    const int32_t *bias;      /* 8: the next block's biases */
+    int32_t multiplier;       /* 12 */
+    int32_t right;            /* 16: -shift (> 0) */
+    int32_t round;            /* 20: 2^(right - 1) */
+    int16_t *y;               /* 24: the next block's outputs */
+    int32_t mode;             /* 28: 0 store; 1 add to y (QADD16); 2 add, then sigmoid; 3 add, then tanh */
+    int16_t *y_end;           /* 32: the group's end */
+    const int16_t *end;       /* 36: the widened input's end */
 } ernn_dsp_group;
 
-/* ernn_sigmoid_q312 of x into a (b: temporary; r5: the table, r6: 2^24 + 2^9), as ernn_lut_s16.h. */
-#define ERNN_DSP_SIGMOID(x, a, b)                                                                               \
-    "eor " a ", " x ", " x ", asr #31\n\t"                                                                     \
-    "sub " a ", " a ", " x ", asr #31\n\t"                                                                     \
-    "add " a ", " a ", " a ", lsl #1\n\t"                                                                      \
-    "ubfx " b ", " a ", #0, #9\n\t"                                                                            \
-    "orr " b ", " b ", #0x2000000\n\t"                                                                         \
-    "lsr " a ", " a ", #9\n\t"                                                                                 \
-    "ldr " a ", [r5, " a ", lsl #2]\n\t"                                                                       \
-    "smlad " a ", " a ", " b ", r6\n\t"                                                                        \
-    "asr " a ", " a ", #10\n\t"                                                                                \
-    "cmp " x ", #0\n\t"                                                                                        \
-    "it lt\n\t"                                                                                                \
-    "rsblt " a ", " a ", #32768\n\t"
+/*
+ * ernn_sigmoid_q312 of the element whose 3x is in v, into a, still to be shifted right by 10 (b: temporary;
+ * r5: ernn_lut_pairs, r6: 2^24 + 2^9, r9: 2^25 and the fraction, BFI keeping bit 25), as ernn_lut_s16.h:
+ * the signed index v >> 9 and the constant C + (v >> 31), no branch.
+ */
+#define ERNN_DSP_SIGMOID(v, a, b)                                                                               \
+    "bfi r9, " v ", #0, #9\n\t"                                                                                \
+    "asr " a ", " v ", #9\n\t"                                                                                  \
+    "ldr " a ", [r5, " a ", lsl #2]\n\t"                                                                        \
+    "add " b ", r6, " v ", asr #31\n\t"                                                                         \
+    "smlad " a ", " a ", r9, " b "\n\t"
 
-/* ernn_tanh_q312 of x into a (r6: 2^7). */
-#define ERNN_DSP_TANH(x, a, b)                                                                                  \
-    "eor " a ", " x ", " x ", asr #31\n\t"                                                                     \
-    "sub " a ", " a ", " x ", asr #31\n\t"                                                                     \
-    "add " a ", " a ", " a ", lsl #1\n\t"                                                                      \
-    "ubfx " b ", " a ", #0, #8\n\t"                                                                            \
-    "orr " b ", " b ", #0x1000000\n\t"                                                                         \
-    "usat " a ", #8, " a ", asr #8\n\t"                                                                        \
-    "ldr " a ", [r5, " a ", lsl #2]\n\t"                                                                       \
-    "smlad " a ", " a ", " b ", r6\n\t"                                                                        \
-    "asr " a ", " a ", #8\n\t"                                                                                 \
-    "cmp " x ", #0\n\t"                                                                                        \
-    "it lt\n\t"                                                                                                \
-    "rsblt " a ", " a ", #0\n\t"
+/* ernn_tanh_q312 likewise, to be shifted right by 8 (r6: 2^7, r9: 2^24 and the fraction; SSAT clamps j). */
+#define ERNN_DSP_TANH(v, a, b)                                                                                  \
+    "bfi r9, " v ", #0, #8\n\t"                                                                                \
+    "ssat " a ", #9, " v ", asr #8\n\t"                                                                         \
+    "ldr " a ", [r5, " a ", lsl #2]\n\t"                                                                        \
+    "add " b ", r6, " v ", asr #31\n\t"                                                                         \
+    "smlad " a ", " a ", r9, " b "\n\t"
 
-/* The activation F of the four int16 values packed in r3 and r11, in place (r7-r10, r12 temporaries). */
-#define ERNN_DSP_ACTIVATE4(F)                                                                                   \
-    "sxth r7, r3\n\t" F("r7", "r8", "r9") "asr r7, r3, #16\n\t" F("r7", "r10", "r9")                           \
-    "pkhbt r3, r8, r10, lsl #16\n\t"                                                                           \
-    "sxth r7, r11\n\t" F("r7", "r8", "r9") "asr r7, r11, #16\n\t" F("r7", "r12", "r9")                         \
-    "pkhbt r11, r8, r12, lsl #16\n\t"
+/*
+ * The activation F (its result shifted right by S) of the four int16 values packed in r3 and r11, in place
+ * (r4: 3; r7, r8, r10, r12 temporaries). SMULBB / SMULTB take a half and multiply by 3 in one; the high
+ * result's shift is PKHBT's: bits [S + 15:S] of it are the top half of it << (16 - S).
+ */
+#define ERNN_DSP_ACTIVATE4(F, S, L)                                                                             \
+    "smulbb r7, r3, r4\n\t" F("r7", "r8", "r10") "smultb r7, r3, r4\n\t" F("r7", "r12", "r10")                  \
+    "asr r8, r8, #" S "\n\t"                                                                                    \
+    "pkhbt r3, r8, r12, lsl #" L "\n\t"                                                                         \
+    "smulbb r7, r11, r4\n\t" F("r7", "r8", "r10") "smultb r7, r11, r4\n\t" F("r7", "r12", "r10")               \
+    "asr r8, r8, #" S "\n\t"                                                                                    \
+    "pkhbt r11, r8, r12, lsl #" L "\n\t"
 
 /*
  * A whole group of a bounded layer with int16 output (a gate block: rows sharing one multiplier), per
@@ -183,9 +216,12 @@ typedef struct {
  * the loop state lives in *g.
  */
 #define ERNN_PORT_GROUP16 1
+#define ERNN_PORT_GROUP16_DOUBLED 1 /* this struct and the doubled, right > 0 layers (ernn_fc_s8.c) */
 /*
- * The short requantization with right > 0 in four instructions: with a = acc << left (r5), M (r4),
- * round = 2^(right - 1) (r7), right (r6):  (SMMLAR(a, M, round + (acc >> 31))) >> right.
+ * The short requantization with right > 0 in three instructions. right > 0 means shift < 0, so left = 1,
+ * and the layer's accumulator arrives doubled (bounded == 2: the only layers this kernel takes), a = 2 acc:
+ * with M (r4), round = 2^(right - 1) (r7), right (r6):  (SMMLAR(a, M, round + (a >> 31))) >> right
+ * (a and acc have the same sign).
  * SMMLAR(a, M, R) = (R * 2^32 + a * M + 2^31) >> 32 = R + SMMULR(a, M) exactly, so this is
  * (t + round - [acc < 0]) >> right with t = SMMULR(a, M) = SRDHM (ernn_fc_s8.c). ernn_fc_s8.c rounds
  * with [t < 0]; the two agree: t and acc have the same sign when t != 0 (M > 0), and when t == 0 with
@@ -193,13 +229,12 @@ typedef struct {
  */
 #define ERNN_DSP_REQUANT(r)                                                                                     \
     "add r8, r7, " r ", asr #31\n\t"                                                                           \
-    "lsl " r ", " r ", r5\n\t"                                                                                 \
     "smmlar " r ", " r ", r4, r8\n\t"                                                                          \
     "asr " r ", " r ", r6\n\t"
 static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
 {
     register const int8_t *w __asm__("r0") = *wp;
-    register ernn_dsp_group *ctx __asm__("lr") = g;
+    register const int16_t **ctx __asm__("lr") = &g->buffer; /* fields before it: LDMDB */
     register int32_t r1 __asm__("r1");
     register int32_t r2 __asm__("r2");
     register int32_t r3 __asm__("r3");
@@ -214,11 +249,9 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
     register int32_t r12 __asm__("r12");
     __asm__ volatile(
         "0:\n\t"
-        "ldr r4, [lr, #0]\n\t"
+        "ldm lr, {r1, r2, r4}\n\t"
         "ldm r4!, {r3, r10, r11, r12}\n\t"
-        "str r4, [lr, #0]\n\t"
-        "ldr r1, [lr, #12]\n\t"
-        "ldr r2, [lr, #20]\n\t"
+        "str r4, [lr, #8]\n\t"
         "tbb [pc, r2]\n"
         "1:\n\t"
         ".byte (10f - 1b) / 2, (11f - 1b) / 2, (12f - 1b) / 2, (13f - 1b) / 2\n\t"
@@ -230,30 +263,26 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "13:\n\t" ERNN_DSP_CHUNK
         "12:\n\t" ERNN_DSP_CHUNK
         "11:\n\t" ERNN_DSP_CHUNK
-        "ldr r2, [lr, #16]\n\t"
+        "ldr r2, [lr, #36]\n\t"
         "cmp r1, r2\n\t"
         "beq 4f\n"
         "10:\n"
         "3:\n\t" ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK ERNN_DSP_CHUNK
         ERNN_DSP_CHUNK ERNN_DSP_CHUNK
-        "ldr r2, [lr, #16]\n\t"
+        "ldr r2, [lr, #36]\n\t"
         "cmp r1, r2\n\t"
         "bne 3b\n"
         "4:\n\t"
-        "ldrd r4, r5, [lr, #24]\n\t"
-        "ldrd r6, r7, [lr, #32]\n\t"
-        "cmp r6, #0\n\t"
-        "beq.w 8f\n\t" /* right == 0: out of line */
+        "ldr r4, [lr, #12]\n\t"
+        "ldrd r6, r7, [lr, #16]\n\t"
         ERNN_DSP_REQUANT("r3") ERNN_DSP_REQUANT("r10") ERNN_DSP_REQUANT("r11") ERNN_DSP_REQUANT("r12")
-        "5:\n\t"
         "ssat r3, #16, r3\n\t"
         "ssat r10, #16, r10\n\t"
         "ssat r11, #16, r11\n\t"
         "ssat r12, #16, r12\n\t"
         "pkhbt r3, r3, r10, lsl #16\n\t"
         "pkhbt r11, r11, r12, lsl #16\n\t"
-        "ldr r2, [lr, #4]\n\t"
-        "ldr r4, [lr, #40]\n\t"
+        "ldrd r2, r4, [lr, #24]\n\t"
         "tbh [pc, r4, lsl #1]\n"
         "7:\n\t"
         ".hword (9f - 7b) / 2, (20f - 7b) / 2, (21f - 7b) / 2, (22f - 7b) / 2\n"
@@ -263,37 +292,26 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
         "qadd16 r3, r3, r5\n\t"
         "qadd16 r11, r11, r6\n\t"
         "b 9f\n"
-        "21:\n\t" /* add, then sigmoid */
-        "ldr r5, [r2]\n\t" /* y: 2-byte aligned only (LDR/STR allow that, LDRD/STRD do not) */
-        "ldr r6, [r2, #4]\n\t"
-        "qadd16 r3, r3, r5\n\t"
-        "qadd16 r11, r11, r6\n\t"
-        "ldrd r5, r6, [lr, #44]\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_SIGMOID)
-        "b 9f\n"
         "22:\n\t" /* add, then tanh */
-        "ldr r5, [r2]\n\t" /* y: 2-byte aligned only (LDR/STR allow that, LDRD/STRD do not) */
+        "ldr r5, [r2]\n\t"
         "ldr r6, [r2, #4]\n\t"
         "qadd16 r3, r3, r5\n\t"
         "qadd16 r11, r11, r6\n\t"
-        "ldrd r5, r6, [lr, #44]\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_TANH)
+        "ldmdb lr, {r4, r5, r6, r9}\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_TANH, "8", "8")
+        "b 9f\n"
+        "21:\n\t" /* add, then sigmoid (the most frequent: falls through to the store) */
+        "ldr r5, [r2]\n\t"
+        "ldr r6, [r2, #4]\n\t"
+        "qadd16 r3, r3, r5\n\t"
+        "qadd16 r11, r11, r6\n\t"
+        "ldmdb lr, {r4, r5, r6, r9}\n\t" ERNN_DSP_ACTIVATE4(ERNN_DSP_SIGMOID, "10", "6")
         "9:\n\t"
         "str r3, [r2], #4\n\t"
         "str r11, [r2], #4\n\t"
-        "str r2, [lr, #4]\n\t"
-        "ldr r4, [lr, #8]\n\t"
+        "str r2, [lr, #24]\n\t"
+        "ldr r4, [lr, #32]\n\t"
         "cmp r2, r4\n\t"
         "bne 0b\n\t"
-        "b 2f\n"
-        "8:\n\t" /* right == 0: SMMULR alone (ernn_fc_s8.c) */
-        "lsl r3, r3, r5\n\t"
-        "lsl r10, r10, r5\n\t"
-        "lsl r11, r11, r5\n\t"
-        "lsl r12, r12, r5\n\t"
-        "smmulr r3, r3, r4\n\t"
-        "smmulr r10, r10, r4\n\t"
-        "smmulr r11, r11, r4\n\t"
-        "smmulr r12, r12, r4\n\t"
-        "b 5b\n"
         "2:\n\t"
         : "+r"(w), "+r"(ctx), "=&r"(r1), "=&r"(r2), "=&r"(r3), "=&r"(r4), "=&r"(r5), "=&r"(r6), "=&r"(r7),
           "=&r"(r8), "=&r"(r9), "=&r"(r10), "=&r"(r11), "=&r"(r12)

@@ -22,7 +22,18 @@
 #ifndef ERNN_DOT_S8_X86_H
 #define ERNN_DOT_S8_X86_H
 
+/* gcc 12's AVX-512 intrinsics start from _mm512_undefined_* values: compiled as C++ with -Wall they raise
+ * false "__Y is used uninitialized" warnings located in the header, which the diagnostic state at these
+ * lines governs. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #include <string.h>
 
 #include "edgernn/ernn_common.h"
