@@ -218,6 +218,12 @@ def train(
 @click.option("--observer", type=click.Choice(["minmax", "percentile"]), default="minmax", show_default=True)
 @click.option("--percentile", type=float, default=99.99, show_default=True)
 @click.option(
+    "--cell-clip",
+    type=click.FloatRange(min=0.0),
+    default=0.0,
+    help="LSTM only: clip the cell state to [-CLIP, CLIP] after each update (TFLite's cell_clip; 0 = none).",
+)
+@click.option(
     "--calibration-size",
     type=click.IntRange(min=1),
     default=1000,
@@ -244,6 +250,7 @@ def quantize(
     data: Path | None,
     observer: str,
     percentile: float,
+    cell_clip: float,
     calibration_size: int,
     seed: int | None,
     output: Path,
@@ -262,7 +269,9 @@ def quantize(
         _fail("pass either --dataset or --data, not both")
     ckpt = load_checkpoint(checkpoint)
     plan = recorded_training_data(ckpt, dataset=dataset, data=data, seed=seed)
-    options = QuantizeOptions(observer=observer, percentile=percentile, max_calibration_sequences=calibration_size)
+    options = QuantizeOptions(
+        observer=observer, percentile=percentile, max_calibration_sequences=calibration_size, cell_clip=cell_clip
+    )
     model = quantize_checkpoint(ckpt, plan, output, options=options)
     p = model.provenance
     assert p.metric_name is not None and p.float_metric is not None and p.int8_metric is not None
@@ -459,14 +468,16 @@ def inspect(model: Path, as_json: bool) -> None:
 
 @cli.command(short_help="generated C, ONNX or TFLite from a quantized model")
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["c", "onnx", "onnx-qdq", "tflite", "all"]), required=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["c", "onnx", "onnx-qdq", "tflite", "tflite-exact", "all"]), required=True
+)
 @click.option(
     "-o",
     "--output",
     type=click.Path(),
     required=True,
-    help="Output folder (c, all), or file (onnx, onnx-qdq, tflite; an existing folder or a path ending in / "
-    "gets <prefix>.onnx / <prefix>.tflite inside). Its parent folder must exist.",
+    help="Output folder (c, all), or file (onnx, onnx-qdq, tflite, tflite-exact; an existing folder or a path ending "
+    "in / gets <prefix>.onnx / <prefix>.tflite inside). Its parent folder must exist.",
 )
 @click.option("--prefix", default="model", show_default=True, help="C identifier prefix of the generated API.")
 @click.option(

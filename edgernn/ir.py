@@ -442,6 +442,10 @@ class LSTMCellQ:
     The cell state is int16 at scale ``2**cell_scale_power``. ``forget_mul``: ``f * c`` to the
     cell scale; ``input_mul``: ``i * g`` to the cell scale; ``output_mul``: ``o * tanh(c)`` to
     the int8 hidden state (with its zero point).
+
+    ``cell_clip``: TFLite's LSTM cell clip in cell-state units (``quantized_cell_clip``): after the
+    update ``c' = f*c + i*g`` the int16 cell state is clamped to ``[-cell_clip, cell_clip]``.
+    ``None`` (the default, and every file written without it): no clip.
     """
 
     CELL: ClassVar[CellType] = CellType.LSTM
@@ -463,9 +467,37 @@ class LSTMCellQ:
     forget_mul: Rescale
     input_mul: Rescale
     output_mul: Rescale
+    # Omitted from the serialized tree when None, so unclipped models keep their bytes and hash.
+    cell_clip: int | None = dataclasses.field(default=None, metadata=OMIT_DEFAULT)
 
     def __post_init__(self) -> None:
         _set(self, "cell_scale_power", _check_int(self.cell_scale_power, -15, 0, "cell_scale_power"))
+        if self.cell_clip is not None:
+            _set(self, "cell_clip", _check_int(self.cell_clip, 1, INT16_MAX, "cell_clip"))
+
+    @staticmethod
+    def quantize_cell_clip(cell_clip: float, cell_scale_power: int) -> int | None:
+        """TFLite's ``quantized_cell_clip`` of a float clip (LSTMOptions.cell_clip, float32): the
+        clip over the cell scale truncated toward zero (a C cast) and saturated to int16; a clip
+        <= 0 is TFLite's "no clip" (None)."""
+        clip = float(np.float32(cell_clip))
+        if not math.isfinite(clip):
+            _fail(f"cell_clip must be finite, got {cell_clip!r}")
+        if clip <= 0:
+            return None
+        q = int(min(max(clip / 2.0**cell_scale_power, INT16_MIN), INT16_MAX))
+        if q < 1:
+            raise UnsupportedModelError(
+                f"cell_clip {clip} is below one step of the LSTM cell state (2^{cell_scale_power})",
+                "use a larger clip, or none",
+            )
+        return q
+
+    @property
+    def cell_clip_float(self) -> float:
+        """The clip as TFLite's LSTMOptions.cell_clip (exact in float32: an int16 times a power of two);
+        0.0 when there is none. TFLite recovers ``cell_clip`` from it exactly."""
+        return 0.0 if self.cell_clip is None else self.cell_clip * 2.0**self.cell_scale_power
 
     @property
     def cell_tanh_params(self) -> tuple[int, int]:

@@ -100,6 +100,9 @@ def describe_model(model: QuantizedRNN) -> dict[str, Any]:
         cell_power = getattr(layer.directions[0].quant, "cell_scale_power", None)
         if cell_power is not None:
             quant["cell_scale_power"] = cell_power
+        cell_clip = getattr(layer.directions[0].quant, "cell_clip", None)
+        if cell_clip is not None:
+            quant["cell_clip"] = cell_clip  # int16 units of the cell scale (TFLite's quantized cell clip)
         entry["quantization"] = quant
     if model.head is not None:
         by_name["head"]["weight_bytes"] = _fc_bytes(model.head.fc)
@@ -143,6 +146,8 @@ def layers_table(description: dict[str, Any]) -> str:
         )
         if "cell_scale_power" in q:
             qtext += f", cell 2^{q['cell_scale_power']}"
+        if "cell_clip" in q:
+            qtext += f", clip +-{q['cell_clip']}"
         rows.append(
             [
                 layer["name"],

@@ -120,6 +120,8 @@ def lstm_step(c: LSTMCellQ, x: list[int], h: list[int], cell: list[int], q: QPar
     h_new, c_new = [], []
     for j in range(len(h)):
         cj = sat16(mul(f[j], cell[j], c.forget_mul) + mul(i[j], g[j], c.input_mul))
+        if c.cell_clip is not None:
+            cj = clamp(cj, -c.cell_clip, c.cell_clip)
         c_new.append(cj)
         h_new.append(mul(o[j], tanh(cj, mult, shift), c.output_mul, q.zero_point, -128, 127))
     return h_new, c_new

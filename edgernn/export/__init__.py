@@ -22,6 +22,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "onnx": ("edgernn.export.onnx", "pip install 'edgernn[onnx]'"),
     "onnx-qdq": ("edgernn.export.onnx:export_qdq", "pip install 'edgernn[onnx]'"),
     "tflite": ("edgernn.export.tflite", "pip install 'edgernn[tflite]'"),
+    "tflite-exact": ("edgernn.export.tflite_exact:export", "pip install 'edgernn[tflite]'"),
     "all": ("edgernn.export.bundle", "pip install 'edgernn[onnx,tflite]'"),
 }
 
@@ -130,5 +131,5 @@ def export_model(model: QuantizedRNN, fmt: str, output: Path, options: ExportOpt
         raise MissingDependencyError(f"exporting {fmt} needs a package that is missing ({exc})", needs) from None
     output = Path(output)
     if fmt != "c" and fmt != "all" and output.is_dir():
-        output = output / f"{options.prefix}.{'tflite' if fmt == 'tflite' else 'onnx'}"
+        output = output / f"{options.prefix}.{'tflite' if fmt.startswith('tflite') else 'onnx'}"
     return getattr(exporter, function or "export")(model, output, options)

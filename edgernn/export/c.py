@@ -492,6 +492,8 @@ def _model_arrays(
                 fields = [*_cell_fields(direction.quant), ("hidden_zero_point", str(layer.hidden_q.zero_point))]
                 if isinstance(direction.quant, ElmanCellQ):  # after hidden_zero_point: C++ wants declaration order
                     fields.append(("relu", "1" if direction.quant.relu else "0"))
+                if isinstance(direction.quant, LSTMCellQ):  # after hidden_zero_point: declaration order (C++)
+                    fields.append(("cell_clip", str(direction.quant.cell_clip or 0)))  # 0: no clip
             cells.append(_CellInit(comment, enum, member, fcs, fields))
     head = None
     if model.head is not None:

@@ -375,7 +375,14 @@ def _(cell: LSTMCellQ, e: _Int8Cell, state: Sequence[str]) -> list[str]:
     cell_scale = 2.0**cell.cell_scale_power
     forget = e.mul(gates["f"], c16, f"{p}/f_c", cell_scale)
     update = e.mul(gates["i"], gates["g"], f"{p}/i_g", cell_scale)
-    c_new = e.add16(forget, update, f"{p}/c_out", cell_scale)
+    if cell.cell_clip is None:
+        c_new = e.add16(forget, update, f"{p}/c_out", cell_scale)
+    else:  # TFLite's cell clip, in float between Q/DQ: +-clip * scale are multiples of the scale
+        c_sum = b.dequantize(e.add16(forget, update, f"{p}/c_sum", cell_scale))
+        bound = np.float32(cell.cell_clip_float)
+        lo, hi = b.const("cell_clip_lo", -bound), b.const("cell_clip_hi", bound)
+        clipped = b.node("Clip", [c_sum, lo, hi], f"{p}/c_clip")
+        c_new = b.quantize(clipped, f"{p}/c_out", cell_scale, 0, np.int16)
     tanh_c = e.act("Tanh", c_new, f"{p}/tanh_c")
     hq = lay.hidden_q
     h_new = e.mul(gates["o"], tanh_c, f"{p}/h_out", hq.scale, hq.zero_point, np.int8)
@@ -622,6 +629,10 @@ def _(cell: LSTMCellQ, e: _ExactCell, state: Sequence[str]) -> list[str]:
     forget = e.mul(gates["f"], e.widen(c16), cell.forget_mul, f"{p}/f_c")
     update = e.mul(gates["i"], gates["g"], cell.input_mul, f"{p}/i_g")
     c_new = e.add16(forget, update, f"{p}/c_int")
+    if cell.cell_clip is not None:  # TFLite's cell clip: after the saturating add, before tanh(c)
+        clip = cell.cell_clip
+        lo, hi = e.b.const(f"int64_{-clip}", np.int64(-clip)), e.b.const(f"int64_{clip}", np.int64(clip))
+        c_new = e.b.node("Clip", [c_new, lo, hi], f"{p}/c_clip")
     tanh_c = e.lut(tanh_int16, c_new, f"{p}/tanh_c", *cell.cell_tanh_params)
     hq = e.layer.hidden_q
     h_new = e.mul(gates["o"], tanh_c, cell.output_mul, f"{p}/h_int", hq.zero_point, bits=8)

@@ -74,6 +74,8 @@ FORMAT_VERSION = 1
 METADATA_NAME = "edgernn"
 TFLITE_SCHEMA_VERSION = 3
 PRECISIONS = ("int8", "float32")
+#: with "int8-exact": the int8 model rearranged so that LiteRT computes the reference's integers (tflite_exact)
+ALL_PRECISIONS = (*PRECISIONS, "int8-exact")
 
 GATE_SCALE = 2.0**GATE_INPUT_SCALE_POWER  # Q3.12
 Q15_SCALE = 2.0**GATE_OUTPUT_SCALE_POWER  # Q0.15
@@ -86,8 +88,9 @@ _DTYPES: dict[int, np.dtype] = {
     _T.INT32: np.dtype("<i4"),
     _T.INT16: np.dtype("<i2"),
     _T.INT8: np.dtype("i1"),
+    _T.INT64: np.dtype("<i8"),
 }
-_TYPE_NAMES = {_T.FLOAT32: "float32", _T.INT32: "int32", _T.INT16: "int16", _T.INT8: "int8"}
+_TYPE_NAMES = {_T.FLOAT32: "float32", _T.INT32: "int32", _T.INT16: "int16", _T.INT8: "int8", _T.INT64: "int64"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,7 +194,7 @@ class _Graph:
         t.type = ttype
         t.isVariable = variable
         if data is not None:
-            arr = np.ascontiguousarray(data, dtype=_DTYPES[ttype])
+            arr = np.array(data, dtype=_DTYPES[ttype], order="C")  # keeps a 0-d (scalar) constant 0-d
             if arr.shape != tuple(t.shape):
                 raise AssertionError(f"{name}: data shape {arr.shape} != {tuple(t.shape)}")
             buf = _AlignedBufferT()
@@ -470,10 +473,12 @@ def _(cell: GRUCellQ, e: _Int8Layer, h8: int | None) -> int:
     return _to_hidden(e, e.h_q15_out, cell.to_hidden)
 
 
-def _lstm_options() -> schema.UnidirectionalSequenceLSTMOptionsT:
+def _lstm_options(cell_clip: float = 0.0) -> schema.UnidirectionalSequenceLSTMOptionsT:
+    """``cell_clip``: LSTMOptions.cell_clip (0: none); TFLite's quantized clip is its float32 value
+    over the cell scale truncated, which gives back the IR's integer (LSTMCellQ.cell_clip_float)."""
     opts = schema.UnidirectionalSequenceLSTMOptionsT()
     opts.fusedActivationFunction = schema.ActivationFunctionType.TANH
-    opts.cellClip = 0.0
+    opts.cellClip = cell_clip
     opts.projClip = 0.0
     opts.timeMajor = False
     return opts
@@ -542,7 +547,7 @@ def _(cell: LSTMCellQ, e: _Int8Layer, h8: int | None) -> int:
         _lstm_inputs(e.x8, w_x, w_h, biases, h_var, c_var),
         [out],
         _OPT.UnidirectionalSequenceLSTMOptions,
-        _lstm_options(),
+        _lstm_options(cell.cell_clip_float),
         intermediates=inter,
     )
     g.lstm_state.append((h_var, c_var))
@@ -667,14 +672,23 @@ def _require_streamable(model: QuantizedRNN) -> None:
 
 def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
     """The TFLite step model of ``model`` (``precision`` ``"int8"`` or ``"float32"``)."""
-    if precision not in PRECISIONS:
-        raise EdgeRNNError(f"unknown TFLite precision {precision!r}", f"choose one of {', '.join(PRECISIONS)}")
+    if precision not in ALL_PRECISIONS:
+        raise EdgeRNNError(f"unknown TFLite precision {precision!r}", f"choose one of {', '.join(ALL_PRECISIONS)}")
     _require_streamable(model)
     cfg = model.config
-    integer = precision == "int8"
-    g = _Graph()
-    check = _Checker()
+    integer = precision != "float32"
     lstm = cfg.cell is CellType.LSTM
+    exact = None
+    if precision == "int8-exact":
+        from edgernn.export import tflite_exact as exact
+
+        if lstm:
+            raise UnsupportedModelError(
+                "the LiteRT-exact TFLite variant has no LSTM form (the fused LSTM op's gates are not tensors)",
+                "export LSTM models with --format tflite (exact in TFLite Micro), onnx or c",
+            )
+    g = _Graph() if exact is None else exact.ExactGraph()
+    check = _Checker()
     act_type = _T.INT8 if integer else _T.FLOAT32
     inputs: list[TensorInfo] = []
     outputs: list[TensorInfo] = []
@@ -728,7 +742,7 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
             )
             state_inputs.append(info(h_in, "h", k, hq))
         if integer:
-            emitter = _Int8Layer(g, check, layer, k, layer_in)
+            emitter = (_Int8Layer if exact is None else exact.ExactLayer)(g, check, layer, k, layer_in)
             if isinstance(cell, GRUCellQ):
                 emitter.h_q15_in = g.tensor(f"h{k}_q15", (1, layer.hidden_size), _T.INT16, _per_tensor(Q15_SCALE))
             h_out = _emit_int8_cell(cell, emitter, h_in)
@@ -761,7 +775,9 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
     elif cfg.head_activation is not Activation.NONE:
         raise UnsupportedModelError(f"TFLite export has no {cfg.head_activation.value} before the head")
     if model.head is not None:
-        if integer:
+        if exact is not None:
+            y = exact.exact_head(g, model.head, layer_in)
+        elif integer:
             y = _int8_head(g, check, model.head, layer_in, last_q)
         else:
             y = _float_fc(g, layer_in, model.head.weight, model.head.bias, "y")
@@ -792,7 +808,7 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
 
 
 def _state_doc(model: QuantizedRNN, precision: str) -> str:
-    if model.config.cell is CellType.GRU and precision == "int8":
+    if model.config.cell is CellType.GRU and precision != "float32":
         return "explicit inputs h{k} (int8) and h{k}_q15 (int16 Q0.15, the GRU's state) and their *_out outputs"
     return "explicit inputs h{k} and outputs h{k}_out"
 
@@ -883,7 +899,7 @@ def check_metadata(meta: Any, source: str) -> dict[str, Any]:
             f"this edgernn {__version__} reads up to {FORMAT_VERSION}",
             "upgrade edgernn or re-export the model",
         )
-    if not isinstance(meta.get("model_sha256"), str) or meta.get("precision") not in PRECISIONS:
+    if not isinstance(meta.get("model_sha256"), str) or meta.get("precision") not in ALL_PRECISIONS:
         raise ModelFileError(f"{source}: the edgernn metadata has no valid model hash or precision", "export it again")
     if not isinstance(meta.get("lstm_state_tensors"), list):
         raise ModelFileError(f"{source}: the edgernn metadata has no valid lstm_state_tensors", "export it again")

@@ -73,6 +73,8 @@ class QATConfig:
     quantize: QuantizeOptions = QuantizeOptions()
 
     def __post_init__(self) -> None:
+        if self.quantize.cell_clip > 0:  # the fake-quantized forward does not model the clip
+            raise EdgeRNNError("QAT does not support an LSTM cell clip", "quantize with a cell clip after training")
         if self.mode not in ("on", "auto"):
             raise EdgeRNNError(f"invalid QAT mode {self.mode!r}", "use 'on' or 'auto'")
         if self.epochs < 1 or (self.learning_rate is not None and not self.learning_rate > 0):

@@ -65,12 +65,18 @@ MAX_CELL_SCALE_POWER = 0  # cell range [-32768, 32768): far beyond any trained L
 
 @dataclass(frozen=True)
 class QuantizeOptions:
-    """How to calibrate. ``observer`` is ``"minmax"`` or ``"percentile"``."""
+    """How to calibrate. ``observer`` is ``"minmax"`` or ``"percentile"``.
+
+    ``cell_clip``: an LSTM's cell clip as TFLite's LSTMOptions.cell_clip (float, cell-state units;
+    0 = none, as Keras-converted models without one): the int16 cell state is clamped to it after
+    each update, and the cell scale is chosen for ``min(calibrated range, clip)``.
+    """
 
     observer: str = "minmax"
     percentile: float = 99.99
     max_calibration_sequences: int | None = 1000
     per_channel_head: bool = True
+    cell_clip: float = 0.0
 
     def describe(self) -> str:
         return f"percentile {self.percentile}" if self.observer == "percentile" else self.observer
@@ -200,6 +206,7 @@ def _quantize_cell(
     probe: _RangeProbe,
     layer: int,
     nonlinearity: Activation = Activation.TANH,
+    cell_clip: float = 0.0,
 ) -> ElmanCellQ | GRUCellQ | LSTMCellQ:
     hsz = w.weight_hh.shape[1]
 
@@ -238,7 +245,8 @@ def _quantize_cell(
             h_n=_gate_fc(rows(w.weight_hh, 2), rows(w.bias_hh, 2), hidden_q, f"{where} h_n", scale=hn_scale),
             **GRUCellQ.derived_rescales(hidden_q.scale, hn_scale),
         )
-    power = cell_scale_power(probe.cell_ranges[layer].abs_max())
+    cell_range = probe.cell_ranges[layer].abs_max()
+    power = cell_scale_power(min(cell_range, cell_clip) if cell_clip > 0 else cell_range)
     gates = {}
     for k, g in enumerate("ifgo"):  # PyTorch's gate order
         gates[f"x_{g}"] = _gate_fc(
@@ -249,6 +257,7 @@ def _quantize_cell(
         **gates,
         cell_scale_power=power,
         **LSTMCellQ.derived_rescales(hidden_q.scale, power),
+        cell_clip=LSTMCellQ.quantize_cell_clip(cell_clip, power),
     )
 
 
@@ -325,16 +334,19 @@ def quantize_params(
             f"the int8 model has no {cfg.head_activation.value} between the recurrent stack and the head",
             "use ReLU (or nothing) there; the float model runs it",
         )
+    if options.cell_clip > 0 and cfg.cell is not CellType.LSTM:
+        raise QuantizationError(f"cell_clip is an LSTM option; this model is {cfg.cell.value}", "drop the cell clip")
     probe, input_observer = calibrate(params, calibration, options, initial_states)
     input_q = qparams_from_range(*input_observer.range())
     layers = []
     layer_input_q = input_q
     for k in range(cfg.num_layers):
         hidden_q = qparams_from_range(*probe.hidden_ranges[k].range())
+        clip = options.cell_clip
         directions = tuple(
             Direction(
                 float_weights=w,
-                quant=_quantize_cell(cfg.cell, w, layer_input_q, hidden_q, probe, k, cfg.nonlinearity),
+                quant=_quantize_cell(cfg.cell, w, layer_input_q, hidden_q, probe, k, cfg.nonlinearity, clip),
             )
             for w in params.cells[k]
         )

@@ -97,12 +97,15 @@ def lstm_step(
     """LSTM as TFLite Micro's 8x8_16 step; returns ``(h', c')``.
 
     ``c' = f*c + i*g`` (each product rounded to the cell scale, then a saturating add) and
-    ``h' = o * tanh(c')`` requantized to int8 with the hidden zero point.
+    ``h' = o * tanh(c')`` requantized to int8 with the hidden zero point. With a ``cell_clip``
+    ``c'`` is clamped to ``[-clip, clip]`` after the add, before the tanh (TFLite's UpdateLstmCell).
     """
     i = sigmoid_int16(gate_preactivation(cell.x_i, cell.h_i, x, h))
     f = sigmoid_int16(gate_preactivation(cell.x_f, cell.h_f, x, h))
     g = tanh_int16(gate_preactivation(cell.x_g, cell.h_g, x, h))
     c_new = add_saturating_int16(_mul(f, c, cell.forget_mul), _mul(i, g, cell.input_mul))
+    if cell.cell_clip is not None:
+        c_new = np.clip(c_new, -cell.cell_clip, cell.cell_clip)
     o = sigmoid_int16(gate_preactivation(cell.x_o, cell.h_o, x, h))
     tanh_c = tanh_int16(c_new, *cell.cell_tanh_params)
     h_new = _mul(o, tanh_c, cell.output_mul, zero_point=hidden_q.zero_point, bits=8)

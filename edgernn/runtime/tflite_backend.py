@@ -107,7 +107,7 @@ class StepModelBackend(Backend):
                 "export the model again with `edgernn export --format tflite`",
             )
         self.metadata = meta
-        self.integer = self.precision == "int8"
+        self.integer = self.precision != "float32"
         self.inputs = tensor_infos_from_json(meta["inputs"], source)
         self.outputs = tensor_infos_from_json(meta["outputs"], source)
         self.variable_state = bool(meta["lstm_state_tensors"])

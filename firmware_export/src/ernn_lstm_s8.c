@@ -202,7 +202,8 @@ ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int
         return ERNN_ARG_ERROR;
     }
     const int16_t *gi = scratch, *gf = scratch + stride, *gg = scratch + 2 * stride, *go = scratch + 3 * stride;
-    if (p->forget_mul.shift < 0 && p->input_mul.shift < 0 && p->output_mul.shift < 0) {
+    /* cell_clip: the clipped update runs the general loop below (the fast path and ports do not clip). */
+    if (p->cell_clip == 0 && p->forget_mul.shift < 0 && p->input_mul.shift < 0 && p->output_mul.shift < 0) {
         /* The short requantization (ernn_fast_out: products of Q0.15 gates, shift < 0 so left = 1 and the
          * rounding shift is on) and the one-load tanh (ernn_lut_s16.h): the same integers as the general
          * form below. Two light loops (cell state, then hidden state) keep every value in a register. */
@@ -239,8 +240,10 @@ ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int
     }
     for (int32_t j = 0; j < n; ++j) { /* the general requantization (the gates are activated above) */
         const int16_t i = gi[j], f = gf[j], g = gg[j], o = go[j];
-        const int16_t c_new =
-            ernn_sat16((int32_t)ernn_mul_s16(f, c[j], p->forget_mul) + ernn_mul_s16(i, g, p->input_mul));
+        int16_t c_new = ernn_sat16((int32_t)ernn_mul_s16(f, c[j], p->forget_mul) + ernn_mul_s16(i, g, p->input_mul));
+        if (p->cell_clip > 0) { /* TFLite's cell clip: after the saturating add, before tanh(c) */
+            c_new = (int16_t)(c_new > p->cell_clip ? p->cell_clip : (c_new < -p->cell_clip ? -p->cell_clip : c_new));
+        }
         const int16_t tanh_c = ernn_tanh_s16(c_new, p->cell_tanh_multiplier, p->cell_tanh_shift);
         c[j] = c_new;
         h[j] = (int8_t)ernn_requantize((int32_t)o * tanh_c, p->output_mul, p->hidden_zero_point, INT8_MIN, INT8_MAX);

@@ -118,7 +118,7 @@ static void test_lstm(void)
 {
     /* Zero weights: i = f = o = 0.5, g = 0: c' = round(c / 2), h' = zp + requant(0.5 * tanh(c')). */
     const ernn_lstm_s8_params p = {zero_fc(1, 4), zero_fc(1, 4), {1 << 30, -14}, {1 << 30, -14}, {1 << 30, -22},
-                                   0, 0, -5};
+                                   0, 0, -5, 0};
     const int8_t x[1] = {0};
     int8_t h[1] = {-5};
     int16_t c[1] = {4097};
@@ -130,6 +130,24 @@ static void test_lstm(void)
     CHECK_EQ(ernn_tanh_s16(2049, 0, 0), 15149);
     CHECK_EQ(h[0], -5 + 30);
     CHECK_EQ(ernn_lstm_step_s8(&p, x, h, NULL, scratch), ERNN_ARG_ERROR);
+}
+
+static void test_lstm_cell_clip(void)
+{
+    /* As test_lstm with cell_clip 1500: c' = round(c / 2) = +-2049 is clamped to +-1500 before tanh(c'). */
+    const ernn_lstm_s8_params p = {zero_fc(1, 4), zero_fc(1, 4), {1 << 30, -14}, {1 << 30, -14}, {1 << 30, -22},
+                                   0, 0, -5, 1500};
+    const int8_t x[1] = {0};
+    int8_t h[1] = {-5};
+    int16_t c[1] = {4097};
+    int16_t scratch[8];
+    CHECK_EQ(ernn_lstm_step_s8(&p, x, h, c, scratch), ERNN_OK);
+    CHECK_EQ(c[0], 1500);
+    /* tanh(1500 in Q3.12) -> Q0.15, then 16384 * tanh / 2^23 rounded, + zp: the clipped c feeds h */
+    CHECK_EQ(h[0], -5 + (int32_t)((16384 * (int32_t)ernn_tanh_s16(1500, 0, 0) + (1 << 22)) >> 23));
+    c[0] = -4097;
+    CHECK_EQ(ernn_lstm_step_s8(&p, x, h, c, scratch), ERNN_OK);
+    CHECK_EQ(c[0], -1500);
 }
 
 /*
@@ -168,7 +186,7 @@ static void test_lstm_forms(void)
                 const ernn_fc_params x_fc = {xw, xb, xm, xs, IN, 4 * n, 0, 0, 0, 0};
                 const ernn_fc_params h_fc = {hw, zero_b, hm, hs, n, 4 * n, 0, 0, 0, 0};
                 const ernn_lstm_s8_params p = {x_fc, h_fc, {1 << 30, -14}, {1 << 30, -17}, {1 << 30, out_shifts[k]},
-                                               tanh_params[t][0], tanh_params[t][1], zp};
+                                               tanh_params[t][0], tanh_params[t][1], zp, 0};
                 int8_t h[N], h_ref[N], x[IN];
                 int16_t c[N], c_ref[N], scratch[8 * N + 64], gx[4 * N], gh[4 * N];
                 for (int32_t j = 0; j < n; ++j) {
@@ -211,6 +229,7 @@ int main(void)
     test_rnn();
     test_gru();
     test_lstm();
+    test_lstm_cell_clip();
     test_lstm_forms();
     test_ports();
     return ernn_test_report("test_kernels_s8");

@@ -261,6 +261,14 @@ def test_qat_selection_breaks_accuracy_ties_by_validation_loss() -> None:
     assert [h["val_loss"] for h in result.history] == [0.5, 0.4, 0.45, 0.1]
 
 
+def test_qat_refuses_a_cell_clip() -> None:
+    """The fake-quantized forward does not clip the cell state, so a clipped QAT would train one model
+    and export another."""
+    with pytest.raises(EdgeRNNError, match="cell clip"):
+        QATConfig(quantize=QuantizeOptions(cell_clip=1.0))
+    assert QATConfig(quantize=QuantizeOptions()).quantize.cell_clip == 0.0
+
+
 @pytest.mark.parametrize(
     "semantics", [{"readout": "mean"}, {"head_activation": "relu"}, {"cell": CellType.RNN, "nonlinearity": "relu"}]
 )

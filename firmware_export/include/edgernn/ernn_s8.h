@@ -135,6 +135,7 @@ typedef struct {
     int32_t cell_tanh_multiplier; /**< TANH input multiplier for the cell state's scale. */
     int32_t cell_tanh_shift;      /**< TANH input left shift for the cell state's scale. */
     int32_t hidden_zero_point;
+    int32_t cell_clip;            /**< > 0: c clamped to [-cell_clip, cell_clip] after each update; 0: no clip. */
 } ernn_lstm_s8_params;
 
 /** Scratch bytes of ernn_rnn_step_s8. */

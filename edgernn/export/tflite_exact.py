@@ -1,0 +1,177 @@
+"""The LiteRT-exact TFLite step model (``--format tflite-exact``, precision ``"int8-exact"``).
+
+LiteRT's optimized kernels differ from the integer reference in three ops (docs/compatibility.md):
+its int16 LOGISTIC/TANH are not the reference's LUTs, its 16x8 FULLY_CONNECTED rounds
+differently, and its int8 FULLY_CONNECTED (the head) rounds once. This variant keeps the graph of
+``--format tflite`` and replaces exactly those ops by builtin ops that LiteRT computes exactly
+(each checked in LiteRT by tests/conformance/test_tflite_exact.py):
+
+* LOGISTIC/TANH: ``GATHER`` over the reference's own table of all 65,536 int16 inputs, indexed by
+  ``CAST(x, int32) + 32768`` (128 KiB per function, shared by every layer);
+* every FULLY_CONNECTED: ``BATCH_MATMUL`` int8 x int8 -> int32 (the raw products: the input zero
+  point is folded into the int32 bias), then the reference's double-rounding requantization in
+  integer ops. gemmlowp's SaturatingRoundingDoublingHighMul is ``floor((x*M + 2^30) / 2^31)``,
+  which is the high 32-bit word of the int64 ``x*2M + 2^31``: ``MUL``/``ADD`` in int64 and a
+  ``BITCAST`` to int32 pairs read it without any 64-bit shift or division (LiteRT has neither
+  for int64). RoundingDivideByPOT is done in int32 without overflow:
+  ``(q >> e) + ((r + 2^(e-1) - [q < 0]) >> e)`` with ``r = q - (q >> e) * 2^e``.
+
+TFLite Micro lacks some of these ops; the plain ``--format tflite`` is its file (and exact there).
+The fused LSTM op cannot be rearranged (its gates are not tensors), so LSTM models are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from edgernn.errors import EdgeRNNError, UnsupportedModelError
+from edgernn.export import ExportOptions, ExportResult
+from edgernn.export.tflite import _OP, _OPT, _T, _Graph, _Int8Layer, _per_tensor, _Quant, build, schema
+from edgernn.fileio import write_bytes_atomic
+from edgernn.fixedpoint import INT16_MAX, INT16_MIN, sigmoid_int16, tanh_int16
+from edgernn.ir import Dense, FullyConnected, QParams, QuantizedRNN
+
+_LUT_OFFSET = 1 << 15  # int16 value -> table row
+
+
+class ExactGraph(_Graph):
+    """A :class:`_Graph` whose int16 LOGISTIC/TANH are table lookups and which has the exact FC."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._consts: dict[tuple[str, bytes, tuple[int, ...]], int] = {}
+
+    def const(self, name: str, ttype: int, value: np.ndarray, quant: _Quant | None = None) -> int:
+        """A constant tensor, shared by content (tables, offsets, shifts)."""
+        arr = np.array(value, order="C")  # (np.ascontiguousarray would make a 0-d array 1-d)
+        key = (f"{ttype}/{quant}", arr.tobytes(), arr.shape)
+        if key not in self._consts:
+            self._consts[key] = self.tensor(f"{name}#{len(self._consts)}", arr.shape, ttype, quant, arr)
+        return self._consts[key]
+
+    def _binary(self, op: int, a: int, b: int, name: str, ttype: int, shape: Sequence[int]) -> int:
+        out = self.tensor(name, shape, ttype)
+        if op == _OP.ADD:
+            return self.add(a, b, out)
+        if op == _OP.SUB:
+            return self.sub(a, b, out)
+        if op == _OP.MUL:
+            return self.mul(a, b, out)
+        if op == _OP.RIGHT_SHIFT:
+            self.op(op, [a, b], [out], _OPT.RightShiftOptions, schema.RightShiftOptionsT())
+        else:  # MAXIMUM, MINIMUM
+            self.op(op, [a, b], [out])
+        return out
+
+    def cast(self, a: int, name: str, ttype: int, quant: _Quant | None = None) -> int:
+        out = self.tensor(name, self.tensors[a].shape, ttype, quant)
+        self.op(_OP.CAST, [a], [out])
+        return out
+
+    def _lut(self, fn: Callable[[np.ndarray], np.ndarray], a: int, out: int) -> int:
+        name = self.tensors[out].name
+        shape = self.tensors[a].shape
+        table = fn(np.arange(INT16_MIN, INT16_MAX + 1, dtype=np.int64)).astype(np.int16)
+        index = self._binary(
+            _OP.ADD,
+            self.cast(a, f"{name}/int32", _T.INT32),
+            self.const("lut_offset", _T.INT32, np.array([_LUT_OFFSET], np.int32)),
+            f"{name}/index",
+            _T.INT32,
+            shape,
+        )
+        return self.gather(self.const(f"lut_{fn.__name__}", _T.INT16, table), index, out)
+
+    def logistic(self, a: int, out: int) -> int:
+        return self._lut(sigmoid_int16, a, out)
+
+    def tanh(self, a: int, out: int) -> int:
+        return self._lut(tanh_int16, a, out)
+
+    def exact_fc(self, x8: int, fc: FullyConnected, name: str, ttype: int, quant: _Quant) -> int:
+        """``clamp(MBQM(x @ W.T + folded_bias) + zp_out)`` cast to int8/int16, as the reference."""
+        rows = fc.out_features
+        shape = (1, rows)
+        shifts = fc.shift.astype(np.int64)
+        left, right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
+        if right.max() > 30:
+            raise UnsupportedModelError(f"{name}: a right shift of {right.max()} has no exact LiteRT form here")
+        weight_t = self.tensor(f"{name}/weight_t", (fc.in_features, rows), _T.INT8, _per_tensor(1.0), fc.weight.T)
+        products = self.tensor(f"{name}/products", shape, _T.INT32, _per_tensor(1.0))
+        self.op(_OP.BATCH_MATMUL, [x8, weight_t], [products], _OPT.BatchMatMulOptions, schema.BatchMatMulOptionsT())
+
+        def c32(what: str, v: np.ndarray) -> int:
+            return self.const(what, _T.INT32, np.asarray(v, dtype=np.int32))
+
+        def op(code: int, a: int, b: int, what: str, ttype: int = _T.INT32) -> int:
+            return self._binary(code, a, b, f"{name}/{what}", ttype, shape)
+
+        acc = op(_OP.ADD, products, c32("bias", fc.folded_bias), "acc")
+        # x * 2^left * 2M + 2^31 in int64; its high word is SRDHM(x * 2^left, M)
+        scaled = op(
+            _OP.MUL,
+            self.cast(acc, f"{name}/acc64", _T.INT64),
+            self.const("mul", _T.INT64, fc.multiplier.astype(np.int64) * 2 * (np.int64(1) << left)),
+            "product64",
+            _T.INT64,
+        )
+        nudged = op(_OP.ADD, scaled, self.const("two_31", _T.INT64, np.array([1 << 31], np.int64)), "nudged", _T.INT64)
+        words = self.tensor(f"{name}/words", (1, rows, 2), _T.INT32)
+        self.op(_OP.BITCAST, [nudged], [words])
+        high = self.tensor(f"{name}/srdhm", shape, _T.INT32)
+        opts = schema.GatherOptionsT()
+        opts.axis = 2
+        self.op(_OP.GATHER, [words, c32("high_word", np.array(1))], [high], _OPT.GatherOptions, opts)
+        # RoundingDivideByPOT(q, e), rounding half away from zero, without overflow
+        e = c32("shift", right)
+        quotient = op(_OP.RIGHT_SHIFT, high, e, "quotient")
+        remainder = op(_OP.SUB, high, op(_OP.MUL, quotient, c32("pot", np.int64(1) << right), "floor"), "remainder")
+        negative = op(_OP.RIGHT_SHIFT, high, c32("sign_shift", np.array([31])), "minus_negative")  # -1 or 0
+        if np.any(right == 0):  # no rounding for these rows
+            negative = op(_OP.MUL, negative, c32("has_shift", (right > 0).astype(np.int64)), "minus_negative_rows")
+        half = c32("half", np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0))
+        rounding = op(
+            _OP.RIGHT_SHIFT, op(_OP.ADD, op(_OP.ADD, remainder, half, "r_half"), negative, "r_nudged"), e, "r"
+        )
+        out = op(_OP.ADD, quotient, rounding, "requantized")
+        zero_point = int(fc.output_zero_point)
+        if zero_point:
+            out = op(_OP.ADD, out, c32("zero_point", np.array([zero_point])), "with_zero_point")
+        lo, hi = fc.output_range
+        out = op(_OP.MAXIMUM, out, c32("lo", np.array([lo])), "at_least")
+        out = op(_OP.MINIMUM, out, c32("hi", np.array([hi])), "at_most")
+        return self.cast(out, name, ttype, quant)
+
+
+class ExactLayer(_Int8Layer):
+    """Layer emitter of the exact variant: the FCs read the int8 tensors themselves."""
+
+    g: ExactGraph
+
+    def widen(self, t8: int, q: QParams, name: str, shape: Sequence[int]) -> int:
+        return t8  # the exact FC takes int8 input and folds the zero point into its bias
+
+    def fc16(self, x16: int, q: QParams, fc: FullyConnected, name: str) -> int:
+        return self.g.exact_fc(x16, fc, name, _T.INT16, _per_tensor(fc.output_scale))
+
+
+def exact_head(g: _Graph, head: Dense, h8: int) -> int:
+    assert isinstance(g, ExactGraph)
+    return g.exact_fc(h8, head.fc, "y", _T.INT8, _per_tensor(head.output_q.scale, head.output_q.zero_point))
+
+
+def export(model: QuantizedRNN, output: Path, options: ExportOptions) -> ExportResult:
+    """``--format tflite-exact``: the int8 step model LiteRT runs exactly (GRU and Elman)."""
+    if options.float_weights:
+        raise EdgeRNNError("the LiteRT-exact variant is int8 only", "export float32 with --format tflite --float")
+    result = build(model, "int8-exact")
+    write_bytes_atomic(output, result.data)
+    report = (
+        f"tflite int8-exact step model (LiteRT-exact; use --format tflite for TFLite Micro): "
+        f"{len(result.data)} bytes, inputs {', '.join(f'{t.name}[{t.index}]' for t in result.inputs)}, "
+        f"outputs {', '.join(f'{t.name}[{t.index}]' for t in result.outputs)}",
+    )
+    return ExportResult(files=(Path(output),), report=report)

@@ -1,0 +1,146 @@
+"""``--format tflite-exact``: LiteRT's default kernels run the int8 GRU/Elman step model bit for bit
+like the integer reference, free-running (each backend carrying its own state)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ai_edge_litert")
+
+from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from edgernn import fixedpoint, ir  # noqa: E402
+from edgernn.cli import cli  # noqa: E402
+from edgernn.errors import UnsupportedModelError  # noqa: E402
+from edgernn.export import tflite as tflite_export  # noqa: E402
+from edgernn.export.tflite_exact import ExactGraph  # noqa: E402
+from edgernn.runtime.backends import create_backend  # noqa: E402
+from edgernn.runtime.tflite_backend import TFLiteBackend  # noqa: E402
+from edgernn.testing import random_inputs, random_model  # noqa: E402
+from edgernn.types import CellType, ModelConfig  # noqa: E402
+
+STEPS = 600
+CASES = [
+    pytest.param(ModelConfig(cell=cell, input_size=8, hidden_size=32), 1.0, 11, id=f"{cell.value}-1layer")
+    for cell in (CellType.GRU, CellType.RNN)
+] + [
+    pytest.param(
+        ModelConfig(cell=cell, input_size=5, hidden_size=24, num_layers=2, output_size=4),
+        6.0,
+        12,
+        id=f"{cell.value}-2layers-head-gain6",
+    )
+    for cell in (CellType.GRU, CellType.RNN)
+]
+
+
+@pytest.mark.parametrize(("config", "gain", "seed"), CASES)
+def test_litert_runs_the_exact_variant_like_the_reference(config: ModelConfig, gain: float, seed: int) -> None:
+    model = random_model(config, seed=seed, weight_gain=gain)
+    xq = model.input_q.quantize(random_inputs(config, STEPS, seed=seed, scale=2.5)).astype(np.int64)
+    ref, litert = create_backend("reference", model), TFLiteBackend(model, precision="int8-exact")
+    rs, ls = ref.zero_state(), litert.zero_state()
+    for t, x in enumerate(xq):
+        yr, rs = ref.step(rs, x)
+        yl, ls = litert.step(ls, x)
+        assert np.array_equal(yr, yl), f"step {t}: y differs"
+    for a, b in zip(rs, ls):
+        for x_state, y_state in zip(a, b):
+            assert np.array_equal(x_state, y_state), "final state differs"
+    # The plain int8 file is not exact in LiteRT on the same stream: the variant makes the difference.
+    plain, ref = TFLiteBackend(model), create_backend("reference", model)
+    ps, rs = plain.zero_state(), ref.zero_state()
+    differ = 0
+    for x in xq:
+        yp, ps = plain.step(ps, x)
+        yr, rs = ref.step(rs, x)
+        differ += int((yp != yr).sum())
+    assert differ > 0
+
+
+def _fc_graph(fc: ir.FullyConnected, out_type: int) -> bytes:
+    g = ExactGraph()
+    x = g.tensor("x", (1, fc.in_features), tflite_export._T.INT8, tflite_export._per_tensor(1.0, fc.input_zero_point))
+    y = g.exact_fc(x, fc, "y", out_type, tflite_export._per_tensor(1.0))
+    return g.pack([x], [y], {}, "one exact FC")
+
+
+@pytest.mark.parametrize("output_bits", [8, 16])
+def test_exact_fc_requantization_equals_fixedpoint_on_extremes(output_bits: int) -> None:
+    """Multipliers and shifts of every kind (left shifts, no shift, large right shifts, per row),
+    inputs at the int8 extremes and rounding ties: LiteRT's result equals edgernn.fixedpoint's."""
+    rng = np.random.default_rng(0)
+    rows, cols = 12, 40
+    weight = rng.integers(-128, 128, size=(rows, cols)).astype(np.int8)
+    weight[0] = 127
+    weight[1] = -128
+    multiplier = rng.integers(1 << 30, (1 << 31) - 1, size=rows).astype(np.int32)
+    multiplier[2] = 1 << 30  # exact halves: rounding ties
+    shift = np.array([3, 0, -1, -2, -7, -12, -17, -20, -25, -30, 1, -9], dtype=np.int32)
+    bias = rng.integers(-20000, 20000, size=rows).astype(np.int32)
+    lo, hi = (-128, 127) if output_bits == 8 else (-32768, 32767)
+    zero_point = 5 if output_bits == 8 else 0
+    fc = ir.FullyConnected(
+        weight=weight,
+        weight_scale=np.full(rows, 0.01, np.float32),
+        bias=bias,
+        multiplier=multiplier,
+        shift=shift,
+        input_zero_point=-3,
+        output_zero_point=zero_point,
+        output_scale=1.0,
+        output_bits=output_bits,
+    )
+    out_type = tflite_export._T.INT8 if output_bits == 8 else tflite_export._T.INT16
+    interpreter = Interpreter(model_content=_fc_graph(fc, out_type))
+    interpreter.allocate_tensors()
+    inputs = [np.full(cols, 127), np.full(cols, -128), rng.integers(-128, 128, size=(200, cols))]
+    xs = np.vstack([np.atleast_2d(a) for a in inputs]).astype(np.int8)
+    for x in xs:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x.reshape(1, -1))
+        interpreter.invoke()
+        got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).reshape(-1).astype(np.int64)
+        want = fixedpoint.fully_connected(x, -3, weight, bias, multiplier, shift, zero_point, lo, hi)
+        assert np.array_equal(got, want), (got, want)
+
+
+def test_exact_file_has_none_of_litert_inexact_ops() -> None:
+    model = random_model(ModelConfig(cell=CellType.GRU, input_size=4, hidden_size=8, output_size=3), seed=2)
+    data = tflite_export.build(model, "int8-exact").data
+    m = tflite_export.schema.ModelT.InitFromPackedBuf(data, 0)
+    ops = {m.operatorCodes[o.opcodeIndex].builtinCode for o in m.subgraphs[0].operators}
+    op = tflite_export.schema.BuiltinOperator
+    assert not ops & {op.FULLY_CONNECTED, op.LOGISTIC, op.TANH}
+    assert {op.BATCH_MATMUL, op.GATHER, op.BITCAST} <= ops
+    assert tflite_export.read_metadata(data)["precision"] == "int8-exact"
+
+
+def test_lstm_is_refused_with_a_one_line_reason() -> None:
+    model = random_model(ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=4), seed=1)
+    with pytest.raises(UnsupportedModelError, match="no LSTM form"):
+        tflite_export.build(model, "int8-exact")
+
+
+def test_cli_writes_the_exact_variant_and_the_backend_reads_it(tmp_path: Path) -> None:
+    model = random_model(ModelConfig(cell=CellType.GRU, input_size=4, hidden_size=8, output_size=3), seed=2)
+    ir.save(model, tmp_path / "m.ernn")
+    out = tmp_path / "m.tflite"
+    result = CliRunner().invoke(cli, ["export", str(tmp_path / "m.ernn"), "--format", "tflite-exact", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    backend = TFLiteBackend.from_file(model, out)
+    assert backend.precision == "int8-exact"
+    xq = model.input_q.quantize(random_inputs(model.config, 50, seed=2)).astype(np.int64)
+    ref = create_backend("reference", model)
+    rs, bs = ref.zero_state(), backend.zero_state()
+    for x in xq:
+        yr, rs = ref.step(rs, x)
+        yb, bs = backend.step(bs, x)
+        assert np.array_equal(yr, yb)
+    refused = CliRunner().invoke(
+        cli, ["export", str(tmp_path / "m.ernn"), "--format", "tflite-exact", "--float", "-o", str(tmp_path / "f")]
+    )
+    assert refused.exit_code != 0 and "int8 only" in refused.output and "Traceback" not in refused.output
