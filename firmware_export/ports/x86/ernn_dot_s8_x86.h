@@ -45,12 +45,35 @@
 #endif
 
 /* x as int16, zero padded to a multiple of 16 values. */
-static inline void ernn_widen_port(const int8_t *x, int32_t n, int16_t *buffer)
+static inline void ernn_widen_x86_c(const int8_t *x, int32_t i, int32_t n, int16_t *buffer)
 {
     const int32_t padded = (n + 15) & ~15;
-    for (int32_t i = 0; i < padded; ++i) {
+    for (; i < padded; ++i) {
         buffer[i] = i < n ? (int16_t)x[i] : 0;
     }
+}
+
+/* Whole sixteens by VPMOVSXBW (x is not read past n), the rest in C: on small layers the scalar loop
+ * with its padding test was a large part of the step. */
+__attribute__((target("avx2"))) static inline void ernn_widen_avx2(const int8_t *x, int32_t n, int16_t *buffer)
+{
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(x + i));
+        _mm256_storeu_si256((__m256i *)(void *)(buffer + i), _mm256_cvtepi8_epi16(v));
+    }
+    ernn_widen_x86_c(x, i, n, buffer);
+}
+
+static inline void ernn_widen_port(const int8_t *x, int32_t n, int16_t *buffer)
+{
+#if ERNN_X86_LEVEL >= 1
+    if (__builtin_cpu_supports("avx2")) {
+        ernn_widen_avx2(x, n, buffer);
+        return;
+    }
+#endif
+    ernn_widen_x86_c(x, 0, n, buffer);
 }
 
 /* Plain C over the same layout: the fallback on CPUs without AVX2. */
