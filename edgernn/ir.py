@@ -572,6 +572,39 @@ class Dense:
             _fail("the head's FC output quantization differs from output_q")
 
 
+#: The int8 input of the head after a tanh between the recurrent stack and the head: tanh's range
+#: [-1, 1) at 1/128, zero point 0 (the int16 Q0.15 tanh requantized by 2**-8).
+HEAD_TANH_Q = QParams(1.0 / 128.0, 0)
+
+
+@dataclass(frozen=True)
+class HeadTanh:
+    """tanh between the recurrent stack and the head, in integers (``ModelConfig.head_activation`` tanh).
+
+    The top layer's int8 hidden value (scale ``s_h``, zero point ``z_h``) is requantized to the
+    int16 Q3.12 input of the int16 TANH table (``to_q312``: ``s_h / 2**-12``, saturated to int16,
+    a QUANTIZE int8 -> int16), the table gives Q0.15, and ``to_int8`` (``2**-15 / (1/128)``) requantizes
+    that to int8 at :data:`HEAD_TANH_Q` (a QUANTIZE int16 -> int8), the head's input.
+    """
+
+    #: The largest input magnitude of each rescale: an int8 value minus its zero point, a Q0.15 value.
+    RESCALE_INPUT_BOUNDS: ClassVar[dict[str, int]] = {"to_q312": 255, "to_int8": Q15_ONE}
+    to_q312: Rescale
+    to_int8: Rescale
+
+    @staticmethod
+    def derived_rescales(hidden_scale: float) -> dict[str, Rescale]:
+        """The rescales as functions of the top layer's hidden scale (what the quantizer builds and a load checks)."""
+        return {
+            "to_q312": Rescale.of(hidden_scale, 1.0, GATE_SCALE, "head tanh to_q312"),
+            "to_int8": Rescale.of(Q15_SCALE, 1.0, HEAD_TANH_Q.scale, "head tanh to_int8"),
+        }
+
+    @classmethod
+    def for_hidden_scale(cls, hidden_scale: float) -> HeadTanh:
+        return cls(**cls.derived_rescales(hidden_scale))
+
+
 @dataclass(frozen=True)
 class Provenance:
     """Where a model came from; not part of its hash."""
@@ -605,6 +638,8 @@ class QuantizedRNN:
     provenance: Provenance
     #: Token models: the text of each token id (``len == vocab_size``), for prompts and generated text.
     vocab: tuple[str, ...] | None = dataclasses.field(default=None, metadata=OMIT_DEFAULT)  # absent: not stored
+    #: The integer tanh before the head, exactly when ``config.head_activation`` is tanh (absent: not stored).
+    head_tanh: HeadTanh | None = dataclasses.field(default=None, metadata=OMIT_DEFAULT)
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -618,8 +653,12 @@ class QuantizedRNN:
                 _fail(f"layer {k} input size or directions disagree with the config")
             if k > 0 and layer.input_q != self.layers[k - 1].hidden_q:
                 _fail(f"layer {k} input quantization differs from layer {k - 1}'s hidden quantization")
-        if cfg.head_activation not in (Activation.NONE, Activation.RELU):
-            _fail(f"an int8 model has no {cfg.head_activation.value} before the head (ReLU or none)")
+        if cfg.head_activation not in (Activation.NONE, Activation.RELU, Activation.TANH):
+            _fail(f"an int8 model has no {cfg.head_activation.value} before the head (ReLU, tanh or none)")
+        if (self.head_tanh is not None) != (cfg.head_activation is Activation.TANH):
+            _fail("head_tanh is present exactly when the config has tanh before the head")
+        if self.head_tanh is not None:
+            _check_rescales(self.head_tanh, HeadTanh.derived_rescales(self.layers[-1].hidden_q.scale))
         for k, layer in enumerate(self.layers):
             for d in layer.directions:
                 if isinstance(d.quant, ElmanCellQ) and d.quant.nonlinearity is not cfg.nonlinearity:
@@ -634,9 +673,10 @@ class QuantizedRNN:
             expected = (cfg.output_size, cfg.hidden_size * cfg.num_directions)
             if self.head.weight.shape != expected:
                 _fail(f"head weight has shape {self.head.weight.shape}, expected {expected}")
-            if self.head.fc.input_zero_point != self.layers[-1].hidden_q.zero_point:
-                _fail("head input zero point differs from the last layer's hidden zero point")
-            _check_fc_arithmetic(self.head.fc, self.layers[-1].hidden_q.scale, "head")
+            head_in = self.head_input_q
+            if self.head.fc.input_zero_point != head_in.zero_point:
+                _fail("head input zero point differs from its input's (the last layer's hidden or the tanh's)")
+            _check_fc_arithmetic(self.head.fc, head_in.scale, "head")
         if (self.input_mean is None) != (self.input_std is None):
             _fail("input_mean and input_std come together")
         if self.input_mean is not None:
@@ -657,8 +697,14 @@ class QuantizedRNN:
         return self.layers[0].input_q
 
     @property
+    def head_input_q(self) -> QParams:
+        """The quantization of the values the head reads (the model's output without a head):
+        the top layer's hidden one (ReLU keeps it), or :data:`HEAD_TANH_Q` after tanh."""
+        return HEAD_TANH_Q if self.head_tanh is not None else self.layers[-1].hidden_q
+
+    @property
     def output_q(self) -> QParams:
-        return self.head.output_q if self.head is not None else self.layers[-1].hidden_q
+        return self.head.output_q if self.head is not None else self.head_input_q
 
     @property
     def weight_bytes(self) -> int:
@@ -958,6 +1004,8 @@ def load(path: str | os.PathLike[str]) -> QuantizedRNN:
 
 __all__ = [
     "QParams",
+    "HEAD_TANH_Q",
+    "HeadTanh",
     "Rescale",
     "FullyConnected",
     "FloatCellWeights",

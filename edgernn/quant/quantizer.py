@@ -40,6 +40,7 @@ from edgernn.fixedpoint import (
 )
 from edgernn.floatmodel import Array, FloatKernels, FloatParams
 from edgernn.ir import (
+    HEAD_TANH_Q,
     Dense,
     Direction,
     ElmanCellQ,
@@ -47,6 +48,7 @@ from edgernn.ir import (
     FloatCellWeights,
     FullyConnected,
     GRUCellQ,
+    HeadTanh,
     LSTMCellQ,
     Provenance,
     QParams,
@@ -320,11 +322,6 @@ def quantize_params(
                 f"calibration sequence {i} contains NaN or Inf", "clean the calibration data before quantizing"
             )
     cfg = params.config
-    if cfg.head_activation not in (Activation.NONE, Activation.RELU):
-        raise QuantizationError(
-            f"the int8 model has no {cfg.head_activation.value} between the recurrent stack and the head",
-            "use ReLU (or nothing) there; the float model runs it",
-        )
     probe, input_observer = calibrate(params, calibration, options, initial_states)
     input_q = qparams_from_range(*input_observer.range())
     layers = []
@@ -349,6 +346,10 @@ def quantize_params(
             )
         )
         layer_input_q = hidden_q
+    head_tanh = None
+    if cfg.head_activation is Activation.TANH:
+        head_tanh = HeadTanh.for_hidden_scale(layer_input_q.scale)
+        layer_input_q = HEAD_TANH_Q  # what the head reads
     head = None
     if params.head_weight is not None:
         assert params.head_bias is not None
@@ -376,6 +377,7 @@ def quantize_params(
         input_std=input_std,
         class_names=class_names,
         vocab=vocab,
+        head_tanh=head_tanh,
         provenance=Provenance(
             edgernn_version=__version__,
             source_sha256=float_params_sha256(params),

@@ -285,7 +285,7 @@ def test_cell_and_config_must_agree_on_the_nonlinearity() -> None:
     model = random_model(ModelConfig(cell=CellType.RNN, input_size=3, hidden_size=6, nonlinearity="relu"), seed=2)
     with pytest.raises(ModelFileError, match="relu Elman cell, the config says otherwise"):
         dataclasses.replace(model, config=dataclasses.replace(model.config, nonlinearity=Activation.TANH))
-    with pytest.raises(ModelFileError, match="no tanh before the head"):
+    with pytest.raises(ModelFileError, match="head_tanh is present exactly when"):
         dataclasses.replace(model, config=dataclasses.replace(model.config, head_activation=Activation.TANH))
     with pytest.raises(UnsupportedModelError, match="only the Elman RNN takes nonlinearity 'relu'"):
         ModelConfig(cell=CellType.GRU, input_size=3, hidden_size=6, nonlinearity="relu")
