@@ -572,37 +572,34 @@ class Dense:
             _fail("the head's FC output quantization differs from output_q")
 
 
-#: The int8 input of the head after a tanh between the recurrent stack and the head: tanh's range
-#: [-1, 1) at 1/128, zero point 0 (the int16 Q0.15 tanh requantized by 2**-8).
-HEAD_TANH_Q = QParams(1.0 / 128.0, 0)
-
-
 @dataclass(frozen=True)
 class HeadTanh:
     """tanh between the recurrent stack and the head, in integers (``ModelConfig.head_activation`` tanh).
 
     The top layer's int8 hidden value (scale ``s_h``, zero point ``z_h``) is requantized to the
     int16 Q3.12 input of the int16 TANH table (``to_q312``: ``s_h / 2**-12``, saturated to int16,
-    a QUANTIZE int8 -> int16), the table gives Q0.15, and ``to_int8`` (``2**-15 / (1/128)``) requantizes
-    that to int8 at :data:`HEAD_TANH_Q` (a QUANTIZE int16 -> int8), the head's input.
+    a QUANTIZE int8 -> int16), the table gives Q0.15, and ``to_int8`` (``2**-15 / output_q.scale``)
+    requantizes that to int8 at ``output_q`` (a QUANTIZE int16 -> int8), the head's input.
+    ``output_q`` is the quantizer's choice (it covers tanh of the top layer's int8 range).
     """
 
     #: The largest input magnitude of each rescale: an int8 value minus its zero point, a Q0.15 value.
     RESCALE_INPUT_BOUNDS: ClassVar[dict[str, int]] = {"to_q312": 255, "to_int8": Q15_ONE}
     to_q312: Rescale
     to_int8: Rescale
+    output_q: QParams
 
     @staticmethod
-    def derived_rescales(hidden_scale: float) -> dict[str, Rescale]:
-        """The rescales as functions of the top layer's hidden scale (what the quantizer builds and a load checks)."""
+    def derived_rescales(hidden_scale: float, output_scale: float) -> dict[str, Rescale]:
+        """The rescales as functions of the scales (what the quantizer builds and a load checks)."""
         return {
             "to_q312": Rescale.of(hidden_scale, 1.0, GATE_SCALE, "head tanh to_q312"),
-            "to_int8": Rescale.of(Q15_SCALE, 1.0, HEAD_TANH_Q.scale, "head tanh to_int8"),
+            "to_int8": Rescale.of(Q15_SCALE, 1.0, output_scale, "head tanh to_int8"),
         }
 
     @classmethod
-    def for_hidden_scale(cls, hidden_scale: float) -> HeadTanh:
-        return cls(**cls.derived_rescales(hidden_scale))
+    def of(cls, hidden_q: QParams, output_q: QParams) -> HeadTanh:
+        return cls(**cls.derived_rescales(hidden_q.scale, output_q.scale), output_q=output_q)
 
 
 @dataclass(frozen=True)
@@ -658,7 +655,8 @@ class QuantizedRNN:
         if (self.head_tanh is not None) != (cfg.head_activation is Activation.TANH):
             _fail("head_tanh is present exactly when the config has tanh before the head")
         if self.head_tanh is not None:
-            _check_rescales(self.head_tanh, HeadTanh.derived_rescales(self.layers[-1].hidden_q.scale))
+            ht = self.head_tanh
+            _check_rescales(ht, HeadTanh.derived_rescales(self.layers[-1].hidden_q.scale, ht.output_q.scale))
         for k, layer in enumerate(self.layers):
             for d in layer.directions:
                 if isinstance(d.quant, ElmanCellQ) and d.quant.nonlinearity is not cfg.nonlinearity:
@@ -699,8 +697,8 @@ class QuantizedRNN:
     @property
     def head_input_q(self) -> QParams:
         """The quantization of the values the head reads (the model's output without a head):
-        the top layer's hidden one (ReLU keeps it), or :data:`HEAD_TANH_Q` after tanh."""
-        return HEAD_TANH_Q if self.head_tanh is not None else self.layers[-1].hidden_q
+        the top layer's hidden one (ReLU keeps it), or the tanh's ``output_q``."""
+        return self.head_tanh.output_q if self.head_tanh is not None else self.layers[-1].hidden_q
 
     @property
     def output_q(self) -> QParams:
@@ -1004,7 +1002,6 @@ def load(path: str | os.PathLike[str]) -> QuantizedRNN:
 
 __all__ = [
     "QParams",
-    "HEAD_TANH_Q",
     "HeadTanh",
     "Rescale",
     "FullyConnected",

@@ -126,9 +126,9 @@ def lstm_step(c: LSTMCellQ, x: list[int], h: list[int], cell: list[int], q: QPar
 
 
 def head_tanh(t: HeadTanh, h: list[int], q: QParams) -> list[int]:
-    """tanh before the head: int8 -> int16 Q3.12 -> Q0.15 tanh -> int8 at 1/128 (zero point 0)."""
+    """tanh before the head: int8 -> int16 Q3.12 -> Q0.15 tanh -> int8 at the tanh's output_q."""
     out = []
     for v in h:
         q312 = sat16(mbqm(v - q.zero_point, t.to_q312.multiplier, t.to_q312.shift))
-        out.append(clamp(mbqm(tanh(q312), t.to_int8.multiplier, t.to_int8.shift), -128, 127))
+        out.append(clamp(mbqm(tanh(q312), t.to_int8.multiplier, t.to_int8.shift) + t.output_q.zero_point, -128, 127))
     return out

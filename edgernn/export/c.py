@@ -639,6 +639,7 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "head_tanh": cfg.head_activation is Activation.TANH,
         "head_to_q312": _rescale(model.head_tanh.to_q312) if model.head_tanh is not None else "{0, 0}",
         "head_to_int8": _rescale(model.head_tanh.to_int8) if model.head_tanh is not None else "{0, 0}",
+        "head_tanh_zero_point": model.head_tanh.output_q.zero_point if model.head_tanh is not None else 0,
         "top_zero_point": model.layers[-1].hidden_q.zero_point,
         "normalized": model.input_mean is not None,
         "output_last": cfg.output_mode is OutputMode.LAST,

@@ -40,7 +40,6 @@ from edgernn.fixedpoint import (
 )
 from edgernn.floatmodel import Array, FloatKernels, FloatParams
 from edgernn.ir import (
-    HEAD_TANH_Q,
     Dense,
     Direction,
     ElmanCellQ,
@@ -112,6 +111,14 @@ def qparams_from_range(low: float, high: float) -> QParams:
     scale = f32((high - low) / (INT8_MAX - INT8_MIN))
     zero_point = round_half_away_from_zero(INT8_MIN - low / scale)
     return QParams(scale=scale, zero_point=int(np.clip(zero_point, INT8_MIN, INT8_MAX)))
+
+
+def head_tanh_qparams(hidden_q: QParams) -> QParams:
+    """The int8 quantization of tanh before the head: the range tanh maps the top layer's int8 range
+    onto (tanh is monotone, so it is the exact range of the values), as every other activation. A fixed
+    1/128 would be up to ~5x coarser than the hidden values for the small ranges LSTM tops often have."""
+    low, high = hidden_q.scale * (INT8_MIN - hidden_q.zero_point), hidden_q.scale * (INT8_MAX - hidden_q.zero_point)
+    return qparams_from_range(math.tanh(low), math.tanh(high))
 
 
 def f32(x: float) -> float:
@@ -348,8 +355,8 @@ def quantize_params(
         layer_input_q = hidden_q
     head_tanh = None
     if cfg.head_activation is Activation.TANH:
-        head_tanh = HeadTanh.for_hidden_scale(layer_input_q.scale)
-        layer_input_q = HEAD_TANH_Q  # what the head reads
+        head_tanh = HeadTanh.of(layer_input_q, head_tanh_qparams(layer_input_q))
+        layer_input_q = head_tanh.output_q  # what the head reads
     head = None
     if params.head_weight is not None:
         assert params.head_bias is not None

@@ -28,7 +28,6 @@ from edgernn.fixedpoint import (
     tanh_int16,
 )
 from edgernn.ir import (
-    HEAD_TANH_Q,
     Dense,
     ElmanCellQ,
     Embedding,
@@ -149,7 +148,7 @@ def dense(head: Dense, h: npt.ArrayLike) -> Ints:
 def head_activation(activation: Activation, h: npt.ArrayLike, hidden_q: QParams, tanh: HeadTanh | None = None) -> Ints:
     """The activation between the recurrent stack and the head, on int8 hidden values at
     ``hidden_q``: ReLU clamps below at the zero point (real 0) and keeps the scale; tanh
-    (:class:`edgernn.ir.HeadTanh`) goes through the int16 TANH table and gives int8 at 1/128."""
+    (:class:`edgernn.ir.HeadTanh`) goes through the int16 TANH table and gives int8 at its ``output_q``."""
     h = np.asarray(h, dtype=np.int64)
     if activation is Activation.NONE:
         return h
@@ -158,7 +157,7 @@ def head_activation(activation: Activation, h: npt.ArrayLike, hidden_q: QParams,
     if activation is Activation.TANH and tanh is not None:
         q312 = requantize(h - hidden_q.zero_point, tanh.to_q312.multiplier, tanh.to_q312.shift, 0, INT16_MIN, INT16_MAX)
         t = tanh_int16(q312)
-        return requantize(t, tanh.to_int8.multiplier, tanh.to_int8.shift, HEAD_TANH_Q.zero_point, INT8_MIN, INT8_MAX)
+        return requantize(t, tanh.to_int8.multiplier, tanh.to_int8.shift, tanh.output_q.zero_point, INT8_MIN, INT8_MAX)
     raise UnsupportedModelError(
         f"the int8 model has no {activation.value} between the recurrent stack and the head",
         "use ReLU, tanh (or nothing) there, or run the float model",

@@ -115,7 +115,7 @@ static void activate_values(const ernn_model_s8 *m, const int8_t *in, int8_t *ou
         for (int32_t j = 0; j < n; ++j) {
             const int32_t q312 = ernn_requantize(in[j] - zero, m->head_to_q312, 0, INT16_MIN, INT16_MAX);
             const int16_t t = ernn_tanh_s16((int16_t)q312, 0, 0);
-            out[j] = (int8_t)ernn_requantize(t, m->head_to_int8, 0, INT8_MIN, INT8_MAX);
+            out[j] = (int8_t)ernn_requantize(t, m->head_to_int8, m->head_tanh_zero_point, INT8_MIN, INT8_MAX);
         }
         return;
     }

@@ -76,5 +76,7 @@ def test_head_tanh_equals_scalar_implementation(cell: CellType, nonlinearity: st
     every_int8 = list(range(-128, 128))
     got = reference.cells.head_activation(Activation.TANH, every_int8, q, model.head_tanh).tolist()
     assert got == scalar_ref.head_tanh(model.head_tanh, every_int8, q)
-    assert got[q.zero_point + 128] == 0 and all(a <= b for a, b in zip(got, got[1:]))  # tanh(0) = 0, monotone
-    assert model.head.fc.input_zero_point == 0
+    assert got[q.zero_point + 128] == model.head_tanh.output_q.zero_point  # tanh(0) = 0
+    assert all(a <= b for a, b in zip(got, got[1:]))  # monotone
+    assert model.head.fc.input_zero_point == model.head_tanh.output_q.zero_point
+    assert min(got) == -128 and max(got) == 127  # output_q covers tanh of the whole int8 range
