@@ -211,6 +211,7 @@ FLOAT_CONFIGS = [
 ] + [
     ModelConfig(cell=CellType.LSTM, vocab_size=12, embedding_dim=4, hidden_size=10, output_size=12),
     ModelConfig(cell=CellType.RNN, input_size=5, hidden_size=16, num_layers=2, output_size=3, nonlinearity="relu"),
+    ModelConfig(cell=CellType.GRU, input_size=5, hidden_size=16, output_size=3, head_activation="tanh"),
 ]
 
 
@@ -220,7 +221,9 @@ def _float_reference(model: QuantizedRNN, xs: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "config", FLOAT_CONFIGS, ids=lambda c: f"{c.cell.value}-{c.nonlinearity.value}-{c.uses_tokens}"
+    "config",
+    FLOAT_CONFIGS,
+    ids=lambda c: f"{c.cell.value}-{c.nonlinearity.value}-{c.uses_tokens}-head_{c.head_activation.value}",
 )
 def test_float_exports_equal_numpy_float_model(config: ModelConfig) -> None:
     model = random_model(config, seed=7)
