@@ -70,6 +70,9 @@ ernn_status ERNN_API(check)(const ERNN_MODEL *m)
     if (m->head != NULL && m->head->in_features != top_width(m)) {
         return ERNN_ARG_ERROR;
     }
+    if (m->head_relu != 0 && m->head_tanh != 0) { /* one activation before the head */
+        return ERNN_ARG_ERROR;
+    }
     return ERNN_OK;
 }
 
