@@ -605,6 +605,36 @@ class Dense:
 
 
 @dataclass(frozen=True)
+class HeadTanh:
+    """tanh between the recurrent stack and the head, in integers (``ModelConfig.head_activation`` tanh).
+
+    The top layer's int8 hidden value (scale ``s_h``, zero point ``z_h``) is requantized to the
+    int16 Q3.12 input of the int16 TANH table (``to_q312``: ``s_h / 2**-12``, saturated to int16,
+    a QUANTIZE int8 -> int16), the table gives Q0.15, and ``to_int8`` (``2**-15 / output_q.scale``)
+    requantizes that to int8 at ``output_q`` (a QUANTIZE int16 -> int8), the head's input.
+    ``output_q`` is the quantizer's choice (it covers tanh of the top layer's int8 range).
+    """
+
+    #: The largest input magnitude of each rescale: an int8 value minus its zero point, a Q0.15 value.
+    RESCALE_INPUT_BOUNDS: ClassVar[dict[str, int]] = {"to_q312": 255, "to_int8": Q15_ONE}
+    to_q312: Rescale
+    to_int8: Rescale
+    output_q: QParams
+
+    @staticmethod
+    def derived_rescales(hidden_scale: float, output_scale: float) -> dict[str, Rescale]:
+        """The rescales as functions of the scales (what the quantizer builds and a load checks)."""
+        return {
+            "to_q312": Rescale.of(hidden_scale, 1.0, GATE_SCALE, "head tanh to_q312"),
+            "to_int8": Rescale.of(Q15_SCALE, 1.0, output_scale, "head tanh to_int8"),
+        }
+
+    @classmethod
+    def of(cls, hidden_q: QParams, output_q: QParams) -> HeadTanh:
+        return cls(**cls.derived_rescales(hidden_q.scale, output_q.scale), output_q=output_q)
+
+
+@dataclass(frozen=True)
 class Provenance:
     """Where a model came from; not part of its hash."""
 
@@ -637,6 +667,8 @@ class QuantizedRNN:
     provenance: Provenance
     #: Token models: the text of each token id (``len == vocab_size``), for prompts and generated text.
     vocab: tuple[str, ...] | None = dataclasses.field(default=None, metadata=OMIT_DEFAULT)  # absent: not stored
+    #: The integer tanh before the head, exactly when ``config.head_activation`` is tanh (absent: not stored).
+    head_tanh: HeadTanh | None = dataclasses.field(default=None, metadata=OMIT_DEFAULT)
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -650,8 +682,13 @@ class QuantizedRNN:
                 _fail(f"layer {k} input size or directions disagree with the config")
             if k > 0 and layer.input_q != self.layers[k - 1].hidden_q:
                 _fail(f"layer {k} input quantization differs from layer {k - 1}'s hidden quantization")
-        if cfg.head_activation not in (Activation.NONE, Activation.RELU):
-            _fail(f"an int8 model has no {cfg.head_activation.value} before the head (ReLU or none)")
+        if cfg.head_activation not in (Activation.NONE, Activation.RELU, Activation.TANH):
+            _fail(f"an int8 model has no {cfg.head_activation.value} before the head (ReLU, tanh or none)")
+        if (self.head_tanh is not None) != (cfg.head_activation is Activation.TANH):
+            _fail("head_tanh is present exactly when the config has tanh before the head")
+        if self.head_tanh is not None:
+            ht = self.head_tanh
+            _check_rescales(ht, HeadTanh.derived_rescales(self.layers[-1].hidden_q.scale, ht.output_q.scale))
         for k, layer in enumerate(self.layers):
             for d in layer.directions:
                 if isinstance(d.quant, ElmanCellQ) and d.quant.nonlinearity is not cfg.nonlinearity:
@@ -666,9 +703,10 @@ class QuantizedRNN:
             expected = (cfg.output_size, cfg.hidden_size * cfg.num_directions)
             if self.head.weight.shape != expected:
                 _fail(f"head weight has shape {self.head.weight.shape}, expected {expected}")
-            if self.head.fc.input_zero_point != self.layers[-1].hidden_q.zero_point:
-                _fail("head input zero point differs from the last layer's hidden zero point")
-            _check_fc_arithmetic(self.head.fc, self.layers[-1].hidden_q.scale, "head")
+            head_in = self.head_input_q
+            if self.head.fc.input_zero_point != head_in.zero_point:
+                _fail("head input zero point differs from its input's (the last layer's hidden or the tanh's)")
+            _check_fc_arithmetic(self.head.fc, head_in.scale, "head")
         if (self.input_mean is None) != (self.input_std is None):
             _fail("input_mean and input_std come together")
         if self.input_mean is not None:
@@ -689,8 +727,14 @@ class QuantizedRNN:
         return self.layers[0].input_q
 
     @property
+    def head_input_q(self) -> QParams:
+        """The quantization of the values the head reads (the model's output without a head):
+        the top layer's hidden one (ReLU keeps it), or the tanh's ``output_q``."""
+        return self.head_tanh.output_q if self.head_tanh is not None else self.layers[-1].hidden_q
+
+    @property
     def output_q(self) -> QParams:
-        return self.head.output_q if self.head is not None else self.layers[-1].hidden_q
+        return self.head.output_q if self.head is not None else self.head_input_q
 
     @property
     def weight_bytes(self) -> int:
@@ -990,6 +1034,7 @@ def load(path: str | os.PathLike[str]) -> QuantizedRNN:
 
 __all__ = [
     "QParams",
+    "HeadTanh",
     "Rescale",
     "FullyConnected",
     "FloatCellWeights",

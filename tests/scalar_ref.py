@@ -5,7 +5,7 @@ it exactly, so an indexing or broadcasting slip in either one shows up."""
 from __future__ import annotations
 
 from edgernn.fixedpoint import SIGMOID_TABLE_UINT16
-from edgernn.ir import ElmanCellQ, FullyConnected, GRUCellQ, LSTMCellQ, QParams, Rescale
+from edgernn.ir import ElmanCellQ, FullyConnected, GRUCellQ, HeadTanh, LSTMCellQ, QParams, Rescale
 
 TABLE = [int(v) for v in SIGMOID_TABLE_UINT16]
 
@@ -125,3 +125,12 @@ def lstm_step(c: LSTMCellQ, x: list[int], h: list[int], cell: list[int], q: QPar
         c_new.append(cj)
         h_new.append(mul(o[j], tanh(cj, mult, shift), c.output_mul, q.zero_point, -128, 127))
     return h_new, c_new
+
+
+def head_tanh(t: HeadTanh, h: list[int], q: QParams) -> list[int]:
+    """tanh before the head: int8 -> int16 Q3.12 -> Q0.15 tanh -> int8 at the tanh's output_q."""
+    out = []
+    for v in h:
+        q312 = sat16(mbqm(v - q.zero_point, t.to_q312.multiplier, t.to_q312.shift))
+        out.append(clamp(mbqm(tanh(q312), t.to_int8.multiplier, t.to_int8.shift) + t.output_q.zero_point, -128, 127))
+    return out

@@ -709,6 +709,51 @@ def _head_relu(b: _Builder, model: QuantizedRNN, x: str, precision: str, name: s
     return b.node("Relu", [x], f"{name}/relu")
 
 
+def _head_tanh(b: _Builder, model: QuantizedRNN, x: str, precision: str, name: str) -> str:
+    """tanh of the top layer's values (:class:`edgernn.ir.HeadTanh`): in "int8" the reference's integers
+    (requantize to Q3.12, the int16 TANH as a Gather like the cells', requantize to int8 at its output_q),
+    in "int8-qdq" a float Tanh between Q/DQ at that quantization, else a float Tanh."""
+    tanh = model.head_tanh
+    if precision == "int8":
+        assert tanh is not None
+        hq = model.layers[-1].hidden_q
+        c = b.const
+        wide = b.node("Cast", [x], f"{name}/tanh/int64", to=TensorProto.INT64)
+        centered = b.node("Sub", [wide, c("top_zero_point_int64", np.array(hq.zero_point, np.int64))], f"{name}/tc")
+        q312 = requantize_nodes(
+            b, centered, tanh.to_q312.multiplier, tanh.to_q312.shift, 0, INT16_MIN, INT16_MAX, f"{name}/tanh/q312"
+        )
+        table = c("lut/tanh_int16", _lut_table(tanh_int16))
+        t = b.node(
+            "Cast", [b.node("Gather", [table, q312], f"{name}/tanh/int16")], f"{name}/tanh/q15", to=TensorProto.INT64
+        )
+        out = requantize_nodes(
+            b,
+            t,
+            tanh.to_int8.multiplier,
+            tanh.to_int8.shift,
+            tanh.output_q.zero_point,
+            INT8_MIN,
+            INT8_MAX,
+            f"{name}/tanh/i",
+        )
+        return b.node("Cast", [out], f"{name}/tanh", to=TensorProto.INT8)
+    if precision == "int8-qdq":  # the integer path's int16 steps as Q/DQ pairs around a float Tanh
+        q312 = b.quantize(b.dequantize(x), f"{name}/tanh/q312", 2.0**-12, 0, np.int16)
+        t = b.node("Tanh", [b.dequantize(q312)], f"{name}/tanh_float")
+        q15 = b.quantize(t, f"{name}/tanh/q15", 2.0**-15, 0, np.int16)
+        out_q = model.head_input_q
+        return b.quantize(b.dequantize(q15), f"{name}/tanh", out_q.scale, out_q.zero_point, np.int8)
+    return b.node("Tanh", [x], f"{name}/tanh")
+
+
+def _head_activation(b: _Builder, model: QuantizedRNN, x: str, precision: str, name: str) -> str:
+    """The activation between the recurrent stack and the head (ModelConfig.head_activation)."""
+    if model.config.head_activation is Activation.TANH:
+        return _head_tanh(b, model, x, precision, name)
+    return _head_relu(b, model, x, precision, name)
+
+
 def _running_mean(b: _Builder, model: QuantizedRNN, x: str, precision: str) -> str:
     """Row t of ``x`` (T, 1, W) becomes the mean of rows 0..t (:func:`edgernn.reference.running_mean`
     in "int8": ``zp + sign(s) * ((2|s| + n) / (2n))`` on the int64 sum ``s`` of ``h - zp``)."""
@@ -851,10 +896,10 @@ def _step_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProto, _
                 (new_state[1], f"{second.name(k)}_out", f"{second.role}_out", k, second.quant, second_elem)
             )
         x = new_state[0]
-    x = _head_relu(b, model, x, precision, "top")
+    x = _head_activation(b, model, x, precision, "top")
     if model.head is not None:
         if qdq:
-            y = _int8_head(b, model.head, x, model.layers[-1].hidden_q.scale)
+            y = _int8_head(b, model.head, x, model.head_input_q.scale)
         else:
             y = _exact_head(b, model.head, x) if integer else _float_head(b, model.head, x)
     else:
@@ -981,10 +1026,10 @@ def _sequence_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProt
         h_n = _last_row(b, x)  # output[:, -1] (the backward half has seen one step), or the mean
         if qdq:
             _register_state_quant(b, h_n, model.layers[-1].hidden_q, np.int8)
-    x = _head_relu(b, model, x, precision, "top")
-    h_n = _head_relu(b, model, h_n, precision, "h_n")
+    x = _head_activation(b, model, x, precision, "top")
+    h_n = _head_activation(b, model, h_n, precision, "h_n")
     if model.head is not None:
-        hq_scale = model.layers[-1].hidden_q.scale
+        hq_scale = model.head_input_q.scale
         if qdq:
             y = _int8_head(b, model.head, x, hq_scale)
             y_last = _int8_head(b, model.head, h_n, hq_scale, "head_last")

@@ -554,6 +554,26 @@ def _(cell: LSTMCellQ, e: _Int8Layer, h8: int | None) -> int:
     return out
 
 
+def _like(g: _Graph, t: int, name: str) -> int:
+    """A float tensor of ``t``'s shape."""
+    return g.tensor(name, g.tensors[t].shape, _T.FLOAT32)
+
+
+def _head_tanh(g: _Graph, check: _Checker, model: QuantizedRNN, h8: int) -> int:
+    """tanh before the head (:class:`edgernn.ir.HeadTanh`) as the cells' ops: QUANTIZE int8 -> int16 Q3.12,
+    int16 TANH (Q0.15), QUANTIZE int16 -> int8 at its output_q; each QUANTIZE's multiplier is the IR's rescale."""
+    tanh, hq = model.head_tanh, model.layers[-1].hidden_q
+    assert tanh is not None
+    shape = g.tensors[h8].shape
+    q312 = g.tensor("top/tanh_q312", shape, _T.INT16, _per_tensor(GATE_SCALE))
+    check.rescale("top/tanh_q312 (QUANTIZE)", tanh.to_q312, tflite_multiplier(hq.scale, 1.0, GATE_SCALE))
+    t = g.tanh(g.quantize(h8, q312), g.tensor("top/tanh_q15", shape, _T.INT16, _per_tensor(Q15_SCALE)))
+    out_q = model.head_input_q
+    out = g.tensor("top/tanh", shape, _T.INT8, _per_tensor(out_q.scale, out_q.zero_point))
+    check.rescale("top/tanh (QUANTIZE)", tanh.to_int8, tflite_multiplier(Q15_SCALE, 1.0, out_q.scale))
+    return g.quantize(t, out)
+
+
 def _int8_head(g: _Graph, check: _Checker, head: Dense, h8: int, hidden_q: QParams) -> int:
     fc = head.fc
     w_q, b_q = _fc_weight_quant(fc, hidden_q.scale, check, "head")
@@ -687,6 +707,11 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
                 "the LiteRT-exact TFLite variant has no LSTM form (the fused LSTM op's gates are not tensors)",
                 "export LSTM models with --format tflite (exact in TFLite Micro), onnx or c",
             )
+        if cfg.head_activation is Activation.TANH:  # its TANH would be LiteRT's, not the reference's table
+            raise UnsupportedModelError(
+                "the LiteRT-exact TFLite variant has no tanh before the head",
+                "export --format tflite (exact in TFLite Micro), onnx or c",
+            )
     g = _Graph() if exact is None else exact.ExactGraph()
     check = _Checker()
     act_type = _T.INT8 if integer else _T.FLOAT32
@@ -772,18 +797,23 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
         top = g.tensors[layer_in]
         quant = _per_tensor(last_q.scale, last_q.zero_point) if integer else None
         layer_in = g.relu(layer_in, g.tensor("top/relu", top.shape, top.type, quant))
+    elif cfg.head_activation is Activation.TANH:
+        if integer:
+            layer_in = _head_tanh(g, check, model, layer_in)
+        else:
+            layer_in = g.tanh(layer_in, _like(g, layer_in, "top/tanh"))
     elif cfg.head_activation is not Activation.NONE:
         raise UnsupportedModelError(f"TFLite export has no {cfg.head_activation.value} before the head")
     if model.head is not None:
         if exact is not None:
             y = exact.exact_head(g, model.head, layer_in)
         elif integer:
-            y = _int8_head(g, check, model.head, layer_in, last_q)
+            y = _int8_head(g, check, model.head, layer_in, model.head_input_q)
         else:
             y = _float_fc(g, layer_in, model.head.weight, model.head.bias, "y")
         outputs.append(info(y, "y", None, model.head.output_q))
     else:
-        outputs.append(info(layer_in, "y", None, last_q))
+        outputs.append(info(layer_in, "y", None, model.head_input_q))
     # Without a head, y of a GRU/Elman model is the last layer's new state: one tensor, listed
     # once in the subgraph's outputs and described twice (as y and as that layer's state).
     outputs.extend(state_outputs)

@@ -47,6 +47,7 @@ from edgernn.ir import (
     FloatCellWeights,
     FullyConnected,
     GRUCellQ,
+    HeadTanh,
     LSTMCellQ,
     Provenance,
     QParams,
@@ -116,6 +117,14 @@ def qparams_from_range(low: float, high: float) -> QParams:
     scale = f32((high - low) / (INT8_MAX - INT8_MIN))
     zero_point = round_half_away_from_zero(INT8_MIN - low / scale)
     return QParams(scale=scale, zero_point=int(np.clip(zero_point, INT8_MIN, INT8_MAX)))
+
+
+def head_tanh_qparams(hidden_q: QParams) -> QParams:
+    """The int8 quantization of tanh before the head: the range tanh maps the top layer's int8 range
+    onto (tanh is monotone, so it is the exact range of the values), as every other activation. A fixed
+    1/128 would be up to ~5x coarser than the hidden values for the small ranges LSTM tops often have."""
+    low, high = hidden_q.scale * (INT8_MIN - hidden_q.zero_point), hidden_q.scale * (INT8_MAX - hidden_q.zero_point)
+    return qparams_from_range(math.tanh(low), math.tanh(high))
 
 
 def f32(x: float) -> float:
@@ -329,11 +338,6 @@ def quantize_params(
                 f"calibration sequence {i} contains NaN or Inf", "clean the calibration data before quantizing"
             )
     cfg = params.config
-    if cfg.head_activation not in (Activation.NONE, Activation.RELU):
-        raise QuantizationError(
-            f"the int8 model has no {cfg.head_activation.value} between the recurrent stack and the head",
-            "use ReLU (or nothing) there; the float model runs it",
-        )
     if options.cell_clip > 0 and cfg.cell is not CellType.LSTM:
         raise QuantizationError(f"cell_clip is an LSTM option; this model is {cfg.cell.value}", "drop the cell clip")
     probe, input_observer = calibrate(params, calibration, options, initial_states)
@@ -361,6 +365,10 @@ def quantize_params(
             )
         )
         layer_input_q = hidden_q
+    head_tanh = None
+    if cfg.head_activation is Activation.TANH:
+        head_tanh = HeadTanh.of(layer_input_q, head_tanh_qparams(layer_input_q))
+        layer_input_q = head_tanh.output_q  # what the head reads
     head = None
     if params.head_weight is not None:
         assert params.head_bias is not None
@@ -388,6 +396,7 @@ def quantize_params(
         input_std=input_std,
         class_names=class_names,
         vocab=vocab,
+        head_tanh=head_tanh,
         provenance=Provenance(
             edgernn_version=__version__,
             source_sha256=float_params_sha256(params),

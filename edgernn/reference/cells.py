@@ -27,7 +27,17 @@ from edgernn.fixedpoint import (
     sub_saturating_int16,
     tanh_int16,
 )
-from edgernn.ir import Dense, ElmanCellQ, Embedding, FullyConnected, GRUCellQ, LSTMCellQ, QParams, Rescale
+from edgernn.ir import (
+    Dense,
+    ElmanCellQ,
+    Embedding,
+    FullyConnected,
+    GRUCellQ,
+    HeadTanh,
+    LSTMCellQ,
+    QParams,
+    Rescale,
+)
 from edgernn.types import Activation
 
 Ints = npt.NDArray[np.int64]
@@ -138,17 +148,22 @@ def dense(head: Dense, h: npt.ArrayLike) -> Ints:
     return gate_fc(head.fc, h)
 
 
-def head_activation(activation: Activation, h: npt.ArrayLike, hidden_q: QParams) -> Ints:
+def head_activation(activation: Activation, h: npt.ArrayLike, hidden_q: QParams, tanh: HeadTanh | None = None) -> Ints:
     """The activation between the recurrent stack and the head, on int8 hidden values at
-    ``hidden_q``: ReLU clamps below at the zero point (real 0) and keeps the scale."""
+    ``hidden_q``: ReLU clamps below at the zero point (real 0) and keeps the scale; tanh
+    (:class:`edgernn.ir.HeadTanh`) goes through the int16 TANH table and gives int8 at its ``output_q``."""
     h = np.asarray(h, dtype=np.int64)
     if activation is Activation.NONE:
         return h
     if activation is Activation.RELU:
         return np.maximum(h, hidden_q.zero_point)
+    if activation is Activation.TANH and tanh is not None:
+        q312 = requantize(h - hidden_q.zero_point, tanh.to_q312.multiplier, tanh.to_q312.shift, 0, INT16_MIN, INT16_MAX)
+        t = tanh_int16(q312)
+        return requantize(t, tanh.to_int8.multiplier, tanh.to_int8.shift, tanh.output_q.zero_point, INT8_MIN, INT8_MAX)
     raise UnsupportedModelError(
         f"the int8 model has no {activation.value} between the recurrent stack and the head",
-        "use ReLU (or nothing) there, or run the float model",
+        "use ReLU, tanh (or nothing) there, or run the float model",
     )
 
 

@@ -34,7 +34,7 @@ class ReferenceKernels:
         return cell_step(spec.directions[direction].quant, x, state, spec.hidden_q)
 
     def head(self, h: Array) -> Array:
-        h = head_activation(self.config.head_activation, h, self.model.layers[-1].hidden_q)
+        h = head_activation(self.config.head_activation, h, self.model.layers[-1].hidden_q, self.model.head_tanh)
         return dense(self.model.head, h) if self.model.head is not None else h
 
     def running_mean(self, hidden: Array) -> Array:

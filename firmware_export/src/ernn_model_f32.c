@@ -62,18 +62,22 @@ static ernn_status head_fc(const ernn_model_f32 *m, const ernn_model_f32_mem *me
     return ernn_fc_f32(m->head, top, y);
 }
 
-/* Where the ReLU'd top values go before the head: scratch (2 * gates * hidden_size floats), unused between steps. */
-static float *relu_buffer(const ernn_model_f32 *m, const ernn_model_f32_mem *mem)
+static int head_activated(const ernn_model_f32 *m)
+{
+    return m->head_relu || m->head_tanh;
+}
+
+/* Where the activated top values go before the head: scratch (2 * gates * hidden_size floats), unused between steps. */
+static float *activation_buffer(const ernn_model_f32 *m, const ernn_model_f32_mem *mem)
 {
     (void)m;
     return mem->scratch;
 }
 
-static void relu_values(const ernn_model_f32 *m, const float *in, float *out, int32_t n)
+static void activate_values(const ernn_model_f32 *m, const float *in, float *out, int32_t n)
 {
-    (void)m;
     for (int32_t j = 0; j < n; ++j) {
-        out[j] = in[j] > 0.0f ? in[j] : 0.0f;
+        out[j] = m->head_tanh ? ernn_tanh_f32(in[j]) : (in[j] > 0.0f ? in[j] : 0.0f);
     }
 }
 

@@ -20,8 +20,9 @@
  *     static int32_t vocab_size(const ERNN_MODEL *m)
  *     static const ERNN_VALUE *embedding_row(const ERNN_MODEL *m, int32_t token)   (token in range)
  *     static ernn_status head_fc(const ERNN_MODEL *m, const ERNN_MEM *mem, const ERNN_VALUE *top, ERNN_VALUE *y)
- *     static ERNN_VALUE *relu_buffer(const ERNN_MODEL *m, const ERNN_MEM *mem)   top_width values head_fc may read
- *     static void relu_values(const ERNN_MODEL *m, const ERNN_VALUE *in, ERNN_VALUE *out, int32_t n)
+ *     static int head_activated(const ERNN_MODEL *m)  an activation (ReLU or tanh) between the top layer and the head
+ *     static ERNN_VALUE *activation_buffer(const ERNN_MODEL *m, const ERNN_MEM *mem)   top_width values head_fc may read
+ *     static void activate_values(const ERNN_MODEL *m, const ERNN_VALUE *in, ERNN_VALUE *out, int32_t n)
  *     static void running_mean(const ERNN_MODEL *m, ERNN_VALUE *seq, int32_t steps, int32_t width)   in place
  *
  * The path keeps what differs in its own .c: the cells, the head's kernel and get_buffer_size().
@@ -67,6 +68,9 @@ ernn_status ERNN_API(check)(const ERNN_MODEL *m)
         return ERNN_ARG_ERROR;
     }
     if (m->head != NULL && m->head->in_features != top_width(m)) {
+        return ERNN_ARG_ERROR;
+    }
+    if (m->head_relu != 0 && m->head_tanh != 0) { /* one activation before the head */
         return ERNN_ARG_ERROR;
     }
     return ERNN_OK;
@@ -115,20 +119,20 @@ ernn_status ERNN_API(reset)(const ERNN_MODEL *m, const ERNN_MEM *mem)
     return ERNN_OK;
 }
 
-/* The head on the top layer's hidden values (or a copy of them when there is no head), after the ReLU
- * between them when the model has one (head_relu). */
+/* The head on the top layer's hidden values (or a copy of them when there is no head), after the activation
+ * between them when the model has one (ReLU or tanh: head_activated). */
 static ernn_status head_output(const ERNN_MODEL *m, const ERNN_MEM *mem, const ERNN_VALUE *top, ERNN_VALUE *y)
 {
     if (m->head != NULL) {
-        if (m->head_relu) {
-            ERNN_VALUE *relu = relu_buffer(m, mem);
-            relu_values(m, top, relu, top_width(m));
-            return head_fc(m, mem, relu, y);
+        if (head_activated(m)) {
+            ERNN_VALUE *activated = activation_buffer(m, mem);
+            activate_values(m, top, activated, top_width(m));
+            return head_fc(m, mem, activated, y);
         }
         return head_fc(m, mem, top, y);
     }
-    if (m->head_relu) {
-        relu_values(m, top, y, top_width(m));
+    if (head_activated(m)) {
+        activate_values(m, top, y, top_width(m));
         return ERNN_OK;
     }
     memcpy(y, top, (size_t)top_width(m) * sizeof(ERNN_VALUE));

@@ -83,28 +83,42 @@ static const int8_t *embedding_row(const ernn_model_s8 *m, int32_t token)
     return m->embedding->table + (size_t)token * (size_t)m->embedding->dim;
 }
 
+static int head_activated(const ernn_model_s8 *m)
+{
+    return m->head_relu || m->head_tanh;
+}
+
 /* The head is packed for the core like the cells' FCs: its widened input goes into scratch. */
 static ernn_status head_fc(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *top, int8_t *y)
 {
-    if (m->head_relu) {
-        /* top is relu_buffer (the gate rows of scratch): the head's widened input goes after them */
+    if (head_activated(m)) {
+        /* top is activation_buffer (the gate rows of scratch): the head's widened input goes after them */
         const int32_t rows = ernn_cell_rows(m->cells[0].type, cell_fc(&m->cells[0], 1), m->hidden_size);
         return ernn_fc_s8_s8_buffered(m->head, top, y, mem->scratch + rows);
     }
     return ernn_fc_s8_s8_buffered(m->head, top, y, mem->scratch);
 }
 
-/* Where the ReLU'd top values go before the head: the gate rows of scratch (int16 per gate row, so at
+/* Where the activated top values go before the head: the gate rows of scratch (int16 per gate row, so at
  * least 2 * hidden_size bytes >= the top width), unused between cell steps. */
-static int8_t *relu_buffer(const ernn_model_s8 *m, const ernn_model_s8_mem *mem)
+static int8_t *activation_buffer(const ernn_model_s8 *m, const ernn_model_s8_mem *mem)
 {
     (void)m;
     return (int8_t *)mem->scratch;
 }
 
-static void relu_values(const ernn_model_s8 *m, const int8_t *in, int8_t *out, int32_t n)
+/* ReLU: max(h, top_zero_point). tanh: edgernn.reference.cells.head_activation (int8 -> Q3.12 -> Q0.15 -> int8). */
+static void activate_values(const ernn_model_s8 *m, const int8_t *in, int8_t *out, int32_t n)
 {
     const int8_t zero = (int8_t)m->top_zero_point;
+    if (m->head_tanh) {
+        for (int32_t j = 0; j < n; ++j) {
+            const int32_t q312 = ernn_requantize(in[j] - zero, m->head_to_q312, 0, INT16_MIN, INT16_MAX);
+            const int16_t t = ernn_tanh_s16((int16_t)q312, 0, 0);
+            out[j] = (int8_t)ernn_requantize(t, m->head_to_int8, m->head_tanh_zero_point, INT8_MIN, INT8_MAX);
+        }
+        return;
+    }
     for (int32_t j = 0; j < n; ++j) {
         out[j] = in[j] < zero ? zero : in[j];
     }

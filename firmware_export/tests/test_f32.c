@@ -140,7 +140,7 @@ static void test_model(void)
         {ERNN_CELL_GRU, {{wx1, bx, H, 3 * H}, {wh, bh, H, 3 * H}, 0}},
     };
     const ernn_fc_f32_params head = {wh, bh, H, 2};
-    const ernn_model_f32 m = {cells, 2, 1, H, IN, NULL, 0, &head, 0, ERNN_READOUT_STATE};
+    const ernn_model_f32 m = {cells, 2, 1, H, IN, NULL, 0, &head, 0, ERNN_READOUT_STATE, 0};
     float hidden[2 * H], scratch[6 * H], work[2 * 10 * H];
     const ernn_model_f32_mem mem = {hidden, NULL, scratch};
     float xs[10 * IN], ys_run[10 * 2], ys_step[10 * 2], ys_seq[10 * 2], y[2];

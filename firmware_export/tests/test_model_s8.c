@@ -97,7 +97,7 @@ static ernn_model_s8 two_layer_model(ernn_cell_type type)
     cells[0] = random_cell(type, IN, 3);
     cells[1] = random_cell(type, H, -2);
     head = random_fc(H, 2, 7);
-    const ernn_model_s8 m = {cells, 2, 1, H, IN, NULL, &head, 0, 0, ERNN_READOUT_STATE};
+    const ernn_model_s8 m = {cells, 2, 1, H, IN, NULL, &head, 0, 0, ERNN_READOUT_STATE, 0, {0, 0}, {0, 0}, 0};
     return m;
 }
 
@@ -190,7 +190,7 @@ static void test_bidirectional(void)
     next_store = 0;
     cells[0] = random_cell(ERNN_CELL_GRU, IN, 1);
     cells[1] = cells[0];
-    const ernn_model_s8 m = {cells, 1, 2, H, IN, NULL, NULL, 0, 0, ERNN_READOUT_STATE};
+    const ernn_model_s8 m = {cells, 1, 2, H, IN, NULL, NULL, 0, 0, ERNN_READOUT_STATE, 0, {0, 0}, {0, 0}, 0};
     int8_t xs[STEPS * IN];
     int8_t rev[STEPS * IN];
     int8_t ys[STEPS * 2 * H];
@@ -233,6 +233,12 @@ static void test_check(void)
     head.in_features = H + 1;
     CHECK_EQ(ernn_model_s8_check(&m), ERNN_ARG_ERROR);
     head.in_features = H;
+    m.head_relu = 1;
+    m.head_tanh = 1; /* two activations before the head */
+    CHECK_EQ(ernn_model_s8_check(&m), ERNN_ARG_ERROR);
+    m.head_relu = 0;
+    CHECK_EQ(ernn_model_s8_check(&m), ERNN_OK);
+    m.head_tanh = 0;
     cells[1].type = ERNN_CELL_GRU; /* mixed cell types */
     CHECK_EQ(ernn_model_s8_check(&m), ERNN_ARG_ERROR);
 }

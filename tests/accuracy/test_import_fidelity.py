@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from edgernn import from_torch, predict, quantize
-from edgernn.types import Readout
+from edgernn.types import Activation, Readout
 from tests.import_fixtures import (
     SENTIMENT_VOCAB,
     TutorialClassifier,
@@ -54,3 +54,38 @@ def test_tutorial_classifier_int8_keeps_its_accuracy(trained) -> None:  # noqa: 
     pytorch_accuracy = _accuracy(want, test_labels)
     int8_accuracy = _accuracy(predict(quantized, test_sequences, backend="reference"), test_labels)
     assert abs(int8_accuracy - pytorch_accuracy) <= 0.01, (pytorch_accuracy, int8_accuracy)
+
+
+class TanhHeadClassifier(torch.nn.Module):
+    """tanh between the recurrent stack and the head: ``fc(tanh(h_n[-1]))`` of a 2-layer LSTM."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(SENTIMENT_VOCAB, 8)
+        self.lstm = torch.nn.LSTM(8, 12, num_layers=2, batch_first=True)
+        self.fc = torch.nn.Linear(12, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, (h, _) = self.lstm(self.embedding(x))
+        return self.fc(torch.tanh(h[-1]))
+
+
+def test_tanh_before_the_head_int8_keeps_its_accuracy() -> None:
+    """tanh before the head in int8 (edgernn.ir.HeadTanh): the float model equals PyTorch, the int8
+    reference is as accurate on the task, and the C runtime equals the reference bit for bit."""
+    sequences, labels = sentiment_task(800, seed=2)
+    torch.manual_seed(2)
+    module = train_classifier(TanhHeadClassifier(), sequences, labels, epochs=8)
+    test_sequences, test_labels = sentiment_task(400, seed=3)
+    quantized = quantize(module, sequences[:300])
+    assert quantized.config.head_activation is Activation.TANH and quantized.head_tanh is not None
+    want = pytorch_logits(module, test_sequences)
+    float_logits = predict(quantized, test_sequences, backend="float")
+    assert max(float(np.abs(g - w).max()) for g, w in zip(float_logits, want)) <= 1e-5
+    pytorch_accuracy = _accuracy(want, test_labels)
+    assert pytorch_accuracy >= 0.9  # it learned the task: the comparison below means something
+    int8 = predict(quantized, test_sequences, backend="reference")
+    int8_accuracy = _accuracy(int8, test_labels)
+    assert abs(int8_accuracy - pytorch_accuracy) <= 0.01, (pytorch_accuracy, int8_accuracy)
+    c = predict(quantized, test_sequences[:50], backend="c")
+    assert all(np.array_equal(a, b) for a, b in zip(c, int8[:50]))

@@ -386,8 +386,9 @@ def test_two_exports_in_one_cmake_build(runtime: str, gru, lstm, tmp_path: Path)
         ModelConfig(cell=CellType.LSTM, input_size=5, hidden_size=12, num_layers=2, output_size=3),
         ModelConfig(cell=CellType.GRU, vocab_size=20, embedding_dim=6, hidden_size=10),
         ModelConfig(cell=CellType.RNN, input_size=4, hidden_size=7, output_size=2),
+        ModelConfig(cell=CellType.LSTM, input_size=4, hidden_size=8, output_size=2, head_activation="tanh"),
     ],
-    ids=["lstm-2layer-head", "gru-tokens", "elman-head"],
+    ids=["lstm-2layer-head", "gru-tokens", "elman-head", "lstm-tanh-head"],
 )
 def test_single_header_compiles_as_c_and_cxx_and_is_exact(config: ModelConfig, tmp_path: Path) -> None:
     model = random_model(config, seed=3)

@@ -106,6 +106,15 @@ def _cases() -> list[Case]:
         Case("lstm-relu-nohead-seq", _cfg(CellType.LSTM, 8, 3, output_mode="sequence", head_activation="relu")),
         Case("gru-mean-relu-head", _cfg(CellType.GRU, 10, 4, output_size=3, readout="mean", head_activation="relu")),
         Case("lstm-mean-nohead", _cfg(CellType.LSTM, 6, 3, num_layers=2, readout="mean"), gain=6.0),
+        Case("gru-tanh-head", _cfg(CellType.GRU, 12, 4, num_layers=2, output_size=3, head_activation="tanh")),
+        Case("lstm-tanh-nohead-seq", _cfg(CellType.LSTM, 8, 3, output_mode="sequence", head_activation="tanh")),
+        # ReLU Elman 3x: top hidden values past 8 saturate the tanh's int16 Q3.12 input
+        Case(
+            "rnn-relu-tanh-head",
+            _cfg(CellType.RNN, 10, 4, output_size=3, nonlinearity="relu", head_activation="tanh"),
+            gain=3.0,
+        ),
+        Case("gru-mean-tanh-head", _cfg(CellType.GRU, 10, 4, output_size=3, readout="mean", head_activation="tanh")),
         Case(
             "rnn-bidir-last-output",
             _cfg(CellType.RNN, 10, 4, num_layers=2, bidirectional=True, output_size=3, readout="last_output"),
@@ -132,6 +141,7 @@ LONG = [
         _cfg(CellType.GRU, 16, 4, output_size=3, readout="mean", head_activation="relu"),
         steps=10_000,
     ),
+    Case("long-lstm-tanh-head", _cfg(CellType.LSTM, 12, 3, output_size=3, head_activation="tanh"), steps=10_000),
     Case(
         "long-rnn-tokens",
         ModelConfig(cell=CellType.RNN, hidden_size=8, vocab_size=30, embedding_dim=5, output_size=30),

@@ -107,6 +107,13 @@ CASES = [
         ),
         seed=22,
     ),
+    # tanh before the head (edgernn.ir.HeadTanh: the int16 TANH table between two requantizations)
+    Case(
+        "lstm-tanh-head-16",
+        ModelConfig(cell="lstm", input_size=5, hidden_size=16, output_size=3, head_activation="tanh"),
+        seed=24,
+        targets=("cortex-m0", "cortex-m4", "aarch64"),
+    ),
     Case(
         "gru-16-mean",
         ModelConfig(cell="gru", input_size=8, hidden_size=16, output_size=4, readout="mean"),

@@ -86,7 +86,28 @@ INT8_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("config", "gain", "seed"), INT8_CASES)
+
+def _tanh_head_case(cell: CellType, nonlinearity: str, gain: float) -> object:
+    config = ModelConfig(
+        cell=cell,
+        input_size=6,
+        hidden_size=24,
+        num_layers=2,
+        output_size=4,
+        nonlinearity=nonlinearity,
+        head_activation="tanh",
+    )
+    return pytest.param(config, gain, 25, id=f"{cell.value}-{nonlinearity}-tanh-before-head-gain{gain:g}")
+
+
+# tanh before the head; in the 1-LSB bound with the cells' activations
+TANH_HEAD_CASES = [_tanh_head_case(cell, "tanh", 1.0) for cell in CellType]
+# ReLU Elman at 3x: top hidden values past Q3.12's 8 saturate tanh's int16 input. Exact formats only: one
+# hidden LSB is ~17 here, so a 1-LSB difference of a non-exact runtime's h moves tanh across its whole range.
+TANH_HEAD_SATURATING = [_tanh_head_case(CellType.RNN, "relu", 3.0)]
+
+
+@pytest.mark.parametrize(("config", "gain", "seed"), INT8_CASES + TANH_HEAD_CASES + TANH_HEAD_SATURATING)
 def test_onnx_int8_is_bit_exact_free_running(config: ModelConfig, gain: float, seed: int) -> None:
     """Each side carries its own state over a long stream: step graph and sequence graph."""
     model = random_model(config, seed=seed, weight_gain=gain)
@@ -128,6 +149,8 @@ READOUT_CONFIGS = [
         readout="last_output",
     ),
     ModelConfig(cell=CellType.LSTM, input_size=4, hidden_size=8, output_mode="sequence", head_activation="relu"),
+    ModelConfig(cell=CellType.GRU, input_size=4, hidden_size=10, output_size=3, readout="mean", head_activation="tanh"),
+    ModelConfig(cell=CellType.LSTM, input_size=4, hidden_size=8, output_mode="sequence", head_activation="tanh"),
 ]
 
 
@@ -154,7 +177,7 @@ def test_onnx_readouts_equal_reference(config: ModelConfig) -> None:
 
 
 @pytest.mark.parametrize("backend", ["onnx-qdq", "tflite"])
-@pytest.mark.parametrize(("config", "gain", "seed"), INT8_CASES)
+@pytest.mark.parametrize(("config", "gain", "seed"), INT8_CASES + TANH_HEAD_CASES)
 def test_int8_within_one_lsb_with_fed_state(backend: str, config: ModelConfig, gain: float, seed: int) -> None:
     model = random_model(config, seed=seed, weight_gain=gain)
     d = fed_state_differences(backend, model, STEPS, seed)
@@ -188,6 +211,7 @@ FLOAT_CONFIGS = [
 ] + [
     ModelConfig(cell=CellType.LSTM, vocab_size=12, embedding_dim=4, hidden_size=10, output_size=12),
     ModelConfig(cell=CellType.RNN, input_size=5, hidden_size=16, num_layers=2, output_size=3, nonlinearity="relu"),
+    ModelConfig(cell=CellType.GRU, input_size=5, hidden_size=16, output_size=3, head_activation="tanh"),
 ]
 
 
@@ -197,7 +221,9 @@ def _float_reference(model: QuantizedRNN, xs: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "config", FLOAT_CONFIGS, ids=lambda c: f"{c.cell.value}-{c.nonlinearity.value}-{c.uses_tokens}"
+    "config",
+    FLOAT_CONFIGS,
+    ids=lambda c: f"{c.cell.value}-{c.nonlinearity.value}-{c.uses_tokens}-head_{c.head_activation.value}",
 )
 def test_float_exports_equal_numpy_float_model(config: ModelConfig) -> None:
     model = random_model(config, seed=7)

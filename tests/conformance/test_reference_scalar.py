@@ -60,3 +60,23 @@ def test_head_equals_scalar_fc() -> None:
     assert model.head is not None
     h = np.random.default_rng(0).integers(-128, 128, size=9).tolist()
     assert reference.dense(model.head, h).tolist() == scalar_ref.fc(model.head.fc, h)
+
+
+@pytest.mark.parametrize(
+    ("cell", "nonlinearity", "gain"),
+    [(CellType.GRU, "tanh", 1.0), (CellType.RNN, "relu", 3.0)],  # ReLU 3x: hidden values past Q3.12's 8 saturate
+)
+def test_head_tanh_equals_scalar_implementation(cell: CellType, nonlinearity: str, gain: float) -> None:
+    cfg = ModelConfig(
+        cell=cell, input_size=4, hidden_size=9, output_size=5, nonlinearity=nonlinearity, head_activation="tanh"
+    )
+    model = random_model(cfg, seed=5, weight_gain=gain)
+    assert model.head_tanh is not None and model.head is not None
+    q = model.layers[-1].hidden_q
+    every_int8 = list(range(-128, 128))
+    got = reference.cells.head_activation(Activation.TANH, every_int8, q, model.head_tanh).tolist()
+    assert got == scalar_ref.head_tanh(model.head_tanh, every_int8, q)
+    assert got[q.zero_point + 128] == model.head_tanh.output_q.zero_point  # tanh(0) = 0
+    assert all(a <= b for a, b in zip(got, got[1:]))  # monotone
+    assert model.head.fc.input_zero_point == model.head_tanh.output_q.zero_point
+    assert min(got) == -128 and max(got) == 127  # output_q covers tanh of the whole int8 range

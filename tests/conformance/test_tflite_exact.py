@@ -125,6 +125,12 @@ def test_lstm_is_refused_with_a_one_line_reason() -> None:
         tflite_export.build(model, "int8-exact")
 
 
+def test_tanh_before_the_head_is_refused_with_a_one_line_reason() -> None:
+    config = ModelConfig(cell=CellType.GRU, input_size=3, hidden_size=4, output_size=2, head_activation="tanh")
+    with pytest.raises(UnsupportedModelError, match="no tanh before the head"):
+        tflite_export.build(random_model(config, seed=1), "int8-exact")
+
+
 def test_cli_writes_the_exact_variant_and_the_backend_reads_it(tmp_path: Path) -> None:
     model = random_model(ModelConfig(cell=CellType.GRU, input_size=4, hidden_size=8, output_size=3), seed=2)
     ir.save(model, tmp_path / "m.ernn")

@@ -120,6 +120,38 @@ CASES = (
         )
         for cell in CellType
     ]
+    + [
+        pytest.param(
+            ModelConfig(
+                cell=cell,
+                input_size=5,
+                hidden_size=16,
+                num_layers=2,
+                output_size=3,
+                nonlinearity=nonlinearity,
+                head_activation="tanh",
+            ),
+            gain,
+            18,
+            id=f"{cell.value}-{nonlinearity}-tanh-before-head-gain{gain:g}",  # ReLU 3x: the Q3.12 input saturates
+        )
+        for cell, nonlinearity, gain in [
+            (CellType.GRU, "tanh", 1.0),
+            (CellType.LSTM, "tanh", 1.0),
+            (CellType.RNN, "tanh", 6.0),
+            (CellType.RNN, "relu", 3.0),
+        ]
+    ]
+    + [
+        pytest.param(
+            ModelConfig(
+                cell=CellType.GRU, input_size=5, hidden_size=16, output_mode="sequence", head_activation="tanh"
+            ),
+            1.0,
+            19,
+            id="gru-tanh-no-head",
+        )
+    ]
 )
 
 

@@ -279,13 +279,35 @@ def test_new_fields_round_trip_and_defaults_stay_out_of_files() -> None:
     assert header["schema_version"] == 2
     assert not {"readout", "head_activation", "nonlinearity"} & set(header["model"]["config"])
     assert "nonlinearity" not in header["model"]["layers"][0]["directions"][0]["quant"]
+    assert "head_tanh" not in header["model"]
+
+
+def test_head_tanh_round_trips_and_its_rescales_are_checked() -> None:
+    """The IR is the one source of truth: a file whose tanh rescales disagree with its scales is refused."""
+    model = random_model(
+        ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=6, output_size=2, head_activation="tanh")
+    )
+    assert model.head_tanh is not None and model.head is not None
+    back = ir.from_bytes(ir.to_bytes(model))
+    assert back.head_tanh == model.head_tanh and back.sha256 == model.sha256
+    xs = random_inputs(model.config, 30, seed=4)
+    np.testing.assert_array_equal(Stream(back).run(xs), Stream(model).run(xs))
+    wrong = dataclasses.replace(model.head_tanh.to_q312, multiplier=model.head_tanh.to_q312.multiplier + 1)
+    with pytest.raises(ModelFileError, match="to_q312 requantization .* disagrees with its scales"):
+        dataclasses.replace(model, head_tanh=dataclasses.replace(model.head_tanh, to_q312=wrong))
+    with pytest.raises(ModelFileError, match="head_tanh is present exactly when"):
+        dataclasses.replace(model, head_tanh=None)
+    # the head reads the tanh's quantization: its input zero point must be the tanh's
+    other_q = ir.QParams(model.head_tanh.output_q.scale, model.head_tanh.output_q.zero_point + 1)
+    with pytest.raises(ModelFileError, match="head input zero point differs"):
+        dataclasses.replace(model, head_tanh=ir.HeadTanh.of(model.layers[-1].hidden_q, other_q))
 
 
 def test_cell_and_config_must_agree_on_the_nonlinearity() -> None:
     model = random_model(ModelConfig(cell=CellType.RNN, input_size=3, hidden_size=6, nonlinearity="relu"), seed=2)
     with pytest.raises(ModelFileError, match="relu Elman cell, the config says otherwise"):
         dataclasses.replace(model, config=dataclasses.replace(model.config, nonlinearity=Activation.TANH))
-    with pytest.raises(ModelFileError, match="no tanh before the head"):
+    with pytest.raises(ModelFileError, match="head_tanh is present exactly when"):
         dataclasses.replace(model, config=dataclasses.replace(model.config, head_activation=Activation.TANH))
     with pytest.raises(UnsupportedModelError, match="only the Elman RNN takes nonlinearity 'relu'"):
         ModelConfig(cell=CellType.GRU, input_size=3, hidden_size=6, nonlinearity="relu")

@@ -270,7 +270,13 @@ def test_qat_refuses_a_cell_clip() -> None:
 
 
 @pytest.mark.parametrize(
-    "semantics", [{"readout": "mean"}, {"head_activation": "relu"}, {"cell": CellType.RNN, "nonlinearity": "relu"}]
+    "semantics",
+    [
+        {"readout": "mean"},
+        {"head_activation": "relu"},
+        {"head_activation": "tanh"},
+        {"cell": CellType.RNN, "nonlinearity": "relu"},
+    ],
 )
 def test_qat_refuses_semantics_it_does_not_model(semantics: dict[str, object]) -> None:
     """fake_quant_forward computes the head on h_n of a tanh model: anything else is refused, not

@@ -73,6 +73,7 @@ typedef struct {
     const ernn_fc_f32_params *head;     /**< Dense head, or NULL. */
     int32_t head_relu;                  /**< 1: ReLU between the top layer and the head. */
     int32_t readout;                    /**< ernn_readout (0, ERNN_READOUT_STATE, by default). */
+    int32_t head_tanh;                  /**< 1: tanh between the top layer and the head (head_relu 0). */
 } ernn_model_f32;
 
 /** Caller-owned memory of one float model instance. */

@@ -42,6 +42,13 @@ typedef struct {
     int32_t head_relu;      /**< 1: ReLU between the top layer and the head, max(h, top_zero_point). 0: none. */
     int32_t top_zero_point; /**< The top layer's hidden zero point (real 0), for head_relu. */
     int32_t readout;        /**< ernn_readout (0, ERNN_READOUT_STATE, by default). */
+    /** 1: tanh between the top layer and the head (head_relu 0), edgernn.ir.HeadTanh: the int8 h becomes
+     * sat16(requantize(h - top_zero_point, head_to_q312)) (Q3.12), the int16 TANH gives Q0.15, and
+     * requantize(., head_to_int8) + head_tanh_zero_point (int8) is the head's input. 0: none. */
+    int32_t head_tanh;
+    ernn_rescale head_to_q312;   /**< top hidden scale / 2^-12. */
+    ernn_rescale head_to_int8;   /**< 2^-15 / the tanh output's scale. */
+    int32_t head_tanh_zero_point; /**< The tanh output's zero point (the head's input zero point). */
 } ernn_model_s8;
 
 /** Caller-owned memory of one model instance. */
