@@ -4,11 +4,17 @@ exact: docs/compatibility.md.)"""
 
 from __future__ import annotations
 
+import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
+from onnx import TensorProto
 
 from edgernn.errors import UnsupportedModelError
 from edgernn.seq2seq import Seq2SeqRunner
+from edgernn.export import onnx as onnx_export
 from edgernn.seq2seq.backends import BackendSeq2Seq
+from edgernn.seq2seq.bridge_onnx import build_bridge
 from tests.unit.test_seq2seq import MODELS, random_seq2seq, random_sources
 
 CASES = [("onnx", name) for name in MODELS] + [
@@ -27,3 +33,47 @@ def test_tflite_refuses_a_bidirectional_encoder() -> None:
     """A .tflite is a streaming step model: a bidirectional encoder goes to ONNX or C instead."""
     with pytest.raises(UnsupportedModelError, match="bidirectional"):
         BackendSeq2Seq(random_seq2seq(**MODELS["gru-bi"]), "tflm")
+
+
+def test_the_onnx_backend_runs_the_bridge_graph() -> None:
+    """encoder.onnx -> bridge.onnx -> decoder.onnx: no integer reference between the graphs."""
+    model = random_seq2seq(**MODELS["gru-bi"])
+    backend = BackendSeq2Seq(model, "onnx")
+    assert backend.bridge is not None
+
+    def refuse(summary: object) -> None:
+        raise AssertionError("the reference bridge ran")
+
+    backend.reference.bridge = refuse  # type: ignore[method-assign]
+    sources = random_sources(4, seed=5, longest=12)
+    assert backend.greedy(sources) == Seq2SeqRunner(model).greedy(sources)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_bridge_graph_equals_the_reference_bridge(name: str) -> None:
+    """The bridge graph passes the full ONNX check, takes the encoder sequence graph's ``y_last``,
+    returns the decoder step graph's state inputs (names, dtypes, shapes) and equals
+    :meth:`Seq2SeqRunner.bridge` exactly over random and extreme int8 summaries."""
+    model = random_seq2seq(**MODELS[name])
+    proto = build_bridge(model)
+    onnx.checker.check_model(proto, full_check=True)
+    encoder_out = {t.name: t for t in onnx_export.build(model.encoder, "int8", "sequence").outputs}["y_last"]
+    decoder_in = [t for t in onnx_export.build(model.decoder, "int8", "step").inputs if t.role != "x"]
+    (graph_in,) = proto.graph.input
+    assert graph_in.name == encoder_out.name
+    assert graph_in.type.tensor_type.elem_type == TensorProto.INT8 and encoder_out.dtype == "int8"
+    assert [d.dim_value for d in graph_in.type.tensor_type.shape.dim] == list(encoder_out.shape)
+    assert [o.name for o in proto.graph.output] == [t.name for t in decoder_in]
+    dtypes = {TensorProto.INT8: "int8", TensorProto.INT16: "int16"}
+    assert [dtypes[o.type.tensor_type.elem_type] for o in proto.graph.output] == [t.dtype for t in decoder_in]
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    width = graph_in.type.tensor_type.shape.dim[1].dim_value
+    rng = np.random.default_rng(7)
+    summaries = [np.full(width, v) for v in (-128, 127, 0)] + list(rng.integers(-128, 128, (300, width)))
+    reference = Seq2SeqRunner(model)
+    for summary in summaries:
+        expected = [a[0] for cell in reference.bridge(summary[None].astype(np.int64)) for a in cell]
+        got = session.run(None, {"y_last": summary[None].astype(np.int8)})
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert np.array_equal(g[0].astype(np.int64), e)
