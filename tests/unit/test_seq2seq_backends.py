@@ -11,8 +11,8 @@ import pytest
 from onnx import TensorProto
 
 from edgernn.errors import UnsupportedModelError
-from edgernn.seq2seq import Seq2SeqRunner
 from edgernn.export import onnx as onnx_export
+from edgernn.seq2seq import Seq2SeqRunner
 from edgernn.seq2seq.backends import BackendSeq2Seq
 from edgernn.seq2seq.bridge_onnx import build_bridge
 from tests.unit.test_seq2seq import MODELS, random_seq2seq, random_sources
