@@ -6,8 +6,10 @@ the decoder's *step* graph runs one token with its state fed in and read back. T
 them is the bridge (a fully connected layer, the int16 TANH and a rescale per decoder layer). On
 the ``"onnx"`` backend it is a third graph (:mod:`edgernn.seq2seq.bridge_onnx`, integer-exact) run
 by ONNX Runtime on the encoder sequence graph's ``y_last``, so the whole pipeline is
-encoder.onnx -> bridge.onnx -> decoder.onnx. On the other backends the integer reference computes
-it on the host from the encoder's summary, read off its per-step outputs (forward half at the last
+encoder.onnx -> bridge.onnx -> decoder.onnx; likewise ``"tflm"`` runs the TFLite bridge model
+(:mod:`edgernn.seq2seq.bridge_tflite`) in TFLite Micro on the encoder step model's last output. On
+the other backends (LiteRT, C ...) the integer reference computes it on the host from the encoder's
+summary, read off its per-step outputs (forward half at the last
 step, backward half at step 0), which is its final state. With exact backends the result equals
 the reference's greedy decoding token for token (tests/unit/test_seq2seq_backends.py).
 """
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edgernn.engine import ModelState
+from edgernn.export import state_roles
 from edgernn.runtime.backends import Backend, create_backend
 from edgernn.seq2seq.model import Seq2SeqRNN
 from edgernn.seq2seq.runner import Seq2SeqRunner, Tokens, check_source
@@ -48,6 +51,29 @@ class OnnxBridge:
         return tuple(tuple(out[n][0].astype(np.int64) for n in names) for names in self.names)
 
 
+class TflmBridge:
+    """The bridge model in TFLite Micro, fed by the encoder step model's last top hidden state."""
+
+    def __init__(self, model: Seq2SeqRNN) -> None:
+        from tflite_micro.python.tflite_micro import runtime as tflm_runtime  # the tflm backend's own dependency
+
+        from edgernn.seq2seq.bridge_tflite import build_bridge_tflite
+
+        data = build_bridge_tflite(model)
+        self.interpreter = tflm_runtime.Interpreter.from_bytes(data, arena_size=max(1 << 16, 16 * len(data)))
+        self.widths = [len(state_roles(model.decoder.config.cell, True))] * len(model.bridge)
+
+    def encode(self, encoder: Backend, tokens: np.ndarray) -> ModelState:
+        y_last = np.asarray(encoder.run_whole(tokens))[-1]
+        self.interpreter.set_input(y_last[None].astype(np.int8), 0)
+        self.interpreter.invoke()
+        outputs = iter(range(sum(self.widths)))
+        read = self.interpreter.get_output
+        return tuple(
+            tuple(np.asarray(read(next(outputs))).reshape(-1).astype(np.int64) for _ in range(w)) for w in self.widths
+        )
+
+
 class BackendSeq2Seq:
     """Greedy decoding with the encoder and decoder on the runtime backend ``name``."""
 
@@ -56,7 +82,11 @@ class BackendSeq2Seq:
         self.encoder: Backend = create_backend(name, model.encoder)
         self.decoder: Backend = create_backend(name, model.decoder)
         self.reference = Seq2SeqRunner(model, integer=True)
-        self.bridge: OnnxBridge | None = OnnxBridge(model) if name == "onnx" else None
+        self.bridge: OnnxBridge | TflmBridge | None = None
+        if name == "onnx":
+            self.bridge = OnnxBridge(model)
+        elif name == "tflm":
+            self.bridge = TflmBridge(model)
 
     def encode(self, src: Tokens) -> ModelState:
         """The decoder's initial state (unbatched) for one source."""

@@ -8,13 +8,17 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from ai_edge_litert.interpreter import Interpreter
 from onnx import TensorProto
+from tflite_micro.python.tflite_micro import runtime as tflm_runtime
 
 from edgernn.errors import UnsupportedModelError
 from edgernn.export import onnx as onnx_export
+from edgernn.export import tflite as tflite_export
 from edgernn.seq2seq import Seq2SeqRunner
 from edgernn.seq2seq.backends import BackendSeq2Seq
 from edgernn.seq2seq.bridge_onnx import build_bridge
+from edgernn.seq2seq.bridge_tflite import build_bridge_tflite
 from tests.unit.test_seq2seq import MODELS, random_seq2seq, random_sources
 
 CASES = [("onnx", name) for name in MODELS] + [
@@ -77,3 +81,39 @@ def test_bridge_graph_equals_the_reference_bridge(name: str) -> None:
         assert len(got) == len(expected)
         for g, e in zip(got, expected):
             assert np.array_equal(g[0].astype(np.int64), e)
+
+
+@pytest.mark.parametrize("name", [n for n, kwargs in MODELS.items() if kwargs.get("bidirectional") is False])
+def test_tflite_bridge_model_equals_the_reference_bridge(name: str) -> None:
+    """The TFLite bridge model in TFLite Micro: the decoder step model's state inputs (names, dtypes,
+    shapes) from the encoder's int8 summary, equal to :meth:`Seq2SeqRunner.bridge` exactly."""
+    model = random_seq2seq(**MODELS[name])
+    data = build_bridge_tflite(model)
+    decoder_in = [t for t in tflite_export.build(model.decoder).inputs if t.role != "x"]
+    interpreter = tflm_runtime.Interpreter.from_bytes(data, arena_size=1 << 16)
+    details = Interpreter(model_content=data).get_output_details()  # LiteRT reads the tensor names
+    assert [(d["name"], np.dtype(d["dtype"]).name, tuple(d["shape"])) for d in details] == [
+        (t.name, t.dtype, tuple(t.shape)) for t in decoder_in
+    ]
+    width = model.encoder.config.hidden_size
+    rng = np.random.default_rng(11)
+    reference = Seq2SeqRunner(model)
+    for summary in [np.full(width, v) for v in (-128, 127, 0)] + list(rng.integers(-128, 128, (300, width))):
+        interpreter.set_input(summary[None].astype(np.int8), 0)
+        interpreter.invoke()
+        expected = [a[0] for cell in reference.bridge(summary[None].astype(np.int64)) for a in cell]
+        for k, e in enumerate(expected):
+            assert np.array_equal(np.asarray(interpreter.get_output(k)).reshape(-1).astype(np.int64), e)
+
+
+def test_the_tflm_backend_runs_the_bridge_model() -> None:
+    model = random_seq2seq(**MODELS["gru-to-lstm"])
+    backend = BackendSeq2Seq(model, "tflm")
+    assert backend.bridge is not None
+
+    def refuse(summary: object) -> None:
+        raise AssertionError("the reference bridge ran")
+
+    backend.reference.bridge = refuse  # type: ignore[method-assign]
+    sources = random_sources(4, seed=6, longest=12)
+    assert backend.greedy(sources) == Seq2SeqRunner(model).greedy(sources)
