@@ -5,10 +5,11 @@ likewise; each is exactly the single-model export of that half (same metadata, s
 With ONNX the bridge between them is a third graph, ``<prefix>_bridge.onnx``
 (:mod:`edgernn.seq2seq.bridge_onnx`, integer-exact): it takes the encoder sequence graph's
 ``y_last`` and returns the decoder step graph's initial state inputs (``h{k}``, ``h{k}_q15`` or
-``c{k}``), so ONNX Runtime alone runs encoder -> bridge -> decoder. The TFLite pair has no bridge
-graph yet: :class:`edgernn.seq2seq.backends.BackendSeq2Seq` computes it on the host with the
-integer reference. TFLite files are streaming step models, so a bidirectional encoder is refused
-there (export it as ONNX or C).
+``c{k}``), so ONNX Runtime alone runs encoder -> bridge -> decoder. With TFLite it is
+``<prefix>_bridge.tflite`` (:mod:`edgernn.seq2seq.bridge_tflite`, int8, exact in TFLite Micro):
+the encoder step model's last ``h{L-1}_out`` in, the decoder step model's state inputs out.
+TFLite files are streaming step models, so a bidirectional encoder is refused there (export it as
+ONNX or C).
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ def export_graphs(model: Seq2SeqRNN, folder: str | Path, fmt: str, prefix: str =
     if fmt == "onnx":
         from edgernn.seq2seq.bridge_onnx import build_bridge
 
-        bridge = out / f"{prefix}_bridge.onnx"
-        write_bytes_atomic(bridge, build_bridge(model).SerializeToString())
-        written.append(bridge)
+        data = build_bridge(model).SerializeToString()
+    else:
+        from edgernn.seq2seq.bridge_tflite import build_bridge_tflite
+
+        data = build_bridge_tflite(model)
+    bridge = out / f"{prefix}_bridge.{ext}"
+    write_bytes_atomic(bridge, data)
+    written.append(bridge)
     return written

@@ -4,6 +4,8 @@ exact: docs/compatibility.md.)"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -19,6 +21,7 @@ from edgernn.seq2seq import Seq2SeqRunner
 from edgernn.seq2seq.backends import BackendSeq2Seq
 from edgernn.seq2seq.bridge_onnx import build_bridge
 from edgernn.seq2seq.bridge_tflite import build_bridge_tflite
+from edgernn.seq2seq.export_graphs import export_graphs
 from tests.unit.test_seq2seq import MODELS, random_seq2seq, random_sources
 
 CASES = [("onnx", name) for name in MODELS] + [
@@ -117,3 +120,10 @@ def test_the_tflm_backend_runs_the_bridge_model() -> None:
     backend.reference.bridge = refuse  # type: ignore[method-assign]
     sources = random_sources(4, seed=6, longest=12)
     assert backend.greedy(sources) == Seq2SeqRunner(model).greedy(sources)
+
+
+def test_export_graphs_writes_the_tflite_bridge(tmp_path: Path) -> None:
+    model = random_seq2seq(**MODELS["gru-to-lstm"])
+    written = export_graphs(model, tmp_path / "g", "tflite", "g2p")
+    assert sorted(p.name for p in written) == ["g2p_bridge.tflite", "g2p_decoder.tflite", "g2p_encoder.tflite"]
+    assert (tmp_path / "g" / "g2p_bridge.tflite").read_bytes() == build_bridge_tflite(model)
