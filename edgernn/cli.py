@@ -770,7 +770,7 @@ def seq2seq_convert(model: Path, inputs: tuple[str, ...], backend: str, beam: in
     default="c",
     show_default=True,
     help="c: one C folder with the bridge and greedy decoder; onnx/tflite: the encoder and decoder graphs"
-    " (<prefix>_encoder.*, <prefix>_decoder.*) in the folder; the bridge between them runs on the host.",
+    " (<prefix>_encoder.*, <prefix>_bridge.*, <prefix>_decoder.*) in the folder.",
 )
 def seq2seq_export(model: Path, output: Path, prefix: str, target: str, max_input_len: int, fmt: str) -> None:
     """Write a C folder (the runtime, both models, the bridge, the API and a self-test), or the

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 from click.testing import CliRunner, Result
 
@@ -76,7 +77,25 @@ def test_export_graphs(trained: Path, tmp_path: Path) -> None:
     result = invoke("seq2seq", "export", trained, "--format", "onnx", "-o", tmp_path / "g", "--prefix", "g2p")
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (tmp_path / "g").iterdir())
-    assert names == ["g2p_decoder.onnx", "g2p_decoder.sequence.onnx", "g2p_encoder.onnx"]
+    assert names == ["g2p_bridge.onnx", "g2p_decoder.onnx", "g2p_decoder.sequence.onnx", "g2p_encoder.onnx"]
+    # a user with only onnxruntime: encoder -> bridge -> greedy decoder steps, from the files
+    model = load(trained)
+    session = {p: ort.InferenceSession(tmp_path / "g" / f"g2p_{p}.onnx") for p in ("encoder", "bridge", "decoder")}
+    state_names = [i.name for i in session["decoder"].get_inputs() if i.name != "tokens"]
+    sources = [np.array([0, 1, 2]), np.array([3]), np.array([2, 2, 0, 1])]
+    got = []
+    for src in sources:
+        (y_last,) = session["encoder"].run(["y_last"], {"tokens": src.reshape(-1, 1)})
+        state = dict(zip(state_names, session["bridge"].run(state_names, {"y_last": y_last})))
+        token, out = model.bos, []
+        for _ in range(model.max_output_len):
+            y, *new = session["decoder"].run(["y", *(f"{n}_out" for n in state_names)], {"tokens": [token], **state})
+            state, token = dict(zip(state_names, new)), int(np.argmax(y))
+            if token == model.eos:
+                break
+            out.append(token)
+        got.append(out)
+    assert got == Seq2SeqRunner(model).greedy(sources)
 
 
 @pytest.mark.parametrize(
