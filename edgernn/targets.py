@@ -304,9 +304,7 @@ def build_step_harness(
     t = get_target(target)
     info = export_info(export_dir)
     if info.bidirectional:
-        raise EdgeRNNError(
-            "a bidirectional or mean-over-time model has no per-step cost", "measure a streaming model"
-        )
+        raise EdgeRNNError("a bidirectional or mean-over-time model has no per-step cost", "measure a streaming model")
     if not info.int8:
         raise EdgeRNNError("the step harness runs int8 exports", "export without --float")
     build_dir = Path(build_dir)
