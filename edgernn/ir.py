@@ -892,13 +892,19 @@ def _from_tree(tp: Any, node: Any, arrays: dict[str, np.ndarray], path: str, con
 
 def to_bytes(model: QuantizedRNN) -> bytes:
     """Serialize to the ``.ernn`` zip format (deterministic: same model, same bytes)."""
+    return container_bytes(model, FORMAT_NAME, SCHEMA_VERSION, model.sha256)
+
+
+def container_bytes(model: object, format_name: str, schema_version: int, model_sha256: str) -> bytes:
+    """The ``.ernn`` zip of any frozen model dataclass (this module's, or an encoder-decoder's): the
+    header (format, schema, hash, the model's fields as a tree) and one ``.npy`` entry per array."""
     arrays: dict[str, np.ndarray] = {}
     tree = _to_tree(model, "", arrays)
     header = {
-        "format": FORMAT_NAME,
-        "schema_version": SCHEMA_VERSION,
+        "format": format_name,
+        "schema_version": schema_version,
         "edgernn_version": __version__,
-        "model_sha256": model.sha256,
+        "model_sha256": model_sha256,
         "model": tree,
     }
     buf = io.BytesIO()

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import os
 import zipfile
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgernn import __version__, archive
+from edgernn import archive
 from edgernn.errors import ModelFileError, UnsupportedModelError
 from edgernn.fileio import write_bytes_atomic
 from edgernn.ir import (
@@ -52,7 +51,7 @@ from edgernn.ir import (
     _frozen_array,
     _set,
     _to_tree,
-    _write_entry,
+    container_bytes,
 )
 from edgernn.types import CellType, OutputMode
 
@@ -194,23 +193,7 @@ def iter_bridge_fcs(model: Seq2SeqRNN) -> list[FullyConnected]:
 
 def to_bytes(model: Seq2SeqRNN) -> bytes:
     """Serialize to a zip (deterministic: same model, same bytes)."""
-    arrays: dict[str, np.ndarray] = {}
-    tree = _to_tree(model, "", arrays)
-    header = {
-        "format": FORMAT_NAME,
-        "schema_version": SCHEMA_VERSION,
-        "edgernn_version": __version__,
-        "model_sha256": model.sha256,
-        "model": tree,
-    }
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        _write_entry(zf, HEADER_NAME, json.dumps(header, indent=1, sort_keys=True).encode())
-        for name in sorted(arrays):
-            npy = io.BytesIO()
-            np.lib.format.write_array(npy, arrays[name], allow_pickle=False)
-            _write_entry(zf, f"arrays/{name}.npy", npy.getvalue())
-    return buf.getvalue()
+    return container_bytes(model, FORMAT_NAME, SCHEMA_VERSION, model.sha256)
 
 
 def save(model: Seq2SeqRNN, path: str | os.PathLike[str]) -> Path:
