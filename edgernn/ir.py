@@ -931,17 +931,29 @@ def save(model: QuantizedRNN, path: str | os.PathLike[str]) -> Path:
 
 
 def from_bytes(data: bytes, source: str = "model") -> QuantizedRNN:
-    """Parse and validate ``.ernn`` bytes. Raises :class:`ModelFileError` naming the problem.
+    """Parse and validate ``.ernn`` bytes. Raises :class:`ModelFileError` naming the problem."""
+    return read_container(data, source, QuantizedRNN, _check_header, "pass a .ernn file written by `edgernn quantize`")
+
+
+_Model = typing.TypeVar("_Model")
+
+
+def read_container(
+    data: bytes,
+    source: str,
+    cls: type[_Model],
+    check_header: typing.Callable[[Any, str], None],
+    fix: str,
+) -> _Model:
+    """The validated model of class ``cls`` in ``.ernn`` container bytes (single models and
+    encoder-decoders); ``check_header`` refuses a header of the wrong kind or schema, ``fix`` says
+    which file to pass instead of a non-zip.
 
     Memory is bounded by the file: entries are checked against their compressed sizes and the
     header before anything is decompressed, and every array's declared shape against its bytes.
     """
     zf = archive.open_zip(
-        data,
-        ModelFileError(
-            f"{source} is not an edgernn model (not a zip archive, or truncated)",
-            "pass a .ernn file written by `edgernn quantize`",
-        ),
+        data, ModelFileError(f"{source} is not an edgernn model (not a zip archive, or truncated)", fix)
     )
     with zf:
         entries = archive.check_entries(zf, len(data), source, ModelFileError, _MIN_EXPANDED_BYTES, _MAX_ARCHIVE_BYTES)
@@ -953,7 +965,7 @@ def from_bytes(data: bytes, source: str = "model") -> QuantizedRNN:
         except (ValueError, RecursionError) as exc:
             what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise ModelFileError(f"{source}: the model header is corrupt ({what})") from None
-        _check_header(header, source)
+        check_header(header, source)
         referenced = _array_references(header["model"])
         unexpected = sorted(set(entries) - {HEADER_NAME} - {f"arrays/{name}.npy" for name in referenced})
         if unexpected:
@@ -966,12 +978,12 @@ def from_bytes(data: bytes, source: str = "model") -> QuantizedRNN:
             data_bytes = archive.read_entry(zf, entries[entry], f"{source}: array {entry}", ModelFileError)
             arrays[name] = archive.read_npy(data_bytes, f"{source}: array {entry}", ModelFileError)
     try:
-        model = _from_tree(QuantizedRNN, header["model"], arrays, "model", {})
+        model = _from_tree(cls, header["model"], arrays, "model", {})
     except (UnsupportedModelError, ValueError, RecursionError) as exc:
         if isinstance(exc, ModelFileError):
             raise
         raise ModelFileError(f"{source}: invalid model ({exc})") from None
-    if model.sha256 != header.get("model_sha256"):
+    if model.sha256 != header.get("model_sha256"):  # type: ignore[attr-defined]
         raise ModelFileError(f"{source}: content does not match its recorded hash (corrupt or edited file)")
     return model
 

@@ -33,33 +33,28 @@ from pathlib import Path
 
 import numpy as np
 
-from edgernn import archive
-from edgernn.errors import ModelFileError, UnsupportedModelError
+from edgernn.errors import ModelFileError
 from edgernn.fileio import write_bytes_atomic
 from edgernn.ir import (
     GATE_SCALE,
     Q15_SCALE,
     FullyConnected,
-    IRValidationError,
     QuantizedRNN,
     Rescale,
-    _array_references,
     _check_derived,
     _check_fc_arithmetic,
     _fail,
-    _from_tree,
     _frozen_array,
     _set,
     _to_tree,
     container_bytes,
+    read_container,
 )
 from edgernn.types import CellType, OutputMode
 
 FORMAT_NAME = "edgernn-seq2seq"
 SCHEMA_VERSION = 1
 HEADER_NAME = "edgernn.json"
-_MIN_EXPANDED_BYTES = 16 << 20
-_MAX_ARCHIVE_BYTES = 1 << 30
 #: The decoder emits at most this many tokens per input when the model states no smaller limit.
 MAX_OUTPUT_LEN_LIMIT = 1024
 
@@ -204,55 +199,24 @@ def save(model: Seq2SeqRNN, path: str | os.PathLike[str]) -> Path:
 
 def from_bytes(data: bytes, source: str = "model") -> Seq2SeqRNN:
     """Parse and validate seq2seq ``.ernn`` bytes; :class:`ModelFileError` names any problem."""
-    zf = archive.open_zip(
-        data,
-        ModelFileError(
-            f"{source} is not an edgernn model (not a zip archive, or truncated)",
-            "pass a seq2seq .ernn file written by `edgernn seq2seq train`",
-        ),
+    return read_container(
+        data, source, Seq2SeqRNN, _check_header, "pass a seq2seq .ernn file written by `edgernn seq2seq train`"
     )
-    with zf:
-        entries = archive.check_entries(zf, len(data), source, ModelFileError, _MIN_EXPANDED_BYTES, _MAX_ARCHIVE_BYTES)
-        if HEADER_NAME not in entries:
-            raise ModelFileError(f"{source} has no {HEADER_NAME}; it is not an edgernn model")
-        try:
-            header = json.loads(
-                archive.read_entry(zf, entries[HEADER_NAME], f"{source}: {HEADER_NAME}", ModelFileError)
-            )
-        except (ValueError, RecursionError):
-            raise ModelFileError(f"{source}: the model header is corrupt") from None
-        if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
-            raise ModelFileError(
-                f"{source} is not a seq2seq model",
-                "pass a file written by `edgernn seq2seq train` (single models: run)",
-            )
-        version = header.get("schema_version")
-        if not isinstance(version, int) or version < 1 or "model" not in header:
-            raise ModelFileError(f"{source}: unsupported or incomplete model header")
-        if version > SCHEMA_VERSION:
-            raise ModelFileError(
-                f"{source} uses seq2seq schema {version}, this edgernn reads up to {SCHEMA_VERSION}", "upgrade edgernn"
-            )
-        referenced = _array_references(header["model"])
-        unexpected = sorted(set(entries) - {HEADER_NAME} - {f"arrays/{name}.npy" for name in referenced})
-        if unexpected:
-            raise ModelFileError(f"{source} holds entries its header does not reference ({unexpected[0]!r}, ...)")
-        arrays: dict[str, np.ndarray] = {}
-        for name in sorted(referenced):
-            entry = f"arrays/{name}.npy"
-            if entry not in entries:
-                raise ModelFileError(f"{source}: array {entry} is missing")
-            raw = archive.read_entry(zf, entries[entry], f"{source}: array {entry}", ModelFileError)
-            arrays[name] = archive.read_npy(raw, f"{source}: array {entry}", ModelFileError)
-    try:
-        model = _from_tree(Seq2SeqRNN, header["model"], arrays, "model", {})
-    except IRValidationError:
-        raise
-    except (UnsupportedModelError, ValueError, RecursionError) as exc:
-        raise ModelFileError(f"{source}: invalid model ({exc})") from None
-    if model.sha256 != header.get("model_sha256"):
-        raise ModelFileError(f"{source}: content does not match its recorded hash (corrupt or edited file)")
-    return model
+
+
+def _check_header(header: object, source: str) -> None:
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+        raise ModelFileError(
+            f"{source} is not a seq2seq model",
+            "pass a file written by `edgernn seq2seq train` (single models: run)",
+        )
+    version = header.get("schema_version")
+    if not isinstance(version, int) or version < 1 or "model" not in header:
+        raise ModelFileError(f"{source}: unsupported or incomplete model header")
+    if version > SCHEMA_VERSION:
+        raise ModelFileError(
+            f"{source} uses seq2seq schema {version}, this edgernn reads up to {SCHEMA_VERSION}", "upgrade edgernn"
+        )
 
 
 def is_seq2seq_file(path: str | os.PathLike[str]) -> bool:
