@@ -1038,6 +1038,11 @@ def _declared_cell(header: dict[str, Any]) -> Any:
 
 def load(path: str | os.PathLike[str]) -> QuantizedRNN:
     """Read a ``.ernn`` file. Raises :class:`ModelFileError` for missing, corrupt or foreign files."""
+    return from_bytes(read_model_file(path), source=str(Path(path)))
+
+
+def read_model_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a model file; :class:`ModelFileError` for a missing or unreadable one."""
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -1047,7 +1052,7 @@ def load(path: str | os.PathLike[str]) -> QuantizedRNN:
         raise ModelFileError(f"{p} is a directory, not a model file") from None
     except OSError as exc:
         raise ModelFileError(f"cannot read {p} ({exc.strerror})") from None
-    return from_bytes(data, source=str(p))
+    return data
 
 
 __all__ = [

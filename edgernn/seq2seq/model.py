@@ -49,6 +49,7 @@ from edgernn.ir import (
     _to_tree,
     container_bytes,
     read_container,
+    read_model_file,
 )
 from edgernn.types import CellType, OutputMode
 
@@ -230,13 +231,4 @@ def is_seq2seq_file(path: str | os.PathLike[str]) -> bool:
 
 
 def load(path: str | os.PathLike[str]) -> Seq2SeqRNN:
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise ModelFileError(f"model file {p} does not exist") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{p} is a directory, not a model file") from None
-    except OSError as exc:
-        raise ModelFileError(f"cannot read {p} ({exc.strerror})") from None
-    return from_bytes(data, source=str(p))
+    return from_bytes(read_model_file(path), source=str(Path(path)))

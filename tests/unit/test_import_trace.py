@@ -20,22 +20,9 @@ from edgernn.quant.from_torch import float_params_from_torch
 from edgernn.runtime import Stream, predict
 from edgernn.testing import random_inputs, random_model
 from edgernn.types import Activation, CellType, ModelConfig, OutputMode, Readout
+from tests.import_fixtures import TutorialClassifier  # the tutorial classifier of issue 12
 
 ATOL = 1e-5
-
-
-class TutorialClassifier(nn.Module):
-    """The sentiment classifier RNN tutorials teach (issue 12): the head on output[:, -1, :]."""
-
-    def __init__(self, vocab: int = 30, embed: int = 8, hidden: int = 12, classes: int = 3) -> None:
-        super().__init__()
-        self.embedding = nn.Embedding(vocab, embed, padding_idx=0)
-        self.rnn = nn.RNN(embed, hidden, num_layers=2, batch_first=True, dropout=0.3, bidirectional=True)
-        self.fc = nn.Linear(2 * hidden, classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        output, hidden = self.rnn(self.embedding(x))
-        return self.fc(output[:, -1, :])
 
 
 class MeanPoolReLU(nn.Module):
