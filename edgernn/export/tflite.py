@@ -697,21 +697,17 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
     _require_streamable(model)
     cfg = model.config
     integer = precision != "float32"
-    lstm = cfg.cell is CellType.LSTM
     exact = None
     if precision == "int8-exact":
         from edgernn.export import tflite_exact as exact
 
-        if lstm:
-            raise UnsupportedModelError(
-                "the LiteRT-exact TFLite variant has no LSTM form (the fused LSTM op's gates are not tensors)",
-                "export LSTM models with --format tflite (exact in TFLite Micro), onnx or c",
-            )
         if cfg.head_activation is Activation.TANH:  # its TANH would be LiteRT's, not the reference's table
             raise UnsupportedModelError(
                 "the LiteRT-exact TFLite variant has no tanh before the head",
                 "export --format tflite (exact in TFLite Micro), onnx or c",
             )
+    # the fused LSTM op (int8, float32); the exact variant rebuilds the LSTM from separate ops
+    lstm = cfg.cell is CellType.LSTM and exact is None
     g = _Graph() if exact is None else exact.ExactGraph()
     check = _Checker()
     act_type = _T.INT8 if integer else _T.FLOAT32
@@ -770,7 +766,14 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
             emitter = (_Int8Layer if exact is None else exact.ExactLayer)(g, check, layer, k, layer_in)
             if isinstance(cell, GRUCellQ):
                 emitter.h_q15_in = g.tensor(f"h{k}_q15", (1, layer.hidden_size), _T.INT16, _per_tensor(Q15_SCALE))
-            h_out = _emit_int8_cell(cell, emitter, h_in)
+            if exact is not None and isinstance(cell, LSTMCellQ):
+                assert h_in is not None
+                emitter.c_in = g.tensor(
+                    f"c{k}", (1, layer.hidden_size), _T.INT16, _per_tensor(2.0**cell.cell_scale_power)
+                )
+                h_out = emitter.lstm(cell, h_in)
+            else:
+                h_out = _emit_int8_cell(cell, emitter, h_in)
         else:
             h_out = _emit_float_cell(
                 cell, g, layer.directions[0].float_weights, f"l{k}", layer_in, h_in, layer.hidden_size
@@ -780,7 +783,11 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
             assert emitter.h_q15_in is not None and emitter.h_q15_out is not None
             state_inputs.append(info(emitter.h_q15_in, "h_q15", k, (Q15_SCALE, 0)))
             state_outputs.append(info(emitter.h_q15_out, "h_q15_out", k, (Q15_SCALE, 0)))
-        if isinstance(cell, LSTMCellQ):
+        if isinstance(cell, LSTMCellQ) and exact is not None:  # explicit cell state, as the GRU's h_q15
+            cell_q = (2.0**cell.cell_scale_power, 0)
+            state_inputs.append(info(emitter.c_in, "c", k, cell_q))
+            state_outputs.append(info(emitter.c_out, "c_out", k, cell_q))
+        elif isinstance(cell, LSTMCellQ):
             # The fused op keeps (h, c) in its variable tensors. They are listed as graph inputs
             # and outputs too, so a host can checkpoint and restore them; a device that never
             # writes them streams on the state the op keeps.
@@ -838,6 +845,8 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
 
 
 def _state_doc(model: QuantizedRNN, precision: str) -> str:
+    if model.config.cell is CellType.LSTM and precision == "int8-exact":
+        return "explicit inputs h{k} (int8) and c{k} (int16, the cell state) and their *_out outputs"
     if model.config.cell is CellType.GRU and precision != "float32":
         return "explicit inputs h{k} (int8) and h{k}_q15 (int16 Q0.15, the GRU's state) and their *_out outputs"
     return "explicit inputs h{k} and outputs h{k}_out"

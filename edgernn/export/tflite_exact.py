@@ -22,17 +22,31 @@ The fused LSTM op cannot be rearranged (its gates are not tensors), so LSTM mode
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edgernn.errors import EdgeRNNError, UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult
-from edgernn.export.tflite import _OP, _OPT, _T, _Graph, _Int8Layer, _per_tensor, _Quant, build, schema
+from edgernn.export.tflite import (
+    _OP,
+    _OPT,
+    _T,
+    Q15_SCALE,
+    _Graph,
+    _Int8Layer,
+    _per_tensor,
+    _Quant,
+    build,
+    schema,
+    tflite_multiplier,
+)
 from edgernn.fileio import write_bytes_atomic
-from edgernn.fixedpoint import INT16_MAX, INT16_MIN, sigmoid_int16, tanh_int16
-from edgernn.ir import Dense, FullyConnected, QParams, QuantizedRNN
+from edgernn.fixedpoint import INT8_MAX, INT8_MIN, INT16_MAX, INT16_MIN, sigmoid_int16, tanh_int16
+from edgernn.ir import Dense, FullyConnected, LSTMCellQ, QParams, QuantizedRNN
 
 _LUT_OFFSET = 1 << 15  # int16 value -> table row
 
@@ -71,7 +85,8 @@ class ExactGraph(_Graph):
         self.op(_OP.CAST, [a], [out])
         return out
 
-    def _lut(self, fn: Callable[[np.ndarray], np.ndarray], a: int, out: int) -> int:
+    def lut(self, table_name: str, fn: Callable[[np.ndarray], np.ndarray], a: int, out: int) -> int:
+        """``out = fn(a)`` for an int16 tensor ``a``: ``GATHER`` over ``fn`` of every int16 value."""
         name = self.tensors[out].name
         shape = self.tensors[a].shape
         table = fn(np.arange(INT16_MIN, INT16_MAX + 1, dtype=np.int64)).astype(np.int16)
@@ -83,25 +98,45 @@ class ExactGraph(_Graph):
             _T.INT32,
             shape,
         )
-        return self.gather(self.const(f"lut_{fn.__name__}", _T.INT16, table), index, out)
+        return self.gather(self.const(table_name, _T.INT16, table), index, out)
 
     def logistic(self, a: int, out: int) -> int:
-        return self._lut(sigmoid_int16, a, out)
+        return self.lut("lut_sigmoid_int16", sigmoid_int16, a, out)
 
     def tanh(self, a: int, out: int) -> int:
-        return self._lut(tanh_int16, a, out)
+        return self.lut("lut_tanh_int16", tanh_int16, a, out)
 
     def exact_fc(self, x8: int, fc: FullyConnected, name: str, ttype: int, quant: _Quant) -> int:
         """``clamp(MBQM(x @ W.T + folded_bias) + zp_out)`` cast to int8/int16, as the reference."""
         rows = fc.out_features
-        shape = (1, rows)
-        shifts = fc.shift.astype(np.int64)
+        weight_t = self.tensor(f"{name}/weight_t", (fc.in_features, rows), _T.INT8, _per_tensor(1.0), fc.weight.T)
+        products = self.tensor(f"{name}/products", (1, rows), _T.INT32, _per_tensor(1.0))
+        self.op(_OP.BATCH_MATMUL, [x8, weight_t], [products], _OPT.BatchMatMulOptions, schema.BatchMatMulOptionsT())
+        acc = self._binary(
+            _OP.ADD, products, self.const("bias", _T.INT32, fc.folded_bias), f"{name}/acc", _T.INT32, (1, rows)
+        )
+        lo, hi = fc.output_range
+        return self.requantize(acc, fc.multiplier, fc.shift, int(fc.output_zero_point), (lo, hi), name, ttype, quant)
+
+    def requantize(
+        self,
+        acc: int,
+        multiplier: np.ndarray,
+        shift: np.ndarray,
+        zero_point: int,
+        output_range: tuple[int, int],
+        name: str,
+        ttype: int,
+        quant: _Quant,
+    ) -> int:
+        """``clamp(MBQM(acc, M, shift) + zero_point)`` of an int32 ``(1, n)`` tensor, cast to
+        ``ttype``: the reference's double-rounding requantization (:func:`edgernn.fixedpoint.requantize`)
+        with one multiplier and shift per element of the row."""
+        shape = tuple(self.tensors[acc].shape)
+        shifts = np.asarray(shift, dtype=np.int64)
         left, right = np.maximum(shifts, 0), np.maximum(-shifts, 0)
         if right.max() > 30:
             raise UnsupportedModelError(f"{name}: a right shift of {right.max()} has no exact LiteRT form here")
-        weight_t = self.tensor(f"{name}/weight_t", (fc.in_features, rows), _T.INT8, _per_tensor(1.0), fc.weight.T)
-        products = self.tensor(f"{name}/products", shape, _T.INT32, _per_tensor(1.0))
-        self.op(_OP.BATCH_MATMUL, [x8, weight_t], [products], _OPT.BatchMatMulOptions, schema.BatchMatMulOptionsT())
 
         def c32(what: str, v: np.ndarray) -> int:
             return self.const(what, _T.INT32, np.asarray(v, dtype=np.int32))
@@ -109,21 +144,20 @@ class ExactGraph(_Graph):
         def op(code: int, a: int, b: int, what: str, ttype: int = _T.INT32) -> int:
             return self._binary(code, a, b, f"{name}/{what}", ttype, shape)
 
-        acc = op(_OP.ADD, products, c32("bias", fc.folded_bias), "acc")
         # x * 2^left * 2M + 2^31 in int64; its high word is SRDHM(x * 2^left, M)
         scaled = op(
             _OP.MUL,
             self.cast(acc, f"{name}/acc64", _T.INT64),
-            self.const("mul", _T.INT64, fc.multiplier.astype(np.int64) * 2 * (np.int64(1) << left)),
+            self.const("mul", _T.INT64, np.asarray(multiplier, dtype=np.int64) * 2 * (np.int64(1) << left)),
             "product64",
             _T.INT64,
         )
         nudged = op(_OP.ADD, scaled, self.const("two_31", _T.INT64, np.array([1 << 31], np.int64)), "nudged", _T.INT64)
-        words = self.tensor(f"{name}/words", (1, rows, 2), _T.INT32)
+        words = self.tensor(f"{name}/words", (*shape, 2), _T.INT32)
         self.op(_OP.BITCAST, [nudged], [words])
         high = self.tensor(f"{name}/srdhm", shape, _T.INT32)
         opts = schema.GatherOptionsT()
-        opts.axis = 2
+        opts.axis = len(shape)
         self.op(_OP.GATHER, [words, c32("high_word", np.array(1))], [high], _OPT.GatherOptions, opts)
         # RoundingDivideByPOT(q, e), rounding half away from zero, without overflow
         e = c32("shift", right)
@@ -137,25 +171,100 @@ class ExactGraph(_Graph):
             _OP.RIGHT_SHIFT, op(_OP.ADD, op(_OP.ADD, remainder, half, "r_half"), negative, "r_nudged"), e, "r"
         )
         out = op(_OP.ADD, quotient, rounding, "requantized")
-        zero_point = int(fc.output_zero_point)
         if zero_point:
             out = op(_OP.ADD, out, c32("zero_point", np.array([zero_point])), "with_zero_point")
-        lo, hi = fc.output_range
+        lo, hi = output_range
         out = op(_OP.MAXIMUM, out, c32("lo", np.array([lo])), "at_least")
         out = op(_OP.MINIMUM, out, c32("hi", np.array([hi])), "at_most")
         return self.cast(out, name, ttype, quant)
 
 
+@dataclass
 class ExactLayer(_Int8Layer):
     """Layer emitter of the exact variant: the FCs read the int8 tensors themselves."""
 
     g: ExactGraph
+    c_in: int | None = None  # the LSTM's int16 cell state input
+    c_out: int | None = None  # ... and its new value, set by :meth:`lstm`
 
     def widen(self, t8: int, q: QParams, name: str, shape: Sequence[int]) -> int:
         return t8  # the exact FC takes int8 input and folds the zero point into its bias
 
     def fc16(self, x16: int, q: QParams, fc: FullyConnected, name: str) -> int:
         return self.g.exact_fc(x16, fc, name, _T.INT16, _per_tensor(fc.output_scale))
+
+    def lstm(self, cell: LSTMCellQ, h8: int) -> int:
+        """The 8x8_16 LSTM step of :func:`edgernn.reference.cells.lstm_step`, one op per rounding
+        point, with the cell state an explicit int16 input (:attr:`c_in`) and output (:attr:`c_out`)."""
+        g, p, lay = self.g, self.prefix, self.layer
+        assert self.c_in is not None
+        hidden = lay.hidden_size
+
+        def gate(name: str, activation: Callable[[int, int], int]) -> int:
+            x_fc: FullyConnected = getattr(cell, f"x_{name}")
+            h_fc: FullyConnected = getattr(cell, f"h_{name}")
+            pre = g.add(
+                self.fc16(self.x8, lay.input_q, x_fc, f"{p}/x_{name}"),
+                self.fc16(h8, lay.hidden_q, h_fc, f"{p}/h_{name}"),
+                self.q312(f"{p}/{name}_pre"),
+            )
+            return activation(pre, self.q15(f"{p}/{name}"))
+
+        i, f, gg = gate("i", g.logistic), gate("f", g.logistic), gate("g", g.tanh)
+        # f*c and i*g are int16 MULs to the cell scale (LiteRT's int16 MUL double-rounds as the
+        # reference does); TFLite derives their multipliers from the scales, checked against the IR's.
+        cell_scale = 2.0**cell.cell_scale_power
+        cell_q = _per_tensor(cell_scale)
+
+        def c16(name: str) -> int:
+            return g.tensor(f"{p}/{name}", (1, hidden), _T.INT16, cell_q)
+
+        self.check.rescale(f"{p} forget MUL", cell.forget_mul, tflite_multiplier(Q15_SCALE, cell_scale, cell_scale))
+        self.check.rescale(f"{p} input MUL", cell.input_mul, tflite_multiplier(Q15_SCALE, Q15_SCALE, cell_scale))
+        c = g.add(
+            g.mul(f, self.c_in, c16("f_c")),
+            g.mul(i, gg, c16("i_g")),
+            c16("c_out" if cell.cell_clip is None else "c_sum"),
+        )
+        if cell.cell_clip is not None:  # TFLite's UpdateLstmCell clamps after the add, before the tanh
+            for code, bound, name in (
+                (_OP.MAXIMUM, -cell.cell_clip, "c_at_least"),
+                (_OP.MINIMUM, cell.cell_clip, "c_out"),
+            ):
+                out = c16(name)
+                g.op(code, [c, g.const(f"{name}/clip", _T.INT16, np.array([bound], np.int16), cell_q)], [out])
+                c = out
+        self.c_out = c
+        o = gate("o", g.logistic)
+        tanh_c = g.lut(
+            f"lut_tanh_cell_2^{cell.cell_scale_power}",
+            functools.partial(
+                tanh_int16, input_multiplier=cell.cell_tanh_params[0], input_left_shift=cell.cell_tanh_params[1]
+            ),
+            c,
+            self.q15(f"{p}/tanh_c"),
+        )
+        # o * tanh(c) to int8 at the hidden scale: the exact int32 product (|o * t| < 2^30), then the
+        # reference's requantization (LiteRT has no int16 x int16 -> int8 MUL to trust with it).
+        product = g._binary(
+            _OP.MUL,
+            g.cast(o, f"{p}/o_int32", _T.INT32),
+            g.cast(tanh_c, f"{p}/tanh_c_int32", _T.INT32),
+            f"{p}/o_tanh_c",
+            _T.INT32,
+            (1, hidden),
+        )
+        hq = lay.hidden_q
+        return g.requantize(
+            product,
+            np.full(hidden, cell.output_mul.multiplier),
+            np.full(hidden, cell.output_mul.shift),
+            hq.zero_point,
+            (INT8_MIN, INT8_MAX),
+            f"{p}/h_out",
+            _T.INT8,
+            _per_tensor(hq.scale, hq.zero_point),
+        )
 
 
 def exact_head(g: _Graph, head: Dense, h8: int) -> int:
