@@ -16,8 +16,12 @@ differently, and its int8 FULLY_CONNECTED (the head) rounds once. This variant k
   for int64). RoundingDivideByPOT is done in int32 without overflow:
   ``(q >> e) + ((r + 2^(e-1) - [q < 0]) >> e)`` with ``r = q - (q >> e) * 2^e``.
 
+The LSTM, a fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` in ``--format tflite`` (whose gates are not
+tensors), is rebuilt here from those same ops at the reference's rounding points
+(:meth:`ExactLayer.lstm`), with its state explicit like the GRU's: inputs ``h{k}`` (int8) and
+``c{k}`` (int16 at the cell scale), outputs ``l{k}/h_out`` and ``l{k}/c_out``.
+
 TFLite Micro lacks some of these ops; the plain ``--format tflite`` is its file (and exact there).
-The fused LSTM op cannot be rearranged (its gates are not tensors), so LSTM models are refused.
 """
 
 from __future__ import annotations
@@ -273,7 +277,7 @@ def exact_head(g: _Graph, head: Dense, h8: int) -> int:
 
 
 def export(model: QuantizedRNN, output: Path, options: ExportOptions) -> ExportResult:
-    """``--format tflite-exact``: the int8 step model LiteRT runs exactly (GRU and Elman)."""
+    """``--format tflite-exact``: the int8 step model LiteRT runs exactly (GRU, LSTM and Elman)."""
     if options.float_weights:
         raise EdgeRNNError("the LiteRT-exact variant is int8 only", "export float32 with --format tflite --float")
     result = build(model, "int8-exact")

@@ -1,5 +1,6 @@
-"""``--format tflite-exact``: LiteRT's default kernels run the int8 GRU/Elman step model bit for bit
-like the integer reference, free-running (each backend carrying its own state)."""
+"""``--format tflite-exact``: LiteRT's default kernels run the int8 GRU/LSTM/Elman step model bit for
+bit like the integer reference, free-running (each backend carrying its own state, reset between
+streams)."""
 
 from __future__ import annotations
 
@@ -18,36 +19,66 @@ from edgernn.cli import cli  # noqa: E402
 from edgernn.errors import UnsupportedModelError  # noqa: E402
 from edgernn.export import tflite as tflite_export  # noqa: E402
 from edgernn.export.tflite_exact import ExactGraph  # noqa: E402
+from edgernn.ir import LSTMCellQ  # noqa: E402
+from edgernn.quant.quantizer import QuantizeOptions  # noqa: E402
 from edgernn.runtime.backends import create_backend  # noqa: E402
 from edgernn.runtime.tflite_backend import TFLiteBackend  # noqa: E402
 from edgernn.testing import random_inputs, random_model  # noqa: E402
 from edgernn.types import CellType, ModelConfig  # noqa: E402
 
 STEPS = 600
-CASES = [
-    pytest.param(ModelConfig(cell=cell, input_size=8, hidden_size=32), 1.0, 11, id=f"{cell.value}-1layer")
-    for cell in (CellType.GRU, CellType.RNN)
-] + [
-    pytest.param(
-        ModelConfig(cell=cell, input_size=5, hidden_size=24, num_layers=2, output_size=4),
-        6.0,
-        12,
-        id=f"{cell.value}-2layers-head-gain6",
-    )
-    for cell in (CellType.GRU, CellType.RNN)
-]
+RESET_EVERY = 200  # three streams, each backend reset to its zero state between them
+CELLS = (CellType.GRU, CellType.LSTM, CellType.RNN)
+CLIP = 0.75  # LSTM cell clip in cell-state units; the gain-3 random model's cells reach ~2-4
+CASES = (
+    [
+        pytest.param(ModelConfig(cell=cell, input_size=8, hidden_size=32), 1.0, 11, 0.0, id=f"{cell.value}-1layer")
+        for cell in CELLS
+    ]
+    + [
+        pytest.param(
+            ModelConfig(cell=cell, input_size=5, hidden_size=24, num_layers=2, output_size=4),
+            6.0,
+            12,
+            0.0,
+            id=f"{cell.value}-2layers-head-gain6",
+        )
+        for cell in CELLS
+    ]
+    + [
+        pytest.param(
+            ModelConfig(cell=CellType.LSTM, input_size=5, hidden_size=16, num_layers=2, output_size=4),
+            3.0,
+            3,
+            CLIP,
+            id="lstm-2layers-head-cell-clip",
+        )
+    ]
+)
 
 
-@pytest.mark.parametrize(("config", "gain", "seed"), CASES)
-def test_litert_runs_the_exact_variant_like_the_reference(config: ModelConfig, gain: float, seed: int) -> None:
-    model = random_model(config, seed=seed, weight_gain=gain)
+@pytest.mark.parametrize(("config", "gain", "seed", "cell_clip"), CASES)
+def test_litert_runs_the_exact_variant_like_the_reference(
+    config: ModelConfig, gain: float, seed: int, cell_clip: float
+) -> None:
+    model = random_model(config, seed=seed, weight_gain=gain, options=QuantizeOptions(cell_clip=cell_clip))
     xq = model.input_q.quantize(random_inputs(config, STEPS, seed=seed, scale=2.5)).astype(np.int64)
     ref, litert = create_backend("reference", model), TFLiteBackend(model, precision="int8-exact")
-    rs, ls = ref.zero_state(), litert.zero_state()
+    at_clip = 0
     for t, x in enumerate(xq):
+        if t % RESET_EVERY == 0:
+            rs, ls = ref.zero_state(), litert.zero_state()
         yr, rs = ref.step(rs, x)
         yl, ls = litert.step(ls, x)
         assert np.array_equal(yr, yl), f"step {t}: y differs"
+        for k, (a, b) in enumerate(zip(rs, ls)):
+            assert all(np.array_equal(u, v) for u, v in zip(a, b)), f"step {t}: layer {k} state differs"
+        if cell_clip:
+            clips = [layer.directions[0].quant.cell_clip for layer in model.layers]
+            at_clip += sum(int((np.abs(s[1]) == c).sum()) for s, c in zip(ls, clips))
+    if cell_clip:  # the clip binds, so a form that ignored it would differ
+        assert all(isinstance(layer.directions[0].quant, LSTMCellQ) for layer in model.layers)
+        assert at_clip > 0.05 * STEPS * config.hidden_size * config.num_layers
     for a, b in zip(rs, ls):
         for x_state, y_state in zip(a, b):
             assert np.array_equal(x_state, y_state), "final state differs"
@@ -108,31 +139,50 @@ def test_exact_fc_requantization_equals_fixedpoint_on_extremes(output_bits: int)
         assert np.array_equal(got, want), (got, want)
 
 
-def test_exact_file_has_none_of_litert_inexact_ops() -> None:
-    model = random_model(ModelConfig(cell=CellType.GRU, input_size=4, hidden_size=8, output_size=3), seed=2)
+@pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.value)
+def test_exact_file_has_none_of_litert_inexact_ops(cell: CellType) -> None:
+    model = random_model(ModelConfig(cell=cell, input_size=4, hidden_size=8, output_size=3), seed=2)
     data = tflite_export.build(model, "int8-exact").data
     m = tflite_export.schema.ModelT.InitFromPackedBuf(data, 0)
     ops = {m.operatorCodes[o.opcodeIndex].builtinCode for o in m.subgraphs[0].operators}
     op = tflite_export.schema.BuiltinOperator
-    assert not ops & {op.FULLY_CONNECTED, op.LOGISTIC, op.TANH}
+    assert not ops & {op.FULLY_CONNECTED, op.LOGISTIC, op.TANH, op.UNIDIRECTIONAL_SEQUENCE_LSTM}
     assert {op.BATCH_MATMUL, op.GATHER, op.BITCAST} <= ops
-    assert tflite_export.read_metadata(data)["precision"] == "int8-exact"
+    meta = tflite_export.read_metadata(data)
+    assert meta["precision"] == "int8-exact"
+    assert not any(v.isVariable for v in m.subgraphs[0].tensors) and meta["lstm_state_tensors"] == []
 
 
-def test_lstm_is_refused_with_a_one_line_reason() -> None:
-    model = random_model(ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=4), seed=1)
-    with pytest.raises(UnsupportedModelError, match="no LSTM form"):
-        tflite_export.build(model, "int8-exact")
+def test_lstm_state_is_explicit_int8_h_and_int16_c() -> None:
+    """The exact LSTM takes and returns its state as tensors (no variable tensors): h{k} int8 at the
+    hidden scale, c{k} int16 at the cell scale 2^p, as the reference's (h, c)."""
+    config = ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=6, num_layers=2)
+    model = random_model(config, seed=5)
+    result = tflite_export.build(model, "int8-exact")
+    state_in = [(t.role, t.layer, t.dtype, t.shape, t.scale) for t in result.inputs if t.role != "x"]
+    state_out = [(t.role, t.layer, t.dtype, t.scale) for t in result.outputs if t.role != "y"]
+    want_in, want_out = [], []
+    for k, layer in enumerate(model.layers):
+        cell = layer.directions[0].quant
+        assert isinstance(cell, LSTMCellQ)
+        c_scale = 2.0**cell.cell_scale_power
+        want_in += [("h", k, "int8", (1, 6), layer.hidden_q.scale), ("c", k, "int16", (1, 6), c_scale)]
+        want_out += [("h_out", k, "int8", layer.hidden_q.scale), ("c_out", k, "int16", c_scale)]
+    assert state_in == want_in and state_out == want_out
+    assert result.state_variables == ()
+    assert "c{k} (int16" in result.metadata["state"]
 
 
-def test_tanh_before_the_head_is_refused_with_a_one_line_reason() -> None:
-    config = ModelConfig(cell=CellType.GRU, input_size=3, hidden_size=4, output_size=2, head_activation="tanh")
+@pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.value)
+def test_tanh_before_the_head_is_refused_with_a_one_line_reason(cell: CellType) -> None:
+    config = ModelConfig(cell=cell, input_size=3, hidden_size=4, output_size=2, head_activation="tanh")
     with pytest.raises(UnsupportedModelError, match="no tanh before the head"):
         tflite_export.build(random_model(config, seed=1), "int8-exact")
 
 
-def test_cli_writes_the_exact_variant_and_the_backend_reads_it(tmp_path: Path) -> None:
-    model = random_model(ModelConfig(cell=CellType.GRU, input_size=4, hidden_size=8, output_size=3), seed=2)
+@pytest.mark.parametrize("cell", [CellType.GRU, CellType.LSTM], ids=lambda c: c.value)
+def test_cli_writes_the_exact_variant_and_the_backend_reads_it(tmp_path: Path, cell: CellType) -> None:
+    model = random_model(ModelConfig(cell=cell, input_size=4, hidden_size=8, output_size=3), seed=2)
     ir.save(model, tmp_path / "m.ernn")
     out = tmp_path / "m.tflite"
     result = CliRunner().invoke(cli, ["export", str(tmp_path / "m.ernn"), "--format", "tflite-exact", "-o", str(out)])
