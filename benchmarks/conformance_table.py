@@ -216,8 +216,6 @@ def measure(steps: int, seeds: int, real_epochs: int) -> dict[str, Any]:
         cases += [(label, m, xs, False) for label, m, xs in real if m.config.cell is cell]
         for label, m, streams, per_step in cases:
             for runtime in FREE_RUNNING_BACKENDS:
-                if runtime == "tflite-exact" and cell is CellType.LSTM:
-                    continue  # no LSTM form (the fused op); see docs/compatibility.md
                 row = {"cell": cell.value, "model": label, "runtime": runtime}
                 row.update(free_running(runtime, m, streams, per_step))
                 free.append(row)

@@ -42,9 +42,8 @@ def runners(model: Any) -> dict[str, Backend]:
         "onnx int8 (exact)": OnnxBackend(model),
         "onnx int8-qdq": OnnxBackend(model, precision="int8-qdq"),
         "LiteRT int8": TFLiteBackend(model),
+        "LiteRT int8-exact (--format tflite-exact)": TFLiteBackend(model, precision="int8-exact"),
     }
-    if model.config.cell is not CellType.LSTM:  # the LiteRT-exact variant has no LSTM form
-        found["LiteRT int8-exact (--format tflite-exact)"] = TFLiteBackend(model, precision="int8-exact")
     return found
 
 
