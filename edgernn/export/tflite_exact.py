@@ -39,6 +39,7 @@ from edgernn.export.tflite import (
     _OP,
     _OPT,
     _T,
+    GATE_SCALE,
     Q15_SCALE,
     _Graph,
     _Int8Layer,
@@ -53,6 +54,13 @@ from edgernn.fixedpoint import INT8_MAX, INT8_MIN, INT16_MAX, INT16_MIN, sigmoid
 from edgernn.ir import Dense, FullyConnected, LSTMCellQ, QParams, QuantizedRNN
 
 _LUT_OFFSET = 1 << 15  # int16 value -> table row
+_TANH_OFFSET = _LUT_OFFSET + (1 << 16)  # ... in the tanh half of the sigmoid + tanh table
+_GATES_TABLE = "lut_sigmoid_tanh_int16"
+
+
+def lut_table(fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``fn`` (an int16 -> int16 function of edgernn.fixedpoint) at every int16 value, in order."""
+    return fn(np.arange(INT16_MIN, INT16_MAX + 1, dtype=np.int64)).astype(np.int16)
 
 
 class ExactGraph(_Graph):
@@ -89,15 +97,15 @@ class ExactGraph(_Graph):
         self.op(_OP.CAST, [a], [out])
         return out
 
-    def lut(self, table_name: str, fn: Callable[[np.ndarray], np.ndarray], a: int, out: int) -> int:
-        """``out = fn(a)`` for an int16 tensor ``a``: ``GATHER`` over ``fn`` of every int16 value."""
+    def lut(self, table_name: str, table: np.ndarray, offset: np.ndarray, a: int, out: int) -> int:
+        """``out = table[a + offset]`` for an int16 tensor ``a``: ``CAST`` to int32, ``ADD``, ``GATHER``
+        (``offset`` broadcasts: one value, or one per element to pick a table among concatenated ones)."""
         name = self.tensors[out].name
         shape = self.tensors[a].shape
-        table = fn(np.arange(INT16_MIN, INT16_MAX + 1, dtype=np.int64)).astype(np.int16)
         index = self._binary(
             _OP.ADD,
             self.cast(a, f"{name}/int32", _T.INT32),
-            self.const("lut_offset", _T.INT32, np.array([_LUT_OFFSET], np.int32)),
+            self.const("lut_offset", _T.INT32, np.asarray(offset, np.int32)),
             f"{name}/index",
             _T.INT32,
             shape,
@@ -105,22 +113,43 @@ class ExactGraph(_Graph):
         return self.gather(self.const(table_name, _T.INT16, table), index, out)
 
     def logistic(self, a: int, out: int) -> int:
-        return self.lut("lut_sigmoid_int16", sigmoid_int16, a, out)
+        return self.lut("lut_sigmoid_int16", lut_table(sigmoid_int16), np.array([_LUT_OFFSET]), a, out)
 
     def tanh(self, a: int, out: int) -> int:
-        return self.lut("lut_tanh_int16", tanh_int16, a, out)
+        return self.lut("lut_tanh_int16", lut_table(tanh_int16), np.array([_LUT_OFFSET]), a, out)
 
-    def exact_fc(self, x8: int, fc: FullyConnected, name: str, ttype: int, quant: _Quant) -> int:
-        """``clamp(MBQM(x @ W.T + folded_bias) + zp_out)`` cast to int8/int16, as the reference."""
-        rows = fc.out_features
-        weight_t = self.tensor(f"{name}/weight_t", (fc.in_features, rows), _T.INT8, _per_tensor(1.0), fc.weight.T)
+    def split(self, a: int, parts: int, name: str, quant: _Quant) -> list[int]:
+        """``SPLIT`` of a ``(1, n)`` tensor into ``parts`` equal ``(1, n / parts)`` tensors."""
+        t = self.tensors[a]
+        width = t.shape[1] // parts
+        outs = [self.tensor(f"{name}/{k}", (1, width), t.type, quant) for k in range(parts)]
+        opts = schema.SplitOptionsT()
+        opts.numSplits = parts
+        self.op(_OP.SPLIT, [self.const("axis", _T.INT32, np.array(1, np.int32)), a], outs, _OPT.SplitOptions, opts)
+        return outs
+
+    def exact_fc(
+        self, x8: int, fc: FullyConnected | Sequence[FullyConnected], name: str, ttype: int, quant: _Quant
+    ) -> int:
+        """``clamp(MBQM(x @ W.T + folded_bias) + zp_out)`` cast to int8/int16, as the reference.
+
+        A sequence of FCs sharing the input ``x8`` is one product with their rows concatenated,
+        requantized per row (one op chain instead of one per FC)."""
+        fcs = [fc] if isinstance(fc, FullyConnected) else list(fc)
+        first = fcs[0]
+        if any(f.output_range != first.output_range or f.output_zero_point != first.output_zero_point for f in fcs):
+            raise AssertionError(f"{name}: concatenated FCs differ in output quantization")
+        weight = np.concatenate([f.weight for f in fcs])
+        rows, cols = weight.shape
+        weight_t = self.tensor(f"{name}/weight_t", (cols, rows), _T.INT8, _per_tensor(1.0), weight.T)
         products = self.tensor(f"{name}/products", (1, rows), _T.INT32, _per_tensor(1.0))
         self.op(_OP.BATCH_MATMUL, [x8, weight_t], [products], _OPT.BatchMatMulOptions, schema.BatchMatMulOptionsT())
-        acc = self._binary(
-            _OP.ADD, products, self.const("bias", _T.INT32, fc.folded_bias), f"{name}/acc", _T.INT32, (1, rows)
-        )
-        lo, hi = fc.output_range
-        return self.requantize(acc, fc.multiplier, fc.shift, int(fc.output_zero_point), (lo, hi), name, ttype, quant)
+        bias = np.concatenate([f.folded_bias for f in fcs])
+        acc = self._binary(_OP.ADD, products, self.const("bias", _T.INT32, bias), f"{name}/acc", _T.INT32, (1, rows))
+        multiplier = np.concatenate([f.multiplier for f in fcs])
+        shift = np.concatenate([f.shift for f in fcs])
+        zero_point = int(first.output_zero_point)
+        return self.requantize(acc, multiplier, shift, zero_point, first.output_range, name, ttype, quant)
 
     def requantize(
         self,
@@ -204,17 +233,19 @@ class ExactLayer(_Int8Layer):
         assert self.c_in is not None
         hidden = lay.hidden_size
 
-        def gate(name: str, activation: Callable[[int, int], int]) -> int:
-            x_fc: FullyConnected = getattr(cell, f"x_{name}")
-            h_fc: FullyConnected = getattr(cell, f"h_{name}")
-            pre = g.add(
-                self.fc16(self.x8, lay.input_q, x_fc, f"{p}/x_{name}"),
-                self.fc16(h8, lay.hidden_q, h_fc, f"{p}/h_{name}"),
-                self.q312(f"{p}/{name}_pre"),
-            )
-            return activation(pre, self.q15(f"{p}/{name}"))
-
-        i, f, gg = gate("i", g.logistic), gate("f", g.logistic), gate("g", g.tanh)
+        # The four gates' FCs that share an input are one product (rows i, f, g, o concatenated);
+        # their saturating sum goes through one GATHER over the sigmoid and tanh tables side by side
+        # (g's rows offset into the tanh half), then one SPLIT.
+        gates = "ifgo"
+        q312 = _per_tensor(GATE_SCALE)
+        x_pre = g.exact_fc(self.x8, [getattr(cell, f"x_{k}") for k in gates], f"{p}/x_gates", _T.INT16, q312)
+        h_pre = g.exact_fc(h8, [getattr(cell, f"h_{k}") for k in gates], f"{p}/h_gates", _T.INT16, q312)
+        pre = g.add(x_pre, h_pre, g.tensor(f"{p}/gates_pre", (1, 4 * hidden), _T.INT16, q312))
+        offset = np.repeat([_LUT_OFFSET, _LUT_OFFSET, _TANH_OFFSET, _LUT_OFFSET], hidden)
+        table = np.concatenate([lut_table(sigmoid_int16), lut_table(tanh_int16)])
+        q15 = _per_tensor(Q15_SCALE)
+        activated = g.lut(_GATES_TABLE, table, offset, pre, g.tensor(f"{p}/gates", (1, 4 * hidden), _T.INT16, q15))
+        i, f, gg, o = g.split(activated, 4, f"{p}/gate", q15)
         # f*c and i*g are int16 MULs to the cell scale (LiteRT's int16 MUL double-rounds as the
         # reference does); TFLite derives their multipliers from the scales, checked against the IR's.
         cell_scale = 2.0**cell.cell_scale_power
@@ -239,15 +270,15 @@ class ExactLayer(_Int8Layer):
                 g.op(code, [c, g.const(f"{name}/clip", _T.INT16, np.array([bound], np.int16), cell_q)], [out])
                 c = out
         self.c_out = c
-        o = gate("o", g.logistic)
-        tanh_c = g.lut(
-            f"lut_tanh_cell_2^{cell.cell_scale_power}",
-            functools.partial(
-                tanh_int16, input_multiplier=cell.cell_tanh_params[0], input_left_shift=cell.cell_tanh_params[1]
-            ),
-            c,
-            self.q15(f"{p}/tanh_c"),
-        )
+        if cell.cell_tanh_params == (0, 0):  # cell state at Q3.12: the gates' tanh half of their table
+            tanh_c = g.lut(_GATES_TABLE, table, np.array([_TANH_OFFSET]), c, self.q15(f"{p}/tanh_c"))
+        else:
+            multiplier, left_shift = cell.cell_tanh_params
+            cell_table = lut_table(
+                functools.partial(tanh_int16, input_multiplier=multiplier, input_left_shift=left_shift)
+            )
+            name = f"lut_tanh_cell_2^{cell.cell_scale_power}"
+            tanh_c = g.lut(name, cell_table, np.array([_LUT_OFFSET]), c, self.q15(f"{p}/tanh_c"))
         # o * tanh(c) to int8 at the hidden scale: the exact int32 product (|o * t| < 2^30), then the
         # reference's requantization (LiteRT has no int16 x int16 -> int8 MUL to trust with it).
         product = g._binary(

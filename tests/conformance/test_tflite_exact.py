@@ -4,6 +4,7 @@ streams)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,42 @@ def test_litert_runs_the_exact_variant_like_the_reference(
         yr, rs = ref.step(rs, x)
         differ += int((yp != yr).sum())
     assert differ > 0
+
+
+def _with_cell_scale(model: ir.QuantizedRNN, power: int) -> ir.QuantizedRNN:
+    """``model`` with every LSTM cell state at ``2**power`` (its rescales derived for that scale)."""
+    layers = tuple(
+        dataclasses.replace(
+            layer,
+            directions=tuple(
+                dataclasses.replace(
+                    d,
+                    quant=dataclasses.replace(
+                        d.quant, cell_scale_power=power, **LSTMCellQ.derived_rescales(layer.hidden_q.scale, power)
+                    ),
+                )
+                for d in layer.directions
+            ),
+        )
+        for layer in model.layers
+    )
+    return dataclasses.replace(model, layers=layers)
+
+
+@pytest.mark.parametrize("power", [-15, -14, -13, -12, -11, -10])
+def test_lstm_cell_tanh_at_every_cell_scale(power: int) -> None:
+    """The cell state's tanh reads the int16 state at 2^power (TANH's input multiplier and shift
+    differ per power; at 2^-12 it shares the gates' table): exact over a saturating stream."""
+    config = ModelConfig(cell=CellType.LSTM, input_size=4, hidden_size=12, output_size=3)
+    model = _with_cell_scale(random_model(config, seed=7, weight_gain=4.0), power)
+    xq = model.input_q.quantize(random_inputs(config, 300, seed=7, scale=2.5)).astype(np.int64)
+    ref, litert = create_backend("reference", model), TFLiteBackend(model, precision="int8-exact")
+    yr, rs = ref.run(ref.zero_state(), xq)
+    yl, ls = litert.run(litert.zero_state(), xq)
+    assert np.array_equal(yr, yl)
+    assert all(np.array_equal(u, v) for a, b in zip(rs, ls) for u, v in zip(a, b))
+    c = rs[0][1]
+    assert np.abs(c).max() > 1000  # the cell state spans many table rows
 
 
 def _fc_graph(fc: ir.FullyConnected, out_type: int) -> bytes:
