@@ -700,12 +700,6 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
     exact = None
     if precision == "int8-exact":
         from edgernn.export import tflite_exact as exact
-
-        if cfg.head_activation is Activation.TANH:  # its TANH would be LiteRT's, not the reference's table
-            raise UnsupportedModelError(
-                "the LiteRT-exact TFLite variant has no tanh before the head",
-                "export --format tflite (exact in TFLite Micro), onnx or c",
-            )
     # the fused LSTM op (int8, float32); the exact variant rebuilds the LSTM from separate ops
     lstm = cfg.cell is CellType.LSTM and exact is None
     g = _Graph() if exact is None else exact.ExactGraph()

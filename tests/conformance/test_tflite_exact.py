@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ pytest.importorskip("ai_edge_litert")
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
-from edgernn import fixedpoint, ir  # noqa: E402
+from edgernn import fixedpoint, ir, reference  # noqa: E402
 from edgernn.cli import cli  # noqa: E402
 from edgernn.errors import UnsupportedModelError  # noqa: E402
 from edgernn.export import tflite as tflite_export  # noqa: E402
@@ -25,7 +26,7 @@ from edgernn.quant.quantizer import QuantizeOptions  # noqa: E402
 from edgernn.runtime.backends import create_backend  # noqa: E402
 from edgernn.runtime.tflite_backend import TFLiteBackend  # noqa: E402
 from edgernn.testing import random_inputs, random_model  # noqa: E402
-from edgernn.types import CellType, ModelConfig  # noqa: E402
+from edgernn.types import Activation, CellType, ModelConfig  # noqa: E402
 
 STEPS = 600
 RESET_EVERY = 200  # three streams, each backend reset to its zero state between them
@@ -43,6 +44,16 @@ CASES = (
             12,
             0.0,
             id=f"{cell.value}-2layers-head-gain6",
+        )
+        for cell in CELLS
+    ]
+    + [
+        pytest.param(
+            ModelConfig(cell=cell, input_size=5, hidden_size=24, num_layers=2, output_size=4, head_activation="tanh"),
+            6.0,
+            13,
+            0.0,
+            id=f"{cell.value}-2layers-tanh-head-gain6",
         )
         for cell in CELLS
     ]
@@ -210,11 +221,47 @@ def test_lstm_state_is_explicit_int8_h_and_int16_c() -> None:
     assert "c{k} (int16" in result.metadata["state"]
 
 
-@pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.value)
-def test_tanh_before_the_head_is_refused_with_a_one_line_reason(cell: CellType) -> None:
-    config = ModelConfig(cell=cell, input_size=3, hidden_size=4, output_size=2, head_activation="tanh")
-    with pytest.raises(UnsupportedModelError, match="no tanh before the head"):
-        tflite_export.build(random_model(config, seed=1), "int8-exact")
+def test_a_right_shift_above_30_is_refused_with_a_one_line_reason() -> None:
+    """The int32 RoundingDivideByPOT form needs ``2^e`` in int32: a shift of 31 cannot be expressed."""
+    fc = ir.FullyConnected(
+        weight=np.ones((2, 3), np.int8),
+        weight_scale=np.full(2, 0.01, np.float32),
+        bias=np.zeros(2, np.int32),
+        multiplier=np.full(2, 1 << 30, np.int32),
+        shift=np.array([-2, -31], np.int32),
+        input_zero_point=0,
+        output_zero_point=0,
+        output_scale=1.0,
+        output_bits=8,
+    )
+    with pytest.raises(UnsupportedModelError, match="right shift of 31 has no exact LiteRT form") as err:
+        _fc_graph(fc, tflite_export._T.INT8)
+    assert "\n" not in str(err.value)
+
+
+def test_head_tanh_equals_the_reference_on_every_int8_input() -> None:
+    """tanh before the head (QUANTIZE int8 -> Q3.12, the TANH table, QUANTIZE Q0.15 -> int8): all 256
+    int8 inputs in one invoke, for random hidden and output quantizations, equal the reference's."""
+    rng = np.random.default_rng(3)
+    values = np.arange(-128, 128, dtype=np.int64)
+    for _ in range(40):
+        hidden_q = ir.QParams(float(2.0 ** rng.uniform(-9, -2)), int(rng.integers(-128, 128)))
+        output_q = ir.QParams(float(2.0 ** rng.uniform(-8, -5)), int(rng.integers(-20, 21)))
+        tanh = ir.HeadTanh.of(hidden_q, output_q)
+        g, check = ExactGraph(), tflite_export._Checker()
+        x = g.tensor(
+            "x", (1, 256), tflite_export._T.INT8, tflite_export._per_tensor(hidden_q.scale, hidden_q.zero_point)
+        )
+        holder = SimpleNamespace(head_tanh=tanh, layers=[SimpleNamespace(hidden_q=hidden_q)], head_input_q=output_q)
+        y = tflite_export._head_tanh(g, check, holder, x)  # type: ignore[arg-type]
+        assert check.inexact == []
+        interpreter = Interpreter(model_content=g.pack([x], [y], {}, "head tanh"))
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], values.astype(np.int8).reshape(1, -1))
+        interpreter.invoke()
+        got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).reshape(-1).astype(np.int64)
+        want = reference.cells.head_activation(Activation.TANH, values, hidden_q, tanh)
+        assert np.array_equal(got, want), (hidden_q, output_q)
 
 
 @pytest.mark.parametrize("cell", [CellType.GRU, CellType.LSTM], ids=lambda c: c.value)
