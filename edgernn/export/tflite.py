@@ -870,7 +870,9 @@ def _metadata(
         "num_layers": cfg.num_layers,
         "hidden_size": cfg.hidden_size,
         "config": cfg.to_json(),
-        "layout": "batch 1; x (1, F) or (1, 1, F) for LSTM, token ids int32 (1,); y (1, out) or (1, 1, H)",
+        "layout": "batch 1; x (1, F), token ids int32 (1,); y (1, out) or (1, H)"
+        if precision == "int8-exact" and cfg.cell is CellType.LSTM  # not the fused LSTM op's layout
+        else "batch 1; x (1, F) or (1, 1, F) for LSTM, token ids int32 (1,); y (1, out) or (1, 1, H)",
         "state": _state_doc(model, precision) if not lstm_state else "variable tensors of each LSTM op",
         "input_quantization": {"scale": model.input_q.scale, "zero_point": model.input_q.zero_point},
         "output_quantization": {"scale": model.output_q.scale, "zero_point": model.output_q.zero_point},

@@ -219,6 +219,7 @@ def test_lstm_state_is_explicit_int8_h_and_int16_c() -> None:
     assert state_in == want_in and state_out == want_out
     assert result.state_variables == ()
     assert "c{k} (int16" in result.metadata["state"]
+    assert [t.shape for t in result.inputs if t.role == "x"] == [(1, 3)]  # not the fused op's (1, 1, F)
 
 
 def test_a_right_shift_above_30_is_refused_with_a_one_line_reason() -> None:
