@@ -141,6 +141,24 @@ def test_lstm_cell_tanh_at_every_cell_scale(power: int) -> None:
     assert np.abs(c).max() > 1000  # the cell state spans many table rows
 
 
+@pytest.mark.parametrize(
+    "config",
+    [
+        ModelConfig(cell=CellType.LSTM, vocab_size=20, embedding_dim=6, hidden_size=16, output_size=20),
+        ModelConfig(cell=CellType.LSTM, input_size=4, hidden_size=16, output_size=3, head_activation="relu"),
+    ],
+    ids=["tokens", "relu-head"],
+)
+def test_token_and_relu_head_lstm_run_exactly(config: ModelConfig) -> None:
+    model = random_model(config, seed=4, weight_gain=3.0)
+    xs = random_inputs(config, 300, seed=4)
+    xq = xs.astype(np.int64) if config.uses_tokens else model.input_q.quantize(xs).astype(np.int64)
+    ref, litert = create_backend("reference", model), TFLiteBackend(model, precision="int8-exact")
+    yr, _ = ref.run(ref.zero_state(), xq)
+    yl, _ = litert.run(litert.zero_state(), xq)
+    assert np.array_equal(yr, yl)
+
+
 def _fc_graph(fc: ir.FullyConnected, out_type: int) -> bytes:
     g = ExactGraph()
     x = g.tensor("x", (1, fc.in_features), tflite_export._T.INT8, tflite_export._per_tensor(1.0, fc.input_zero_point))
