@@ -445,11 +445,17 @@ class _Arrays:
         )
 
     def fc_f32(self, name: str, weight: np.ndarray, bias: np.ndarray, comment: str) -> str:
+        """A float FC in the transposed layout (ernn_fc_f32_params.transposed): [in][out], so the C
+        vectorizes over the outputs with no horizontal sums."""
+        out_features, in_features = weight.shape
         w = self.add(
-            f"{name}_weight", "float", weight, f"{comment}: float weights [{weight.shape[0]}][{weight.shape[1]}]"
+            f"{name}_weight",
+            "float",
+            np.ascontiguousarray(weight.T),
+            f"{comment}: float weights, transposed [{in_features}][{out_features}]",
         )
         b = self.add(f"{name}_bias", "float", bias, f"{comment}: float bias")
-        return f"{{{w}, {b}, {weight.shape[1]}, {weight.shape[0]}}}"
+        return f"{{{w}, {b}, {in_features}, {out_features}, 1}}"
 
 
 @dataclass(frozen=True)

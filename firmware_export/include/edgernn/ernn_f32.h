@@ -6,6 +6,10 @@
  * Same formulas as the numpy float model (edgernn.floatmodel): PyTorch's GRU/LSTM/Elman cells.
  * Needs no libm: exp, sigmoid and tanh are computed here (relative error ~1e-7).
  * Inputs are in the model's normalized domain (features already standardized).
+ * Where the compiler targets a SIMD unit (x86-64 AVX2+FMA / AVX-512F, chosen at run time; AArch64 NEON;
+ * Cortex-M55 MVE float), ports/ kernels do the FCs of the transposed layout and the cells' element-wise
+ * math; -DERNN_PORTABLE keeps the plain C. Results agree with the plain C to float32 rounding (the sums
+ * are taken in another order), not bit for bit.
  */
 #ifndef ERNN_F32_H
 #define ERNN_F32_H
@@ -25,12 +29,24 @@ float ernn_sigmoid_f32(float x);
 /** tanh(x), accurate near zero. */
 float ernn_tanh_f32(float x);
 
+/** Elementwise y = sigmoid(x) over n values (vectorized where a port is; in place allowed). */
+void ernn_sigmoid_vec_f32(const float *x, float *y, int32_t n);
+
+/** Elementwise y = tanh(x) over n values (vectorized where a port is; in place allowed). */
+void ernn_tanh_vec_f32(const float *x, float *y, int32_t n);
+
+/** The float kernels this build runs on this CPU (e.g. "x86 AVX-512F", "neon", "plain C"): ports pick at run time. */
+const char *ernn_f32_kernel_name(void);
+
 /** Float fully connected: `y = weight * x + bias`. */
 typedef struct {
-    const float *weight; /**< [out_features][in_features], row-major. */
+    const float *weight; /**< [out_features][in_features] (row-major), or transposed: see below. */
     const float *bias;   /**< [out_features]. */
     int32_t in_features;
     int32_t out_features;
+    /** 1: weight is [in_features][out_features], each input's weights for all outputs contiguous (the
+     *  export's layout: the outputs vectorize with no horizontal sums); 0 (the default): row-major. */
+    int32_t transposed;
 } ernn_fc_f32_params;
 
 /** y = weight * x + bias. */
