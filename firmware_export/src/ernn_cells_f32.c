@@ -8,8 +8,8 @@
 
 /* SIMD drop-ins from firmware_export/ports/, picked by the compiler's own macros (an export carries the
  * chosen text inline). Each defines ERNN_F32_PORT_NAME, ernn_f32_kernel_port (its run-time choice),
- * ernn_fc_f32_cols_port (the transposed FC's
- * outputs it did, whole vectors), ernn_act_f32_port, ernn_gru_f32_port and ernn_lstm_f32_port (the
+ * ernn_fc_f32_panels_port (the paneled FC's
+ * whole panels it did, from 0), ernn_act_f32_port, ernn_gru_f32_port and ernn_lstm_f32_port (the
  * units they did, from 0): the plain C below does the rest. -DERNN_PORTABLE disables them. */
 #if !defined(ERNN_PORTABLE)
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
@@ -27,10 +27,10 @@ static inline const char *ernn_f32_kernel_port(void)
 {
     return "plain C";
 }
-static inline int32_t ernn_fc_f32_cols_port(const float *wt, const float *bias, const float *x, int32_t in,
-                                            int32_t out, float *y)
+static inline int32_t ernn_fc_f32_panels_port(const float *w, const float *bias, const float *x, int32_t in,
+                                              int32_t panels, float *y)
 {
-    (void)wt, (void)bias, (void)x, (void)in, (void)out, (void)y;
+    (void)w, (void)bias, (void)x, (void)in, (void)panels, (void)y;
     return 0;
 }
 static inline int32_t ernn_act_f32_port(int32_t kind, const float *a, const float *b, float *y, int32_t n)
@@ -58,47 +58,54 @@ static inline int32_t ernn_lstm_f32_port(const float *gx, const float *gh, float
 #define ERNN_FMAF(a, b, c) ((a) * (b) + (c))
 #endif
 
-/* The transposed FC's outputs [o, out) in plain C: eight outputs at a time (accumulators that fit the
+/* Panels [p, ...) of a paneled FC in plain C: per panel eight outputs at a time (accumulators that fit the
  * registers of a scalar FPU, one weight load per multiply-add), then one at a time. */
-static void fc_cols_c(const float *wt, const float *bias, const float *x, int32_t in, int32_t out, int32_t o,
-                      float *y)
+static void fc_panels_c(const float *weight, const float *bias, const float *x, int32_t in, int32_t out, int32_t p,
+                        float *y)
 {
-    for (; o + 8 <= out; o += 8) {
-        float a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
-        float a4 = bias[o + 4], a5 = bias[o + 5], a6 = bias[o + 6], a7 = bias[o + 7];
-        const float *w = wt + o;
-        for (int32_t i = 0; i < in; ++i, w += out) {
-            const float xi = x[i];
-            a0 = ERNN_FMAF(w[0], xi, a0);
-            a1 = ERNN_FMAF(w[1], xi, a1);
-            a2 = ERNN_FMAF(w[2], xi, a2);
-            a3 = ERNN_FMAF(w[3], xi, a3);
-            a4 = ERNN_FMAF(w[4], xi, a4);
-            a5 = ERNN_FMAF(w[5], xi, a5);
-            a6 = ERNN_FMAF(w[6], xi, a6);
-            a7 = ERNN_FMAF(w[7], xi, a7);
+    for (int32_t first = p * ERNN_F32_PANEL; first < out; first += ERNN_F32_PANEL) {
+        const int32_t width = out - first < ERNN_F32_PANEL ? out - first : ERNN_F32_PANEL;
+        const float *panel = weight + (size_t)first * (size_t)in;
+        int32_t k = 0;
+        for (; k + 8 <= width; k += 8) {
+            const int32_t o = first + k;
+            float a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
+            float a4 = bias[o + 4], a5 = bias[o + 5], a6 = bias[o + 6], a7 = bias[o + 7];
+            const float *w = panel + k;
+            for (int32_t i = 0; i < in; ++i, w += width) {
+                const float xi = x[i];
+                a0 = ERNN_FMAF(w[0], xi, a0);
+                a1 = ERNN_FMAF(w[1], xi, a1);
+                a2 = ERNN_FMAF(w[2], xi, a2);
+                a3 = ERNN_FMAF(w[3], xi, a3);
+                a4 = ERNN_FMAF(w[4], xi, a4);
+                a5 = ERNN_FMAF(w[5], xi, a5);
+                a6 = ERNN_FMAF(w[6], xi, a6);
+                a7 = ERNN_FMAF(w[7], xi, a7);
+            }
+            y[o] = a0, y[o + 1] = a1, y[o + 2] = a2, y[o + 3] = a3;
+            y[o + 4] = a4, y[o + 5] = a5, y[o + 6] = a6, y[o + 7] = a7;
         }
-        y[o] = a0, y[o + 1] = a1, y[o + 2] = a2, y[o + 3] = a3;
-        y[o + 4] = a4, y[o + 5] = a5, y[o + 6] = a6, y[o + 7] = a7;
-    }
-    for (; o < out; ++o) {
-        float acc = bias[o];
-        for (int32_t i = 0; i < in; ++i) {
-            acc = ERNN_FMAF(wt[(size_t)i * (size_t)out + (size_t)o], x[i], acc);
+        for (; k < width; ++k) {
+            float acc = bias[first + k];
+            for (int32_t i = 0; i < in; ++i) {
+                acc = ERNN_FMAF(panel[(size_t)i * (size_t)width + (size_t)k], x[i], acc);
+            }
+            y[first + k] = acc;
         }
-        y[o] = acc;
     }
 }
 
 ernn_status ernn_fc_f32(const ernn_fc_f32_params *p, const float *x, float *y)
 {
     if (p == NULL || p->weight == NULL || p->bias == NULL || x == NULL || y == NULL || p->in_features < 1 ||
-        p->out_features < 1) {
+        p->out_features < 1 || (p->layout != ERNN_FC_F32_ROWS && p->layout != ERNN_FC_F32_PANELS)) {
         return ERNN_ARG_ERROR;
     }
-    if (p->transposed) {
-        const int32_t done = ernn_fc_f32_cols_port(p->weight, p->bias, x, p->in_features, p->out_features, y);
-        fc_cols_c(p->weight, p->bias, x, p->in_features, p->out_features, done, y);
+    if (p->layout == ERNN_FC_F32_PANELS) {
+        const int32_t whole = p->out_features / ERNN_F32_PANEL;
+        const int32_t done = ernn_fc_f32_panels_port(p->weight, p->bias, x, p->in_features, whole, y);
+        fc_panels_c(p->weight, p->bias, x, p->in_features, p->out_features, done, y);
         return ERNN_OK;
     }
     for (int32_t o = 0; o < p->out_features; ++o) {

@@ -182,8 +182,16 @@ static float pseudo(uint32_t *seed)
     return (float)(*seed >> 8) * (2.0f / 16777216.0f) - 1.0f;
 }
 
-/* The transposed layout (the export's) against the row-major one and double, over shapes that take every
- * tile size and tail of the ports (whole vectors, splits into near-equal tiles, leftover columns). */
+/* Where weight (o, i) of an FC with `in` inputs and `out` outputs is in the paneled layout (ernn_f32.h). */
+static size_t panel_at(int32_t o, int32_t i, int32_t in, int32_t out)
+{
+    const int32_t first = o / ERNN_F32_PANEL * ERNN_F32_PANEL;
+    const int32_t width = out - first < ERNN_F32_PANEL ? out - first : ERNN_F32_PANEL;
+    return (size_t)first * (size_t)in + (size_t)i * (size_t)width + (size_t)(o - first);
+}
+
+/* The paneled layout (the export's) against the row-major one and double, over shapes that take every
+ * tile size and tail of the ports (whole panels, splits into near-equal tiles, a narrower last panel). */
 static void test_fc_layouts(void)
 {
     enum { MAX_IN = 70, MAX_OUT = 300 };
@@ -198,14 +206,14 @@ static void test_fc_layouts(void)
             for (int32_t o = 0; o < out; ++o) {
                 b[o] = pseudo(&seed);
                 for (int32_t i = 0; i < in; ++i) {
-                    w[o * in + i] = wt[i * out + o] = pseudo(&seed);
+                    w[o * in + i] = wt[panel_at(o, i, in, out)] = pseudo(&seed);
                 }
             }
             for (int32_t i = 0; i < in; ++i) {
                 x[i] = 3.0f * pseudo(&seed);
             }
             y[out] = yt[out] = 12345.0f; /* nothing written past the outputs */
-            const ernn_fc_f32_params row = {w, b, in, out, 0}, col = {wt, b, in, out, 1};
+            const ernn_fc_f32_params row = {w, b, in, out, ERNN_FC_F32_ROWS}, col = {wt, b, in, out, ERNN_FC_F32_PANELS};
             CHECK_EQ(ernn_fc_f32(&row, x, y), ERNN_OK);
             CHECK_EQ(ernn_fc_f32(&col, x, yt), ERNN_OK);
             CHECK(y[out] == 12345.0f && yt[out] == 12345.0f);
@@ -221,11 +229,13 @@ static void test_fc_layouts(void)
             }
         }
     }
-    printf("transposed FC: worst error %.3g of the sum of |terms|\n", worst);
+    printf("paneled FC: worst error %.3g of the sum of |terms|\n", worst);
+    const ernn_fc_f32_params bad = {w, b, 4, 4, 2}; /* no such layout */
+    CHECK_EQ(ernn_fc_f32(&bad, x, y), ERNN_ARG_ERROR);
     CHECK(worst <= 1e-6);
 }
 
-/* Cells wide enough for the ports' element-wise loops (and a tail), transposed weights, against double. */
+/* Cells wide enough for the ports' element-wise loops (and a tail), paneled weights, against double. */
 static void test_wide_cells(void)
 {
     enum { WH = 21, WIN = 11 };
@@ -259,13 +269,13 @@ static void test_wide_cells(void)
             gx[r] = (double)bxw[r];
             gh[r] = (double)bhw[r];
             for (int32_t i = 0; i < WIN; ++i) {
-                gx[r] += (double)wxt[i * rows + r] * (double)x[i];
+                gx[r] += (double)wxt[panel_at(r, i, WIN, rows)] * (double)x[i];
             }
             for (int32_t i = 0; i < WH; ++i) {
-                gh[r] += (double)wht[i * rows + r] * (double)h0[i];
+                gh[r] += (double)wht[panel_at(r, i, WH, rows)] * (double)h0[i];
             }
         }
-        const ernn_cell_f32_params p = {{wxt, bxw, WIN, rows, 1}, {wht, bhw, WH, rows, 1}, 0};
+        const ernn_cell_f32_params p = {{wxt, bxw, WIN, rows, ERNN_FC_F32_PANELS}, {wht, bhw, WH, rows, ERNN_FC_F32_PANELS}, 0};
         memcpy(h, h0, sizeof h);
         memcpy(c, c0, sizeof c);
         if (gates == 1) {

@@ -5,9 +5,9 @@
  *        with MVE-F).
  *
  * Included by src/ernn_cells_f32.c when the compiler defines __ARM_FEATURE_MVE with its float bit. FCs
- * (the transposed layout, weight[i][o]): a tile of up to 4 vectors of four outputs (MVE has eight q
- * registers) stays in registers while the inputs stream by, each input multiplied into the tile by VFMA
- * with a scalar operand. The element-wise math stays in the plain C (MVE has no vector divide).
+ * (the paneled layout, ERNN_FC_F32_PANELS): one panel's four vectors of outputs (MVE has eight q
+ * registers) stay in registers while the panel streams by, each input multiplied in by VFMA with a scalar
+ * operand. The element-wise math stays in the plain C (MVE has no vector divide).
  */
 #ifndef ERNN_F32_MVE_H
 #define ERNN_F32_MVE_H
@@ -15,52 +15,32 @@
 #include <arm_mve.h>
 
 #define ERNN_F32_PORT_NAME "arm_mve"
-#define ERNN_MVE_F32_TILE 4
 
 static inline const char *ernn_f32_kernel_port(void)
 {
     return "arm_mve (FC)";
 }
 
-__attribute__((always_inline)) static inline void ernn_fc_tile_mve(const float *w, int32_t stride, const float *bias,
-                                                                   const float *x, int32_t in, float *y,
-                                                                   const int32_t t)
+/* The paneled FC's first `panels` whole panels, one at a time (four q accumulators); returns the panels done. */
+static inline int32_t ernn_fc_f32_panels_port(const float *w, const float *bias, const float *x, int32_t in,
+                                              int32_t panels, float *y)
 {
-    float32x4_t a[ERNN_MVE_F32_TILE];
-#pragma GCC unroll 4
-    for (int32_t k = 0; k < t; ++k) {
-        a[k] = vld1q_f32(bias + 4 * k);
-    }
-    for (int32_t i = 0; i < in; ++i, w += stride) {
-        const float xi = x[i];
-#pragma GCC unroll 4
-        for (int32_t k = 0; k < t; ++k) {
-            a[k] = vfmaq_n_f32(a[k], vld1q_f32(w + 4 * k), xi);
+    for (int32_t p = 0; p < panels; ++p, bias += ERNN_F32_PANEL, y += ERNN_F32_PANEL) {
+        float32x4_t a0 = vld1q_f32(bias), a1 = vld1q_f32(bias + 4), a2 = vld1q_f32(bias + 8);
+        float32x4_t a3 = vld1q_f32(bias + 12);
+        for (int32_t i = 0; i < in; ++i, w += ERNN_F32_PANEL) {
+            const float xi = x[i];
+            a0 = vfmaq_n_f32(a0, vld1q_f32(w), xi);
+            a1 = vfmaq_n_f32(a1, vld1q_f32(w + 4), xi);
+            a2 = vfmaq_n_f32(a2, vld1q_f32(w + 8), xi);
+            a3 = vfmaq_n_f32(a3, vld1q_f32(w + 12), xi);
         }
+        vst1q_f32(y, a0);
+        vst1q_f32(y + 4, a1);
+        vst1q_f32(y + 8, a2);
+        vst1q_f32(y + 12, a3);
     }
-#pragma GCC unroll 4
-    for (int32_t k = 0; k < t; ++k) {
-        vst1q_f32(y + 4 * k, a[k]);
-    }
-}
-
-/* The transposed FC's outputs [0, done), whole vectors in near-equal tiles; returns done. */
-static inline int32_t ernn_fc_f32_cols_port(const float *wt, const float *bias, const float *x, int32_t in,
-                                            int32_t out, float *y)
-{
-    int32_t vectors = out / 4;
-    for (int32_t tiles = (vectors + ERNN_MVE_F32_TILE - 1) / ERNN_MVE_F32_TILE, col = 0; tiles > 0; --tiles) {
-        const int32_t t = (vectors + tiles - 1) / tiles;
-        switch (t) {
-        case 1: ernn_fc_tile_mve(wt + col, out, bias + col, x, in, y + col, 1); break;
-        case 2: ernn_fc_tile_mve(wt + col, out, bias + col, x, in, y + col, 2); break;
-        case 3: ernn_fc_tile_mve(wt + col, out, bias + col, x, in, y + col, 3); break;
-        default: ernn_fc_tile_mve(wt + col, out, bias + col, x, in, y + col, 4); break;
-        }
-        col += 4 * t;
-        vectors -= t;
-    }
-    return out / 4 * 4;
+    return panels;
 }
 
 static inline int32_t ernn_act_f32_port(int32_t kind, const float *a, const float *b, float *y, int32_t n)

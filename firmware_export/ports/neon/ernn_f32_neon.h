@@ -3,10 +3,10 @@
  * @file ernn_f32_neon.h
  * @brief Port: the float32 path's FCs and element-wise cell math for AArch64 NEON (FMLA).
  *
- * Included by src/ernn_cells_f32.c on AArch64 (NEON is always there). FCs (the transposed layout,
- * weight[i][o]): a tile of up to 8 vectors of four outputs stays in registers while the inputs stream by,
- * four inputs per load, each multiplied into the tile by FMLA (by element); two sets of accumulators
- * (even and odd inputs) hide the FMLA latency on short tiles. Element-wise math, four lanes: the same exp
+ * Included by src/ernn_cells_f32.c on AArch64 (NEON is always there). FCs (the paneled layout,
+ * ERNN_FC_F32_PANELS): a tile of two panels (eight vectors of four outputs) stays in registers while the
+ * panels stream by, four inputs per load, each multiplied into the tile by FMLA (by element); two sets of
+ * accumulators (even and odd inputs) hide the FMLA latency. Element-wise math, four lanes: the same exp
  * (range reduction and degree-7 polynomial), sigmoid and tanh as the x86 port (see ernn_f32_x86.h).
  */
 #ifndef ERNN_F32_NEON_H
@@ -15,74 +15,62 @@
 #include <arm_neon.h>
 
 #define ERNN_F32_PORT_NAME "neon"
-#define ERNN_NEON_F32_TILE 8 /* 2 x 8 accumulators + inputs and loads: within the 32 q registers */
+#define ERNN_NEON_F32_TILE 2 /* panels: 2 x 8 accumulators + inputs and loads, within the 32 q registers */
 
 static inline const char *ernn_f32_kernel_port(void)
 {
     return "neon";
 }
 
-/* y[0 .. 4t) = bias + sum_i x[i] * w[i][0 .. 4t) (row stride `stride`), t <= ERNN_NEON_F32_TILE vectors. */
-__attribute__((always_inline)) static inline void ernn_fc_tile_neon(const float *w, int32_t stride,
-                                                                    const float *bias, const float *x, int32_t in,
-                                                                    float *y, const int32_t t)
+/* y[0 .. 16t) = bias + the t panels at w (ERNN_FC_F32_PANELS) times x; four q registers per panel. */
+__attribute__((always_inline)) static inline void ernn_fc_tile_neon(const float *w, int32_t in, const float *bias,
+                                                                    const float *x, float *y, const int32_t t)
 {
-    float32x4_t a[ERNN_NEON_F32_TILE], b[ERNN_NEON_F32_TILE];
+    const size_t panel = (size_t)ERNN_F32_PANEL * (size_t)in;
+    float32x4_t a[4 * ERNN_NEON_F32_TILE], b[4 * ERNN_NEON_F32_TILE];
 #pragma GCC unroll 8
-    for (int32_t k = 0; k < t; ++k) {
+    for (int32_t k = 0; k < 4 * t; ++k) {
         a[k] = vld1q_f32(bias + 4 * k);
         b[k] = vdupq_n_f32(0.0f);
     }
     int32_t i = 0;
-    for (; i + 4 <= in; i += 4, w += 4 * stride) {
+    for (; i + 4 <= in; i += 4, w += 4 * ERNN_F32_PANEL) {
         const float32x4_t xv = vld1q_f32(x + i);
 #pragma GCC unroll 8
-        for (int32_t k = 0; k < t; ++k) {
-            a[k] = vfmaq_laneq_f32(a[k], vld1q_f32(w + 4 * k), xv, 0);
-            b[k] = vfmaq_laneq_f32(b[k], vld1q_f32(w + stride + 4 * k), xv, 1);
-            a[k] = vfmaq_laneq_f32(a[k], vld1q_f32(w + 2 * stride + 4 * k), xv, 2);
-            b[k] = vfmaq_laneq_f32(b[k], vld1q_f32(w + 3 * stride + 4 * k), xv, 3);
+        for (int32_t k = 0; k < 4 * t; ++k) {
+            const float *v = w + (size_t)(k / 4) * panel + 4 * (k % 4);
+            a[k] = vfmaq_laneq_f32(a[k], vld1q_f32(v), xv, 0);
+            b[k] = vfmaq_laneq_f32(b[k], vld1q_f32(v + ERNN_F32_PANEL), xv, 1);
+            a[k] = vfmaq_laneq_f32(a[k], vld1q_f32(v + 2 * ERNN_F32_PANEL), xv, 2);
+            b[k] = vfmaq_laneq_f32(b[k], vld1q_f32(v + 3 * ERNN_F32_PANEL), xv, 3);
         }
     }
-    for (; i < in; ++i, w += stride) {
+    for (; i < in; ++i, w += ERNN_F32_PANEL) {
 #pragma GCC unroll 8
-        for (int32_t k = 0; k < t; ++k) {
-            a[k] = vfmaq_n_f32(a[k], vld1q_f32(w + 4 * k), x[i]);
+        for (int32_t k = 0; k < 4 * t; ++k) {
+            a[k] = vfmaq_n_f32(a[k], vld1q_f32(w + (size_t)(k / 4) * panel + 4 * (k % 4)), x[i]);
         }
     }
 #pragma GCC unroll 8
-    for (int32_t k = 0; k < t; ++k) {
+    for (int32_t k = 0; k < 4 * t; ++k) {
         vst1q_f32(y + 4 * k, vaddq_f32(a[k], b[k]));
     }
 }
 
-static inline void ernn_fc_tiles_neon(const float *w, int32_t stride, const float *bias, const float *x, int32_t in,
-                                      float *y, int32_t t)
+/* The paneled FC's first `panels` whole panels, two at a time; returns the panels done. */
+static inline int32_t ernn_fc_f32_panels_port(const float *w, const float *bias, const float *x, int32_t in,
+                                              int32_t panels, float *y)
 {
-    switch (t) {
-    case 1: ernn_fc_tile_neon(w, stride, bias, x, in, y, 1); break;
-    case 2: ernn_fc_tile_neon(w, stride, bias, x, in, y, 2); break;
-    case 3: ernn_fc_tile_neon(w, stride, bias, x, in, y, 3); break;
-    case 4: ernn_fc_tile_neon(w, stride, bias, x, in, y, 4); break;
-    case 5: ernn_fc_tile_neon(w, stride, bias, x, in, y, 5); break;
-    case 6: ernn_fc_tile_neon(w, stride, bias, x, in, y, 6); break;
-    case 7: ernn_fc_tile_neon(w, stride, bias, x, in, y, 7); break;
-    default: ernn_fc_tile_neon(w, stride, bias, x, in, y, 8); break;
+    int32_t p = 0;
+    for (; p + 2 <= panels; p += 2) {
+        ernn_fc_tile_neon(w + (size_t)p * ERNN_F32_PANEL * (size_t)in, in, bias + p * ERNN_F32_PANEL, x,
+                          y + p * ERNN_F32_PANEL, 2);
     }
-}
-
-/* The transposed FC's outputs [0, done), whole vectors in near-equal tiles; returns done. */
-static inline int32_t ernn_fc_f32_cols_port(const float *wt, const float *bias, const float *x, int32_t in,
-                                            int32_t out, float *y)
-{
-    int32_t vectors = out / 4;
-    for (int32_t tiles = (vectors + ERNN_NEON_F32_TILE - 1) / ERNN_NEON_F32_TILE, col = 0; tiles > 0; --tiles) {
-        const int32_t t = (vectors + tiles - 1) / tiles;
-        ernn_fc_tiles_neon(wt + col, out, bias + col, x, in, y + col, t);
-        col += 4 * t;
-        vectors -= t;
+    if (p < panels) {
+        ernn_fc_tile_neon(w + (size_t)p * ERNN_F32_PANEL * (size_t)in, in, bias + p * ERNN_F32_PANEL, x,
+                          y + p * ERNN_F32_PANEL, 1);
     }
-    return out / 4 * 4;
+    return panels;
 }
 
 /* ---- element-wise: exp, sigmoid, tanh and the cells' steps, four lanes ------------------------- */

@@ -10,9 +10,10 @@
  * choice (0: plain C, 1: AVX2+FMA, 2: AVX-512F for the FCs; default 2), for testing each kernel on one
  * machine.
  *
- * FCs (the transposed layout, weight[i][o]): a tile of up to TMAX vectors of outputs stays in registers
- * while the inputs stream by; each input is broadcast and multiplied into the tile by FMA. Two sets of
- * accumulators (even and odd inputs) keep the FMA latency hidden on short tiles. Element-wise math (AVX2,
+ * FCs (the paneled layout, ERNN_FC_F32_PANELS): a tile of up to 8 panels (AVX-512: one zmm each) or 3
+ * (AVX2: two ymm each) of outputs stays in registers while the panels stream by sequentially; each input
+ * is broadcast and multiplied into the tile by FMA. Two sets of accumulators (even and odd inputs) keep the
+ * FMA latency hidden on short tiles. Element-wise math (AVX2,
  * eight lanes): ernn_math_f32.c's exp (the same range reduction and degree-7 polynomial, by FMA),
  * sigmoid = 1 / (1 + exp(-x)), and tanh = e / (e + 2) with e = expm1(2|x|) (a Taylor series below 0.25,
  * so no cancellation near 0).
@@ -39,66 +40,66 @@
 
 #if ERNN_X86_F32_LEVEL >= 1
 #define ERNN_X86_F32_AVX2 __attribute__((target("avx2,fma")))
-#define ERNN_X86_F32_TILE_AVX2 6 /* 2 x 6 accumulators + 2 inputs + a load: the 16 ymm registers */
+#define ERNN_X86_F32_TILE_AVX2 3 /* panels: 2 sets x 6 ymm accumulators + 2 inputs + a load: the 16 registers */
 
 static inline int ernn_x86_f32_has_avx2(void)
 {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-/* y[0 .. 8t) = bias + sum_i x[i] * w[i][0 .. 8t) (row stride `stride`), t <= ERNN_X86_F32_TILE_AVX2 vectors. */
+/* y[0 .. 16t) = bias + the t panels at w (ernn_fc_f32_params' ERNN_FC_F32_PANELS) times x; two ymm per panel. */
 ERNN_X86_F32_AVX2 __attribute__((always_inline)) static inline void ernn_fc_tile_avx2(
-    const float *w, int32_t stride, const float *bias, const float *x, int32_t in, float *y, const int32_t t)
+    const float *w, int32_t in, const float *bias, const float *x, float *y, const int32_t t)
 {
-    __m256 a[ERNN_X86_F32_TILE_AVX2], b[ERNN_X86_F32_TILE_AVX2];
+    const size_t panel = (size_t)ERNN_F32_PANEL * (size_t)in;
+    __m256 a[2 * ERNN_X86_F32_TILE_AVX2], b[2 * ERNN_X86_F32_TILE_AVX2];
 #pragma GCC unroll 8
-    for (int32_t k = 0; k < t; ++k) {
+    for (int32_t k = 0; k < 2 * t; ++k) {
         a[k] = _mm256_loadu_ps(bias + 8 * k);
         b[k] = _mm256_setzero_ps();
     }
     int32_t i = 0;
-    for (; i + 2 <= in; i += 2, w += 2 * stride) {
+    for (; i + 2 <= in; i += 2, w += 2 * ERNN_F32_PANEL) {
         const __m256 x0 = _mm256_broadcast_ss(x + i), x1 = _mm256_broadcast_ss(x + i + 1);
 #pragma GCC unroll 8
-        for (int32_t k = 0; k < t; ++k) {
-            a[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8 * k), x0, a[k]);
-            b[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w + stride + 8 * k), x1, b[k]);
+        for (int32_t k = 0; k < 2 * t; ++k) {
+            const float *v = w + (size_t)(k / 2) * panel + 8 * (k % 2);
+            a[k] = _mm256_fmadd_ps(_mm256_loadu_ps(v), x0, a[k]);
+            b[k] = _mm256_fmadd_ps(_mm256_loadu_ps(v + ERNN_F32_PANEL), x1, b[k]);
         }
     }
     if (i < in) {
         const __m256 x0 = _mm256_broadcast_ss(x + i);
 #pragma GCC unroll 8
-        for (int32_t k = 0; k < t; ++k) {
-            a[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8 * k), x0, a[k]);
+        for (int32_t k = 0; k < 2 * t; ++k) {
+            a[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w + (size_t)(k / 2) * panel + 8 * (k % 2)), x0, a[k]);
         }
     }
 #pragma GCC unroll 8
-    for (int32_t k = 0; k < t; ++k) {
+    for (int32_t k = 0; k < 2 * t; ++k) {
         _mm256_storeu_ps(y + 8 * k, _mm256_add_ps(a[k], b[k]));
     }
 }
 
-ERNN_X86_F32_AVX2 static inline void ernn_fc_tiles_avx2(const float *w, int32_t stride, const float *bias,
-                                                        const float *x, int32_t in, float *y, int32_t t)
+ERNN_X86_F32_AVX2 static inline void ernn_fc_tiles_avx2(const float *w, int32_t in, const float *bias, const float *x,
+                                                        float *y, int32_t t)
 {
     switch (t) {
-    case 1: ernn_fc_tile_avx2(w, stride, bias, x, in, y, 1); break;
-    case 2: ernn_fc_tile_avx2(w, stride, bias, x, in, y, 2); break;
-    case 3: ernn_fc_tile_avx2(w, stride, bias, x, in, y, 3); break;
-    case 4: ernn_fc_tile_avx2(w, stride, bias, x, in, y, 4); break;
-    case 5: ernn_fc_tile_avx2(w, stride, bias, x, in, y, 5); break;
-    default: ernn_fc_tile_avx2(w, stride, bias, x, in, y, 6); break;
+    case 1: ernn_fc_tile_avx2(w, in, bias, x, y, 1); break;
+    case 2: ernn_fc_tile_avx2(w, in, bias, x, y, 2); break;
+    default: ernn_fc_tile_avx2(w, in, bias, x, y, 3); break;
     }
 }
 #endif
 
 #if ERNN_X86_F32_LEVEL >= 2
 #define ERNN_X86_F32_AVX512 __attribute__((target("avx512f,fma")))
-#define ERNN_X86_F32_TILE_AVX512 8
+#define ERNN_X86_F32_TILE_AVX512 8 /* panels, one zmm each */
 
 ERNN_X86_F32_AVX512 __attribute__((always_inline)) static inline void ernn_fc_tile_avx512(
-    const float *w, int32_t stride, const float *bias, const float *x, int32_t in, float *y, const int32_t t)
+    const float *w, int32_t in, const float *bias, const float *x, float *y, const int32_t t)
 {
+    const size_t panel = (size_t)ERNN_F32_PANEL * (size_t)in;
     __m512 a[ERNN_X86_F32_TILE_AVX512], b[ERNN_X86_F32_TILE_AVX512];
 #pragma GCC unroll 8
     for (int32_t k = 0; k < t; ++k) {
@@ -106,19 +107,19 @@ ERNN_X86_F32_AVX512 __attribute__((always_inline)) static inline void ernn_fc_ti
         b[k] = _mm512_setzero_ps();
     }
     int32_t i = 0;
-    for (; i + 2 <= in; i += 2, w += 2 * stride) {
+    for (; i + 2 <= in; i += 2, w += 2 * ERNN_F32_PANEL) {
         const __m512 x0 = _mm512_set1_ps(x[i]), x1 = _mm512_set1_ps(x[i + 1]);
 #pragma GCC unroll 8
         for (int32_t k = 0; k < t; ++k) {
-            a[k] = _mm512_fmadd_ps(_mm512_loadu_ps(w + 16 * k), x0, a[k]);
-            b[k] = _mm512_fmadd_ps(_mm512_loadu_ps(w + stride + 16 * k), x1, b[k]);
+            a[k] = _mm512_fmadd_ps(_mm512_loadu_ps(w + (size_t)k * panel), x0, a[k]);
+            b[k] = _mm512_fmadd_ps(_mm512_loadu_ps(w + (size_t)k * panel + ERNN_F32_PANEL), x1, b[k]);
         }
     }
     if (i < in) {
         const __m512 x0 = _mm512_set1_ps(x[i]);
 #pragma GCC unroll 8
         for (int32_t k = 0; k < t; ++k) {
-            a[k] = _mm512_fmadd_ps(_mm512_loadu_ps(w + 16 * k), x0, a[k]);
+            a[k] = _mm512_fmadd_ps(_mm512_loadu_ps(w + (size_t)k * panel), x0, a[k]);
         }
     }
 #pragma GCC unroll 8
@@ -127,63 +128,64 @@ ERNN_X86_F32_AVX512 __attribute__((always_inline)) static inline void ernn_fc_ti
     }
 }
 
-ERNN_X86_F32_AVX512 static inline void ernn_fc_tiles_avx512(const float *w, int32_t stride, const float *bias,
-                                                            const float *x, int32_t in, float *y, int32_t t)
+ERNN_X86_F32_AVX512 static inline void ernn_fc_tiles_avx512(const float *w, int32_t in, const float *bias,
+                                                            const float *x, float *y, int32_t t)
 {
     switch (t) {
-    case 1: ernn_fc_tile_avx512(w, stride, bias, x, in, y, 1); break;
-    case 2: ernn_fc_tile_avx512(w, stride, bias, x, in, y, 2); break;
-    case 3: ernn_fc_tile_avx512(w, stride, bias, x, in, y, 3); break;
-    case 4: ernn_fc_tile_avx512(w, stride, bias, x, in, y, 4); break;
-    case 5: ernn_fc_tile_avx512(w, stride, bias, x, in, y, 5); break;
-    case 6: ernn_fc_tile_avx512(w, stride, bias, x, in, y, 6); break;
-    case 7: ernn_fc_tile_avx512(w, stride, bias, x, in, y, 7); break;
-    default: ernn_fc_tile_avx512(w, stride, bias, x, in, y, 8); break;
+    case 1: ernn_fc_tile_avx512(w, in, bias, x, y, 1); break;
+    case 2: ernn_fc_tile_avx512(w, in, bias, x, y, 2); break;
+    case 3: ernn_fc_tile_avx512(w, in, bias, x, y, 3); break;
+    case 4: ernn_fc_tile_avx512(w, in, bias, x, y, 4); break;
+    case 5: ernn_fc_tile_avx512(w, in, bias, x, y, 5); break;
+    case 6: ernn_fc_tile_avx512(w, in, bias, x, y, 6); break;
+    case 7: ernn_fc_tile_avx512(w, in, bias, x, y, 7); break;
+    default: ernn_fc_tile_avx512(w, in, bias, x, y, 8); break;
     }
 }
 #endif
 
 /*
- * The transposed FC's outputs [0, done) for the widest kernel the CPU has; returns done (whole vectors:
- * the plain C does the rest). The vectors are split into tiles of near-equal size (12 as 6 + 6, not 8 + 4).
+ * The paneled FC's first `panels` whole panels with the widest kernel the CPU has; returns the panels done
+ * (0: the plain C does them). The panels are split into tiles of near-equal size (12 as 6 + 6, not 8 + 4).
  */
-static inline int32_t ernn_fc_f32_cols_port(const float *wt, const float *bias, const float *x, int32_t in,
-                                            int32_t out, float *y)
+static inline int32_t ernn_fc_f32_panels_port(const float *w, const float *bias, const float *x, int32_t in,
+                                              int32_t panels, float *y)
 {
-    (void)wt, (void)bias, (void)x, (void)in, (void)y; /* unused at ERNN_X86_F32_LEVEL=0 */
-    int32_t lanes = 0, tmax = 0;
+    (void)w, (void)bias, (void)x, (void)in, (void)y; /* unused at ERNN_X86_F32_LEVEL=0 */
+    int32_t tmax = 0, wide = 0;
 #if ERNN_X86_F32_LEVEL >= 2
     if (__builtin_cpu_supports("avx512f") && ernn_x86_f32_has_avx2()) {
-        lanes = 16;
         tmax = ERNN_X86_F32_TILE_AVX512;
+        wide = 1;
     } else
 #endif
 #if ERNN_X86_F32_LEVEL >= 1
         if (ernn_x86_f32_has_avx2()) {
-        lanes = 8;
         tmax = ERNN_X86_F32_TILE_AVX2;
     }
 #endif
-    if (lanes == 0) {
+    if (tmax == 0) {
         return 0;
     }
-    int32_t vectors = out / lanes;
-    for (int32_t tiles = (vectors + tmax - 1) / tmax, col = 0; tiles > 0; --tiles) {
-        const int32_t t = (vectors + tiles - 1) / tiles;
+    (void)wide;
+    for (int32_t tiles = (panels + tmax - 1) / tmax, left = panels; tiles > 0; --tiles) {
+        const int32_t t = (left + tiles - 1) / tiles;
 #if ERNN_X86_F32_LEVEL >= 2
-        if (lanes == 16) {
-            ernn_fc_tiles_avx512(wt + col, out, bias + col, x, in, y + col, t);
+        if (wide) {
+            ernn_fc_tiles_avx512(w, in, bias, x, y, t);
         } else
 #endif
         {
 #if ERNN_X86_F32_LEVEL >= 1
-            ernn_fc_tiles_avx2(wt + col, out, bias + col, x, in, y + col, t);
+            ernn_fc_tiles_avx2(w, in, bias, x, y, t);
 #endif
         }
-        col += t * lanes;
-        vectors -= t;
+        w += (size_t)t * ERNN_F32_PANEL * (size_t)in;
+        bias += t * ERNN_F32_PANEL;
+        y += t * ERNN_F32_PANEL;
+        left -= t;
     }
-    return out / lanes * lanes;
+    return panels;
 }
 
 static inline const char *ernn_f32_kernel_port(void)
