@@ -8,9 +8,9 @@
 
 /* SIMD drop-ins from firmware_export/ports/, picked by the compiler's own macros (an export carries the
  * chosen text inline). Each defines ERNN_F32_PORT_NAME, ernn_f32_kernel_port (its run-time choice),
- * ernn_fc_f32_panels_port (the paneled FC's
- * whole panels it did, from 0), ernn_act_f32_port, ernn_gru_f32_port and ernn_lstm_f32_port (the
- * units they did, from 0): the plain C below does the rest. -DERNN_PORTABLE disables them. */
+ * ernn_fc_f32_panels_port (the whole panels it did, from the first), ernn_act_f32_port, ernn_gru_f32_port
+ * and ernn_lstm_f32_port (the units they did, from the first): the plain C below does the rest.
+ * -DERNN_PORTABLE disables them. */
 #if !defined(ERNN_PORTABLE)
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
 #include "../ports/arm_mve/ernn_f32_mve.h"
