@@ -10,6 +10,9 @@ compiled fast path, and the ctypes path it falls back to), the C step alone (the
 onnxruntime on the torch-exported step model, PyTorch eager ``GRUCell`` and ``nn.GRU`` over
 1,000-step blocks. Table 2: ``Stream.run`` per step against ``nn.GRU``/``nn.LSTM`` over the same
 1,000-step block for every model of ``benchmarks/model_set.py``, with the C step alone beside it.
+Tables 3 and 4, GRU 32/32, GRU 64/64 and LSTM 64/64 in one schedule: the C int8 step alone against
+RTNeural's recorded float figures, and the C float32 step alone (the ``--float`` export) and
+``Stream.run`` on backends ``c`` and ``c-float`` beside it (int8 against a vectorized float).
 
 Timing (:func:`edgernn.bench.time_interleaved`): within one process, round r times block r of each
 implementation in turn, the order rotating each round; figures are medians over all timed calls,
@@ -282,7 +285,7 @@ def render(result: dict[str, Any]) -> str:
             "## C int8 vs C float32, same models, same interleaved schedule as the table above",
             "",
             f"The `--float` export built by the `c-float` backend (-O3, no -march; float kernels chosen at run "
-            f"time: {result.get('float_port', '?')}). int8 / float: float32 time over int8 time (above 1: int8 is "
+            f"time: {result.get('float_port', '?')}). float / int8: float32 time over int8 time (above 1: int8 is "
             "faster); RTNeural / float: RTNeural's recorded float time over edgernn's float time (above 1: "
             "edgernn's float is faster). `Stream.run`: 1,000-step blocks from Python, per step.",
             "",
