@@ -10,6 +10,9 @@ compiled fast path, and the ctypes path it falls back to), the C step alone (the
 onnxruntime on the torch-exported step model, PyTorch eager ``GRUCell`` and ``nn.GRU`` over
 1,000-step blocks. Table 2: ``Stream.run`` per step against ``nn.GRU``/``nn.LSTM`` over the same
 1,000-step block for every model of ``benchmarks/model_set.py``, with the C step alone beside it.
+Tables 3 and 4, GRU 32/32, GRU 64/64 and LSTM 64/64 in one schedule: the C int8 step alone against
+RTNeural's recorded float figures, and the C float32 step alone (the ``--float`` export) and
+``Stream.run`` on backends ``c`` and ``c-float`` beside it (int8 against a vectorized float).
 
 Timing (:func:`edgernn.bench.time_interleaved`): within one process, round r times block r of each
 implementation in turn, the order rotating each round; figures are medians over all timed calls,
@@ -54,20 +57,25 @@ CPU_CLOCK = time.thread_time_ns  # for the whole-block calls (see above)
 
 class CStepAlone:
     """The generated C ``model_run`` on int8 inputs, ``BLOCK`` steps per ctypes call: the C step
-    without any Python around it (the call's own cost is spread over the block)."""
+    without any Python around it (the call's own cost is spread over the block). ``float_path``: the
+    ``--float`` export's ``model_run_f32`` on the normalized float32 inputs instead."""
 
-    def __init__(self, model: QuantizedRNN, xs: np.ndarray) -> None:
-        self.lib = ctypes.CDLL(str(build_shared_library(model)))
-        self.state = np.zeros(StateLayout.of(model, float_path=False).total_bytes, np.uint8)
+    def __init__(self, model: QuantizedRNN, xs: np.ndarray, float_path: bool = False) -> None:
+        self.lib = ctypes.CDLL(str(build_shared_library(model, float_path)))
+        self.state = np.zeros(StateLayout.of(model, float_path=float_path).total_bytes, np.uint8)
         vp = ctypes.c_void_p
         init = getattr(self.lib, f"{PREFIX}_init")
         init.argtypes, init.restype = [vp], ctypes.c_int
         if init(self.state.ctypes.data) != 0:
             raise RuntimeError("model_init failed")
-        self.run = getattr(self.lib, f"{PREFIX}_run")
+        self.run = getattr(self.lib, f"{PREFIX}_run" + ("_f32" if float_path else ""))
         self.run.argtypes, self.run.restype = [vp, vp, ctypes.c_int32, vp], ctypes.c_int
-        self.xq = np.ascontiguousarray(model.input_q.quantize(xs))
-        self.ys = np.empty((len(xs), model.config.output_width), np.int8)
+        if float_path:
+            self.xq = np.ascontiguousarray(xs, np.float32)
+            self.ys = np.empty((len(xs), model.config.output_width), np.float32)
+        else:
+            self.xq = np.ascontiguousarray(model.input_q.quantize(xs))
+            self.ys = np.empty((len(xs), model.config.output_width), np.int8)
         self.args = (self.state.ctypes.data, self.xq.ctypes.data, len(xs), self.ys.ctypes.data)
 
     def block(self, _: object) -> None:
@@ -170,17 +178,48 @@ RTNEURAL_PROVENANCE = (
 )
 
 
+#: The float rows of the anchor table (issue 9: "int8 faster than float" against a good float): key suffix, label.
+FLOAT_ROWS = {
+    "float": "C float32 step alone (`model_run_f32`)",
+    "run": "`Stream.run`, backend `c`",
+    "run-float": "`Stream.run`, backend `c-float`",
+}
+
+
 def anchor_table(rounds: int) -> list[dict[str, Any]]:
-    """The C int8 step alone (1,000-step blocks) of the models RTNeural was recorded on, interleaved."""
+    """The C int8 and float32 steps alone (1,000-step blocks) of the models RTNeural was recorded on, and
+    ``Stream.run`` of both backends over the same blocks, all interleaved in one schedule."""
     shapes = {"GRU 32/32": (CellType.GRU, 32), "GRU 64/64": (CellType.GRU, 64), "LSTM 64/64": (CellType.LSTM, 64)}
     timed: list[Timed] = []
     for name, (cell, size) in shapes.items():
         config = ModelConfig(cell=cell, input_size=size, hidden_size=size, output_mode=OutputMode.SEQUENCE)
         model = random_model(config, seed=0)
         block = random_inputs(config, BLOCK, seed=2)
-        timed.append((name, CStepAlone(model, block).block, [block] * (rounds + 1)))
+        blocks = [block] * (rounds + 1)
+        timed.append((name, CStepAlone(model, block).block, blocks))
+        timed.append((f"{name} float", CStepAlone(model, block, float_path=True).block, blocks))
+        timed.append((f"{name} run", Stream(model, "c").run, blocks))
+        timed.append((f"{name} run-float", Stream(model, "c-float").run, blocks))
     figures = _summary(time_interleaved(timed, rounds, 1, CPU_CLOCK), {n: BLOCK for n, _, _ in timed})
-    return [{"model": n, **figures[n], "rtneural_us": RTNEURAL_US[n]} for n in shapes]
+    return [
+        {
+            "model": n,
+            **figures[n],
+            "rtneural_us": RTNEURAL_US[n],
+            **{f"{key}_us": figures[f"{n} {key}"]["median_us"] for key in FLOAT_ROWS},
+            **{f"{key}_p25_us": figures[f"{n} {key}"]["p25_us"] for key in FLOAT_ROWS},
+            **{f"{key}_p75_us": figures[f"{n} {key}"]["p75_us"] for key in FLOAT_ROWS},
+        }
+        for n in shapes
+    ]
+
+
+def float_kernel() -> str:
+    """Which float32 kernels the ``c-float`` library picked on this CPU (``ernn_f32_kernel_name``)."""
+    config = ModelConfig(cell=CellType.GRU, input_size=4, hidden_size=8)
+    lib = ctypes.CDLL(str(build_shared_library(random_model(config, seed=0), float_path=True)))
+    lib.ernn_f32_kernel_name.restype = ctypes.c_char_p
+    return lib.ernn_f32_kernel_name().decode()
 
 
 def render(result: dict[str, Any]) -> str:
@@ -240,6 +279,26 @@ def render(result: dict[str, Any]) -> str:
                 f"| {r['model']} | {r['median_us']:.2f} ({r['p25_us']:.2f}-{r['p75_us']:.2f}) "
                 f"| {r['rtneural_us']:.2f} | {r['rtneural_us'] / r['median_us']:.2f}x |"
             )
+    if result.get("anchors") and "float_us" in result["anchors"][0]:
+        lines += [
+            "",
+            "## C int8 vs C float32, same models, same interleaved schedule as the table above",
+            "",
+            f"The `--float` export built by the `c-float` backend (-O3, no -march; float kernels chosen at run "
+            f"time: {result.get('float_port', '?')}). float / int8: float32 time over int8 time (above 1: int8 is "
+            "faster); RTNeural / float: RTNeural's recorded float time over edgernn's float time (above 1: "
+            "edgernn's float is faster). `Stream.run`: 1,000-step blocks from Python, per step.",
+            "",
+            f"| model | C int8 | {FLOAT_ROWS['float']} (p25-p75) | float / int8 | RTNeural float (recorded) "
+            f"| RTNeural / edgernn float | {FLOAT_ROWS['run']} | {FLOAT_ROWS['run-float']} |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in result["anchors"]:
+            lines.append(
+                f"| {r['model']} | {r['median_us']:.2f} | {r['float_us']:.2f} ({r['float_p25_us']:.2f}-"
+                f"{r['float_p75_us']:.2f}) | {r['float_us'] / r['median_us']:.2f}x | {r['rtneural_us']:.2f} "
+                f"| {r['rtneural_us'] / r['float_us']:.2f}x | {r['run_us']:.2f} | {r['run-float_us']:.2f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -259,6 +318,7 @@ def main() -> int:
     result = {
         "anchors": anchors,
         "port": x86_kernel(),
+        "float_port": float_kernel(),
         "command": "python benchmarks/host_step.py" + (" --quick" if args.quick else ""),
         "machine": machine_info(),
         "load_average": load,

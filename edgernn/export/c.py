@@ -445,11 +445,28 @@ class _Arrays:
         )
 
     def fc_f32(self, name: str, weight: np.ndarray, bias: np.ndarray, comment: str) -> str:
+        """A float FC in the paneled layout (ERNN_FC_F32_PANELS in ernn_f32.h), so the C vectorizes over
+        the outputs with no horizontal sums, each panel one sequential stream."""
+        out_features, in_features = weight.shape
         w = self.add(
-            f"{name}_weight", "float", weight, f"{comment}: float weights [{weight.shape[0]}][{weight.shape[1]}]"
+            f"{name}_weight",
+            "float",
+            float_panels(weight),
+            f"{comment}: float weights [{out_features}][{in_features}] in panels of {F32_PANEL} outputs, "
+            f"each [{in_features}][16 or fewer]",
         )
         b = self.add(f"{name}_bias", "float", bias, f"{comment}: float bias")
-        return f"{{{w}, {b}, {weight.shape[1]}, {weight.shape[0]}}}"
+        return f"{{{w}, {b}, {in_features}, {out_features}, ERNN_FC_F32_PANELS}}"
+
+
+#: Outputs per panel of the float FCs (ERNN_F32_PANEL in ernn_f32.h).
+F32_PANEL = 16
+
+
+def float_panels(weight: np.ndarray) -> np.ndarray:
+    """``weight`` ([out][in]) in the C float path's paneled layout: panels of ``F32_PANEL`` outputs (the
+    last one narrower when out is no multiple), each stored [in][its width], one after the other."""
+    return np.concatenate([weight[o : o + F32_PANEL].T.reshape(-1) for o in range(0, weight.shape[0], F32_PANEL)])
 
 
 @dataclass(frozen=True)

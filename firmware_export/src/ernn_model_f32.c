@@ -76,8 +76,12 @@ static float *activation_buffer(const ernn_model_f32 *m, const ernn_model_f32_me
 
 static void activate_values(const ernn_model_f32 *m, const float *in, float *out, int32_t n)
 {
+    if (m->head_tanh) {
+        ernn_tanh_vec_f32(in, out, n);
+        return;
+    }
     for (int32_t j = 0; j < n; ++j) {
-        out[j] = m->head_tanh ? ernn_tanh_f32(in[j]) : (in[j] > 0.0f ? in[j] : 0.0f);
+        out[j] = in[j] > 0.0f ? in[j] : 0.0f;
     }
 }
 

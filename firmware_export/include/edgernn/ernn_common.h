@@ -26,7 +26,7 @@ extern "C" {
  * (older models still work). Each generated model.c checks it with #if at compile time.
  */
 #define ERNN_RUNTIME_VERSION_MAJOR 1
-#define ERNN_RUNTIME_VERSION_MINOR 2
+#define ERNN_RUNTIME_VERSION_MINOR 3
 /** MAJOR * 100 + MINOR, for one-comparison checks. */
 #define ERNN_RUNTIME_VERSION (ERNN_RUNTIME_VERSION_MAJOR * 100 + ERNN_RUNTIME_VERSION_MINOR)
 

@@ -6,6 +6,10 @@
  * Same formulas as the numpy float model (edgernn.floatmodel): PyTorch's GRU/LSTM/Elman cells.
  * Needs no libm: exp, sigmoid and tanh are computed here (relative error ~1e-7).
  * Inputs are in the model's normalized domain (features already standardized).
+ * Where the compiler targets a SIMD unit (x86-64 AVX2+FMA / AVX-512F, chosen at run time; AArch64 NEON;
+ * Cortex-M55 MVE float), ports/ kernels do the FCs of the paneled layout and the cells' element-wise
+ * math; -DERNN_PORTABLE keeps the plain C. Results agree with the plain C to float32 rounding (the sums
+ * are taken in another order), not bit for bit.
  */
 #ifndef ERNN_F32_H
 #define ERNN_F32_H
@@ -25,12 +29,35 @@ float ernn_sigmoid_f32(float x);
 /** tanh(x), accurate near zero. */
 float ernn_tanh_f32(float x);
 
+/** Elementwise y = sigmoid(x) over n values (vectorized where a port is; in place allowed). */
+void ernn_sigmoid_vec_f32(const float *x, float *y, int32_t n);
+
+/** Elementwise y = tanh(x) over n values (vectorized where a port is; in place allowed). */
+void ernn_tanh_vec_f32(const float *x, float *y, int32_t n);
+
+/** The float kernels this build runs on this CPU (e.g. "x86 AVX-512F", "neon", "plain C"): ports pick at run time. */
+const char *ernn_f32_kernel_name(void);
+
+/** Outputs per panel of the paneled FC layout (ERNN_FC_F32_PANELS). */
+#define ERNN_F32_PANEL 16
+
+/** ernn_fc_f32_params.layout: how the weights are stored. */
+typedef enum {
+    ERNN_FC_F32_ROWS = 0,   /**< [out_features][in_features], row-major (the default). */
+    /** The export's: outputs in panels of ERNN_F32_PANEL (the last one narrower when out_features is no
+     *  multiple), each panel [in_features][its width], one after the other. Weight (o, i) is at
+     *  16 * in_features * (o / 16) + i * width + o % 16. Each input's weights for a panel are contiguous
+     *  and each panel is one sequential stream: the outputs vectorize with no horizontal sums. */
+    ERNN_FC_F32_PANELS = 1
+} ernn_fc_f32_layout;
+
 /** Float fully connected: `y = weight * x + bias`. */
 typedef struct {
-    const float *weight; /**< [out_features][in_features], row-major. */
+    const float *weight; /**< Laid out as `layout` says. */
     const float *bias;   /**< [out_features]. */
     int32_t in_features;
     int32_t out_features;
+    int32_t layout; /**< An ernn_fc_f32_layout (0, row-major, when an initializer leaves it out). */
 } ernn_fc_f32_params;
 
 /** y = weight * x + bias. */
