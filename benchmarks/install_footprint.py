@@ -38,6 +38,7 @@ import argparse
 import datetime
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -86,12 +87,21 @@ print(json.dumps({"site_packages_bytes": total, "dists": dists}))
 
 def _run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, str]:
     """Run ``cmd``; (wall seconds, stdout). A failure stops the benchmark with the command's output."""
+    wall, _, stdout = _timed(cmd, env, cwd)
+    return wall, stdout
+
+
+def _timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, float, str]:
+    """Run ``cmd``; (wall seconds, CPU seconds of it and its children, stdout). CPU time (user + system)
+    is inflated far less than wall time by the load of a shared machine."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
-    took = time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return took, proc.stdout
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, proc.stdout
 
 
 def _in_namespace(cmd: list[str], mounts: list[tuple[str, str]], root: Path | None, env: dict[str, str]) -> list[str]:
@@ -207,12 +217,21 @@ def measure_route(plat: Platform, route: str, dists: dict[str, Any], house: Path
     _run(plat.command([plat.python, "-m", "venv", str(venv)], env))
     artifact = folder / Path(dists["sdist" if route in ("sdist", "no-compiler") else "wheel"]).name
     pip = [str(venv / "bin/python"), "-m", "pip", "install", "--no-index", "--no-cache-dir"]
-    install_s, _ = _run(plat.command([*pip, "--find-links", str(folder / "wheelhouse"), str(artifact)], env, hide))
+    install_s, install_cpu_s, _ = _timed(
+        plat.command([*pip, "--find-links", str(folder / "wheelhouse"), str(artifact)], env, hide)
+    )
     sizes = json.loads(_run(plat.command([str(venv / "bin/python"), "-c", SIZES], env, hide))[1])
     smoke_cmd = [str(venv / "bin/python"), "-I", str(folder / SMOKE.name)]
     smoke = json.loads(_run(plat.command(smoke_cmd, env, hide), cwd=plat.host(folder))[1].splitlines()[-1])
     pip_version = _run(plat.command([str(venv / "bin/python"), "-m", "pip", "--version"], env))[1].split()[1]
-    return {"route": route, "install_s": install_s, "pip": pip_version, **sizes, "smoke": smoke}
+    return {
+        "route": route,
+        "install_s": install_s,
+        "install_cpu_s": install_cpu_s,
+        "pip": pip_version,
+        **sizes,
+        "smoke": smoke,
+    }
 
 
 def _hidden(plat: Platform, route: str) -> list[str]:
@@ -243,8 +262,9 @@ def measure(platforms: list[str], work: Path, python: str, repeats: dict[str, in
             runs = [measure_route(plat, route, dists, house) for _ in range(repeats[name])]
             print(f"{name} {route}: install {[round(r['install_s'], 1) for r in runs]} s", flush=True)
             last = runs[-1]
-            last["install_s_runs"] = [r["install_s"] for r in runs]
-            last["install_s"] = statistics.median(last["install_s_runs"])
+            for key in ("install_s", "install_cpu_s"):
+                last[f"{key}_runs"] = [r[key] for r in runs]
+                last[key] = statistics.median(last[f"{key}_runs"])
             routes.append(last)
         result["platforms"][name] = {"machine": plat.machine(), "emulated": plat.root is not None, "routes": routes}
     return result
@@ -279,7 +299,8 @@ def render(result: dict[str, Any]) -> str:
         f"wheel {d['wheel']} {d['wheel_bytes'] / 1e3:.0f} kB, sdist {d['sdist']} {d['sdist_bytes'] / 1e3:.0f} kB.",
         "",
         "Each route: a fresh venv, `pip install --no-index --no-cache-dir` of the sdist or wheel from a local "
-        "wheelhouse (download and venv creation excluded; median of the runs, each run listed), then "
+        "wheelhouse (download and venv creation excluded; median of the runs, each run's wall time listed; CPU: "
+        "user + system seconds of pip and its children, which the machine's load inflates less), then "
         "`install_smoke.py` with an empty C-backend cache: the fast path (compiled on first use, not at install: "
         "the wheel is pure Python), the first `c` stream (compiling the C runtime and the model's library), "
         "GRU 64/64 outputs of the `c` backend bit-equal to the reference over 300 steps (`Stream.step` and "
@@ -287,9 +308,9 @@ def render(result: dict[str, Any]) -> str:
         "is no compiler: the `c` backend's error, and `edgernn run` on the reference backend) and torch was "
         "neither installed nor imported. Site-packages excludes the venv's own pip and setuptools.",
         "",
-        "| platform | route | install (s) | site-packages (MB) | edgernn (MB) | dependencies (MB) "
-        "| first `c` stream (s) | fast path | works |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| platform | route | install, wall (s) | install, CPU (s) | site-packages (MB) | edgernn (MB) "
+        "| dependencies (MB) | first `c` stream (s) | fast path | works |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, plat in result["platforms"].items():
         machine, python = plat["machine"].split()
@@ -303,8 +324,8 @@ def render(result: dict[str, Any]) -> str:
             first = f"{s['c_backend_build_s']:.1f}" if "c_backend_build_s" in s else "-"
             runs = ", ".join(f"{x:.1f}" for x in r["install_s_runs"])
             lines.append(
-                f"| {label} | {r['route']} | {r['install_s']:.1f} ({runs}) | {_mb(total)} | {_mb(own)} | "
-                f"{_mb(total - own)} | {first} | {_fast_path(s)} | {_works(s)} |"
+                f"| {label} | {r['route']} | {r['install_s']:.1f} ({runs}) | {r['install_cpu_s']:.1f} | {_mb(total)} "
+                f"| {_mb(own)} | {_mb(total - own)} | {first} | {_fast_path(s)} | {_works(s)} |"
             )
     lines += ["", "What the base install pulls (wheel route; bytes installed, bytecode included):", ""]
     lines += ["| platform | distribution | version | MB |", "|---|---|---|---|"]
