@@ -165,6 +165,8 @@ def make_root(work: Path) -> None:
     root = work / "aarch64-bookworm"
     if (root / MARKER).is_file():
         return
+    if not shutil.which("debootstrap"):
+        sys.exit("aarch64 needs debootstrap: apt-get install debootstrap qemu-user-static binfmt-support")
     if not Path("/proc/sys/fs/binfmt_misc/qemu-aarch64").is_file():
         sys.exit("aarch64 needs qemu-user-static in binfmt_misc: apt-get install qemu-user-static binfmt-support")
     tmp = work / "aarch64-bookworm.tmp"
@@ -347,6 +349,12 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="installs per x86-64 route (aarch64: 1)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        sys.exit("run as root with unshare (util-linux): the routes mask files in private mount namespaces")
+    platforms = [p for p in args.platforms.split(",") if p]
+    unknown = set(platforms) - {"x86_64", "aarch64"}
+    if unknown:
+        sys.exit(f"unknown platform(s) {', '.join(sorted(unknown))}: pick from x86_64, aarch64")
     work = args.work_dir.expanduser().resolve()
     if REPO == work or REPO in work.parents:
         sys.exit(f"--work-dir {work} is inside the repository: pick a folder outside it")
@@ -354,10 +362,6 @@ def main() -> int:
         sys.exit(f"--work-dir {work} is not empty and was not made by this script: pick a new folder")
     work.mkdir(parents=True, exist_ok=True)
     (work / MARKER).touch()
-    platforms = [p for p in args.platforms.split(",") if p]
-    unknown = set(platforms) - {"x86_64", "aarch64"}
-    if unknown:
-        sys.exit(f"unknown platform(s) {', '.join(sorted(unknown))}: pick from x86_64, aarch64")
     result = measure(platforms, work, args.python, {"x86_64": args.repeats, "aarch64": 1})
     args.output.mkdir(parents=True, exist_ok=True)
     text = render(result)
