@@ -446,6 +446,210 @@ __attribute__((target("avx2,avx512f,avx512bw,avx512vnni"))) static inline void e
 }
 #endif
 
+#if ERNN_X86_LEVEL >= 3
+/*
+ * A cell's two gate layers in one pass (AVX-512 VNNI), for ernn_cell_fcs: per gate block, sixteen rows at
+ * a time, both layers' dot products, requantization, the int16 sums and the gate's sigmoid or tanh stay
+ * in sixteen int32 lanes; nothing goes through y between the layers.
+ *
+ * Dot products by VPDPBUSD (unsigned bytes times signed bytes, four products summed into each int32 lane,
+ * not saturating: the sum wraps modulo 2^32). The packed layout is the K = 16 one above: per 4-row block
+ * and chunk of sixteen inputs, 64 bytes (row r's sixteen weights at 16r), one zmm, multiplied by the
+ * chunk's sixteen inputs repeated in the four 128-bit lanes. The weights are the unsigned operand:
+ * w ^ 0x80 is w + 128 in [0, 255], so a lane gathers sum (w + 128) x = sum w x + 128 sum x, and the layer's
+ * 128 * sum x (one value per call, |sum x| <= 2^23) is subtracted with the bias. All of it wraps modulo
+ * 2^32 and the true value bias + sum w x is an int32 (bounded layers: |bias + dot| < 2^30, the exporter's
+ * proof): the lanes hold it exactly. Four blocks' lanes (4 rows x 4 partial sums each) are summed to
+ * sixteen rows by two unpack-and-add levels and one permutation.
+ *
+ * Requantization: ernn_fast_any in sixteen lanes (as ernn_x86_fast_out); then, as ernn_fc_s8.c: rows of
+ * an added gate (o < added_rows) are act(sat16(sat16(x part) + sat16(h part))) with the sigmoid / tanh of
+ * ernn_lut_s16.h (signed index, one table pair, VPMADDWD for the multiply-add, see ERNN_X86_LUT); rows of
+ * a stored gate (the GRU's n) keep sat16(x part) at y[o] and sat16(h part) at tail[o - added_rows].
+ */
+#define ERNN_X86_512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+/* The inputs as bytes, zero padded to whole chunks of 16 (x is not read past n), at pad; returns sum x. */
+ERNN_X86_512 static inline int32_t ernn_x86_pad16(const int8_t *x, int32_t n, int8_t *pad)
+{
+    const __m128i ones = _mm_set1_epi8(1);
+    __m128i sum = _mm_setzero_si128();
+    for (int32_t i = 0; i < n; i += 16) {
+        const __mmask16 m = (__mmask16)(n - i >= 16 ? 0xFFFFu : (1u << (n - i)) - 1u);
+        const __m128i v = _mm_maskz_loadu_epi8(m, x + i);
+        _mm_storeu_si128((__m128i *)(void *)(pad + i), v);
+        sum = _mm_dpbusd_epi32(sum, ones, v); /* 1 * x, four per lane: exact (|sum| <= 2^23) */
+    }
+    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4E));
+    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xB1));
+    return _mm_cvtsi128_si32(sum);
+}
+
+/* Rows 4b..4b+3 of blocks b < blocks (1..4) from w (block 0) over `chunks` chunks of pad: the sixteen rows'
+ * sums of (w + 128) x, row r in lane r (lanes of absent blocks hold garbage the caller does not store). */
+ERNN_X86_512 static inline __m512i ernn_x86_dot16(const int8_t *w, const int8_t *pad, int32_t chunks, int32_t blocks)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const int64_t stride = 64 * (int64_t)chunks;
+    const __mmask64 m1 = blocks > 1 ? ~(__mmask64)0 : 0, m2 = blocks > 2 ? ~(__mmask64)0 : 0;
+    const __mmask64 m3 = blocks > 3 ? ~(__mmask64)0 : 0;
+    const int8_t *w1 = blocks > 1 ? w + stride : w, *w2 = blocks > 2 ? w + 2 * stride : w;
+    const int8_t *w3 = blocks > 3 ? w + 3 * stride : w;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    for (int32_t c = 0; c < chunks; ++c) {
+        const __m512i xv = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)(pad + 16 * c)));
+        a0 = _mm512_dpbusd_epi32(a0, _mm512_xor_si512(_mm512_loadu_si512((const void *)(w + 64 * c)), flip), xv);
+        a1 = _mm512_dpbusd_epi32(a1, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m1, w1 + 64 * c), flip), xv);
+        a2 = _mm512_dpbusd_epi32(a2, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m2, w2 + 64 * c), flip), xv);
+        a3 = _mm512_dpbusd_epi32(a3, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m3, w3 + 64 * c), flip), xv);
+    }
+    /* lane 4L + q of a_b: row L of block b, partial q; two levels make lane 4L + b = row 4b + L */
+    const __m512i t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    const __m512i t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_epi32(order, s);
+}
+
+/* An ernn_fast_rescale for sixteen lanes. */
+typedef struct {
+    __m512i multiplier;
+    __m512i round;
+    __m512i mask;
+    __m128i left;
+    __m128i right;
+} ernn_x86_rescale16;
+
+ERNN_X86_512 static inline ernn_x86_rescale16 ernn_x86_rescale16_of(int32_t multiplier, int32_t shift)
+{
+    const ernn_fast_rescale f = ernn_fast_of(multiplier, shift);
+    ernn_x86_rescale16 r;
+    r.multiplier = _mm512_set1_epi32(f.multiplier);
+    r.round = _mm512_set1_epi32(f.round);
+    r.mask = _mm512_set1_epi32(f.mask);
+    r.left = _mm_cvtsi32_si128(f.left);
+    r.right = _mm_cvtsi32_si128(f.right);
+    return r;
+}
+
+/* ernn_ssat16(ernn_fast_any(x, r)) in sixteen lanes (SMMULR as in ernn_x86_smmulr, VPMULDQ on even / odd). */
+ERNN_X86_512 static inline __m512i ernn_x86_fast_sat16(__m512i x, const ernn_x86_rescale16 *r)
+{
+    const __m512i half = _mm512_set1_epi64((int64_t)1 << 31);
+    const __m512i a = _mm512_sll_epi32(x, r->left);
+    const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, r->multiplier), half), 32);
+    const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->multiplier), half);
+    const __m512i t = _mm512_mask_blend_epi32((__mmask16)0xAAAA, even, odd);
+    const __m512i sign = _mm512_and_si512(_mm512_srai_epi32(t, 31), r->mask);
+    const __m512i v = _mm512_sra_epi32(_mm512_add_epi32(_mm512_add_epi32(t, sign), r->round), r->right);
+    return _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(INT16_MAX)), _mm512_set1_epi32(INT16_MIN));
+}
+
+/* ernn_lut_mla(ernn_lut_pairs[j], f, bits, c) in sixteen lanes (see ERNN_X86_LUT). */
+ERNN_X86_512 static inline __m512i ernn_x86_lut16(__m512i j, __m512i f, int32_t bits, __m512i c)
+{
+    const __m512i entry = _mm512_i32gather_epi32(j, (const void *)ernn_lut_pairs, 4);
+    return _mm512_add_epi32(_mm512_madd_epi16(entry, _mm512_or_si512(f, _mm512_set1_epi32((int32_t)1 << (16 + bits)))),
+                            c);
+}
+
+/* ernn_activate_q312(code, x) of sixteen int16 values in int32 lanes (ernn_lut_s16.h's signed forms). */
+ERNN_X86_512 static inline __m512i ernn_x86_activate16(uint32_t code, __m512i x)
+{
+    if (code == ERNN_ACT_NONE) {
+        return x;
+    }
+    const __m512i v = _mm512_add_epi32(x, _mm512_add_epi32(x, x));
+    const __m512i m = _mm512_srai_epi32(v, 31);
+    if (code == ERNN_ACT_SIGMOID) { /* |v| <= 98304: v >> 9 in [-192, 191] */
+        const __m512i c = _mm512_add_epi32(_mm512_set1_epi32((1 << 24) + (1 << 9)), m);
+        return _mm512_srai_epi32(
+            ernn_x86_lut16(_mm512_srai_epi32(v, 9), _mm512_and_si512(v, _mm512_set1_epi32(511)), 9, c), 10);
+    }
+    const __m512i j = _mm512_max_epi32(_mm512_min_epi32(_mm512_srai_epi32(v, 8), _mm512_set1_epi32(255)),
+                                       _mm512_set1_epi32(-256));
+    const __m512i c = _mm512_add_epi32(_mm512_set1_epi32(1 << 7), m);
+    return _mm512_srai_epi32(ernn_x86_lut16(j, _mm512_and_si512(v, _mm512_set1_epi32(255)), 8, c), 8);
+}
+
+/* The sixteen lanes' low halves (the C's (int16_t) casts) to y[0..rows). */
+ERNN_X86_512 static inline void ernn_x86_store16(int16_t *y, __m512i v, int32_t rows)
+{
+    _mm256_mask_storeu_epi16(y, (__mmask16)((1u << rows) - 1u), _mm512_cvtepi32_epi16(v));
+}
+
+/* The bias of rows [o, o + rows) minus 128 sum x (wrapping: see above). */
+ERNN_X86_512 static inline __m512i ernn_x86_bias16(const int32_t *bias, int32_t rows, __m512i offset)
+{
+    return _mm512_sub_epi32(_mm512_maskz_loadu_epi32((__mmask16)((1u << rows) - 1u), bias), offset);
+}
+
+/* The cell's gates (see above); x_fc and h_fc have `blocks` gate blocks of `stride` rows, one rescale each. */
+ERNN_X86_512 static void ernn_cell_fcs_avx512vnni(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc,
+                                                  const int8_t *x, const int8_t *h, int16_t *y, int16_t *tail,
+                                                  int8_t *pad, int32_t stride, int32_t added_rows,
+                                                  uint32_t activations)
+{
+    const int32_t cx = (x_fc->in_features + 15) / 16, ch = (h_fc->in_features + 15) / 16;
+    int8_t *px = pad, *ph = pad + 16 * cx;
+    const __m512i ox = _mm512_set1_epi32((int32_t)((uint32_t)ernn_x86_pad16(x, x_fc->in_features, px) << 7));
+    const __m512i oh = _mm512_set1_epi32((int32_t)((uint32_t)ernn_x86_pad16(h, h_fc->in_features, ph) << 7));
+    const int32_t gates = x_fc->out_features / stride;
+    for (int32_t g = 0; g < gates; ++g) {
+        const ernn_x86_rescale16 rx = ernn_x86_rescale16_of(x_fc->multiplier[g], x_fc->shift[g]);
+        const ernn_x86_rescale16 rh = ernn_x86_rescale16_of(h_fc->multiplier[g], h_fc->shift[g]);
+        const int added = g * stride < added_rows;
+        const uint32_t act = (activations >> (2 * g)) & 3u;
+        for (int32_t o = g * stride; o < (g + 1) * stride; o += 16) {
+            const int32_t rows = (g + 1) * stride - o < 16 ? (g + 1) * stride - o : 16;
+            const __m512i ax = _mm512_add_epi32(ernn_x86_dot16(x_fc->weight + (int64_t)o * 16 * cx, px, cx, rows / 4),
+                                                ernn_x86_bias16(x_fc->bias + o, rows, ox));
+            const __m512i ah = _mm512_add_epi32(ernn_x86_dot16(h_fc->weight + (int64_t)o * 16 * ch, ph, ch, rows / 4),
+                                                ernn_x86_bias16(h_fc->bias + o, rows, oh));
+            const __m512i vx = ernn_x86_fast_sat16(ax, &rx), vh = ernn_x86_fast_sat16(ah, &rh);
+            if (added) {
+                const __m512i sum = _mm512_max_epi32(_mm512_min_epi32(_mm512_add_epi32(vx, vh), _mm512_set1_epi32(INT16_MAX)),
+                                                     _mm512_set1_epi32(INT16_MIN));
+                ernn_x86_store16(y + o, ernn_x86_activate16(act, sum), rows);
+            } else {
+                ernn_x86_store16(y + o, vx, rows);
+                ernn_x86_store16(tail + (o - added_rows), vh, rows);
+            }
+        }
+    }
+}
+#endif
+
+/*
+ * ernn_cell_fcs through the fused kernel above where it applies (returns 1), else 0 (the layer-by-layer
+ * path runs): the CPU has AVX-512 VNNI, both layers are packed, bounded (short form, zero point 0, no
+ * doubled bias) with one rescale per gate block, every block wholly added or wholly stored, and the
+ * buffer holds both padded inputs as bytes.
+ */
+#define ERNN_PORT_CELL_FCS 1
+static inline int ernn_cell_fcs_x86(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, const int8_t *x,
+                                    const int8_t *h, int16_t *y, int16_t *tail, int16_t *buffer, int32_t stride,
+                                    int32_t added_rows, uint32_t activations)
+{
+#if ERNN_X86_LEVEL >= 3
+    const int ok = x_fc->packing == 16 && h_fc->packing == 16 && (x_fc->bounded == 1 || x_fc->bounded == 3) &&
+                   (h_fc->bounded == 1 || h_fc->bounded == 3) && x_fc->group_rows == stride &&
+                   h_fc->group_rows == stride && stride % 4 == 0 && x_fc->out_features == h_fc->out_features &&
+                   x_fc->out_features % stride == 0 && added_rows % stride == 0 &&
+                   x_fc->output_zero_point == 0 && h_fc->output_zero_point == 0;
+    if (ok && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl")) {
+        ernn_cell_fcs_avx512vnni(x_fc, h_fc, x, h, y, tail, (int8_t *)(void *)buffer, stride, added_rows,
+                                 activations);
+        return 1;
+    }
+#else
+    (void)x_fc, (void)h_fc, (void)x, (void)h, (void)y, (void)tail, (void)buffer, (void)stride, (void)added_rows,
+        (void)activations;
+#endif
+    return 0;
+}
+
 static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
 {
     const int32_t chunks = (int32_t)(g->end - g->buffer) / 8;
