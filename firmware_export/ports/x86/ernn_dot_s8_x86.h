@@ -468,6 +468,7 @@ __attribute__((target("avx2,avx512f,avx512bw,avx512vnni"))) static inline void e
  * a stored gate (the GRU's n) keep sat16(x part) at y[o] and sat16(h part) at tail[o - added_rows].
  */
 #define ERNN_X86_512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define ERNN_X86_512_INLINE __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni"), always_inline))
 
 /* The inputs as bytes, zero padded to whole chunks of 16 (x is not read past n), at pad; returns sum x. */
 ERNN_X86_512 static inline int32_t ernn_x86_pad16(const int8_t *x, int32_t n, int8_t *pad)
@@ -487,7 +488,7 @@ ERNN_X86_512 static inline int32_t ernn_x86_pad16(const int8_t *x, int32_t n, in
 
 /* Rows 4b..4b+3 of blocks b < blocks (1..4) from w (block 0) over `chunks` chunks of pad: the sixteen rows'
  * sums of (w + 128) x, row r in lane r (lanes of absent blocks hold garbage the caller does not store). */
-ERNN_X86_512 static inline __m512i ernn_x86_dot16(const int8_t *w, const int8_t *pad, int32_t chunks, int32_t blocks)
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_dot16(const int8_t *w, const int8_t *pad, int32_t chunks, int32_t blocks)
 {
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     const int64_t stride = 64 * (int64_t)chunks;
@@ -532,8 +533,8 @@ ERNN_X86_512 static inline ernn_x86_rescale16 ernn_x86_rescale16_of(int32_t mult
     return r;
 }
 
-/* ernn_ssat16(ernn_fast_any(x, r)) in sixteen lanes (SMMULR as in ernn_x86_smmulr, VPMULDQ on even / odd). */
-ERNN_X86_512 static inline __m512i ernn_x86_fast_sat16(__m512i x, const ernn_x86_rescale16 *r)
+/* ernn_fast_any(x, r) in sixteen lanes (SMMULR as in ernn_x86_smmulr, VPMULDQ on even / odd). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_fast16(__m512i x, const ernn_x86_rescale16 *r)
 {
     const __m512i half = _mm512_set1_epi64((int64_t)1 << 31);
     const __m512i a = _mm512_sll_epi32(x, r->left);
@@ -541,45 +542,85 @@ ERNN_X86_512 static inline __m512i ernn_x86_fast_sat16(__m512i x, const ernn_x86
     const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->multiplier), half);
     const __m512i t = _mm512_mask_blend_epi32((__mmask16)0xAAAA, even, odd);
     const __m512i sign = _mm512_and_si512(_mm512_srai_epi32(t, 31), r->mask);
-    const __m512i v = _mm512_sra_epi32(_mm512_add_epi32(_mm512_add_epi32(t, sign), r->round), r->right);
-    return _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(INT16_MAX)), _mm512_set1_epi32(INT16_MIN));
+    return _mm512_sra_epi32(_mm512_add_epi32(_mm512_add_epi32(t, sign), r->round), r->right);
 }
 
-/* ernn_lut_mla(ernn_lut_pairs[j], f, bits, c) in sixteen lanes (see ERNN_X86_LUT). */
-ERNN_X86_512 static inline __m512i ernn_x86_lut16(__m512i j, __m512i f, int32_t bits, __m512i c)
+/* clamp(v, lo, hi) in sixteen lanes. */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_clamp16(__m512i v, int32_t lo, int32_t hi)
 {
-    const __m512i entry = _mm512_i32gather_epi32(j, (const void *)ernn_lut_pairs, 4);
-    return _mm512_add_epi32(_mm512_madd_epi16(entry, _mm512_or_si512(f, _mm512_set1_epi32((int32_t)1 << (16 + bits)))),
-                            c);
+    return _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(hi)), _mm512_set1_epi32(lo));
 }
 
-/* ernn_activate_q312(code, x) of sixteen int16 values in int32 lanes (ernn_lut_s16.h's signed forms). */
-ERNN_X86_512 static inline __m512i ernn_x86_activate16(uint32_t code, __m512i x)
+/* ernn_ssat16(ernn_fast_any(x, r)) in sixteen lanes. */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_fast_sat16(__m512i x, const ernn_x86_rescale16 *r)
+{
+    return ernn_x86_clamp16(ernn_x86_fast16(x, r), INT16_MIN, INT16_MAX);
+}
+
+/* ernn_lut_pairs[i] for sixteen indices i in [0, 255], from the table's 256 entries held as sixteen zmm:
+ * VPERMT2D picks by i's low five bits within each pair of registers, masked blends by bits 5, 6 and 7. The
+ * same values as a gather, with no memory access per lane (a zmm gather was a quarter of the cell's time). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_lut_entries16(__m512i i)
+{
+    const __m512i *t = (const __m512i *)(const void *)ernn_lut_pairs;
+    __m512i p[8];
+    for (int32_t k = 0; k < 8; ++k) {
+        p[k] = _mm512_permutex2var_epi32(_mm512_loadu_si512((const void *)(t + 2 * k)), i,
+                                         _mm512_loadu_si512((const void *)(t + 2 * k + 1)));
+    }
+    const __mmask16 b5 = _mm512_test_epi32_mask(i, _mm512_set1_epi32(32));
+    const __mmask16 b6 = _mm512_test_epi32_mask(i, _mm512_set1_epi32(64));
+    const __mmask16 b7 = _mm512_test_epi32_mask(i, _mm512_set1_epi32(128));
+    const __m512i q0 = _mm512_mask_blend_epi32(b6, _mm512_mask_blend_epi32(b5, p[0], p[1]),
+                                               _mm512_mask_blend_epi32(b5, p[2], p[3]));
+    const __m512i q1 = _mm512_mask_blend_epi32(b6, _mm512_mask_blend_epi32(b5, p[4], p[5]),
+                                               _mm512_mask_blend_epi32(b5, p[6], p[7]));
+    return _mm512_mask_blend_epi32(b7, q0, q1);
+}
+
+/* ernn_lut_mla(ernn_lut_pairs[i], f, bits, c) in sixteen lanes, i in [0, 255] (see ERNN_X86_LUT). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_lut16(__m512i i, __m512i f, int32_t bits, int32_t c)
+{
+    const __m512i operand = _mm512_or_si512(f, _mm512_set1_epi32((int32_t)1 << (16 + bits)));
+    return _mm512_add_epi32(_mm512_madd_epi16(ernn_x86_lut_entries16(i), operand), _mm512_set1_epi32(c));
+}
+
+/* ernn_tanh_lut of sixteen int32 values (any v), as ernn_x86_tanh_lut: |v|'s index clamped to 255, the sign
+ * applied after. */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_tanh_lut16(__m512i v)
+{
+    const __m512i a = _mm512_abs_epi32(v);
+    const __m512i i = _mm512_min_epi32(_mm512_srai_epi32(a, 8), _mm512_set1_epi32(255));
+    const __m512i pos = _mm512_srai_epi32(ernn_x86_lut16(i, _mm512_and_si512(a, _mm512_set1_epi32(255)), 8, 1 << 7), 8);
+    return _mm512_mask_sub_epi32(pos, _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512()), _mm512_setzero_si512(), pos);
+}
+
+/* ernn_activate_q312(code, x) of sixteen int16 values in int32 lanes, as ernn_x86_sigmoid_q312 and
+ * ernn_x86_tanh_q312 (the |v| forms of ernn_lut_s16.h, proven equal to the C by test_gate_ports). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_activate16(uint32_t code, __m512i x)
 {
     if (code == ERNN_ACT_NONE) {
         return x;
     }
     const __m512i v = _mm512_add_epi32(x, _mm512_add_epi32(x, x));
-    const __m512i m = _mm512_srai_epi32(v, 31);
-    if (code == ERNN_ACT_SIGMOID) { /* |v| <= 98304: v >> 9 in [-192, 191] */
-        const __m512i c = _mm512_add_epi32(_mm512_set1_epi32((1 << 24) + (1 << 9)), m);
-        return _mm512_srai_epi32(
-            ernn_x86_lut16(_mm512_srai_epi32(v, 9), _mm512_and_si512(v, _mm512_set1_epi32(511)), 9, c), 10);
+    if (code == ERNN_ACT_TANH) {
+        return ernn_x86_tanh_lut16(v);
     }
-    const __m512i j = _mm512_max_epi32(_mm512_min_epi32(_mm512_srai_epi32(v, 8), _mm512_set1_epi32(255)),
-                                       _mm512_set1_epi32(-256));
-    const __m512i c = _mm512_add_epi32(_mm512_set1_epi32(1 << 7), m);
-    return _mm512_srai_epi32(ernn_x86_lut16(j, _mm512_and_si512(v, _mm512_set1_epi32(255)), 8, c), 8);
+    const __m512i a = _mm512_abs_epi32(v); /* |v| <= 98304: index a >> 9 <= 192 */
+    const __m512i r = ernn_x86_lut16(_mm512_srli_epi32(a, 9), _mm512_and_si512(a, _mm512_set1_epi32(511)), 9,
+                                     (1 << 24) + (1 << 9));
+    const __m512i pos = _mm512_srai_epi32(r, 10);
+    return _mm512_mask_sub_epi32(pos, _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512()), _mm512_set1_epi32(32768), pos);
 }
 
 /* The sixteen lanes' low halves (the C's (int16_t) casts) to y[0..rows). */
-ERNN_X86_512 static inline void ernn_x86_store16(int16_t *y, __m512i v, int32_t rows)
+ERNN_X86_512_INLINE static inline void ernn_x86_store16(int16_t *y, __m512i v, int32_t rows)
 {
     _mm256_mask_storeu_epi16(y, (__mmask16)((1u << rows) - 1u), _mm512_cvtepi32_epi16(v));
 }
 
 /* The bias of rows [o, o + rows) minus 128 sum x (wrapping: see above). */
-ERNN_X86_512 static inline __m512i ernn_x86_bias16(const int32_t *bias, int32_t rows, __m512i offset)
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_bias16(const int32_t *bias, int32_t rows, __m512i offset)
 {
     return _mm512_sub_epi32(_mm512_maskz_loadu_epi32((__mmask16)((1u << rows) - 1u), bias), offset);
 }
@@ -618,6 +659,91 @@ ERNN_X86_512 static void ernn_cell_fcs_avx512vnni(const ernn_fc_params *x_fc, co
         }
     }
 }
+
+/* Sixteen int16 values from p (the first `n` of them; n <= 16), sign-extended to int32 lanes. */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_load16(const int16_t *p, __mmask16 m)
+{
+    return _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, p));
+}
+
+/* a * b in int32 lanes (int16 values: exact) by VPMADDWD of a zero-extended, as ernn_x86_mul16. */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_mul16x16(__m512i a, __m512i b)
+{
+    return _mm512_madd_epi16(_mm512_and_si512(a, _mm512_set1_epi32(0xFFFF)), b);
+}
+
+/* The sixteen lanes saturated to int8 (clamped already: truncation) at h[0..16), mask m. */
+ERNN_X86_512_INLINE static inline void ernn_x86_store8(int8_t *h, __m512i v, __mmask16 m)
+{
+    _mm_mask_storeu_epi8(h, m, _mm512_cvtepi32_epi8(ernn_x86_clamp16(v, INT8_MIN, INT8_MAX)));
+}
+
+/* The GRU's element-wise step for every unit, sixteen at a time (the last ones masked): the operations of
+ * ernn_gru_fast_avx2, each lane as the C loops of ernn_gru_s8.c. */
+ERNN_X86_512 static int32_t ernn_gru_fast_avx512(const int16_t *gr, const int16_t *gz, const int16_t *xn,
+                                                 const int16_t *hn, int16_t *h_q15, int8_t *h, int32_t n,
+                                                 int32_t reset_m, int32_t reset_right, int32_t gate_m,
+                                                 int32_t gate_right, int32_t hidden_m, int32_t hidden_right,
+                                                 int32_t zero_point)
+{
+    const ernn_x86_rescale16 rm = ernn_x86_rescale16_of(reset_m, -reset_right);
+    const ernn_x86_rescale16 gm = ernn_x86_rescale16_of(gate_m, -gate_right);
+    const ernn_x86_rescale16 hm = ernn_x86_rescale16_of(hidden_m, -hidden_right);
+    const __m512i zp = _mm512_set1_epi32(zero_point);
+    for (int32_t j = 0; j < n; j += 16) {
+        const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1u);
+        const __m512i reset_hidden = ernn_x86_fast_sat16(
+            ernn_x86_mul16x16(ernn_x86_load16(gr + j, m), ernn_x86_load16(hn + j, m)), &rm);
+        const __m512i pre = ernn_x86_clamp16(_mm512_add_epi32(ernn_x86_load16(xn + j, m), reset_hidden), INT16_MIN,
+                                             INT16_MAX);
+        const __m512i cand = ernn_x86_activate16(ERNN_ACT_TANH, pre);
+        const __m512i z = ernn_x86_load16(gz + j, m);
+        const __m512i keep = ernn_x86_fast_sat16(ernn_x86_mul16x16(z, ernn_x86_load16(h_q15 + j, m)), &gm);
+        const __m512i one_minus_z = _mm512_sub_epi32(_mm512_set1_epi32(INT16_MAX), z);
+        const __m512i update = ernn_x86_fast_sat16(_mm512_mullo_epi32(one_minus_z, cand), &gm);
+        const __m512i blended = ernn_x86_clamp16(_mm512_add_epi32(keep, update), INT16_MIN, INT16_MAX);
+        _mm256_mask_storeu_epi16(h_q15 + j, m, _mm512_cvtepi32_epi16(blended));
+        ernn_x86_store8(h + j, _mm512_add_epi32(ernn_x86_fast16(blended, &hm), zp), m);
+    }
+    return n;
+}
+
+/* The LSTM's element-wise step for every unit, sixteen at a time: the operations of ernn_lstm_fast_avx2. */
+ERNN_X86_512 static int32_t ernn_lstm_fast_avx512(const int16_t *gi, const int16_t *gf, const int16_t *gg,
+                                                  const int16_t *go, int16_t *c, int8_t *h, int32_t n,
+                                                  int32_t forget_m, int32_t forget_right, int32_t input_m,
+                                                  int32_t input_right, int32_t tanh_multiplier, int32_t tanh_shift,
+                                                  int32_t output_m, int32_t output_right, int32_t zero_point)
+{
+    const ernn_x86_rescale16 fm = ernn_x86_rescale16_of(forget_m, -forget_right);
+    const ernn_x86_rescale16 im = ernn_x86_rescale16_of(input_m, -input_right);
+    const ernn_x86_rescale16 om = ernn_x86_rescale16_of(output_m, -output_right);
+    const __m512i tm = _mm512_set1_epi32(tanh_multiplier);
+    const __m512i tr = _mm512_set1_epi32(tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0);
+    const __m128i ts = _mm_cvtsi32_si128(tanh_shift);
+    const __m512i zp = _mm512_set1_epi32(zero_point);
+    for (int32_t j = 0; j < n; j += 16) {
+        const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1u);
+        const __m512i forget = ernn_x86_fast_sat16(
+            ernn_x86_mul16x16(ernn_x86_load16(gf + j, m), ernn_x86_load16(c + j, m)), &fm);
+        const __m512i input = ernn_x86_fast_sat16(
+            ernn_x86_mul16x16(ernn_x86_load16(gi + j, m), ernn_x86_load16(gg + j, m)), &im);
+        const __m512i c_new = ernn_x86_clamp16(_mm512_add_epi32(forget, input), INT16_MIN, INT16_MAX);
+        _mm256_mask_storeu_epi16(c + j, m, _mm512_cvtepi32_epi16(c_new));
+        const __m512i v = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(c_new, tm), tr), ts);
+        const __m512i tanh_c = ernn_x86_tanh_lut16(v);
+        const __m512i o = ernn_x86_load16(go + j, m);
+        ernn_x86_store8(h + j, _mm512_add_epi32(ernn_x86_fast16(_mm512_mullo_epi32(o, tanh_c), &om), zp), m);
+    }
+    return n;
+}
+
+/* 1 if this CPU runs the AVX-512 VNNI kernels above. */
+static inline int ernn_x86_has_avx512vnni(void)
+{
+    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl");
+}
 #endif
 
 /*
@@ -637,8 +763,7 @@ static inline int ernn_cell_fcs_x86(const ernn_fc_params *x_fc, const ernn_fc_pa
                    h_fc->group_rows == stride && stride % 4 == 0 && x_fc->out_features == h_fc->out_features &&
                    x_fc->out_features % stride == 0 && added_rows % stride == 0 &&
                    x_fc->output_zero_point == 0 && h_fc->output_zero_point == 0;
-    if (ok && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl")) {
+    if (ok && ernn_x86_has_avx512vnni()) {
         ernn_cell_fcs_avx512vnni(x_fc, h_fc, x, h, y, tail, (int8_t *)(void *)buffer, stride, added_rows,
                                  activations);
         return 1;
@@ -714,6 +839,12 @@ static inline int32_t ernn_gru_fast_port(const int16_t *gr, const int16_t *gz, c
                                          int32_t gate_m, int32_t gate_right, int32_t hidden_m, int32_t hidden_right,
                                          int32_t zero_point)
 {
+#if ERNN_X86_LEVEL >= 3
+    if (ernn_x86_has_avx512vnni()) {
+        return ernn_gru_fast_avx512(gr, gz, xn, hn, h_q15, h, n, reset_m, reset_right, gate_m, gate_right, hidden_m,
+                                    hidden_right, zero_point);
+    }
+#endif
     if (!__builtin_cpu_supports("avx2")) {
         return 0;
     }
@@ -765,6 +896,12 @@ static inline int32_t ernn_lstm_fast_port(const int16_t *gi, const int16_t *gf, 
                                           int32_t tanh_shift, int32_t output_m, int32_t output_right,
                                           int32_t zero_point)
 {
+#if ERNN_X86_LEVEL >= 3
+    if (ernn_x86_has_avx512vnni()) {
+        return ernn_lstm_fast_avx512(gi, gf, gg, go, c, h, n, forget_m, forget_right, input_m, input_right,
+                                     tanh_multiplier, tanh_shift, output_m, output_right, zero_point);
+    }
+#endif
     if (!__builtin_cpu_supports("avx2")) {
         return 0;
     }
