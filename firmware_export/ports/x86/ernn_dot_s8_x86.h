@@ -516,7 +516,7 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_dot16(const int8_t *w, const 
 typedef struct {
     __m512i multiplier;
     __m512i round;
-    __m512i mask;
+    __mmask16 rounding; /* all lanes if right > 0: the sign term of ernn_fast_any */
     __m128i left;
     __m128i right;
 } ernn_x86_rescale16;
@@ -527,22 +527,24 @@ ERNN_X86_512 static inline ernn_x86_rescale16 ernn_x86_rescale16_of(int32_t mult
     ernn_x86_rescale16 r;
     r.multiplier = _mm512_set1_epi32(f.multiplier);
     r.round = _mm512_set1_epi32(f.round);
-    r.mask = _mm512_set1_epi32(f.mask);
+    r.rounding = (__mmask16)(f.mask != 0 ? 0xFFFFu : 0u);
     r.left = _mm_cvtsi32_si128(f.left);
     r.right = _mm_cvtsi32_si128(f.right);
     return r;
 }
 
-/* ernn_fast_any(x, r) in sixteen lanes (SMMULR as in ernn_x86_smmulr, VPMULDQ on even / odd). */
+/* ernn_fast_any(x, r) in sixteen lanes: SMMULR as in ernn_x86_smmulr (VPMULDQ on the even lanes and on the
+ * odd ones moved down, each 64-bit sum's high half kept: a swap of the even sums' halves, masked into the
+ * odd sums), then the rounding shift with the sign term where right > 0 (a masked add). */
 ERNN_X86_512_INLINE static inline __m512i ernn_x86_fast16(__m512i x, const ernn_x86_rescale16 *r)
 {
     const __m512i half = _mm512_set1_epi64((int64_t)1 << 31);
     const __m512i a = _mm512_sll_epi32(x, r->left);
-    const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, r->multiplier), half), 32);
-    const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), r->multiplier), half);
-    const __m512i t = _mm512_mask_blend_epi32((__mmask16)0xAAAA, even, odd);
-    const __m512i sign = _mm512_and_si512(_mm512_srai_epi32(t, 31), r->mask);
-    return _mm512_sra_epi32(_mm512_add_epi32(_mm512_add_epi32(t, sign), r->round), r->right);
+    const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(a, r->multiplier), half);
+    const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(a, _MM_PERM_CDAB), r->multiplier), half);
+    const __m512i t = _mm512_mask_shuffle_epi32(odd, (__mmask16)0x5555, even, _MM_PERM_CDAB);
+    const __m512i signed_t = _mm512_mask_add_epi32(t, r->rounding, t, _mm512_srai_epi32(t, 31));
+    return _mm512_sra_epi32(_mm512_add_epi32(signed_t, r->round), r->right);
 }
 
 /* clamp(v, lo, hi) in sixteen lanes. */
@@ -557,14 +559,14 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_fast_sat16(__m512i x, const e
     return ernn_x86_clamp16(ernn_x86_fast16(x, r), INT16_MIN, INT16_MAX);
 }
 
-/* ernn_lut_pairs[i] for sixteen indices i in [0, 255], from the table's 256 entries held as sixteen zmm:
- * VPERMT2D picks by i's low five bits within each pair of registers, masked blends by bits 5, 6 and 7. The
- * same values as a gather, with no memory access per lane (a zmm gather was a quarter of the cell's time). */
-ERNN_X86_512_INLINE static inline __m512i ernn_x86_lut_entries16(__m512i i)
+/* ernn_lut_pairs[i] for sixteen indices i in [0, 32 * pairs) (pairs 7 or 8), from the table's first entries
+ * held as zmm: VPERMT2D picks by i's low five bits within each pair of registers, masked blends by bits 5, 6
+ * and 7. The same values as a gather, with no memory access per lane (a zmm gather cost as much). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_lut_entries16(__m512i i, int32_t pairs)
 {
     const __m512i *t = (const __m512i *)(const void *)ernn_lut_pairs;
     __m512i p[8];
-    for (int32_t k = 0; k < 8; ++k) {
+    for (int32_t k = 0; k < pairs; ++k) {
         p[k] = _mm512_permutex2var_epi32(_mm512_loadu_si512((const void *)(t + 2 * k)), i,
                                          _mm512_loadu_si512((const void *)(t + 2 * k + 1)));
     }
@@ -573,8 +575,8 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_lut_entries16(__m512i i)
     const __mmask16 b7 = _mm512_test_epi32_mask(i, _mm512_set1_epi32(128));
     const __m512i q0 = _mm512_mask_blend_epi32(b6, _mm512_mask_blend_epi32(b5, p[0], p[1]),
                                                _mm512_mask_blend_epi32(b5, p[2], p[3]));
-    const __m512i q1 = _mm512_mask_blend_epi32(b6, _mm512_mask_blend_epi32(b5, p[4], p[5]),
-                                               _mm512_mask_blend_epi32(b5, p[6], p[7]));
+    const __m512i p67 = pairs > 7 ? _mm512_mask_blend_epi32(b5, p[6], p[7]) : p[6];
+    const __m512i q1 = _mm512_mask_blend_epi32(b6, _mm512_mask_blend_epi32(b5, p[4], p[5]), p67);
     return _mm512_mask_blend_epi32(b7, q0, q1);
 }
 
@@ -582,7 +584,7 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_lut_entries16(__m512i i)
 ERNN_X86_512_INLINE static inline __m512i ernn_x86_lut16(__m512i i, __m512i f, int32_t bits, int32_t c)
 {
     const __m512i operand = _mm512_or_si512(f, _mm512_set1_epi32((int32_t)1 << (16 + bits)));
-    return _mm512_add_epi32(_mm512_madd_epi16(ernn_x86_lut_entries16(i), operand), _mm512_set1_epi32(c));
+    return _mm512_add_epi32(_mm512_madd_epi16(ernn_x86_lut_entries16(i, 8), operand), _mm512_set1_epi32(c));
 }
 
 /* ernn_tanh_lut of sixteen int32 values (any v), as ernn_x86_tanh_lut: |v|'s index clamped to 255, the sign
@@ -606,9 +608,10 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_activate16(uint32_t code, __m
     if (code == ERNN_ACT_TANH) {
         return ernn_x86_tanh_lut16(v);
     }
-    const __m512i a = _mm512_abs_epi32(v); /* |v| <= 98304: index a >> 9 <= 192 */
-    const __m512i r = ernn_x86_lut16(_mm512_srli_epi32(a, 9), _mm512_and_si512(a, _mm512_set1_epi32(511)), 9,
-                                     (1 << 24) + (1 << 9));
+    const __m512i a = _mm512_abs_epi32(v); /* |v| <= 98304: index a >> 9 <= 192, the table's first 224 */
+    const __m512i operand = _mm512_or_si512(_mm512_and_si512(a, _mm512_set1_epi32(511)), _mm512_set1_epi32(1 << 25));
+    const __m512i entry = ernn_x86_lut_entries16(_mm512_srli_epi32(a, 9), 7);
+    const __m512i r = _mm512_add_epi32(_mm512_madd_epi16(entry, operand), _mm512_set1_epi32((1 << 24) + (1 << 9)));
     const __m512i pos = _mm512_srai_epi32(r, 10);
     return _mm512_mask_sub_epi32(pos, _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512()), _mm512_set1_epi32(32768), pos);
 }
