@@ -207,6 +207,47 @@ static void test_cell_fcs(void)
     }
 }
 
+/* The AVX-512 kernels' sixteen-lane sigmoid and tanh (ports/x86, where this CPU runs them) on every int16
+ * gate sum, and their tanh of the LSTM cell state's rescaled input on every int32 value in [-2^20, 2^20] and
+ * at the extremes (and the AVX2 step's tanh on the latter), against ernn_lut_s16.h. */
+static void test_x86_activations16(void)
+{
+#if defined(ERNN_PORT_CELL_FCS) && ERNN_X86_LEVEL >= 3
+    if (!ernn_x86_has_avx512vnni()) {
+        printf("test_gate_ports: this CPU lacks AVX-512 VNNI (the sixteen-lane activations are not run)\n");
+        return;
+    }
+    int32_t mismatches = 0;
+    for (int32_t x = INT16_MIN; x <= INT16_MAX; x += 16) {
+        int32_t in[16], sig[16], tanh_out[16];
+        for (int32_t k = 0; k < 16; ++k) {
+            in[k] = x + k;
+        }
+        ernn_x86_test_activate16(in, sig, tanh_out);
+        for (int32_t k = 0; k < 16; ++k) {
+            mismatches += (int16_t)sig[k] != (int16_t)ernn_sigmoid_q312(in[k]);
+            mismatches += (int16_t)tanh_out[k] != (int16_t)ernn_tanh_q312(in[k]);
+        }
+    }
+    for (int32_t v = -(1 << 20) - 64; v <= (1 << 20) + 64; v += 16) {
+        int32_t in[16], out[16];
+        for (int32_t k = 0; k < 16; ++k) {
+            in[k] = k < 2 ? (k == 0 ? INT32_MIN : INT32_MAX) : v + k;
+        }
+        ernn_x86_test_tanh_lut16(in, out);
+        for (int32_t k = 0; k < 16; ++k) {
+            mismatches += out[k] != ernn_tanh_lut(in[k]);
+        }
+        ernn_x86_test_tanh_lut8(in, out); /* the AVX2 step's (this CPU has AVX2) */
+        ernn_x86_test_tanh_lut8(in + 8, out + 8);
+        for (int32_t k = 0; k < 16; ++k) {
+            mismatches += out[k] != ernn_tanh_lut(in[k]);
+        }
+    }
+    CHECK_EQ(mismatches, 0);
+#endif
+}
+
 /* sigmoid and tanh of every int16 sum: zero weights and biases, so the sum is y's value itself. */
 static void test_gate_activations(void)
 {
@@ -347,6 +388,7 @@ int main(void)
     test_gate_blocks();
     test_gate_activations();
     test_cell_fcs();
+    test_x86_activations16();
     test_gru_port();
     test_lstm_port();
     return ernn_test_report("test_gate_ports");

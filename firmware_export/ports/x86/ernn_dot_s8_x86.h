@@ -307,10 +307,11 @@ ERNN_X86_AVX2 static inline __m128i ernn_x86_sigmoid_q312(__m128i v)
     return ernn_x86_sat16(_mm256_blendv_epi8(pos, neg, _mm256_srai_epi32(x, 31)));
 }
 
-/* ernn_tanh_lut of eight int32 values (any v: the index clamped to 255 as ernn_lut_index8). */
+/* ernn_tanh_lut of eight int32 values (any v: the index clamped to 255 as ernn_lut_index8; INT32_MIN taken
+ * as INT32_MIN + 1, whose |v| is an int32: both saturate to entry -256). */
 ERNN_X86_AVX2 static inline __m256i ernn_x86_tanh_lut(__m256i v)
 {
-    const __m256i a = _mm256_abs_epi32(v);
+    const __m256i a = _mm256_abs_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(-INT32_MAX)));
     const __m256i index = _mm256_min_epi32(_mm256_srai_epi32(a, 8), _mm256_set1_epi32(255));
     const __m256i pos = _mm256_srai_epi32(ERNN_X86_LUT(index, _mm256_and_si256(a, _mm256_set1_epi32(255)), 8, 1 << 7), 8);
     return _mm256_blendv_epi8(pos, _mm256_sub_epi32(_mm256_setzero_si256(), pos), _mm256_srai_epi32(v, 31));
@@ -588,10 +589,11 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_lut16(__m512i i, __m512i f, i
 }
 
 /* ernn_tanh_lut of sixteen int32 values (any v), as ernn_x86_tanh_lut: |v|'s index clamped to 255, the sign
- * applied after. */
+ * applied after. INT32_MIN, whose |v| is no int32, is taken as INT32_MIN + 1: both are saturated (every
+ * v <= -256 * 2^8 gives entry -256), the same value. */
 ERNN_X86_512_INLINE static inline __m512i ernn_x86_tanh_lut16(__m512i v)
 {
-    const __m512i a = _mm512_abs_epi32(v);
+    const __m512i a = _mm512_abs_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(-INT32_MAX)));
     const __m512i i = _mm512_min_epi32(_mm512_srai_epi32(a, 8), _mm512_set1_epi32(255));
     const __m512i pos = _mm512_srai_epi32(ernn_x86_lut16(i, _mm512_and_si512(a, _mm512_set1_epi32(255)), 8, 1 << 7), 8);
     return _mm512_mask_sub_epi32(pos, _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512()), _mm512_setzero_si512(), pos);
@@ -739,6 +741,24 @@ ERNN_X86_512 static int32_t ernn_lstm_fast_avx512(const int16_t *gi, const int16
         ernn_x86_store8(h + j, _mm512_add_epi32(ernn_x86_fast16(_mm512_mullo_epi32(o, tanh_c), &om), zp), m);
     }
     return n;
+}
+
+/* For firmware_export/tests/test_gate_ports.c: the AVX2 and sixteen-lane activations on arrays. */
+ERNN_X86_AVX2 static inline void ernn_x86_test_tanh_lut8(const int32_t in[8], int32_t out[8])
+{
+    _mm256_storeu_si256((__m256i *)(void *)out, ernn_x86_tanh_lut(_mm256_loadu_si256((const __m256i *)(const void *)in)));
+}
+
+ERNN_X86_512 static inline void ernn_x86_test_activate16(const int32_t in[16], int32_t sigmoid[16], int32_t tanh[16])
+{
+    const __m512i x = _mm512_loadu_si512((const void *)in);
+    _mm512_storeu_si512((void *)sigmoid, ernn_x86_activate16(ERNN_ACT_SIGMOID, x));
+    _mm512_storeu_si512((void *)tanh, ernn_x86_activate16(ERNN_ACT_TANH, x));
+}
+
+ERNN_X86_512 static inline void ernn_x86_test_tanh_lut16(const int32_t in[16], int32_t out[16])
+{
+    _mm512_storeu_si512((void *)out, ernn_x86_tanh_lut16(_mm512_loadu_si512((const void *)in)));
 }
 
 /* 1 if this CPU runs the AVX-512 VNNI kernels above. */
