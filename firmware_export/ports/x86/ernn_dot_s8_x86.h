@@ -11,7 +11,11 @@
  *    |w0 x0 + w1 x1| <= 2^15, in int32: exact) and VPADDD adds them to the row's lanes;
  *  - AVX-VNNI (256-bit) and AVX-512 VNNI (512-bit, two rows per register): VPDPWSSD does both in one
  *    instruction (the non-saturating form: an exact int32 sum).
- * Never VPMADDUBSW / VPDPBUSDS: their int16 pair sums or int32 sums saturate. The widest kernel the CPU
+ * Never VPMADDUBSW / VPDPBUSDS: their int16 pair sums or int32 sums saturate. With AVX-512 VNNI a cell's two
+ * gate layers also run fused (ernn_cell_fcs_x86 below): VPDPBUSD on the weights + 128 (unsigned) and the
+ * int8 input, sixteen rows per register, the 128 * sum x correction in the bias, the requantization,
+ * sums and activations in sixteen lanes; and the GRU / LSTM element-wise steps run sixteen units at a time.
+ * The widest kernel the CPU
  * has is picked at each call with __builtin_cpu_supports (a load and a test: libgcc fills its table
  * before main); functions carry their ISA as a target attribute, so the library needs no -m flags and
  * runs on any x86-64, falling back to the plain C below. -DERNN_X86_LEVEL=n caps the choice
