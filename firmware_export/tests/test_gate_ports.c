@@ -137,24 +137,30 @@ static void test_gate_blocks(void)
 /*
  * A cell's two gate layers through ernn_cell_fcs (on x86-64 with AVX-512 VNNI the fused kernel of
  * ports/x86, elsewhere layer by layer) against the scalar formulas: gate blocks of 4..36 rows (whole
- * sixteens and every tail), 1..MAX_IN inputs to each layer, 3 or 4 gates with the GRU's layout (r, z
- * added and activated, n stored apart), the LSTM's and others, random and extreme weights and inputs.
+ * sixteens and every tail; 4..8 on 32-bit cores), 1..CELL_IN inputs to each layer, 3 or 4 gates with the
+ * GRU's layout (r, z added and activated, n stored apart), the LSTM's and others, random and extreme weights
+ * and inputs.
  */
 static void test_cell_fcs(void)
 {
-    enum { CELL_STRIDE = 36, CELL_ROWS = 4 * CELL_STRIDE };
-    static int8_t wx[CELL_ROWS * MAX_IN], wh[CELL_ROWS * MAX_IN], px[CELL_ROWS * MAX_COLS], ph[CELL_ROWS * MAX_COLS];
-    static int8_t x[MAX_IN], h[MAX_IN];
+#if defined(__aarch64__) || defined(__x86_64__)
+    enum { CELL_STRIDE = 36, CELL_IN = MAX_IN, CELL_COLS = MAX_COLS };
+#else
+    enum { CELL_STRIDE = 8, CELL_IN = 16, CELL_COLS = 16 }; /* the Cortex-M0 board's 16 KB of RAM */
+#endif
+    enum { CELL_ROWS = 4 * CELL_STRIDE };
+    static int8_t wx[CELL_ROWS * CELL_IN], wh[CELL_ROWS * CELL_IN], px[CELL_ROWS * CELL_COLS], ph[CELL_ROWS * CELL_COLS];
+    static int8_t x[CELL_IN], h[CELL_IN];
     static int32_t bx[CELL_ROWS], bh[CELL_ROWS];
-    static int16_t scratch[2 * CELL_ROWS + 2 * MAX_COLS + 4], want[2 * CELL_ROWS];
+    static int16_t scratch[2 * CELL_ROWS + 2 * CELL_COLS + 4], want[2 * CELL_ROWS];
     for (int32_t trial = 0; trial < 400; ++trial) {
         const int32_t stride = 4 * (1 + (int32_t)(next() % (CELL_STRIDE / 4)));
         const int32_t gates = 3 + (int32_t)(next() % 2u), rows = gates * stride;
         const int32_t added = trial % 3 == 0 ? (gates - 1) * stride : rows; /* the GRU's n block apart, or none */
-        const int32_t nx = 1 + (int32_t)(next() % MAX_IN), nh = stride; /* h: the hidden state (stride units) */
+        const int32_t nx = 1 + (int32_t)(next() % CELL_IN), nh = stride; /* h: the hidden state (stride units) */
         const int extreme = trial % 5 == 0;
         const int32_t bounded = trial % 2 == 0 ? 3 : 1;
-        for (int32_t i = 0; i < rows * MAX_IN; ++i) {
+        for (int32_t i = 0; i < rows * CELL_IN; ++i) {
             wx[i] = rnd8(extreme);
             wh[i] = rnd8(extreme);
             if (bounded == 3 && wx[i] == INT8_MIN) {
@@ -164,7 +170,7 @@ static void test_cell_fcs(void)
                 wh[i] = -INT8_MAX;
             }
         }
-        for (int32_t i = 0; i < MAX_IN; ++i) {
+        for (int32_t i = 0; i < CELL_IN; ++i) {
             x[i] = rnd8(extreme);
             h[i] = rnd8(extreme);
         }
