@@ -427,6 +427,24 @@ static ERNN_FC_PACKED_INLINE void fc_packed(const ernn_fc_params *p, const int8_
     }
 }
 
+#if !defined(ERNN_PORTABLE) && defined(__x86_64__) && defined(__GNUC__)
+int ernn_cell_fcs_fused(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, const int8_t *x, const int8_t *h,
+                        int16_t *scratch, int16_t *buffer, int32_t added_rows, uint32_t activations)
+{
+#if defined(ERNN_PORT_CELL_FCS)
+    if (!fc_params_ok(x_fc) || !fc_params_ok(h_fc) || x == NULL || h == NULL || x_fc->packing == 0) {
+        return 0;
+    }
+    const int32_t stride = ernn_gate_stride(h_fc, h_fc->in_features);
+    return ernn_cell_fcs_x86(x_fc, h_fc, x, h, scratch, scratch + x_fc->out_features, buffer, stride, added_rows,
+                             activations);
+#else
+    (void)x_fc, (void)h_fc, (void)x, (void)h, (void)scratch, (void)buffer, (void)added_rows, (void)activations;
+    return 0;
+#endif
+}
+#endif
+
 static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, const fc_into *y16, int8_t *y8, int16_t *buffer)
 {
     if (!fc_params_ok(p) || x == NULL || (y16->y == NULL && y8 == NULL) ||

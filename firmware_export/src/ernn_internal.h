@@ -100,11 +100,22 @@ static inline int32_t ernn_activate_q312(uint32_t code, int32_t v)
  * for o < added_rows (see ernn_fc_into), and h_fc's rows from added_rows on to scratch + x_fc's rows
  * (the GRU's h_n). The shared buffer follows `rows` gate values.
  */
+#if !defined(ERNN_PORTABLE) && defined(__x86_64__) && defined(__GNUC__)
+/* 1 if a port's fused kernel did all of ernn_cell_fcs (ernn_fc_s8.c; x86-64: AVX-512 VNNI), else 0. */
+int ernn_cell_fcs_fused(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, const int8_t *x, const int8_t *h,
+                        int16_t *scratch, int16_t *buffer, int32_t added_rows, uint32_t activations);
+#endif
+
 static inline ernn_status ernn_cell_fcs(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, const int8_t *x,
                                         const int8_t *h, int16_t *scratch, int32_t added_rows, int32_t rows,
                                         uint32_t activations)
 {
     int16_t *buffer = scratch + rows;
+#if !defined(ERNN_PORTABLE) && defined(__x86_64__) && defined(__GNUC__)
+    if (ernn_cell_fcs_fused(x_fc, h_fc, x, h, scratch, buffer, added_rows, activations)) {
+        return ERNN_OK;
+    }
+#endif
     const ernn_fc_into into = {scratch, added_rows, scratch + x_fc->out_features,
                                ernn_gate_stride(h_fc, h_fc->in_features), activations};
     if (ernn_fc_s8_s16_buffered(x_fc, x, scratch, buffer) != ERNN_OK ||

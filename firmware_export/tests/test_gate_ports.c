@@ -134,6 +134,126 @@ static void test_gate_blocks(void)
     }
 }
 
+/*
+ * A cell's two gate layers through ernn_cell_fcs (on x86-64 with AVX-512 VNNI the fused kernel of
+ * ports/x86, elsewhere layer by layer) against the scalar formulas: gate blocks of 4..36 rows (whole
+ * sixteens and every tail; 4..8 on 32-bit cores), 1..CELL_IN inputs to each layer, 3 or 4 gates with the
+ * GRU's layout (r, z added and activated, n stored apart), the LSTM's and others, random and extreme weights
+ * and inputs.
+ */
+static void test_cell_fcs(void)
+{
+#if defined(__aarch64__) || defined(__x86_64__)
+    enum { CELL_STRIDE = 36, CELL_IN = MAX_IN, CELL_COLS = MAX_COLS };
+#else
+    enum { CELL_STRIDE = 8, CELL_IN = 16, CELL_COLS = 16 }; /* the Cortex-M0 board's 16 KB of RAM */
+#endif
+    enum { CELL_ROWS = 4 * CELL_STRIDE };
+    static int8_t wx[CELL_ROWS * CELL_IN], wh[CELL_ROWS * CELL_IN], px[CELL_ROWS * CELL_COLS], ph[CELL_ROWS * CELL_COLS];
+    static int8_t x[CELL_IN], h[CELL_IN];
+    static int32_t bx[CELL_ROWS], bh[CELL_ROWS];
+    static int16_t scratch[2 * CELL_ROWS + 2 * CELL_COLS + 4], want[2 * CELL_ROWS];
+    for (int32_t trial = 0; trial < 400; ++trial) {
+        const int32_t stride = 4 * (1 + (int32_t)(next() % (CELL_STRIDE / 4)));
+        const int32_t gates = 3 + (int32_t)(next() % 2u), rows = gates * stride;
+        const int32_t added = trial % 3 == 0 ? (gates - 1) * stride : rows; /* the GRU's n block apart, or none */
+        const int32_t nx = 1 + (int32_t)(next() % CELL_IN), nh = stride; /* h: the hidden state (stride units) */
+        const int extreme = trial % 5 == 0;
+        const int32_t bounded = trial % 2 == 0 ? 3 : 1;
+        for (int32_t i = 0; i < rows * CELL_IN; ++i) {
+            wx[i] = rnd8(extreme);
+            wh[i] = rnd8(extreme);
+            if (bounded == 3 && wx[i] == INT8_MIN) {
+                wx[i] = -INT8_MAX;
+            }
+            if (bounded == 3 && wh[i] == INT8_MIN) {
+                wh[i] = -INT8_MAX;
+            }
+        }
+        for (int32_t i = 0; i < CELL_IN; ++i) {
+            x[i] = rnd8(extreme);
+            h[i] = rnd8(extreme);
+        }
+        for (int32_t o = 0; o < rows; ++o) {
+            bx[o] = (int32_t)(next() % 131072u) - 65536;
+            bh[o] = (int32_t)(next() % 131072u) - 65536;
+        }
+        pack(wx, rows, nx, px);
+        pack(wh, rows, nh, ph);
+        int32_t mx[4], sx[4], mh[4], sh[4];
+        uint32_t acts = 0;
+        for (int32_t g = 0; g < gates; ++g) {
+            mx[g] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
+            mh[g] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
+            sx[g] = (int32_t)(next() % 23u) - 20; /* [-20, 2]: |acc| 2^(shift+1) < 2^31 for these sizes */
+            sh[g] = (int32_t)(next() % 23u) - 20;
+            acts |= (next() % 3u) << (2 * g);
+        }
+        const ernn_fc_params xf = {px, bx, mx, sx, nx, rows, 0, ERNN_FC_PACK_K, stride, bounded};
+        const ernn_fc_params hf = {ph, bh, mh, sh, nh, rows, 0, ERNN_FC_PACK_K, stride, bounded};
+        for (int32_t o = 0; o < rows; ++o) {
+            const int32_t g = o / stride;
+            const int32_t vx = ernn_ssat16(ernn_fast_any(bx[o] + ernn_dot1_s8_portable(wx + o * nx, nx, x),
+                                                         ernn_fast_of(mx[g], sx[g])));
+            const int32_t vh = ernn_ssat16(ernn_fast_any(bh[o] + ernn_dot1_s8_portable(wh + o * nh, nh, h),
+                                                         ernn_fast_of(mh[g], sh[g])));
+            if (o < added) {
+                want[o] = (int16_t)ernn_activate_q312((acts >> (2 * g)) & 3u, ernn_ssat16(vx + vh));
+            } else {
+                want[o] = (int16_t)vx;
+                want[rows + o - added] = (int16_t)vh;
+            }
+        }
+        CHECK_EQ(ernn_cell_fcs(&xf, &hf, x, h, scratch, added, rows + (rows - added), acts), ERNN_OK);
+        int32_t mismatches = 0;
+        for (int32_t o = 0; o < rows + (rows - added); ++o) {
+            mismatches += scratch[o] != want[o];
+        }
+        CHECK_EQ(mismatches, 0);
+    }
+}
+
+/* The AVX-512 kernels' sixteen-lane sigmoid and tanh (ports/x86, where this CPU runs them) on every int16
+ * gate sum, and their tanh of the LSTM cell state's rescaled input on every int32 value in [-2^20, 2^20] and
+ * at the extremes (and the AVX2 step's tanh on the latter), against ernn_lut_s16.h. */
+static void test_x86_activations16(void)
+{
+#if defined(ERNN_PORT_CELL_FCS) && ERNN_X86_LEVEL >= 3
+    if (!ernn_x86_has_avx512vnni()) {
+        printf("test_gate_ports: this CPU lacks AVX-512 VNNI (the sixteen-lane activations are not run)\n");
+        return;
+    }
+    int32_t mismatches = 0;
+    for (int32_t x = INT16_MIN; x <= INT16_MAX; x += 16) {
+        int32_t in[16], sig[16], tanh_out[16];
+        for (int32_t k = 0; k < 16; ++k) {
+            in[k] = x + k;
+        }
+        ernn_x86_test_activate16(in, sig, tanh_out);
+        for (int32_t k = 0; k < 16; ++k) {
+            mismatches += (int16_t)sig[k] != (int16_t)ernn_sigmoid_q312(in[k]);
+            mismatches += (int16_t)tanh_out[k] != (int16_t)ernn_tanh_q312(in[k]);
+        }
+    }
+    for (int32_t v = -(1 << 20) - 64; v <= (1 << 20) + 64; v += 16) {
+        int32_t in[16], out[16];
+        for (int32_t k = 0; k < 16; ++k) {
+            in[k] = k < 2 ? (k == 0 ? INT32_MIN : INT32_MAX) : v + k;
+        }
+        ernn_x86_test_tanh_lut16(in, out);
+        for (int32_t k = 0; k < 16; ++k) {
+            mismatches += out[k] != ernn_tanh_lut(in[k]);
+        }
+        ernn_x86_test_tanh_lut8(in, out); /* the AVX2 step's (this CPU has AVX2) */
+        ernn_x86_test_tanh_lut8(in + 8, out + 8);
+        for (int32_t k = 0; k < 16; ++k) {
+            mismatches += out[k] != ernn_tanh_lut(in[k]);
+        }
+    }
+    CHECK_EQ(mismatches, 0);
+#endif
+}
+
 /* sigmoid and tanh of every int16 sum: zero weights and biases, so the sum is y's value itself. */
 static void test_gate_activations(void)
 {
@@ -273,6 +393,8 @@ int main(void)
 {
     test_gate_blocks();
     test_gate_activations();
+    test_cell_fcs();
+    test_x86_activations16();
     test_gru_port();
     test_lstm_port();
     return ernn_test_report("test_gate_ports");
