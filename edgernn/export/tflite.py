@@ -883,7 +883,11 @@ def _metadata(
         "layout": "batch 1; x (1, F) or (1, 1, F) for LSTM, token ids int32 (1,); y (1, out) or (1, 1, H)",
         "state": _state_doc(model, precision) if not lstm_state else "variable tensors of each LSTM op",
         "input_quantization": {"scale": model.input_q.scale, "zero_point": model.input_q.zero_point},
-        "output_quantization": {"scale": model.output_q.scale, "zero_point": model.output_q.zero_point},
+        "output_quantization": {
+            "scale": model.output_q.scale,
+            "zero_point": model.output_q.zero_point,
+            "dtype": f"int{model.output_bits}",  # int16: a regression head (edgernn.ir.Dense)
+        },
         "input_normalization": None
         if model.input_mean is None
         else {"mean": model.input_mean.tolist(), "std": model.input_std.tolist()},  # type: ignore[union-attr]
