@@ -584,7 +584,9 @@ def _int8_head(g: _Graph, check: _Checker, head: Dense, h8: int, hidden_q: QPara
     b = g.tensor("head/bias", fc.bias.shape, _T.INT32, b_q, fc.bias)
     if fc.output_bits == 16:
         h16 = g.tensor("head/x_int16", (1, fc.in_features), _T.INT16, _per_tensor(hidden_q.scale))
-        check.expect("head/x_int16 (QUANTIZE)", quantize_multiplier(1.0), tflite_multiplier(hidden_q.scale, 1.0, hidden_q.scale))
+        check.expect(
+            "head/x_int16 (QUANTIZE)", quantize_multiplier(1.0), tflite_multiplier(hidden_q.scale, 1.0, hidden_q.scale)
+        )
         out = g.tensor("y", (1, fc.out_features), _T.INT16, _per_tensor(head.output_q.scale))
         return g.fully_connected(g.quantize(h8, h16), w, b, out)
     out = g.tensor("y", (1, fc.out_features), _T.INT8, _per_tensor(head.output_q.scale, head.output_q.zero_point))

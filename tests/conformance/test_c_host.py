@@ -142,7 +142,12 @@ def _cases() -> list[Case]:
         Case(
             "lstm-int16-head-tokens-seq",
             ModelConfig(
-                cell=CellType.LSTM, hidden_size=9, vocab_size=20, embedding_dim=4, output_size=2, output_mode="sequence",
+                cell=CellType.LSTM,
+                hidden_size=9,
+                vocab_size=20,
+                embedding_dim=4,
+                output_size=2,
+                output_mode="sequence",
                 task="regression",
             ),
         ),

@@ -203,7 +203,9 @@ def test_int8_within_one_lsb_with_fed_state(backend: str, config: ModelConfig, g
 
 @pytest.mark.parametrize("backend", ["onnx-qdq", "tflite"])
 @pytest.mark.parametrize(("config", "gain", "seed"), INT16_HEAD_CASES)
-def test_int16_head_within_one_lsb_given_equal_hidden(backend: str, config: ModelConfig, gain: float, seed: int) -> None:
+def test_int16_head_within_one_lsb_given_equal_hidden(
+    backend: str, config: ModelConfig, gain: float, seed: int
+) -> None:
     """The int16 head of the non-exact formats: at every step whose new hidden states equal the
     reference's (state fed), y is within 1 int16 LSB. Elsewhere y carries the head's response to the
     hidden values' own <= MAX_LSB int8 differences (test_int8_within_one_lsb_with_fed_state), which an
