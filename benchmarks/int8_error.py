@@ -7,7 +7,8 @@ scores the test split with the float model and with single quantization stages s
 * the head's output rounded to its int8 grid (``--head-bits 8``'s scale and zero point);
 * the input rounded to its int8 grid;
 * the hidden state rounded to its int8 grid after every step (fed back so; float cells otherwise);
-* the head reading int8 hidden values; the head's int8 weights and int32 bias (exact accumulator);
+* the cells' int8 weights (float arithmetic otherwise); the head reading int8 hidden values; the
+  head's int8 weights and int32 bias (exact accumulator);
 * the integer reference cells (every rounding point of the cells) with a float head;
 * the whole int8 model with an int8 head output, and with the int16 head output (the default for
   regression heads, ``QuantizeOptions.head_output_bits``).
@@ -37,8 +38,9 @@ from accuracy import CELLS, PLANS, _commit, _subset  # noqa: E402
 from edgernn.data import split  # noqa: E402
 from edgernn.datasets import chunk, load_dataset  # noqa: E402
 from edgernn.floatmodel import FloatParams, float_cell_step  # noqa: E402
-from edgernn.ir import QParams, QuantizedRNN  # noqa: E402
+from edgernn.ir import FloatCellWeights, QParams, QuantizedRNN  # noqa: E402
 from edgernn.pipeline import SPLIT_FRACTIONS  # noqa: E402
+from edgernn.quant.quantizer import quantize_weight  # noqa: E402
 from edgernn.reference.cells import dense  # noqa: E402
 from edgernn.reference.model import ReferenceKernels  # noqa: E402
 from edgernn.types import CellType  # noqa: E402
@@ -49,6 +51,7 @@ class Stage:
     """Which rounding points are on. cells: "float", "float-h8" (h rounded to int8 each step) or "int"."""
 
     cells: str = "float"
+    cell_weights_int8: bool = False  # float cells with the quantizer's int8 weights (one scale per gate matrix)
     input_int8: bool = False
     head_reads_int8: bool = False
     head: str = "float"  # "float" | "int8-weights" (integer accumulator, exact rescale) | "int8" | "int16"
@@ -60,6 +63,7 @@ STAGES = {
     "output rounded to the int8 output grid": Stage(output_int8_grid=True),
     "input int8": Stage(input_int8=True),
     "hidden state int8 (fed back)": Stage(cells="float-h8"),
+    "cell weights int8": Stage(cell_weights_int8=True),
     "head reads int8 h": Stage(head_reads_int8=True),
     "head int8 weights, exact accumulator": Stage(head="int8-weights"),
     "input int8 + hidden int8": Stage(cells="float-h8", input_int8=True),
@@ -73,6 +77,19 @@ def _round(q: QParams, x: np.ndarray) -> np.ndarray:
     return q.dequantize(q.quantize(x))
 
 
+def int8_cell_weights(w: FloatCellWeights, gates: int) -> FloatCellWeights:
+    """The cell's weights as the quantizer rounds them: symmetric int8, one scale per gate matrix."""
+
+    def rounded(m: np.ndarray) -> np.ndarray:
+        blocks = []
+        for block in np.split(m, gates):
+            q, scale = quantize_weight(block, per_channel=False)
+            blocks.append(q.astype(np.float32) * scale[:, None])
+        return np.concatenate(blocks)
+
+    return FloatCellWeights(rounded(w.weight_ih), rounded(w.weight_hh), w.bias_ih, w.bias_hh)
+
+
 def run(model8: QuantizedRNN, model16: QuantizedRNN, seq: np.ndarray, stage: Stage) -> np.ndarray:
     """Outputs ``(T, out)`` of one test stream (a one-layer unidirectional model) under ``stage``.
     ``model8``/``model16``: the same weights quantized with an int8 / int16 head output."""
@@ -83,6 +100,9 @@ def run(model8: QuantizedRNN, model16: QuantizedRNN, seq: np.ndarray, stage: Sta
     x = ((seq - model8.input_mean) / model8.input_std).astype(np.float32)
     state_f: tuple[np.ndarray, ...] = (np.zeros(cfg.hidden_size, np.float32),) * (2 if cfg.cell is CellType.LSTM else 1)
     state_i = kernels.zero_state(0, ())
+    weights = fp.cells[0][0]
+    if stage.cell_weights_int8:
+        weights = int8_cell_weights(weights, cfg.cell.gates)
     ys = []
     for xt in x:
         if stage.cells == "int":
@@ -91,7 +111,7 @@ def run(model8: QuantizedRNN, model16: QuantizedRNN, seq: np.ndarray, stage: Sta
             h = lay.hidden_q.dequantize(h8)
         else:
             xin = _round(lay.input_q, xt) if stage.input_int8 else xt
-            state_f, _ = float_cell_step(cfg.cell, fp.cells[0][0], xin, state_f)
+            state_f, _ = float_cell_step(cfg.cell, weights, xin, state_f)
             state_f = tuple(s.astype(np.float32) for s in state_f)
             if stage.cells == "float-h8":
                 state_f = (_round(lay.hidden_q, state_f[0]), *state_f[1:])
