@@ -309,7 +309,7 @@ ernn_status ernn_model_s8_run_s16(const ernn_model_s8 *m, const ernn_model_s8_me
     if (status != ERNN_OK) {
         return status;
     }
-    if (steps < 0 || (xs == NULL) == (tokens == NULL)) {
+    if (steps <= 0 || (xs == NULL) == (tokens == NULL)) {
         return ERNN_ARG_ERROR;
     }
     const size_t in = (size_t)m->input_size;
