@@ -231,6 +231,11 @@ def train(
     help="At most this many training sequences calibrate the ranges.",
 )
 @click.option(
+    "--head-bits",
+    type=click.Choice(["8", "16"]),
+    help="Bits of the dense head's output (default: 16 for regression, 8 for classification; docs/head_output.md).",
+)
+@click.option(
     "--seed",
     type=int,
     help="The split seed (default: the one the checkpoint was trained with; a different one is refused). " + SPLIT_HELP,
@@ -252,6 +257,7 @@ def quantize(
     percentile: float,
     cell_clip: float,
     calibration_size: int,
+    head_bits: str | None,
     seed: int | None,
     output: Path,
     as_json: bool,
@@ -270,7 +276,11 @@ def quantize(
     ckpt = load_checkpoint(checkpoint)
     plan = recorded_training_data(ckpt, dataset=dataset, data=data, seed=seed)
     options = QuantizeOptions(
-        observer=observer, percentile=percentile, max_calibration_sequences=calibration_size, cell_clip=cell_clip
+        observer=observer,
+        percentile=percentile,
+        max_calibration_sequences=calibration_size,
+        cell_clip=cell_clip,
+        head_output_bits=None if head_bits is None else int(head_bits),
     )
     model = quantize_checkpoint(ckpt, plan, output, options=options)
     p = model.provenance

@@ -587,7 +587,14 @@ class Embedding:
 
 @dataclass(frozen=True, eq=False)
 class Dense:
-    """The dense head: float weights and the int8 FULLY_CONNECTED computing them."""
+    """The dense head: float weights and the quantized FULLY_CONNECTED computing them.
+
+    Its output is int8 at ``output_q`` (``fc.output_bits`` 8, the default: class scores, logits),
+    or int16 (``fc.output_bits`` 16, symmetric: ``output_q.zero_point`` 0) for regression heads,
+    where one int8 step of the output range would be a visible share of the forecast error. The
+    input stays int8 (the top layer's hidden values); TFLite's graph widens it to int16 for a 16x8
+    FULLY_CONNECTED, exactly ``x - zero_point``, as the GRU and Elman cells' FCs.
+    """
 
     weight: np.ndarray  # float32 (out, in)
     bias: np.ndarray  # float32 (out,)
@@ -598,8 +605,10 @@ class Dense:
         w = _frozen_array(self.weight, np.float32, (None, None), "head weight")
         _set(self, "weight", w)
         _set(self, "bias", _frozen_array(self.bias, np.float32, (w.shape[0],), "head bias"))
-        if self.fc.weight.shape != w.shape or self.fc.output_bits != 8:
-            _fail("the head's quantized FC must match its float weight and produce int8")
+        if self.fc.weight.shape != w.shape:
+            _fail("the head's quantized FC must match its float weight")
+        if self.fc.output_bits == 16 and self.output_q.zero_point != 0:
+            _fail("an int16 head output is symmetric (zero point 0)")
         if self.fc.output_zero_point != self.output_q.zero_point or self.fc.output_scale != self.output_q.scale:
             _fail("the head's FC output quantization differs from output_q")
 
@@ -735,6 +744,11 @@ class QuantizedRNN:
     @property
     def output_q(self) -> QParams:
         return self.head.output_q if self.head is not None else self.head_input_q
+
+    @property
+    def output_bits(self) -> int:
+        """Bits of the model's integer output: 16 for an int16 head (:class:`Dense`), else 8."""
+        return self.head.fc.output_bits if self.head is not None else 8
 
     @property
     def weight_bytes(self) -> int:

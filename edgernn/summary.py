@@ -107,7 +107,11 @@ def describe_model(model: QuantizedRNN) -> dict[str, Any]:
     if model.head is not None:
         by_name["head"]["weight_bytes"] = _fc_bytes(model.head.fc)
         by_name["head"]["quantization"] = {
-            "output": {"scale": model.output_q.scale, "zero_point": model.output_q.zero_point}
+            "output": {
+                "scale": model.output_q.scale,
+                "zero_point": model.output_q.zero_point,
+                "dtype": f"int{model.output_bits}",
+            }
         }
     prov = model.provenance
     return {

@@ -180,7 +180,11 @@ def _manifest(model: QuantizedRNN, files: list[dict[str, Any]], unavailable: dic
         "model_sha256": model.sha256,
         "config": cfg.to_json(),
         "input_quantization": {"scale": model.input_q.scale, "zero_point": model.input_q.zero_point},
-        "output_quantization": {"scale": model.output_q.scale, "zero_point": model.output_q.zero_point},
+        "output_quantization": {
+            "scale": model.output_q.scale,
+            "zero_point": model.output_q.zero_point,
+            "dtype": f"int{model.output_bits}",  # int16: a regression head (edgernn.ir.Dense)
+        },
         "layers": [
             {
                 "input_scale": layer.input_q.scale,

@@ -66,8 +66,21 @@ GENERATOR = "edgernn.export.c"
 MANIFEST_NAME = "edgernn_export.json"
 VECTOR_MAGIC = b"ERNNVEC1"
 VECTOR_HEADER = struct.Struct("<8s64sIIIIIff")
-KIND_INT8, KIND_INT32, KIND_FLOAT32 = 0, 1, 2
-_KIND_DTYPES = {KIND_INT8: np.dtype("i1"), KIND_INT32: np.dtype("<i4"), KIND_FLOAT32: np.dtype("<f4")}
+KIND_INT8, KIND_INT32, KIND_FLOAT32, KIND_INT16 = 0, 1, 2, 3
+_KIND_DTYPES = {
+    KIND_INT8: np.dtype("i1"),
+    KIND_INT32: np.dtype("<i4"),
+    KIND_FLOAT32: np.dtype("<f4"),
+    KIND_INT16: np.dtype("<i2"),  # the outputs of an int16 head (edgernn.ir.Dense)
+}
+
+
+def output_kind(model: QuantizedRNN, float_path: bool) -> int:
+    """The value kind of the export's outputs: float32, int8, or int16 for an int16 head."""
+    if float_path:
+        return KIND_FLOAT32
+    return KIND_INT16 if model.output_bits == 16 else KIND_INT8
+
 #: Tolerance written into float32 vector files: a build check across FPUs, not a precision claim.
 FLOAT_VECTOR_ATOL, FLOAT_VECTOR_RTOL = 1e-4, 1e-3
 #: Widest FC input of the C runtime (ERNN_MAX_FC_IN_FEATURES: its int32 dot product cannot overflow).
@@ -195,6 +208,7 @@ class StateLayout:
     second_state: bool  # a cell state beside the hidden state: (h, c) per cell, else (h,)
     widest_input: int = 0  # int8 path: the widest FC input (layer 0, hidden, top width into layer 1 or the head)
     gate_rows: int = 0  # int8 path: gate blocks kept in scratch (ernn_cell_rows)
+    head_input_bytes: int = 0  # int8 path with an int16 head: its int8 input waits at the end of scratch
 
     @classmethod
     def of(cls, model: QuantizedRNN, float_path: bool) -> StateLayout:
@@ -204,7 +218,8 @@ class StateLayout:
         widest = max(cfg.rnn_input_size, cfg.hidden_size, top if cfg.num_layers > 1 or model.head is not None else 0)
         rows = cfg.cell.gates + (1 if cfg.cell is CellType.GRU else 0)
         cells = cfg.num_layers * cfg.num_directions
-        return cls(float_path, cells, cfg.hidden_size, cfg.cell.gates, second, widest, rows)
+        head_input = top if not float_path and model.output_bits == 16 else 0
+        return cls(float_path, cells, cfg.hidden_size, cfg.cell.gates, second, widest, rows, head_input)
 
     @property
     def hidden_dtype(self) -> np.dtype:
@@ -233,8 +248,10 @@ class StateLayout:
         # gate pre-activations (input and recurrent parts summed; the GRU keeps its recurrent n block apart),
         # each gate padded to a multiple of 4 rows (the packed layout), then the widened input the packed
         # FC kernels share (int16 per value, rounded up to 16 values)
-        # (+2 values: the kernels align the buffer to a word wherever the struct puts it)
-        return self.gate_rows * round_up(self.hidden_size, 4) + round_up(self.widest_input, 16) + 2
+        # (+2 values: the kernels align the buffer to a word wherever the struct puts it), then an int16
+        # head's int8 input (ernn_model_s8_get_buffer_size)
+        rows = self.gate_rows * round_up(self.hidden_size, 4)
+        return rows + round_up(self.widest_input, 16) + 2 + (self.head_input_bytes + 1) // 2
 
     @property
     def scratch_offset(self) -> int:
@@ -574,6 +591,7 @@ def _macros(model: QuantizedRNN, float_path: bool, b: Budget) -> list[tuple[str,
     cfg = model.config
     layout = StateLayout.of(model, float_path)
     seq_width = cfg.num_directions * cfg.hidden_size * (2 if cfg.num_layers > 1 else 1) * layout.hidden_dtype.itemsize
+    seq_width += layout.head_input_bytes  # an int16 head's int8 input rows (ernn_model_s8_run_sequence_s16)
     out_q = model.output_q
     macros = [
         ("MODEL_SHA256", f'"{model.sha256}"', "sha256 of the model (edgernn QuantizedRNN.sha256)"),
@@ -599,8 +617,9 @@ def _macros(model: QuantizedRNN, float_path: bool, b: Budget) -> list[tuple[str,
         ),
         ("INPUT_SCALE", _c_float(model.input_q.scale), "int8 input quantization scale"),
         ("INPUT_ZERO_POINT", str(model.input_q.zero_point), "int8 input zero point"),
-        ("OUTPUT_SCALE", _c_float(out_q.scale), "int8 output quantization scale"),
-        ("OUTPUT_ZERO_POINT", str(out_q.zero_point), "int8 output zero point"),
+        ("OUTPUT_BITS", str(model.output_bits), "8: int8 outputs; 16: int16 (a regression head)"),
+        ("OUTPUT_SCALE", _c_float(out_q.scale), f"int{model.output_bits} output quantization scale"),
+        ("OUTPUT_ZERO_POINT", str(out_q.zero_point), f"int{model.output_bits} output zero point"),
         ("WEIGHT_BYTES", str(b.weight_bytes), "constant data in flash"),
         ("STATE_BYTES", str(b.state_bytes), "recurrent state in RAM"),
         ("SCRATCH_BYTES", str(b.scratch_bytes), "scratch in RAM"),
@@ -673,7 +692,11 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "embedding_table": embedding if float_path else None,
         "vocab_size": cfg.vocab_size or 0,
         "layer_input_size": cfg.rnn_input_size,
-        "out_ctype": value_ctype,
+        "out_ctype": "int16_t" if not float_path and model.output_bits == 16 else value_ctype,
+        "work_ctype": value_ctype,
+        # the runtime's functions for the outputs: ernn_model_s8_step_s16 etc. for an int16 head
+        "api_sfx": "_s16" if not float_path and model.output_bits == 16 else "",
+        "int16_head": not float_path and model.output_bits == 16,
         "in_ctype": "int32_t" if tokens else value_ctype,
         "step_in_decl": "int32_t token" if tokens else f"const {value_ctype} *x",
         "step_in_doc": "one token id"
@@ -682,9 +705,11 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "run_in_decl": "const int32_t *tokens" if tokens else f"const {value_ctype} *xs",
         "run_args": "NULL, tokens" if tokens else "xs, NULL",
         "input_kind": KIND_INT32 if tokens else (KIND_FLOAT32 if float_path else KIND_INT8),
-        "output_kind": KIND_FLOAT32 if float_path else KIND_INT8,
+        "output_kind": output_kind(model, float_path),
         "read_in": "read_int32" if tokens else ("read_float32" if float_path else "read_int8"),
-        "read_out": "read_float32" if float_path else "read_int8",
+        "read_out": {KIND_FLOAT32: "read_float32", KIND_INT8: "read_int8", KIND_INT16: "read_int16"}[
+            output_kind(model, float_path)
+        ],
         "target": options.target,
         "packing": pack_k(options.target),
         "target_compiler": compiler,
@@ -1008,7 +1033,7 @@ def encode_test_vectors(
     if len(sequences_int8) == 0:
         raise InputDataError("no sequences to write")
     in_kind = KIND_INT32 if cfg.uses_tokens else (KIND_FLOAT32 if float_path else KIND_INT8)
-    out_kind = KIND_FLOAT32 if float_path else KIND_INT8
+    out_kind = output_kind(model, float_path)
     # The integer reference is the specification the C must match; --float exports are checked
     # against the numpy float model on the same inputs, dequantized to the normalized domain.
     kernels = FloatKernels(model) if float_path else ReferenceKernels(model)

@@ -396,7 +396,8 @@ def _int8_head(b: _Builder, head: Dense, h8: str, hidden_scale: float, name: str
     bias = b.quantized_const("head/bias", fc.bias, fc.bias_scale(hidden_scale), np.zeros(len(scales), np.int32), 0)
     mm = b.node("MatMul", [b.dequantize(h8), b.dequantize(wt)], f"{name}/matmul")
     acc = b.node("Add", [mm, b.dequantize(bias)], f"{name}/acc")
-    return b.quantize(acc, f"{name}/out", head.output_q.scale, head.output_q.zero_point, np.int8)
+    dtype = np.int16 if fc.output_bits == 16 else np.int8  # an int16 head output (edgernn.ir.Dense)
+    return b.quantize(acc, f"{name}/out", head.output_q.scale, head.output_q.zero_point, dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -642,7 +643,14 @@ def _(cell: LSTMCellQ, e: _ExactCell, state: Sequence[str]) -> list[str]:
 def _exact_head(b: _Builder, head: Dense, h8: str, name: str = "head") -> str:
     e = _ExactCell(b, None, name, h8)  # type: ignore[arg-type]
     (y,) = e.fc(h8, [head.fc], name)
-    return e.narrow(y, f"{name}/out", TensorProto.INT8)
+    return e.narrow(y, f"{name}/out", _output_elem(head.fc.output_bits, True))
+
+
+def _output_elem(bits: int, integer: bool) -> int:
+    """The ONNX element type of the model's output y: float32, int8, or int16 for an int16 head."""
+    if not integer:
+        return TensorProto.FLOAT
+    return TensorProto.INT16 if bits == 16 else TensorProto.INT8
 
 
 # --------------------------------------------------------------------------------------------
@@ -905,7 +913,7 @@ def _step_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProto, _
     else:
         y = x
     out_width = cfg.output_width
-    spec.add("output", "y", act_elem, [1, out_width], "y", None, model.output_q)
+    spec.add("output", "y", _output_elem(model.output_bits, integer), [1, out_width], "y", None, model.output_q)
     _rename(b, y, "y")
     for source, name, role, k, q, elem in state_out:
         spec.add("output", name, elem, [1, model.layers[k].hidden_size], role, k, q)
@@ -1042,9 +1050,10 @@ def _sequence_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProt
     else:
         y, y_last = x, h_n
     width = cfg.output_width
-    spec.add("output", "y", act_elem, ["T", 1, width], "y", None, model.output_q)
+    y_elem = _output_elem(model.output_bits, integer)
+    spec.add("output", "y", y_elem, ["T", 1, width], "y", None, model.output_q)
     _rename(b, y, "y")
-    spec.add("output", "y_last", act_elem, [1, width], "y_last", None, model.output_q)
+    spec.add("output", "y_last", y_elem, [1, width], "y_last", None, model.output_q)
     _rename(b, y_last, "y_last")
     graph = helper.make_graph(b.nodes, "edgernn_sequence", spec.inputs, spec.outputs, b.initializers)
     return graph, spec
@@ -1099,6 +1108,7 @@ def _metadata(
         "input_zero_point": "" if precision != "int8" else str(model.input_q.zero_point),
         "output_scale": "" if precision != "int8" else repr(model.output_q.scale),
         "output_zero_point": "" if precision != "int8" else str(model.output_q.zero_point),
+        "output_dtype": "" if precision != "int8" else f"int{model.output_bits}",
         "input_normalization": None
         if model.input_mean is None
         else {"mean": model.input_mean.tolist(), "std": model.input_std.tolist()},  # type: ignore[union-attr]

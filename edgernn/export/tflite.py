@@ -575,10 +575,20 @@ def _head_tanh(g: _Graph, check: _Checker, model: QuantizedRNN, h8: int) -> int:
 
 
 def _int8_head(g: _Graph, check: _Checker, head: Dense, h8: int, hidden_q: QParams) -> int:
+    """The head's FULLY_CONNECTED: int8 in and out, or (an int16 head, :class:`edgernn.ir.Dense`) its
+    int8 input widened to int16 at the same scale (a QUANTIZE, exactly ``h - zero_point``) and a 16x8
+    FULLY_CONNECTED with an int32 bias and an int16 output, as the GRU and Elman cells' FCs."""
     fc = head.fc
     w_q, b_q = _fc_weight_quant(fc, hidden_q.scale, check, "head")
     w = g.tensor("head/weight", fc.weight.shape, _T.INT8, w_q, fc.weight)
     b = g.tensor("head/bias", fc.bias.shape, _T.INT32, b_q, fc.bias)
+    if fc.output_bits == 16:
+        h16 = g.tensor("head/x_int16", (1, fc.in_features), _T.INT16, _per_tensor(hidden_q.scale))
+        check.expect(
+            "head/x_int16 (QUANTIZE)", quantize_multiplier(1.0), tflite_multiplier(hidden_q.scale, 1.0, hidden_q.scale)
+        )
+        out = g.tensor("y", (1, fc.out_features), _T.INT16, _per_tensor(head.output_q.scale))
+        return g.fully_connected(g.quantize(h8, h16), w, b, out)
     out = g.tensor("y", (1, fc.out_features), _T.INT8, _per_tensor(head.output_q.scale, head.output_q.zero_point))
     return g.fully_connected(h8, w, b, out)
 
@@ -807,6 +817,11 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
         raise UnsupportedModelError(f"TFLite export has no {cfg.head_activation.value} before the head")
     if model.head is not None:
         if exact is not None:
+            if model.output_bits != 8:
+                raise UnsupportedModelError(
+                    "the LiteRT-exact TFLite variant has no int16 head output",
+                    "quantize with head_output_bits 8 (`--head-bits 8`) for it, or export the default variant",
+                )
             y = exact.exact_head(g, model.head, layer_in)
         elif integer:
             y = _int8_head(g, check, model.head, layer_in, model.head_input_q)
@@ -875,7 +890,11 @@ def _metadata(
         else "batch 1; x (1, F) or (1, 1, F) for LSTM, token ids int32 (1,); y (1, out) or (1, 1, H)",
         "state": _state_doc(model, precision) if not lstm_state else "variable tensors of each LSTM op",
         "input_quantization": {"scale": model.input_q.scale, "zero_point": model.input_q.zero_point},
-        "output_quantization": {"scale": model.output_q.scale, "zero_point": model.output_q.zero_point},
+        "output_quantization": {
+            "scale": model.output_q.scale,
+            "zero_point": model.output_q.zero_point,
+            "dtype": f"int{model.output_bits}",  # int16: a regression head (edgernn.ir.Dense)
+        },
         "input_normalization": None
         if model.input_mean is None
         else {"mean": model.input_mean.tolist(), "std": model.input_std.tolist()},  # type: ignore[union-attr]

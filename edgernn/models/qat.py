@@ -8,7 +8,8 @@ estimators: rounding passes gradients unchanged, a clamp passes none outside its
   scale per gate matrix in the cells, one per output row in the head), biases on the int32 grid
   ``input_scale * weight_scale``;
 * activations entering a layer (the input, every hidden state the next layer, the recurrent FC
-  and the head read) and the head's output: asymmetric int8 at the quantizer's scales;
+  and the head read) and the head's output: asymmetric int8 at the quantizer's scales (a
+  regression head's output: symmetric int16, as the quantizer makes it);
 * gate pre-activations: int16 Q3.12 (the two FC outputs are each rounded, then added with
   saturation to [-8, 8)); sigmoid/tanh outputs and every gate product: int16 Q0.15;
 * GRU: ``r * (W_hn h + b_hn)`` from the int16 ``h_n`` at its own scale, rounded to Q3.12; the
@@ -42,7 +43,13 @@ from edgernn.ir import GRUCellQ, LSTMCellQ, QParams, QuantizedRNN
 from edgernn.metrics import Metric
 from edgernn.models.rnn import RNNModel
 from edgernn.quant.observers import MinMaxObserver, Observer, make_observer
-from edgernn.quant.quantizer import QuantizeOptions, cell_scale_power, gru_reset_hidden_scale, qparams_from_range
+from edgernn.quant.quantizer import (
+    QuantizeOptions,
+    cell_scale_power,
+    gru_reset_hidden_scale,
+    output_qparams,
+    qparams_from_range,
+)
 from edgernn.types import Activation, CellType, OutputMode
 
 if TYPE_CHECKING:
@@ -148,6 +155,7 @@ class ActivationQuant:
     cell_scale_power: tuple[int, ...]  # LSTM: the int16 cell state's power-of-two scale, per layer
     reset_hidden_scale: tuple[float, ...]  # GRU: the int16 scale of W_hn h + b_hn, per layer
     output_q: QParams | None  # the head's output
+    output_bits: int = 8  # 16: a regression head's symmetric int16 output (QuantizeOptions.head_output_bits)
 
     @classmethod
     def of(cls, model: QuantizedRNN) -> ActivationQuant:
@@ -163,6 +171,7 @@ class ActivationQuant:
             cell_scale_power=tuple(powers),
             reset_hidden_scale=tuple(hn_scales),
             output_q=None if model.head is None else model.head.output_q,
+            output_bits=model.output_bits,
         )
 
 
@@ -180,7 +189,7 @@ class _Observers:
         self.reset_hidden = [MinMaxObserver() for _ in range(num_layers)]
         self.head = make()
 
-    def result(self, cell: CellType, has_head: bool) -> ActivationQuant:
+    def result(self, cell: CellType, has_head: bool, head_bits: int = 8) -> ActivationQuant:
         """The quantizer's rules applied to the observed ranges."""
         return ActivationQuant(
             input_q=qparams_from_range(*self.input.range()),
@@ -189,7 +198,8 @@ class _Observers:
             reset_hidden_scale=tuple(
                 gru_reset_hidden_scale(r.abs_max()) if cell is CellType.GRU else Q12 for r in self.reset_hidden
             ),
-            output_q=qparams_from_range(*self.head.range()) if has_head else None,
+            output_q=output_qparams(*self.head.range(), head_bits) if has_head else None,
+            output_bits=head_bits,
         )
 
 
@@ -256,6 +266,8 @@ def _head(
     y = _fc(h, model.head.weight, model.head.bias, in_scale, per_row)
     if quant is None or quant.output_q is None:
         return y
+    if quant.output_bits == 16:  # symmetric int16 (zero point 0)
+        return fake_quant(y, quant.output_q.scale, INT16_MIN, INT16_MAX)
     return _act(y, quant.output_q)
 
 
@@ -407,7 +419,7 @@ def calibrate_activations(
     for start in range(0, len(inputs), batch_size):
         x, lengths = _collate(inputs, np.arange(start, min(start + batch_size, len(inputs))))
         fake_quant_forward(model, x, lengths, None, options.per_channel_head, observers)
-    return observers.result(model.config.cell, model.head is not None)
+    return observers.result(model.config.cell, model.head is not None, options.head_bits(model.config.task))
 
 
 # ------------------------------------------------------------------------------ fine-tuning

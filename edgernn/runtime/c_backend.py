@@ -209,6 +209,8 @@ class _CompiledBackend(Backend):
         self.value_dtype = self.layout.hidden_dtype
         self.in_dtype = np.dtype(np.int32) if self.tokens else self.value_dtype
         self.out_width = cfg.output_width
+        # int8 or float32 like the hidden values; int16 for an int16 head (edgernn.ir.Dense)
+        self.out_dtype = np.dtype(np.int16) if not self.float_path and model.output_bits == 16 else self.value_dtype
         # A state buffer is the struct's bytes typed as its hidden values (int8 or float32).
         lay = self.layout
         unit = lay.hidden_dtype.itemsize
@@ -224,7 +226,7 @@ class _CompiledBackend(Backend):
         # Persistent buffers with fixed addresses keep a step to a few microseconds.
         self._work_state = zero.copy()
         self._x = np.zeros(cfg.input_size if not self.tokens else 1, dtype=self.in_dtype)
-        self._y = np.zeros(self.out_width, dtype=self.value_dtype)
+        self._y = np.zeros(self.out_width, dtype=self.out_dtype)
         self._state_address = _address(self._work_state)
         self._step_args = (self._state_address, _address(self._x), 1, _address(self._y))
         self._current: ModelState | None = None  # the state whose bytes _work_state holds
@@ -301,7 +303,7 @@ class _CompiledBackend(Backend):
     def run(self, state: ModelState, xs: Array) -> tuple[Array, ModelState]:
         self._load(state)
         inputs = np.ascontiguousarray(xs, dtype=self.in_dtype)
-        ys = np.empty((len(inputs), self.out_width), dtype=self.value_dtype)
+        ys = np.empty((len(inputs), self.out_width), dtype=self.out_dtype)
         self._current = None  # until the call has succeeded
         self._call(self._run, self._state_address, _address(inputs), len(inputs), _address(ys))
         return ys, self._snapshot()
@@ -313,7 +315,7 @@ class _CompiledBackend(Backend):
         if steps == 0:
             raise InputDataError("the input sequence is empty", "pass at least one time step")
         buf = self._zero.copy()
-        ys = np.empty((steps, self.out_width), dtype=self.value_dtype)
+        ys = np.empty((steps, self.out_width), dtype=self.out_dtype)
         work = np.empty(max(self._work_size(self._descriptor, steps), 1), dtype=np.uint8)
         self._call(self._run_sequence, _address(buf), _address(inputs), steps, _address(ys), _address(work))
         return ys, buf
@@ -329,7 +331,7 @@ class _CompiledBackend(Backend):
             if last and readout_code(self.model.config) != 0:  # output[:, -1] or the mean: the last row
                 results.append(ys[-1].copy())
             elif last:
-                y = np.empty(self.out_width, dtype=self.value_dtype)
+                y = np.empty(self.out_width, dtype=self.out_dtype)
                 self._call(self._final_output, _address(buf), _address(y))
                 results.append(y)
             else:
@@ -355,7 +357,8 @@ class CBackend(_CompiledBackend):
 
     def fast_path(self) -> Any | None:
         module = None if fastpath_unavailable() else fastpath_module()
-        if module is None or not streams(self.model.config):
+        # The compiled stepper dequantizes int8 outputs by table: an int16 head takes the ctypes path.
+        if module is None or not streams(self.model.config) or self.out_dtype != self.value_dtype:
             return None
         m, cfg = self.model, self.model.config
         return module.Stepper(

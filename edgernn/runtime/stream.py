@@ -47,8 +47,10 @@ class InputAdapter:
         self.integer = integer
         self.config = model.config
         self._frame_shape = (self.config.input_size,)
-        # int8 -> float by table: the same values QParams.dequantize computes, without the arithmetic.
-        self._dequantize_table = model.output_q.dequantize(np.arange(-128, 128))
+        # int8 -> float by table: the same values QParams.dequantize computes, without the arithmetic;
+        # an int16 head output (a regression head) by QParams.dequantize itself.
+        self._dequantize_table = model.output_q.dequantize(np.arange(-128, 128)) if model.output_bits == 8 else None
+        self.output_dtype = np.int16 if model.output_bits == 16 else np.int8
 
     def features(self, x: npt.ArrayLike, time_axis: bool) -> Array:
         """Validate float features ``(F,)`` (or ``(T, F)``), normalize, and quantize if integer."""
@@ -92,6 +94,8 @@ class InputAdapter:
     def output(self, y: Array) -> npt.NDArray[np.float32]:
         if not self.integer:
             return np.asarray(y, dtype=np.float32)
+        if self._dequantize_table is None:
+            return self.model.output_q.dequantize(y)
         return self._dequantize_table[np.asarray(y, dtype=np.intp) + 128]
 
     @staticmethod
@@ -205,16 +209,17 @@ class Stream:
         inputs = self.adapter.user_input(xs, time_axis=True)
         return self.adapter.output(self._run(inputs))
 
-    def step_int8(self, xq: npt.ArrayLike) -> npt.NDArray[np.int8]:
-        """One step on quantized int8 input (``model.input_q``), int8 output (``model.output_q``)."""
+    def step_int8(self, xq: npt.ArrayLike) -> npt.NDArray[np.int8] | npt.NDArray[np.int16]:
+        """One step on quantized int8 input (``model.input_q``); the integer output at ``model.output_q``:
+        int8, or int16 for an int16 head (``model.output_bits``)."""
         self._require_integer()
         self._require_streamable()
         y, self._state = self.backend.step(self._current(), self.adapter.quantized(xq, time_axis=False))
-        return np.asarray(y).astype(np.int8)
+        return np.asarray(y).astype(self.adapter.output_dtype)
 
-    def run_int8(self, xqs: npt.ArrayLike) -> npt.NDArray[np.int8]:
+    def run_int8(self, xqs: npt.ArrayLike) -> npt.NDArray[np.int8] | npt.NDArray[np.int16]:
         self._require_integer()
-        return np.asarray(self._run(self.adapter.quantized(xqs, time_axis=True))).astype(np.int8)
+        return np.asarray(self._run(self.adapter.quantized(xqs, time_axis=True))).astype(self.adapter.output_dtype)
 
     def _run(self, inputs: Array) -> Array:
         if not streams(self.model.config):

@@ -145,23 +145,226 @@ static void running_mean(const ernn_model_s8 *m, int8_t *seq, int32_t steps, int
 #define ERNN_MEM ernn_model_s8_mem
 #define ERNN_VALUE int8_t
 #define ERNN_STATE int16_t
-#define ERNN_API(name) ernn_model_s8_##name
+/* The shared driver runs every model as if it had no int16 head (head_s16): its functions are this file's
+ * any_* ones, and the public API below adds the int16 head around them (its outputs are int8 top values). */
+#define ERNN_API(name) ernn_model_s8_any_##name
 #define ERNN_MODEL_MAX_LAYERS ERNN_MAX_LAYERS
 #include "ernn_model_impl.h"
+
+/* Declarations of the driver's functions (they are external: the driver defines them so). */
+int32_t ernn_model_s8_any_output_size(const ernn_model_s8 *m);
+ernn_status ernn_model_s8_any_check(const ernn_model_s8 *m);
+int32_t ernn_model_s8_any_get_state_size(const ernn_model_s8 *m);
+int32_t ernn_model_s8_any_get_sequence_buffer_size(const ernn_model_s8 *m, int32_t steps);
+ernn_status ernn_model_s8_any_reset(const ernn_model_s8 *m, const ernn_model_s8_mem *mem);
+
+static int int16_head(const ernn_model_s8 *m)
+{
+    return m != NULL && m->head_s16 != NULL;
+}
+
+int32_t ernn_model_s8_output_size(const ernn_model_s8 *m)
+{
+    return int16_head(m) ? m->head_s16->out_features : ernn_model_s8_any_output_size(m);
+}
+
+ernn_status ernn_model_s8_check(const ernn_model_s8 *m)
+{
+    const ernn_status status = ernn_model_s8_any_check(m);
+    if (status != ERNN_OK || !int16_head(m)) {
+        return status;
+    }
+    /* One head: head_s16 replaces head. */
+    return m->head == NULL && m->head_s16->in_features == top_width(m) ? ERNN_OK : ERNN_ARG_ERROR;
+}
+
+int32_t ernn_model_s8_get_state_size(const ernn_model_s8 *m)
+{
+    return ernn_model_s8_check(m) == ERNN_OK ? ernn_model_s8_any_get_state_size(m) : 0;
+}
+
+int32_t ernn_model_s8_get_sequence_buffer_size(const ernn_model_s8 *m, int32_t steps)
+{
+    if (ernn_model_s8_check(m) != ERNN_OK) {
+        return 0;
+    }
+    const int32_t bytes = ernn_model_s8_any_get_sequence_buffer_size(m, steps);
+    if (!int16_head(m) || bytes == 0) {
+        return bytes;
+    }
+    /* run_sequence_s16 puts the steps * top_width int8 top values after the driver's own work. */
+    const int64_t total = (int64_t)bytes + (int64_t)steps * top_width(m);
+    return total > INT32_MAX ? 0 : (int32_t)total;
+}
+
+ernn_status ernn_model_s8_reset(const ernn_model_s8 *m, const ernn_model_s8_mem *mem)
+{
+    return ernn_model_s8_check(m) == ERNN_OK ? ernn_model_s8_any_reset(m, mem) : ERNN_ARG_ERROR;
+}
+
+/* The int8-output functions: not for a model whose outputs are int16. */
+#define ERNN_INT8_OUTPUT_ONLY(m)                                                                                      \
+    do {                                                                                                              \
+        if (int16_head(m)) {                                                                                          \
+            return ERNN_UNSUPPORTED;                                                                                  \
+        }                                                                                                             \
+    } while (0)
+
+ernn_status ernn_model_s8_step(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *x, int8_t *y)
+{
+    ERNN_INT8_OUTPUT_ONLY(m);
+    return ernn_model_s8_any_step(m, mem, x, y);
+}
+
+ernn_status ernn_model_s8_step_token(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, int32_t token, int8_t *y)
+{
+    ERNN_INT8_OUTPUT_ONLY(m);
+    return ernn_model_s8_any_step_token(m, mem, token, y);
+}
+
+ernn_status ernn_model_s8_run(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
+                              const int32_t *tokens, int32_t steps, int8_t *ys)
+{
+    ERNN_INT8_OUTPUT_ONLY(m);
+    return ernn_model_s8_any_run(m, mem, xs, tokens, steps, ys);
+}
+
+ernn_status ernn_model_s8_run_sequence(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
+                                       const int32_t *tokens, int32_t steps, int8_t *ys, int8_t *work)
+{
+    ERNN_INT8_OUTPUT_ONLY(m);
+    return ernn_model_s8_any_run_sequence(m, mem, xs, tokens, steps, ys, work);
+}
+
+ernn_status ernn_model_s8_final_output(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, int8_t *y)
+{
+    ERNN_INT8_OUTPUT_ONLY(m);
+    return ernn_model_s8_any_final_output(m, mem, y);
+}
+
+/* Where the int8 top values (activated, when the model has an activation before the head) wait for the int16
+ * head within one step: after the scratch ernn_model_s8_get_buffer_size() reserves for the cells and FCs. */
+static int8_t *top_values(const ernn_model_s8 *m, const ernn_model_s8_mem *mem)
+{
+    return (int8_t *)(mem->scratch) + ernn_model_s8_get_buffer_size(m) - top_width(m);
+}
+
+/* The int16 head on n rows of int8 top values (its widened input in scratch after the gate rows, as head_fc). */
+static ernn_status int16_head_rows(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *top,
+                                   int32_t n, int16_t *ys)
+{
+    const int32_t rows = ernn_cell_rows(m->cells[0].type, cell_fc(&m->cells[0], 1), m->hidden_size);
+    const size_t width = (size_t)top_width(m);
+    const size_t out = (size_t)m->head_s16->out_features;
+    for (int32_t t = 0; t < n; ++t) {
+        const ernn_status status =
+            ernn_fc_s8_s16_buffered(m->head_s16, top + (size_t)t * width, ys + (size_t)t * out, mem->scratch + rows);
+        if (status != ERNN_OK) {
+            return status;
+        }
+    }
+    return ERNN_OK;
+}
+
+/* Checks shared by the *_s16 functions: ERNN_UNSUPPORTED without an int16 head, else the driver's. */
+static ernn_status int16_head_ok(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const void *y)
+{
+    if (ernn_model_s8_check(m) != ERNN_OK || mem == NULL || mem->scratch == NULL || y == NULL) {
+        return ERNN_ARG_ERROR;
+    }
+    return int16_head(m) ? ERNN_OK : ERNN_UNSUPPORTED;
+}
+
+ernn_status ernn_model_s8_step_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *x, int16_t *y)
+{
+    ernn_status status = int16_head_ok(m, mem, y);
+    if (status == ERNN_OK) {
+        int8_t *top = top_values(m, mem);
+        status = ernn_model_s8_any_step(m, mem, x, top);
+        if (status == ERNN_OK) {
+            status = int16_head_rows(m, mem, top, 1, y);
+        }
+    }
+    return status;
+}
+
+ernn_status ernn_model_s8_step_token_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, int32_t token,
+                                         int16_t *y)
+{
+    ernn_status status = int16_head_ok(m, mem, y);
+    if (status == ERNN_OK) {
+        int8_t *top = top_values(m, mem);
+        status = ernn_model_s8_any_step_token(m, mem, token, top);
+        if (status == ERNN_OK) {
+            status = int16_head_rows(m, mem, top, 1, y);
+        }
+    }
+    return status;
+}
+
+ernn_status ernn_model_s8_run_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
+                                  const int32_t *tokens, int32_t steps, int16_t *ys)
+{
+    ernn_status status = int16_head_ok(m, mem, ys);
+    if (status != ERNN_OK) {
+        return status;
+    }
+    if (steps <= 0 || (xs == NULL) == (tokens == NULL)) {
+        return ERNN_ARG_ERROR;
+    }
+    const size_t in = (size_t)m->input_size;
+    const size_t out = (size_t)m->head_s16->out_features;
+    for (int32_t t = 0; t < steps && status == ERNN_OK; ++t) {
+        status = tokens != NULL ? ernn_model_s8_step_token_s16(m, mem, tokens[t], ys + (size_t)t * out)
+                                : ernn_model_s8_step_s16(m, mem, xs + (size_t)t * in, ys + (size_t)t * out);
+    }
+    return status;
+}
+
+ernn_status ernn_model_s8_run_sequence_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
+                                           const int32_t *tokens, int32_t steps, int16_t *ys, int8_t *work)
+{
+    ernn_status status = int16_head_ok(m, mem, ys);
+    if (status != ERNN_OK) {
+        return status;
+    }
+    const int32_t driver_bytes = ernn_model_s8_any_get_sequence_buffer_size(m, steps);
+    if (work == NULL || driver_bytes == 0) {
+        return ERNN_ARG_ERROR;
+    }
+    int8_t *top = work + driver_bytes; /* steps rows of int8 top values (get_sequence_buffer_size) */
+    status = ernn_model_s8_any_run_sequence(m, mem, xs, tokens, steps, top, work);
+    return status == ERNN_OK ? int16_head_rows(m, mem, top, steps, ys) : status;
+}
+
+ernn_status ernn_model_s8_final_output_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, int16_t *y)
+{
+    ernn_status status = int16_head_ok(m, mem, y);
+    if (status == ERNN_OK) {
+        int8_t *top = top_values(m, mem);
+        status = ernn_model_s8_any_final_output(m, mem, top);
+        if (status == ERNN_OK) {
+            status = int16_head_rows(m, mem, top, 1, y);
+        }
+    }
+    return status;
+}
 
 int32_t ernn_model_s8_get_buffer_size(const ernn_model_s8 *m)
 {
     if (ernn_model_s8_check(m) != ERNN_OK) {
         return 0;
     }
-    /* The gate pre-activations of one cell, then the widened input the FCs share (the widest of all). */
-    int32_t widened = ernn_fc_s8_get_buffer_size(m->head);
+    /* The gate pre-activations of one cell, then the widened input the FCs share (the widest of all); with an
+     * int16 head, then its int8 input (top_values). */
+    int32_t widened = ernn_fc_s8_get_buffer_size(m->head != NULL ? m->head : m->head_s16);
     for (int32_t k = 0; k < num_cells(m); ++k) {
         for (int recurrent = 0; recurrent < 2; ++recurrent) {
             const int32_t b = ernn_fc_s8_get_buffer_size(cell_fc(&m->cells[k], recurrent));
             widened = b > widened ? b : widened;
         }
     }
+    const int32_t top = int16_head(m) ? (top_width(m) + 1) / 2 * 2 : 0; /* whole int16s of scratch */
     return ernn_cell_rows(m->cells[0].type, cell_fc(&m->cells[0], 1), m->hidden_size) * (int32_t)sizeof(int16_t) +
-           widened;
+           widened + top;
 }

@@ -97,7 +97,7 @@ static ernn_model_s8 two_layer_model(ernn_cell_type type)
     cells[0] = random_cell(type, IN, 3);
     cells[1] = random_cell(type, H, -2);
     head = random_fc(H, 2, 7);
-    const ernn_model_s8 m = {cells, 2, 1, H, IN, NULL, &head, 0, 0, ERNN_READOUT_STATE, 0, {0, 0}, {0, 0}, 0};
+    const ernn_model_s8 m = {cells, 2, 1, H, IN, NULL, &head, 0, 0, ERNN_READOUT_STATE, 0, {0, 0}, {0, 0}, 0, NULL};
     return m;
 }
 
@@ -156,6 +156,58 @@ static void test_streaming(ernn_cell_type type)
     }
 }
 
+/* An int16 head (head_s16): the *_s16 functions give the head's int16 FC of the top layer's values, stepped,
+ * run and as a whole sequence; the int8-output functions refuse the model, the *_s16 ones a model without one. */
+static void test_int16_head(ernn_cell_type type)
+{
+    const ernn_model_s8 with_int8_head = two_layer_model(type);
+    ernn_model_s8 top = with_int8_head;
+    top.head = NULL;
+    ernn_model_s8 m = top;
+    m.head_s16 = &head;
+    int8_t xs[STEPS * IN];
+    int8_t tops[STEPS * H];
+    int16_t want[STEPS * 2];
+    int16_t got[STEPS * 2];
+    int16_t y[2];
+    int8_t y8[H];
+    random_inputs(xs, STEPS * IN);
+    CHECK_EQ(ernn_model_s8_check(&m), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_output_size(&m), 2);
+    CHECK_EQ(ernn_model_s8_get_buffer_size(&m), ernn_model_s8_get_buffer_size(&top) + H);
+    CHECK_EQ(ernn_model_s8_get_sequence_buffer_size(&m, STEPS), STEPS * H * 2 + STEPS * H);
+    CHECK_EQ(ernn_model_s8_reset(&top, &mem), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_run(&top, &mem, xs, NULL, STEPS, tops), ERNN_OK);
+    for (int32_t t = 0; t < STEPS; ++t) {
+        CHECK_EQ(ernn_fc_s8_s16(&head, tops + t * H, want + t * 2), ERNN_OK);
+    }
+    CHECK_EQ(ernn_model_s8_reset(&m, &mem), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_run_s16(&m, &mem, xs, NULL, STEPS, got), ERNN_OK);
+    CHECK(memcmp(got, want, sizeof got) == 0);
+    CHECK_EQ(ernn_model_s8_final_output_s16(&m, &mem, y), ERNN_OK);
+    CHECK(memcmp(y, want + (STEPS - 1) * 2, sizeof y) == 0);
+    CHECK_EQ(ernn_model_s8_reset(&m, &mem), ERNN_OK);
+    for (int32_t t = 0; t < STEPS; ++t) {
+        CHECK_EQ(ernn_model_s8_step_s16(&m, &mem, xs + t * IN, got + t * 2), ERNN_OK);
+    }
+    CHECK(memcmp(got, want, sizeof got) == 0);
+    CHECK_EQ(ernn_model_s8_reset(&m, &mem), ERNN_OK);
+    memset(got, 0, sizeof got);
+    CHECK_EQ(ernn_model_s8_run_sequence_s16(&m, &mem, xs, NULL, STEPS, got, work), ERNN_OK);
+    CHECK(memcmp(got, want, sizeof got) == 0);
+
+    CHECK_EQ(ernn_model_s8_step(&m, &mem, xs, y8), ERNN_UNSUPPORTED);
+    CHECK_EQ(ernn_model_s8_run(&m, &mem, xs, NULL, 1, y8), ERNN_UNSUPPORTED);
+    CHECK_EQ(ernn_model_s8_final_output(&m, &mem, y8), ERNN_UNSUPPORTED);
+    CHECK_EQ(ernn_model_s8_step_s16(&with_int8_head, &mem, xs, y), ERNN_UNSUPPORTED);
+    CHECK_EQ(ernn_model_s8_step_token_s16(&m, &mem, 0, y), ERNN_UNSUPPORTED); /* no embedding */
+    CHECK_EQ(ernn_model_s8_run_s16(&m, &mem, xs, NULL, 0, got), ERNN_ARG_ERROR);
+    CHECK_EQ(ernn_model_s8_step_s16(&m, &mem, xs, NULL), ERNN_ARG_ERROR);
+    ernn_model_s8 both = m;
+    both.head = &head; /* two heads */
+    CHECK_EQ(ernn_model_s8_check(&both), ERNN_ARG_ERROR);
+}
+
 static void test_tokens(void)
 {
     static const int8_t table[5 * IN] = {1, 2, 3, -4, -5, -6, 127, -128, 0, 9, 9, 9, -1, 0, 1};
@@ -190,7 +242,7 @@ static void test_bidirectional(void)
     next_store = 0;
     cells[0] = random_cell(ERNN_CELL_GRU, IN, 1);
     cells[1] = cells[0];
-    const ernn_model_s8 m = {cells, 1, 2, H, IN, NULL, NULL, 0, 0, ERNN_READOUT_STATE, 0, {0, 0}, {0, 0}, 0};
+    const ernn_model_s8 m = {cells, 1, 2, H, IN, NULL, NULL, 0, 0, ERNN_READOUT_STATE, 0, {0, 0}, {0, 0}, 0, NULL};
     int8_t xs[STEPS * IN];
     int8_t rev[STEPS * IN];
     int8_t ys[STEPS * 2 * H];
@@ -345,6 +397,9 @@ int main(void)
     test_streaming(ERNN_CELL_RNN);
     test_streaming(ERNN_CELL_GRU);
     test_streaming(ERNN_CELL_LSTM);
+    test_int16_head(ERNN_CELL_RNN);
+    test_int16_head(ERNN_CELL_GRU);
+    test_int16_head(ERNN_CELL_LSTM);
     test_tokens();
     test_bidirectional();
     test_check();

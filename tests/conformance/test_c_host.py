@@ -128,6 +128,30 @@ def _cases() -> list[Case]:
             steps=60,
         ),
     ]
+    # Regression heads: int16 outputs (edgernn.ir.Dense), the ernn_model_s8_*_s16 functions.
+    reg = {"task": "regression"}
+    cases += [
+        Case(f"{cell.value}-int16-head-sat", _cfg(cell, 7, 3, num_layers=2, output_size=2, **reg), gain=6.0)
+        for cell in CellType
+    ]
+    cases += [
+        Case("gru-int16-head-tanh", _cfg(CellType.GRU, 12, 4, output_size=3, head_activation="tanh", **reg)),
+        Case("lstm-int16-head-relu", _cfg(CellType.LSTM, 8, 3, output_size=1, head_activation="relu", **reg)),
+        Case("rnn-int16-head-bidir", _cfg(CellType.RNN, 10, 4, bidirectional=True, output_size=2, **reg), steps=60),
+        Case("gru-int16-head-mean-seq", _cfg(CellType.GRU, 10, 4, output_size=2, readout="mean", **reg), steps=60),
+        Case(
+            "lstm-int16-head-tokens-seq",
+            ModelConfig(
+                cell=CellType.LSTM,
+                hidden_size=9,
+                vocab_size=20,
+                embedding_dim=4,
+                output_size=2,
+                output_mode="sequence",
+                task="regression",
+            ),
+        ),
+    ]
     return cases
 
 
@@ -142,6 +166,7 @@ LONG = [
         steps=10_000,
     ),
     Case("long-lstm-tanh-head", _cfg(CellType.LSTM, 12, 3, output_size=3, head_activation="tanh"), steps=10_000),
+    Case("long-rnn-int16-head", _cfg(CellType.RNN, 16, 5, output_size=1, task="regression"), steps=10_000),
     Case(
         "long-rnn-tokens",
         ModelConfig(cell=CellType.RNN, hidden_size=8, vocab_size=30, embedding_dim=5, output_size=30),
@@ -261,6 +286,35 @@ def test_states_are_values_checkpoint_and_restore() -> None:
     assert np.array_equal(r.run_int8(xs[30:].astype(np.int8)), after)
 
 
+def test_int16_head_api_is_typed_by_the_output() -> None:
+    """An int16-head model runs through the *_s16 functions only: the int8-output ones refuse it
+    (ERNN_UNSUPPORTED) rather than write int8 values, and the *_s16 ones refuse an int8-output model."""
+    import ctypes
+
+    vp, i32 = ctypes.c_void_p, ctypes.c_int32
+    unsupported = -2
+    for name, int16 in [("gru-int16-head-sat", True), ("gru-2layer-head-sat", False)]:
+        model = model_of(case_named(name))
+        assert model.output_bits == (16 if int16 else 8)
+        backend = create_backend("c", model)
+        lib, descriptor = backend.lib, backend._descriptor
+        state = backend._zero.copy()
+        mem = (ctypes.c_void_p * 3)()  # ernn_model_s8_mem: hidden, cell, scratch
+        lay = backend.layout
+        base = state.__array_interface__["data"][0]
+        mem[0], mem[1], mem[2] = base + lay.hidden_offset, base, base + lay.scratch_offset
+        x = np.zeros(model.config.input_size, dtype=np.int8)
+        y = np.zeros(8, dtype=np.int16)
+        for fn_name, refuses in [("ernn_model_s8_step", int16), ("ernn_model_s8_step_s16", not int16)]:
+            fn = getattr(lib, fn_name)
+            fn.argtypes, fn.restype = [vp, vp, vp, vp], ctypes.c_int
+            status = fn(descriptor, ctypes.addressof(mem), x.ctypes.data, y.ctypes.data)
+            assert (status == unsupported) == refuses, (name, fn_name, status)
+        size = lib.ernn_model_s8_output_size
+        size.argtypes, size.restype = [vp], i32
+        assert size(descriptor) == model.config.output_width
+
+
 def test_token_out_of_range_is_refused_by_c() -> None:
     model = model_of(case_named("gru-tokens"))
     b = create_backend("c", model)
@@ -274,6 +328,7 @@ def test_token_out_of_range_is_refused_by_c() -> None:
 
 SANITIZED = ["gru-tiny", "lstm-2layer-head-sat", "rnn-tokens", "gru-bidir", "lstm-bidir-seq-nohead", "gru-128x2"]
 SANITIZED += ["rnn-relu-2layer-head", "gru-mean-relu-head", "rnn-bidir-last-output"]
+SANITIZED += ["gru-int16-head-sat", "rnn-int16-head-bidir", "lstm-int16-head-relu"]
 
 
 def _build_selftest(folder: Path, out: Path, flags: list[str]) -> None:

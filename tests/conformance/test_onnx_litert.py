@@ -100,6 +100,19 @@ def _tanh_head_case(cell: CellType, nonlinearity: str, gain: float) -> object:
     return pytest.param(config, gain, 25, id=f"{cell.value}-{nonlinearity}-tanh-before-head-gain{gain:g}")
 
 
+# A regression head's int16 output (edgernn.ir.Dense), one and two layers, on the exact formats.
+INT16_HEAD_CASES = [
+    pytest.param(
+        ModelConfig(cell=cell, input_size=6, hidden_size=24, num_layers=layers, output_size=2, task="regression"),
+        gain,
+        26,
+        id=f"{cell.value}-{layers}layers-int16-head-gain{gain:g}",
+    )
+    for cell in CellType
+    for layers, gain in [(1, 1.0), (2, 6.0)]
+]
+
+
 # tanh before the head; in the 1-LSB bound with the cells' activations
 TANH_HEAD_CASES = [_tanh_head_case(cell, "tanh", 1.0) for cell in CellType]
 # ReLU Elman at 3x: top hidden values past Q3.12's 8 saturate tanh's int16 input. Exact formats only: one
@@ -107,7 +120,9 @@ TANH_HEAD_CASES = [_tanh_head_case(cell, "tanh", 1.0) for cell in CellType]
 TANH_HEAD_SATURATING = [_tanh_head_case(CellType.RNN, "relu", 3.0)]
 
 
-@pytest.mark.parametrize(("config", "gain", "seed"), INT8_CASES + TANH_HEAD_CASES + TANH_HEAD_SATURATING)
+@pytest.mark.parametrize(
+    ("config", "gain", "seed"), INT8_CASES + TANH_HEAD_CASES + TANH_HEAD_SATURATING + INT16_HEAD_CASES
+)
 def test_onnx_int8_is_bit_exact_free_running(config: ModelConfig, gain: float, seed: int) -> None:
     """Each side carries its own state over a long stream: step graph and sequence graph."""
     model = random_model(config, seed=seed, weight_gain=gain)
@@ -184,6 +199,30 @@ def test_int8_within_one_lsb_with_fed_state(backend: str, config: ModelConfig, g
     within = float((d <= 1).mean())
     assert within >= WITHIN_ONE_LSB, f"only {within:.5f} of elements within 1 LSB (max {d.max()})"
     assert d.max() <= MAX_LSB[backend]
+
+
+@pytest.mark.parametrize("backend", ["onnx-qdq", "tflite"])
+@pytest.mark.parametrize(("config", "gain", "seed"), INT16_HEAD_CASES)
+def test_int16_head_within_one_lsb_given_equal_hidden(
+    backend: str, config: ModelConfig, gain: float, seed: int
+) -> None:
+    """The int16 head of the non-exact formats: at every step whose new hidden states equal the
+    reference's (state fed), y is within 1 int16 LSB. Elsewhere y carries the head's response to the
+    hidden values' own <= MAX_LSB int8 differences (test_int8_within_one_lsb_with_fed_state), which an
+    int16 output resolves into many of its finer steps."""
+    model = random_model(config, seed=seed, weight_gain=gain)
+    assert model.output_bits == 16
+    ref, other = create_backend("reference", model), _backend(backend, model)
+    xs = model.input_q.quantize(random_inputs(config, 500, seed=seed, scale=2.5)).astype(np.int64)
+    state, compared = ref.zero_state(), 0
+    for x in xs:
+        y_ref, next_state = ref.step(state, x)
+        y, got_state = other.step(state, x)
+        if all(np.array_equal(got[0], want[0]) for got, want in zip(got_state, next_state)):
+            compared += 1
+            assert np.abs(y - y_ref).max() <= 1
+        state = next_state
+    assert compared >= 200
 
 
 def test_int8_token_model_within_bound() -> None:

@@ -152,6 +152,17 @@ CASES = (
             id="gru-tanh-no-head",
         )
     ]
+    + [
+        # A regression head's int16 output (edgernn.ir.Dense): widened int8 input, 16x8 FULLY_CONNECTED.
+        pytest.param(
+            ModelConfig(cell=cell, input_size=5, hidden_size=16, num_layers=layers, output_size=2, task="regression"),
+            gain,
+            20,
+            id=f"{cell.value}-{layers}layers-int16-head-gain{gain:g}",
+        )
+        for cell in CellType
+        for layers, gain in [(1, 1.0), (2, 6.0)]
+    ]
 )
 
 
@@ -161,6 +172,8 @@ def test_tflm_stream_equals_reference_bit_for_bit(config: ModelConfig, gain: flo
     xs = random_inputs(config, STEPS, seed=seed, scale=2.5)
     ref = Stream(model, backend="reference")
     micro = Stream(model, backend="tflm")
+    if config.output_size is not None:
+        assert model.output_bits == (16 if config.task.value == "regression" else 8)
     want = ref.run(xs)
     got = micro.run(xs)
     differ = int((got != want).sum())

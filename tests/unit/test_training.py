@@ -231,7 +231,8 @@ def test_generated_c_helper_outputs_data_units(
     if compiler is None:
         pytest.fail("no C compiler: the C export tests need cc")
     _, _, test_set, q = large_regression
-    int8_outputs = [
+    assert q.output_bits == 16  # a regression head: int16 outputs, int16_t in the C API
+    int_outputs = [
         int(Stream(q).run_int8(q.input_q.quantize((s - q.input_mean) / q.input_std))[-1][0])
         for s in test_set.sequences[:8]
     ]
@@ -239,14 +240,15 @@ def test_generated_c_helper_outputs_data_units(
     main = tmp_path / "main.c"
     main.write_text(
         '#include <stdio.h>\n#include "load_model.h"\n'
-        f"static const int8_t ys[] = {{{', '.join(map(str, int8_outputs))}}};\n"
-        'int main(void) { for (unsigned i = 0; i < sizeof ys; ++i) printf("%.9g\\n", '
+        f"static const int16_t ys[] = {{{', '.join(map(str, int_outputs))}}};\n"
+        'int main(void) { for (unsigned i = 0; i < sizeof ys / sizeof ys[0]; ++i) printf("%.9g\\n", '
         "(double)load_output_value(ys[i])); return 0; }\n"
     )
     exe = tmp_path / "main"
-    subprocess.run([compiler, "-std=c99", "-I", str(tmp_path / "c" / "include"), str(main), "-o", str(exe)], check=True)
+    flags = ["-std=c99", "-Wall", "-Wextra", "-Wconversion", "-Werror"]
+    subprocess.run([compiler, *flags, "-I", str(tmp_path / "c" / "include"), str(main), "-o", str(exe)], check=True)
     values = np.array([float(v) for v in subprocess.run([str(exe)], capture_output=True, text=True).stdout.split()])
-    np.testing.assert_allclose(values, q.output_q.dequantize(np.array(int8_outputs)), rtol=1e-6)
+    np.testing.assert_allclose(values, q.output_q.dequantize(np.array(int_outputs)), rtol=1e-6)
     naive = float(np.abs(test_set.targets - test_set.targets.mean()).mean())
     assert float(np.abs(values - test_set.targets[:8]).mean()) < 0.5 * naive  # data units, not standardized
 

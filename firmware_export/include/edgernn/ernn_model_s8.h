@@ -49,6 +49,10 @@ typedef struct {
     ernn_rescale head_to_q312;   /**< top hidden scale / 2^-12. */
     ernn_rescale head_to_int8;   /**< 2^-15 / the tanh output's scale. */
     int32_t head_tanh_zero_point; /**< The tanh output's zero point (the head's input zero point). */
+    /** A dense head with int16 output (a regression head: edgernn.ir.Dense with output_bits 16, symmetric,
+     * zero point 0) in place of head, which is then NULL. Such a model's outputs are int16: the *_s16
+     * functions run it, the int8-output ones return ERNN_UNSUPPORTED. NULL (the default): int8 outputs. */
+    const ernn_fc_params *head_s16;
 } ernn_model_s8;
 
 /** Caller-owned memory of one model instance. */
@@ -58,7 +62,7 @@ typedef struct {
     int16_t *scratch; /**< ernn_model_s8_get_buffer_size() bytes; meaningless between calls. */
 } ernn_model_s8_mem;
 
-/** Output values per step: the head's width, or num_directions * hidden_size. */
+/** Output values per step: the head's (head or head_s16) width, or num_directions * hidden_size. */
 int32_t ernn_model_s8_output_size(const ernn_model_s8 *m);
 
 /** Bytes of recurrent state (int8 hidden plus, for GRU and LSTM, the int16 state). */
@@ -108,6 +112,20 @@ ernn_status ernn_model_s8_run_sequence(const ernn_model_s8 *m, const ernn_model_
  * directions concatenated. After run_sequence this is a bidirectional classifier's output.
  */
 ernn_status ernn_model_s8_final_output(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, int8_t *y);
+
+/*
+ * The same five functions for a model with an int16 head (head_s16 set): int16 outputs at the head's
+ * scale (y = scale * y_q). ERNN_UNSUPPORTED for a model without one. run_sequence_s16's work holds
+ * ernn_model_s8_get_sequence_buffer_size(m, steps) bytes, as run_sequence's.
+ */
+ernn_status ernn_model_s8_step_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *x, int16_t *y);
+ernn_status ernn_model_s8_step_token_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, int32_t token,
+                                         int16_t *y);
+ernn_status ernn_model_s8_run_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
+                                  const int32_t *tokens, int32_t steps, int16_t *ys);
+ernn_status ernn_model_s8_run_sequence_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
+                                           const int32_t *tokens, int32_t steps, int16_t *ys, int8_t *work);
+ernn_status ernn_model_s8_final_output_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, int16_t *y);
 
 #ifdef __cplusplus
 }
