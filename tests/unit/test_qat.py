@@ -31,7 +31,7 @@ from edgernn.quant import QuantizeOptions
 from edgernn.quant.from_torch import quantize
 from edgernn.quant.quantizer import quantize_weight
 from edgernn.runtime import predict as int8_predict
-from edgernn.types import CellType, ModelConfig, OutputMode, Task
+from edgernn.types import CellType, ModelConfig, OutputMode, Readout, Task
 
 
 @pytest.fixture(autouse=True)
@@ -89,6 +89,11 @@ _CASES = [
     ),
     pytest.param(
         ModelConfig(CellType.LSTM, 8, input_size=3, output_size=2, output_mode=OutputMode.SEQUENCE), id="lstm-seq"
+    ),
+    pytest.param(ModelConfig(CellType.GRU, 12, input_size=3, output_size=2, readout=Readout.MEAN), id="gru-mean"),
+    pytest.param(
+        ModelConfig(CellType.LSTM, 8, input_size=3, output_size=2, bidirectional=True, readout=Readout.MEAN),
+        id="lstm-bi-mean",
     ),
 ]
 
@@ -276,15 +281,16 @@ def test_qat_refuses_a_cell_clip() -> None:
 @pytest.mark.parametrize(
     "semantics",
     [
-        {"readout": "mean"},
+        {"readout": "last_output", "bidirectional": True},
+        {"readout": "mean", "head_activation": "relu"},
         {"head_activation": "relu"},
         {"head_activation": "tanh"},
         {"cell": CellType.RNN, "nonlinearity": "relu"},
     ],
 )
 def test_qat_refuses_semantics_it_does_not_model(semantics: dict[str, object]) -> None:
-    """fake_quant_forward computes the head on h_n of a tanh model: anything else is refused, not
-    fine-tuned on the wrong function (post-training quantization handles it)."""
+    """fake_quant_forward computes the head on h_n or the mean over time of a tanh model: anything
+    else is refused, not fine-tuned on the wrong function (post-training quantization handles it)."""
     config = ModelConfig(**{"cell": CellType.GRU, "hidden_size": 6, "input_size": 3, "output_size": 2, **semantics})
     with pytest.raises(EdgeRNNError, match="quantization-aware training does not model"):
         train(_sign_data(32), config, TrainConfig(epochs=1), progress=False, qat=QATConfig(epochs=1))
