@@ -256,6 +256,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         note = "over threshold" if r["warning"] else ""
         if r.get("small_split"):
             note = (note + "; " if note else "") + "small split"
+        if r.get("train_warnings"):  # the float model learned nothing: its int8 delta means nothing
+            note = (note + "; " if note else "") + "float at chance"
         lines.append(
             f"| {r['dataset']} | {CELLS[r['cell']]} | {r['hidden']} | {r['metric']} | {_fmt(r['metric'], r['float'])} "
             f"| {_fmt(r['metric'], r['int8_ptq'])} | {r['delta']:+.2f}{unit} | {_fmt(r['metric'], r['int8_qat'])} "
