@@ -18,7 +18,7 @@ import click
 from edgernn import __version__
 from edgernn.errors import EdgeRNNError, MissingTorchError
 from edgernn.fileio import OutputFileError
-from edgernn.types import EXPORT_TARGETS
+from edgernn.types import EXPORT_TARGETS, INIT_SCHEMES, Readout
 
 SPLIT_HELP = "Data is split 80/10/10 (train/validation/test) with this seed, stratified by class."
 
@@ -135,6 +135,22 @@ def cli() -> None:
 )
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), help="Stop training after this long.")
 @click.option(
+    "--readout",
+    type=click.Choice([r.value for r in Readout]),
+    default=Readout.FINAL_STATE.value,
+    show_default=True,
+    help="What the head of a per-sequence classifier/regressor reads: the final state (streams), the output at "
+    "the last step, or the mean of the output over time (whole fixed-length sequences: no streaming, no TFLite).",
+)
+@click.option(
+    "--init",
+    type=click.Choice(list(INIT_SCHEMES)),
+    default=INIT_SCHEMES[0],
+    show_default=True,
+    help="Initial recurrent weights: input weights scaled to the input width, orthogonal recurrence, LSTM "
+    "forget bias 1; or PyTorch's own draw.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -165,6 +181,8 @@ def train(
     validation_data: Path | None,
     test_data: Path | None,
     max_minutes: float | None,
+    readout: str,
+    init: str,
     output: Path,
 ) -> None:
     """Train a float model (optionally fine-tuned for int8 with --qat) and save a checkpoint.
@@ -186,7 +204,13 @@ def train(
         _fail("pass either --dataset or --data, not both")
     full, source = load_source(dataset, data)
     config = config_for_data(
-        full, cell=cell, hidden_size=hidden, num_layers=layers, bidirectional=bidirectional, embedding_dim=embedding_dim
+        full,
+        cell=cell,
+        hidden_size=hidden,
+        num_layers=layers,
+        bidirectional=bidirectional,
+        embedding_dim=embedding_dim,
+        readout=readout,
     )
     plan = with_extra_data(
         TrainingData(full, source, seed, validation_fraction), config, full.class_names, validation_data, test_data
@@ -205,6 +229,7 @@ def train(
         dropout=dropout,
         tbptt=tbptt,
         max_minutes=max_minutes,
+        init=init,
     )
     for line in describe_training(result):
         click.echo(line)

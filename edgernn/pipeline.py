@@ -24,7 +24,7 @@ from edgernn.fileio import atomic_output
 from edgernn.ir import QuantizedRNN
 from edgernn.metrics import INT8_LOSS_PERCENT, INT8_LOSS_POINTS
 from edgernn.summary import describe_config, describe_model, format_table
-from edgernn.types import ModelConfig, OutputMode, Task
+from edgernn.types import INIT_SCHEMES, ModelConfig, OutputMode, Readout, Task
 
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
@@ -37,8 +37,10 @@ def config_for_data(
     num_layers: int = 1,
     bidirectional: bool = False,
     embedding_dim: int = 16,
+    readout: Readout | str = Readout.FINAL_STATE,
 ) -> ModelConfig:
-    """The architecture that fits ``data``: input width or vocabulary, output width, mode, task."""
+    """The architecture that fits ``data``: input width or vocabulary, output width, mode, task.
+    ``readout`` applies to per-sequence targets only (ModelConfig refuses another for per-step ones)."""
     output_size = data.num_classes if data.task is Task.CLASSIFICATION else data.target_width
     common: dict[str, Any] = dict(
         cell=cell,
@@ -48,6 +50,7 @@ def config_for_data(
         output_size=output_size,
         output_mode=OutputMode.SEQUENCE if data.per_step else OutputMode.LAST,
         task=data.task,
+        readout=Readout(readout),
     )
     if data.uses_tokens:
         vocab_size = max(int(data.max_token) + 1, len(data.vocab or ()))  # a vocab names every id, used or not
@@ -219,6 +222,7 @@ def train_checkpoint(
     dropout: float = 0.0,
     tbptt: int | None = None,
     max_minutes: float | None = None,
+    init: str = INIT_SCHEMES[0],
 ):  # noqa: ANN201 - TrainResult
     """Train on the train split (early stopping on the validation split) and save a checkpoint.
 
@@ -242,6 +246,7 @@ def train_checkpoint(
         dropout=dropout,
         tbptt=tbptt,
         max_minutes=max_minutes,
+        init=init,
     )
     result = train(train_data, config, train_config, validation=val_data, progress=progress, qat=qat)
     result.test_metric = evaluate(result.model, test_data, result.normalization)
@@ -250,7 +255,7 @@ def train_checkpoint(
     for prefix, metric in (("float_val", result.float_val_metric), ("int8_val", result.ptq_val_metric)):
         if metric is not None and result.qat != "off":
             metrics[f"{prefix}_{metric.name}"] = metric.value
-    record = {**plan.record(), "dropout": dropout, "tbptt": tbptt}
+    record = {**plan.record(), "dropout": dropout, "tbptt": tbptt, "init": init}
     save_checkpoint(
         output,
         Checkpoint(
@@ -324,6 +329,7 @@ def describe_training(result) -> list[str]:  # noqa: ANN001 - TrainResult
     """What ``train`` prints: the float validation metric, and what QAT did."""
     float_metric = result.float_val_metric or result.val_metric
     lines = [f"validation {float_metric} (best epoch {result.best_epoch}, {result.stop_reason})"]
+    lines += [f"warning: {w}" for w in result.warnings]
     if result.test_metric is not None:
         lines.append(f"test {result.test_metric} (float)")
     if result.target_scaling is not None:

@@ -67,6 +67,9 @@ class Task(str, enum.Enum):
 
 MAX_LAYERS = 4
 
+# How training draws a new model's recurrent weights (edgernn.models.init); the first is the default.
+INIT_SCHEMES = ("lecun-orthogonal", "torch")
+
 #: Where generated C can be built for: the host, bare-metal Cortex-M cores, Raspberry Pi (64/32-bit).
 EXPORT_TARGETS = (
     "host",

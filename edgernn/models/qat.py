@@ -50,7 +50,7 @@ from edgernn.quant.quantizer import (
     output_qparams,
     qparams_from_range,
 )
-from edgernn.types import Activation, CellType, OutputMode
+from edgernn.types import Activation, CellType, OutputMode, Readout
 
 if TYPE_CHECKING:
     from edgernn.models.training import TrainConfig
@@ -248,15 +248,44 @@ def fake_quant_forward(
             finals.append(final)
         inp = torch.cat(outputs, dim=-1)
         in_scale = None if quant is None else quant.hidden_q[layer].scale
-    features = inp if cfg.output_mode is OutputMode.SEQUENCE else torch.cat(finals, dim=-1)
+    mean = cfg.output_mode is OutputMode.LAST and cfg.readout is Readout.MEAN
+    if cfg.output_mode is OutputMode.SEQUENCE:
+        features = inp
+    elif mean:
+        features = _mean_over_time(inp, valid, in_scale)
+    else:
+        features = torch.cat(finals, dim=-1)
     if model.head is None:
         return features
     y = _head(model, features, in_scale, quant, per_channel_head)
     if observers is not None:
-        _observe(observers.head, _head(model, inp, None, None, per_channel_head), valid)
+        # As the quantizer: the head's output at every step a stream would emit (on the running mean).
+        per_step = _running_mean(inp) if mean else inp
+        _observe(observers.head, _head(model, per_step, None, None, per_channel_head), valid)
         if cfg.output_mode is OutputMode.LAST and cfg.bidirectional:
             observers.head.update(y.detach().numpy())
     return y
+
+
+def _mean_over_time(out: torch.Tensor, valid: torch.Tensor, scale: float | None) -> torch.Tensor:
+    """The mean of ``out`` (B, T, H) over each row's valid steps. Fake-quantized (``scale``: the
+    top layer's int8 scale, whose grid ``out`` is on) as the integer readout computes it: the exact
+    sum of the int8 steps divided by the count, rounded half away from zero, at the same scale."""
+    count = valid.sum(dim=1, keepdim=True).to(out.dtype)
+    total = (out * valid[..., None].to(out.dtype)).sum(dim=1)
+    if scale is None:
+        return total / count
+    steps = total / scale
+    steps = steps + (torch.round(steps) - steps).detach()  # an integer sum: remove float noise
+    mean = steps / count
+    rounded = torch.sign(mean) * torch.floor(mean.abs() + 0.5)
+    return (mean + (rounded - mean).detach()) * scale
+
+
+def _running_mean(out: torch.Tensor) -> torch.Tensor:
+    """The mean of steps ``0..t`` at every step ``t`` (what the head reads when a mean model streams)."""
+    count = torch.arange(1, out.shape[1] + 1, dtype=out.dtype).reshape(1, -1, 1)
+    return torch.cumsum(out, dim=1) / count
 
 
 def _head(
@@ -459,11 +488,12 @@ def fine_tune(
     from edgernn.models.training import _inputs, improves
 
     cfg = model.config
-    if not cfg.is_default_readout or cfg.nonlinearity is not Activation.TANH:
-        # fake_quant_forward models the canonical readout and the tanh Elman cell only
+    mean = cfg.readout is Readout.MEAN and cfg.head_activation is Activation.NONE
+    if not (cfg.is_default_readout or mean) or cfg.nonlinearity is not Activation.TANH:
+        # fake_quant_forward models h_n, the mean over time and the tanh Elman cell only
         raise UnsupportedModelError(
-            "quantization-aware training does not model a readout other than h_n, an activation before the head"
-            " or the ReLU Elman cell yet",
+            "quantization-aware training does not model output[:, -1] of a bidirectional model, an activation"
+            " before the head or the ReLU Elman cell yet",
             "quantize it after training (post-training quantization supports them)",
         )
     model = copy.deepcopy(model)

@@ -17,10 +17,11 @@ from tqdm import tqdm
 from edgernn.data import Normalization, SequenceData, pad_batch, split_indices
 from edgernn.errors import EdgeRNNError, InputDataError
 from edgernn.metrics import Metric, int8_loss_exceeds, task_metric
+from edgernn.models.init import INIT_SCHEMES, initialize
 from edgernn.models.qat import QATConfig
 from edgernn.models.qat import fine_tune as qat_fine_tune
 from edgernn.models.rnn import RNNModel, State
-from edgernn.types import ModelConfig, OutputMode, Task
+from edgernn.types import ModelConfig, OutputMode, Readout, Task
 
 __all__ = [
     "TargetScaling",
@@ -32,6 +33,7 @@ __all__ = [
     "predict",
     "improves",
     "tbptt_losses",
+    "chance_warning",
 ]
 
 _IGNORE = -100  # label of padded steps: F.cross_entropy skips it
@@ -60,6 +62,12 @@ class TrainConfig:
     # chunks of this many steps, the state carried (detached) from one chunk to the next of the
     # same sequence, with an optimizer step per chunk. None: whole sequences.
     tbptt: int | None = None
+    # How the recurrent weights start (edgernn.models.init): "lecun-orthogonal" (input weights
+    # scaled to the input width, orthogonal recurrence, LSTM forget bias 1) or "torch" (PyTorch's).
+    init: str = "lecun-orthogonal"
+    # Classification: warn (TrainResult.warnings) when the best validation accuracy is within this
+    # many points of always predicting the most common class.
+    chance_margin: float = 2.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -74,6 +82,8 @@ class TrainConfig:
             ("num_threads", self.num_threads >= 1),
             ("dropout", 0 <= self.dropout < 1),
             ("tbptt", self.tbptt is None or self.tbptt >= 1),
+            ("init", self.init in INIT_SCHEMES),
+            ("chance_margin", self.chance_margin >= 0),
         ]
         for name, ok in checks:
             if not ok:
@@ -153,6 +163,7 @@ class TrainResult:
     qat_best_epoch: int | None = None
     test_metric: Metric | None = None  # float, on a test split or file, when the caller measured one
     vocab: tuple[str, ...] | None = None  # token data: the text of each token id
+    warnings: tuple[str, ...] = ()  # e.g. training ended at chance (see chance_warning)
 
 
 def train(
@@ -220,6 +231,7 @@ def _train(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(tc.seed)
         model = RNNModel(config, dropout=tc.dropout)
+        initialize(model.rnn, config.cell, tc.init)
 
         def forward(x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
             return model(x, lengths=lengths)[0]
@@ -284,6 +296,29 @@ def _train(
         target_scaling=scaling,
         float_val_metric=best,
         vocab=data.vocab,
+        warnings=tuple(w for w in [chance_warning(best, validation, config, tc.chance_margin)] if w),
+    )
+
+
+def chance_warning(metric: Metric, data: SequenceData, config: ModelConfig, margin: float) -> str | None:
+    """A warning when a classifier's ``metric`` on ``data`` is no better than always predicting
+    ``data``'s most common class: within ``margin`` points of it, or within two standard errors of
+    that rate on this many labels (a small validation split moves by luck). The model learned
+    nothing usable, and an int8 vs float comparison of it means nothing. None for regression or a
+    model clearly above chance."""
+    if data.task is not Task.CLASSIFICATION:
+        return None
+    labels = np.concatenate([np.ravel(t) for t in data.targets]) if data.per_step else np.ravel(data.targets)
+    chance = float(np.bincount(labels.astype(np.int64)).max()) / labels.size
+    noise = 2.0 * math.sqrt(chance * (1.0 - chance) / labels.size)
+    if metric.value - chance > max(margin / 100.0, noise):
+        return None
+    tips = ["a smaller --batch-size or more --epochs (more updates)", "another --lr"]
+    if config.output_mode is OutputMode.LAST and config.readout is not Readout.MEAN:
+        tips.insert(0, "--readout mean (whole fixed-length sequences: the head reads the mean over time)")
+    return (
+        f"training ended at chance: validation accuracy {100 * metric.value:.2f}% vs {100 * chance:.2f}% for "
+        f"always predicting the most common class; try " + ", ".join(tips)
     )
 
 
