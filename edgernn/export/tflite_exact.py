@@ -318,13 +318,19 @@ class ExactLayer(_Int8Layer):
         assert self.c_in is not None
         hidden = lay.hidden_size
 
-        # The four gates' FCs that share an input are one product (rows i, f, g, o concatenated);
-        # their saturating sum goes through one GATHER over the sigmoid and tanh tables side by side
-        # (g's rows offset into the tanh half), then one SPLIT.
+        # The eight gate FCs are one requantization (rows x_i, x_f, x_g, x_o, then the h rows:
+        # :meth:`ExactGraph.exact_fcs`); SPLIT gives the x and h halves, whose saturating sum goes
+        # through one GATHER over the sigmoid and tanh tables side by side (g's rows offset into
+        # the tanh half), then one SPLIT.
         gates = "ifgo"
         q312 = _per_tensor(GATE_SCALE)
-        x_pre = g.exact_fc(self.x8, [getattr(cell, f"x_{k}") for k in gates], f"{p}/x_gates", _T.INT16, q312)
-        h_pre = g.exact_fc(h8, [getattr(cell, f"h_{k}") for k in gates], f"{p}/h_gates", _T.INT16, q312)
+        fcs = g.exact_fcs(
+            [(self.x8, [getattr(cell, f"x_{k}") for k in gates]), (h8, [getattr(cell, f"h_{k}") for k in gates])],
+            f"{p}/gates_fc",
+            _T.INT16,
+            q312,
+        )
+        x_pre, h_pre = g.split(fcs, 2, f"{p}/gates_fc", q312)
         pre = g.add(x_pre, h_pre, g.tensor(f"{p}/gates_pre", (1, 4 * hidden), _T.INT16, q312))
         offset = np.repeat([_LUT_OFFSET, _LUT_OFFSET, _TANH_OFFSET, _LUT_OFFSET], hidden)
         table = np.concatenate([lut_table(sigmoid_int16), lut_table(tanh_int16)])
