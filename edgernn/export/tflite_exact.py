@@ -15,6 +15,8 @@ differently, and its int8 FULLY_CONNECTED (the head) rounds once. This variant k
   ``BITCAST`` to int32 pairs read it without any 64-bit shift or division (LiteRT has neither
   for int64). RoundingDivideByPOT is done in int32 without overflow:
   ``(q >> e) + ((r + 2^(e-1) - [q < 0]) >> e)`` with ``r = q - (q >> e) * 2^e``.
+  All gate FCs of a cell share that chain (:meth:`ExactGraph.exact_fcs`): one product per input
+  (x, h), the int32 products concatenated, requantized per row, then split into the gates.
 
 The LSTM, a fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` in ``--format tflite`` (whose gates are not
 tensors), is rebuilt here from those same ops at the reference's rounding points
