@@ -414,6 +414,12 @@ def _(cell: ElmanCellQ, e: _Int8Layer, h8: int | None) -> int:
         e.fc16(h16, lay.hidden_q, cell.h_fc, f"{p}/h_fc"),
         g.tensor(f"{p}/pre", (1, lay.hidden_size), _T.INT16, _per_tensor(cell.x_fc.output_scale)),
     )
+    return _elman_activation(cell, e, pre)
+
+
+def _elman_activation(cell: ElmanCellQ, e: _Int8Layer, pre: int) -> int:
+    """The Elman cell's int8 new hidden state from its int16 pre-activation ``pre``."""
+    g, p, lay = e.g, e.prefix, e.layer
     if cell.relu:
         # QUANTIZE the int16 sum to int8, then int8 RELU at the same scale: max(h, zero_point), exact
         q = lay.hidden_q
@@ -456,6 +462,13 @@ def _(cell: GRUCellQ, e: _Int8Layer, h8: int | None) -> int:
     n = g.tanh(
         g.add(e.fc16(x16, lay.input_q, cell.x_n, f"{p}/x_n"), reset_hidden, e.q312(f"{p}/n_pre")), e.q15(f"{p}/n")
     )
+    return _gru_blend(cell, e, z, n)
+
+
+def _gru_blend(cell: GRUCellQ, e: _Int8Layer, z: int, n: int) -> int:
+    """``h' = z * h + (1 - z) * n`` from the Q0.15 gates ``z`` and ``n``; sets ``e.h_q15_out`` and
+    returns the int8 new hidden state."""
+    g, p, lay = e.g, e.prefix, e.layer
     # The blend reads the int16 Q0.15 state (an explicit input), not the int8 tensor.
     assert e.h_q15_in is not None
     e.check.rescale(f"{p} gate MUL", cell.gate_mul, tflite_multiplier(Q15_SCALE, Q15_SCALE, Q15_SCALE))
@@ -775,7 +788,8 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
                 emitter.c_in = g.tensor(
                     f"c{k}", (1, layer.hidden_size), _T.INT16, _per_tensor(2.0**cell.cell_scale_power)
                 )
-                h_out = emitter.lstm(cell, h_in)
+            if exact is not None:
+                h_out = emitter.step(cell, h_in)
             else:
                 h_out = _emit_int8_cell(cell, emitter, h_in)
         else:

@@ -15,6 +15,8 @@ differently, and its int8 FULLY_CONNECTED (the head) rounds once. This variant k
   ``BITCAST`` to int32 pairs read it without any 64-bit shift or division (LiteRT has neither
   for int64). RoundingDivideByPOT is done in int32 without overflow:
   ``(q >> e) + ((r + 2^(e-1) - [q < 0]) >> e)`` with ``r = q - (q >> e) * 2^e``.
+  All gate FCs of a cell share that chain (:meth:`ExactGraph.exact_fcs`): one product per input
+  (x, h), the int32 products concatenated, requantized per row, then split into the gates.
 
 The LSTM, a fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` in ``--format tflite`` (whose gates are not
 tensors), is rebuilt here from those same ops at the reference's rounding points
@@ -41,7 +43,9 @@ from edgernn.export.tflite import (
     _T,
     GATE_SCALE,
     Q15_SCALE,
+    _elman_activation,
     _Graph,
+    _gru_blend,
     _Int8Layer,
     _per_tensor,
     _Quant,
@@ -51,7 +55,7 @@ from edgernn.export.tflite import (
 )
 from edgernn.fileio import write_bytes_atomic
 from edgernn.fixedpoint import INT8_MAX, INT8_MIN, INT16_MAX, INT16_MIN, sigmoid_int16, tanh_int16
-from edgernn.ir import Dense, FullyConnected, LSTMCellQ, QParams, QuantizedRNN
+from edgernn.ir import Dense, ElmanCellQ, FullyConnected, GRUCellQ, LSTMCellQ, QuantizedRNN
 
 _LUT_OFFSET = 1 << 15  # int16 value -> table row
 _TANH_OFFSET = _LUT_OFFSET + (1 << 16)  # ... in the tanh half of the sigmoid + tanh table
@@ -128,6 +132,18 @@ class ExactGraph(_Graph):
         self.op(_OP.SPLIT, [self.const("axis", _T.INT32, np.array(1, np.int32)), a], outs, _OPT.SplitOptions, opts)
         return outs
 
+    def split_v(self, a: int, parts: Sequence[tuple[str, int, _Quant]]) -> list[int]:
+        """``SPLIT_V`` of a ``(1, n)`` tensor into ``(1, width)`` tensors, each ``(name, width, quant)``
+        (a copy: LiteRT's SPLIT_V moves the values whatever the tensors' quantization says)."""
+        t = self.tensors[a]
+        outs = [self.tensor(name, (1, width), t.type, quant) for name, width, quant in parts]
+        widths = self.const("split_widths", _T.INT32, np.array([w for _, w, _ in parts], np.int32))
+        opts = schema.SplitVOptionsT()
+        opts.numSplits = len(parts)
+        axis = self.const("axis", _T.INT32, np.array(1, np.int32))
+        self.op(_OP.SPLIT_V, [a, widths, axis], outs, _OPT.SplitVOptions, opts)
+        return outs
+
     def exact_fc(
         self, x8: int, fc: FullyConnected | Sequence[FullyConnected], name: str, ttype: int, quant: _Quant
     ) -> int:
@@ -135,15 +151,34 @@ class ExactGraph(_Graph):
 
         A sequence of FCs sharing the input ``x8`` is one product with their rows concatenated,
         requantized per row (one op chain instead of one per FC)."""
-        fcs = [fc] if isinstance(fc, FullyConnected) else list(fc)
+        return self.exact_fcs([(x8, [fc] if isinstance(fc, FullyConnected) else fc)], name, ttype, quant)
+
+    def exact_fcs(
+        self, groups: Sequence[tuple[int, Sequence[FullyConnected]]], name: str, ttype: int, quant: _Quant
+    ) -> int:
+        """:meth:`exact_fc` of FCs on several int8 inputs, each group ``(x8, fcs)`` one product: the
+        int32 products of all groups are concatenated, so one requantization chain serves every row
+        (the output rows in group order; their scales may differ, ``quant`` only labels the tensor)."""
+        fcs = [f for _, group in groups for f in group]
         first = fcs[0]
         if any(f.output_range != first.output_range or f.output_zero_point != first.output_zero_point for f in fcs):
             raise AssertionError(f"{name}: concatenated FCs differ in output quantization")
-        weight = np.concatenate([f.weight for f in fcs])
-        rows, cols = weight.shape
-        weight_t = self.tensor(f"{name}/weight_t", (cols, rows), _T.INT8, _per_tensor(1.0), weight.T)
-        products = self.tensor(f"{name}/products", (1, rows), _T.INT32, _per_tensor(1.0))
-        self.op(_OP.BATCH_MATMUL, [x8, weight_t], [products], _OPT.BatchMatMulOptions, schema.BatchMatMulOptionsT())
+        parts = []
+        for k, (x8, group) in enumerate(groups):
+            weight = np.concatenate([f.weight for f in group])
+            rows, cols = weight.shape
+            what = name if len(groups) == 1 else f"{name}/{k}"
+            weight_t = self.tensor(f"{what}/weight_t", (cols, rows), _T.INT8, _per_tensor(1.0), weight.T)
+            products = self.tensor(f"{what}/products", (1, rows), _T.INT32, _per_tensor(1.0))
+            opts = schema.BatchMatMulOptionsT()
+            self.op(_OP.BATCH_MATMUL, [x8, weight_t], [products], _OPT.BatchMatMulOptions, opts)
+            parts.append(products)
+        rows = sum(f.out_features for f in fcs)
+        if len(parts) > 1:  # int32 CONCATENATION is a copy (LiteRT rescales only int8/uint8 inputs)
+            products = self.tensor(f"{name}/products", (1, rows), _T.INT32, _per_tensor(1.0))
+            opts = schema.ConcatenationOptionsT()
+            opts.axis = 1
+            self.op(_OP.CONCATENATION, parts, [products], _OPT.ConcatenationOptions, opts)
         bias = np.concatenate([f.folded_bias for f in fcs])
         acc = self._binary(_OP.ADD, products, self.const("bias", _T.INT32, bias), f"{name}/acc", _T.INT32, (1, rows))
         multiplier = np.concatenate([f.multiplier for f in fcs])
@@ -220,11 +255,63 @@ class ExactLayer(_Int8Layer):
     c_in: int | None = None  # the LSTM's int16 cell state input
     c_out: int | None = None  # ... and its new value, set by :meth:`lstm`
 
-    def widen(self, t8: int, q: QParams, name: str, shape: Sequence[int]) -> int:
-        return t8  # the exact FC takes int8 input and folds the zero point into its bias
+    def step(self, cell: object, h8: int) -> int:
+        """Emit one cell step; returns the int8 new hidden state tensor."""
+        if isinstance(cell, LSTMCellQ):
+            return self.lstm(cell, h8)
+        if isinstance(cell, GRUCellQ):
+            return self.gru(cell, h8)
+        if isinstance(cell, ElmanCellQ):
+            return self.elman(cell, h8)
+        raise UnsupportedModelError(f"no TFLite form for {type(cell).__name__}")
 
-    def fc16(self, x16: int, q: QParams, fc: FullyConnected, name: str) -> int:
-        return self.g.exact_fc(x16, fc, name, _T.INT16, _per_tensor(fc.output_scale))
+    def elman(self, cell: ElmanCellQ, h8: int) -> int:
+        """:func:`edgernn.reference.cells.rnn_step`: the input and recurrent FCs as one requantization
+        (:meth:`ExactGraph.exact_fcs`), SPLIT, their saturating int16 ADD, then the plain form's activation."""
+        g, p = self.g, self.prefix
+        q_pre = _per_tensor(cell.x_fc.output_scale)  # the recurrent FC's too (one pre-activation scale)
+        fcs = g.exact_fcs([(self.x8, [cell.x_fc]), (h8, [cell.h_fc])], f"{p}/fc", _T.INT16, q_pre)
+        x_pre, h_pre = g.split(fcs, 2, f"{p}/fc", q_pre)
+        pre = g.add(x_pre, h_pre, g.tensor(f"{p}/pre", (1, self.layer.hidden_size), _T.INT16, q_pre))
+        return _elman_activation(cell, self, pre)
+
+    def gru(self, cell: GRUCellQ, h8: int) -> int:
+        """:func:`edgernn.reference.cells.gru_step` with its six gate FCs as one requantization.
+
+        The rows are x_r, x_z, x_n, h_r, h_z, h_n, each requantized to int16 on its own as the
+        reference's ``gate_fc``; SPLIT_V gives back [x_r x_z], x_n, [h_r h_z] and h_n. r and z are
+        one saturating ADD and one sigmoid lookup, then SPLIT. The reset gate multiplies the
+        requantized ``h_n`` (its own int16 scale) in an int16 MUL to Q3.12, rounded there, before
+        the saturating add of ``x_n`` and the tanh, as the reference's ``_mul(r, gate_fc(h_n))``."""
+        g, p, hidden = self.g, self.prefix, self.layer.hidden_size
+        q312, q15 = _per_tensor(GATE_SCALE), _per_tensor(Q15_SCALE)
+        q_hn = _per_tensor(cell.h_n.output_scale)
+        fcs = g.exact_fcs(
+            [(self.x8, [cell.x_r, cell.x_z, cell.x_n]), (h8, [cell.h_r, cell.h_z, cell.h_n])],
+            f"{p}/gates_fc",
+            _T.INT16,
+            q312,
+        )
+        # The ADDs read equal scales on both sides (a plain saturating int16 add, as the reference);
+        # only h_n's scale is used, by the MUL, which derives reset_mul from it (checked below).
+        x_rz, x_n, h_rz, h_n = g.split_v(
+            fcs,
+            [
+                (f"{p}/x_rz", 2 * hidden, q312),
+                (f"{p}/x_n", hidden, q312),
+                (f"{p}/h_rz", 2 * hidden, q312),
+                (f"{p}/h_n", hidden, q_hn),
+            ],
+        )
+        rz_pre = g.add(x_rz, h_rz, g.tensor(f"{p}/rz_pre", (1, 2 * hidden), _T.INT16, q312))
+        rz = g.logistic(rz_pre, g.tensor(f"{p}/rz", (1, 2 * hidden), _T.INT16, q15))
+        r, z = g.split(rz, 2, f"{p}/rz", q15)
+        self.check.rescale(
+            f"{p}/r_h_n (MUL)", cell.reset_mul, tflite_multiplier(Q15_SCALE, cell.h_n.output_scale, GATE_SCALE)
+        )
+        reset_hidden = g.mul(r, h_n, self.q312(f"{p}/r_h_n"))
+        n = g.tanh(g.add(x_n, reset_hidden, self.q312(f"{p}/n_pre")), self.q15(f"{p}/n"))
+        return _gru_blend(cell, self, z, n)
 
     def lstm(self, cell: LSTMCellQ, h8: int) -> int:
         """The 8x8_16 LSTM step of :func:`edgernn.reference.cells.lstm_step`, one op per rounding
@@ -233,13 +320,19 @@ class ExactLayer(_Int8Layer):
         assert self.c_in is not None
         hidden = lay.hidden_size
 
-        # The four gates' FCs that share an input are one product (rows i, f, g, o concatenated);
-        # their saturating sum goes through one GATHER over the sigmoid and tanh tables side by side
-        # (g's rows offset into the tanh half), then one SPLIT.
+        # The eight gate FCs are one requantization (rows x_i, x_f, x_g, x_o, then the h rows:
+        # :meth:`ExactGraph.exact_fcs`); SPLIT gives the x and h halves, whose saturating sum goes
+        # through one GATHER over the sigmoid and tanh tables side by side (g's rows offset into
+        # the tanh half), then one SPLIT.
         gates = "ifgo"
         q312 = _per_tensor(GATE_SCALE)
-        x_pre = g.exact_fc(self.x8, [getattr(cell, f"x_{k}") for k in gates], f"{p}/x_gates", _T.INT16, q312)
-        h_pre = g.exact_fc(h8, [getattr(cell, f"h_{k}") for k in gates], f"{p}/h_gates", _T.INT16, q312)
+        fcs = g.exact_fcs(
+            [(self.x8, [getattr(cell, f"x_{k}") for k in gates]), (h8, [getattr(cell, f"h_{k}") for k in gates])],
+            f"{p}/gates_fc",
+            _T.INT16,
+            q312,
+        )
+        x_pre, h_pre = g.split(fcs, 2, f"{p}/gates_fc", q312)
         pre = g.add(x_pre, h_pre, g.tensor(f"{p}/gates_pre", (1, 4 * hidden), _T.INT16, q312))
         offset = np.repeat([_LUT_OFFSET, _LUT_OFFSET, _TANH_OFFSET, _LUT_OFFSET], hidden)
         table = np.concatenate([lut_table(sigmoid_int16), lut_table(tanh_int16)])

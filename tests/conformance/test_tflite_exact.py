@@ -303,3 +303,59 @@ def test_cli_writes_the_exact_variant_and_the_backend_reads_it(tmp_path: Path, c
         cli, ["export", str(tmp_path / "m.ernn"), "--format", "tflite-exact", "--float", "-o", str(tmp_path / "f")]
     )
     assert refused.exit_code != 0 and "int8 only" in refused.output and "Traceback" not in refused.output
+
+
+def test_fcs_on_two_inputs_are_one_requantization_equal_to_fixedpoint() -> None:
+    """ExactGraph.exact_fcs: FCs on two int8 inputs with different zero points (x rows, then h
+    rows, as the GRU's six gate FCs) through one int32 CONCATENATION and one requantization chain
+    give each FC's own edgernn.fixedpoint result, at the int8 extremes too."""
+    rng = np.random.default_rng(1)
+
+    def fc(rows: int, cols: int, zero_point: int, shifts: list[int]) -> ir.FullyConnected:
+        return ir.FullyConnected(
+            weight=rng.integers(-128, 128, size=(rows, cols)).astype(np.int8),
+            weight_scale=np.full(rows, 0.01, np.float32),
+            bias=rng.integers(-20000, 20000, size=rows).astype(np.int32),
+            multiplier=rng.integers(1 << 30, (1 << 31) - 1, size=rows).astype(np.int32),
+            shift=np.array(shifts, dtype=np.int32),
+            input_zero_point=zero_point,
+            output_zero_point=0,
+            output_scale=1.0,
+            output_bits=16,
+        )
+
+    x_fcs = [fc(3, 7, -3, [-5, -9, 0]), fc(2, 7, -3, [1, -12])]
+    h_fcs = [fc(4, 5, 11, [-2, -7, -20, -1])]
+    g = ExactGraph()
+    int8 = tflite_export._T.INT8
+    x = g.tensor("x", (1, 7), int8, tflite_export._per_tensor(1.0, -3))
+    h = g.tensor("h", (1, 5), int8, tflite_export._per_tensor(1.0, 11))
+    y = g.exact_fcs([(x, x_fcs), (h, h_fcs)], "y", tflite_export._T.INT16, tflite_export._per_tensor(1.0))
+    interpreter = Interpreter(model_content=g.pack([x, h], [y], {}, "two exact FC groups"))
+    interpreter.allocate_tensors()
+    m = tflite_export.schema.ModelT.InitFromPackedBuf(g.pack([x, h], [y], {}, ""), 0)
+    codes = [m.operatorCodes[o.opcodeIndex].builtinCode for o in m.subgraphs[0].operators]
+    assert codes.count(tflite_export._OP.BITCAST) == 1 and codes.count(tflite_export._OP.CONCATENATION) == 1
+    xs = np.vstack([np.full(7, 127), np.full(7, -128), rng.integers(-128, 128, size=(100, 7))]).astype(np.int8)
+    hs = np.vstack([np.full(5, -128), np.full(5, 127), rng.integers(-128, 128, size=(100, 5))]).astype(np.int8)
+    details = interpreter.get_input_details()
+    for xv, hv in zip(xs, hs):
+        interpreter.set_tensor(details[0]["index"], xv.reshape(1, -1))
+        interpreter.set_tensor(details[1]["index"], hv.reshape(1, -1))
+        interpreter.invoke()
+        got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).reshape(-1).astype(np.int64)
+        want = np.concatenate(
+            [reference.cells.gate_fc(f, xv) for f in x_fcs] + [reference.cells.gate_fc(f, hv) for f in h_fcs]
+        )
+        assert np.array_equal(got, want), (got, want)
+
+
+@pytest.mark.parametrize(("cell", "chains"), [(CellType.GRU, 1), (CellType.LSTM, 2), (CellType.RNN, 1)])
+def test_every_gate_fc_of_a_layer_shares_one_requantization(cell: CellType, chains: int) -> None:
+    """All gate FCs of a layer (on x and on h) are one requantization chain (one BITCAST), plus the
+    LSTM's o * tanh(c); the head is one more: a per-FC form (the GRU's six chains) fails this."""
+    config = ModelConfig(cell=cell, input_size=4, hidden_size=8, num_layers=2, output_size=3)
+    data = tflite_export.build(random_model(config, seed=2), "int8-exact").data
+    m = tflite_export.schema.ModelT.InitFromPackedBuf(data, 0)
+    codes = [m.operatorCodes[o.opcodeIndex].builtinCode for o in m.subgraphs[0].operators]
+    assert codes.count(tflite_export._OP.BITCAST) == chains * config.num_layers + 1
