@@ -520,7 +520,7 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_dot16(const int8_t *w, const 
 /* An ernn_fast_rescale for sixteen lanes. */
 typedef struct {
     __m512i multiplier;
-    __m512i round;
+    __m512i offset; /* 2^31 + round * 2^32 in each 64-bit lane: SMMULR's rounding and the shift's, one add */
     __mmask16 rounding; /* all lanes if right > 0: the sign term of ernn_fast_any */
     __m128i left;
     __m128i right;
@@ -531,7 +531,7 @@ ERNN_X86_512 static inline ernn_x86_rescale16 ernn_x86_rescale16_of(int32_t mult
     const ernn_fast_rescale f = ernn_fast_of(multiplier, shift);
     ernn_x86_rescale16 r;
     r.multiplier = _mm512_set1_epi32(f.multiplier);
-    r.round = _mm512_set1_epi32(f.round);
+    r.offset = _mm512_set1_epi64(((int64_t)f.round << 32) + ((int64_t)1 << 31));
     r.rounding = (__mmask16)(f.mask != 0 ? 0xFFFFu : 0u);
     r.left = _mm_cvtsi32_si128(f.left);
     r.right = _mm_cvtsi32_si128(f.right);
@@ -540,16 +540,23 @@ ERNN_X86_512 static inline ernn_x86_rescale16 ernn_x86_rescale16_of(int32_t mult
 
 /* ernn_fast_any(x, r) in sixteen lanes: SMMULR as in ernn_x86_smmulr (VPMULDQ on the even lanes and on the
  * odd ones moved down, each 64-bit sum's high half kept: a swap of the even sums' halves, masked into the
- * odd sums), then the rounding shift with the sign term where right > 0 (a masked add). */
+ * odd sums), then the rounding shift with the sign term where right > 0 (a masked add).
+ * Two operations fewer than that literal form, the same integers:
+ *  - the shift's round joins SMMULR's 2^31 in the 64-bit add: (a M + 2^31 + round 2^32) >> 32 is
+ *    t + round exactly (|a M| < 2^62, round <= 2^30: no 64-bit overflow);
+ *  - the sign term takes a's sign rather than t's (as the DSP port's SMMLAR form, ernn_fast_out): M >= 0
+ *    (a Q31 multiplier), so t has a's sign whenever t != 0; when t == 0 and a < 0 the sum is round - 1 and
+ *    (round - 1) >> right == round >> right == 0 (right > 0, round = 2^(right - 1)). a's sign is known
+ *    before the multiplies, so the sign no longer waits for them. */
 ERNN_X86_512_INLINE static inline __m512i ernn_x86_fast16(__m512i x, const ernn_x86_rescale16 *r)
 {
-    const __m512i half = _mm512_set1_epi64((int64_t)1 << 31);
     const __m512i a = _mm512_sll_epi32(x, r->left);
-    const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(a, r->multiplier), half);
-    const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(a, _MM_PERM_CDAB), r->multiplier), half);
-    const __m512i t = _mm512_mask_shuffle_epi32(odd, (__mmask16)0x5555, even, _MM_PERM_CDAB);
-    const __m512i signed_t = _mm512_mask_add_epi32(t, r->rounding, t, _mm512_srai_epi32(t, 31));
-    return _mm512_sra_epi32(_mm512_add_epi32(signed_t, r->round), r->right);
+    const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(a, r->multiplier), r->offset);
+    const __m512i odd =
+        _mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(a, _MM_PERM_CDAB), r->multiplier), r->offset);
+    const __m512i t = _mm512_mask_shuffle_epi32(odd, (__mmask16)0x5555, even, _MM_PERM_CDAB); /* t + round */
+    const __m512i signed_t = _mm512_mask_add_epi32(t, r->rounding, t, _mm512_srai_epi32(a, 31));
+    return _mm512_sra_epi32(signed_t, r->right);
 }
 
 /* clamp(v, lo, hi) in sixteen lanes. */
