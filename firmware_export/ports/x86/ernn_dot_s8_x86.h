@@ -541,13 +541,13 @@ ERNN_X86_512 static inline ernn_x86_rescale16 ernn_x86_rescale16_of(int32_t mult
 /* ernn_fast_any(x, r) in sixteen lanes: SMMULR as in ernn_x86_smmulr (VPMULDQ on the even lanes and on the
  * odd ones moved down, each 64-bit sum's high half kept: a swap of the even sums' halves, masked into the
  * odd sums), then the rounding shift with the sign term where right > 0 (a masked add).
- * Two operations fewer than that literal form, the same integers:
+ * One operation fewer than that literal form, and the same integers:
  *  - the shift's round joins SMMULR's 2^31 in the 64-bit add: (a M + 2^31 + round 2^32) >> 32 is
  *    t + round exactly (|a M| < 2^62, round <= 2^30: no 64-bit overflow);
  *  - the sign term takes a's sign rather than t's (as the DSP port's SMMLAR form, ernn_fast_out): M >= 0
  *    (a Q31 multiplier), so t has a's sign whenever t != 0; when t == 0 and a < 0 the sum is round - 1 and
- *    (round - 1) >> right == round >> right == 0 (right > 0, round = 2^(right - 1)). a's sign is known
- *    before the multiplies, so the sign no longer waits for them. */
+ *    (round - 1) >> right == round >> right == 0 (right > 0, round = 2^(right - 1)); and a's sign is
+ *    known before the multiplies, so the sign term no longer waits for them. */
 ERNN_X86_512_INLINE static inline __m512i ernn_x86_fast16(__m512i x, const ernn_x86_rescale16 *r)
 {
     const __m512i a = _mm512_sll_epi32(x, r->left);
