@@ -493,7 +493,8 @@ ERNN_X86_512 static inline int32_t ernn_x86_pad16(const int8_t *x, int32_t n, in
 
 /* Rows 4b..4b+3 of blocks b < blocks (1..4) from w (block 0) over `chunks` chunks of pad: the sixteen rows'
  * sums of (w + 128) x, row r in lane r (lanes of absent blocks hold garbage the caller does not store). */
-ERNN_X86_512_INLINE static inline __m512i ernn_x86_dot16(const int8_t *w, const int8_t *pad, int32_t chunks, int32_t blocks)
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_dot16_body(const int8_t *w, const int8_t *pad, int32_t chunks,
+                                                             int32_t blocks)
 {
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     const int64_t stride = 64 * (int64_t)chunks;
@@ -515,6 +516,23 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_dot16(const int8_t *w, const 
     const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     return _mm512_permutexvar_epi32(order, s);
+}
+
+/* ernn_x86_dot16, with one, two or four chunks (16, 32, 64 inputs) as constants: gcc then unrolls the chunk
+ * loop; as a loop it copied the four accumulators through other registers on every chunk (eight moves per
+ * chunk; measured 3% of the GRU 32/32 step and of the GRU 64/64 step). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_dot16(const int8_t *w, const int8_t *pad, int32_t chunks, int32_t blocks)
+{
+    if (chunks == 2) {
+        return ernn_x86_dot16_body(w, pad, 2, blocks);
+    }
+    if (chunks == 4) {
+        return ernn_x86_dot16_body(w, pad, 4, blocks);
+    }
+    if (chunks == 1) {
+        return ernn_x86_dot16_body(w, pad, 1, blocks);
+    }
+    return ernn_x86_dot16_body(w, pad, chunks, blocks);
 }
 
 /* An ernn_fast_rescale for sixteen lanes. */
