@@ -724,7 +724,7 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_mul16x16(__m512i a, __m512i b
 /* The sixteen lanes saturated to int8 (clamped already: truncation) at h[0..16), mask m. */
 ERNN_X86_512_INLINE static inline void ernn_x86_store8(int8_t *h, __m512i v, __mmask16 m)
 {
-    _mm_mask_storeu_epi8(h, m, _mm512_cvtepi32_epi8(ernn_x86_clamp16(v, INT8_MIN, INT8_MAX)));
+    _mm512_mask_cvtsepi32_storeu_epi8(h, m, v); /* VPMOVSDB: ernn_ssat8 and the store in one */
 }
 
 /* The GRU's element-wise step for every unit, sixteen at a time (the last ones masked): the operations of
@@ -741,18 +741,19 @@ ERNN_X86_512 static int32_t ernn_gru_fast_avx512(const int16_t *gr, const int16_
     const __m512i zp = _mm512_set1_epi32(zero_point);
     for (int32_t j = 0; j < n; j += 16) {
         const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1u);
-        const __m512i reset_hidden = ernn_x86_fast_sat16(
-            ernn_x86_mul16x16(ernn_x86_load16(gr + j, m), ernn_x86_load16(hn + j, m)), &rm);
-        const __m512i pre = ernn_x86_clamp16(_mm512_add_epi32(ernn_x86_load16(xn + j, m), reset_hidden), INT16_MIN,
-                                             INT16_MAX);
-        const __m512i cand = ernn_x86_activate16(ERNN_ACT_TANH, pre);
+        /* each sat16(a + b) of int16 a, b as a saturating int16 add, each sat16 of an int32 lane by VPMOVSDW */
+        const __m256i reset_hidden = _mm512_cvtsepi32_epi16(
+            ernn_x86_fast16(ernn_x86_mul16x16(ernn_x86_load16(gr + j, m), ernn_x86_load16(hn + j, m)), &rm));
+        const __m256i pre = _mm256_adds_epi16(_mm256_maskz_loadu_epi16(m, xn + j), reset_hidden);
+        const __m512i cand = ernn_x86_activate16(ERNN_ACT_TANH, _mm512_cvtepi16_epi32(pre));
         const __m512i z = ernn_x86_load16(gz + j, m);
-        const __m512i keep = ernn_x86_fast_sat16(ernn_x86_mul16x16(z, ernn_x86_load16(h_q15 + j, m)), &gm);
+        const __m256i keep = _mm512_cvtsepi32_epi16(
+            ernn_x86_fast16(ernn_x86_mul16x16(z, ernn_x86_load16(h_q15 + j, m)), &gm));
         const __m512i one_minus_z = _mm512_sub_epi32(_mm512_set1_epi32(INT16_MAX), z);
-        const __m512i update = ernn_x86_fast_sat16(_mm512_mullo_epi32(one_minus_z, cand), &gm);
-        const __m512i blended = ernn_x86_clamp16(_mm512_add_epi32(keep, update), INT16_MIN, INT16_MAX);
-        _mm256_mask_storeu_epi16(h_q15 + j, m, _mm512_cvtepi32_epi16(blended));
-        ernn_x86_store8(h + j, _mm512_add_epi32(ernn_x86_fast16(blended, &hm), zp), m);
+        const __m256i update = _mm512_cvtsepi32_epi16(ernn_x86_fast16(_mm512_mullo_epi32(one_minus_z, cand), &gm));
+        const __m256i blended = _mm256_adds_epi16(keep, update);
+        _mm256_mask_storeu_epi16(h_q15 + j, m, blended);
+        ernn_x86_store8(h + j, _mm512_add_epi32(ernn_x86_fast16(_mm512_cvtepi16_epi32(blended), &hm), zp), m);
     }
     return n;
 }
@@ -773,12 +774,13 @@ ERNN_X86_512 static int32_t ernn_lstm_fast_avx512(const int16_t *gi, const int16
     const __m512i zp = _mm512_set1_epi32(zero_point);
     for (int32_t j = 0; j < n; j += 16) {
         const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1u);
-        const __m512i forget = ernn_x86_fast_sat16(
-            ernn_x86_mul16x16(ernn_x86_load16(gf + j, m), ernn_x86_load16(c + j, m)), &fm);
-        const __m512i input = ernn_x86_fast_sat16(
-            ernn_x86_mul16x16(ernn_x86_load16(gi + j, m), ernn_x86_load16(gg + j, m)), &im);
-        const __m512i c_new = ernn_x86_clamp16(_mm512_add_epi32(forget, input), INT16_MIN, INT16_MAX);
-        _mm256_mask_storeu_epi16(c + j, m, _mm512_cvtepi32_epi16(c_new));
+        const __m256i forget = _mm512_cvtsepi32_epi16(
+            ernn_x86_fast16(ernn_x86_mul16x16(ernn_x86_load16(gf + j, m), ernn_x86_load16(c + j, m)), &fm));
+        const __m256i input = _mm512_cvtsepi32_epi16(
+            ernn_x86_fast16(ernn_x86_mul16x16(ernn_x86_load16(gi + j, m), ernn_x86_load16(gg + j, m)), &im));
+        const __m256i c_new16 = _mm256_adds_epi16(forget, input); /* sat16(forget + input), as the GRU above */
+        _mm256_mask_storeu_epi16(c + j, m, c_new16);
+        const __m512i c_new = _mm512_cvtepi16_epi32(c_new16);
         const __m512i v = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(c_new, tm), tr), ts);
         const __m512i tanh_c = ernn_x86_tanh_lut16(v);
         const __m512i o = ernn_x86_load16(go + j, m);
