@@ -577,18 +577,6 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_fast16(__m512i x, const ernn_
     return _mm512_sra_epi32(signed_t, r->right);
 }
 
-/* clamp(v, lo, hi) in sixteen lanes. */
-ERNN_X86_512_INLINE static inline __m512i ernn_x86_clamp16(__m512i v, int32_t lo, int32_t hi)
-{
-    return _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(hi)), _mm512_set1_epi32(lo));
-}
-
-/* ernn_ssat16(ernn_fast_any(x, r)) in sixteen lanes. */
-ERNN_X86_512_INLINE static inline __m512i ernn_x86_fast_sat16(__m512i x, const ernn_x86_rescale16 *r)
-{
-    return ernn_x86_clamp16(ernn_x86_fast16(x, r), INT16_MIN, INT16_MAX);
-}
-
 /* ernn_lut_pairs[i] for sixteen indices i in [0, 32 * pairs) (pairs 7 or 8), from the table's first entries
  * held as zmm: VPERMT2D picks by i's low five bits within each pair of registers, masked blends by bits 5, 6
  * and 7. The same values as a gather, with no memory access per lane (a zmm gather cost as much). */
@@ -721,7 +709,7 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_mul16x16(__m512i a, __m512i b
     return _mm512_madd_epi16(_mm512_and_si512(a, _mm512_set1_epi32(0xFFFF)), b);
 }
 
-/* The sixteen lanes saturated to int8 (clamped already: truncation) at h[0..16), mask m. */
+/* The sixteen int32 lanes saturated to int8 at h[0..16), mask m. */
 ERNN_X86_512_INLINE static inline void ernn_x86_store8(int8_t *h, __m512i v, __mmask16 m)
 {
     _mm512_mask_cvtsepi32_storeu_epi8(h, m, v); /* VPMOVSDB: ernn_ssat8 and the store in one */
