@@ -81,6 +81,7 @@ def output_kind(model: QuantizedRNN, float_path: bool) -> int:
         return KIND_FLOAT32
     return KIND_INT16 if model.output_bits == 16 else KIND_INT8
 
+
 #: Tolerance written into float32 vector files: a build check across FPUs, not a precision claim.
 FLOAT_VECTOR_ATOL, FLOAT_VECTOR_RTOL = 1e-4, 1e-3
 #: Widest FC input of the C runtime (ERNN_MAX_FC_IN_FEATURES: its int32 dot product cannot overflow).

@@ -56,35 +56,41 @@ def fed_state_differences(backend_name: str, model: QuantizedRNN, steps: int, se
     return np.abs(np.concatenate(diffs))
 
 
-INT8_CASES = [
-    pytest.param(ModelConfig(cell=cell, input_size=8, hidden_size=32), 1.0, 21, id=f"{cell.value}-1layer")
-    for cell in CellType
-] + [
-    pytest.param(
-        ModelConfig(cell=cell, input_size=6, hidden_size=24, num_layers=2, output_size=4),
-        6.0,
-        22,
-        id=f"{cell.value}-2layers-head-gain6",
-    )
-    for cell in CellType
-] + [
-    pytest.param(
-        ModelConfig(cell=CellType.RNN, input_size=6, hidden_size=24, num_layers=2, output_size=4, nonlinearity="relu"),
-        gain,
-        23,
-        id=f"rnn-relu-2layers-head-gain{gain:g}",  # gain 3: the hidden range passes Q3.12's 8
-    )
-    for gain in (1.0, 3.0)
-] + [
-    pytest.param(
-        ModelConfig(cell=cell, input_size=6, hidden_size=24, num_layers=2, output_size=4, head_activation="relu"),
-        1.0,
-        24,
-        id=f"{cell.value}-relu-before-head",
-    )
-    for cell in (CellType.GRU, CellType.LSTM)
-]
-
+INT8_CASES = (
+    [
+        pytest.param(ModelConfig(cell=cell, input_size=8, hidden_size=32), 1.0, 21, id=f"{cell.value}-1layer")
+        for cell in CellType
+    ]
+    + [
+        pytest.param(
+            ModelConfig(cell=cell, input_size=6, hidden_size=24, num_layers=2, output_size=4),
+            6.0,
+            22,
+            id=f"{cell.value}-2layers-head-gain6",
+        )
+        for cell in CellType
+    ]
+    + [
+        pytest.param(
+            ModelConfig(
+                cell=CellType.RNN, input_size=6, hidden_size=24, num_layers=2, output_size=4, nonlinearity="relu"
+            ),
+            gain,
+            23,
+            id=f"rnn-relu-2layers-head-gain{gain:g}",  # gain 3: the hidden range passes Q3.12's 8
+        )
+        for gain in (1.0, 3.0)
+    ]
+    + [
+        pytest.param(
+            ModelConfig(cell=cell, input_size=6, hidden_size=24, num_layers=2, output_size=4, head_activation="relu"),
+            1.0,
+            24,
+            id=f"{cell.value}-relu-before-head",
+        )
+        for cell in (CellType.GRU, CellType.LSTM)
+    ]
+)
 
 
 def _tanh_head_case(cell: CellType, nonlinearity: str, gain: float) -> object:
