@@ -140,13 +140,14 @@ _BACKENDS: dict[str, BackendFactory] = {
     ReferenceBackend.name: ReferenceBackend,
     FloatBackend.name: FloatBackend,
 }
-# Backends whose modules need optional packages or a compiler: imported on first use. Each module
-# defines ``BACKEND``, a factory taking the model.
-_LAZY_BACKENDS: dict[str, tuple[str, str]] = {
-    "c": ("edgernn.runtime.c_backend", "a C compiler (gcc or cc) on PATH"),
-    "onnx": ("edgernn.runtime.onnx_backend", "pip install 'edgernn[onnx]'"),
-    "tflite": ("edgernn.runtime.tflite_backend", "pip install 'edgernn[tflite]'"),
-    "tflm": ("edgernn.runtime.tflm_backend", "pip install 'edgernn[tflite]'"),
+# Backends whose modules need optional packages or a compiler: imported on first use. Each is
+# (module, what it needs, the module attribute that is the factory taking the model).
+_LAZY_BACKENDS: dict[str, tuple[str, str, str]] = {
+    "c": ("edgernn.runtime.c_backend", "a C compiler (gcc or cc) on PATH", "BACKEND"),
+    "onnx": ("edgernn.runtime.onnx_backend", "pip install 'edgernn[onnx]'", "BACKEND"),
+    "tflite": ("edgernn.runtime.tflite_backend", "pip install 'edgernn[tflite]'", "BACKEND"),
+    "tflite-exact": ("edgernn.runtime.tflite_backend", "pip install 'edgernn[tflite]'", "EXACT_BACKEND"),
+    "tflm": ("edgernn.runtime.tflm_backend", "pip install 'edgernn[tflite]'", "BACKEND"),
 }
 
 
@@ -162,9 +163,9 @@ def available_backends() -> list[str]:
 def create_backend(name: str, model: QuantizedRNN) -> Backend:
     factory = _BACKENDS.get(name)
     if factory is None and name in _LAZY_BACKENDS:
-        module, needs = _LAZY_BACKENDS[name]
+        module, needs, attribute = _LAZY_BACKENDS[name]
         try:
-            factory = importlib.import_module(module).BACKEND
+            factory = getattr(importlib.import_module(module), attribute)
         except ImportError as exc:
             raise MissingDependencyError(
                 f"the {name!r} backend is not available ({exc})", f"it needs {needs}"

@@ -229,4 +229,16 @@ def _read_file(path: str | os.PathLike[str]) -> bytes:
         raise ModelFileError(f"cannot read {p} ({exc.strerror})") from None
 
 
+class TFLiteExactBackend(TFLiteBackend):
+    """The LiteRT-exact step model (``--format tflite-exact``) in LiteRT: equal to the reference."""
+
+    name = "tflite-exact"
+
+    def __init__(
+        self, model: QuantizedRNN, data: bytes | None = None, precision: str = "int8-exact", source: str = ""
+    ) -> None:
+        super().__init__(model, data, precision, source)
+
+
 BACKEND = TFLiteBackend
+EXACT_BACKEND = TFLiteExactBackend

@@ -359,3 +359,33 @@ def test_every_gate_fc_of_a_layer_shares_one_requantization(cell: CellType, chai
     m = tflite_export.schema.ModelT.InitFromPackedBuf(data, 0)
     codes = [m.operatorCodes[o.opcodeIndex].builtinCode for o in m.subgraphs[0].operators]
     assert codes.count(tflite_export._OP.BITCAST) == chains * config.num_layers + 1
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=[c.value for c in CELLS])
+def test_stream_backend_tflite_exact_equals_the_reference_free_running(cell: CellType) -> None:
+    """``Stream(model, backend="tflite-exact")``: float in, float out, each side carrying its own state."""
+    from edgernn.runtime import Stream
+
+    config = ModelConfig(cell=cell, input_size=5, hidden_size=24, num_layers=2, output_size=4)
+    model = random_model(config, seed=21, weight_gain=6.0)
+    frames = random_inputs(config, STEPS, seed=21, scale=2.5)
+    exact, ref = Stream(model, backend="tflite-exact"), Stream(model, backend="reference")
+    for t, frame in enumerate(frames):
+        if t % RESET_EVERY == 0:
+            exact.reset()
+            ref.reset()
+        assert np.array_equal(exact.step(frame), ref.step(frame)), f"step {t}: y differs"
+    assert np.array_equal(exact.run(frames), ref.run(frames))
+
+
+def test_tflite_exact_backend_refuses_what_it_cannot_express_in_one_line() -> None:
+    from edgernn.errors import EdgeRNNError
+    from edgernn.runtime import available_backends
+
+    assert "tflite-exact" in available_backends()
+    config = ModelConfig(cell=CellType.GRU, input_size=4, hidden_size=8, output_size=2)
+    int16_head = random_model(config, seed=4, options=QuantizeOptions(head_output_bits=16))
+    assert int16_head.output_bits == 16
+    with pytest.raises(EdgeRNNError) as refused:
+        create_backend("tflite-exact", int16_head)
+    assert "\n" not in str(refused.value)
