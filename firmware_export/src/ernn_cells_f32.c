@@ -8,8 +8,9 @@
 
 /* SIMD drop-ins from firmware_export/ports/, picked by the compiler's own macros (an export carries the
  * chosen text inline). Each defines ERNN_F32_PORT_NAME, ernn_f32_kernel_port (its run-time choice),
- * ernn_fc_f32_panels_port (the whole panels it did, from the first), ernn_act_f32_port, ernn_gru_f32_port
- * and ernn_lstm_f32_port (the units they did, from the first): the plain C below does the rest.
+ * ernn_fc_f32_panels_port (the whole panels it did, from the first) and, defining ERNN_F32_PORT_ELEMENTWISE,
+ * ernn_act_f32_port, ernn_gru_f32_port and ernn_lstm_f32_port (the units they did, from the first): the
+ * plain C below does the rest.
  * -DERNN_PORTABLE disables them. */
 #if !defined(ERNN_PORTABLE)
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
@@ -33,6 +34,10 @@ static inline int32_t ernn_fc_f32_panels_port(const float *w, const float *bias,
     (void)w, (void)bias, (void)x, (void)in, (void)panels, (void)y;
     return 0;
 }
+#endif
+
+/* A port without element-wise kernels (the MVE one: no vector divide) leaves them all to the plain C. */
+#if !defined(ERNN_F32_PORT_ELEMENTWISE)
 static inline int32_t ernn_act_f32_port(int32_t kind, const float *a, const float *b, float *y, int32_t n)
 {
     (void)kind, (void)a, (void)b, (void)y, (void)n;

@@ -43,22 +43,4 @@ static inline int32_t ernn_fc_f32_panels_port(const float *w, const float *bias,
     return panels;
 }
 
-static inline int32_t ernn_act_f32_port(int32_t kind, const float *a, const float *b, float *y, int32_t n)
-{
-    (void)kind, (void)a, (void)b, (void)y, (void)n;
-    return 0;
-}
-
-static inline int32_t ernn_gru_f32_port(const float *gx, const float *gh, float *h, int32_t n)
-{
-    (void)gx, (void)gh, (void)h, (void)n;
-    return 0;
-}
-
-static inline int32_t ernn_lstm_f32_port(const float *gx, const float *gh, float *h, float *c, int32_t n)
-{
-    (void)gx, (void)gh, (void)h, (void)c, (void)n;
-    return 0;
-}
-
 #endif /* ERNN_F32_MVE_H */

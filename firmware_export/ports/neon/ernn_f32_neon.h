@@ -118,6 +118,7 @@ static inline float32x4_t ernn_neon_tanh(float32x4_t x)
     return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(t), sign));
 }
 
+#define ERNN_F32_PORT_ELEMENTWISE 1
 static inline int32_t ernn_act_f32_port(int32_t kind, const float *a, const float *b, float *y, int32_t n)
 {
     int32_t j = 0;

@@ -300,6 +300,7 @@ ERNN_X86_F32_AVX2 static inline int32_t ernn_lstm_f32_avx2(const float *gx, cons
 }
 #endif
 
+#define ERNN_F32_PORT_ELEMENTWISE 1
 static inline int32_t ernn_act_f32_port(int32_t kind, const float *a, const float *b, float *y, int32_t n)
 {
 #if ERNN_X86_F32_LEVEL >= 1
