@@ -219,7 +219,7 @@ class StateLayout:
         widest = max(cfg.rnn_input_size, cfg.hidden_size, top if cfg.num_layers > 1 or model.head is not None else 0)
         rows = cfg.cell.gates + (1 if cfg.cell is CellType.GRU else 0)
         cells = cfg.num_layers * cfg.num_directions
-        head_input = top if not float_path and model.output_bits == 16 else 0
+        head_input = top if output_kind(model, float_path) == KIND_INT16 else 0
         return cls(float_path, cells, cfg.hidden_size, cfg.cell.gates, second, widest, rows, head_input)
 
     @property
@@ -649,6 +649,7 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
     b = Budget(arrays.nbytes, layout.state_bytes, layout.scratch_bytes)
     tokens = cfg.uses_tokens
     value_ctype = "float" if float_path else "int8_t"
+    int16_head = output_kind(model, float_path) == KIND_INT16
     sfx = "_f32" if float_path else ""
     compiler, flags, _ = target_toolchain(options.target)
     mode = runtime_mode(options)
@@ -693,11 +694,11 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         "embedding_table": embedding if float_path else None,
         "vocab_size": cfg.vocab_size or 0,
         "layer_input_size": cfg.rnn_input_size,
-        "out_ctype": "int16_t" if not float_path and model.output_bits == 16 else value_ctype,
+        "out_ctype": "int16_t" if int16_head else value_ctype,
         "work_ctype": value_ctype,
         # the runtime's functions for the outputs: ernn_model_s8_step_s16 etc. for an int16 head
-        "api_sfx": "_s16" if not float_path and model.output_bits == 16 else "",
-        "int16_head": not float_path and model.output_bits == 16,
+        "api_sfx": "_s16" if int16_head else "",
+        "int16_head": int16_head,
         "in_ctype": "int32_t" if tokens else value_ctype,
         "step_in_decl": "int32_t token" if tokens else f"const {value_ctype} *x",
         "step_in_doc": "one token id"

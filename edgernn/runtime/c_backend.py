@@ -38,7 +38,16 @@ from edgernn import __version__
 from edgernn.engine import Array, ModelState, streams
 from edgernn.errors import EdgeRNNError, InputDataError, MissingDependencyError
 from edgernn.export import ExportOptions
-from edgernn.export.c import StateLayout, content_digest, readout_code, render, runtime_files, runtime_root
+from edgernn.export.c import (
+    KIND_INT16,
+    StateLayout,
+    content_digest,
+    output_kind,
+    readout_code,
+    render,
+    runtime_files,
+    runtime_root,
+)
 from edgernn.ir import QuantizedRNN
 from edgernn.runtime.backends import Backend, checked_state_values, register_backend
 from edgernn.types import OutputMode
@@ -210,7 +219,7 @@ class _CompiledBackend(Backend):
         self.in_dtype = np.dtype(np.int32) if self.tokens else self.value_dtype
         self.out_width = cfg.output_width
         # int8 or float32 like the hidden values; int16 for an int16 head (edgernn.ir.Dense)
-        self.out_dtype = np.dtype(np.int16) if not self.float_path and model.output_bits == 16 else self.value_dtype
+        self.out_dtype = np.dtype(np.int16) if output_kind(model, self.float_path) == KIND_INT16 else self.value_dtype
         # A state buffer is the struct's bytes typed as its hidden values (int8 or float32).
         lay = self.layout
         unit = lay.hidden_dtype.itemsize
