@@ -21,7 +21,7 @@ from edgernn.models.init import INIT_SCHEMES, initialize
 from edgernn.models.qat import QATConfig
 from edgernn.models.qat import fine_tune as qat_fine_tune
 from edgernn.models.rnn import RNNModel, State
-from edgernn.types import CellType, ModelConfig, OutputMode, Readout, Task
+from edgernn.types import ModelConfig, OutputMode, Readout, Task
 
 __all__ = [
     "TargetScaling",
@@ -34,7 +34,6 @@ __all__ = [
     "improves",
     "tbptt_losses",
     "chance_warning",
-    "optimizer_groups",
 ]
 
 _IGNORE = -100  # label of padded steps: F.cross_entropy skips it
@@ -208,35 +207,6 @@ def train(
     return result
 
 
-# The width the default learning rate was tuned at; wider Elman recurrences get a smaller step on
-# their recurrent matrices (see optimizer_groups).
-ELMAN_RECURRENT_LR_WIDTH = 32
-
-
-def optimizer_groups(model: RNNModel, learning_rate: float) -> list[dict[str, object]]:
-    """Adam's parameter groups for float training: every parameter at ``learning_rate``, except an
-    Elman cell's recurrent matrices (``weight_hh*``) at ``learning_rate * min(1, 32 / H) ** 2``.
-
-    Adam moves every weight by about ``learning_rate`` per step however small its gradient is. An
-    Elman cell has no gate to hold its state back, and on FordA (500 steps, one feature, batch 16,
-    lr 3e-3) Elman-64's gradients stayed small and noisy for the first epochs (global norm ~0.2,
-    recurrent ~0.05, no clipping) while these steps alone grew its recurrent spectral norm from 1
-    (the orthogonal start) to 3-4 within three epochs: 56-85% of the hidden values went past
-    |h| > 0.95, the recurrent gradient vanished and the model stayed at chance in 3 of 3 seeds.
-    Elman-32 learned at the full rate. Half the rate on the recurrence (32 / H) still saturated one
-    seed of three; a quarter, ``(32 / H) ** 2``, learned in every seed tried (docs/training.md). At
-    H <= 32 and for GRU/LSTM there is one group: their training is unchanged.
-    """
-    scale = min(1.0, ELMAN_RECURRENT_LR_WIDTH / model.config.hidden_size) ** 2
-    named = list(model.named_parameters())
-    slow = [p for n, p in named if model.config.cell is CellType.RNN and n.startswith("rnn.weight_hh")]
-    if scale == 1.0 or not slow:
-        return [{"params": [p for _, p in named], "lr": learning_rate}]
-    slow_ids = {id(p) for p in slow}
-    rest = [p for _, p in named if id(p) not in slow_ids]
-    return [{"params": rest, "lr": learning_rate}, {"params": slow, "lr": learning_rate * scale}]
-
-
 @contextlib.contextmanager
 def _torch_threads(count: int) -> Iterator[None]:
     previous = torch.get_num_threads()
@@ -266,9 +236,7 @@ def _train(
         def forward(x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
             return model(x, lengths=lengths)[0]
 
-        optimizer = torch.optim.Adam(
-            optimizer_groups(model, tc.learning_rate), lr=tc.learning_rate, weight_decay=tc.weight_decay
-        )
+        optimizer = torch.optim.Adam(model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay)
         rng = np.random.default_rng(tc.seed)  # batch order: independent of torch's RNG
         history: list[dict[str, float]] = []
         best: Metric | None = None

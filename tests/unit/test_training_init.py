@@ -17,7 +17,7 @@ from edgernn.errors import EdgeRNNError
 from edgernn.metrics import Metric
 from edgernn.models import RNNModel, TrainConfig, load_checkpoint, train
 from edgernn.models.init import initialize
-from edgernn.models.training import chance_warning, optimizer_groups
+from edgernn.models.training import chance_warning
 from edgernn.pipeline import describe_training
 from edgernn.types import CellType, ModelConfig, OutputMode, Readout, Task
 
@@ -145,44 +145,3 @@ def test_cli_train_readout_and_init(tmp_path: Path) -> None:
     ckpt = load_checkpoint(out)
     assert ckpt.model.config.readout is Readout.MEAN and ckpt.training is not None
     assert ckpt.training["init"] == "torch"
-
-
-def _first_step(cell: CellType, hidden: int, lr: float = 1e-2) -> dict[str, float]:
-    """The largest change of each parameter in the one Adam step of a one-batch, one-epoch training."""
-    data = _noise(n=16)
-    config = ModelConfig(cell, hidden, input_size=1, output_size=2)
-    tc = TrainConfig(epochs=1, batch_size=16, learning_rate=lr, patience=None, grad_clip=None)
-    with torch.random.fork_rng(devices=[]):  # the start train() draws from the same seed
-        torch.manual_seed(tc.seed)
-        start = RNNModel(config)
-        initialize(start.rnn, cell, tc.init)
-    trained = train(data, config, tc, validation=data, progress=False).model
-    before = dict(start.named_parameters())
-    return {n: float((p.detach() - before[n].detach()).abs().max()) / lr for n, p in trained.named_parameters()}
-
-
-def test_wide_elman_recurrence_takes_smaller_steps() -> None:
-    # Adam's first step moves each weight by the learning rate (its gradient's sign). Elman-64's
-    # recurrent matrix moves by a quarter of it ((32 / H) ** 2), every other parameter by all of it; before
-    # the change the recurrent matrix moved by the full rate, and on FordA its spectral norm grew
-    # from 1 to 3-4 before the loss moved, saturating the state (docs/training.md).
-    wide = _first_step(CellType.RNN, 64)
-    assert 0.245 < wide["rnn.weight_hh_l0"] <= 0.25 + 1e-5
-    for name in ("rnn.weight_ih_l0", "rnn.bias_ih_l0", "head.weight"):
-        assert 0.99 < wide[name] <= 1.0 + 1e-5, name
-    # At the width the defaults were tuned at, and for the gated cells, nothing changes.
-    for cell, hidden in ((CellType.RNN, 32), (CellType.GRU, 64)):
-        assert 0.99 < _first_step(cell, hidden)["rnn.weight_hh_l0"] <= 1.0 + 1e-5, (cell, hidden)
-
-
-def test_optimizer_groups_cover_every_parameter_once() -> None:
-    model = _model(CellType.RNN, hidden=128, num_layers=2, bidirectional=True)
-    groups = optimizer_groups(model, 1e-3)
-    ids = [id(p) for g in groups for p in g["params"]]  # type: ignore[attr-defined]
-    assert sorted(ids) == sorted(id(p) for p in model.parameters())
-    slow = {id(p) for n, p in model.named_parameters() if n.startswith("rnn.weight_hh")}
-    assert len(slow) == 4  # both layers, both directions
-    for g in groups:
-        params = {id(p) for p in g["params"]}  # type: ignore[attr-defined]
-        assert g["lr"] == (1e-3 / 16 if params == slow else 1e-3) and (params == slow or not params & slow)
-    assert len(optimizer_groups(_model(CellType.LSTM, hidden=128), 1e-3)) == 1
