@@ -21,7 +21,7 @@ from edgernn.models.init import INIT_SCHEMES, initialize
 from edgernn.models.qat import QATConfig
 from edgernn.models.qat import fine_tune as qat_fine_tune
 from edgernn.models.rnn import RNNModel, State
-from edgernn.types import ModelConfig, OutputMode, Readout, Task
+from edgernn.types import CellType, ModelConfig, OutputMode, Readout, Task
 
 __all__ = [
     "TargetScaling",
@@ -314,6 +314,10 @@ def chance_warning(metric: Metric, data: SequenceData, config: ModelConfig, marg
     if metric.value - chance > max(margin / 100.0, noise):
         return None
     tips = ["a smaller --batch-size or more --epochs (more updates)", "another --lr"]
+    if config.cell is CellType.RNN:
+        # Measured on FordA: at lr 3e-3 Adam's early steps grew Elman-64's recurrence until its state
+        # saturated; at 1e-3 it learned (docs/training.md).
+        tips[1] = "a lower --lr (an Elman state saturates when its recurrent weights grow too fast)"
     if config.output_mode is OutputMode.LAST and config.readout is not Readout.MEAN:
         tips.insert(0, "--readout mean (whole fixed-length sequences: the head reads the mean over time)")
     return (

@@ -117,6 +117,10 @@ def test_chance_warning() -> None:
     seq = ModelConfig(CellType.GRU, 4, input_size=1, output_size=2, output_mode=OutputMode.SEQUENCE)
     warning = chance_warning(Metric("accuracy", 0.8, True), per_step, seq, 2.0)  # 4 of 5 steps are class 1
     assert warning is not None and "--readout" not in warning
+    elman = ModelConfig(CellType.RNN, 64, input_size=1, output_size=2, readout=Readout.MEAN)
+    elman_tip = chance_warning(Metric("accuracy", 0.5, True), data, elman, 2.0) or ""
+    assert "a lower --lr (an Elman state saturates" in elman_tip and "another --lr" not in elman_tip
+    assert "another --lr" in (chance_warning(Metric("accuracy", 0.5, True), data, mean, 2.0) or "")
     regression = SequenceData(data.sequences, np.zeros(400, np.float32), Task.REGRESSION, False, "r")
     assert chance_warning(Metric("MAE", 1.0, False), regression, last, 2.0) is None
 
