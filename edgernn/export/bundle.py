@@ -179,7 +179,11 @@ def _manifest(model: QuantizedRNN, files: list[dict[str, Any]], unavailable: dic
         "edgernn_version": __version__,
         "model_sha256": model.sha256,
         "config": cfg.to_json(),
-        "input_quantization": {"scale": model.input_q.scale, "zero_point": model.input_q.zero_point},
+        "input_quantization": {
+            "scale": model.input_q.scale,
+            "zero_point": model.input_q.zero_point,
+            "dtype": f"int{model.input_bits}",  # int16: a 16-bit model input (docs/input_bits.md)
+        },
         "output_quantization": {
             "scale": model.output_q.scale,
             "zero_point": model.output_q.zero_point,

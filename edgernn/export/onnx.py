@@ -1109,6 +1109,7 @@ def _metadata(
         "output_scale": "" if precision != "int8" else repr(model.output_q.scale),
         "output_zero_point": "" if precision != "int8" else str(model.output_q.zero_point),
         "output_dtype": "" if precision != "int8" else f"int{model.output_bits}",
+        "input_dtype": "" if precision != "int8" else f"int{model.input_bits}",
         "input_normalization": None
         if model.input_mean is None
         else {"mean": model.input_mean.tolist(), "std": model.input_std.tolist()},  # type: ignore[union-attr]
