@@ -176,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         maes = {}
         for name, stage in STAGES.items():
             errors = [
-                np.abs(run(model8, model16, model_in16, s, stage).reshape(len(s), -1) - np.asarray(t).reshape(len(s), -1))
+                np.abs(
+                    run(model8, model16, model_in16, s, stage).reshape(len(s), -1) - np.asarray(t).reshape(len(s), -1)
+                )
                 for s, t in zip(test_data.sequences, test_data.targets)
             ]
             maes[name] = float(np.concatenate(errors).mean())
