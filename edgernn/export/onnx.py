@@ -167,6 +167,12 @@ class _Builder:
         root._const_cache[key] = unique
         return unique
 
+    def local_const(self, name: str, value: np.ndarray) -> str:
+        """An initializer of this graph itself (a Scan body's, not the outer graph's)."""
+        unique = self.unique(name)
+        self.initializers.append(numpy_helper.from_array(np.array(value, order="C"), unique))
+        return unique
+
     def node(self, op: str, inputs: Sequence[str], output: str, **attrs: Any) -> str:
         out = self.unique(output)
         self.nodes.append(helper.make_node(op, list(inputs), [out], name=out, **attrs))
@@ -179,11 +185,14 @@ class _Builder:
 
     # -- QDQ -------------------------------------------------------------------------------------
 
-    def qparams(self, scale: float | np.ndarray, zero_point: int | np.ndarray, dtype: type) -> tuple[str, str]:
+    def qparams(
+        self, scale: float | np.ndarray, zero_point: int | np.ndarray, dtype: type, local: bool = False
+    ) -> tuple[str, str]:
         s = np.asarray(scale, dtype=np.float32)
         z = np.asarray(zero_point, dtype=dtype)
         tag = "x".join(str(d) for d in s.shape) or "scalar"
-        return self.const(f"scale_{tag}", s), self.const(f"zero_point_{np.dtype(dtype).name}_{tag}", z)
+        const = self.local_const if local else self.const
+        return const(f"scale_{tag}", s), const(f"zero_point_{np.dtype(dtype).name}_{tag}", z)
 
     def quantize(
         self, x: str, output: str, scale: float | np.ndarray, zero_point: int | np.ndarray, dtype: type
@@ -199,10 +208,19 @@ class _Builder:
         return self.node("DequantizeLinear", [q, s, z], f"{q}/dq", **attrs)
 
     def quantized_const(
-        self, name: str, value: np.ndarray, scale: np.ndarray | float, zero_point: np.ndarray | int, axis: int | None
+        self,
+        name: str,
+        value: np.ndarray,
+        scale: np.ndarray | float,
+        zero_point: np.ndarray | int,
+        axis: int | None,
+        local: bool = False,
     ) -> str:
-        q = self.const(name, value)
-        s, z = self.qparams(scale, zero_point, value.dtype.type)
+        # local: the weight of a 16x8 MatMul (int16 input) stays in its own graph: ONNX Runtime rewrites
+        # DQ(weight) -> MatMul with a non-int8 activation into MatMulNBits, which needs the weight there
+        # ("Missing required weight" from a Scan body reading the outer graph's initializer).
+        q = self.local_const(name, value) if local else self.const(name, value)
+        s, z = self.qparams(scale, zero_point, value.dtype.type, local)
         self.quant[q] = (s, z, axis)
         return q
 
@@ -222,7 +240,7 @@ class _Int8Cell:
     b: _Builder
     layer: RecurrentLayer
     prefix: str
-    x8: str  # int8 input, quantized with layer.input_q
+    x8: str  # int8 input, quantized with layer.input_q (int16 for a 16-bit model input)
 
     def fc16(self, x_float: str, fc: FullyConnected, name: str, input_scale: float) -> str:
         """The reference's int8 FULLY_CONNECTED with int16 output, as DQ -> MatMul -> Add -> Q."""
@@ -236,6 +254,7 @@ class _Int8Cell:
             w_scale,
             0 if per_tensor else np.zeros_like(fc.bias, np.int8),
             None if per_tensor else 1,
+            local=fc.input_bits == 16,
         )
         bias_scale = fc.bias_scale(input_scale)
         bias = b.quantized_const(
@@ -491,7 +510,7 @@ class _ExactCell:
     b: _Builder
     layer: RecurrentLayer
     prefix: str
-    x8: str  # int8 input
+    x8: str  # int8 input (int16 for a 16-bit model input: layer.input_bits)
 
     def fc(self, x8: str, fcs: Sequence[FullyConnected], name: str, sizes: Sequence[int] | None = None) -> list[str]:
         """FULLY_CONNECTEDs sharing their int8 input as one MatMulInteger (rows concatenated),
@@ -500,16 +519,25 @@ class _ExactCell:
         lo, hi = fcs[0].output_range
         assert all(f.output_range == (lo, hi) and f.input_zero_point == fcs[0].input_zero_point for f in fcs)
         weight = np.concatenate([f.weight for f in fcs], axis=0)
-        acc32 = b.node(
-            "MatMulInteger",
-            [
-                x8,
-                c(f"{name}/weight", np.ascontiguousarray(weight.T)),
-                c(f"int8_{fcs[0].input_zero_point}", np.int8(fcs[0].input_zero_point)),
-            ],
-            f"{name}/matmul",
-        )
-        acc = b.node("Cast", [acc32], f"{name}/acc64", to=TensorProto.INT64)
+        if fcs[0].input_bits == 16:
+            # MatMulInteger takes 8-bit operands only: a 16-bit input (zero point 0) is an int64 MatMul,
+            # exact, and equal to the int32 sum every other backend computes (the IR bounds it in int32).
+            acc = b.node(
+                "MatMul",
+                [self.widen(x8), c(f"{name}/weight64", np.ascontiguousarray(weight.T).astype(np.int64))],
+                f"{name}/acc64",
+            )
+        else:
+            acc32 = b.node(
+                "MatMulInteger",
+                [
+                    x8,
+                    c(f"{name}/weight", np.ascontiguousarray(weight.T)),
+                    c(f"int8_{fcs[0].input_zero_point}", np.int8(fcs[0].input_zero_point)),
+                ],
+                f"{name}/matmul",
+            )
+            acc = b.node("Cast", [acc32], f"{name}/acc64", to=TensorProto.INT64)
         biased = b.node(
             "Add", [acc, c(f"{name}/bias", np.concatenate([f.bias for f in fcs]).astype(np.int64))], f"{name}/acc"
         )
@@ -852,6 +880,19 @@ def _rename(b: _Builder, source: str, target: str) -> str:
     return target
 
 
+def _elem_of_bits(bits: int) -> int:
+    return TensorProto.INT16 if bits == 16 else TensorProto.INT8
+
+
+def _input_elem(model: QuantizedRNN, integer: bool) -> int:
+    """The element type of the float-feature input ``x``: int8, int16 (a 16-bit input) or float."""
+    return _elem_of_bits(model.input_bits) if integer else TensorProto.FLOAT
+
+
+def _input_dtype(model: QuantizedRNN) -> type:
+    return np.int16 if model.input_bits == 16 else np.int8
+
+
 def _step_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProto, _GraphSpec]:
     integer, qdq = precision != "float32", precision == "int8-qdq"
     cfg = model.config
@@ -866,11 +907,11 @@ def _step_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProto, _
         table = model.embedding.table if integer else model.embedding.weight
         x = b.node("Gather", [b.const("embedding/table", table), "tokens"], "embedding/out")
     else:
-        spec.add("input", "x", act_elem, [1, cfg.input_size], "x", None, first_q)
+        spec.add("input", "x", _input_elem(model, integer), [1, cfg.input_size], "x", None, first_q)
         b._names.add("x")
         x = "x"
     if qdq:
-        _register_state_quant(b, x, first_q, np.int8)
+        _register_state_quant(b, x, first_q, _input_dtype(model))
     state_out: list[tuple[str, str, str, int, Any, int]] = []
     second_elem = TensorProto.INT16 if integer else TensorProto.FLOAT
     for k, layer in enumerate(model.layers):
@@ -935,7 +976,7 @@ def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x
     state = [h_in] if second is None else [h_in, c_in]
     if qdq:
         _register_state_quant(b, h_in, hq, np.int8)
-        _register_state_quant(b, x_in, layer.input_q, np.int8)
+        _register_state_quant(b, x_in, layer.input_q, np.int16 if layer.input_bits == 16 else np.int8)
         if second is not None:
             assert second.quant is not None
             _register_state_quant(b, c_in, second.quant, np.int16)
@@ -954,8 +995,9 @@ def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x
     body_graph = helper.make_graph(
         body.nodes,
         f"{prefix}_step",
-        [*state_vi, _value_info(x_in, TensorProto.INT8, [1, layer.input_size])],
+        [*state_vi, _value_info(x_in, _elem_of_bits(layer.input_bits), [1, layer.input_size])],
         out_vi,
+        body.initializers,
     )
     zero_h = b.const(f"{prefix}/h_zero", np.full((1, layer.hidden_size), hq.zero_point, dtype=np.int8))
     initial = [zero_h]
@@ -980,7 +1022,6 @@ def _sequence_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProt
     cfg = model.config
     b = _Builder()
     spec = _GraphSpec(integer)
-    act_elem = TensorProto.INT8 if integer else TensorProto.FLOAT
     first_q = model.input_q
     if cfg.uses_tokens:
         assert model.embedding is not None
@@ -989,11 +1030,11 @@ def _sequence_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProt
         table = model.embedding.table if integer else model.embedding.weight
         x = b.node("Gather", [b.const("embedding/table", table), "tokens"], "embedding/out")
     else:
-        spec.add("input", "x", act_elem, ["T", 1, cfg.input_size], "x", None, first_q)
+        spec.add("input", "x", _input_elem(model, integer), ["T", 1, cfg.input_size], "x", None, first_q)
         b._names.add("x")
         x = "x"
     if qdq:
-        _register_state_quant(b, x, first_q, np.int8)
+        _register_state_quant(b, x, first_q, _input_dtype(model))
     last_hidden: list[str] = []
     for k, layer in enumerate(model.layers):
         if integer:
