@@ -64,6 +64,11 @@ typedef struct {
     int32_t packing;            /**< 0: row-major; else ERNN_FC_PACK_K of the core it was packed for. */
     int32_t group_rows;         /**< Packed: rows per multiplier (a multiple of 4), 0: per row. */
     int32_t bounded;            /**< Packed: 0 general form; 1 short form (2: bias doubled; 3: no -128 weight). */
+    /** 0 or 8: int8 input. 16: symmetric int16 input (zero point 0), a 16x8 layer: the x_fc of layer 0 of a
+     * model with a 16-bit input (edgernn.ir.FullyConnected.input_bits). Its cell's step reads x as int16_t
+     * values (pass the int16_t array cast to const int8_t *); it runs in portable C (the SIMD ports are
+     * 8x8), with bounded 0 and the same int32 accumulator, and the cell adds its recurrent part as usual. */
+    int32_t input_bits;
 } ernn_fc_params;
 
 /** Bytes of buffer a packed layer needs (0 for packing 0): 2 * in_features rounded up to 16 values. */
