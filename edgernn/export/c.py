@@ -467,11 +467,11 @@ class _Arrays:
             2: "2 /* bias doubled: the kernel doubles the input */",
             3: "3 /* bound proven; no weight is -128 */",
         }[bounded_field(p)]
-        # input_bits only where it is 16 (layer 0's x_fc of a 16-bit-input model): other initializers keep their text
-        input_bits = ", 16 /* int16 input: a 16x8 layer */" if fcs[0].input_bits == 16 else ""
+        if fcs[0].input_bits == 16:  # layer 0's x_fc of a 16-bit-input model (pack_fc proves nothing for it)
+            bounded = "ERNN_FC_INPUT_S16 /* int16 input: a 16x8 layer */"
         return (
             "{" + ", ".join(parts) + f", {p.in_features}, {p.out_features}, {p.output_zero_point}, "
-            f"{packing}, {p.group_rows}, {bounded}{input_bits}}}"
+            f"{packing}, {p.group_rows}, {bounded}}}"
         )
 
     def fc_f32(self, name: str, weight: np.ndarray, bias: np.ndarray, comment: str) -> str:

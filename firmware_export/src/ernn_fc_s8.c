@@ -158,7 +158,7 @@ static int fc_params_ok(const ernn_fc_params *p)
     return p != NULL && p->weight != NULL && p->bias != NULL && p->multiplier != NULL && p->shift != NULL &&
            p->in_features > 0 && p->in_features <= ERNN_MAX_FC_IN_FEATURES && p->out_features > 0 &&
            (p->packing == 0 || (p->packing == ERNN_FC_PACK_K && p->group_rows >= 0 && p->group_rows % 4 == 0)) &&
-           (p->bounded != 2 || p->packing == 4) && (p->input_bits == 0 || p->input_bits == 8);
+           (p->bounded != 2 || p->packing == 4) && p->bounded != ERNN_FC_INPUT_S16;
 }
 
 int32_t ernn_fc_s8_get_buffer_size(const ernn_fc_params *p)
@@ -448,7 +448,7 @@ int ernn_cell_fcs_fused(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, 
 static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, const fc_into *y16, int8_t *y8, int16_t *buffer);
 
 /*
- * The 16x8 layer (input_bits 16): y[o] = sat16(MBQM(bias[o] + sum_i weight[o][i] * x[i])), x int16 (zero point
+ * The 16x8 layer (bounded ERNN_FC_INPUT_S16): y[o] = sat16(MBQM(bias[o] + sum_i weight[o][i] * x[i])), x int16 (zero point
  * 0), in any packing (the weight's index as ernn_fc_params.packing says), portable C: only layer 0's input
  * part of a 16-bit-input model runs it, a few inputs wide. The int32 accumulator is exact: the IR refuses a
  * layer whose 32768 * sum|w| + |bias| leaves int32 (edgernn.ir._check_fc_arithmetic), and general_out
@@ -456,9 +456,9 @@ static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, const fc_int
  */
 static int fc_x16_ok(const ernn_fc_params *p)
 {
-    return p != NULL && p->input_bits == 16 && p->weight != NULL && p->bias != NULL && p->multiplier != NULL &&
-           p->shift != NULL && p->in_features > 0 && p->in_features <= ERNN_MAX_FC_IN_FEATURES &&
-           p->out_features > 0 && p->output_zero_point == 0 && p->bounded == 0 &&
+    return p != NULL && p->bounded == ERNN_FC_INPUT_S16 && p->weight != NULL && p->bias != NULL &&
+           p->multiplier != NULL && p->shift != NULL && p->in_features > 0 &&
+           p->in_features <= ERNN_MAX_FC_IN_FEATURES && p->out_features > 0 && p->output_zero_point == 0 &&
            (p->packing == 0 || (p->packing == ERNN_FC_PACK_K && p->group_rows >= 0 && p->group_rows % 4 == 0));
 }
 

@@ -116,7 +116,7 @@ static inline ernn_status ernn_cell_fcs(const ernn_fc_params *x_fc, const ernn_f
                                         const int8_t *h, int16_t *scratch, int32_t added_rows, int32_t rows,
                                         uint32_t activations)
 {
-    if (x_fc->input_bits == 16) { /* layer 0 of a 16-bit-input model: x is int16_t (ernn_fc_params.input_bits) */
+    if (x_fc->bounded == ERNN_FC_INPUT_S16) { /* layer 0 of a 16-bit-input model: x is int16_t (ernn_s8.h) */
         return ernn_cell_fcs_x16(x_fc, h_fc, (const int16_t *)(const void *)x, h, scratch, added_rows, rows,
                                  activations);
     }

@@ -60,10 +60,16 @@ static ernn_status cell_step(const ernn_cell_s8 *cell, const int8_t *x, int8_t *
     return ERNN_ARG_ERROR;
 }
 
-/* An FC's input width: 1 for int8 (input_bits 0 or 8), 2 for int16 (16), 0 for anything else. */
+/* The width of a model's input values: 1 for int8 (input_bits 0 or 8), 2 for int16 (16), 0 for anything else. */
 static int32_t input_span(int32_t input_bits)
 {
     return (input_bits == 0 || input_bits == 8) ? 1 : (input_bits == 16 ? 2 : 0);
+}
+
+/* ... and of an FC's input: 2 for a 16x8 layer (ERNN_FC_INPUT_S16), else 1. */
+static int32_t fc_input_span(const ernn_fc_params *fc)
+{
+    return fc->bounded == ERNN_FC_INPUT_S16 ? 2 : 1;
 }
 
 static int cell_ok(const ernn_model_s8 *m, const ernn_cell_s8 *cell, int32_t in, int32_t gates)
@@ -74,12 +80,13 @@ static int cell_ok(const ernn_model_s8 *m, const ernn_cell_s8 *cell, int32_t in,
     const int32_t x_span = cell - m->cells < m->num_directions ? input_span(m->input_bits) : 1;
     return x_fc != NULL && h_fc != NULL && x_fc->in_features == in && h_fc->in_features == m->hidden_size &&
            ernn_cell_hidden_size_s8(x_fc, h_fc, gates) == m->hidden_size && x_span != 0 &&
-           input_span(x_fc->input_bits) == x_span && input_span(h_fc->input_bits) == 1;
+           fc_input_span(x_fc) == x_span && fc_input_span(h_fc) == 1;
 }
 
 static int embedding_ok(const ernn_model_s8 *m)
 {
-    return m->input_bits != 16 && m->embedding->table != NULL && m->embedding->vocab_size >= 1 && m->embedding->dim == m->input_size;
+    return m->input_bits != 16 && m->embedding->table != NULL && m->embedding->vocab_size >= 1 &&
+           m->embedding->dim == m->input_size;
 }
 
 static int32_t vocab_size(const ernn_model_s8 *m)
@@ -418,7 +425,7 @@ int32_t ernn_model_s8_get_buffer_size(const ernn_model_s8 *m)
 }
 
 /* The 16-bit-input functions: the int16_t features go through the driver as int8_t bytes (ERNN_INPUT_SPAN 2), and
- * layer 0's cells read them as int16_t (ernn_fc_params.input_bits 16, ernn_cell_fcs). A NULL xs stays NULL. */
+ * layer 0's cells read them as int16_t (ERNN_FC_INPUT_S16 layers, ernn_cell_fcs). A NULL xs stays NULL. */
 static const int8_t *input_bytes(const int16_t *x)
 {
     return (const int8_t *)(const void *)x;

@@ -54,8 +54,9 @@ typedef struct {
      * functions run it, the int8-output ones return ERNN_UNSUPPORTED. NULL (the default): int8 outputs. */
     const ernn_fc_params *head_s16;
     /** 0 or 8 (the default): int8 features. 16: symmetric int16 features (zero point 0, a regression model's
-     * 16-bit input, edgernn.ir.QuantizedRNN.input_bits): layer 0's cells have x_fc.input_bits 16, and the *_x16
-     * functions take them (the int8-input ones return ERNN_UNSUPPORTED, and the *_x16 ones for other models). */
+     * 16-bit input, edgernn.ir.QuantizedRNN.input_bits): layer 0's cells' x_fc are 16x8 (ERNN_FC_INPUT_S16),
+     * and the *_x16 functions take them (the int8-input ones return ERNN_UNSUPPORTED, and the *_x16 ones for
+     * other models). */
     int32_t input_bits;
 } ernn_model_s8;
 
