@@ -30,10 +30,10 @@ import onnx
 
 from edgernn import __version__
 from edgernn.engine import streams
+from edgernn.errors import UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult
 from edgernn.export import onnx as onnx_export
 from edgernn.export import tflite as tflite_export
-from edgernn.errors import UnsupportedModelError
 from edgernn.fileio import atomic_folder
 from edgernn.ir import QuantizedRNN
 
