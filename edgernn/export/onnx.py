@@ -167,12 +167,6 @@ class _Builder:
         root._const_cache[key] = unique
         return unique
 
-    def local_const(self, name: str, value: np.ndarray) -> str:
-        """An initializer of this graph itself (a Scan body's, not the outer graph's)."""
-        unique = self.unique(name)
-        self.initializers.append(numpy_helper.from_array(np.array(value, order="C"), unique))
-        return unique
-
     def node(self, op: str, inputs: Sequence[str], output: str, **attrs: Any) -> str:
         out = self.unique(output)
         self.nodes.append(helper.make_node(op, list(inputs), [out], name=out, **attrs))
@@ -185,14 +179,11 @@ class _Builder:
 
     # -- QDQ -------------------------------------------------------------------------------------
 
-    def qparams(
-        self, scale: float | np.ndarray, zero_point: int | np.ndarray, dtype: type, local: bool = False
-    ) -> tuple[str, str]:
+    def qparams(self, scale: float | np.ndarray, zero_point: int | np.ndarray, dtype: type) -> tuple[str, str]:
         s = np.asarray(scale, dtype=np.float32)
         z = np.asarray(zero_point, dtype=dtype)
         tag = "x".join(str(d) for d in s.shape) or "scalar"
-        const = self.local_const if local else self.const
-        return const(f"scale_{tag}", s), const(f"zero_point_{np.dtype(dtype).name}_{tag}", z)
+        return self.const(f"scale_{tag}", s), self.const(f"zero_point_{np.dtype(dtype).name}_{tag}", z)
 
     def quantize(
         self, x: str, output: str, scale: float | np.ndarray, zero_point: int | np.ndarray, dtype: type
@@ -208,19 +199,10 @@ class _Builder:
         return self.node("DequantizeLinear", [q, s, z], f"{q}/dq", **attrs)
 
     def quantized_const(
-        self,
-        name: str,
-        value: np.ndarray,
-        scale: np.ndarray | float,
-        zero_point: np.ndarray | int,
-        axis: int | None,
-        local: bool = False,
+        self, name: str, value: np.ndarray, scale: np.ndarray | float, zero_point: np.ndarray | int, axis: int | None
     ) -> str:
-        # local: the weight of a 16x8 MatMul (int16 input) stays in its own graph: ONNX Runtime rewrites
-        # DQ(weight) -> MatMul with a non-int8 activation into MatMulNBits, which needs the weight there
-        # ("Missing required weight" from a Scan body reading the outer graph's initializer).
-        q = self.local_const(name, value) if local else self.const(name, value)
-        s, z = self.qparams(scale, zero_point, value.dtype.type, local)
+        q = self.const(name, value)
+        s, z = self.qparams(scale, zero_point, value.dtype.type)
         self.quant[q] = (s, z, axis)
         return q
 
@@ -248,13 +230,17 @@ class _Int8Cell:
         scales = np.asarray(fc.weight_scale, dtype=np.float32)
         per_tensor = len(set(scales.tolist())) == 1
         w_scale: np.ndarray | float = float(scales[0]) if per_tensor else scales
+        # A 16x8 FC (a 16-bit model input) multiplies W (out, in) by x transposed: with the DQ weight as MatMul's
+        # second input and a non-int8 activation, ONNX Runtime rewrites DQ -> MatMul into MatMulNBits, which by
+        # default quantizes the activation to 8 bits (its accuracy level 4) and gives the int16 input back its
+        # int8 rounding; as the first input it stays a float MatMul of the dequantized values.
+        wide = fc.input_bits == 16
         wt = b.quantized_const(
             f"{name}/weight",
-            np.ascontiguousarray(fc.weight.T),
+            np.ascontiguousarray(fc.weight if wide else fc.weight.T),
             w_scale,
             0 if per_tensor else np.zeros_like(fc.bias, np.int8),
-            None if per_tensor else 1,
-            local=fc.input_bits == 16,
+            None if per_tensor else (0 if wide else 1),
         )
         bias_scale = fc.bias_scale(input_scale)
         bias = b.quantized_const(
@@ -264,7 +250,12 @@ class _Int8Cell:
             0 if per_tensor else np.zeros_like(fc.bias),
             None if per_tensor else 0,
         )
-        mm = b.node("MatMul", [x_float, b.dequantize(wt)], f"{name}/matmul")
+        if wide:
+            x_t = b.node("Transpose", [x_float], f"{name}/x_t", perm=[1, 0])
+            mm_t = b.node("MatMul", [b.dequantize(wt), x_t], f"{name}/matmul_t")
+            mm = b.node("Transpose", [mm_t], f"{name}/matmul", perm=[1, 0])
+        else:
+            mm = b.node("MatMul", [x_float, b.dequantize(wt)], f"{name}/matmul")
         acc = b.node("Add", [mm, b.dequantize(bias)], f"{name}/acc")
         if fc.output_bits == 16:
             return b.quantize(acc, name, fc.output_scale, 0, np.int16)
@@ -997,7 +988,6 @@ def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x
         f"{prefix}_step",
         [*state_vi, _value_info(x_in, _elem_of_bits(layer.input_bits), [1, layer.input_size])],
         out_vi,
-        body.initializers,
     )
     zero_h = b.const(f"{prefix}/h_zero", np.full((1, layer.hidden_size), hq.zero_point, dtype=np.int8))
     initial = [zero_h]
