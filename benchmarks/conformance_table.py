@@ -81,7 +81,8 @@ FED_STATE_BACKENDS = ("onnx-qdq", "tflite")
 
 
 def int8_inputs(model: QuantizedRNN, steps: int, seed: int) -> np.ndarray:
-    return model.input_q.quantize(random_inputs(model.config, steps, seed=seed, scale=2.5)).astype(np.int64)
+    raw = random_inputs(model.config, steps, seed=seed, scale=2.5)
+    return model.input_q.quantize(raw, model.input_bits).astype(np.int64)
 
 
 def make_backend(name: str, model: QuantizedRNN) -> Backend:
@@ -106,7 +107,7 @@ def real_models(epochs: int) -> list[tuple[str, QuantizedRNN, list[np.ndarray]]]
         result = train(train_data, config, TrainConfig(epochs=epochs, patience=5), validation=val_data, progress=False)
         model = quantize(Checkpoint(result.model, result.normalization, result.class_names, "fsdd"), train_data)
         inputs = [
-            model.input_q.quantize((s - model.input_mean) / model.input_std).astype(np.int64)
+            model.input_q.quantize((s - model.input_mean) / model.input_std, model.input_bits).astype(np.int64)
             for s in test_data.sequences
         ]
         out.append((f"FSDD {cell.upper()}-64 ({epochs} epochs)", model, inputs))

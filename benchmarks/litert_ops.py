@@ -142,7 +142,8 @@ def per_op(model: QuantizedRNN, resolver: OpResolverType, steps: int, seed: int)
     t = _Tensors(backend.interpreter)
     ops = backend.interpreter._get_ops_details()
     stats: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
-    xs = model.input_q.quantize(random_inputs(model.config, steps, seed=seed, scale=2.5)).astype(np.int64)
+    raw = random_inputs(model.config, steps, seed=seed, scale=2.5)
+    xs = model.input_q.quantize(raw, model.input_bits).astype(np.int64)
     state = backend.zero_state()
     for x in xs:
         previous = state

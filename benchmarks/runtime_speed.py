@@ -60,7 +60,7 @@ def measure(rounds: int, steps: int) -> list[dict[str, Any]]:
     for cell in (CellType.GRU, CellType.LSTM, CellType.RNN):
         config = ModelConfig(cell=cell, input_size=13, hidden_size=64, output_size=10)
         model = random_model(config, seed=0)
-        xs = model.input_q.quantize(random_inputs(config, steps, seed=0)).astype(np.int64)
+        xs = model.input_q.quantize(random_inputs(config, steps, seed=0), model.input_bits).astype(np.int64)
         backends = runners(model)
         for b in backends.values():
             time_steps(b, xs[:20])  # warm up

@@ -261,6 +261,11 @@ def train(
     help="Bits of the dense head's output (default: 16 for regression, 8 for classification; docs/head_output.md).",
 )
 @click.option(
+    "--input-bits",
+    type=click.Choice(["8", "16"]),
+    help="Bits of the model's input (default: 16 for regression on float features, else 8; docs/input_bits.md).",
+)
+@click.option(
     "--seed",
     type=int,
     help="The split seed (default: the one the checkpoint was trained with; a different one is refused). " + SPLIT_HELP,
@@ -283,6 +288,7 @@ def quantize(
     cell_clip: float,
     calibration_size: int,
     head_bits: str | None,
+    input_bits: str | None,
     seed: int | None,
     output: Path,
     as_json: bool,
@@ -306,6 +312,7 @@ def quantize(
         max_calibration_sequences=calibration_size,
         cell_clip=cell_clip,
         head_output_bits=None if head_bits is None else int(head_bits),
+        input_bits=None if input_bits is None else int(input_bits),
     )
     model = quantize_checkpoint(ckpt, plan, output, options=options)
     p = model.provenance

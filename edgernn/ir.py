@@ -123,16 +123,18 @@ class QParams:
         _set(self, "scale", _check_scale(self.scale, "activation scale"))
         _set(self, "zero_point", _check_int(self.zero_point, INT8_MIN, INT8_MAX, "zero point"))
 
-    def quantize(self, x: npt.ArrayLike) -> npt.NDArray[np.int8]:
+    def quantize(self, x: npt.ArrayLike, bits: int = 8) -> npt.NDArray[np.int8] | npt.NDArray[np.int16]:
         """``clamp(rint(x / scale) + zero_point)`` in double: round half to even (numpy's rint, as
-        TFLite's QUANTIZE op), saturated to int8. In place on one temporary: it is on every step."""
+        TFLite's QUANTIZE op), saturated to int8 (or, ``bits=16``, to int16: a 16-bit model input).
+        In place on one temporary: it is on every step."""
+        lo, hi, dtype = (INT16_MIN, INT16_MAX, np.int16) if bits == 16 else (INT8_MIN, INT8_MAX, np.int8)
         q = np.array(x, dtype=np.float64)
         q /= self.scale
         np.rint(q, out=q)
         q += self.zero_point
-        np.minimum(q, INT8_MAX, out=q)
-        np.maximum(q, INT8_MIN, out=q)
-        return q.astype(np.int8)
+        np.minimum(q, hi, out=q)
+        np.maximum(q, lo, out=q)
+        return q.astype(dtype)
 
     def dequantize(self, q: npt.ArrayLike) -> npt.NDArray[np.float32]:
         return (self.scale * (np.asarray(q, dtype=np.float64) - self.zero_point)).astype(np.float32)
@@ -214,6 +216,9 @@ class FullyConnected:
     output_scale: float
     output_zero_point: int
     output_bits: int
+    #: 16: the input is symmetric int16 (zero point 0), a 16x8 FC: only the first layer's input FCs of a
+    #: model quantized with a 16-bit input (docs/input_bits.md). Omitted when 8, so files keep their hash.
+    input_bits: int = dataclasses.field(default=8, metadata=OMIT_DEFAULT)
 
     def __post_init__(self) -> None:
         w = _frozen_array(self.weight, np.int8, (None, None), "weight")
@@ -228,6 +233,11 @@ class FullyConnected:
         if np.any(self.multiplier < 0) or np.any(self.shift < -31) or np.any(self.shift > 30):
             _fail("requantization multipliers must be >= 0 with shifts in [-31, 30]")
         _set(self, "input_zero_point", _check_int(self.input_zero_point, INT8_MIN, INT8_MAX, "input zero point"))
+        _set(self, "input_bits", _check_int(self.input_bits, 8, 16, "input bits"))
+        if self.input_bits not in (8, 16):
+            _fail("input_bits must be 8 or 16")
+        if self.input_bits == 16 and self.input_zero_point != 0:
+            _fail("an int16 FC input is symmetric (zero point 0)")
         _set(self, "output_scale", _check_scale(self.output_scale, "output scale"))
         _set(self, "output_bits", _check_int(self.output_bits, 8, 16, "output bits"))
         if self.output_bits not in (8, 16):
@@ -250,6 +260,11 @@ class FullyConnected:
     @property
     def output_range(self) -> tuple[int, int]:
         return (INT16_MIN, INT16_MAX) if self.output_bits == 16 else (INT8_MIN, INT8_MAX)
+
+    @property
+    def input_bound(self) -> int:
+        """The largest ``|x - input_zero_point|``: 255 for int8, 32768 for a symmetric int16 input."""
+        return Q15_ONE if self.input_bits == 16 else 255
 
     def bias_scale(self, input_scale: float) -> np.ndarray:
         """Per row, the float32 scale of the int32 bias: ``input_scale * weight_scale`` (how ONNX
@@ -284,7 +299,9 @@ class FloatCellWeights:
         _set(self, "bias_hh", _frozen_array(self.bias_hh, np.float32, (rows,), "bias_hh"))
 
 
-def _gate_fc(fc: FullyConnected, name: str, out: int, inp: int, input_q: QParams) -> None:
+def _gate_fc(fc: FullyConnected, name: str, out: int, inp: int, input_q: QParams, input_bits: int = 8) -> None:
+    if fc.input_bits != input_bits:
+        _fail(f"{name} reads int{fc.input_bits}, its input is int{input_bits}")
     if fc.weight.shape != (out, inp):
         _fail(f"{name} weight has shape {fc.weight.shape}, expected {(out, inp)}")
     if fc.output_bits != 16 or fc.output_zero_point != 0:
@@ -309,15 +326,18 @@ def _left_shift_fits(bound: np.ndarray, shift: np.ndarray) -> np.ndarray:
 
 def _check_fc_arithmetic(fc: FullyConnected, input_scale: float, name: str) -> None:
     """A FULLY_CONNECTED's integers are the ones its scales give, and its accumulator and left
-    shift fit int32 for every int8 input (``|x - zero_point| <= 255``; C accumulates ``x * w`` on
-    the folded bias)."""
+    shift fit int32 for every input (``|x - zero_point| <= 255`` for int8; C accumulates ``x * w``
+    on the folded bias; ``|x| <= 32768`` for a symmetric int16 input, whose 16x8 products every
+    backend also sums in int32, TFLite Micro's 16x8 FC with an int32 bias included)."""
     _check_fc_multipliers(fc, input_scale, name)
     row_abs = np.abs(fc.weight.astype(np.int64)).sum(axis=1)
     bound = np.maximum(
-        255 * row_abs + np.abs(fc.bias.astype(np.int64)), 128 * row_abs + np.abs(fc.folded_bias.astype(np.int64))
+        fc.input_bound * row_abs + np.abs(fc.bias.astype(np.int64)),
+        128 * row_abs + np.abs(fc.folded_bias.astype(np.int64)),
     )
     if np.any(bound > INT32_MAX):
-        _fail(f"{name}: the accumulator can overflow int32 (weights or bias too large)")
+        what = "an int16 input's" if fc.input_bits == 16 else "the"
+        _fail(f"{name}: {what} accumulator can overflow int32 (weights, bias or input width too large)")
     if not np.all(_left_shift_fits(bound, fc.shift)):
         _fail(f"{name}: its scales give a requantization that overflows int32 for some inputs")
 
@@ -349,6 +369,7 @@ class ElmanCellQ:
     """
 
     CELL: ClassVar[CellType] = CellType.RNN
+    X_FCS: ClassVar[tuple[str, ...]] = ("x_fc",)  # the FCs that read the layer's input
     RESCALE_INPUT_BOUNDS: ClassVar[dict[str, int]] = {"to_hidden": Q15_ONE}  # the Q0.15 tanh or int16 sum
     x_fc: FullyConnected
     h_fc: FullyConnected
@@ -372,7 +393,7 @@ class ElmanCellQ:
 
     def check(self, layer: RecurrentLayer) -> None:
         h, i = layer.hidden_size, layer.input_size
-        _gate_fc(self.x_fc, "x_fc", h, i, layer.input_q)
+        _gate_fc(self.x_fc, "x_fc", h, i, layer.input_q, layer.input_bits)
         _gate_fc(self.h_fc, "h_fc", h, h, layer.hidden_q)
         if self.relu:
             if self.x_fc.output_scale != self.h_fc.output_scale:
@@ -398,6 +419,7 @@ class GRUCellQ:
     """
 
     CELL: ClassVar[CellType] = CellType.GRU
+    X_FCS: ClassVar[tuple[str, ...]] = ("x_r", "x_z", "x_n")
     #: r * h_n and the gate products multiply two int16 values; to_hidden reads the Q0.15 state.
     RESCALE_INPUT_BOUNDS: ClassVar[dict[str, int]] = {
         "reset_mul": Q15_ONE * Q15_ONE,
@@ -426,7 +448,7 @@ class GRUCellQ:
     def check(self, layer: RecurrentLayer) -> None:
         h, i = layer.hidden_size, layer.input_size
         for name in ("x_r", "x_z", "x_n"):
-            _gate_fc(getattr(self, name), name, h, i, layer.input_q)
+            _gate_fc(getattr(self, name), name, h, i, layer.input_q, layer.input_bits)
         for name in ("h_r", "h_z", "h_n"):
             _gate_fc(getattr(self, name), name, h, h, layer.hidden_q)
         for name in ("x_r", "x_z", "x_n", "h_r", "h_z"):
@@ -449,6 +471,7 @@ class LSTMCellQ:
     """
 
     CELL: ClassVar[CellType] = CellType.LSTM
+    X_FCS: ClassVar[tuple[str, ...]] = ("x_i", "x_f", "x_g", "x_o")
     #: f * c, i * g and o * tanh(c) each multiply two int16 values.
     RESCALE_INPUT_BOUNDS: ClassVar[dict[str, int]] = {
         "forget_mul": Q15_ONE * Q15_ONE,
@@ -517,7 +540,7 @@ class LSTMCellQ:
     def check(self, layer: RecurrentLayer) -> None:
         h, i = layer.hidden_size, layer.input_size
         for gate in "ifgo":
-            _gate_fc(getattr(self, f"x_{gate}"), f"x_{gate}", h, i, layer.input_q)
+            _gate_fc(getattr(self, f"x_{gate}"), f"x_{gate}", h, i, layer.input_q, layer.input_bits)
             _gate_fc(getattr(self, f"h_{gate}"), f"h_{gate}", h, h, layer.hidden_q)
             _q312(getattr(self, f"x_{gate}"), f"x_{gate}")
             _q312(getattr(self, f"h_{gate}"), f"h_{gate}")
@@ -570,6 +593,13 @@ class RecurrentLayer:
     @property
     def bidirectional(self) -> bool:
         return len(self.directions) == 2
+
+    @property
+    def input_bits(self) -> int:
+        """Bits of the layer's input: 8, or 16 (symmetric) when its input FCs are 16x8 (the first
+        layer of a model quantized with a 16-bit input); each cell's check holds every input FC to it."""
+        quant = self.directions[0].quant
+        return getattr(quant, quant.X_FCS[0]).input_bits
 
 
 @dataclass(frozen=True, eq=False)
@@ -691,6 +721,10 @@ class QuantizedRNN:
                 _fail(f"layer {k} input size or directions disagree with the config")
             if k > 0 and layer.input_q != self.layers[k - 1].hidden_q:
                 _fail(f"layer {k} input quantization differs from layer {k - 1}'s hidden quantization")
+            if k > 0 and layer.input_bits != 8:
+                _fail(f"layer {k} reads the int8 hidden values of layer {k - 1}, not int{layer.input_bits}")
+        if cfg.uses_tokens and self.input_bits != 8:
+            _fail("a token model's input is its int8 embedding table, not int16")
         if cfg.head_activation not in (Activation.NONE, Activation.RELU, Activation.TANH):
             _fail(f"an int8 model has no {cfg.head_activation.value} before the head (ReLU, tanh or none)")
         if (self.head_tanh is not None) != (cfg.head_activation is Activation.TANH):
@@ -715,6 +749,8 @@ class QuantizedRNN:
             head_in = self.head_input_q
             if self.head.fc.input_zero_point != head_in.zero_point:
                 _fail("head input zero point differs from its input's (the last layer's hidden or the tanh's)")
+            if self.head.fc.input_bits != 8:
+                _fail("the head reads int8 values")
             _check_fc_arithmetic(self.head.fc, head_in.scale, "head")
         if (self.input_mean is None) != (self.input_std is None):
             _fail("input_mean and input_std come together")
@@ -734,6 +770,12 @@ class QuantizedRNN:
     @property
     def input_q(self) -> QParams:
         return self.layers[0].input_q
+
+    @property
+    def input_bits(self) -> int:
+        """Bits of the model's integer input: 16 (symmetric, zero point 0) for a 16-bit first-layer
+        input (docs/input_bits.md), else 8."""
+        return self.layers[0].input_bits
 
     @property
     def head_input_q(self) -> QParams:

@@ -904,7 +904,8 @@ def _demo(
     rows = [["float32 (numpy)", f"{100 * float_metric.value:.2f}%", 4 * config.params, ""]]
     side_by_side: list[list[Any]] = []
     shown = [0, 1, 2]
-    inputs = [model.input_q.quantize((test.sequences[i] - model.input_mean) / model.input_std) for i in shown]
+    norm = [(test.sequences[i] - model.input_mean) / model.input_std for i in shown]
+    inputs = [model.input_q.quantize(x, model.input_bits) for x in norm]
     reference_outputs = [Stream(model).run_int8(x)[-1] for x in inputs]
     int8_metric = None
     for backend in backends:

@@ -90,7 +90,11 @@ def describe_model(model: QuantizedRNN) -> dict[str, Any]:
         fcs = [v for d in layer.directions for v in vars(d.quant).values() if isinstance(v, FullyConnected)]
         entry["weight_bytes"] = sum(_fc_bytes(fc) for fc in fcs)
         quant: dict[str, Any] = {
-            "input": {"scale": layer.input_q.scale, "zero_point": layer.input_q.zero_point},
+            "input": {
+                "scale": layer.input_q.scale,
+                "zero_point": layer.input_q.zero_point,
+                "dtype": f"int{layer.input_bits}",
+            },
             "hidden": {"scale": layer.hidden_q.scale, "zero_point": layer.hidden_q.zero_point},
             "weight_scale_range": [
                 min(float(fc.weight_scale.min()) for fc in fcs),

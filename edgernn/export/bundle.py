@@ -30,6 +30,7 @@ import onnx
 
 from edgernn import __version__
 from edgernn.engine import streams
+from edgernn.errors import UnsupportedModelError
 from edgernn.export import ExportOptions, ExportResult
 from edgernn.export import onnx as onnx_export
 from edgernn.export import tflite as tflite_export
@@ -73,10 +74,16 @@ def _onnx_files(model: QuantizedRNN, root: Path, prefix: str) -> list[dict[str, 
     return entries
 
 
-def _tflite_files(model: QuantizedRNN, root: Path, prefix: str) -> tuple[list[dict[str, Any]], list[str]]:
+def _tflite_files(
+    model: QuantizedRNN, root: Path, prefix: str, unavailable: dict[str, str]
+) -> tuple[list[dict[str, Any]], list[str]]:
     entries, notes = [], []
     for precision in tflite_export.PRECISIONS:
-        t = tflite_export.build(model, precision)
+        try:
+            t = tflite_export.build(model, precision)
+        except UnsupportedModelError as exc:  # e.g. an int16-input LSTM: TFLite's fused LSTM takes int8 only
+            unavailable[f"tflite {precision}"] = str(exc)
+            continue
         rel = Path("tflite") / f"{prefix}.{precision}.tflite"
         _write(root / rel, t.data)
         entries.append(
@@ -150,7 +157,7 @@ def _assemble(
             "TFLite exports are streaming step models; a bidirectional or mean-over-time model cannot stream"
         )
     else:
-        tfl, notes = _tflite_files(model, root, prefix)
+        tfl, notes = _tflite_files(model, root, prefix, unavailable)
         files += tfl
         report += notes
     try:
@@ -179,7 +186,11 @@ def _manifest(model: QuantizedRNN, files: list[dict[str, Any]], unavailable: dic
         "edgernn_version": __version__,
         "model_sha256": model.sha256,
         "config": cfg.to_json(),
-        "input_quantization": {"scale": model.input_q.scale, "zero_point": model.input_q.zero_point},
+        "input_quantization": {
+            "scale": model.input_q.scale,
+            "zero_point": model.input_q.zero_point,
+            "dtype": f"int{model.input_bits}",  # int16: a 16-bit model input (docs/input_bits.md)
+        },
         "output_quantization": {
             "scale": model.output_q.scale,
             "zero_point": model.output_q.zero_point,

@@ -42,6 +42,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import math
 import os
 import re
 import struct
@@ -71,8 +72,17 @@ _KIND_DTYPES = {
     KIND_INT8: np.dtype("i1"),
     KIND_INT32: np.dtype("<i4"),
     KIND_FLOAT32: np.dtype("<f4"),
-    KIND_INT16: np.dtype("<i2"),  # the outputs of an int16 head (edgernn.ir.Dense)
+    KIND_INT16: np.dtype("<i2"),  # the outputs of an int16 head (edgernn.ir.Dense), a 16-bit input
 }
+
+
+def input_kind(model: QuantizedRNN, float_path: bool) -> int:
+    """The value kind of the export's inputs: token ids (int32), float32, int8, or int16 for a 16-bit input."""
+    if model.config.uses_tokens:
+        return KIND_INT32
+    if float_path:
+        return KIND_FLOAT32
+    return KIND_INT16 if model.input_bits == 16 else KIND_INT8
 
 
 def output_kind(model: QuantizedRNN, float_path: bool) -> int:
@@ -457,6 +467,8 @@ class _Arrays:
             2: "2 /* bias doubled: the kernel doubles the input */",
             3: "3 /* bound proven; no weight is -128 */",
         }[bounded_field(p)]
+        if fcs[0].input_bits == 16:  # layer 0's x_fc of a 16-bit-input model (pack_fc proves nothing for it)
+            bounded = "ERNN_FC_INPUT_S16 /* int16 input: a 16x8 layer */"
         return (
             "{" + ", ".join(parts) + f", {p.in_features}, {p.out_features}, {p.output_zero_point}, "
             f"{packing}, {p.group_rows}, {bounded}}}"
@@ -616,8 +628,9 @@ def _macros(model: QuantizedRNN, float_path: bool, b: Budget) -> list[tuple[str,
             "1" if cfg.output_mode is OutputMode.LAST else "0",
             "1: many-to-one (answer after the last step)",
         ),
-        ("INPUT_SCALE", _c_float(model.input_q.scale), "int8 input quantization scale"),
-        ("INPUT_ZERO_POINT", str(model.input_q.zero_point), "int8 input zero point"),
+        ("INPUT_BITS", str(model.input_bits), "8: int8 inputs; 16: int16 (a regression model's 16-bit input)"),
+        ("INPUT_SCALE", _c_float(model.input_q.scale), f"int{model.input_bits} input quantization scale"),
+        ("INPUT_ZERO_POINT", str(model.input_q.zero_point), f"int{model.input_bits} input zero point"),
         ("OUTPUT_BITS", str(model.output_bits), "8: int8 outputs; 16: int16 (a regression head)"),
         ("OUTPUT_SCALE", _c_float(out_q.scale), f"int{model.output_bits} output quantization scale"),
         ("OUTPUT_ZERO_POINT", str(out_q.zero_point), f"int{model.output_bits} output zero point"),
@@ -650,6 +663,8 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
     tokens = cfg.uses_tokens
     value_ctype = "float" if float_path else "int8_t"
     int16_head = output_kind(model, float_path) == KIND_INT16
+    int16_input = input_kind(model, float_path) == KIND_INT16
+    in_value = "int16_t" if int16_input else value_ctype  # the features' C type
     sfx = "_f32" if float_path else ""
     compiler, flags, _ = target_toolchain(options.target)
     mode = runtime_mode(options)
@@ -699,16 +714,25 @@ def render(model: QuantizedRNN, options: ExportOptions = ExportOptions()) -> dic
         # the runtime's functions for the outputs: ernn_model_s8_step_s16 etc. for an int16 head
         "api_sfx": "_s16" if int16_head else "",
         "int16_head": int16_head,
-        "in_ctype": "int32_t" if tokens else value_ctype,
-        "step_in_decl": "int32_t token" if tokens else f"const {value_ctype} *x",
+        # ... and ernn_model_s8_step_x16 etc. for a 16-bit input (no token argument)
+        "api_in": "_x16" if int16_input else "",
+        "int16_input": int16_input,
+        "input_bits": model.input_bits,
+        "in_ctype": "int32_t" if tokens else in_value,
+        "step_in_decl": "int32_t token" if tokens else f"const {in_value} *x",
         "step_in_doc": "one token id"
         if tokens
-        else f"{prefix.upper()}_INPUT_SIZE {'float' if float_path else 'int8'} features",
-        "run_in_decl": "const int32_t *tokens" if tokens else f"const {value_ctype} *xs",
-        "run_args": "NULL, tokens" if tokens else "xs, NULL",
-        "input_kind": KIND_INT32 if tokens else (KIND_FLOAT32 if float_path else KIND_INT8),
+        else f"{prefix.upper()}_INPUT_SIZE {'float' if float_path else f'int{model.input_bits}'} features",
+        "run_in_decl": "const int32_t *tokens" if tokens else f"const {in_value} *xs",
+        "run_args": "NULL, tokens" if tokens else ("xs" if int16_input else "xs, NULL"),
+        "input_kind": input_kind(model, float_path),
         "output_kind": output_kind(model, float_path),
-        "read_in": "read_int32" if tokens else ("read_float32" if float_path else "read_int8"),
+        "read_in": {
+            KIND_INT32: "read_int32",
+            KIND_FLOAT32: "read_float32",
+            KIND_INT8: "read_int8",
+            KIND_INT16: "read_int16",
+        }[input_kind(model, float_path)],
         "read_out": {KIND_FLOAT32: "read_float32", KIND_INT8: "read_int8", KIND_INT16: "read_int16"}[
             output_kind(model, float_path)
         ],
@@ -840,6 +864,18 @@ def _scale_split(scale: float) -> tuple[float, float]:
     return float(hi), float(lo)
 
 
+def _scale_mantissa(scale: float) -> tuple[int, int]:
+    """``scale`` (float32) as ``mantissa * 2**exponent`` with a 24-bit integer mantissa: the int16 quantize
+    helper divides by it exactly in integers (a 16-bit input's quotient needs more than _scale_split's 12 bits)."""
+    bits = int(np.array([np.float32(scale)]).view(np.uint32)[0])
+    biased = (bits >> 23) & 0xFF
+    if biased == 0:  # subnormal: no calibrated scale is that small
+        raise UnsupportedModelError(f"input scale {scale!r} is too small for the C quantize helper")
+    mantissa, exponent = (bits & 0x7FFFFF) | 0x800000, biased - 150
+    assert math.ldexp(mantissa, exponent) == float(np.float32(scale))
+    return mantissa, exponent
+
+
 @dataclass(frozen=True)
 class BuildRules:
     """What the generated Makefile needs to build (and run) the selftest for one target."""
@@ -876,6 +912,7 @@ def _compose_context(model: QuantizedRNN, options: ExportOptions, float_path: bo
     """Template values of the composing features: runtime mode and version, helpers, build rules."""
     major, minor = runtime_version()
     scale_hi, scale_lo = _scale_split(model.input_q.scale)
+    mantissa, exponent = _scale_mantissa(model.input_q.scale)
     names = model.class_names
     return {
         "runtime_mode": runtime_mode(options),
@@ -886,6 +923,8 @@ def _compose_context(model: QuantizedRNN, options: ExportOptions, float_path: bo
         "dequantize_helper": not float_path,
         "scale_hi": _c_float(scale_hi),
         "scale_lo": _c_float(scale_lo),
+        "scale_mantissa": mantissa,
+        "scale_exponent": exponent,
         "class_names": [c_string(n) for n in names] if names else None,
         "rules": build_rules(options.target),
     }
@@ -996,13 +1035,15 @@ def _default_sequences(model: QuantizedRNN) -> list[np.ndarray]:
         seqs = [rng.integers(0, cfg.vocab_size, size=n) for n in lengths]
         seqs[0][:2] = [0, cfg.vocab_size - 1]
         return seqs
-    seqs = [rng.integers(-128, 128, size=(n, cfg.input_size)).astype(np.int8) for n in lengths]
-    seqs[0][:4] = np.array([[-128], [127], [-128], [127]], dtype=np.int8)
+    lo, hi, dtype = (-32768, 32767, np.int16) if model.input_bits == 16 else (-128, 127, np.int8)
+    seqs = [rng.integers(lo, hi + 1, size=(n, cfg.input_size)).astype(dtype) for n in lengths]
+    seqs[0][:4] = np.array([[lo], [hi], [lo], [hi]], dtype=dtype)
     return seqs
 
 
 def _vector_inputs(model: QuantizedRNN, seq: npt.ArrayLike) -> np.ndarray:
-    """One test-vector sequence checked: int8 features ``(T, F)`` or token ids ``(T,)`` in the vocabulary."""
+    """One test-vector sequence checked: int8 (int16 for a 16-bit input) features ``(T, F)`` or token ids
+    ``(T,)`` in the vocabulary."""
     cfg = model.config
     arr = np.asarray(seq)
     width = "(T,)" if cfg.uses_tokens else f"(T, {cfg.input_size})"
@@ -1011,9 +1052,11 @@ def _vector_inputs(model: QuantizedRNN, seq: npt.ArrayLike) -> np.ndarray:
     if len(arr) == 0:
         raise InputDataError("a test-vector sequence has no time steps", "pass at least one step")
     if not cfg.uses_tokens:
-        if arr.dtype != np.int8:
+        want = np.dtype(np.int16 if model.input_bits == 16 else np.int8)
+        if arr.dtype != want:
             raise InputDataError(
-                f"test-vector inputs have dtype {arr.dtype}, expected int8", "quantize with model.input_q"
+                f"test-vector inputs have dtype {arr.dtype}, expected {want}",
+                f"quantize with model.input_q.quantize(x, {model.input_bits})",
             )
         return arr
     if arr.dtype.kind not in "iu":
@@ -1034,7 +1077,7 @@ def encode_test_vectors(
     cfg = model.config
     if len(sequences_int8) == 0:
         raise InputDataError("no sequences to write")
-    in_kind = KIND_INT32 if cfg.uses_tokens else (KIND_FLOAT32 if float_path else KIND_INT8)
+    in_kind = input_kind(model, float_path)
     out_kind = output_kind(model, float_path)
     # The integer reference is the specification the C must match; --float exports are checked
     # against the numpy float model on the same inputs, dequantized to the normalized domain.

@@ -138,7 +138,12 @@ def pack_fc(fcs: Sequence[FullyConnected], k: int, *, gate_blocks: bool, doubled
         per_row_s[hi : lo + stride] = fc.shift[0]
         uniform = uniform and len(set(zip(fc.multiplier.tolist(), fc.shift.tolist()))) == 1
         bound[lo:hi] = accumulator_bound(fc.weight, fc.folded_bias)
-    bounded = short_requantization_exact(bound, per_row_s) and (fcs[0].output_bits == 8 or zero_point == 0)
+    # The proof is for int8 inputs; a 16x8 layer (a 16-bit model input) takes the general form in C.
+    bounded = (
+        short_requantization_exact(bound, per_row_s)
+        and (fcs[0].output_bits == 8 or zero_point == 0)
+        and fcs[0].input_bits == 8
+    )
     packed = weight.reshape(rows // 4, 4, cols // k, k).transpose(0, 2, 1, 3).reshape(-1)
     if uniform:
         multiplier, shift, group_rows = per_row_m[::stride].copy(), per_row_s[::stride].copy(), stride

@@ -222,7 +222,7 @@ class _Int8Cell:
     b: _Builder
     layer: RecurrentLayer
     prefix: str
-    x8: str  # int8 input, quantized with layer.input_q
+    x8: str  # int8 input, quantized with layer.input_q (int16 for a 16-bit model input)
 
     def fc16(self, x_float: str, fc: FullyConnected, name: str, input_scale: float) -> str:
         """The reference's int8 FULLY_CONNECTED with int16 output, as DQ -> MatMul -> Add -> Q."""
@@ -230,12 +230,17 @@ class _Int8Cell:
         scales = np.asarray(fc.weight_scale, dtype=np.float32)
         per_tensor = len(set(scales.tolist())) == 1
         w_scale: np.ndarray | float = float(scales[0]) if per_tensor else scales
+        # A 16x8 FC (a 16-bit model input) multiplies W (out, in) by x transposed: with the DQ weight as MatMul's
+        # second input and a non-int8 activation, ONNX Runtime rewrites DQ -> MatMul into MatMulNBits, which by
+        # default quantizes the activation to 8 bits (its accuracy level 4) and gives the int16 input back its
+        # int8 rounding; as the first input it stays a float MatMul of the dequantized values.
+        wide = fc.input_bits == 16
         wt = b.quantized_const(
             f"{name}/weight",
-            np.ascontiguousarray(fc.weight.T),
+            np.ascontiguousarray(fc.weight if wide else fc.weight.T),
             w_scale,
             0 if per_tensor else np.zeros_like(fc.bias, np.int8),
-            None if per_tensor else 1,
+            None if per_tensor else (0 if wide else 1),
         )
         bias_scale = fc.bias_scale(input_scale)
         bias = b.quantized_const(
@@ -245,7 +250,12 @@ class _Int8Cell:
             0 if per_tensor else np.zeros_like(fc.bias),
             None if per_tensor else 0,
         )
-        mm = b.node("MatMul", [x_float, b.dequantize(wt)], f"{name}/matmul")
+        if wide:
+            x_t = b.node("Transpose", [x_float], f"{name}/x_t", perm=[1, 0])
+            mm_t = b.node("MatMul", [b.dequantize(wt), x_t], f"{name}/matmul_t")
+            mm = b.node("Transpose", [mm_t], f"{name}/matmul", perm=[1, 0])
+        else:
+            mm = b.node("MatMul", [x_float, b.dequantize(wt)], f"{name}/matmul")
         acc = b.node("Add", [mm, b.dequantize(bias)], f"{name}/acc")
         if fc.output_bits == 16:
             return b.quantize(acc, name, fc.output_scale, 0, np.int16)
@@ -491,7 +501,7 @@ class _ExactCell:
     b: _Builder
     layer: RecurrentLayer
     prefix: str
-    x8: str  # int8 input
+    x8: str  # int8 input (int16 for a 16-bit model input: layer.input_bits)
 
     def fc(self, x8: str, fcs: Sequence[FullyConnected], name: str, sizes: Sequence[int] | None = None) -> list[str]:
         """FULLY_CONNECTEDs sharing their int8 input as one MatMulInteger (rows concatenated),
@@ -500,16 +510,25 @@ class _ExactCell:
         lo, hi = fcs[0].output_range
         assert all(f.output_range == (lo, hi) and f.input_zero_point == fcs[0].input_zero_point for f in fcs)
         weight = np.concatenate([f.weight for f in fcs], axis=0)
-        acc32 = b.node(
-            "MatMulInteger",
-            [
-                x8,
-                c(f"{name}/weight", np.ascontiguousarray(weight.T)),
-                c(f"int8_{fcs[0].input_zero_point}", np.int8(fcs[0].input_zero_point)),
-            ],
-            f"{name}/matmul",
-        )
-        acc = b.node("Cast", [acc32], f"{name}/acc64", to=TensorProto.INT64)
+        if fcs[0].input_bits == 16:
+            # MatMulInteger takes 8-bit operands only: a 16-bit input (zero point 0) is an int64 MatMul,
+            # exact, and equal to the int32 sum every other backend computes (the IR bounds it in int32).
+            acc = b.node(
+                "MatMul",
+                [self.widen(x8), c(f"{name}/weight64", np.ascontiguousarray(weight.T).astype(np.int64))],
+                f"{name}/acc64",
+            )
+        else:
+            acc32 = b.node(
+                "MatMulInteger",
+                [
+                    x8,
+                    c(f"{name}/weight", np.ascontiguousarray(weight.T)),
+                    c(f"int8_{fcs[0].input_zero_point}", np.int8(fcs[0].input_zero_point)),
+                ],
+                f"{name}/matmul",
+            )
+            acc = b.node("Cast", [acc32], f"{name}/acc64", to=TensorProto.INT64)
         biased = b.node(
             "Add", [acc, c(f"{name}/bias", np.concatenate([f.bias for f in fcs]).astype(np.int64))], f"{name}/acc"
         )
@@ -852,6 +871,19 @@ def _rename(b: _Builder, source: str, target: str) -> str:
     return target
 
 
+def _elem_of_bits(bits: int) -> int:
+    return TensorProto.INT16 if bits == 16 else TensorProto.INT8
+
+
+def _input_elem(model: QuantizedRNN, integer: bool) -> int:
+    """The element type of the float-feature input ``x``: int8, int16 (a 16-bit input) or float."""
+    return _elem_of_bits(model.input_bits) if integer else TensorProto.FLOAT
+
+
+def _input_dtype(model: QuantizedRNN) -> type:
+    return np.int16 if model.input_bits == 16 else np.int8
+
+
 def _step_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProto, _GraphSpec]:
     integer, qdq = precision != "float32", precision == "int8-qdq"
     cfg = model.config
@@ -866,11 +898,11 @@ def _step_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProto, _
         table = model.embedding.table if integer else model.embedding.weight
         x = b.node("Gather", [b.const("embedding/table", table), "tokens"], "embedding/out")
     else:
-        spec.add("input", "x", act_elem, [1, cfg.input_size], "x", None, first_q)
+        spec.add("input", "x", _input_elem(model, integer), [1, cfg.input_size], "x", None, first_q)
         b._names.add("x")
         x = "x"
     if qdq:
-        _register_state_quant(b, x, first_q, np.int8)
+        _register_state_quant(b, x, first_q, _input_dtype(model))
     state_out: list[tuple[str, str, str, int, Any, int]] = []
     second_elem = TensorProto.INT16 if integer else TensorProto.FLOAT
     for k, layer in enumerate(model.layers):
@@ -935,7 +967,7 @@ def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x
     state = [h_in] if second is None else [h_in, c_in]
     if qdq:
         _register_state_quant(b, h_in, hq, np.int8)
-        _register_state_quant(b, x_in, layer.input_q, np.int8)
+        _register_state_quant(b, x_in, layer.input_q, np.int16 if layer.input_bits == 16 else np.int8)
         if second is not None:
             assert second.quant is not None
             _register_state_quant(b, c_in, second.quant, np.int16)
@@ -954,7 +986,7 @@ def _scan_layer_int8(b: _Builder, model: QuantizedRNN, k: int, direction: int, x
     body_graph = helper.make_graph(
         body.nodes,
         f"{prefix}_step",
-        [*state_vi, _value_info(x_in, TensorProto.INT8, [1, layer.input_size])],
+        [*state_vi, _value_info(x_in, _elem_of_bits(layer.input_bits), [1, layer.input_size])],
         out_vi,
     )
     zero_h = b.const(f"{prefix}/h_zero", np.full((1, layer.hidden_size), hq.zero_point, dtype=np.int8))
@@ -980,7 +1012,6 @@ def _sequence_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProt
     cfg = model.config
     b = _Builder()
     spec = _GraphSpec(integer)
-    act_elem = TensorProto.INT8 if integer else TensorProto.FLOAT
     first_q = model.input_q
     if cfg.uses_tokens:
         assert model.embedding is not None
@@ -989,11 +1020,11 @@ def _sequence_graph(model: QuantizedRNN, precision: str) -> tuple[onnx.GraphProt
         table = model.embedding.table if integer else model.embedding.weight
         x = b.node("Gather", [b.const("embedding/table", table), "tokens"], "embedding/out")
     else:
-        spec.add("input", "x", act_elem, ["T", 1, cfg.input_size], "x", None, first_q)
+        spec.add("input", "x", _input_elem(model, integer), ["T", 1, cfg.input_size], "x", None, first_q)
         b._names.add("x")
         x = "x"
     if qdq:
-        _register_state_quant(b, x, first_q, np.int8)
+        _register_state_quant(b, x, first_q, _input_dtype(model))
     last_hidden: list[str] = []
     for k, layer in enumerate(model.layers):
         if integer:
@@ -1109,6 +1140,7 @@ def _metadata(
         "output_scale": "" if precision != "int8" else repr(model.output_q.scale),
         "output_zero_point": "" if precision != "int8" else str(model.output_q.zero_point),
         "output_dtype": "" if precision != "int8" else f"int{model.output_bits}",
+        "input_dtype": "" if precision != "int8" else f"int{model.input_bits}",
         "input_normalization": None
         if model.input_mean is None
         else {"mean": model.input_mean.tolist(), "std": model.input_std.tolist()},  # type: ignore[union-attr]

@@ -376,7 +376,10 @@ class _Int8Layer:
         return f"l{self.index}"
 
     def widen(self, t8: int, q: QParams, name: str, shape: Sequence[int]) -> int:
-        """int8 (q) -> int16 at the same scale with zero point 0: exactly ``x - zero_point``."""
+        """int8 (q) -> int16 at the same scale with zero point 0: exactly ``x - zero_point``. A tensor
+        that is int16 already (a 16-bit model input, zero point 0) is the 16x8 FCs' input itself."""
+        if self.g.tensors[t8].type == _T.INT16:
+            return t8
         out = self.g.tensor(name, shape, _T.INT16, _per_tensor(q.scale))
         self.check.expect(f"{name} (QUANTIZE)", quantize_multiplier(1.0), tflite_multiplier(q.scale, 1.0, q.scale))
         return self.g.quantize(t8, out)
@@ -713,6 +716,22 @@ def _require_streamable(model: QuantizedRNN) -> None:
         )
 
 
+def _require_int8_input_free(model: QuantizedRNN, exact: bool) -> None:
+    """Refuse the int16-input models TFLite cannot run as the reference does (docs/input_bits.md): the
+    fused LSTM takes int8 input only (its 16x8 variant also makes the hidden state int16), and the
+    LiteRT-exact variant has no 16x8 FC."""
+    if exact:
+        raise UnsupportedModelError(
+            "the LiteRT-exact TFLite variant has no int16 model input",
+            "quantize with `--input-bits 8` for it, or export the default variant",
+        )
+    if model.config.cell is CellType.LSTM:
+        raise UnsupportedModelError(
+            "TFLite's fused LSTM takes int8 input only; this model's input is int16",
+            "quantize with `--input-bits 8` for a TFLite LSTM, or export it as C or ONNX",
+        )
+
+
 def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
     """The TFLite step model of ``model`` (``precision`` ``"int8"`` or ``"float32"``)."""
     if precision not in ALL_PRECISIONS:
@@ -731,6 +750,8 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
     inputs: list[TensorInfo] = []
     outputs: list[TensorInfo] = []
     first_q = model.layers[0].input_q
+    if integer and model.input_bits == 16:
+        _require_int8_input_free(model, exact is not None)
 
     def info(index: int, role: str, layer: int | None, q: QParams | tuple[float, int] | None) -> TensorInfo:
         t = g.tensors[index]
@@ -765,7 +786,8 @@ def build(model: QuantizedRNN, precision: str = "int8") -> TFLiteModel:
         layer_in = g.gather(x, tokens, g.tensor("embedding/out", emb_shape, act_type, quant))
     else:
         quant = _per_tensor(first_q.scale, first_q.zero_point) if integer else None
-        layer_in = g.tensor("x", x_shape, act_type, quant)
+        x_type = _T.INT16 if integer and model.input_bits == 16 else act_type  # the 16x8 FCs read it directly
+        layer_in = g.tensor("x", x_shape, x_type, quant)
         inputs.append(info(layer_in, "x", None, first_q))
 
     state_inputs: list[TensorInfo] = []
@@ -903,7 +925,11 @@ def _metadata(
         if precision == "int8-exact" and cfg.cell is CellType.LSTM  # not the fused LSTM op's layout
         else "batch 1; x (1, F) or (1, 1, F) for LSTM, token ids int32 (1,); y (1, out) or (1, 1, H)",
         "state": _state_doc(model, precision) if not lstm_state else "variable tensors of each LSTM op",
-        "input_quantization": {"scale": model.input_q.scale, "zero_point": model.input_q.zero_point},
+        "input_quantization": {
+            "scale": model.input_q.scale,
+            "zero_point": model.input_q.zero_point,
+            "dtype": f"int{model.input_bits}",  # int16: a 16-bit model input (docs/input_bits.md)
+        },
         "output_quantization": {
             "scale": model.output_q.scale,
             "zero_point": model.output_q.zero_point,

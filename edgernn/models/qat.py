@@ -9,7 +9,7 @@ estimators: rounding passes gradients unchanged, a clamp passes none outside its
   ``input_scale * weight_scale``;
 * activations entering a layer (the input, every hidden state the next layer, the recurrent FC
   and the head read) and the head's output: asymmetric int8 at the quantizer's scales (a
-  regression head's output: symmetric int16, as the quantizer makes it);
+  regression head's output and a 16-bit model input: symmetric int16, as the quantizer makes them);
 * gate pre-activations: int16 Q3.12 (the two FC outputs are each rounded, then added with
   saturation to [-8, 8)); sigmoid/tanh outputs and every gate product: int16 Q0.15;
 * GRU: ``r * (W_hn h + b_hn)`` from the int16 ``h_n`` at its own scale, rounded to Q3.12; the
@@ -47,6 +47,7 @@ from edgernn.quant.quantizer import (
     QuantizeOptions,
     cell_scale_power,
     gru_reset_hidden_scale,
+    input_qparams,
     output_qparams,
     qparams_from_range,
 )
@@ -156,6 +157,7 @@ class ActivationQuant:
     reset_hidden_scale: tuple[float, ...]  # GRU: the int16 scale of W_hn h + b_hn, per layer
     output_q: QParams | None  # the head's output
     output_bits: int = 8  # 16: a regression head's symmetric int16 output (QuantizeOptions.head_output_bits)
+    input_bits: int = 8  # 16: a symmetric int16 model input (QuantizeOptions.input_bits)
 
     @classmethod
     def of(cls, model: QuantizedRNN) -> ActivationQuant:
@@ -172,6 +174,7 @@ class ActivationQuant:
             reset_hidden_scale=tuple(hn_scales),
             output_q=None if model.head is None else model.head.output_q,
             output_bits=model.output_bits,
+            input_bits=model.input_bits,
         )
 
 
@@ -189,10 +192,10 @@ class _Observers:
         self.reset_hidden = [MinMaxObserver() for _ in range(num_layers)]
         self.head = make()
 
-    def result(self, cell: CellType, has_head: bool, head_bits: int = 8) -> ActivationQuant:
+    def result(self, cell: CellType, has_head: bool, head_bits: int = 8, input_bits: int = 8) -> ActivationQuant:
         """The quantizer's rules applied to the observed ranges."""
         return ActivationQuant(
-            input_q=qparams_from_range(*self.input.range()),
+            input_q=input_qparams(*self.input.range(), input_bits),
             hidden_q=tuple(qparams_from_range(*h.range()) for h in self.hidden),
             cell_scale_power=tuple(cell_scale_power(c.abs_max()) if cell is CellType.LSTM else 0 for c in self.cell),
             reset_hidden_scale=tuple(
@@ -200,6 +203,7 @@ class _Observers:
             ),
             output_q=output_qparams(*self.head.range(), head_bits) if has_head else None,
             output_bits=head_bits,
+            input_bits=input_bits,
         )
 
 
@@ -236,7 +240,7 @@ def fake_quant_forward(
         model._embed(x)  # the shape check and its error
         if observers is not None:
             _observe(observers.input, x, valid)
-        inp = x if quant is None else _act(x, quant.input_q)
+        inp = x if quant is None else _model_input(x, quant)
     in_scale = None if quant is None else quant.input_q.scale
     finals: list[torch.Tensor] = []
     for layer in range(cfg.num_layers):
@@ -265,6 +269,13 @@ def fake_quant_forward(
         if cfg.output_mode is OutputMode.LAST and cfg.bidirectional:
             observers.head.update(y.detach().numpy())
     return y
+
+
+def _model_input(x: torch.Tensor, quant: ActivationQuant) -> torch.Tensor:
+    """The quantized float features: int8 asymmetric, or symmetric int16 (``input_bits`` 16)."""
+    if quant.input_bits == 16:
+        return fake_quant(x, quant.input_q.scale, INT16_MIN, INT16_MAX)
+    return _act(x, quant.input_q)
 
 
 def _mean_over_time(out: torch.Tensor, valid: torch.Tensor, scale: float | None) -> torch.Tensor:
@@ -448,7 +459,8 @@ def calibrate_activations(
     for start in range(0, len(inputs), batch_size):
         x, lengths = _collate(inputs, np.arange(start, min(start + batch_size, len(inputs))))
         fake_quant_forward(model, x, lengths, None, options.per_channel_head, observers)
-    return observers.result(model.config.cell, model.head is not None, options.head_bits(model.config.task))
+    cfg = model.config
+    return observers.result(cfg.cell, model.head is not None, options.head_bits(cfg.task), options.input_bits_for(cfg))
 
 
 # ------------------------------------------------------------------------------ fine-tuning

@@ -42,6 +42,7 @@ from edgernn.export.c import (
     KIND_INT16,
     StateLayout,
     content_digest,
+    input_kind,
     output_kind,
     readout_code,
     render,
@@ -217,6 +218,8 @@ class _CompiledBackend(Backend):
         self.tokens = cfg.uses_tokens
         self.value_dtype = self.layout.hidden_dtype
         self.in_dtype = np.dtype(np.int32) if self.tokens else self.value_dtype
+        if input_kind(model, self.float_path) == KIND_INT16:  # a 16-bit input (the generated API takes int16_t)
+            self.in_dtype = np.dtype(np.int16)
         self.out_width = cfg.output_width
         # int8 or float32 like the hidden values; int16 for an int16 head (edgernn.ir.Dense)
         self.out_dtype = np.dtype(np.int16) if output_kind(model, self.float_path) == KIND_INT16 else self.value_dtype
@@ -366,8 +369,14 @@ class CBackend(_CompiledBackend):
 
     def fast_path(self) -> Any | None:
         module = None if fastpath_unavailable() else fastpath_module()
-        # The compiled stepper dequantizes int8 outputs by table: an int16 head takes the ctypes path.
-        if module is None or not streams(self.model.config) or self.out_dtype != self.value_dtype:
+        # The compiled stepper quantizes to int8 and dequantizes int8 outputs by table: an int16 head or a
+        # 16-bit input takes the ctypes path.
+        if (
+            module is None
+            or not streams(self.model.config)
+            or self.out_dtype != self.value_dtype
+            or self.in_dtype == np.dtype(np.int16)
+        ):
             return None
         m, cfg = self.model, self.model.config
         return module.Stepper(

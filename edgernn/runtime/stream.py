@@ -51,6 +51,8 @@ class InputAdapter:
         # an int16 head output (a regression head) by QParams.dequantize itself.
         self._dequantize_table = model.output_q.dequantize(np.arange(-128, 128)) if model.output_bits == 8 else None
         self.output_dtype = np.int16 if model.output_bits == 16 else np.int8
+        self.input_bits = model.input_bits
+        self.input_dtype = np.dtype(np.int16 if model.input_bits == 16 else np.int8)
 
     def features(self, x: npt.ArrayLike, time_axis: bool) -> Array:
         """Validate float features ``(F,)`` (or ``(T, F)``), normalize, and quantize if integer."""
@@ -65,7 +67,7 @@ class InputAdapter:
             raise InputDataError("input contains NaN or Inf", "clean or impute the input before streaming it")
         if self.model.input_mean is not None:
             arr = (arr - self.model.input_mean) / self.model.input_std
-        return self.model.input_q.quantize(arr) if self.integer else arr
+        return self.model.input_q.quantize(arr, self.input_bits) if self.integer else arr
 
     def tokens(self, x: npt.ArrayLike, time_axis: bool) -> Array:
         arr = np.asarray(x)
@@ -78,14 +80,18 @@ class InputAdapter:
         return arr.astype(np.int64)
 
     def quantized(self, xq: npt.ArrayLike, time_axis: bool) -> Array:
-        """Validate already-quantized int8 input (features) or token ids."""
+        """Validate already-quantized int8 input (int16 for a 16-bit input, ``model.input_bits``)
+        or token ids."""
         if self.config.uses_tokens:
             return self.tokens(xq, time_axis)
         arr = np.asarray(xq)
         want = (None, self.config.input_size) if time_axis else self._frame_shape
-        self._check_shape(arr, want, "int8 features")
-        if arr.dtype != np.int8:
-            raise InputDataError(f"quantized input has dtype {arr.dtype}, expected int8", "quantize with model.input_q")
+        self._check_shape(arr, want, f"{self.input_dtype} features")
+        if arr.dtype != self.input_dtype:
+            raise InputDataError(
+                f"quantized input has dtype {arr.dtype}, expected {self.input_dtype}",
+                f"quantize with model.input_q.quantize(x, {self.input_bits})",
+            )
         return arr
 
     def user_input(self, x: npt.ArrayLike, time_axis: bool) -> Array:
@@ -210,8 +216,9 @@ class Stream:
         return self.adapter.output(self._run(inputs))
 
     def step_int8(self, xq: npt.ArrayLike) -> npt.NDArray[np.int8] | npt.NDArray[np.int16]:
-        """One step on quantized int8 input (``model.input_q``); the integer output at ``model.output_q``:
-        int8, or int16 for an int16 head (``model.output_bits``)."""
+        """One step on quantized int8 input (``model.input_q``; int16 for a 16-bit input,
+        ``model.input_bits``); the integer output at ``model.output_q``: int8, or int16 for an int16
+        head (``model.output_bits``)."""
         self._require_integer()
         self._require_streamable()
         y, self._state = self.backend.step(self._current(), self.adapter.quantized(xq, time_axis=False))

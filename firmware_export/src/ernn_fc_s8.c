@@ -158,7 +158,7 @@ static int fc_params_ok(const ernn_fc_params *p)
     return p != NULL && p->weight != NULL && p->bias != NULL && p->multiplier != NULL && p->shift != NULL &&
            p->in_features > 0 && p->in_features <= ERNN_MAX_FC_IN_FEATURES && p->out_features > 0 &&
            (p->packing == 0 || (p->packing == ERNN_FC_PACK_K && p->group_rows >= 0 && p->group_rows % 4 == 0)) &&
-           (p->bounded != 2 || p->packing == 4);
+           (p->bounded != 2 || p->packing == 4) && p->bounded != ERNN_FC_INPUT_S16;
 }
 
 int32_t ernn_fc_s8_get_buffer_size(const ernn_fc_params *p)
@@ -444,6 +444,55 @@ int ernn_cell_fcs_fused(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, 
 #endif
 }
 #endif
+
+static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, const fc_into *y16, int8_t *y8, int16_t *buffer);
+
+/*
+ * The 16x8 layer (bounded ERNN_FC_INPUT_S16): y[o] = sat16(MBQM(bias[o] + sum_i weight[o][i] * x[i])), x int16 (zero point
+ * 0), in any packing (the weight's index as ernn_fc_params.packing says), portable C: only layer 0's input
+ * part of a 16-bit-input model runs it, a few inputs wide. The int32 accumulator is exact: the IR refuses a
+ * layer whose 32768 * sum|w| + |bias| leaves int32 (edgernn.ir._check_fc_arithmetic), and general_out
+ * saturates rather than overflow as for int8 layers. Rows are int16 gate pre-activations (zero point 0).
+ */
+static int fc_x16_ok(const ernn_fc_params *p)
+{
+    return p != NULL && p->bounded == ERNN_FC_INPUT_S16 && p->weight != NULL && p->bias != NULL &&
+           p->multiplier != NULL && p->shift != NULL && p->in_features > 0 &&
+           p->in_features <= ERNN_MAX_FC_IN_FEATURES && p->out_features > 0 && p->output_zero_point == 0 &&
+           (p->packing == 0 || (p->packing == ERNN_FC_PACK_K && p->group_rows >= 0 && p->group_rows % 4 == 0));
+}
+
+static void fc_x16(const ernn_fc_params *p, const int16_t *x, int16_t *y)
+{
+    const int32_t k = p->packing;
+    const int32_t column_chunks = k != 0 ? ernn_round_up(p->in_features, k) / k : 0;
+    for (int32_t o = 0; o < p->out_features; ++o) {
+        int32_t dot = 0;
+        for (int32_t i = 0; i < p->in_features; ++i) {
+            const size_t at = k == 0 ? (size_t)o * (size_t)p->in_features + (size_t)i
+                                     : ((size_t)(o / 4) * (size_t)column_chunks + (size_t)(i / k)) * 4u * (size_t)k +
+                                           (size_t)(o % 4) * (size_t)k + (size_t)(i % k);
+            dot += (int32_t)p->weight[at] * (int32_t)x[i];
+        }
+        const int32_t g = k != 0 && p->group_rows > 0 ? o / p->group_rows : o;
+        const ernn_rescale r = {p->multiplier[g], p->shift[g]};
+        y[o] = (int16_t)general_out(p->bias[o], dot, r, 0, INT16_MIN, INT16_MAX);
+    }
+}
+
+ernn_status ernn_cell_fcs_x16(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, const int16_t *x,
+                              const int8_t *h, int16_t *scratch, int32_t added_rows, int32_t rows,
+                              uint32_t activations)
+{
+    if (!fc_x16_ok(x_fc) || x == NULL || scratch == NULL) {
+        return ERNN_ARG_ERROR;
+    }
+    fc_x16(x_fc, x, scratch);
+    /* the recurrent part added to it (and activated) as ernn_cell_fcs does, through the core's kernels */
+    const fc_into into = {scratch, added_rows, scratch + x_fc->out_features, ernn_gate_stride(h_fc, h_fc->in_features),
+                          activations};
+    return into.gate_rows > 0 ? fc_run(h_fc, h, &into, NULL, scratch + rows) : ERNN_ARG_ERROR;
+}
 
 static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, const fc_into *y16, int8_t *y8, int16_t *buffer)
 {

@@ -106,10 +106,20 @@ int ernn_cell_fcs_fused(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, 
                         int16_t *scratch, int16_t *buffer, int32_t added_rows, uint32_t activations);
 #endif
 
+/* ernn_cell_fcs for an x_fc with a 16-bit input (x holds int16_t values): the portable 16x8 layer, then
+ * h_fc added as in ernn_cell_fcs (ernn_fc_s8.c). */
+ernn_status ernn_cell_fcs_x16(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, const int16_t *x,
+                              const int8_t *h, int16_t *scratch, int32_t added_rows, int32_t rows,
+                              uint32_t activations);
+
 static inline ernn_status ernn_cell_fcs(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, const int8_t *x,
                                         const int8_t *h, int16_t *scratch, int32_t added_rows, int32_t rows,
                                         uint32_t activations)
 {
+    if (x_fc->bounded == ERNN_FC_INPUT_S16) { /* layer 0 of a 16-bit-input model: x is int16_t (ernn_s8.h) */
+        return ernn_cell_fcs_x16(x_fc, h_fc, (const int16_t *)(const void *)x, h, scratch, added_rows, rows,
+                                 activations);
+    }
     int16_t *buffer = scratch + rows;
 #if !defined(ERNN_PORTABLE) && defined(__x86_64__) && defined(__GNUC__)
     if (ernn_cell_fcs_fused(x_fc, h_fc, x, h, scratch, buffer, added_rows, activations)) {

@@ -25,12 +25,19 @@
  *     static void activate_values(const ERNN_MODEL *m, const ERNN_VALUE *in, ERNN_VALUE *out, int32_t n)
  *     static void running_mean(const ERNN_MODEL *m, ERNN_VALUE *seq, int32_t steps, int32_t width)   in place
  *
+ * Optionally, ERNN_INPUT_SPAN(m): ERNN_VALUE elements per input feature (1 when undefined; the int8 path's
+ * 16-bit inputs span 2, their int16_t values passed as int8_t bytes).
+ *
  * The path keeps what differs in its own .c: the cells, the head's kernel and get_buffer_size().
  * Static functions rather than function pointers, so that the compiler inlines them as before.
  */
 #if !defined(ERNN_MODEL) || !defined(ERNN_MEM) || !defined(ERNN_VALUE) || !defined(ERNN_STATE) || \
     !defined(ERNN_API) || !defined(ERNN_MODEL_MAX_LAYERS)
 #error "ernn_model_impl.h: define the path's types and names first (see the file's comment)"
+#endif
+
+#if !defined(ERNN_INPUT_SPAN)
+#define ERNN_INPUT_SPAN(m) 1
 #endif
 
 static int32_t num_cells(const ERNN_MODEL *m)
@@ -186,7 +193,7 @@ static const ERNN_VALUE *input_row(const ERNN_MODEL *m, const ERNN_VALUE *xs, co
     if (m->embedding != NULL) {
         return embedding_row(m, tokens[t]);
     }
-    return xs + (size_t)t * (size_t)m->input_size;
+    return xs + (size_t)t * (size_t)m->input_size * (size_t)ERNN_INPUT_SPAN(m);
 }
 
 ernn_status ERNN_API(step)(const ERNN_MODEL *m, const ERNN_MEM *mem, const ERNN_VALUE *x, ERNN_VALUE *y)

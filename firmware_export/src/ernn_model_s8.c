@@ -60,17 +60,33 @@ static ernn_status cell_step(const ernn_cell_s8 *cell, const int8_t *x, int8_t *
     return ERNN_ARG_ERROR;
 }
 
+/* The width of a model's input values: 1 for int8 (input_bits 0 or 8), 2 for int16 (16), 0 for anything else. */
+static int32_t input_span(int32_t input_bits)
+{
+    return (input_bits == 0 || input_bits == 8) ? 1 : (input_bits == 16 ? 2 : 0);
+}
+
+/* ... and of an FC's input: 2 for a 16x8 layer (ERNN_FC_INPUT_S16), else 1. */
+static int32_t fc_input_span(const ernn_fc_params *fc)
+{
+    return fc->bounded == ERNN_FC_INPUT_S16 ? 2 : 1;
+}
+
 static int cell_ok(const ernn_model_s8 *m, const ernn_cell_s8 *cell, int32_t in, int32_t gates)
 {
     const ernn_fc_params *x_fc = cell_fc(cell, 0);
     const ernn_fc_params *h_fc = cell_fc(cell, 1);
+    /* Only layer 0's cells read the model's input: int16 exactly when the model's input is (input_bits). */
+    const int32_t x_span = cell - m->cells < m->num_directions ? input_span(m->input_bits) : 1;
     return x_fc != NULL && h_fc != NULL && x_fc->in_features == in && h_fc->in_features == m->hidden_size &&
-           ernn_cell_hidden_size_s8(x_fc, h_fc, gates) == m->hidden_size;
+           ernn_cell_hidden_size_s8(x_fc, h_fc, gates) == m->hidden_size && x_span != 0 &&
+           fc_input_span(x_fc) == x_span && fc_input_span(h_fc) == 1;
 }
 
 static int embedding_ok(const ernn_model_s8 *m)
 {
-    return m->embedding->table != NULL && m->embedding->vocab_size >= 1 && m->embedding->dim == m->input_size;
+    return m->input_bits != 16 && m->embedding->table != NULL && m->embedding->vocab_size >= 1 &&
+           m->embedding->dim == m->input_size;
 }
 
 static int32_t vocab_size(const ernn_model_s8 *m)
@@ -149,6 +165,7 @@ static void running_mean(const ernn_model_s8 *m, int8_t *seq, int32_t steps, int
  * any_* ones, and the public API below adds the int16 head around them (its outputs are int8 top values). */
 #define ERNN_API(name) ernn_model_s8_any_##name
 #define ERNN_MODEL_MAX_LAYERS ERNN_MAX_LAYERS
+#define ERNN_INPUT_SPAN(m) ((m)->input_bits == 16 ? 2 : 1) /* a 16-bit input's int16_t values, as int8_t bytes */
 #include "ernn_model_impl.h"
 
 /* Declarations of the driver's functions (they are external: the driver defines them so). */
@@ -202,10 +219,22 @@ ernn_status ernn_model_s8_reset(const ernn_model_s8 *m, const ernn_model_s8_mem 
     return ernn_model_s8_check(m) == ERNN_OK ? ernn_model_s8_any_reset(m, mem) : ERNN_ARG_ERROR;
 }
 
-/* The int8-output functions: not for a model whose outputs are int16. */
+static int int16_input(const ernn_model_s8 *m)
+{
+    return m != NULL && m->input_bits == 16;
+}
+
+/* The int8-output functions: not for a model whose outputs are int16. The int8-input ones (features): not
+ * for a model with a 16-bit input (the *_x16 functions below). */
 #define ERNN_INT8_OUTPUT_ONLY(m)                                                                                      \
     do {                                                                                                              \
         if (int16_head(m)) {                                                                                          \
+            return ERNN_UNSUPPORTED;                                                                                  \
+        }                                                                                                             \
+    } while (0)
+#define ERNN_INPUT_BITS_ONLY(m, bits)                                                                                 \
+    do {                                                                                                              \
+        if ((m) != NULL && int16_input(m) != ((bits) == 16)) {                                                        \
             return ERNN_UNSUPPORTED;                                                                                  \
         }                                                                                                             \
     } while (0)
@@ -213,6 +242,7 @@ ernn_status ernn_model_s8_reset(const ernn_model_s8 *m, const ernn_model_s8_mem 
 ernn_status ernn_model_s8_step(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *x, int8_t *y)
 {
     ERNN_INT8_OUTPUT_ONLY(m);
+    ERNN_INPUT_BITS_ONLY(m, 8);
     return ernn_model_s8_any_step(m, mem, x, y);
 }
 
@@ -226,6 +256,7 @@ ernn_status ernn_model_s8_run(const ernn_model_s8 *m, const ernn_model_s8_mem *m
                               const int32_t *tokens, int32_t steps, int8_t *ys)
 {
     ERNN_INT8_OUTPUT_ONLY(m);
+    ERNN_INPUT_BITS_ONLY(m, 8);
     return ernn_model_s8_any_run(m, mem, xs, tokens, steps, ys);
 }
 
@@ -233,6 +264,7 @@ ernn_status ernn_model_s8_run_sequence(const ernn_model_s8 *m, const ernn_model_
                                        const int32_t *tokens, int32_t steps, int8_t *ys, int8_t *work)
 {
     ERNN_INT8_OUTPUT_ONLY(m);
+    ERNN_INPUT_BITS_ONLY(m, 8);
     return ernn_model_s8_any_run_sequence(m, mem, xs, tokens, steps, ys, work);
 }
 
@@ -275,7 +307,8 @@ static ernn_status int16_head_ok(const ernn_model_s8 *m, const ernn_model_s8_mem
     return int16_head(m) ? ERNN_OK : ERNN_UNSUPPORTED;
 }
 
-ernn_status ernn_model_s8_step_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *x, int16_t *y)
+/* step_s16 on layer 0's input x (int8, or int16_t values for a 16-bit input), the input width not checked */
+static ernn_status step_s16_any(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *x, int16_t *y)
 {
     ernn_status status = int16_head_ok(m, mem, y);
     if (status == ERNN_OK) {
@@ -302,8 +335,15 @@ ernn_status ernn_model_s8_step_token_s16(const ernn_model_s8 *m, const ernn_mode
     return status;
 }
 
-ernn_status ernn_model_s8_run_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
-                                  const int32_t *tokens, int32_t steps, int16_t *ys)
+ernn_status ernn_model_s8_step_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *x, int16_t *y)
+{
+    ERNN_INPUT_BITS_ONLY(m, 8);
+    return step_s16_any(m, mem, x, y);
+}
+
+/* run_s16 on layer 0's inputs xs (as step_s16_any) or tokens */
+static ernn_status run_s16_any(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
+                               const int32_t *tokens, int32_t steps, int16_t *ys)
 {
     ernn_status status = int16_head_ok(m, mem, ys);
     if (status != ERNN_OK) {
@@ -312,17 +352,25 @@ ernn_status ernn_model_s8_run_s16(const ernn_model_s8 *m, const ernn_model_s8_me
     if (steps <= 0 || (xs == NULL) == (tokens == NULL)) {
         return ERNN_ARG_ERROR;
     }
-    const size_t in = (size_t)m->input_size;
+    const size_t in = (size_t)m->input_size * (size_t)ERNN_INPUT_SPAN(m);
     const size_t out = (size_t)m->head_s16->out_features;
     for (int32_t t = 0; t < steps && status == ERNN_OK; ++t) {
         status = tokens != NULL ? ernn_model_s8_step_token_s16(m, mem, tokens[t], ys + (size_t)t * out)
-                                : ernn_model_s8_step_s16(m, mem, xs + (size_t)t * in, ys + (size_t)t * out);
+                                : step_s16_any(m, mem, xs + (size_t)t * in, ys + (size_t)t * out);
     }
     return status;
 }
 
-ernn_status ernn_model_s8_run_sequence_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
-                                           const int32_t *tokens, int32_t steps, int16_t *ys, int8_t *work)
+ernn_status ernn_model_s8_run_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
+                                  const int32_t *tokens, int32_t steps, int16_t *ys)
+{
+    ERNN_INPUT_BITS_ONLY(m, 8);
+    return run_s16_any(m, mem, xs, tokens, steps, ys);
+}
+
+/* run_sequence_s16 on layer 0's inputs xs (as step_s16_any) or tokens */
+static ernn_status run_sequence_s16_any(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
+                                        const int32_t *tokens, int32_t steps, int16_t *ys, int8_t *work)
 {
     ernn_status status = int16_head_ok(m, mem, ys);
     if (status != ERNN_OK) {
@@ -335,6 +383,13 @@ ernn_status ernn_model_s8_run_sequence_s16(const ernn_model_s8 *m, const ernn_mo
     int8_t *top = work + driver_bytes; /* steps rows of int8 top values (get_sequence_buffer_size) */
     status = ernn_model_s8_any_run_sequence(m, mem, xs, tokens, steps, top, work);
     return status == ERNN_OK ? int16_head_rows(m, mem, top, steps, ys) : status;
+}
+
+ernn_status ernn_model_s8_run_sequence_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
+                                           const int32_t *tokens, int32_t steps, int16_t *ys, int8_t *work)
+{
+    ERNN_INPUT_BITS_ONLY(m, 8);
+    return run_sequence_s16_any(m, mem, xs, tokens, steps, ys, work);
 }
 
 ernn_status ernn_model_s8_final_output_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, int16_t *y)
@@ -367,4 +422,55 @@ int32_t ernn_model_s8_get_buffer_size(const ernn_model_s8 *m)
     const int32_t top = int16_head(m) ? (top_width(m) + 1) / 2 * 2 : 0; /* whole int16s of scratch */
     return ernn_cell_rows(m->cells[0].type, cell_fc(&m->cells[0], 1), m->hidden_size) * (int32_t)sizeof(int16_t) +
            widened + top;
+}
+
+/* The 16-bit-input functions: the int16_t features go through the driver as int8_t bytes (ERNN_INPUT_SPAN 2), and
+ * layer 0's cells read them as int16_t (ERNN_FC_INPUT_S16 layers, ernn_cell_fcs). A NULL xs stays NULL. */
+static const int8_t *input_bytes(const int16_t *x)
+{
+    return (const int8_t *)(const void *)x;
+}
+
+ernn_status ernn_model_s8_step_x16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int16_t *x, int8_t *y)
+{
+    ERNN_INT8_OUTPUT_ONLY(m);
+    ERNN_INPUT_BITS_ONLY(m, 16);
+    return ernn_model_s8_any_step(m, mem, input_bytes(x), y);
+}
+
+ernn_status ernn_model_s8_run_x16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int16_t *xs,
+                                  int32_t steps, int8_t *ys)
+{
+    ERNN_INT8_OUTPUT_ONLY(m);
+    ERNN_INPUT_BITS_ONLY(m, 16);
+    return ernn_model_s8_any_run(m, mem, input_bytes(xs), NULL, steps, ys);
+}
+
+ernn_status ernn_model_s8_run_sequence_x16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int16_t *xs,
+                                           int32_t steps, int8_t *ys, int8_t *work)
+{
+    ERNN_INT8_OUTPUT_ONLY(m);
+    ERNN_INPUT_BITS_ONLY(m, 16);
+    return ernn_model_s8_any_run_sequence(m, mem, input_bytes(xs), NULL, steps, ys, work);
+}
+
+ernn_status ernn_model_s8_step_x16_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int16_t *x,
+                                       int16_t *y)
+{
+    ERNN_INPUT_BITS_ONLY(m, 16);
+    return step_s16_any(m, mem, input_bytes(x), y);
+}
+
+ernn_status ernn_model_s8_run_x16_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int16_t *xs,
+                                      int32_t steps, int16_t *ys)
+{
+    ERNN_INPUT_BITS_ONLY(m, 16);
+    return run_s16_any(m, mem, input_bytes(xs), NULL, steps, ys);
+}
+
+ernn_status ernn_model_s8_run_sequence_x16_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem,
+                                               const int16_t *xs, int32_t steps, int16_t *ys, int8_t *work)
+{
+    ERNN_INPUT_BITS_ONLY(m, 16);
+    return run_sequence_s16_any(m, mem, input_bytes(xs), NULL, steps, ys, work);
 }

@@ -97,7 +97,7 @@ static ernn_model_s8 two_layer_model(ernn_cell_type type)
     cells[0] = random_cell(type, IN, 3);
     cells[1] = random_cell(type, H, -2);
     head = random_fc(H, 2, 7);
-    const ernn_model_s8 m = {cells, 2, 1, H, IN, NULL, &head, 0, 0, ERNN_READOUT_STATE, 0, {0, 0}, {0, 0}, 0, NULL};
+    const ernn_model_s8 m = {cells, 2, 1, H, IN, NULL, &head, 0, 0, ERNN_READOUT_STATE, 0, {0, 0}, {0, 0}, 0, NULL, 0};
     return m;
 }
 
@@ -208,6 +208,101 @@ static void test_int16_head(ernn_cell_type type)
     CHECK_EQ(ernn_model_s8_check(&both), ERNN_ARG_ERROR);
 }
 
+/* The x_fc of a layer-0 cell, whatever its type. */
+static ernn_fc_params *layer0_x_fc(ernn_cell_s8 *cell)
+{
+    return cell->type == ERNN_CELL_RNN ? &cell->params.rnn.x_fc
+                                       : (cell->type == ERNN_CELL_GRU ? &cell->params.gru.x_fc : &cell->params.lstm.x_fc);
+}
+
+/* A 16-bit input (input_bits 16, layer 0's x_fc a 16x8 layer): on int16 features within the int8 range it computes
+ * what the same weights compute on those int8 features (zero point 0), through every *_x16 function, with an int8
+ * and an int16 head; each width's functions refuse the other width's model, and inconsistent descriptors fail. */
+static void test_int16_input(ernn_cell_type type)
+{
+    const ernn_model_s8 m8 = two_layer_model(type);
+    static ernn_cell_s8 cells16[2];
+    cells16[0] = cells[0];
+    cells16[1] = cells[1];
+    layer0_x_fc(&cells16[0])->bounded = ERNN_FC_INPUT_S16;
+    ernn_model_s8 m16 = m8;
+    m16.cells = cells16;
+    m16.input_bits = 16;
+    int8_t xs[STEPS * IN];
+    int16_t xs16[STEPS * IN];
+    int8_t want[STEPS * 2];
+    int8_t got[STEPS * 2];
+    random_inputs(xs, STEPS * IN);
+    for (int32_t i = 0; i < STEPS * IN; ++i) {
+        xs16[i] = xs[i];
+    }
+    CHECK_EQ(ernn_model_s8_check(&m16), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_get_buffer_size(&m16), ernn_model_s8_get_buffer_size(&m8));
+    CHECK_EQ(ernn_model_s8_reset(&m8, &mem), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_run(&m8, &mem, xs, NULL, STEPS, want), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_reset(&m16, &mem), ERNN_OK);
+    CHECK_EQ(ernn_model_s8_run_x16(&m16, &mem, xs16, STEPS, got), ERNN_OK);
+    CHECK(memcmp(got, want, sizeof got) == 0);
+    CHECK_EQ(ernn_model_s8_reset(&m16, &mem), ERNN_OK);
+    for (int32_t t = 0; t < STEPS; ++t) {
+        CHECK_EQ(ernn_model_s8_step_x16(&m16, &mem, xs16 + t * IN, got + t * 2), ERNN_OK);
+    }
+    CHECK(memcmp(got, want, sizeof got) == 0);
+    CHECK_EQ(ernn_model_s8_reset(&m16, &mem), ERNN_OK);
+    memset(got, 0, sizeof got);
+    CHECK_EQ(ernn_model_s8_run_sequence_x16(&m16, &mem, xs16, STEPS, got, work), ERNN_OK);
+    CHECK(memcmp(got, want, sizeof got) == 0);
+    {   /* with an int16 head */
+        ernn_model_s8 h8 = m8, h16 = m16;
+        h8.head = h16.head = NULL;
+        h8.head_s16 = h16.head_s16 = &head;
+        int16_t want16[STEPS * 2];
+        int16_t got16[STEPS * 2];
+        CHECK_EQ(ernn_model_s8_reset(&h8, &mem), ERNN_OK);
+        CHECK_EQ(ernn_model_s8_run_s16(&h8, &mem, xs, NULL, STEPS, want16), ERNN_OK);
+        CHECK_EQ(ernn_model_s8_reset(&h16, &mem), ERNN_OK);
+        CHECK_EQ(ernn_model_s8_run_x16_s16(&h16, &mem, xs16, STEPS, got16), ERNN_OK);
+        CHECK(memcmp(got16, want16, sizeof got16) == 0);
+        CHECK_EQ(ernn_model_s8_reset(&h16, &mem), ERNN_OK);
+        for (int32_t t = 0; t < STEPS; ++t) {
+            CHECK_EQ(ernn_model_s8_step_x16_s16(&h16, &mem, xs16 + t * IN, got16 + t * 2), ERNN_OK);
+        }
+        CHECK(memcmp(got16, want16, sizeof got16) == 0);
+        CHECK_EQ(ernn_model_s8_reset(&h16, &mem), ERNN_OK);
+        memset(got16, 0, sizeof got16);
+        CHECK_EQ(ernn_model_s8_run_sequence_x16_s16(&h16, &mem, xs16, STEPS, got16, work), ERNN_OK);
+        CHECK(memcmp(got16, want16, sizeof got16) == 0);
+        CHECK_EQ(ernn_model_s8_step_s16(&h16, &mem, xs, got16), ERNN_UNSUPPORTED);
+        CHECK_EQ(ernn_model_s8_run_s16(&h16, &mem, xs, NULL, 1, got16), ERNN_UNSUPPORTED);
+        CHECK_EQ(ernn_model_s8_run_sequence_s16(&h16, &mem, xs, NULL, 1, got16, work), ERNN_UNSUPPORTED);
+        CHECK_EQ(ernn_model_s8_step_x16_s16(&h8, &mem, xs16, got16), ERNN_UNSUPPORTED);
+        CHECK_EQ(ernn_model_s8_step_x16(&h16, &mem, xs16, got), ERNN_UNSUPPORTED); /* int16 outputs */
+    }
+    /* each input width's functions refuse the other's models */
+    CHECK_EQ(ernn_model_s8_step(&m16, &mem, xs, got), ERNN_UNSUPPORTED);
+    CHECK_EQ(ernn_model_s8_run(&m16, &mem, xs, NULL, 1, got), ERNN_UNSUPPORTED);
+    CHECK_EQ(ernn_model_s8_run_sequence(&m16, &mem, xs, NULL, 1, got, work), ERNN_UNSUPPORTED);
+    CHECK_EQ(ernn_model_s8_step_x16(&m8, &mem, xs16, got), ERNN_UNSUPPORTED);
+    CHECK_EQ(ernn_model_s8_run_x16(&m8, &mem, xs16, 1, got), ERNN_UNSUPPORTED);
+    CHECK_EQ(ernn_model_s8_run_x16(&m16, &mem, NULL, 1, got), ERNN_ARG_ERROR);
+    /* inconsistent descriptors: a 16x8 layer without input_bits 16, input_bits 16 without one, a 16x8 layer 1,
+     * and the int8 FC functions on a 16x8 layer */
+    ernn_model_s8 bad = m16;
+    bad.input_bits = 0;
+    CHECK_EQ(ernn_model_s8_check(&bad), ERNN_ARG_ERROR);
+    bad = m8;
+    bad.input_bits = 16;
+    CHECK_EQ(ernn_model_s8_check(&bad), ERNN_ARG_ERROR);
+    bad.input_bits = 12;
+    CHECK_EQ(ernn_model_s8_check(&bad), ERNN_ARG_ERROR);
+    layer0_x_fc(&cells16[1])->bounded = ERNN_FC_INPUT_S16;
+    CHECK_EQ(ernn_model_s8_check(&m16), ERNN_ARG_ERROR);
+    {
+        int16_t y16[4 * H];
+        CHECK_EQ(ernn_fc_s8_s16(layer0_x_fc(&cells16[0]), xs, y16), ERNN_ARG_ERROR);
+    }
+}
+
 static void test_tokens(void)
 {
     static const int8_t table[5 * IN] = {1, 2, 3, -4, -5, -6, 127, -128, 0, 9, 9, 9, -1, 0, 1};
@@ -242,7 +337,7 @@ static void test_bidirectional(void)
     next_store = 0;
     cells[0] = random_cell(ERNN_CELL_GRU, IN, 1);
     cells[1] = cells[0];
-    const ernn_model_s8 m = {cells, 1, 2, H, IN, NULL, NULL, 0, 0, ERNN_READOUT_STATE, 0, {0, 0}, {0, 0}, 0, NULL};
+    const ernn_model_s8 m = {cells, 1, 2, H, IN, NULL, NULL, 0, 0, ERNN_READOUT_STATE, 0, {0, 0}, {0, 0}, 0, NULL, 0};
     int8_t xs[STEPS * IN];
     int8_t rev[STEPS * IN];
     int8_t ys[STEPS * 2 * H];
@@ -400,6 +495,9 @@ int main(void)
     test_int16_head(ERNN_CELL_RNN);
     test_int16_head(ERNN_CELL_GRU);
     test_int16_head(ERNN_CELL_LSTM);
+    test_int16_input(ERNN_CELL_RNN);
+    test_int16_input(ERNN_CELL_GRU);
+    test_int16_input(ERNN_CELL_LSTM);
     test_tokens();
     test_bidirectional();
     test_check();

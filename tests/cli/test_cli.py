@@ -168,3 +168,23 @@ def test_quantize_with_nan_calibration_data(trained: tuple[Path, Path], tmp_path
     out = tmp_path / "q.ernn"
     assert_user_error(invoke("quantize", trained[0], "--data", bad, "-o", out), "NaN or Inf")
     assert not out.exists()
+
+
+def test_quantize_input_bits(trained: tuple[Path, Path], small_data: Path, tmp_path: Path) -> None:
+    """--input-bits chooses the model's input width (a classifier defaults to 8, docs/input_bits.md)."""
+    ckpt, model = trained
+    assert ir.load(model).input_bits == 8
+    for bits in (16, 8):
+        r = invoke("quantize", ckpt, "--data", small_data, "--input-bits", bits, "-o", tmp_path / f"m{bits}.ernn")
+        assert r.exit_code == 0, r.output
+        assert ir.load(tmp_path / f"m{bits}.ernn").input_bits == bits
+    assert invoke("quantize", ckpt, "--data", small_data, "--input-bits", 12, "-o", tmp_path / "x.ernn").exit_code != 0
+
+
+def test_tflite_export_of_an_int16_input_lstm_names_the_fix(tmp_path: Path) -> None:
+    config = ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=8, output_size=1, task="regression")
+    model = tmp_path / "lstm.ernn"
+    ir.save(random_model(config, seed=1), model)
+    r = invoke("export", model, "--format", "tflite", "-o", tmp_path / "out")
+    assert_user_error(r, "fused LSTM takes int8 input only", "--input-bits 8")
+    assert not (tmp_path / "out").exists()

@@ -71,6 +71,19 @@ def gru() -> QuantizedRNN:
 
 
 @pytest.fixture(scope="module")
+def elman_x16() -> QuantizedRNN:
+    """A regression model: a 16-bit input (docs/input_bits.md), quantized by the integer helper."""
+    cfg = ModelConfig(cell=CellType.RNN, input_size=3, hidden_size=8, output_size=1, task="regression")
+    return random_model(cfg, seed=30)  # an input scale with 6 trailing zero bits: real ties, as the GRU's
+
+
+@pytest.fixture(scope="module")
+def lstm_x16() -> QuantizedRNN:
+    cfg = ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=6, output_size=2, task="regression")
+    return _normalized(random_model(cfg, seed=5), 5)
+
+
+@pytest.fixture(scope="module")
 def lstm() -> QuantizedRNN:
     m = random_model(ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=6, num_layers=2, output_size=2), seed=5)
     return _normalized(m, 5)
@@ -86,7 +99,7 @@ QUANTIZE_MAIN = r"""
 int main(int argc, char **argv)
 {{
     float x[{P}_INPUT_SIZE];
-    int8_t q[{P}_INPUT_SIZE];
+    {qtype} q[{P}_INPUT_SIZE];
     FILE *in = argc > 2 ? fopen(argv[1], "rb") : NULL;
     FILE *out = argc > 2 ? fopen(argv[2], "wb") : NULL;
     if (in == NULL || out == NULL) {{
@@ -104,10 +117,14 @@ int main(int argc, char **argv)
 
 
 def _near_ties(model: QuantizedRNN) -> np.ndarray:
-    """Normalized values at and around every half-integer multiple of the input scale in [-140, 140]."""
+    """Normalized values at and around every half-integer multiple of the input scale in [-140, 140] (a 16-bit
+    input: and at 600 random ones in the int16 range and its ends)."""
     s = np.float32(model.input_q.scale)
     values = []
-    for k in range(-141, 141):
+    ks = list(range(-141, 141))
+    if model.input_bits == 16:
+        ks += [*np.random.default_rng(3).integers(-33000, 33000, 600).tolist(), -32770, -32769, 32767, 32768]
+    for k in ks:
         x0 = np.float32((k + 0.5) * float(s))
         below, above = x0, x0
         values.append(x0)
@@ -156,12 +173,13 @@ def _check_the_hard_cases_are_there(model: QuantizedRNN, frames: np.ndarray, exp
     f32 = (norm.astype(np.float32) / np.float32(s)).astype(np.float64)
     false_ties = (f32 - np.floor(f32) == 0.5) & (frac != 0.5)
     assert false_ties.sum() > 0
-    assert (expected == 127).any() and (expected == -128).any()
+    info = np.iinfo(expected.dtype)  # int8, or int16 for a 16-bit input
+    assert (expected == info.max).any() and (expected == info.min).any()
 
 
-def _build_quantize_driver(folder: Path, prefix: str, cxx: bool) -> Path:
+def _build_quantize_driver(folder: Path, prefix: str, cxx: bool, qtype: str = "int8_t") -> Path:
     main = folder / "quantize_main.c"
-    main.write_text(QUANTIZE_MAIN.format(p=prefix, P=prefix.upper()))
+    main.write_text(QUANTIZE_MAIN.format(p=prefix, P=prefix.upper(), qtype=qtype))
     exe = folder / ("quantize_cxx" if cxx else "quantize_c")
     compiler, flags = (_host("g++"), HOST_CXX_FLAGS) if cxx else (_host("gcc"), HOST_C_FLAGS)
     sources = [*map(str, sorted((folder / "src").glob("*.c"))), str(main)]
@@ -170,9 +188,12 @@ def _build_quantize_driver(folder: Path, prefix: str, cxx: bool) -> Path:
     return exe
 
 
-@pytest.mark.parametrize("which", ["gru", "lstm-normalized"])
-def test_quantize_input_equals_the_stream_bit_for_bit(which: str, gru, lstm, tmp_path: Path) -> None:
-    model = gru if which == "gru" else lstm
+@pytest.mark.parametrize("which", ["gru", "lstm-normalized", "elman-x16", "lstm-x16-normalized"])
+def test_quantize_input_equals_the_stream_bit_for_bit(
+    which: str, gru, lstm, elman_x16, lstm_x16, tmp_path: Path
+) -> None:
+    model = {"gru": gru, "lstm-normalized": lstm, "elman-x16": elman_x16, "lstm-x16-normalized": lstm_x16}[which]
+    qtype, dtype = ("int16_t", np.dtype("<i2")) if model.input_bits == 16 else ("int8_t", np.dtype("i1"))
     folder = tmp_path / "e"
     export(model, folder, ExportOptions(prefix="kws"))
     frames = _raw_inputs(model)
@@ -183,14 +204,15 @@ def test_quantize_input_equals_the_stream_bit_for_bit(which: str, gru, lstm, tmp
         _check_the_hard_cases_are_there(model, frames, expected)
 
     for cxx in (False, True):
-        exe = _build_quantize_driver(folder, "kws", cxx)
+        exe = _build_quantize_driver(folder, "kws", cxx, qtype)
         proc = _run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")])
         assert proc.returncode == 0, proc.stderr
-        got = np.frombuffer((tmp_path / "out.bin").read_bytes(), np.int8).reshape(-1, model.config.input_size + 1)
+        record = np.dtype([("q", dtype, (model.config.input_size,)), ("status", "i1")])
+        got = np.frombuffer((tmp_path / "out.bin").read_bytes(), record)
         assert got.shape[0] == frames.shape[0] + 3
-        assert np.array_equal(got[: frames.shape[0], :-1], expected), f"C++: {cxx}"
-        assert np.array_equal(got[: frames.shape[0], -1], np.zeros(frames.shape[0], np.int8))  # ERNN_OK
-        assert np.array_equal(got[frames.shape[0] :, -1], [-1, -1, -1])  # NaN, inf: ERNN_ARG_ERROR
+        assert np.array_equal(got["q"][: frames.shape[0]], expected), f"C++: {cxx}"
+        assert np.array_equal(got["status"][: frames.shape[0]], np.zeros(frames.shape[0], np.int8))  # ERNN_OK
+        assert np.array_equal(got["status"][frames.shape[0] :], [-1, -1, -1])  # NaN, inf: ERNN_ARG_ERROR
 
 
 def test_quantize_helper_refuses_fast_math(gru, tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from edgernn.errors import InputDataError
 from edgernn.export import ExportOptions
 from edgernn.export.c import export, read_test_vectors, runtime_root, write_test_vectors
 from edgernn.ir import QuantizedRNN
+from edgernn.quant import QuantizeOptions
 from edgernn.runtime import Stream, create_backend
 from edgernn.runtime.backends import FloatBackend
 from edgernn.testing import random_model
@@ -188,17 +189,19 @@ def model_of(case: Case) -> QuantizedRNN:
 
 
 def int8_inputs(config: ModelConfig, steps: int, seed: int) -> np.ndarray:
-    """Uniform int8 values (or token ids) with runs of the extremes -128 and 127."""
+    """Uniform int8 values (or token ids) with runs of the extremes -128 and 127; int16 values and extremes
+    for a model with a 16-bit input (a regression model's default, docs/input_bits.md)."""
     rng = np.random.default_rng(seed)
     if config.uses_tokens:
         tokens = rng.integers(0, config.vocab_size, size=steps)
         tokens[::11] = config.vocab_size - 1
         tokens[5::11] = 0
         return tokens
-    xs = rng.integers(-128, 128, size=(steps, config.input_size)).astype(np.int8)
-    xs[3::9] = -128
-    xs[4::9] = 127
-    xs[6::9, ::2] = 127
+    info = np.iinfo(np.int16 if QuantizeOptions().input_bits_for(config) == 16 else np.int8)
+    xs = rng.integers(info.min, info.max + 1, size=(steps, config.input_size)).astype(info.dtype)
+    xs[3::9] = info.min
+    xs[4::9] = info.max
+    xs[6::9, ::2] = info.max
     return xs
 
 
@@ -288,7 +291,8 @@ def test_states_are_values_checkpoint_and_restore() -> None:
 
 def test_int16_head_api_is_typed_by_the_output() -> None:
     """An int16-head model runs through the *_s16 functions only: the int8-output ones refuse it
-    (ERNN_UNSUPPORTED) rather than write int8 values, and the *_s16 ones refuse an int8-output model."""
+    (ERNN_UNSUPPORTED) rather than write int8 values, and the *_s16 ones refuse an int8-output model; a
+    16-bit-input model (this regression one) through the *_x16 ones only."""
     import ctypes
 
     vp, i32 = ctypes.c_void_p, ctypes.c_int32
@@ -303,9 +307,13 @@ def test_int16_head_api_is_typed_by_the_output() -> None:
         lay = backend.layout
         base = state.__array_interface__["data"][0]
         mem[0], mem[1], mem[2] = base + lay.hidden_offset, base, base + lay.scratch_offset
-        x = np.zeros(model.config.input_size, dtype=np.int8)
+        # a regression model also takes a 16-bit input: the *_x16 functions, and the int8-input ones refuse it
+        x16 = model.input_bits == 16
+        x = np.zeros(model.config.input_size, dtype=np.int16 if x16 else np.int8)
         y = np.zeros(8, dtype=np.int16)
-        for fn_name, refuses in [("ernn_model_s8_step", int16), ("ernn_model_s8_step_s16", not int16)]:
+        api = "ernn_model_s8_step_x16" if x16 else "ernn_model_s8_step"
+        calls = [(api, int16), (f"{api}_s16", not int16)] + ([("ernn_model_s8_step_s16", True)] if x16 else [])
+        for fn_name, refuses in calls:
             fn = getattr(lib, fn_name)
             fn.argtypes, fn.restype = [vp, vp, vp, vp], ctypes.c_int
             status = fn(descriptor, ctypes.addressof(mem), x.ctypes.data, y.ctypes.data)

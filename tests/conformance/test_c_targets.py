@@ -130,6 +130,33 @@ CASES = [
         lengths=(LONG_STREAM_STEPS,),
         targets=("cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"),
     ),
+    # Regression models take a 16-bit input (docs/input_bits.md): layer 0's 16x8 input part in portable C
+    # beside the ports' recurrent kernels, over long free-running streams with saturated inputs, both packings.
+    Case(
+        "elman-x16-stream",
+        ModelConfig(
+            cell="rnn", input_size=3, hidden_size=16, output_size=1, output_mode=OutputMode.SEQUENCE, task="regression"
+        ),
+        seed=25,
+        lengths=(2000, 1),
+        targets=("cortex-m0", "cortex-m4", "cortex-m55", "aarch64"),
+    ),
+    Case(
+        "lstm-x16-stream",
+        ModelConfig(
+            cell="lstm", input_size=5, hidden_size=12, output_size=2, output_mode=OutputMode.SEQUENCE, task="regression"
+        ),
+        seed=26,
+        weight_gain=3.0,
+        lengths=(2000, 1),
+        targets=("cortex-m0", "cortex-m4", "cortex-m55", "aarch64"),
+    ),
+    Case(
+        "gru-x16-2x12",
+        ModelConfig(cell="gru", input_size=6, hidden_size=12, num_layers=2, output_size=2, task="regression"),
+        seed=27,
+        targets=("cortex-m0", "cortex-m4", "cortex-m55", "aarch64"),
+    ),
     # Not bit-exact by design (float32): a build-and-run check of the --float path on every FPU
     # and on the soft-float M0/M3, against the numpy float model within the file's tolerance.
     Case(
@@ -140,17 +167,18 @@ CASES = [
 
 def sequences(model: QuantizedRNN, lengths: tuple[int, ...], seed: int) -> list[np.ndarray]:
     """Quantized random inputs (N(0, 2): some saturate the input range), the first one opened
-    with the int8 extremes (or the first and last token ids)."""
+    with the int8 (int16) extremes (or the first and last token ids)."""
     cfg = model.config
     seqs = []
     for k, n in enumerate(lengths):
         raw = random_inputs(cfg, n, seed=seed * 100 + k, scale=2.0)
-        seqs.append(raw.astype(np.int64) if cfg.uses_tokens else model.input_q.quantize(raw))
+        seqs.append(raw.astype(np.int64) if cfg.uses_tokens else model.input_q.quantize(raw, model.input_bits))
     first = seqs[0]
     if cfg.uses_tokens:
         first[: min(2, len(first))] = [0, cfg.vocab_size - 1][: len(first)]
     elif len(first) >= 2:
-        first[0], first[1] = -128, 127
+        info = np.iinfo(first.dtype)  # int8, or int16 for a 16-bit input
+        first[0], first[1] = info.min, info.max
     return seqs
 
 

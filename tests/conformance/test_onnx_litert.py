@@ -22,6 +22,7 @@ pytest.importorskip("ai_edge_litert")
 from edgernn import engine  # noqa: E402
 from edgernn.floatmodel import FloatKernels  # noqa: E402
 from edgernn.ir import QuantizedRNN  # noqa: E402
+from edgernn.quant import QuantizeOptions  # noqa: E402
 from edgernn.runtime import Stream, predict  # noqa: E402
 from edgernn.runtime.backends import Backend, create_backend  # noqa: E402
 from edgernn.runtime.onnx_backend import OnnxBackend  # noqa: E402
@@ -44,7 +45,7 @@ def fed_state_differences(backend_name: str, model: QuantizedRNN, steps: int, se
     ref = create_backend("reference", model)
     backend = _backend(backend_name, model)
     xs = random_inputs(model.config, steps, seed=seed, scale=2.5)
-    inputs = xs if model.config.uses_tokens else model.input_q.quantize(xs).astype(np.int64)
+    inputs = xs if model.config.uses_tokens else model.input_q.quantize(xs, model.input_bits).astype(np.int64)
     state = ref.zero_state()
     diffs = []
     for x in inputs:
@@ -106,7 +107,8 @@ def _tanh_head_case(cell: CellType, nonlinearity: str, gain: float) -> object:
     return pytest.param(config, gain, 25, id=f"{cell.value}-{nonlinearity}-tanh-before-head-gain{gain:g}")
 
 
-# A regression head's int16 output (edgernn.ir.Dense), one and two layers, on the exact formats.
+# A regression head's int16 output (edgernn.ir.Dense), one and two layers, on the exact formats; such a model
+# also reads a 16-bit input (docs/input_bits.md).
 INT16_HEAD_CASES = [
     pytest.param(
         ModelConfig(cell=cell, input_size=6, hidden_size=24, num_layers=layers, output_size=2, task="regression"),
@@ -132,7 +134,7 @@ TANH_HEAD_SATURATING = [_tanh_head_case(CellType.RNN, "relu", 3.0)]
 def test_onnx_int8_is_bit_exact_free_running(config: ModelConfig, gain: float, seed: int) -> None:
     """Each side carries its own state over a long stream: step graph and sequence graph."""
     model = random_model(config, seed=seed, weight_gain=gain)
-    xs = model.input_q.quantize(random_inputs(config, STEPS, seed=seed, scale=2.5)).astype(np.int64)
+    xs = model.input_q.quantize(random_inputs(config, STEPS, seed=seed, scale=2.5), model.input_bits).astype(np.int64)
     ref = create_backend("reference", model)
     want, _ = ref.run(ref.zero_state(), xs)
     backend = OnnxBackend(model)
@@ -185,7 +187,8 @@ def test_onnx_readouts_equal_reference(config: ModelConfig) -> None:
     sequence graph is bit-exact (outputs per step over 300 steps, and per sequence), float within 1e-5."""
     model = random_model(config, seed=5, weight_gain=2.0)
     sequences = [
-        model.input_q.quantize(random_inputs(config, n, seed=n, scale=2.5)).astype(np.int64) for n in (1, 2, 17, 300)
+        model.input_q.quantize(random_inputs(config, n, seed=n, scale=2.5), model.input_bits).astype(np.int64)
+        for n in (1, 2, 17, 300)
     ]
     onnx_int8, ref = OnnxBackend(model), create_backend("reference", model)
     for got, want in zip(onnx_int8.sequence_outputs(sequences), ref.sequence_outputs(sequences)):
@@ -216,10 +219,14 @@ def test_int16_head_within_one_lsb_given_equal_hidden(
     reference's (state fed), y is within 1 int16 LSB. Elsewhere y carries the head's response to the
     hidden values' own <= MAX_LSB int8 differences (test_int8_within_one_lsb_with_fed_state), which an
     int16 output resolves into many of its finer steps."""
-    model = random_model(config, seed=seed, weight_gain=gain)
-    assert model.output_bits == 16
+    # Regression models read a 16-bit input (docs/input_bits.md), but TFLite's fused LSTM takes int8 only.
+    int8_input = backend == "tflite" and config.cell is CellType.LSTM
+    model = random_model(
+        config, seed=seed, weight_gain=gain, options=QuantizeOptions(input_bits=8 if int8_input else None)
+    )
+    assert model.output_bits == 16 and model.input_bits == (8 if int8_input else 16)
     ref, other = create_backend("reference", model), _backend(backend, model)
-    xs = model.input_q.quantize(random_inputs(config, 500, seed=seed, scale=2.5)).astype(np.int64)
+    xs = model.input_q.quantize(random_inputs(config, 500, seed=seed, scale=2.5), model.input_bits).astype(np.int64)
     state, compared = ref.zero_state(), 0
     for x in xs:
         y_ref, next_state = ref.step(state, x)

@@ -18,8 +18,10 @@ pytest.importorskip("flatbuffers")
 
 from tflite_micro.python.tflite_micro import runtime as tflm_runtime  # noqa: E402
 
+from edgernn.errors import UnsupportedModelError  # noqa: E402
 from edgernn.export import tflite as tflite_export  # noqa: E402
 from edgernn.fixedpoint import sigmoid_int16, tanh_int16, tanh_params_for_scale_power  # noqa: E402
+from edgernn.quant import QuantizeOptions  # noqa: E402
 from edgernn.runtime import Stream  # noqa: E402
 from edgernn.runtime.backends import create_backend  # noqa: E402
 from edgernn.testing import random_inputs, random_model  # noqa: E402
@@ -153,7 +155,9 @@ CASES = (
         )
     ]
     + [
-        # A regression head's int16 output (edgernn.ir.Dense): widened int8 input, 16x8 FULLY_CONNECTED.
+        # A regression head's int16 output (edgernn.ir.Dense): widened int8 input, 16x8 FULLY_CONNECTED. Regression
+        # GRU and Elman models also read a 16-bit input (docs/input_bits.md) straight into their 16x8 FCs; the
+        # LSTM is quantized with an int8 input (TFLite's fused LSTM takes no other).
         pytest.param(
             ModelConfig(cell=cell, input_size=5, hidden_size=16, num_layers=layers, output_size=2, task="regression"),
             gain,
@@ -168,7 +172,10 @@ CASES = (
 
 @pytest.mark.parametrize(("config", "gain", "seed"), CASES)
 def test_tflm_stream_equals_reference_bit_for_bit(config: ModelConfig, gain: float, seed: int) -> None:
-    model = random_model(config, seed=seed, weight_gain=gain)
+    int8_input = config.cell is CellType.LSTM and config.task.value == "regression"
+    options = QuantizeOptions(input_bits=8) if int8_input else QuantizeOptions()
+    model = random_model(config, seed=seed, weight_gain=gain, options=options)
+    assert model.input_bits == (16 if config.task.value == "regression" and not int8_input else 8)
     xs = random_inputs(config, STEPS, seed=seed, scale=2.5)
     ref = Stream(model, backend="reference")
     micro = Stream(model, backend="tflm")
@@ -183,6 +190,28 @@ def test_tflm_stream_equals_reference_bit_for_bit(config: ModelConfig, gain: flo
     for a, b in zip(micro.get_state().cells, ref.get_state().cells):
         for x_state, y_state in zip(a, b):
             assert np.array_equal(x_state, y_state), "final state differs"
+
+
+def test_tflm_refuses_an_int16_input_lstm_in_one_line() -> None:
+    config = ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=8, output_size=1, task="regression")
+    with pytest.raises(UnsupportedModelError, match="fused LSTM takes int8 input only") as info:
+        Stream(random_model(config, seed=1), backend="tflm")
+    assert "\n" not in str(info.value) and "--input-bits 8" in str(info.value)
+
+
+def test_tflm_int16_input_with_resets_equals_reference() -> None:
+    """A 16-bit input (GRU, 2 layers, int8 head output) over 2000 free-running steps, reset halfway."""
+    config = ModelConfig(
+        cell=CellType.GRU, input_size=4, hidden_size=12, num_layers=2, output_size=2, task="regression"
+    )
+    model = random_model(config, seed=7, weight_gain=3.0, options=QuantizeOptions(head_output_bits=8))
+    assert model.input_bits == 16 and model.output_bits == 8
+    xs = random_inputs(config, 2000, seed=7, scale=3.0)
+    ref, micro = Stream(model, backend="reference"), Stream(model, backend="tflm")
+    for part in (xs[:1200], xs[1200:]):
+        assert np.array_equal(micro.run(part), ref.run(part))
+        ref.reset()
+        micro.reset()
 
 
 def test_tflm_state_checkpoint_restore_and_reset() -> None:

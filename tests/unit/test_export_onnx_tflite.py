@@ -330,7 +330,8 @@ def test_bundle_manifest_lists_every_file_with_its_hash(tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     assert not (out / "stale.txt").exists(), "the bundle replaces an earlier bundle as a whole"
     assert manifest["model_sha256"] == model.sha256
-    assert manifest["input_quantization"] == {"scale": model.input_q.scale, "zero_point": model.input_q.zero_point}
+    q = model.input_q
+    assert manifest["input_quantization"] == {"scale": q.scale, "zero_point": q.zero_point, "dtype": "int8"}
     paths = {f["path"] for f in manifest["files"]}
     for expected in ("onnx/model.int8.onnx", "onnx/model.float32.sequence.onnx", "tflite/model.int8.tflite"):
         assert expected in paths

@@ -152,6 +152,9 @@ def test_regression_head_trains_against_its_int16_output(cell: CellType) -> None
     assert q.output_bits == 16 and ours.output_bits == 16 and ActivationQuant.of(q).output_bits == 16
     assert ours.output_q is not None and ours.output_q.zero_point == 0
     assert ours.output_q.scale == pytest.approx(q.output_q.scale, rel=1e-5)
+    # ... and reads a 16-bit input (QuantizeOptions.input_bits): the same symmetric int16 grid in training
+    assert q.input_bits == 16 and ours.input_bits == 16 and ActivationQuant.of(q).input_bits == 16
+    assert ours.input_q.zero_point == 0 and ours.input_q.scale == pytest.approx(q.input_q.scale, rel=1e-5)
     x, lengths = _collate([norm.apply(s) for s in data.sequences], np.arange(len(data)))
     with torch.no_grad():
         fake = fake_quant_forward(model, x, lengths, ActivationQuant.of(q)).numpy()[:, 0]

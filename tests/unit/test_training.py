@@ -233,7 +233,7 @@ def test_generated_c_helper_outputs_data_units(
     _, _, test_set, q = large_regression
     assert q.output_bits == 16  # a regression head: int16 outputs, int16_t in the C API
     int_outputs = [
-        int(Stream(q).run_int8(q.input_q.quantize((s - q.input_mean) / q.input_std))[-1][0])
+        int(Stream(q).run_int8(q.input_q.quantize((s - q.input_mean) / q.input_std, q.input_bits))[-1][0])
         for s in test_set.sequences[:8]
     ]
     export_model(q, "c", tmp_path / "c", ExportOptions(prefix="load"))

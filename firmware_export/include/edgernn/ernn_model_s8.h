@@ -36,7 +36,7 @@ typedef struct {
     int32_t num_layers;                         /**< 1 .. ERNN_MAX_LAYERS. */
     int32_t num_directions;                     /**< 1, or 2 (bidirectional: run_sequence only). */
     int32_t hidden_size;
-    int32_t input_size;                         /**< int8 values per step into layer 0. */
+    int32_t input_size;                         /**< int8 (int16: input_bits) values per step into layer 0. */
     const ernn_embedding_s8_params *embedding;  /**< Token input, or NULL for int8 features. */
     const ernn_fc_params *head;                 /**< Dense head, or NULL: the output is the hidden state. */
     int32_t head_relu;      /**< 1: ReLU between the top layer and the head, max(h, top_zero_point). 0: none. */
@@ -53,6 +53,11 @@ typedef struct {
      * zero point 0) in place of head, which is then NULL. Such a model's outputs are int16: the *_s16
      * functions run it, the int8-output ones return ERNN_UNSUPPORTED. NULL (the default): int8 outputs. */
     const ernn_fc_params *head_s16;
+    /** 0 or 8 (the default): int8 features. 16: symmetric int16 features (zero point 0, a regression model's
+     * 16-bit input, edgernn.ir.QuantizedRNN.input_bits): layer 0's cells' x_fc are 16x8 (ERNN_FC_INPUT_S16),
+     * and the *_x16 functions take them (the int8-input ones return ERNN_UNSUPPORTED, and the *_x16 ones for
+     * other models). */
+    int32_t input_bits;
 } ernn_model_s8;
 
 /** Caller-owned memory of one model instance. */
@@ -126,6 +131,23 @@ ernn_status ernn_model_s8_run_s16(const ernn_model_s8 *m, const ernn_model_s8_me
 ernn_status ernn_model_s8_run_sequence_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
                                            const int32_t *tokens, int32_t steps, int16_t *ys, int8_t *work);
 ernn_status ernn_model_s8_final_output_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, int16_t *y);
+
+/*
+ * step, run and run_sequence for a model with a 16-bit input (input_bits 16): int16 features x (input_size
+ * values per step, at the input scale, zero point 0); int8 outputs, or (the *_x16_s16 ones) int16 outputs of
+ * an int16 head. ERNN_UNSUPPORTED for a model without a 16-bit input, or with the other output width.
+ */
+ernn_status ernn_model_s8_step_x16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int16_t *x, int8_t *y);
+ernn_status ernn_model_s8_run_x16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int16_t *xs,
+                                  int32_t steps, int8_t *ys);
+ernn_status ernn_model_s8_run_sequence_x16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int16_t *xs,
+                                           int32_t steps, int8_t *ys, int8_t *work);
+ernn_status ernn_model_s8_step_x16_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int16_t *x,
+                                       int16_t *y);
+ernn_status ernn_model_s8_run_x16_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int16_t *xs,
+                                      int32_t steps, int16_t *ys);
+ernn_status ernn_model_s8_run_sequence_x16_s16(const ernn_model_s8 *m, const ernn_model_s8_mem *mem,
+                                               const int16_t *xs, int32_t steps, int16_t *ys, int8_t *work);
 
 #ifdef __cplusplus
 }

@@ -66,6 +66,15 @@ typedef struct {
     int32_t bounded;            /**< Packed: 0 general form; 1 short form (2: bias doubled; 3: no -128 weight). */
 } ernn_fc_params;
 
+/**
+ * ernn_fc_params.bounded of a 16x8 layer: its input is symmetric int16 (zero point 0), the x_fc of layer 0 of a
+ * model with a 16-bit input (edgernn.ir.FullyConnected.input_bits 16; any packing, the general requantization
+ * of the same int32 accumulator). Only a cell step runs it: pass the int16_t features cast to const int8_t *;
+ * the 16x8 part runs in portable C (the SIMD ports are 8x8), then the recurrent part is added as for any cell.
+ * The int8 FC functions refuse such a layer (ERNN_ARG_ERROR).
+ */
+#define ERNN_FC_INPUT_S16 (-16)
+
 /** Bytes of buffer a packed layer needs (0 for packing 0): 2 * in_features rounded up to 16 values. */
 int32_t ernn_fc_s8_get_buffer_size(const ernn_fc_params *p);
 
