@@ -833,6 +833,7 @@ ERNN_X86_512 static int32_t ernn_lstm_fast_avx512(const int16_t *gi, const int16
 #define ERNN_X86_RUN_MAX_ROWS 1024 /* 4 gates x 256 rows: the block path's limit (hidden <= 256) */
 #define ERNN_X86_RUN_MAX_STEPS 32  /* steps per block */
 #define ERNN_X86_RUN_BYTES 16384   /* per block: the x parts (int16) and the padded inputs */
+#define ERNN_X86_RUN_LANES 32768   /* both layers' weights with rows in lanes (see ernn_x86_rows_in_lanes) */
 
 /* Rows 4b..4b+3 of blocks b < blocks (1..4) from w (block 0) over `chunks` chunks of the unsigned input u
  * (step bytes apart; 0 repeats the first sixteen): the sixteen rows' sums of w u, row r in lane r (lanes
@@ -929,6 +930,65 @@ ERNN_X86_512 static inline void ernn_x86_adjusted_bias(const ernn_fc_params *fc,
     }
 }
 
+/* Rows in lanes: a 16-row group of a packed layer (rows o..o+r-1, r a multiple of 4) rewritten as 4 * chunks
+ * zmm, zmm q holding in lane L row o + L's four weights of columns 4q..4q+3 (lanes L >= r: zero). A dot product
+ * is then VPDPBUSD of each zmm with four input bytes in every lane, the rows' sums landing in their own lanes:
+ * no reduction or permutation per step. Per chunk, the four 4-row blocks (64 bytes each, row r's sixteen
+ * weights at 16r) are transposed: each block's dwords to quad-major order (lane q: rows 0..3 of quad q), then
+ * the 128-bit lanes of the four blocks 4 x 4 (two levels of VSHUFI32X4). */
+ERNN_X86_512 static inline void ernn_x86_rows_in_lanes(const int8_t *w, int32_t chunks, int32_t o, int32_t r,
+                                                        int8_t *z)
+{
+    const __m512i quad_major = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    for (int32_t c = 0; c < chunks; ++c) {
+        __m512i p[4];
+        for (int32_t b = 0; b < 4; ++b) {
+            p[b] = 4 * b < r ? _mm512_permutexvar_epi32(
+                                   quad_major, _mm512_loadu_si512((const void *)(w + ((int64_t)(o / 4 + b) * chunks + c) * 64)))
+                             : _mm512_setzero_si512();
+        }
+        const __m512i lo01 = _mm512_shuffle_i32x4(p[0], p[1], 0x44), hi01 = _mm512_shuffle_i32x4(p[0], p[1], 0xEE);
+        const __m512i lo23 = _mm512_shuffle_i32x4(p[2], p[3], 0x44), hi23 = _mm512_shuffle_i32x4(p[2], p[3], 0xEE);
+        int8_t *d = z + (int64_t)c * 4 * 64;
+        _mm512_storeu_si512((void *)d, _mm512_shuffle_i32x4(lo01, lo23, 0x88));
+        _mm512_storeu_si512((void *)(d + 64), _mm512_shuffle_i32x4(lo01, lo23, 0xDD));
+        _mm512_storeu_si512((void *)(d + 128), _mm512_shuffle_i32x4(hi01, hi23, 0x88));
+        _mm512_storeu_si512((void *)(d + 192), _mm512_shuffle_i32x4(hi01, hi23, 0xDD));
+    }
+}
+
+/* acc + the sixteen rows' sums of w u over 4 * chunks quads (z from ernn_x86_rows_in_lanes, u unsigned), four
+ * independent accumulator chains. */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_lanes_dot_body(const int8_t *z, const uint8_t *u, int32_t chunks,
+                                                                  __m512i acc)
+{
+    __m512i a1 = _mm512_setzero_si512(), a2 = a1, a3 = a1;
+    for (int32_t q = 0; q < 4 * chunks; q += 4) {
+        int32_t v[4];
+        memcpy(v, u + 4 * q, sizeof v);
+        acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(v[0]), _mm512_loadu_si512((const void *)(z + 64 * q)));
+        a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32(v[1]), _mm512_loadu_si512((const void *)(z + 64 * q + 64)));
+        a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32(v[2]), _mm512_loadu_si512((const void *)(z + 64 * q + 128)));
+        a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32(v[3]), _mm512_loadu_si512((const void *)(z + 64 * q + 192)));
+    }
+    return _mm512_add_epi32(_mm512_add_epi32(acc, a1), _mm512_add_epi32(a2, a3));
+}
+
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_lanes_dot(const int8_t *z, const uint8_t *u, int32_t chunks,
+                                                             __m512i acc)
+{
+    switch (chunks) {
+    case 1:
+        return ernn_x86_lanes_dot_body(z, u, 1, acc);
+    case 2:
+        return ernn_x86_lanes_dot_body(z, u, 2, acc);
+    case 4:
+        return ernn_x86_lanes_dot_body(z, u, 4, acc);
+    default:
+        return ernn_x86_lanes_dot_body(z, u, chunks, acc);
+    }
+}
+
 /*
  * `steps` LSTM steps (the short form: see ernn_lstm_run_s8) on the inputs xs + t * x_stride, h (int8) and c
  * (int16) updated in place, step t's h also to hs + t * hs_stride. hs may be the inputs themselves when
@@ -957,9 +1017,21 @@ ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p
     uint8_t *xu = (uint8_t *)(void *)(work + (size_t)block * xrow); /* block x 16 cx bytes */
     ernn_x86_adjusted_bias(xf, rows, stride, cx, bx);
     ernn_x86_adjusted_bias(hf, rows, stride, ch, bh);
-    /* Layers that fit in L1 with room to spare: each step computes its own x parts, which do not wait for the
-     * previous step, so they fill the time the recurrent chain leaves idle; larger ones take them by block. */
-    const int inline_x = (int64_t)rows * 16 * (cx + ch) <= 16384;
+    /* Layers whose weights fit in L1 with room to spare (rows in lanes, ERNN_X86_RUN_LANES bytes): each step
+     * computes its own x parts, which do not wait for the previous step, so they fill the time the recurrent
+     * chain leaves idle; larger layers take the x parts by block and keep the packed layout. */
+    const int32_t groups = 4 * ((stride + 15) / 16);           /* 16-row groups, per gate column j / 16 */
+    const int64_t gx = (int64_t)256 * cx, gh = (int64_t)256 * ch; /* bytes of one group in lanes */
+    const int inline_x = groups * (gx + gh) <= ERNN_X86_RUN_LANES;
+    int8_t lanes[ERNN_X86_RUN_LANES] __attribute__((aligned(64)));
+    int8_t *zh = lanes, *zx = lanes + groups * gh; /* group (j / 16, g) at ((j / 16) * 4 + g) * gh, gx */
+    for (int32_t j = 0; j < stride && inline_x; j += 16) {
+        const int32_t r = stride - j < 16 ? stride - j : 16;
+        for (int32_t g = 0; g < 4; ++g) {
+            ernn_x86_rows_in_lanes(hf->weight, ch, g * stride + j, r, zh + ((j / 16) * 4 + g) * gh);
+            ernn_x86_rows_in_lanes(xf->weight, cx, g * stride + j, r, zx + ((j / 16) * 4 + g) * gx);
+        }
+    }
     const __m512i max16 = _mm512_set1_epi32(INT16_MAX), min16 = _mm512_set1_epi32(INT16_MIN);
     ernn_x86_unsigned16(h, n, hu[0]); /* the padding (u = 128) meets zero weights */
     ernn_x86_unsigned16(h, n, hu[1]);
@@ -1001,17 +1073,18 @@ ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p
                 __m512i gate[4];
                 for (int32_t g = 0; g < 4; ++g) {
                     const int32_t o = g * stride + j;
-                    const __m512i acc = _mm512_add_epi32(ernn_x86_udot16(hf->weight + (int64_t)o * 16 * ch, u, 16, ch, r / 4),
-                                                         _mm512_maskz_loadu_epi32(mr, bh + o));
-                    const __m512i vh = _mm512_max_epi32(_mm512_min_epi32(ernn_x86_fast16(acc, &rh[g]), max16), min16);
-                    __m512i vx;
+                    const int64_t group = (j / 16) * 4 + g;
+                    __m512i acc, vx;
                     if (inline_x) {
-                        const __m512i ax = _mm512_add_epi32(ernn_x86_udot16(xf->weight + (int64_t)o * 16 * cx, xut, 16, cx, r / 4),
-                                                            _mm512_maskz_loadu_epi32(mr, bx + o));
+                        acc = ernn_x86_lanes_dot(zh + group * gh, u, ch, _mm512_maskz_loadu_epi32(mr, bh + o));
+                        const __m512i ax = ernn_x86_lanes_dot(zx + group * gx, xut, cx, _mm512_maskz_loadu_epi32(mr, bx + o));
                         vx = _mm512_max_epi32(_mm512_min_epi32(ernn_x86_fast16(ax, &rx[g]), max16), min16);
                     } else {
+                        acc = _mm512_add_epi32(ernn_x86_udot16(hf->weight + (int64_t)o * 16 * ch, u, 16, ch, r / 4),
+                                               _mm512_maskz_loadu_epi32(mr, bh + o));
                         vx = ernn_x86_load16(xp + o, mr);
                     }
+                    const __m512i vh = _mm512_max_epi32(_mm512_min_epi32(ernn_x86_fast16(acc, &rh[g]), max16), min16);
                     const __m512i sum = _mm512_add_epi32(vh, vx);
                     gate[g] = ernn_x86_activate16(g == 2 ? ERNN_ACT_TANH : ERNN_ACT_SIGMOID,
                                                   _mm512_max_epi32(_mm512_min_epi32(sum, max16), min16));
