@@ -258,6 +258,12 @@ static ernn_status run_lstm_blocks(const ernn_model_s8 *m, const ernn_model_s8_m
     int8_t seq[ERNN_RUN_STEPS * ERNN_RUN_MAX_HIDDEN]; /* the block's hidden values, one layer at a time */
     const size_t hidden = (size_t)m->hidden_size, in = (size_t)m->input_size;
     const size_t out = (size_t)ernn_model_s8_any_output_size(m);
+    if (m->num_layers == 1 && m->head == NULL && !head_activated(m)) { /* the outputs are the hidden values */
+        return ernn_lstm_run_s8(&m->cells[0].params.lstm, xs, in, steps, mem->hidden, cell_state(m, mem, 0), ys,
+                                hidden)
+                   ? ERNN_OK
+                   : ERNN_ARG_ERROR; /* not reached: lstm_blocks_ok checked the cell */
+    }
     for (int32_t t0 = 0; t0 < steps; t0 += ERNN_RUN_STEPS) {
         const int32_t n = steps - t0 < ERNN_RUN_STEPS ? steps - t0 : ERNN_RUN_STEPS;
         for (int32_t layer = 0; layer < m->num_layers; ++layer) {
