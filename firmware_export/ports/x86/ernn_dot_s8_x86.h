@@ -1024,6 +1024,7 @@ ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p
     const int64_t gx = (int64_t)256 * cx, gh = (int64_t)256 * ch; /* bytes of one group in lanes */
     const int inline_x = groups * (gx + gh) <= ERNN_X86_RUN_LANES;
     int8_t lanes[ERNN_X86_RUN_LANES] __attribute__((aligned(64)));
+    int32_t gbuf[ERNN_X86_RUN_MAX_ROWS] __attribute__((aligned(64))); /* per 16-unit column: 4 gates x 16 */
     int8_t *zh = lanes, *zx = lanes + groups * gh; /* group (j / 16, g) at ((j / 16) * 4 + g) * gh, gx */
     for (int32_t j = 0; j < stride && inline_x; j += 16) {
         const int32_t r = stride - j < 16 ? stride - j : 16;
@@ -1067,34 +1068,66 @@ ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p
             const uint8_t *u = hu[(t0 + t) & 1];
             uint8_t *u_next = hu[((t0 + t) & 1) ^ 1];
             int8_t *copy = hs + (size_t)(t0 + t) * hs_stride;
-            for (int32_t j = 0; j < n; j += 16) {
-                const int32_t r = stride - j < 16 ? stride - j : 16; /* whole 4-row blocks of each gate */
-                const __mmask16 mr = (__mmask16)((1u << r) - 1u);
+            /* gate g's sum sat16(h part + x part) of units j..j + 15 (rows of a whole 4-row block) */
+#define ERNN_X86_GATE_SUM(j, g, out)                                                                             \
+    do {                                                                                                       \
+        const int32_t r_ = stride - (j) < 16 ? stride - (j) : 16;                                             \
+        const __mmask16 mr_ = (__mmask16)((1u << r_) - 1u);                                                   \
+        const int32_t o_ = (g) * stride + (j);                                                                \
+        const int64_t group_ = ((j) / 16) * 4 + (g);                                                          \
+        __m512i acc_, vx_;                                                                                    \
+        if (inline_x) {                                                                                       \
+            acc_ = ernn_x86_lanes_dot(zh + group_ * gh, u, ch, _mm512_maskz_loadu_epi32(mr_, bh + o_));       \
+            const __m512i ax_ = ernn_x86_lanes_dot(zx + group_ * gx, xut, cx, _mm512_maskz_loadu_epi32(mr_, bx + o_)); \
+            vx_ = _mm512_max_epi32(_mm512_min_epi32(ernn_x86_fast16(ax_, &rx[g]), max16), min16);            \
+        } else {                                                                                              \
+            acc_ = _mm512_add_epi32(ernn_x86_udot16(hf->weight + (int64_t)o_ * 16 * ch, u, 16, ch, r_ / 4),  \
+                                    _mm512_maskz_loadu_epi32(mr_, bh + o_));                                  \
+            vx_ = ernn_x86_load16(xp + o_, mr_);                                                              \
+        }                                                                                                     \
+        const __m512i vh_ = _mm512_max_epi32(_mm512_min_epi32(ernn_x86_fast16(acc_, &rh[g]), max16), min16); \
+        (out) = _mm512_max_epi32(_mm512_min_epi32(_mm512_add_epi32(vh_, vx_), max16), min16);               \
+    } while (0)
+            if (n <= 16) { /* one column: its chain in registers */
                 __m512i gate[4];
                 for (int32_t g = 0; g < 4; ++g) {
-                    const int32_t o = g * stride + j;
-                    const int64_t group = (j / 16) * 4 + g;
-                    __m512i acc, vx;
-                    if (inline_x) {
-                        acc = ernn_x86_lanes_dot(zh + group * gh, u, ch, _mm512_maskz_loadu_epi32(mr, bh + o));
-                        const __m512i ax = ernn_x86_lanes_dot(zx + group * gx, xut, cx, _mm512_maskz_loadu_epi32(mr, bx + o));
-                        vx = _mm512_max_epi32(_mm512_min_epi32(ernn_x86_fast16(ax, &rx[g]), max16), min16);
-                    } else {
-                        acc = _mm512_add_epi32(ernn_x86_udot16(hf->weight + (int64_t)o * 16 * ch, u, 16, ch, r / 4),
-                                               _mm512_maskz_loadu_epi32(mr, bh + o));
-                        vx = ernn_x86_load16(xp + o, mr);
-                    }
-                    const __m512i vh = _mm512_max_epi32(_mm512_min_epi32(ernn_x86_fast16(acc, &rh[g]), max16), min16);
-                    const __m512i sum = _mm512_add_epi32(vh, vx);
-                    gate[g] = ernn_x86_activate16(g == 2 ? ERNN_ACT_TANH : ERNN_ACT_SIGMOID,
-                                                  _mm512_max_epi32(_mm512_min_epi32(sum, max16), min16));
+                    ERNN_X86_GATE_SUM(0, g, gate[g]);
+                    gate[g] = ernn_x86_activate16(g == 2 ? ERNN_ACT_TANH : ERNN_ACT_SIGMOID, gate[g]);
                 }
+                const __mmask16 m = (__mmask16)((1u << n) - 1u);
+                const __m128i out = _mm512_cvtsepi32_epi8(ernn_x86_lstm_lanes(k, gate[0], gate[1], gate[2], gate[3], c, m));
+                _mm_mask_storeu_epi8(h, m, out);
+                _mm_mask_storeu_epi8(copy, m, out);
+                _mm_storeu_si128((__m128i *)(void *)u_next, _mm_xor_si128(out, _mm_set1_epi8((char)0x80)));
+                continue;
+            }
+            /* Several columns: stage by stage over all of them (sums, activations, element-wise steps), so
+             * that the columns' independent chains sit next to each other in the instruction stream. */
+            for (int32_t j = 0; j < n; j += 16) {
+                for (int32_t g = 0; g < 4; ++g) {
+                    __m512i sum;
+                    ERNN_X86_GATE_SUM(j, g, sum);
+                    _mm512_store_si512((void *)(gbuf + ((j / 16) * 4 + g) * 16), sum);
+                }
+            }
+            for (int32_t j = 0; j < n; j += 16) {
+                for (int32_t g = 0; g < 4; ++g) {
+                    int32_t *v = gbuf + ((j / 16) * 4 + g) * 16;
+                    _mm512_store_si512((void *)v, ernn_x86_activate16(g == 2 ? ERNN_ACT_TANH : ERNN_ACT_SIGMOID,
+                                                                      _mm512_load_si512((const void *)v)));
+                }
+            }
+            for (int32_t j = 0; j < n; j += 16) {
+                const int32_t *v = gbuf + (j / 16) * 4 * 16;
                 const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1u);
-                const __m128i out = _mm512_cvtsepi32_epi8(ernn_x86_lstm_lanes(k, gate[0], gate[1], gate[2], gate[3], c + j, m));
+                const __m128i out = _mm512_cvtsepi32_epi8(ernn_x86_lstm_lanes(
+                    k, _mm512_load_si512((const void *)v), _mm512_load_si512((const void *)(v + 16)),
+                    _mm512_load_si512((const void *)(v + 32)), _mm512_load_si512((const void *)(v + 48)), c + j, m));
                 _mm_mask_storeu_epi8(h + j, m, out);
                 _mm_mask_storeu_epi8(copy + j, m, out);
                 _mm_storeu_si128((__m128i *)(void *)(u_next + j), _mm_xor_si128(out, _mm_set1_epi8((char)0x80)));
             }
+#undef ERNN_X86_GATE_SUM
         }
     }
     return 1;
