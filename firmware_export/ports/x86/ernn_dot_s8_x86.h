@@ -1103,11 +1103,23 @@ ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p
             }
             /* Several columns: stage by stage over all of them (sums, activations, element-wise steps), so
              * that the columns' independent chains sit next to each other in the instruction stream. */
-            for (int32_t g = 0; g < 4; ++g) { /* gate-major: the packed weights in memory order */
-                for (int32_t j = 0; j < n; j += 16) {
-                    __m512i sum;
-                    ERNN_X86_GATE_SUM(j, g, sum);
-                    _mm512_store_si512((void *)(gbuf + ((j / 16) * 4 + g) * 16), sum);
+            /* Gate-major, the packed weights in memory order. Layers beyond L1: every other step in reverse
+             * order, so that a step starts with the weights the previous one used last, still in L1. */
+            if (inline_x || ((t0 + t) & 1) == 0) {
+                for (int32_t g = 0; g < 4; ++g) {
+                    for (int32_t j = 0; j < n; j += 16) {
+                        __m512i sum;
+                        ERNN_X86_GATE_SUM(j, g, sum);
+                        _mm512_store_si512((void *)(gbuf + ((j / 16) * 4 + g) * 16), sum);
+                    }
+                }
+            } else {
+                for (int32_t g = 3; g >= 0; --g) {
+                    for (int32_t j = (n - 1) / 16 * 16; j >= 0; j -= 16) {
+                        __m512i sum;
+                        ERNN_X86_GATE_SUM(j, g, sum);
+                        _mm512_store_si512((void *)(gbuf + ((j / 16) * 4 + g) * 16), sum);
+                    }
                 }
             }
             for (int32_t j = 0; j < n; j += 16) {
