@@ -211,16 +211,16 @@ static inline int8_t quantize(const Stepper *self, float x)
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define EDGERNN_ROW_AVX2 1
-/* quantize_row's values [0, n rounded down to 8) of a contiguous row, eight at a time with the same
+/* quantize_row's values [i, n rounded down to 8) of a contiguous row, eight at a time with the same
  * IEEE operations lane by lane (float32 subtract and divide, float64 divide, round to nearest even,
  * add, clamp): the same int8s. Per value the two divisions dominate the row's cost, and the scalar
  * DIVSS/DIVSD each take several cycles. Returns the values done, or -1 when one is not finite. */
-__attribute__((target("avx2"))) static npy_intp quantize_row_avx2(const Stepper *self, const float *row, int8_t *out)
+__attribute__((target("avx2"))) static npy_intp quantize_row_avx2(const Stepper *self, const float *row, int8_t *out,
+                                                                   npy_intp i)
 {
     const __m256 inf = _mm256_set1_ps(INFINITY), sign = _mm256_set1_ps(-0.0f);
     const __m256d scale = _mm256_set1_pd(self->scale), zp = _mm256_set1_pd(self->zero_point);
     const __m256d lo = _mm256_set1_pd(-128.0), hi = _mm256_set1_pd(127.0);
-    npy_intp i = 0;
     for (; i + 8 <= self->in_width; i += 8) {
         __m256 v = _mm256_loadu_ps(row + i);
         if (self->mean != NULL) {
@@ -240,6 +240,62 @@ __attribute__((target("avx2"))) static npy_intp quantize_row_avx2(const Stepper 
     }
     return i;
 }
+
+#define EDGERNN_X86_512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512dq")))
+/* quantize_row_avx2 sixteen values at a time, the same IEEE operations lane by lane (wide models' rows: the
+ * divisions dominate, and AVX-512 does twice the lanes per instruction). */
+EDGERNN_X86_512 static npy_intp quantize_row_avx512(const Stepper *self, const float *row, int8_t *out)
+{
+    const __m512 inf = _mm512_set1_ps(INFINITY);
+    const __m512d scale = _mm512_set1_pd(self->scale), zp = _mm512_set1_pd(self->zero_point);
+    const __m512d lo = _mm512_set1_pd(-128.0), hi = _mm512_set1_pd(127.0);
+    npy_intp i = 0;
+    for (; i + 16 <= self->in_width; i += 16) {
+        __m512 v = _mm512_loadu_ps(row + i);
+        if (self->mean != NULL) {
+            v = _mm512_div_ps(_mm512_sub_ps(v, _mm512_loadu_ps(self->mean + i)), _mm512_loadu_ps(self->std + i));
+        }
+        if (_mm512_cmp_ps_mask(_mm512_abs_ps(v), inf, _CMP_LT_OQ) != 0xFFFF) {
+            return -1; /* NaN or +-Inf */
+        }
+        __m256i q[2];
+        for (int half = 0; half < 2; ++half) {
+            const __m512d d = _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
+            const __m512d r = _mm512_roundscale_pd(_mm512_div_pd(d, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q[half] = _mm512_cvtpd_epi32(_mm512_min_pd(_mm512_max_pd(_mm512_add_pd(r, zp), lo), hi));
+        }
+        /* in [-128, 127]: the narrowing is exact */
+        const __m512i all = _mm512_inserti64x4(_mm512_castsi256_si512(q[0]), q[1], 1);
+        _mm_storeu_si128((__m128i *)(void *)(out + i), _mm512_cvtepi32_epi8(all));
+    }
+    return i;
+}
+
+/* The table's 256 values picked by sixteen int8 outputs at a time (VPERMT2PS over pairs of its zmm, blends
+ * by the index's high bits): the same floats as dequantize's loop. Returns the values done. */
+EDGERNN_X86_512 static npy_intp dequantize_avx512(const float *table, const int8_t *yq, npy_intp n, float *out)
+{
+    __m512 t[16];
+    for (int k = 0; k < 16; ++k) {
+        t[k] = _mm512_loadu_ps(table + 16 * k);
+    }
+    npy_intp i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512i index = _mm512_add_epi32(
+            _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(yq + i))), _mm512_set1_epi32(128));
+        __m512 p[8];
+        for (int k = 0; k < 8; ++k) {
+            p[k] = _mm512_permutex2var_ps(t[2 * k], index, t[2 * k + 1]);
+        }
+        const __mmask16 b5 = _mm512_test_epi32_mask(index, _mm512_set1_epi32(32));
+        const __mmask16 b6 = _mm512_test_epi32_mask(index, _mm512_set1_epi32(64));
+        const __mmask16 b7 = _mm512_test_epi32_mask(index, _mm512_set1_epi32(128));
+        const __m512 q0 = _mm512_mask_blend_ps(b6, _mm512_mask_blend_ps(b5, p[0], p[1]), _mm512_mask_blend_ps(b5, p[2], p[3]));
+        const __m512 q1 = _mm512_mask_blend_ps(b6, _mm512_mask_blend_ps(b5, p[4], p[5]), _mm512_mask_blend_ps(b5, p[6], p[7]));
+        _mm512_storeu_ps(out + i, _mm512_mask_blend_ps(b7, q0, q1));
+    }
+    return i;
+}
 #endif
 
 /* Row t of a (T, F) or (F,) array quantized into out; 0 when a value does not normalize to a finite
@@ -253,8 +309,15 @@ static int quantize_row(const Stepper *self, PyArrayObject *a, npy_intp t, int8_
     int finite = 1;
     npy_intp i = 0;
 #if defined(EDGERNN_ROW_AVX2)
-    if (stride == (npy_intp)sizeof(float) && __builtin_cpu_supports("avx2")) {
-        i = quantize_row_avx2(self, (const float *)(const void *)row, out);
+    if (stride == (npy_intp)sizeof(float) && self->in_width >= 16 && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+        i = quantize_row_avx512(self, (const float *)(const void *)row, out);
+        if (i < 0) {
+            return 0;
+        }
+    }
+    if (stride == (npy_intp)sizeof(float) && i + 8 <= self->in_width && __builtin_cpu_supports("avx2")) {
+        i = quantize_row_avx2(self, (const float *)(const void *)row, out, i);
         if (i < 0) {
             return 0;
         }
@@ -293,7 +356,13 @@ static long long token_of(const Stepper *self, PyObject *x)
 static void dequantize(const Stepper *self, const int8_t *yq, npy_intp steps, float *out)
 {
     const npy_intp n = steps * self->out_width;
-    for (npy_intp i = 0; i < n; ++i) {
+    npy_intp i = 0;
+#if defined(EDGERNN_ROW_AVX2)
+    if (n >= 64 && __builtin_cpu_supports("avx512f")) { /* the table's 16 zmm loaded once per call */
+        i = dequantize_avx512(self->table, yq, n, out);
+    }
+#endif
+    for (; i < n; ++i) {
         out[i] = self->table[yq[i] + 128];
     }
 }

@@ -494,6 +494,19 @@ ernn_status ernn_cell_fcs_x16(const ernn_fc_params *x_fc, const ernn_fc_params *
     return into.gate_rows > 0 ? fc_run(h_fc, h, &into, NULL, scratch + rows) : ERNN_ARG_ERROR;
 }
 
+#if !defined(ERNN_PORTABLE) && defined(__x86_64__) && defined(__GNUC__)
+int ernn_cell_fcs_fusable(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, int32_t added_rows)
+{
+#if defined(ERNN_PORT_CELL_FCS)
+    return fc_params_ok(x_fc) && fc_params_ok(h_fc) && x_fc->packing != 0 &&
+           ernn_x86_fused_layers(x_fc, h_fc, ernn_gate_stride(h_fc, h_fc->in_features), added_rows);
+#else
+    (void)x_fc, (void)h_fc, (void)added_rows;
+    return 0;
+#endif
+}
+#endif
+
 static ernn_status fc_run(const ernn_fc_params *p, const int8_t *x, const fc_into *y16, int8_t *y8, int16_t *buffer)
 {
     if (!fc_params_ok(p) || x == NULL || (y16->y == NULL && y8 == NULL) ||

@@ -104,6 +104,18 @@ static inline int32_t ernn_activate_q312(uint32_t code, int32_t v)
 /* 1 if a port's fused kernel did all of ernn_cell_fcs (ernn_fc_s8.c; x86-64: AVX-512 VNNI), else 0. */
 int ernn_cell_fcs_fused(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, const int8_t *x, const int8_t *h,
                         int16_t *scratch, int16_t *buffer, int32_t added_rows, uint32_t activations);
+/* 1 if ernn_cell_fcs_fused takes these layers (valid parameters, the fused kernel's layout and form). */
+int ernn_cell_fcs_fusable(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, int32_t added_rows);
+/* The LSTM over many steps in one call (ernn_lstm_s8.c, x86-64 with AVX-512 VNNI): 1 if ernn_lstm_run_s8
+ * takes this cell (on this CPU), else 0. */
+int ernn_lstm_run_s8_ok(const ernn_lstm_s8_params *p);
+/* `steps` steps of an LSTM cell that ernn_lstm_run_s8_ok takes, on the inputs xs + t * x_stride: h and c
+ * updated in place as by `steps` calls of ernn_lstm_step_s8 (the same integers), step t's h also to
+ * hs + t * hs_stride (hs may be xs when the strides are equal). Returns 0 (nothing done) if the cell is
+ * not one it takes. */
+int ernn_lstm_run_s8(const ernn_lstm_s8_params *p, const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
+                     int16_t *c, int8_t *hs, size_t hs_stride);
+#define ERNN_LSTM_RUN 1
 #endif
 
 /* ernn_cell_fcs for an x_fc with a 16-bit input (x holds int16_t values): the portable 16x8 layer, then

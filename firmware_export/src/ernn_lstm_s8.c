@@ -187,6 +187,51 @@ static inline void cell_tanh_rescale(const ernn_lstm_s8_params *p, int32_t *mult
     }
 }
 
+/* The short form of the element-wise step applies (no cell clip, every product shift < 0). */
+static int short_form(const ernn_lstm_s8_params *p)
+{
+    return p->cell_clip == 0 && p->forget_mul.shift < 0 && p->input_mul.shift < 0 && p->output_mul.shift < 0;
+}
+
+#if defined(ERNN_LSTM_RUN)
+int ernn_lstm_run_s8_ok(const ernn_lstm_s8_params *p)
+{
+#if defined(ERNN_PORT_LSTM_RUN)
+    if (p == NULL || hidden_size(p) == 0 || !short_form(p) || !ernn_x86_has_avx512vnni()) {
+        return 0;
+    }
+    const int32_t rows = ernn_cell_rows(ERNN_CELL_LSTM, &p->h_fc, hidden_size(p));
+    const int32_t per_step = rows * (int32_t)sizeof(int16_t) + ernn_round_up(p->x_fc.in_features, 16);
+    return ernn_cell_fcs_fusable(&p->x_fc, &p->h_fc, rows) && rows <= ERNN_X86_RUN_MAX_ROWS &&
+           per_step <= ERNN_X86_RUN_BYTES;
+#else
+    (void)p;
+    return 0;
+#endif
+}
+
+int ernn_lstm_run_s8(const ernn_lstm_s8_params *p, const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
+                     int16_t *c, int8_t *hs, size_t hs_stride)
+{
+    if (xs == NULL || h == NULL || c == NULL || hs == NULL || steps < 1 || !ernn_lstm_run_s8_ok(p)) {
+        return 0;
+    }
+#if defined(ERNN_PORT_LSTM_RUN)
+    const int32_t n = hidden_size(p);
+    int32_t tanh_multiplier, tanh_shift;
+    cell_tanh_rescale(p, &tanh_multiplier, &tanh_shift);
+    const ernn_x86_lstm16 k = ernn_x86_lstm16_of(p->forget_mul.multiplier, -p->forget_mul.shift,
+                                                 p->input_mul.multiplier, -p->input_mul.shift, tanh_multiplier,
+                                                 tanh_shift, p->output_mul.multiplier, -p->output_mul.shift,
+                                                 p->hidden_zero_point);
+    return ernn_lstm_run_avx512(p, n, ernn_gate_stride(&p->h_fc, n), &k, xs, x_stride, steps, h, c, hs, hs_stride);
+#else
+    (void)x_stride, (void)hs_stride;
+    return 0;
+#endif
+}
+#endif
+
 ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int8_t *h, int16_t *c,
                               int16_t *scratch)
 {
@@ -203,7 +248,7 @@ ernn_status ernn_lstm_step_s8(const ernn_lstm_s8_params *p, const int8_t *x, int
     }
     const int16_t *gi = scratch, *gf = scratch + stride, *gg = scratch + 2 * stride, *go = scratch + 3 * stride;
     /* cell_clip: the clipped update runs the general loop below (the fast path and ports do not clip). */
-    if (p->cell_clip == 0 && p->forget_mul.shift < 0 && p->input_mul.shift < 0 && p->output_mul.shift < 0) {
+    if (short_form(p)) {
         /* The short requantization (ernn_fast_out: products of Q0.15 gates, shift < 0 so left = 1 and the
          * rounding shift is on) and the one-load tanh (ernn_lut_s16.h): the same integers as the general
          * form below. Two light loops (cell state, then hidden state) keep every value in a register. */

@@ -389,6 +389,133 @@ static void test_lstm_port(void)
 #endif
 }
 
+#if defined(ERNN_PORT_LSTM_RUN)
+/*
+ * The LSTM over many steps in one call (ernn_lstm_run_s8: the x parts of a block of steps first, then the
+ * recurrent parts step by step) against ernn_lstm_step_s8 step by step, exactly: every step's h, and h and c
+ * after the call. Hidden sizes 1..256 (whole sixteens, tails, padded gate blocks), 1..MAX_IN inputs, random
+ * and extreme weights, inputs and states, hundreds of steps split over several calls (the state carried
+ * from one call to the next) with resets in between, the outputs apart or in place over the inputs, and the
+ * sizes the call refuses.
+ */
+#define RUN_HIDDEN 256
+#define RUN_ROWS (4 * RUN_HIDDEN)
+#define RUN_STEPS 300
+static void test_lstm_run(void)
+{
+    static int8_t wx[RUN_ROWS * MAX_IN], wh[RUN_ROWS * RUN_HIDDEN], px[RUN_ROWS * MAX_COLS], ph[RUN_ROWS * RUN_HIDDEN];
+    static int8_t xs[RUN_STEPS * MAX_IN], hs[RUN_STEPS * RUN_HIDDEN], want[RUN_STEPS * RUN_HIDDEN];
+    static int32_t bx[RUN_ROWS], bh[RUN_ROWS];
+    static int16_t scratch[RUN_ROWS + 2 * RUN_HIDDEN + 64];
+    static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 64, 100, 128, 160, 255, 256};
+    int32_t ran = 0;
+    for (int32_t trial = 0; trial < 60; ++trial) {
+        const int32_t n = trial < 18 ? sizes[trial] : sizes[next() % 18u];
+        const int32_t nx = trial % 7 == 3 && n <= MAX_IN ? n : 1 + (int32_t)(next() % MAX_IN); /* n: in place */
+        const int32_t stride = ernn_round_up(n, 4), rows = 4 * stride;
+        const int extreme = trial % 5 == 0;
+        const int32_t bounded = trial % 2 == 0 ? 3 : 1;
+        for (int32_t i = 0; i < rows * nx; ++i) {
+            wx[i] = rnd8(extreme);
+            wx[i] = bounded == 3 && wx[i] == INT8_MIN ? -INT8_MAX : wx[i];
+        }
+        for (int32_t i = 0; i < rows * n; ++i) {
+            wh[i] = rnd8(extreme);
+            wh[i] = bounded == 3 && wh[i] == INT8_MIN ? -INT8_MAX : wh[i];
+        }
+        for (int32_t o = 0; o < rows; ++o) {
+            bx[o] = (int32_t)(next() % 131072u) - 65536;
+            bh[o] = (int32_t)(next() % 131072u) - 65536;
+        }
+        pack(wx, rows, nx, px);
+        pack(wh, rows, n, ph);
+        int32_t mx[4], sx[4], mh[4], sh[4];
+        for (int32_t g = 0; g < 4; ++g) {
+            mx[g] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
+            mh[g] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
+            sx[g] = (int32_t)(next() % 18u) - 20; /* [-20, -3]: |acc| 2^(shift+1) < 2^31 for these sizes */
+            sh[g] = (int32_t)(next() % 18u) - 20;
+        }
+        ernn_lstm_s8_params p;
+        memset(&p, 0, sizeof p);
+        p.x_fc = (ernn_fc_params){px, bx, mx, sx, nx, rows, 0, ERNN_FC_PACK_K, stride, bounded};
+        p.h_fc = (ernn_fc_params){ph, bh, mh, sh, n, rows, 0, ERNN_FC_PACK_K, stride, bounded};
+        int32_t m, right;
+        rescale(&m, &right);
+        p.forget_mul = (ernn_rescale){m, -right};
+        rescale(&m, &right);
+        p.input_mul = (ernn_rescale){m, -right};
+        rescale(&m, &right);
+        p.output_mul = (ernn_rescale){m, -right};
+        /* the cell state's tanh input: a power-of-two scale (multiplier 0) or a multiplier and a shift */
+        p.cell_tanh_multiplier = (next() & 1u) ? 0 : (int32_t)(next() % 32768u);
+        p.cell_tanh_shift = p.cell_tanh_multiplier == 0 ? (int32_t)(next() % 4u) : (int32_t)(next() % 16u);
+        p.hidden_zero_point = (int32_t)(next() % 256u) - 128;
+        const int32_t steps = 40 + (int32_t)(next() % (RUN_STEPS - 39));
+        for (int32_t i = 0; i < steps * nx; ++i) {
+            xs[i] = rnd8(extreme || (i / nx) % 9 == 4);
+        }
+        int8_t h[RUN_HIDDEN], h_want[RUN_HIDDEN];
+        int16_t c[RUN_HIDDEN], c_want[RUN_HIDDEN];
+        for (int32_t j = 0; j < n; ++j) {
+            h[j] = h_want[j] = rnd8(extreme);
+            c[j] = c_want[j] = rnd16();
+        }
+        const int in_place = nx == n;
+        int32_t mismatches = 0;
+        for (int32_t t = 0; t < steps; ++t) {
+            if (t == steps / 2) { /* a reset, as ernn_model_s8_reset: h at the zero point, c at 0 */
+                memset(h_want, p.hidden_zero_point, (size_t)n);
+                memset(c_want, 0, sizeof c_want);
+            }
+            CHECK_EQ(ernn_lstm_step_s8(&p, xs + t * nx, h_want, c_want, scratch), ERNN_OK);
+            memcpy(want + t * n, h_want, (size_t)n);
+        }
+        if (!ernn_lstm_run_s8_ok(&p)) { /* not on this CPU: the call refuses, and does nothing */
+            CHECK(n > RUN_HIDDEN || !__builtin_cpu_supports("avx512vnni"));
+            CHECK_EQ(ernn_lstm_run_s8(&p, xs, (size_t)nx, steps, h, c, hs, (size_t)n), 0);
+            continue;
+        }
+        if (in_place) {
+            memcpy(hs, xs, (size_t)(steps * nx));
+        }
+        /* the steps in calls of 1..70 steps, a reset at steps / 2 */
+        for (int32_t t = 0; t < steps;) {
+            if (t == steps / 2) {
+                memset(h, p.hidden_zero_point, (size_t)n);
+                memset(c, 0, sizeof c);
+            }
+            const int32_t end = steps / 2 > t ? steps / 2 : steps;
+            const int32_t r = 1 + (int32_t)(next() % 70u);
+            const int32_t count = r < end - t ? r : end - t;
+            const int8_t *x = in_place ? hs + t * n : xs + t * nx;
+            CHECK_EQ(ernn_lstm_run_s8(&p, x, (size_t)nx, count, h, c, hs + t * n, (size_t)n), 1);
+            t += count;
+        }
+        for (int32_t i = 0; i < steps * n; ++i) {
+            mismatches += hs[i] != want[i];
+        }
+        for (int32_t j = 0; j < n; ++j) {
+            mismatches += h[j] != h_want[j] || c[j] != c_want[j];
+        }
+        CHECK_EQ(mismatches, 0);
+        ++ran;
+    }
+    if (ran == 0) {
+        printf("test_gate_ports: this CPU has no AVX-512 VNNI: ernn_lstm_run_s8 refuses every cell (checked)\n");
+    }
+    /* what the call refuses: 257 units (more than its limit), a NULL input, no steps */
+    ernn_lstm_s8_params big;
+    memset(&big, 0, sizeof big);
+    big.x_fc = (ernn_fc_params){px, bx, bx, bx, 1, 4 * 260, 0, ERNN_FC_PACK_K, 260, 1};
+    big.h_fc = (ernn_fc_params){ph, bh, bh, bh, 257, 4 * 260, 0, ERNN_FC_PACK_K, 260, 1};
+    big.forget_mul = big.input_mul = big.output_mul = (ernn_rescale){1 << 30, -1};
+    CHECK_EQ(ernn_lstm_run_s8_ok(&big), 0);
+    CHECK_EQ(ernn_lstm_run_s8(&big, xs, 1, 1, (int8_t *)hs, scratch, hs, 1), 0);
+    CHECK_EQ(ernn_lstm_run_s8(NULL, xs, 1, 1, (int8_t *)hs, scratch, hs, 1), 0);
+}
+#endif
+
 int main(void)
 {
     test_gate_blocks();
@@ -397,5 +524,10 @@ int main(void)
     test_x86_activations16();
     test_gru_port();
     test_lstm_port();
+#if defined(ERNN_PORT_LSTM_RUN)
+    test_lstm_run();
+#else
+    printf("test_gate_ports: this build's port has no LSTM block path (ernn_lstm_run_s8)\n");
+#endif
     return ernn_test_report("test_gate_ports");
 }

@@ -25,9 +25,11 @@ FEATURES = [
     for cell in CellType
     for layers, out in [(1, 5), (2, None)]
 ]
-# 19 features: on x86-64 with AVX2 the row quantizer takes values eight at a time, then the last three.
+# 19 features: on x86-64 the row quantizer takes values sixteen (AVX-512) or eight (AVX2) at a time, then the
+# last ones; 43 features: sixteen twice, eight, then three; outputs dequantized sixteen at a time (AVX-512).
 WIDE = ModelConfig(cell=CellType.LSTM, input_size=19, hidden_size=24, output_size=5)
-FEATURES.append(WIDE)
+WIDER = ModelConfig(cell=CellType.LSTM, input_size=43, hidden_size=20)
+FEATURES += [WIDE, WIDER]
 TOKENS = ModelConfig(cell=CellType.LSTM, vocab_size=30, embedding_dim=6, hidden_size=16, output_size=30)
 
 
@@ -168,15 +170,20 @@ def test_bad_inputs_raise_the_same_errors_and_leave_the_state(monkeypatch: pytes
     assert np.array_equal(tok_fast.run(tokens), tok_slow.run(tokens))
 
 
-def test_wide_rows_with_a_bad_value_anywhere_leave_the_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A NaN or infinity in the eight-value blocks or the tail of a row, in a step or late in a run
+@pytest.mark.parametrize(
+    ("config", "columns"), [(WIDE, (0, 7, 8, 15, 18)), (WIDER, (0, 15, 16, 31, 32, 39, 40, 42))], ids=["19", "43"]
+)
+def test_wide_rows_with_a_bad_value_anywhere_leave_the_state(
+    config: ModelConfig, columns: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A NaN or infinity in the sixteen- or eight-value blocks or the tail of a row, in a step or late in a run
     (after whole 256-step chunks have run): the same error, and the state as before the call."""
-    model = _normalized(random_model(WIDE, seed=2))
+    model = _normalized(random_model(config, seed=2))
     fast, slow = _pair(model, monkeypatch)
-    xs = random_inputs(WIDE, 700, seed=3) * model.input_std + model.input_mean
+    xs = random_inputs(config, 700, seed=3) * model.input_std + model.input_mean
     fast.run(xs[:20])
     slow.run(xs[:20])
-    for column in (0, 7, 8, 15, 18):
+    for column in columns:
         for bad_value in (np.nan, np.inf, -np.inf):
             frame = xs[20].copy()
             frame[column] = bad_value

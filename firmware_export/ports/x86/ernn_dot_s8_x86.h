@@ -15,6 +15,8 @@
  * gate layers also run fused (ernn_cell_fcs_x86 below): VPDPBUSD on the weights + 128 (unsigned) and the
  * int8 input, sixteen rows per register, the 128 * sum x correction in the bias, the requantization,
  * sums and activations in sixteen lanes; and the GRU / LSTM element-wise steps run sixteen units at a time.
+ * The LSTM also runs over many steps per call (ernn_lstm_run_avx512, for ernn_model_s8_run): the input
+ * projections of a block of steps do not depend on the state and are taken apart from the recurrent chain.
  * The widest kernel the CPU
  * has is picked at each call with __builtin_cpu_supports (a load and a test: libgcc fills its table
  * before main); functions carry their ISA as a target attribute, so the library needs no -m flags and
@@ -746,35 +748,403 @@ ERNN_X86_512 static int32_t ernn_gru_fast_avx512(const int16_t *gr, const int16_
     return n;
 }
 
-/* The LSTM's element-wise step for every unit, sixteen at a time: the operations of ernn_lstm_fast_avx2. */
+/* The LSTM's element-wise constants in sixteen lanes (ernn_lstm_s8.c's short form). */
+typedef struct {
+    ernn_x86_rescale16 fm, im, om;
+    __m512i tanh_multiplier, tanh_round, zero_point;
+    __m128i tanh_shift;
+} ernn_x86_lstm16;
+
+ERNN_X86_512 static inline ernn_x86_lstm16 ernn_x86_lstm16_of(int32_t forget_m, int32_t forget_right, int32_t input_m,
+                                                             int32_t input_right, int32_t tanh_multiplier,
+                                                             int32_t tanh_shift, int32_t output_m,
+                                                             int32_t output_right, int32_t zero_point)
+{
+    ernn_x86_lstm16 k;
+    k.fm = ernn_x86_rescale16_of(forget_m, -forget_right);
+    k.im = ernn_x86_rescale16_of(input_m, -input_right);
+    k.om = ernn_x86_rescale16_of(output_m, -output_right);
+    k.tanh_multiplier = _mm512_set1_epi32(tanh_multiplier);
+    k.tanh_round = _mm512_set1_epi32(tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0);
+    k.tanh_shift = _mm_cvtsi32_si128(tanh_shift);
+    k.zero_point = _mm512_set1_epi32(zero_point);
+    return k;
+}
+
+/* The LSTM's element-wise step of sixteen units (lanes m) from their activated gates (int16 values in int32
+ * lanes), the operations of ernn_lstm_fast_avx2: c[0..16) updated, the new h returned in int32 lanes
+ * (before its int8 saturation). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_lstm_lanes(const ernn_x86_lstm16 *k, __m512i gi, __m512i gf,
+                                                               __m512i gg, __m512i go, int16_t *c, __mmask16 m)
+{
+    const __m256i forget =
+        _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(gf, ernn_x86_load16(c, m)), &k->fm));
+    const __m256i input = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(gi, gg), &k->im));
+    const __m256i c_new16 = _mm256_adds_epi16(forget, input); /* sat16(forget + input), as the GRU above */
+    _mm256_mask_storeu_epi16(c, m, c_new16);
+    const __m512i c_new = _mm512_cvtepi16_epi32(c_new16);
+    const __m512i v = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(c_new, k->tanh_multiplier), k->tanh_round),
+                                       k->tanh_shift);
+    const __m512i tanh_c = ernn_x86_tanh_lut16(v);
+    return _mm512_add_epi32(ernn_x86_fast16(_mm512_mullo_epi32(go, tanh_c), &k->om), k->zero_point);
+}
+
+/* The LSTM's element-wise step for every unit, sixteen at a time (the last ones masked). */
+ERNN_X86_512_INLINE static inline void ernn_x86_lstm_units(const ernn_x86_lstm16 *k, const int16_t *gi,
+                                                            const int16_t *gf, const int16_t *gg, const int16_t *go,
+                                                            int16_t *c, int8_t *h, int32_t n)
+{
+    for (int32_t j = 0; j < n; j += 16) {
+        const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1u);
+        ernn_x86_store8(h + j, ernn_x86_lstm_lanes(k, ernn_x86_load16(gi + j, m), ernn_x86_load16(gf + j, m),
+                                                   ernn_x86_load16(gg + j, m), ernn_x86_load16(go + j, m), c + j, m),
+                        m);
+    }
+}
+
+/* The LSTM's element-wise step for every unit (see ernn_x86_lstm_units). */
 ERNN_X86_512 static int32_t ernn_lstm_fast_avx512(const int16_t *gi, const int16_t *gf, const int16_t *gg,
                                                   const int16_t *go, int16_t *c, int8_t *h, int32_t n,
                                                   int32_t forget_m, int32_t forget_right, int32_t input_m,
                                                   int32_t input_right, int32_t tanh_multiplier, int32_t tanh_shift,
                                                   int32_t output_m, int32_t output_right, int32_t zero_point)
 {
-    const ernn_x86_rescale16 fm = ernn_x86_rescale16_of(forget_m, -forget_right);
-    const ernn_x86_rescale16 im = ernn_x86_rescale16_of(input_m, -input_right);
-    const ernn_x86_rescale16 om = ernn_x86_rescale16_of(output_m, -output_right);
-    const __m512i tm = _mm512_set1_epi32(tanh_multiplier);
-    const __m512i tr = _mm512_set1_epi32(tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0);
-    const __m128i ts = _mm_cvtsi32_si128(tanh_shift);
-    const __m512i zp = _mm512_set1_epi32(zero_point);
-    for (int32_t j = 0; j < n; j += 16) {
-        const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1u);
-        const __m256i forget = _mm512_cvtsepi32_epi16(
-            ernn_x86_fast16(ernn_x86_mul16x16(ernn_x86_load16(gf + j, m), ernn_x86_load16(c + j, m)), &fm));
-        const __m256i input = _mm512_cvtsepi32_epi16(
-            ernn_x86_fast16(ernn_x86_mul16x16(ernn_x86_load16(gi + j, m), ernn_x86_load16(gg + j, m)), &im));
-        const __m256i c_new16 = _mm256_adds_epi16(forget, input); /* sat16(forget + input), as the GRU above */
-        _mm256_mask_storeu_epi16(c + j, m, c_new16);
-        const __m512i c_new = _mm512_cvtepi16_epi32(c_new16);
-        const __m512i v = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(c_new, tm), tr), ts);
-        const __m512i tanh_c = ernn_x86_tanh_lut16(v);
-        const __m512i o = ernn_x86_load16(go + j, m);
-        ernn_x86_store8(h + j, _mm512_add_epi32(ernn_x86_fast16(_mm512_mullo_epi32(o, tanh_c), &om), zp), m);
-    }
+    const ernn_x86_lstm16 k = ernn_x86_lstm16_of(forget_m, forget_right, input_m, input_right, tanh_multiplier,
+                                                 tanh_shift, output_m, output_right, zero_point);
+    ernn_x86_lstm_units(&k, gi, gf, gg, go, c, h, n);
     return n;
+}
+
+/*
+ * The LSTM over a block of steps (ernn_lstm_run_s8, AVX-512 VNNI). Each gate is
+ * act(sat16(sat16(fast(x_fc(x_t))) + sat16(fast(h_fc(h_t-1))))) (ernn_fc_s8.c, ernn_cell_fcs_avx512vnni): the
+ * x part of step t is a function of x_t alone, not of the state, so the x parts of every step of a block are
+ * computed first, one gate group (sixteen rows) at a time over all the block's steps (the group's weights
+ * stay in L1 across the steps), and kept as the int16 values sat16(fast(.)); each step then computes only
+ * the h part and adds it, the same integer operations on the same integers as one step at a time.
+ *
+ * Dot products: VPDPBUSD with the inputs as the unsigned operand, u = x ^ 0x80 = x + 128 in [0, 255], and
+ * the weights as the signed one: a lane gathers sum w (x + 128) = sum w x + 128 sum w, so the rows' weight
+ * sums (one pass per call: VPDPBUSD of bytes 1 with the weights) are folded into the bias once,
+ * bias - 128 sum w. Modulo 2^32 as in ernn_cell_fcs_avx512vnni, and the true value bias + sum w x is an
+ * int32 (bounded layers), so the lanes hold it exactly. Padded inputs (u = 128) meet zero weights.
+ * Compared with the step kernel: no per-step flip of every weight register, no per-step sum of the input,
+ * and two accumulator sets over alternate chunks (twice the independent VPDPBUSD chains).
+ */
+#define ERNN_PORT_LSTM_RUN 1
+#define ERNN_X86_RUN_MAX_ROWS 1024 /* 4 gates x 256 rows: the block path's limit (hidden <= 256) */
+#define ERNN_X86_RUN_MAX_STEPS 32  /* steps per block */
+#define ERNN_X86_RUN_BYTES 16384   /* per block: the x parts (int16) and the padded inputs */
+#define ERNN_X86_RUN_LANES 32768   /* both layers' weights with rows in lanes (see ernn_x86_rows_in_lanes) */
+
+/* Rows 4b..4b+3 of blocks b < blocks (1..4) from w (block 0) over `chunks` chunks of the unsigned input u
+ * (step bytes apart; 0 repeats the first sixteen): the sixteen rows' sums of w u, row r in lane r (lanes
+ * of absent blocks hold garbage the caller does not store). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_udot16_body(const int8_t *w, const uint8_t *u, int32_t step,
+                                                              int32_t chunks, int32_t blocks)
+{
+    const int64_t stride = 64 * (int64_t)chunks;
+    const __mmask64 m1 = blocks > 1 ? ~(__mmask64)0 : 0, m2 = blocks > 2 ? ~(__mmask64)0 : 0;
+    const __mmask64 m3 = blocks > 3 ? ~(__mmask64)0 : 0;
+    const int8_t *w1 = blocks > 1 ? w + stride : w, *w2 = blocks > 2 ? w + 2 * stride : w;
+    const int8_t *w3 = blocks > 3 ? w + 3 * stride : w;
+#define ERNN_X86_W(mask, p) (blocks == 4 ? _mm512_loadu_si512((const void *)(p)) : _mm512_maskz_loadu_epi8((mask), (p)))
+#define ERNN_X86_U(c) _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)(u + (int64_t)step * (c))))
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int32_t c = 0;
+    for (; c + 2 <= chunks; c += 2) {
+        const __m512i x0 = ERNN_X86_U(c), x1 = ERNN_X86_U(c + 1);
+        a0 = _mm512_dpbusd_epi32(a0, x0, _mm512_loadu_si512((const void *)(w + 64 * c)));
+        a1 = _mm512_dpbusd_epi32(a1, x0, ERNN_X86_W(m1, w1 + 64 * c));
+        a2 = _mm512_dpbusd_epi32(a2, x0, ERNN_X86_W(m2, w2 + 64 * c));
+        a3 = _mm512_dpbusd_epi32(a3, x0, ERNN_X86_W(m3, w3 + 64 * c));
+        b0 = _mm512_dpbusd_epi32(b0, x1, _mm512_loadu_si512((const void *)(w + 64 * c + 64)));
+        b1 = _mm512_dpbusd_epi32(b1, x1, ERNN_X86_W(m1, w1 + 64 * c + 64));
+        b2 = _mm512_dpbusd_epi32(b2, x1, ERNN_X86_W(m2, w2 + 64 * c + 64));
+        b3 = _mm512_dpbusd_epi32(b3, x1, ERNN_X86_W(m3, w3 + 64 * c + 64));
+    }
+    if (c < chunks) {
+        const __m512i x0 = ERNN_X86_U(c);
+        a0 = _mm512_dpbusd_epi32(a0, x0, _mm512_loadu_si512((const void *)(w + 64 * c)));
+        a1 = _mm512_dpbusd_epi32(a1, x0, ERNN_X86_W(m1, w1 + 64 * c));
+        a2 = _mm512_dpbusd_epi32(a2, x0, ERNN_X86_W(m2, w2 + 64 * c));
+        a3 = _mm512_dpbusd_epi32(a3, x0, ERNN_X86_W(m3, w3 + 64 * c));
+    }
+#undef ERNN_X86_W
+#undef ERNN_X86_U
+    a0 = _mm512_add_epi32(a0, b0);
+    a1 = _mm512_add_epi32(a1, b1);
+    a2 = _mm512_add_epi32(a2, b2);
+    a3 = _mm512_add_epi32(a3, b3);
+    /* lane 4L + q of a_b: row L of block b, partial q; two levels make lane 4L + b = row 4b + L */
+    const __m512i t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    const __m512i t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_epi32(order, s);
+}
+
+/* ernn_x86_udot16_body with whole groups and one to eight chunks as constants (gcc unrolls them). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_udot16(const int8_t *w, const uint8_t *u, int32_t step,
+                                                         int32_t chunks, int32_t blocks)
+{
+    if (blocks == 4) {
+        switch (chunks) {
+        case 1:
+            return ernn_x86_udot16_body(w, u, step, 1, 4);
+        case 2:
+            return ernn_x86_udot16_body(w, u, step, 2, 4);
+        case 4:
+            return ernn_x86_udot16_body(w, u, step, 4, 4);
+        case 8:
+            return ernn_x86_udot16_body(w, u, step, 8, 4);
+        default:
+            return ernn_x86_udot16_body(w, u, step, chunks, 4);
+        }
+    }
+    return ernn_x86_udot16_body(w, u, step, chunks, blocks);
+}
+
+/* x (n int8 values) as the unsigned bytes x ^ 0x80, zero weights' padding to whole chunks of 16 at u. */
+ERNN_X86_512_INLINE static inline void ernn_x86_unsigned16(const int8_t *x, int32_t n, uint8_t *u)
+{
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    for (int32_t i = 0; i < n; i += 16) {
+        const __mmask16 m = (__mmask16)(n - i >= 16 ? 0xFFFFu : (1u << (n - i)) - 1u);
+        _mm_storeu_si128((__m128i *)(void *)(u + i), _mm_xor_si128(_mm_maskz_loadu_epi8(m, x + i), flip));
+    }
+}
+
+/* bias - 128 * (the row's weight sum) for every row of a packed layer with `rows` rows in gate blocks of
+ * stride rows (see above), to adjusted[0..rows). */
+ERNN_X86_512 static inline void ernn_x86_adjusted_bias(const ernn_fc_params *fc, int32_t rows, int32_t stride,
+                                                       int32_t chunks, int32_t *adjusted)
+{
+    static const uint8_t ones[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    for (int32_t g = 0; g * stride < rows; ++g) {
+        for (int32_t o = g * stride; o < (g + 1) * stride; o += 16) {
+            const int32_t n = (g + 1) * stride - o < 16 ? (g + 1) * stride - o : 16;
+            const __mmask16 m = (__mmask16)((1u << n) - 1u);
+            const __m512i sums = ernn_x86_udot16(fc->weight + (int64_t)o * 16 * chunks, ones, 0, chunks, n / 4);
+            const __m512i b = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, fc->bias + o), _mm512_slli_epi32(sums, 7));
+            _mm512_mask_storeu_epi32(adjusted + o, m, b);
+        }
+    }
+}
+
+/* Rows in lanes: a 16-row group of a packed layer (rows o..o+r-1, r a multiple of 4) rewritten as 4 * chunks
+ * zmm, zmm q holding in lane L row o + L's four weights of columns 4q..4q+3 (lanes L >= r: zero). A dot product
+ * is then VPDPBUSD of each zmm with four input bytes in every lane, the rows' sums landing in their own lanes:
+ * no reduction or permutation per step. Per chunk, the four 4-row blocks (64 bytes each, row r's sixteen
+ * weights at 16r) are transposed: each block's dwords to quad-major order (lane q: rows 0..3 of quad q), then
+ * the 128-bit lanes of the four blocks 4 x 4 (two levels of VSHUFI32X4). */
+ERNN_X86_512 static inline void ernn_x86_rows_in_lanes(const int8_t *w, int32_t chunks, int32_t o, int32_t r,
+                                                        int8_t *z)
+{
+    const __m512i quad_major = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    for (int32_t c = 0; c < chunks; ++c) {
+        __m512i p[4];
+        for (int32_t b = 0; b < 4; ++b) {
+            p[b] = 4 * b < r ? _mm512_permutexvar_epi32(
+                                   quad_major, _mm512_loadu_si512((const void *)(w + ((int64_t)(o / 4 + b) * chunks + c) * 64)))
+                             : _mm512_setzero_si512();
+        }
+        const __m512i lo01 = _mm512_shuffle_i32x4(p[0], p[1], 0x44), hi01 = _mm512_shuffle_i32x4(p[0], p[1], 0xEE);
+        const __m512i lo23 = _mm512_shuffle_i32x4(p[2], p[3], 0x44), hi23 = _mm512_shuffle_i32x4(p[2], p[3], 0xEE);
+        int8_t *d = z + (int64_t)c * 4 * 64;
+        _mm512_storeu_si512((void *)d, _mm512_shuffle_i32x4(lo01, lo23, 0x88));
+        _mm512_storeu_si512((void *)(d + 64), _mm512_shuffle_i32x4(lo01, lo23, 0xDD));
+        _mm512_storeu_si512((void *)(d + 128), _mm512_shuffle_i32x4(hi01, hi23, 0x88));
+        _mm512_storeu_si512((void *)(d + 192), _mm512_shuffle_i32x4(hi01, hi23, 0xDD));
+    }
+}
+
+/* acc + the sixteen rows' sums of w u over 4 * chunks quads (z from ernn_x86_rows_in_lanes, u unsigned), four
+ * independent accumulator chains. */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_lanes_dot_body(const int8_t *z, const uint8_t *u, int32_t chunks,
+                                                                  __m512i acc)
+{
+    __m512i a1 = _mm512_setzero_si512(), a2 = a1, a3 = a1;
+    for (int32_t q = 0; q < 4 * chunks; q += 4) {
+        int32_t v[4];
+        memcpy(v, u + 4 * q, sizeof v);
+        acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(v[0]), _mm512_loadu_si512((const void *)(z + 64 * q)));
+        a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32(v[1]), _mm512_loadu_si512((const void *)(z + 64 * q + 64)));
+        a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32(v[2]), _mm512_loadu_si512((const void *)(z + 64 * q + 128)));
+        a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32(v[3]), _mm512_loadu_si512((const void *)(z + 64 * q + 192)));
+    }
+    return _mm512_add_epi32(_mm512_add_epi32(acc, a1), _mm512_add_epi32(a2, a3));
+}
+
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_lanes_dot(const int8_t *z, const uint8_t *u, int32_t chunks,
+                                                             __m512i acc)
+{
+    switch (chunks) {
+    case 1:
+        return ernn_x86_lanes_dot_body(z, u, 1, acc);
+    case 2:
+        return ernn_x86_lanes_dot_body(z, u, 2, acc);
+    case 4:
+        return ernn_x86_lanes_dot_body(z, u, 4, acc);
+    default:
+        return ernn_x86_lanes_dot_body(z, u, chunks, acc);
+    }
+}
+
+/*
+ * `steps` LSTM steps (the short form: see ernn_lstm_run_s8) on the inputs xs + t * x_stride, h (int8) and c
+ * (int16) updated in place, step t's h also to hs + t * hs_stride. hs may be the inputs themselves when
+ * x_stride == hs_stride: a block reads all its inputs before it writes any of its outputs, and writes no
+ * row of a later block. Returns 0 (nothing done) when the layer is outside the path's limits, else 1.
+ */
+ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,
+                                                    const ernn_x86_lstm16 *k, const int8_t *xs, size_t x_stride,
+                                                    int32_t steps, int8_t *h, int16_t *c, int8_t *hs,
+                                                    size_t hs_stride)
+{
+    const ernn_fc_params *xf = &p->x_fc, *hf = &p->h_fc;
+    const int32_t rows = 4 * stride;
+    const int32_t cx = (xf->in_features + 15) / 16, ch = (n + 15) / 16;
+    const int32_t per_step = rows * (int32_t)sizeof(int16_t) + 16 * cx;
+    const int32_t block = ERNN_X86_RUN_BYTES / per_step < ERNN_X86_RUN_MAX_STEPS ? ERNN_X86_RUN_BYTES / per_step
+                                                                                 : ERNN_X86_RUN_MAX_STEPS;
+    if (rows > ERNN_X86_RUN_MAX_ROWS || block < 1) {
+        return 0;
+    }
+    int32_t bx[ERNN_X86_RUN_MAX_ROWS], bh[ERNN_X86_RUN_MAX_ROWS];
+    uint8_t hu[2][ERNN_X86_RUN_MAX_ROWS / 4]; /* h ^ 0x80: this step's input, the next step's */
+    int16_t work[ERNN_X86_RUN_BYTES / sizeof(int16_t)];
+    int16_t *xpart = work;                                          /* block x rows int16 */
+    const size_t xrow = (size_t)rows, urow = 16 * (size_t)cx;        /* a step's x parts, padded input */
+    uint8_t *xu = (uint8_t *)(void *)(work + (size_t)block * xrow); /* block x 16 cx bytes */
+    ernn_x86_adjusted_bias(xf, rows, stride, cx, bx);
+    ernn_x86_adjusted_bias(hf, rows, stride, ch, bh);
+    /* Layers whose weights fit in L1 with room to spare (rows in lanes, ERNN_X86_RUN_LANES bytes): each step
+     * computes its own x parts, which do not wait for the previous step, so they fill the time the recurrent
+     * chain leaves idle; larger layers take the x parts by block and keep the packed layout. */
+    const int32_t groups = 4 * ((stride + 15) / 16);           /* 16-row groups, per gate column j / 16 */
+    const int64_t gx = (int64_t)256 * cx, gh = (int64_t)256 * ch; /* bytes of one group in lanes */
+    const int inline_x = groups * (gx + gh) <= ERNN_X86_RUN_LANES;
+    int8_t lanes[ERNN_X86_RUN_LANES] __attribute__((aligned(64)));
+    int32_t gbuf[ERNN_X86_RUN_MAX_ROWS] __attribute__((aligned(64))); /* per 16-unit column: 4 gates x 16 */
+    int8_t *zh = lanes, *zx = lanes + groups * gh; /* group (j / 16, g) at ((j / 16) * 4 + g) * gh, gx */
+    for (int32_t j = 0; j < stride && inline_x; j += 16) {
+        const int32_t r = stride - j < 16 ? stride - j : 16;
+        for (int32_t g = 0; g < 4; ++g) {
+            ernn_x86_rows_in_lanes(hf->weight, ch, g * stride + j, r, zh + ((j / 16) * 4 + g) * gh);
+            ernn_x86_rows_in_lanes(xf->weight, cx, g * stride + j, r, zx + ((j / 16) * 4 + g) * gx);
+        }
+    }
+    const __m512i max16 = _mm512_set1_epi32(INT16_MAX), min16 = _mm512_set1_epi32(INT16_MIN);
+    ernn_x86_unsigned16(h, n, hu[0]); /* the padding (u = 128) meets zero weights */
+    ernn_x86_unsigned16(h, n, hu[1]);
+    ernn_x86_rescale16 rx[4], rh[4];
+    for (int32_t g = 0; g < 4; ++g) {
+        rx[g] = ernn_x86_rescale16_of(xf->multiplier[g], xf->shift[g]);
+        rh[g] = ernn_x86_rescale16_of(hf->multiplier[g], hf->shift[g]);
+    }
+    for (int32_t t0 = 0; t0 < steps; t0 += block) {
+        const int32_t nb = steps - t0 < block ? steps - t0 : block;
+        for (int32_t t = 0; t < nb; ++t) {
+            ernn_x86_unsigned16(xs + (size_t)(t0 + t) * x_stride, xf->in_features, xu + (size_t)t * urow);
+        }
+        for (int32_t g = 0; g < 4 && !inline_x; ++g) { /* the x parts: sat16(fast(x_fc(x_t))) */
+            for (int32_t o = g * stride; o < (g + 1) * stride; o += 16) {
+                const int32_t r = (g + 1) * stride - o < 16 ? (g + 1) * stride - o : 16;
+                const __mmask16 m = (__mmask16)((1u << r) - 1u);
+                const int8_t *w = xf->weight + (int64_t)o * 16 * cx;
+                const __m512i b = _mm512_maskz_loadu_epi32(m, bx + o);
+                for (int32_t t = 0; t < nb; ++t) {
+                    const __m512i acc = _mm512_add_epi32(ernn_x86_udot16(w, xu + (size_t)t * urow, 16, cx, r / 4), b);
+                    _mm256_mask_storeu_epi16(xpart + (size_t)t * xrow + (size_t)o, m,
+                                             _mm512_cvtsepi32_epi16(ernn_x86_fast16(acc, &rx[g])));
+                }
+            }
+        }
+        for (int32_t t = 0; t < nb; ++t) {
+            /* Sixteen units at a time: their four gates' h parts, each added to its x part (the int16 saturating
+             * sum as sat16 in int32 lanes: both terms are already sat16), activated, then the element-wise
+             * step; the new h goes to the other input buffer, read from the next step on. */
+            const int16_t *xp = xpart + (size_t)t * xrow;
+            const uint8_t *xut = xu + (size_t)t * urow;
+            const uint8_t *u = hu[(t0 + t) & 1];
+            uint8_t *u_next = hu[((t0 + t) & 1) ^ 1];
+            int8_t *copy = hs + (size_t)(t0 + t) * hs_stride;
+            /* gate g's sum sat16(h part + x part) of units j..j + 15 (rows of a whole 4-row block) */
+#define ERNN_X86_GATE_SUM(j, g, out)                                                                             \
+    do {                                                                                                       \
+        const int32_t r_ = stride - (j) < 16 ? stride - (j) : 16;                                             \
+        const __mmask16 mr_ = (__mmask16)((1u << r_) - 1u);                                                   \
+        const int32_t o_ = (g) * stride + (j);                                                                \
+        const int64_t group_ = ((j) / 16) * 4 + (g);                                                          \
+        __m512i acc_, vx_;                                                                                    \
+        if (inline_x) {                                                                                       \
+            acc_ = ernn_x86_lanes_dot(zh + group_ * gh, u, ch, _mm512_maskz_loadu_epi32(mr_, bh + o_));       \
+            const __m512i ax_ = ernn_x86_lanes_dot(zx + group_ * gx, xut, cx, _mm512_maskz_loadu_epi32(mr_, bx + o_)); \
+            vx_ = _mm512_max_epi32(_mm512_min_epi32(ernn_x86_fast16(ax_, &rx[g]), max16), min16);            \
+        } else {                                                                                              \
+            acc_ = _mm512_add_epi32(ernn_x86_udot16(hf->weight + (int64_t)o_ * 16 * ch, u, 16, ch, r_ / 4),  \
+                                    _mm512_maskz_loadu_epi32(mr_, bh + o_));                                  \
+            vx_ = ernn_x86_load16(xp + o_, mr_);                                                              \
+        }                                                                                                     \
+        const __m512i vh_ = _mm512_max_epi32(_mm512_min_epi32(ernn_x86_fast16(acc_, &rh[g]), max16), min16); \
+        (out) = _mm512_max_epi32(_mm512_min_epi32(_mm512_add_epi32(vh_, vx_), max16), min16);               \
+    } while (0)
+            if (n <= 16) { /* one column: its chain in registers */
+                __m512i gate[4];
+                for (int32_t g = 0; g < 4; ++g) {
+                    ERNN_X86_GATE_SUM(0, g, gate[g]);
+                    gate[g] = ernn_x86_activate16(g == 2 ? ERNN_ACT_TANH : ERNN_ACT_SIGMOID, gate[g]);
+                }
+                const __mmask16 m = (__mmask16)((1u << n) - 1u);
+                const __m128i out = _mm512_cvtsepi32_epi8(ernn_x86_lstm_lanes(k, gate[0], gate[1], gate[2], gate[3], c, m));
+                _mm_mask_storeu_epi8(h, m, out);
+                _mm_mask_storeu_epi8(copy, m, out);
+                _mm_storeu_si128((__m128i *)(void *)u_next, _mm_xor_si128(out, _mm_set1_epi8((char)0x80)));
+                continue;
+            }
+            /* Several columns: stage by stage over all of them (sums, activations, element-wise steps), so
+             * that the columns' independent chains sit next to each other in the instruction stream. */
+            /* Gate-major, the packed weights in memory order. Layers beyond L1: every other step in reverse
+             * order, so that a step starts with the weights the previous one used last, still in L1. */
+            if (inline_x || ((t0 + t) & 1) == 0) {
+                for (int32_t g = 0; g < 4; ++g) {
+                    for (int32_t j = 0; j < n; j += 16) {
+                        __m512i sum;
+                        ERNN_X86_GATE_SUM(j, g, sum);
+                        _mm512_store_si512((void *)(gbuf + ((j / 16) * 4 + g) * 16), sum);
+                    }
+                }
+            } else {
+                for (int32_t g = 3; g >= 0; --g) {
+                    for (int32_t j = (n - 1) / 16 * 16; j >= 0; j -= 16) {
+                        __m512i sum;
+                        ERNN_X86_GATE_SUM(j, g, sum);
+                        _mm512_store_si512((void *)(gbuf + ((j / 16) * 4 + g) * 16), sum);
+                    }
+                }
+            }
+            for (int32_t j = 0; j < n; j += 16) {
+                for (int32_t g = 0; g < 4; ++g) {
+                    int32_t *v = gbuf + ((j / 16) * 4 + g) * 16;
+                    _mm512_store_si512((void *)v, ernn_x86_activate16(g == 2 ? ERNN_ACT_TANH : ERNN_ACT_SIGMOID,
+                                                                      _mm512_load_si512((const void *)v)));
+                }
+            }
+            for (int32_t j = 0; j < n; j += 16) {
+                const int32_t *v = gbuf + (j / 16) * 4 * 16;
+                const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1u);
+                const __m128i out = _mm512_cvtsepi32_epi8(ernn_x86_lstm_lanes(
+                    k, _mm512_load_si512((const void *)v), _mm512_load_si512((const void *)(v + 16)),
+                    _mm512_load_si512((const void *)(v + 32)), _mm512_load_si512((const void *)(v + 48)), c + j, m));
+                _mm_mask_storeu_epi8(h + j, m, out);
+                _mm_mask_storeu_epi8(copy + j, m, out);
+                _mm_storeu_si128((__m128i *)(void *)(u_next + j), _mm_xor_si128(out, _mm_set1_epi8((char)0x80)));
+            }
+#undef ERNN_X86_GATE_SUM
+        }
+    }
+    return 1;
 }
 
 /* For firmware_export/tests/test_gate_ports.c: the AVX2 and sixteen-lane activations on arrays. */
@@ -810,17 +1180,21 @@ static inline int ernn_x86_has_avx512vnni(void)
  * buffer holds both padded inputs as bytes.
  */
 #define ERNN_PORT_CELL_FCS 1
+static inline int ernn_x86_fused_layers(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, int32_t stride,
+                                        int32_t added_rows)
+{
+    return x_fc->packing == 16 && h_fc->packing == 16 && (x_fc->bounded == 1 || x_fc->bounded == 3) &&
+           (h_fc->bounded == 1 || h_fc->bounded == 3) && x_fc->group_rows == stride && h_fc->group_rows == stride &&
+           stride % 4 == 0 && x_fc->out_features == h_fc->out_features && x_fc->out_features % stride == 0 &&
+           added_rows % stride == 0 && x_fc->output_zero_point == 0 && h_fc->output_zero_point == 0;
+}
+
 static inline int ernn_cell_fcs_x86(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, const int8_t *x,
                                     const int8_t *h, int16_t *y, int16_t *tail, int16_t *buffer, int32_t stride,
                                     int32_t added_rows, uint32_t activations)
 {
 #if ERNN_X86_LEVEL >= 3
-    const int ok = x_fc->packing == 16 && h_fc->packing == 16 && (x_fc->bounded == 1 || x_fc->bounded == 3) &&
-                   (h_fc->bounded == 1 || h_fc->bounded == 3) && x_fc->group_rows == stride &&
-                   h_fc->group_rows == stride && stride % 4 == 0 && x_fc->out_features == h_fc->out_features &&
-                   x_fc->out_features % stride == 0 && added_rows % stride == 0 &&
-                   x_fc->output_zero_point == 0 && h_fc->output_zero_point == 0;
-    if (ok && ernn_x86_has_avx512vnni()) {
+    if (ernn_x86_fused_layers(x_fc, h_fc, stride, added_rows) && ernn_x86_has_avx512vnni()) {
         ernn_cell_fcs_avx512vnni(x_fc, h_fc, x, h, y, tail, (int8_t *)(void *)buffer, stride, added_rows,
                                  activations);
         return 1;
