@@ -169,10 +169,13 @@ class Bench:
 
     def _stream(self, backend: str) -> Stream | None:
         try:
-            return Stream(self.model, backend=backend)
+            stream = Stream(self.model, backend=backend)
         except EdgeRNNError as exc:
             self.report.unavailable[f"backend {backend}"] = str(exc)
             return None
+        if backend == "c":  # a timing of the ctypes path must say so: it is many times slower per step
+            self.report.machine["c_backend_path"] = _c_path(stream)
+        return stream
 
     def latency(self) -> None:
         """Every backend and peer, timed in interleaved rounds (:func:`time_interleaved`)."""
@@ -406,6 +409,20 @@ def _version(package: str) -> str | None:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
+
+
+def _c_path(stream: Stream) -> str:
+    """How the ``c`` backend's stream reaches the C step, and why when it is not the compiled fast path."""
+    if stream.compiled_steps:
+        return "compiled fast path"
+    from edgernn.runtime.c_backend import fastpath_unavailable
+
+    why = fastpath_unavailable() or (
+        "its 16-bit input or output is served by the ctypes path"
+        if streams(stream.config)
+        else "the model does not stream one step at a time"
+    )
+    return f"ctypes path ({why})"
 
 
 def machine_info() -> dict[str, Any]:

@@ -236,6 +236,7 @@ def document(report: Report) -> list[Block]:
             f"Machine: {mach.get('cpu', '?')}, {mach.get('cores', '?')} cores, Python {mach.get('python', '?')}; "
             + ", ".join(f"{k} {v}" for k, v in sorted(mach.get("versions", {}).items()))
             + f"; threads: {mach.get('threads', '?')}."
+            + (f" edgernn `c` backend: {mach['c_backend_path']}." if "c_backend_path" in mach else "")
         ),
     ]
     if report.latency:
@@ -392,6 +393,9 @@ def render_text(report: Report) -> str:
         )
     if report.unavailable:
         parts.append("not measured: " + "; ".join(f"{k} ({v})" for k, v in sorted(report.unavailable.items())))
+    c_path = report.machine.get("c_backend_path", "")
+    if c_path.startswith("ctypes"):
+        parts.append(f"edgernn-c was timed on the {c_path}: the compiled fast path is many times faster per step")
     return "\n\n".join(parts)
 
 

@@ -138,6 +138,12 @@ class Stream:
         self._live = False
 
     @property
+    def compiled_steps(self) -> bool:
+        """True when ``step`` and ``run`` go through the ``c`` backend's compiled fast path (one compiled
+        call per call); False on the ctypes path and on every other backend. Same results either way."""
+        return self._fast is not None
+
+    @property
     def config(self):  # noqa: ANN201 - ModelConfig, re-exported for convenience
         return self.model.config
 

@@ -303,3 +303,24 @@ def test_implementations_are_timed_in_alternating_blocks() -> None:
     assert [n for n, _ in timed_calls[::3]] == list("abcbcacab")
     for name in "abc":
         assert [x for n, x in timed_calls if n == name] == list(range(2, 11))
+
+
+def test_the_report_says_which_path_the_c_backend_was_timed_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ctypes-path timing is many times slower per step than the compiled fast path: the report and the
+    terminal summary name the path and why, so a slow figure is not mistaken for the runtime's speed."""
+    from edgernn.bench import Bench
+    from edgernn.bench.report import render_text
+
+    model = random_model(CONFIG, seed=1)
+    options = BenchOptions.quick_options(backends=("c",), steps=10, warmup=1)
+    fast = Bench(model, options)
+    assert fast._stream("c") is not None
+    assert fast.report.machine["c_backend_path"] == "compiled fast path"
+    assert "ctypes" not in render_text(fast.report)
+    monkeypatch.setenv("EDGERNN_FASTPATH", "0")
+    slow = Bench(model, options)
+    stream = slow._stream("c")
+    assert stream is not None and not stream.compiled_steps
+    assert slow.report.machine["c_backend_path"] == "ctypes path (EDGERNN_FASTPATH=0)"
+    assert "edgernn-c was timed on the ctypes path (EDGERNN_FASTPATH=0)" in render_text(slow.report)
+    assert "edgernn `c` backend: ctypes path (EDGERNN_FASTPATH=0)." in render_markdown(slow.report)
