@@ -71,6 +71,22 @@ def state_roles(cell: CellType, integer: bool) -> tuple[str, ...]:
     return ("h",)
 
 
+def edge_quantization(model: QuantizedRNN) -> dict[str, dict[str, Any]]:
+    """The model's input and output quantization as exported files describe it (manifests, metadata)."""
+    return {
+        "input_quantization": {
+            "scale": model.input_q.scale,
+            "zero_point": model.input_q.zero_point,
+            "dtype": f"int{model.input_bits}",  # int16: a 16-bit model input (docs/input_bits.md)
+        },
+        "output_quantization": {
+            "scale": model.output_q.scale,
+            "zero_point": model.output_q.zero_point,
+            "dtype": f"int{model.output_bits}",  # int16: a regression head (edgernn.ir.Dense)
+        },
+    }
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 

@@ -31,7 +31,7 @@ import onnx
 from edgernn import __version__
 from edgernn.engine import streams
 from edgernn.errors import UnsupportedModelError
-from edgernn.export import ExportOptions, ExportResult
+from edgernn.export import ExportOptions, ExportResult, edge_quantization
 from edgernn.export import onnx as onnx_export
 from edgernn.export import tflite as tflite_export
 from edgernn.fileio import atomic_folder
@@ -186,16 +186,7 @@ def _manifest(model: QuantizedRNN, files: list[dict[str, Any]], unavailable: dic
         "edgernn_version": __version__,
         "model_sha256": model.sha256,
         "config": cfg.to_json(),
-        "input_quantization": {
-            "scale": model.input_q.scale,
-            "zero_point": model.input_q.zero_point,
-            "dtype": f"int{model.input_bits}",  # int16: a 16-bit model input (docs/input_bits.md)
-        },
-        "output_quantization": {
-            "scale": model.output_q.scale,
-            "zero_point": model.output_q.zero_point,
-            "dtype": f"int{model.output_bits}",  # int16: a regression head (edgernn.ir.Dense)
-        },
+        **edge_quantization(model),
         "layers": [
             {
                 "input_scale": layer.input_q.scale,

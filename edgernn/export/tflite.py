@@ -40,7 +40,7 @@ import numpy as np
 from edgernn import __version__
 from edgernn.engine import streams
 from edgernn.errors import EdgeRNNError, ModelFileError, UnsupportedModelError
-from edgernn.export import ExportOptions, ExportResult, TensorInfo, tensor_infos_from_json
+from edgernn.export import ExportOptions, ExportResult, TensorInfo, edge_quantization, tensor_infos_from_json
 from edgernn.fileio import write_bytes_atomic
 from edgernn.fixedpoint import (
     GATE_INPUT_SCALE_POWER,
@@ -925,16 +925,7 @@ def _metadata(
         if precision == "int8-exact" and cfg.cell is CellType.LSTM  # not the fused LSTM op's layout
         else "batch 1; x (1, F) or (1, 1, F) for LSTM, token ids int32 (1,); y (1, out) or (1, 1, H)",
         "state": _state_doc(model, precision) if not lstm_state else "variable tensors of each LSTM op",
-        "input_quantization": {
-            "scale": model.input_q.scale,
-            "zero_point": model.input_q.zero_point,
-            "dtype": f"int{model.input_bits}",  # int16: a 16-bit model input (docs/input_bits.md)
-        },
-        "output_quantization": {
-            "scale": model.output_q.scale,
-            "zero_point": model.output_q.zero_point,
-            "dtype": f"int{model.output_bits}",  # int16: a regression head (edgernn.ir.Dense)
-        },
+        **edge_quantization(model),
         "input_normalization": None
         if model.input_mean is None
         else {"mean": model.input_mean.tolist(), "std": model.input_std.tolist()},  # type: ignore[union-attr]
