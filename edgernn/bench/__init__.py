@@ -417,11 +417,7 @@ def _c_path(stream: Stream) -> str:
         return "compiled fast path"
     from edgernn.runtime.c_backend import fastpath_unavailable
 
-    why = fastpath_unavailable() or (
-        "its 16-bit input or output is served by the ctypes path"
-        if streams(stream.config)
-        else "the model does not stream one step at a time"
-    )
+    why = fastpath_unavailable() or "the model does not stream one step at a time"
     return f"ctypes path ({why})"
 
 

@@ -4,9 +4,10 @@
  *
  * One call per step does what edgernn.runtime.stream.InputAdapter and the ctypes backend do in
  * Python: check the input, normalize it with the model's float32 mean/std, quantize it exactly as
- * edgernn.ir.QParams.quantize (double division, round half to even, saturate to int8), call the
- * model's generated C step on the backend's state buffer in place, and dequantize the int8 output
- * by table into a new float32 array: the only allocation of a step.
+ * edgernn.ir.QParams.quantize (double division, round half to even, saturate to int8, or to int16
+ * for a 16-bit model input), call the model's generated C step on the backend's state buffer in
+ * place, and dequantize the output (int8 by table, an int16 head's as QParams.dequantize) into a
+ * new float32 array: the only allocation of a step.
  *
  * It takes only the common case. Anything else (another dtype or shape, an array subclass, a NaN
  * or Inf before or after normalization, a token out of range, a non-zero status from the C model)
@@ -34,9 +35,10 @@
 #endif
 
 /* <prefix>_run of the generated API (int8 path) on an opaque state struct; a step is a run of one
- * step, as the ctypes backend calls it. */
-typedef ernn_status (*run_fn)(void *state, const int8_t *xs, int32_t steps, int8_t *ys);
-typedef ernn_status (*run_tokens_fn)(void *state, const int32_t *tokens, int32_t steps, int8_t *ys);
+ * step, as the ctypes backend calls it. xs are int8, or int16 for a 16-bit model input; ys int8, or
+ * int16 for an int16 head (the generated signature follows the model). */
+typedef ernn_status (*run_fn)(void *state, const void *xs, int32_t steps, void *ys);
+typedef ernn_status (*run_tokens_fn)(void *state, const int32_t *tokens, int32_t steps, void *ys);
 
 /* Steps quantized per call of the model's run: bounds the buffers, not the sequence length. */
 #define CHUNK 256
@@ -55,11 +57,16 @@ typedef struct {
     float *std;
     double scale;
     double zero_point;
+    int in_int16; /* a 16-bit model input: xq holds int16 */
+    double q_min, q_max; /* the input's saturation bounds: int8's or int16's */
     float table[256]; /* int8 output -> float32, indexed by q + 128 */
+    int out_int16; /* an int16 head: yq holds int16, dequantized as out_scale * (q - out_zero_point) */
+    double out_scale;
+    double out_zero_point;
     npy_intp out_width;
-    int8_t *xq; /* CHUNK * in_width */
+    void *xq; /* CHUNK * in_width values (int8 or int16) */
     int32_t *tok; /* CHUNK */
-    int8_t *yq; /* CHUNK * out_width */
+    void *yq; /* CHUNK * out_width values (int8 or int16) */
 } Stepper;
 
 static void Stepper_dealloc(Stepper *self)
@@ -110,22 +117,26 @@ static float *copy_floats(PyObject *obj, npy_intp count, const char *what)
 static int Stepper_init(Stepper *self, PyObject *args, PyObject *kwds)
 {
     static char *names[] = {"run", "state", "tokens", "in_width", "vocab", "mean", "std",
-                            "scale", "zero_point", "table", "out_width", NULL};
+                            "scale", "zero_point", "table", "out_width", "input_bits", "output_bits",
+                            "out_scale", "out_zero_point", NULL};
     unsigned long long run_addr;
     PyObject *state, *mean, *std, *table;
-    int tokens;
+    int tokens, input_bits = 8, output_bits = 8;
     Py_ssize_t in_width, out_width;
     long long vocab;
-    double scale, zero_point;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "KOpnLOOddOn", names, &run_addr, &state, &tokens,
-                                     &in_width, &vocab, &mean, &std, &scale, &zero_point, &table, &out_width)) {
+    double scale, zero_point, out_scale = 0.0, out_zero_point = 0.0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "KOpnLOOddOn|iidd", names, &run_addr, &state, &tokens, &in_width,
+                                     &vocab, &mean, &std, &scale, &zero_point, &table, &out_width, &input_bits,
+                                     &output_bits, &out_scale, &out_zero_point)) {
         return -1;
     }
     if (self->state_owner != NULL) {
         PyErr_SetString(PyExc_TypeError, "a Stepper is initialized once");
         return -1;
     }
-    if (run_addr == 0 || in_width < 1 || out_width < 1 || (mean == Py_None) != (std == Py_None)) {
+    if (run_addr == 0 || in_width < 1 || out_width < 1 || (mean == Py_None) != (std == Py_None) ||
+        (input_bits != 8 && input_bits != 16) || (output_bits != 8 && output_bits != 16) ||
+        (input_bits == 16 && tokens)) {
         PyErr_SetString(PyExc_ValueError, "invalid fast-path parameters");
         return -1;
     }
@@ -140,6 +151,12 @@ static int Stepper_init(Stepper *self, PyObject *args, PyObject *kwds)
     self->vocab = vocab;
     self->scale = scale;
     self->zero_point = zero_point;
+    self->in_int16 = input_bits == 16;
+    self->q_min = self->in_int16 ? -32768.0 : -128.0;
+    self->q_max = self->in_int16 ? 32767.0 : 127.0;
+    self->out_int16 = output_bits == 16;
+    self->out_scale = out_scale;
+    self->out_zero_point = out_zero_point;
     self->out_width = (npy_intp)out_width;
     memcpy(self->table, PyArray_DATA(tab), sizeof self->table);
     if (mean != Py_None) {
@@ -152,9 +169,9 @@ static int Stepper_init(Stepper *self, PyObject *args, PyObject *kwds)
     self->state_bytes = (size_t)PyArray_NBYTES(buf);
     self->state = PyArray_DATA(buf);
     self->backup = PyMem_Malloc(self->state_bytes);
-    self->xq = PyMem_Malloc((size_t)(CHUNK * self->in_width));
+    self->xq = PyMem_Malloc((size_t)(CHUNK * self->in_width) * (self->in_int16 ? sizeof(int16_t) : 1));
     self->tok = PyMem_Malloc(CHUNK * sizeof(int32_t));
-    self->yq = PyMem_Malloc((size_t)(CHUNK * self->out_width));
+    self->yq = PyMem_Malloc((size_t)(CHUNK * self->out_width) * (self->out_int16 ? sizeof(int16_t) : 1));
     if (self->backup == NULL || self->xq == NULL || self->tok == NULL || self->yq == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -199,13 +216,24 @@ static inline double round_even(double v)
     return fabs(v) < big ? r : v;
 }
 
-/* QParams.quantize: clamp(rint(x / scale) + zero_point, -128, 127) in double. */
-static inline int8_t quantize(const Stepper *self, float x)
+/* QParams.quantize: clamp(rint(x / scale) + zero_point, -128, 127) in double (-32768, 32767 for a
+ * 16-bit input). */
+static inline int32_t quantize(const Stepper *self, float x)
 {
     double q = round_even((double)x / self->scale) + self->zero_point;
-    q = q > 127.0 ? 127.0 : q;
-    q = q < -128.0 ? -128.0 : q;
-    return (int8_t)q;
+    q = q > self->q_max ? self->q_max : q;
+    q = q < self->q_min ? self->q_min : q;
+    return (int32_t)q;
+}
+
+/* Value i of a quantized row: int8, or int16 for a 16-bit input. */
+static inline void put_quantized(const Stepper *self, void *out, npy_intp i, int32_t q)
+{
+    if (self->in_int16) {
+        ((int16_t *)out)[i] = (int16_t)q;
+    } else {
+        ((int8_t *)out)[i] = (int8_t)q;
+    }
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -213,14 +241,14 @@ static inline int8_t quantize(const Stepper *self, float x)
 #define EDGERNN_ROW_AVX2 1
 /* quantize_row's values [i, n rounded down to 8) of a contiguous row, eight at a time with the same
  * IEEE operations lane by lane (float32 subtract and divide, float64 divide, round to nearest even,
- * add, clamp): the same int8s. Per value the two divisions dominate the row's cost, and the scalar
- * DIVSS/DIVSD each take several cycles. Returns the values done, or -1 when one is not finite. */
-__attribute__((target("avx2"))) static npy_intp quantize_row_avx2(const Stepper *self, const float *row, int8_t *out,
+ * add, clamp): the same int8s (int16s). Per value the two divisions dominate the row's cost, and the
+ * scalar DIVSS/DIVSD each take several cycles. Returns the values done, or -1 when one is not finite. */
+__attribute__((target("avx2"))) static npy_intp quantize_row_avx2(const Stepper *self, const float *row, void *out,
                                                                    npy_intp i)
 {
     const __m256 inf = _mm256_set1_ps(INFINITY), sign = _mm256_set1_ps(-0.0f);
     const __m256d scale = _mm256_set1_pd(self->scale), zp = _mm256_set1_pd(self->zero_point);
-    const __m256d lo = _mm256_set1_pd(-128.0), hi = _mm256_set1_pd(127.0);
+    const __m256d lo = _mm256_set1_pd(self->q_min), hi = _mm256_set1_pd(self->q_max);
     for (; i + 8 <= self->in_width; i += 8) {
         __m256 v = _mm256_loadu_ps(row + i);
         if (self->mean != NULL) {
@@ -235,8 +263,12 @@ __attribute__((target("avx2"))) static npy_intp quantize_row_avx2(const Stepper 
             const __m256d r = _mm256_round_pd(_mm256_div_pd(d, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             q[half] = _mm256_cvtpd_epi32(_mm256_min_pd(_mm256_max_pd(_mm256_add_pd(r, zp), lo), hi));
         }
-        const __m128i w = _mm_packs_epi32(q[0], q[1]); /* in [-128, 127]: the packs are exact */
-        _mm_storel_epi64((__m128i *)(void *)(out + i), _mm_packs_epi16(w, w));
+        const __m128i w = _mm_packs_epi32(q[0], q[1]); /* in [q_min, q_max]: the packs are exact */
+        if (self->in_int16) {
+            _mm_storeu_si128((__m128i *)(void *)((int16_t *)out + i), w);
+        } else {
+            _mm_storel_epi64((__m128i *)(void *)((int8_t *)out + i), _mm_packs_epi16(w, w));
+        }
     }
     return i;
 }
@@ -244,11 +276,11 @@ __attribute__((target("avx2"))) static npy_intp quantize_row_avx2(const Stepper 
 #define EDGERNN_X86_512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512dq")))
 /* quantize_row_avx2 sixteen values at a time, the same IEEE operations lane by lane (wide models' rows: the
  * divisions dominate, and AVX-512 does twice the lanes per instruction). */
-EDGERNN_X86_512 static npy_intp quantize_row_avx512(const Stepper *self, const float *row, int8_t *out)
+EDGERNN_X86_512 static npy_intp quantize_row_avx512(const Stepper *self, const float *row, void *out)
 {
     const __m512 inf = _mm512_set1_ps(INFINITY);
     const __m512d scale = _mm512_set1_pd(self->scale), zp = _mm512_set1_pd(self->zero_point);
-    const __m512d lo = _mm512_set1_pd(-128.0), hi = _mm512_set1_pd(127.0);
+    const __m512d lo = _mm512_set1_pd(self->q_min), hi = _mm512_set1_pd(self->q_max);
     npy_intp i = 0;
     for (; i + 16 <= self->in_width; i += 16) {
         __m512 v = _mm512_loadu_ps(row + i);
@@ -264,9 +296,13 @@ EDGERNN_X86_512 static npy_intp quantize_row_avx512(const Stepper *self, const f
             const __m512d r = _mm512_roundscale_pd(_mm512_div_pd(d, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             q[half] = _mm512_cvtpd_epi32(_mm512_min_pd(_mm512_max_pd(_mm512_add_pd(r, zp), lo), hi));
         }
-        /* in [-128, 127]: the narrowing is exact */
+        /* in [q_min, q_max]: the narrowing is exact */
         const __m512i all = _mm512_inserti64x4(_mm512_castsi256_si512(q[0]), q[1], 1);
-        _mm_storeu_si128((__m128i *)(void *)(out + i), _mm512_cvtepi32_epi8(all));
+        if (self->in_int16) {
+            _mm256_storeu_si256((__m256i *)(void *)((int16_t *)out + i), _mm512_cvtepi32_epi16(all));
+        } else {
+            _mm_storeu_si128((__m128i *)(void *)((int8_t *)out + i), _mm512_cvtepi32_epi8(all));
+        }
     }
     return i;
 }
@@ -301,7 +337,7 @@ EDGERNN_X86_512 static npy_intp dequantize_avx512(const float *table, const int8
 /* Row t of a (T, F) or (F,) array quantized into out; 0 when a value does not normalize to a finite
  * float: the only case taken here (numpy raises on NaN/Inf input, and warns when normalization
  * overflows), tested in the same pass as the quantization (one normalization per value). */
-static int quantize_row(const Stepper *self, PyArrayObject *a, npy_intp t, int8_t *out)
+static int quantize_row(const Stepper *self, PyArrayObject *a, npy_intp t, void *out)
 {
     const int last = PyArray_NDIM(a) - 1;
     const char *row = PyArray_BYTES(a) + (last ? t * PyArray_STRIDE(a, 0) : 0);
@@ -326,7 +362,7 @@ static int quantize_row(const Stepper *self, PyArrayObject *a, npy_intp t, int8_
     for (; i < self->in_width; ++i) {
         const float v = normalized(self, *(const float *)(row + i * stride), i);
         finite &= isfinite(v) != 0;
-        out[i] = finite ? quantize(self, v) : 0;
+        put_quantized(self, out, i, finite ? quantize(self, v) : 0);
     }
     return finite;
 }
@@ -353,9 +389,23 @@ static long long token_of(const Stepper *self, PyObject *x)
     return overflow || v < 0 || v >= self->vocab ? -1 : v;
 }
 
-static void dequantize(const Stepper *self, const int8_t *yq, npy_intp steps, float *out)
+/* An int16 head's outputs as QParams.dequantize computes them: float32(scale * (q - zero_point)) in
+ * double (exact: q - zero_point is an integer, one rounding in the product, one to float32). */
+static void dequantize_int16(const Stepper *self, const int16_t *yq, npy_intp n, float *out)
+{
+    for (npy_intp i = 0; i < n; ++i) {
+        out[i] = (float)(self->out_scale * ((double)yq[i] - self->out_zero_point));
+    }
+}
+
+static void dequantize(const Stepper *self, const void *ys, npy_intp steps, float *out)
 {
     const npy_intp n = steps * self->out_width;
+    if (self->out_int16) {
+        dequantize_int16(self, ys, n, out);
+        return;
+    }
+    const int8_t *yq = ys;
     npy_intp i = 0;
 #if defined(EDGERNN_ROW_AVX2)
     if (n >= 64 && __builtin_cpu_supports("avx512f")) { /* the table's 16 zmm loaded once per call */
@@ -445,8 +495,9 @@ static PyObject *Stepper_run(Stepper *self, PyObject *xs)
             }
             status = ((run_tokens_fn)self->run)(self->state, self->tok, (int32_t)n, self->yq);
         } else {
+            const size_t row_bytes = (size_t)self->in_width * (self->in_int16 ? sizeof(int16_t) : 1);
             for (npy_intp t = 0; t < n && finite; ++t) {
-                finite = quantize_row(self, a, start + t, self->xq + t * self->in_width);
+                finite = quantize_row(self, a, start + t, (char *)self->xq + (size_t)t * row_bytes);
             }
             if (!finite) {
                 break;

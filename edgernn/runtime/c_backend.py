@@ -369,16 +369,11 @@ class CBackend(_CompiledBackend):
 
     def fast_path(self) -> Any | None:
         module = None if fastpath_unavailable() else fastpath_module()
-        # The compiled stepper quantizes to int8 and dequantizes int8 outputs by table: an int16 head or a
-        # 16-bit input takes the ctypes path.
-        if (
-            module is None
-            or not streams(self.model.config)
-            or self.out_dtype != self.value_dtype
-            or self.in_dtype == np.dtype(np.int16)
-        ):
+        if module is None or not streams(self.model.config):
             return None
         m, cfg = self.model, self.model.config
+        # A 16-bit input is quantized to int16 (m.input_bits); an int16 head's outputs are dequantized as
+        # QParams.dequantize computes them, int8 ones by the table.
         return module.Stepper(
             run=ctypes.cast(self._run, ctypes.c_void_p).value,
             state=self._work_state,
@@ -391,6 +386,10 @@ class CBackend(_CompiledBackend):
             zero_point=float(m.input_q.zero_point),
             table=m.output_q.dequantize(np.arange(-128, 128)),
             out_width=self.out_width,
+            input_bits=8 if self.tokens else m.input_bits,
+            output_bits=8 * self.out_dtype.itemsize,
+            out_scale=float(m.output_q.scale),
+            out_zero_point=float(m.output_q.zero_point),
         )
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from edgernn.errors import InputDataError
 from edgernn.ir import QuantizedRNN
+from edgernn.quant import QuantizeOptions
 from edgernn.runtime import Stream, c_backend
 from edgernn.testing import random_inputs, random_model
 from edgernn.types import CellType, ModelConfig, OutputMode
@@ -90,6 +91,62 @@ def test_long_streams_are_bit_identical(config: ModelConfig, normalize: bool, mo
     # and the int8 outputs, through the int8 API on the same streams
     xq = model.input_q.quantize(np.clip(random_inputs(config, 500, seed=8), -5, 5))
     assert np.array_equal(fast.run_int8(xq), slow.run_int8(xq))
+
+
+SIXTEEN_BIT = [
+    (config, options)
+    for config in (FEATURES[0], FEATURES[3], FEATURES[4], WIDE, WIDER)
+    for options in (
+        QuantizeOptions(input_bits=16, head_output_bits=8),
+        QuantizeOptions(input_bits=8, head_output_bits=16),
+        QuantizeOptions(input_bits=16, head_output_bits=16),
+    )
+    if config.output_size is not None or options.head_output_bits == 8  # an int16 output needs a head
+]
+
+
+@pytest.mark.parametrize(
+    ("config", "options"),
+    SIXTEEN_BIT,
+    ids=lambda v: (
+        f"{v.cell.value}-{v.num_layers}-{v.input_size}in"
+        if isinstance(v, ModelConfig)
+        else f"in{v.input_bits}-out{v.head_output_bits}"
+    ),
+)
+def test_sixteen_bit_inputs_and_heads_take_the_fast_path_bit_identically(
+    config: ModelConfig, options: QuantizeOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 16-bit model input (quantized to int16 in the extension, its vector forms included: 19 and 43
+    features) and an int16 head (dequantized as QParams.dequantize): the same floats as the ctypes path
+    and the integer reference over long free-running streams, with int16 saturation and half-way points."""
+    model = _normalized(random_model(config, seed=3, options=options))
+    assert (model.input_bits, model.output_bits) == (options.input_bits, options.head_output_bits)
+    fast, slow = _pair(model, monkeypatch)
+    reference = Stream(model, backend="reference")
+    xs = _hard_inputs(model, 2000, seed=5)
+    q = model.input_q
+    edges = np.array([-32768.5, -32767.5, -0.5, 0.5, 1.5, 32766.5, 32767.5, 40000.0], np.float64) * q.scale
+    xs[4::9] = np.resize(edges.astype(np.float32), xs[4::9].shape) * model.input_std + model.input_mean
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # normalizing 3e38 overflows (compared below)
+        stepped = np.stack([fast.step(x) for x in xs[:700]])
+        ran = fast.run(xs[700:])
+        expected = [np.stack([s.step(x) for x in xs[:700]]) for s in (slow, reference)]
+        expected_run = [s.run(xs[700:]) for s in (slow, reference)]
+    assert all(np.array_equal(stepped, e) for e in expected) and all(np.array_equal(ran, e) for e in expected_run)
+    assert len(np.unique(ran)) > 20, "outputs must vary for the comparison to mean anything"
+    if model.input_bits == 16:
+        with np.errstate(over="ignore"):
+            quantized = q.quantize(((xs - model.input_mean) / model.input_std).astype(np.float32), 16)
+        assert quantized.min() == -32768 and quantized.max() == 32767  # both saturations were exercised
+    # the extension itself answered (None would mean the Python path gave the figures above)
+    probe = Stream(model, backend="c")
+    probe._hold()
+    clean = random_inputs(config, 300, seed=9) * model.input_std + model.input_mean
+    assert probe._fast.step(clean[0]) is not None and probe._fast.run(clean) is not None
+    for a, b in zip(fast.get_state().cells, slow.get_state().cells):
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
 def test_run_equals_stepping_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
