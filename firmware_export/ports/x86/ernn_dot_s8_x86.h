@@ -15,8 +15,9 @@
  * gate layers also run fused (ernn_cell_fcs_x86 below): VPDPBUSD on the weights + 128 (unsigned) and the
  * int8 input, sixteen rows per register, the 128 * sum x correction in the bias, the requantization,
  * sums and activations in sixteen lanes; and the GRU / LSTM element-wise steps run sixteen units at a time.
- * The LSTM also runs over many steps per call (ernn_lstm_run_avx512, for ernn_model_s8_run): the input
- * projections of a block of steps do not depend on the state and are taken apart from the recurrent chain.
+ * The LSTM and the GRU also run over many steps per call (ernn_lstm_run_avx512, ernn_gru_run_avx512 with the
+ * ernn_x86_run helpers, for ernn_model_s8_run): the input projections of a block of steps do not depend on
+ * the state and are taken apart from the recurrent chain.
  * The widest kernel the CPU
  * has is picked at each call with __builtin_cpu_supports (a load and a test: libgcc fills its table
  * before main); functions carry their ISA as a target attribute, so the library needs no -m flags and
