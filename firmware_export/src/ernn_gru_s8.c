@@ -25,6 +25,49 @@ int32_t ernn_gru_s8_get_buffer_size(const ernn_gru_s8_params *p)
     return ernn_cell_buffer_size(&p->x_fc, &p->h_fc, ernn_cell_rows(ERNN_CELL_GRU, &p->h_fc, hidden_size(p)));
 }
 
+/* The short form of the element-wise step applies (every product's shift < 0: ernn_fast_out with left 1). */
+static int short_form(const ernn_gru_s8_params *p)
+{
+    return p->reset_mul.shift < 0 && p->gate_mul.shift < 0 && p->to_hidden.shift < 0;
+}
+
+#if defined(ERNN_GRU_RUN)
+/* The block path's preconditions: the short form, both layers in the fused kernel's layout and form (packed,
+ * bounded, one rescale per gate block: ernn_cell_fcs_fusable), its size limits, and a CPU with AVX-512 VNNI. */
+int ernn_gru_run_s8_ok(const ernn_gru_s8_params *p)
+{
+#if defined(ERNN_PORT_GRU_RUN)
+    if (p == NULL || hidden_size(p) == 0 || !short_form(p) || !ernn_x86_has_avx512vnni()) {
+        return 0;
+    }
+    const int32_t n = hidden_size(p), stride = ernn_gate_stride(&p->h_fc, n), rows = 3 * stride;
+    const int32_t per_step = rows * (int32_t)sizeof(int16_t) + ernn_round_up(p->x_fc.in_features, 16);
+    return ernn_cell_fcs_fusable(&p->x_fc, &p->h_fc, 2 * stride) && n <= ERNN_X86_RUN_MAX_HIDDEN &&
+           rows <= ERNN_X86_RUN_MAX_ROWS && per_step <= ERNN_X86_RUN_BYTES;
+#else
+    (void)p;
+    return 0;
+#endif
+}
+
+int ernn_gru_run_s8(const ernn_gru_s8_params *p, const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
+                    int16_t *h_q15, int8_t *hs, size_t hs_stride)
+{
+    if (xs == NULL || h == NULL || h_q15 == NULL || hs == NULL || steps < 1 || !ernn_gru_run_s8_ok(p)) {
+        return 0;
+    }
+#if defined(ERNN_PORT_GRU_RUN)
+    const ernn_x86_gru16 k = ernn_x86_gru16_of(p->reset_mul.multiplier, -p->reset_mul.shift, p->gate_mul.multiplier,
+                                               -p->gate_mul.shift, p->to_hidden.multiplier, -p->to_hidden.shift,
+                                               p->hidden_zero_point);
+    return ernn_gru_run_avx512(p, hidden_size(p), &k, xs, x_stride, steps, h, h_q15, hs, hs_stride);
+#else
+    (void)x_stride, (void)hs_stride;
+    return 0;
+#endif
+}
+#endif
+
 ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_t *h, int16_t *h_q15,
                              int16_t *scratch)
 {
@@ -40,7 +83,7 @@ ernn_status ernn_gru_step_s8(const ernn_gru_s8_params *p, const int8_t *x, int8_
         return ERNN_ARG_ERROR;
     }
     const int16_t *gr = scratch, *gz = scratch + stride, *xn = scratch + 2 * stride, *hn = scratch + 3 * stride;
-    if (p->reset_mul.shift < 0 && p->gate_mul.shift < 0 && p->to_hidden.shift < 0) {
+    if (short_form(p)) {
         /* The short requantization (ernn_fast_out: Q0.15 products and the int16 state with shift < 0, so
          * left = 1 and the rounding shift is on) and the one-load tanh: the same integers as the general
          * form below. Two light loops (candidate, then the blend) keep every value in a register. */

@@ -116,6 +116,16 @@ int ernn_lstm_run_s8_ok(const ernn_lstm_s8_params *p);
 int ernn_lstm_run_s8(const ernn_lstm_s8_params *p, const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
                      int16_t *c, int8_t *hs, size_t hs_stride);
 #define ERNN_LSTM_RUN 1
+/* The GRU over many steps in one call (ernn_gru_s8.c, x86-64 with AVX-512 VNNI): 1 if ernn_gru_run_s8 takes
+ * this cell (on this CPU), else 0. */
+int ernn_gru_run_s8_ok(const ernn_gru_s8_params *p);
+/* `steps` steps of a GRU cell that ernn_gru_run_s8_ok takes, on the inputs xs + t * x_stride: h and h_q15
+ * updated in place as by `steps` calls of ernn_gru_step_s8 (the same integers), step t's h also to
+ * hs + t * hs_stride (hs may be xs when the strides are equal). Returns 0 (nothing done) if the cell is not
+ * one it takes. */
+int ernn_gru_run_s8(const ernn_gru_s8_params *p, const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
+                    int16_t *h_q15, int8_t *hs, size_t hs_stride);
+#define ERNN_GRU_RUN 1
 #endif
 
 /* ernn_cell_fcs for an x_fc with a 16-bit input (x holds int16_t values): the portable 16x8 layer, then

@@ -252,24 +252,64 @@ ernn_status ernn_model_s8_step_token(const ernn_model_s8 *m, const ernn_model_s8
     return ernn_model_s8_any_step_token(m, mem, token, y);
 }
 
-#if defined(ERNN_LSTM_RUN)
-/* Steps per block of the LSTM block path: its sequence buffer is ERNN_RUN_STEPS * hidden_size bytes. */
+#if defined(ERNN_LSTM_RUN) || defined(ERNN_GRU_RUN)
+/* Steps per block of the block paths: their sequence buffer is ERNN_RUN_STEPS * hidden_size bytes. */
 #define ERNN_RUN_STEPS 32
 #define ERNN_RUN_MAX_HIDDEN 256
 
-/* 1 if run_lstm_blocks takes this call: a unidirectional LSTM on features, every cell one ernn_lstm_run_s8
+/* Calls of fewer steps take the GRU's per-step path: the block path's setup per call (rows in lanes, adjusted
+ * biases) cost more than it saved below about 10 steps (GRU 32/32, 64/64, 16-128 on AVX-512 VNNI, interleaved
+ * A/B of calls of 1..16 steps); a step of the compiled Python fast path is a call of one step. */
+#define ERNN_GRU_RUN_MIN_STEPS 12
+
+/* 1 if the cell's block path (ernn_lstm_run_s8, ernn_gru_run_s8) takes a call of `steps` steps. */
+static int cell_run_ok(const ernn_cell_s8 *cell, int32_t steps)
+{
+    (void)steps;
+    switch (cell->type) {
+#if defined(ERNN_LSTM_RUN)
+    case ERNN_CELL_LSTM:
+        return ernn_lstm_run_s8_ok(&cell->params.lstm);
+#endif
+#if defined(ERNN_GRU_RUN)
+    case ERNN_CELL_GRU:
+        return steps >= ERNN_GRU_RUN_MIN_STEPS && ernn_gru_run_s8_ok(&cell->params.gru);
+#endif
+    default:
+        return 0;
+    }
+}
+
+/* `steps` steps of a cell that cell_run_ok takes, through its block path (see ernn_lstm_run_s8); 0 if not. */
+static int cell_run(const ernn_cell_s8 *cell, const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
+                    int16_t *c, int8_t *hs, size_t hs_stride)
+{
+    switch (cell->type) {
+#if defined(ERNN_LSTM_RUN)
+    case ERNN_CELL_LSTM:
+        return ernn_lstm_run_s8(&cell->params.lstm, xs, x_stride, steps, h, c, hs, hs_stride);
+#endif
+#if defined(ERNN_GRU_RUN)
+    case ERNN_CELL_GRU:
+        return ernn_gru_run_s8(&cell->params.gru, xs, x_stride, steps, h, c, hs, hs_stride);
+#endif
+    default:
+        return 0;
+    }
+}
+
+/* 1 if run_blocks takes this call: a unidirectional LSTM or GRU on features, every cell one its block path
  * takes, valid arguments and a head that runs (tried once on the current state into ys, which the run
  * overwrites: an error would then be the per-step path's). */
-static int lstm_blocks_ok(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
-                          const int32_t *tokens, int32_t steps, int8_t *ys)
+static int blocks_ok(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs, const int32_t *tokens,
+                     int32_t steps, int8_t *ys)
 {
     if (ernn_model_s8_any_check(m) != ERNN_OK || !mem_ok(m, mem) || ys == NULL || xs == NULL || tokens != NULL ||
-        m->embedding != NULL || steps < 1 || whole_sequences_only(m) || m->cells[0].type != ERNN_CELL_LSTM ||
-        m->hidden_size > ERNN_RUN_MAX_HIDDEN) {
+        m->embedding != NULL || steps < 1 || whole_sequences_only(m) || m->hidden_size > ERNN_RUN_MAX_HIDDEN) {
         return 0;
     }
     for (int32_t k = 0; k < m->num_layers; ++k) {
-        if (!ernn_lstm_run_s8_ok(&m->cells[k].params.lstm)) {
+        if (!cell_run_ok(&m->cells[k], steps)) {
             return 0;
         }
     }
@@ -278,29 +318,28 @@ static int lstm_blocks_ok(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, 
 
 /*
  * ernn_model_s8_run as blocks of ERNN_RUN_STEPS steps, layer by layer within a block (each layer's steps in
- * one ernn_lstm_run_s8 call), then the head on each step's top hidden values. The same integers as step by
- * step: layer l's step t reads only its own state (step t - 1) and layer l - 1's output of step t, which a
- * block computes first; the head reads only step t's top hidden values.
+ * one ernn_lstm_run_s8 or ernn_gru_run_s8 call), then the head on each step's top hidden values. The same
+ * integers as step by step: layer l's step t reads only its own state (step t - 1) and layer l - 1's output of
+ * step t, which a block computes first; the head reads only step t's top hidden values.
  */
-static ernn_status run_lstm_blocks(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs,
-                                   int32_t steps, int8_t *ys)
+static ernn_status run_blocks(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const int8_t *xs, int32_t steps,
+                              int8_t *ys)
 {
     int8_t seq[ERNN_RUN_STEPS * ERNN_RUN_MAX_HIDDEN]; /* the block's hidden values, one layer at a time */
     const size_t hidden = (size_t)m->hidden_size, in = (size_t)m->input_size;
     const size_t out = (size_t)ernn_model_s8_any_output_size(m);
     if (m->num_layers == 1 && m->head == NULL && !head_activated(m)) { /* the outputs are the hidden values */
-        return ernn_lstm_run_s8(&m->cells[0].params.lstm, xs, in, steps, mem->hidden, cell_state(m, mem, 0), ys,
-                                hidden)
+        return cell_run(&m->cells[0], xs, in, steps, mem->hidden, cell_state(m, mem, 0), ys, hidden)
                    ? ERNN_OK
-                   : ERNN_ARG_ERROR; /* not reached: lstm_blocks_ok checked the cell */
+                   : ERNN_ARG_ERROR; /* not reached: blocks_ok checked the cell */
     }
     for (int32_t t0 = 0; t0 < steps; t0 += ERNN_RUN_STEPS) {
         const int32_t n = steps - t0 < ERNN_RUN_STEPS ? steps - t0 : ERNN_RUN_STEPS;
         for (int32_t layer = 0; layer < m->num_layers; ++layer) {
             const int8_t *x = layer == 0 ? xs + (size_t)t0 * in : seq; /* above layer 0: in place */
-            if (!ernn_lstm_run_s8(&m->cells[layer].params.lstm, x, layer == 0 ? in : hidden, n,
-                                  mem->hidden + (size_t)layer * hidden, cell_state(m, mem, layer), seq, hidden)) {
-                return ERNN_ARG_ERROR; /* not reached: lstm_blocks_ok checked every cell */
+            if (!cell_run(&m->cells[layer], x, layer == 0 ? in : hidden, n, mem->hidden + (size_t)layer * hidden,
+                          cell_state(m, mem, layer), seq, hidden)) {
+                return ERNN_ARG_ERROR; /* not reached: blocks_ok checked every cell */
             }
         }
         for (int32_t t = 0; t < n; ++t) {
@@ -319,9 +358,9 @@ ernn_status ernn_model_s8_run(const ernn_model_s8 *m, const ernn_model_s8_mem *m
 {
     ERNN_INT8_OUTPUT_ONLY(m);
     ERNN_INPUT_BITS_ONLY(m, 8);
-#if defined(ERNN_LSTM_RUN)
-    if (lstm_blocks_ok(m, mem, xs, tokens, steps, ys)) {
-        return run_lstm_blocks(m, mem, xs, steps, ys);
+#if defined(ERNN_LSTM_RUN) || defined(ERNN_GRU_RUN)
+    if (blocks_ok(m, mem, xs, tokens, steps, ys)) {
+        return run_blocks(m, mem, xs, steps, ys);
     }
 #endif
     return ernn_model_s8_any_run(m, mem, xs, tokens, steps, ys);

@@ -8,7 +8,9 @@
  *    with bounded 1 and 3 (no -128 weight: the NEON pair kernel on the Cortex-A72);
  *  - the gates' sigmoid and tanh on all 65,536 int16 sums (zero weights: the sum is the value in y);
  *  - the GRU and LSTM element-wise steps of the port (ernn_gru_fast_port / ernn_lstm_fast_port, where the
- *    port has them) against the C loops of ernn_gru_s8.c / ernn_lstm_s8.c, on random and extreme values.
+ *    port has them) against the C loops of ernn_gru_s8.c / ernn_lstm_s8.c, on random and extreme values;
+ *  - the LSTM and GRU block paths (ernn_lstm_run_s8 / ernn_gru_run_s8, where the port has them) against
+ *    their step functions step by step.
  */
 #include <string.h>
 
@@ -516,6 +518,137 @@ static void test_lstm_run(void)
 }
 #endif
 
+#if defined(ERNN_PORT_GRU_RUN)
+/*
+ * The GRU over many steps in one call (ernn_gru_run_s8: the x parts apart from the recurrent chain) against
+ * ernn_gru_step_s8 step by step, exactly: every step's h, and h and h_q15 after the call. Hidden sizes 1..256
+ * (one to four 16-unit columns per chunk, tails, padded gate blocks; rows in lanes and the packed layout),
+ * 1..MAX_IN inputs, random and extreme weights, inputs and states (saturated sums), steps split over calls of
+ * 1..70 steps with a reset in between, the outputs apart or in place over the inputs, and what it refuses.
+ */
+#define GRU_RUN_ROWS (3 * RUN_HIDDEN)
+static void test_gru_run(void)
+{
+    static int8_t wx[GRU_RUN_ROWS * MAX_IN], wh[GRU_RUN_ROWS * RUN_HIDDEN], px[GRU_RUN_ROWS * MAX_COLS];
+    static int8_t ph[GRU_RUN_ROWS * RUN_HIDDEN];
+    static int8_t xs[RUN_STEPS * MAX_IN], hs[RUN_STEPS * RUN_HIDDEN], want[RUN_STEPS * RUN_HIDDEN];
+    static int32_t bx[GRU_RUN_ROWS], bh[GRU_RUN_ROWS];
+    static int16_t scratch[4 * RUN_HIDDEN + 2 * RUN_HIDDEN + 64];
+    static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 49, 64, 65, 100, 128, 160, 255, 256};
+    enum { N_SIZES = sizeof sizes / sizeof sizes[0] };
+    int32_t ran = 0;
+    for (int32_t trial = 0; trial < 60; ++trial) {
+        const int32_t n = trial < N_SIZES ? sizes[trial] : sizes[next() % N_SIZES];
+        const int32_t nx = trial % 7 == 3 && n <= MAX_IN ? n : 1 + (int32_t)(next() % MAX_IN); /* n: in place */
+        const int32_t stride = ernn_round_up(n, 4), rows = 3 * stride;
+        const int extreme = trial % 5 == 0;
+        const int32_t bounded = trial % 2 == 0 ? 3 : 1;
+        for (int32_t i = 0; i < rows * nx; ++i) {
+            wx[i] = rnd8(extreme);
+            wx[i] = bounded == 3 && wx[i] == INT8_MIN ? -INT8_MAX : wx[i];
+        }
+        for (int32_t i = 0; i < rows * n; ++i) {
+            wh[i] = rnd8(extreme);
+            wh[i] = bounded == 3 && wh[i] == INT8_MIN ? -INT8_MAX : wh[i];
+        }
+        for (int32_t o = 0; o < rows; ++o) {
+            bx[o] = (int32_t)(next() % 131072u) - 65536;
+            bh[o] = (int32_t)(next() % 131072u) - 65536;
+        }
+        pack(wx, rows, nx, px);
+        pack(wh, rows, n, ph);
+        int32_t mx[3], sx[3], mh[3], sh[3];
+        for (int32_t g = 0; g < 3; ++g) {
+            mx[g] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
+            mh[g] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
+            sx[g] = (int32_t)(next() % 18u) - 20; /* [-20, -3]: |acc| 2^(shift+1) < 2^31 for these sizes */
+            sh[g] = (int32_t)(next() % 18u) - 20;
+        }
+        ernn_gru_s8_params p;
+        memset(&p, 0, sizeof p);
+        p.x_fc = (ernn_fc_params){px, bx, mx, sx, nx, rows, 0, ERNN_FC_PACK_K, stride, bounded};
+        p.h_fc = (ernn_fc_params){ph, bh, mh, sh, n, rows, 0, ERNN_FC_PACK_K, stride, bounded};
+        int32_t m, right;
+        rescale(&m, &right);
+        p.reset_mul = (ernn_rescale){m, -right};
+        rescale(&m, &right);
+        p.gate_mul = (ernn_rescale){m, -right};
+        rescale(&m, &right);
+        p.to_hidden = (ernn_rescale){m, -right};
+        p.hidden_zero_point = (int32_t)(next() % 256u) - 128;
+        const int32_t steps = 40 + (int32_t)(next() % (RUN_STEPS - 39));
+        for (int32_t i = 0; i < steps * nx; ++i) {
+            xs[i] = rnd8(extreme || (i / nx) % 9 == 4);
+        }
+        int8_t h[RUN_HIDDEN], h_want[RUN_HIDDEN];
+        int16_t hq[RUN_HIDDEN], hq_want[RUN_HIDDEN];
+        for (int32_t j = 0; j < n; ++j) {
+            h[j] = h_want[j] = rnd8(extreme);
+            hq[j] = hq_want[j] = rnd16();
+        }
+        const int in_place = nx == n;
+        for (int32_t t = 0; t < steps; ++t) {
+            if (t == steps / 2) { /* a reset, as ernn_model_s8_reset: h at the zero point, h_q15 at 0 */
+                memset(h_want, p.hidden_zero_point, (size_t)n);
+                memset(hq_want, 0, sizeof hq_want);
+            }
+            CHECK_EQ(ernn_gru_step_s8(&p, xs + t * nx, h_want, hq_want, scratch), ERNN_OK);
+            memcpy(want + t * n, h_want, (size_t)n);
+        }
+        if (!ernn_gru_run_s8_ok(&p)) { /* not on this CPU: the call refuses, and does nothing */
+            CHECK(!ernn_x86_has_avx512vnni());
+            CHECK_EQ(ernn_gru_run_s8(&p, xs, (size_t)nx, steps, h, hq, hs, (size_t)n), 0);
+            continue;
+        }
+        if (in_place) {
+            memcpy(hs, xs, (size_t)(steps * nx));
+        }
+        for (int32_t t = 0; t < steps;) { /* calls of 1..70 steps, a reset at steps / 2 */
+            if (t == steps / 2) {
+                memset(h, p.hidden_zero_point, (size_t)n);
+                memset(hq, 0, sizeof hq);
+            }
+            const int32_t end = steps / 2 > t ? steps / 2 : steps;
+            const int32_t r = 1 + (int32_t)(next() % 70u);
+            const int32_t count = r < end - t ? r : end - t;
+            const int8_t *x = in_place ? hs + t * n : xs + t * nx;
+            CHECK_EQ(ernn_gru_run_s8(&p, x, (size_t)nx, count, h, hq, hs + t * n, (size_t)n), 1);
+            t += count;
+        }
+        int32_t mismatches = 0;
+        for (int32_t i = 0; i < steps * n; ++i) {
+            mismatches += hs[i] != want[i];
+        }
+        for (int32_t j = 0; j < n; ++j) {
+            mismatches += h[j] != h_want[j] || hq[j] != hq_want[j];
+        }
+        CHECK_EQ(mismatches, 0);
+        ++ran;
+    }
+    if (ran == 0) {
+        printf("test_gate_ports: this CPU has no AVX-512 VNNI: ernn_gru_run_s8 refuses every cell (checked)\n");
+    }
+    /* what the call refuses: 257 units (more than its limit), a long form (a shift >= 0), a NULL input, no
+     * steps; the per-step path takes them */
+    ernn_gru_s8_params big;
+    memset(&big, 0, sizeof big);
+    big.x_fc = (ernn_fc_params){px, bx, bx, bx, 1, 3 * 260, 0, ERNN_FC_PACK_K, 260, 1};
+    big.h_fc = (ernn_fc_params){ph, bh, bh, bh, 257, 3 * 260, 0, ERNN_FC_PACK_K, 260, 1};
+    big.reset_mul = big.gate_mul = big.to_hidden = (ernn_rescale){1 << 30, -1};
+    CHECK_EQ(ernn_gru_run_s8_ok(&big), 0);
+    CHECK_EQ(ernn_gru_run_s8(&big, xs, 1, 1, (int8_t *)hs, scratch, hs, 1), 0);
+    ernn_gru_s8_params small = big;
+    small.x_fc = (ernn_fc_params){px, bx, bx, bx, 1, 3 * 16, 0, ERNN_FC_PACK_K, 16, 1};
+    small.h_fc = (ernn_fc_params){ph, bh, bh, bh, 16, 3 * 16, 0, ERNN_FC_PACK_K, 16, 1};
+    small.gate_mul = (ernn_rescale){1 << 30, 0};
+    CHECK_EQ(ernn_gru_run_s8_ok(&small), 0);
+    small.gate_mul = (ernn_rescale){1 << 30, -1};
+    CHECK_EQ(ernn_gru_run_s8(&small, NULL, 1, 1, (int8_t *)hs, scratch, hs, 1), 0);
+    CHECK_EQ(ernn_gru_run_s8(&small, xs, 1, 0, (int8_t *)hs, scratch, hs, 1), 0);
+    CHECK_EQ(ernn_gru_run_s8(NULL, xs, 1, 1, (int8_t *)hs, scratch, hs, 1), 0);
+}
+#endif
+
 int main(void)
 {
     test_gate_blocks();
@@ -528,6 +661,11 @@ int main(void)
     test_lstm_run();
 #else
     printf("test_gate_ports: this build's port has no LSTM block path (ernn_lstm_run_s8)\n");
+#endif
+#if defined(ERNN_PORT_GRU_RUN)
+    test_gru_run();
+#else
+    printf("test_gate_ports: this build's port has no GRU block path (ernn_gru_run_s8)\n");
 #endif
     return ernn_test_report("test_gate_ports");
 }

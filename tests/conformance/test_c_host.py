@@ -614,6 +614,8 @@ def test_x86_gate_ports_equal_scalar_c(level: int | str, tmp_path: Path) -> None
     assert run.returncode == 0 and re.search(r"test_gate_ports: [1-9]\d* checks, 0 failures", run.stdout), run.stdout
     steps = "no GRU element-wise step" not in run.stdout and "no LSTM element-wise step" not in run.stdout
     assert steps == (level not in ("portable", 0)), run.stdout  # the AVX2 steps ran exactly where they exist
+    blocks = "no GRU block path" not in run.stdout and "refuses every cell" not in run.stdout
+    assert blocks == (level == 3), run.stdout  # the GRU block path ran exactly where it exists
 
 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86-64 kernels")

@@ -15,8 +15,9 @@
  * gate layers also run fused (ernn_cell_fcs_x86 below): VPDPBUSD on the weights + 128 (unsigned) and the
  * int8 input, sixteen rows per register, the 128 * sum x correction in the bias, the requantization,
  * sums and activations in sixteen lanes; and the GRU / LSTM element-wise steps run sixteen units at a time.
- * The LSTM also runs over many steps per call (ernn_lstm_run_avx512, for ernn_model_s8_run): the input
- * projections of a block of steps do not depend on the state and are taken apart from the recurrent chain.
+ * The LSTM and the GRU also run over many steps per call (ernn_lstm_run_avx512, ernn_gru_run_avx512 with the
+ * ernn_x86_run helpers, for ernn_model_s8_run): the input projections of a block of steps do not depend on
+ * the state and are taken apart from the recurrent chain.
  * The widest kernel the CPU
  * has is picked at each call with __builtin_cpu_supports (a load and a test: libgcc fills its table
  * before main); functions carry their ISA as a target attribute, so the library needs no -m flags and
@@ -717,33 +718,58 @@ ERNN_X86_512_INLINE static inline void ernn_x86_store8(int8_t *h, __m512i v, __m
     _mm512_mask_cvtsepi32_storeu_epi8(h, m, v); /* VPMOVSDB: ernn_ssat8 and the store in one */
 }
 
-/* The GRU's element-wise step for every unit, sixteen at a time (the last ones masked): the operations of
- * ernn_gru_fast_avx2, each lane as the C loops of ernn_gru_s8.c. */
+/* The GRU's element-wise constants in sixteen lanes (ernn_gru_s8.c's short form: every shift < 0). */
+typedef struct {
+    ernn_x86_rescale16 rm, gm, hm;
+    __m512i zero_point;
+} ernn_x86_gru16;
+
+ERNN_X86_512 static inline ernn_x86_gru16 ernn_x86_gru16_of(int32_t reset_m, int32_t reset_right, int32_t gate_m,
+                                                           int32_t gate_right, int32_t hidden_m, int32_t hidden_right,
+                                                           int32_t zero_point)
+{
+    ernn_x86_gru16 k;
+    k.rm = ernn_x86_rescale16_of(reset_m, -reset_right);
+    k.gm = ernn_x86_rescale16_of(gate_m, -gate_right);
+    k.hm = ernn_x86_rescale16_of(hidden_m, -hidden_right);
+    k.zero_point = _mm512_set1_epi32(zero_point);
+    return k;
+}
+
+/* The GRU's element-wise step of sixteen units (lanes m) from their activated r, z and their x_n, h_n (int16
+ * values in int32 lanes), the operations of ernn_gru_fast_avx2, each lane as the C loops of ernn_gru_s8.c:
+ * h_q15[0..16) updated, the new h returned in int32 lanes (before its int8 saturation). Each sat16(a + b) of
+ * int16 a, b is a saturating int16 add, each sat16 of an int32 lane VPMOVSDW. */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_gru_lanes(const ernn_x86_gru16 *k, __m512i r, __m512i z,
+                                                              __m512i xn, __m512i hn, int16_t *h_q15, __mmask16 m)
+{
+    const __m256i reset_hidden = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(r, hn), &k->rm));
+    const __m256i pre = _mm256_adds_epi16(_mm512_cvtepi32_epi16(xn), reset_hidden);
+    const __m512i cand = ernn_x86_activate16(ERNN_ACT_TANH, _mm512_cvtepi16_epi32(pre));
+    const __m256i keep =
+        _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(z, ernn_x86_load16(h_q15, m)), &k->gm));
+    const __m512i one_minus_z = _mm512_sub_epi32(_mm512_set1_epi32(INT16_MAX), z);
+    const __m256i update = _mm512_cvtsepi32_epi16(ernn_x86_fast16(_mm512_mullo_epi32(one_minus_z, cand), &k->gm));
+    const __m256i blended = _mm256_adds_epi16(keep, update);
+    _mm256_mask_storeu_epi16(h_q15, m, blended);
+    return _mm512_add_epi32(ernn_x86_fast16(_mm512_cvtepi16_epi32(blended), &k->hm), k->zero_point);
+}
+
+/* The GRU's element-wise step for every unit, sixteen at a time (the last ones masked). */
 ERNN_X86_512 static int32_t ernn_gru_fast_avx512(const int16_t *gr, const int16_t *gz, const int16_t *xn,
                                                  const int16_t *hn, int16_t *h_q15, int8_t *h, int32_t n,
                                                  int32_t reset_m, int32_t reset_right, int32_t gate_m,
                                                  int32_t gate_right, int32_t hidden_m, int32_t hidden_right,
                                                  int32_t zero_point)
 {
-    const ernn_x86_rescale16 rm = ernn_x86_rescale16_of(reset_m, -reset_right);
-    const ernn_x86_rescale16 gm = ernn_x86_rescale16_of(gate_m, -gate_right);
-    const ernn_x86_rescale16 hm = ernn_x86_rescale16_of(hidden_m, -hidden_right);
-    const __m512i zp = _mm512_set1_epi32(zero_point);
+    const ernn_x86_gru16 k =
+        ernn_x86_gru16_of(reset_m, reset_right, gate_m, gate_right, hidden_m, hidden_right, zero_point);
     for (int32_t j = 0; j < n; j += 16) {
         const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1u);
-        /* each sat16(a + b) of int16 a, b as a saturating int16 add, each sat16 of an int32 lane by VPMOVSDW */
-        const __m256i reset_hidden = _mm512_cvtsepi32_epi16(
-            ernn_x86_fast16(ernn_x86_mul16x16(ernn_x86_load16(gr + j, m), ernn_x86_load16(hn + j, m)), &rm));
-        const __m256i pre = _mm256_adds_epi16(_mm256_maskz_loadu_epi16(m, xn + j), reset_hidden);
-        const __m512i cand = ernn_x86_activate16(ERNN_ACT_TANH, _mm512_cvtepi16_epi32(pre));
-        const __m512i z = ernn_x86_load16(gz + j, m);
-        const __m256i keep = _mm512_cvtsepi32_epi16(
-            ernn_x86_fast16(ernn_x86_mul16x16(z, ernn_x86_load16(h_q15 + j, m)), &gm));
-        const __m512i one_minus_z = _mm512_sub_epi32(_mm512_set1_epi32(INT16_MAX), z);
-        const __m256i update = _mm512_cvtsepi32_epi16(ernn_x86_fast16(_mm512_mullo_epi32(one_minus_z, cand), &gm));
-        const __m256i blended = _mm256_adds_epi16(keep, update);
-        _mm256_mask_storeu_epi16(h_q15 + j, m, blended);
-        ernn_x86_store8(h + j, _mm512_add_epi32(ernn_x86_fast16(_mm512_cvtepi16_epi32(blended), &hm), zp), m);
+        ernn_x86_store8(h + j, ernn_x86_gru_lanes(&k, ernn_x86_load16(gr + j, m), ernn_x86_load16(gz + j, m),
+                                                  ernn_x86_load16(xn + j, m), ernn_x86_load16(hn + j, m), h_q15 + j,
+                                                  m),
+                        m);
     }
     return n;
 }
@@ -1163,6 +1189,224 @@ ERNN_X86_512 static inline void ernn_x86_test_activate16(const int32_t in[16], i
 ERNN_X86_512 static inline void ernn_x86_test_tanh_lut16(const int32_t in[16], int32_t out[16])
 {
     _mm512_storeu_si512((void *)out, ernn_x86_tanh_lut16(_mm512_loadu_si512((const void *)in)));
+}
+
+/*
+ * A cell over a block of steps, the pieces any gated cell needs (the GRU's block path below uses them; the
+ * LSTM's ernn_lstm_run_avx512 above has the same steps written out). As there: the x part of a gate row,
+ * sat16(fast(x_fc(x_t))), depends on x_t alone, so it is computed apart from the recurrent chain (per step
+ * from weights held with rows in lanes, or for a block of steps from the packed weights), and each step
+ * computes sat16(fast(h_fc(h_t-1))); VPDPBUSD with u = x ^ 0x80 as the unsigned operand and the rows'
+ * adjusted biases bias - 128 sum w (see ernn_lstm_run_avx512: the same integers as the step kernels).
+ */
+#define ERNN_X86_RUN_MAX_HIDDEN 256 /* units: hu below holds 16 * ceil(n / 16) bytes */
+
+typedef struct {
+    const ernn_fc_params *xf, *hf;
+    int32_t gates, stride, rows; /* gate blocks of stride rows each */
+    int32_t cx, ch;              /* chunks of 16 inputs of x_fc, h_fc */
+    int32_t block;               /* steps per block of x parts (the packed layout) */
+    int32_t inline_x;            /* 1: both layers with rows in lanes, each step's x parts computed with it */
+    int64_t gx, gh;              /* bytes of one 16-row group in lanes, of x_fc and h_fc */
+    int32_t bx[ERNN_X86_RUN_MAX_ROWS], bh[ERNN_X86_RUN_MAX_ROWS]; /* the adjusted biases */
+    ernn_x86_rescale16 rx[4], rh[4];
+    int8_t lanes[ERNN_X86_RUN_LANES] __attribute__((aligned(64))); /* group (j / 16, g): (j / 16) gates + g */
+    uint8_t hu[2][ERNN_X86_RUN_MAX_HIDDEN];                        /* h ^ 0x80: this step's input, the next's */
+    int16_t work[ERNN_X86_RUN_BYTES / sizeof(int16_t)]; /* block x rows x parts, then block x 16 cx inputs */
+} ernn_x86_run;
+
+/* Prepares r for a cell of `gates` gate blocks (h_fc's units n, h its int8 state); 0 if the layer is outside
+ * the limits (the caller's _ok function checks them first). */
+ERNN_X86_512 static inline int ernn_x86_run_prepare(ernn_x86_run *r, const ernn_fc_params *xf,
+                                                    const ernn_fc_params *hf, int32_t gates, int32_t n,
+                                                    const int8_t *h)
+{
+    r->xf = xf;
+    r->hf = hf;
+    r->gates = gates;
+    r->stride = xf->out_features / gates;
+    r->rows = xf->out_features;
+    r->cx = (xf->in_features + 15) / 16;
+    r->ch = (n + 15) / 16;
+    const int32_t per_step = r->rows * (int32_t)sizeof(int16_t) + 16 * r->cx;
+    r->block = ERNN_X86_RUN_BYTES / per_step < ERNN_X86_RUN_MAX_STEPS ? ERNN_X86_RUN_BYTES / per_step
+                                                                      : ERNN_X86_RUN_MAX_STEPS;
+    if (r->rows > ERNN_X86_RUN_MAX_ROWS || n > ERNN_X86_RUN_MAX_HIDDEN || r->block < 1 || gates > 4) {
+        return 0;
+    }
+    ernn_x86_adjusted_bias(xf, r->rows, r->stride, r->cx, r->bx);
+    ernn_x86_adjusted_bias(hf, r->rows, r->stride, r->ch, r->bh);
+    for (int32_t g = 0; g < gates; ++g) {
+        r->rx[g] = ernn_x86_rescale16_of(xf->multiplier[g], xf->shift[g]);
+        r->rh[g] = ernn_x86_rescale16_of(hf->multiplier[g], hf->shift[g]);
+    }
+    const int32_t groups = gates * ((r->stride + 15) / 16);
+    r->gx = (int64_t)256 * r->cx;
+    r->gh = (int64_t)256 * r->ch;
+    r->inline_x = groups * (r->gx + r->gh) <= ERNN_X86_RUN_LANES;
+    for (int32_t j = 0; j < r->stride && r->inline_x; j += 16) {
+        const int32_t rows = r->stride - j < 16 ? r->stride - j : 16;
+        for (int32_t g = 0; g < gates; ++g) {
+            const int64_t group = (j / 16) * gates + g;
+            ernn_x86_rows_in_lanes(hf->weight, r->ch, g * r->stride + j, rows, r->lanes + group * r->gh);
+            ernn_x86_rows_in_lanes(xf->weight, r->cx, g * r->stride + j, rows,
+                                   r->lanes + groups * r->gh + group * r->gx);
+        }
+    }
+    ernn_x86_unsigned16(h, n, r->hu[0]); /* the padding (u = 128) meets zero weights */
+    ernn_x86_unsigned16(h, n, r->hu[1]);
+    return 1;
+}
+
+/* The block's x parts, steps [t0, t0 + nb): the unsigned inputs (all of them read before any output is
+ * written: the outputs may overwrite them), and with the packed layout sat16(fast(x_fc(x_t))) of every
+ * row, one 16-row group at a time over the block's steps (its weights stay in L1). */
+ERNN_X86_512 static inline void ernn_x86_run_xparts(ernn_x86_run *r, const int8_t *xs, size_t x_stride, int32_t nb)
+{
+    uint8_t *xu = (uint8_t *)(void *)(r->work + (size_t)r->block * (size_t)r->rows);
+    for (int32_t t = 0; t < nb; ++t) {
+        ernn_x86_unsigned16(xs + (size_t)t * x_stride, r->xf->in_features, xu + (size_t)t * 16 * (size_t)r->cx);
+    }
+    for (int32_t g = 0; g < r->gates && !r->inline_x; ++g) {
+        for (int32_t o = g * r->stride; o < (g + 1) * r->stride; o += 16) {
+            const int32_t rows = (g + 1) * r->stride - o < 16 ? (g + 1) * r->stride - o : 16;
+            const __mmask16 m = (__mmask16)((1u << rows) - 1u);
+            const int8_t *w = r->xf->weight + (int64_t)o * 16 * r->cx;
+            const __m512i b = _mm512_maskz_loadu_epi32(m, r->bx + o);
+            for (int32_t t = 0; t < nb; ++t) {
+                const __m512i acc =
+                    _mm512_add_epi32(ernn_x86_udot16(w, xu + (size_t)t * 16 * (size_t)r->cx, 16, r->cx, rows / 4), b);
+                _mm256_mask_storeu_epi16(r->work + (size_t)t * (size_t)r->rows + (size_t)o, m,
+                                         _mm512_cvtsepi32_epi16(ernn_x86_fast16(acc, &r->rx[g])));
+            }
+        }
+    }
+}
+
+/* sat16 of an int32 lane (the values stay sign-extended in the lanes). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_sat16x16(__m512i v)
+{
+    return _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(INT16_MAX)), _mm512_set1_epi32(INT16_MIN));
+}
+
+/* Gate g's h part sat16(fast(h_fc(h))) of units j..j + 15 in int32 lanes, u = h ^ 0x80 padded (lanes of
+ * absent units: values the caller does not store). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_run_h16(const ernn_x86_run *r, const uint8_t *u, int32_t j,
+                                                            int32_t g)
+{
+    const int32_t rows = r->stride - j < 16 ? r->stride - j : 16, o = g * r->stride + j;
+    const __m512i b = _mm512_maskz_loadu_epi32((__mmask16)((1u << rows) - 1u), r->bh + o);
+    const __m512i acc =
+        r->inline_x ? ernn_x86_lanes_dot(r->lanes + ((j / 16) * r->gates + g) * r->gh, u, r->ch, b)
+                    : _mm512_add_epi32(ernn_x86_udot16(r->hf->weight + (int64_t)o * 16 * r->ch, u, 16, r->ch, rows / 4),
+                                       b);
+    return ernn_x86_sat16x16(ernn_x86_fast16(acc, &r->rh[g]));
+}
+
+/* Gate g's x part sat16(fast(x_fc(x_t))) of units j..j + 15 for the block's step t (see ernn_x86_run_h16). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_run_x16(const ernn_x86_run *r, int32_t t, int32_t j, int32_t g)
+{
+    const int32_t rows = r->stride - j < 16 ? r->stride - j : 16, o = g * r->stride + j;
+    const __mmask16 m = (__mmask16)((1u << rows) - 1u);
+    if (!r->inline_x) {
+        return ernn_x86_load16(r->work + (size_t)t * (size_t)r->rows + (size_t)o, m);
+    }
+    const int32_t groups = r->gates * ((r->stride + 15) / 16);
+    const uint8_t *xu = (const uint8_t *)(const void *)(r->work + (size_t)r->block * (size_t)r->rows);
+    const __m512i acc = ernn_x86_lanes_dot(r->lanes + groups * r->gh + ((j / 16) * r->gates + g) * r->gx,
+                                           xu + (size_t)t * 16 * (size_t)r->cx, r->cx,
+                                           _mm512_maskz_loadu_epi32(m, r->bx + o));
+    return ernn_x86_sat16x16(ernn_x86_fast16(acc, &r->rx[g]));
+}
+
+/* The new h of units j..j + 15 (int32 lanes, m) to the state h, the step's output and the next step's u. */
+ERNN_X86_512_INLINE static inline void ernn_x86_run_out(__m512i v, __mmask16 m, int8_t *h, int8_t *copy,
+                                                        uint8_t *u_next)
+{
+    const __m128i out = _mm512_cvtsepi32_epi8(v);
+    _mm_mask_storeu_epi8(h, m, out);
+    _mm_mask_storeu_epi8(copy, m, out);
+    _mm_storeu_si128((__m128i *)(void *)u_next, _mm_xor_si128(out, _mm_set1_epi8((char)0x80)));
+}
+
+/*
+ * The GRU over a block of steps (ernn_gru_run_s8, AVX-512 VNNI). Step by step the GRU computes (ernn_gru_s8.c,
+ * through ernn_cell_fcs_avx512vnni and ernn_gru_fast_avx512, or their portable forms, the same integers):
+ *   r = sigmoid(sat16(X_r + H_r)), z = sigmoid(sat16(X_z + H_z)), with X_g = sat16(fast(x_fc(x_t))[g]) and
+ *   H_g = sat16(fast(h_fc(h_t-1))[g]); x_n = X_n and h_n = H_n, kept apart;
+ *   then the element-wise step of ernn_x86_gru_lanes on r, z, x_n, h_n and the int16 state h_q15.
+ * X_r, X_z and X_n are functions of x_t alone; here they are the same integers computed by
+ * ernn_x86_run_x16 (the same dot product modulo 2^32, exact for bounded layers, the same fast16 and sat16),
+ * and each step computes H_r, H_z, H_n from h_t-1 the same way (ernn_x86_run_h16); the sums sat16(X + H)
+ * are sat16 of two int16 values in int32 lanes (the step kernel's saturating int16 add), then the same
+ * activations and the same element-wise lanes. So every step yields the integers of ernn_gru_step_s8: h
+ * (int8) and h_q15 (int16) carried from step to step, exactly, as step t's h is the next step's input
+ * through u (h ^ 0x80). Units of one step go in chunks of up to four 16-unit columns held in registers
+ * (their independent chains side by side in the instruction stream).
+ */
+#define ERNN_PORT_GRU_RUN 1
+
+/* Columns j0 .. j0 + 16 * cols of step t (cols 1..4, a constant after inlining). */
+ERNN_X86_512_INLINE static inline void ernn_x86_gru_columns(const ernn_x86_run *r, const ernn_x86_gru16 *k,
+                                                            int32_t n, int32_t t, const uint8_t *u, uint8_t *u_next,
+                                                            int32_t j0, int32_t cols, int8_t *h, int16_t *h_q15,
+                                                            int8_t *copy)
+{
+    __m512i gr[4], gz[4], xn[4], hn[4];
+    for (int32_t c = 0; c < cols; ++c) {
+        const int32_t j = j0 + 16 * c;
+        gr[c] = ernn_x86_sat16x16(_mm512_add_epi32(ernn_x86_run_h16(r, u, j, 0), ernn_x86_run_x16(r, t, j, 0)));
+        gz[c] = ernn_x86_sat16x16(_mm512_add_epi32(ernn_x86_run_h16(r, u, j, 1), ernn_x86_run_x16(r, t, j, 1)));
+        hn[c] = ernn_x86_run_h16(r, u, j, 2);
+        xn[c] = ernn_x86_run_x16(r, t, j, 2);
+    }
+    for (int32_t c = 0; c < cols; ++c) {
+        gr[c] = ernn_x86_activate16(ERNN_ACT_SIGMOID, gr[c]);
+        gz[c] = ernn_x86_activate16(ERNN_ACT_SIGMOID, gz[c]);
+    }
+    for (int32_t c = 0; c < cols; ++c) {
+        const int32_t j = j0 + 16 * c;
+        const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1u);
+        ernn_x86_run_out(ernn_x86_gru_lanes(k, gr[c], gz[c], xn[c], hn[c], h_q15 + j, m), m, h + j, copy + j,
+                         u_next + j);
+    }
+}
+
+/*
+ * `steps` GRU steps (the short form: see ernn_gru_run_s8) on the inputs xs + t * x_stride, h (int8) and h_q15
+ * (int16) updated in place, step t's h also to hs + t * hs_stride. hs may be the inputs themselves when
+ * x_stride == hs_stride: a block reads all its inputs before it writes any of its outputs, and writes no row
+ * of a later block. Returns 0 (nothing done) when the layer is outside the path's limits, else 1.
+ */
+ERNN_X86_512 static inline int ernn_gru_run_avx512(const ernn_gru_s8_params *p, int32_t n, const ernn_x86_gru16 *k,
+                                                   const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
+                                                   int16_t *h_q15, int8_t *hs, size_t hs_stride)
+{
+    ernn_x86_run r;
+    if (!ernn_x86_run_prepare(&r, &p->x_fc, &p->h_fc, 3, n, h)) {
+        return 0;
+    }
+    for (int32_t t0 = 0; t0 < steps; t0 += r.block) {
+        const int32_t nb = steps - t0 < r.block ? steps - t0 : r.block;
+        ernn_x86_run_xparts(&r, xs + (size_t)t0 * x_stride, x_stride, nb);
+        for (int32_t t = 0; t < nb; ++t) {
+            const uint8_t *u = r.hu[(t0 + t) & 1];
+            uint8_t *u_next = r.hu[((t0 + t) & 1) ^ 1];
+            int8_t *copy = hs + (size_t)(t0 + t) * hs_stride;
+            int32_t j = 0;
+            for (; n - j > 48; j += 64) {
+                ernn_x86_gru_columns(&r, k, n, t, u, u_next, j, 4, h, h_q15, copy);
+            }
+            if (n - j > 32) {
+                ernn_x86_gru_columns(&r, k, n, t, u, u_next, j, 3, h, h_q15, copy);
+            } else if (n - j > 16) {
+                ernn_x86_gru_columns(&r, k, n, t, u, u_next, j, 2, h, h_q15, copy);
+            } else if (n - j > 0) {
+                ernn_x86_gru_columns(&r, k, n, t, u, u_next, j, 1, h, h_q15, copy);
+            }
+        }
+    }
+    return 1;
 }
 
 /* 1 if this CPU runs the AVX-512 VNNI kernels above. */
