@@ -1034,7 +1034,6 @@ ERNN_X86_512_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_l
                                                                int32_t steps, int8_t *h, int16_t *c, int8_t *hs,
                                                                size_t hs_stride, const int32_t J)
 {
-    const __m512i max16 = _mm512_set1_epi32(INT16_MAX), min16 = _mm512_set1_epi32(INT16_MIN);
     const __m128i flip = _mm_set1_epi8((char)0x80);
     const int64_t gh = (int64_t)256 * J, gx = (int64_t)256 * a->cx;
     uint8_t hu[2][64] __attribute__((aligned(64))); /* h ^ 0x80: this step's input, the next step's (J <= 4) */
@@ -1077,10 +1076,14 @@ ERNN_X86_512_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_l
                                                 _mm512_load_si512((const void *)(a->zx + (4 * j + g) * gx + 64 * q)));
                 }
             }
-            for (int32_t g = 0; g < 4; ++g) { /* sat16(sat16(fast(x part)) + sat16(fast(h part))) */
-                const __m512i vx = _mm512_max_epi32(_mm512_min_epi32(ernn_x86_fast16(ax[g], &a->rx[g]), max16), min16);
-                const __m512i vh = _mm512_max_epi32(_mm512_min_epi32(ernn_x86_fast16(ah[g], &a->rh[g]), max16), min16);
-                gate[j][g] = _mm512_max_epi32(_mm512_min_epi32(_mm512_add_epi32(vh, vx), max16), min16);
+            for (int32_t g = 0; g < 4; ++g) {
+                /* sat16(sat16(fast(x part)) + sat16(fast(h part))): each sat16 of an int32 lane by VPMOVSDW, the
+                 * sum of two int16 values by the saturating int16 add (as ernn_cell_fcs_avx512vnni), widened
+                 * back for the activation; three operations fewer than clamping in int32 lanes (measured 2%
+                 * less time per step from 32 units on) */
+                const __m256i vx = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ax[g], &a->rx[g]));
+                const __m256i vh = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ah[g], &a->rh[g]));
+                gate[j][g] = _mm512_cvtepi16_epi32(_mm256_adds_epi16(vh, vx));
             }
         }
         for (int32_t j = 0; j < J; ++j) {
