@@ -409,11 +409,16 @@ static void test_lstm_run(void)
     static int8_t xs[RUN_STEPS * MAX_IN], hs[RUN_STEPS * RUN_HIDDEN], want[RUN_STEPS * RUN_HIDDEN];
     static int32_t bx[RUN_ROWS], bh[RUN_ROWS];
     static int16_t scratch[RUN_ROWS + 2 * RUN_HIDDEN + 64];
-    static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 64, 100, 128, 160, 255, 256};
+    /* 1..64 units with weights in L1: the lane kernel (one to four columns, tails); 72 with at most 16 inputs:
+     * the generic loop with weights in lanes (five columns); 100 and up: the packed layout */
+    static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 64, 72, 100, 128, 160, 255, 256};
+    const int32_t kinds = (int32_t)(sizeof sizes / sizeof sizes[0]);
     int32_t ran = 0;
-    for (int32_t trial = 0; trial < 60; ++trial) {
-        const int32_t n = trial < 18 ? sizes[trial] : sizes[next() % 18u];
-        const int32_t nx = trial % 7 == 3 && n <= MAX_IN ? n : 1 + (int32_t)(next() % MAX_IN); /* n: in place */
+    for (int32_t trial = 0; trial < 64; ++trial) {
+        const int32_t n = trial < kinds ? sizes[trial] : sizes[next() % (uint32_t)kinds];
+        const int32_t nx = trial % 7 == 3 && n <= MAX_IN ? n /* in place */
+                           : n == 72                    ? 1 + (int32_t)(next() % 16u)
+                                                        : 1 + (int32_t)(next() % MAX_IN);
         const int32_t stride = ernn_round_up(n, 4), rows = 4 * stride;
         const int extreme = trial % 5 == 0;
         const int32_t bounded = trial % 2 == 0 ? 3 : 1;
