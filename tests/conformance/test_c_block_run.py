@@ -1,0 +1,116 @@
+"""The int8 GRU and LSTM block paths (issue 9): ``model_run`` over many steps equals the integer reference exactly.
+
+On x86-64 with AVX-512 VNNI, ``ernn_model_s8_run`` of a unidirectional GRU or LSTM on features runs each layer
+over blocks of steps (``ernn_gru_run_s8`` / ``ernn_lstm_run_s8``: the input projections of a block apart from
+the recurrent chain; the GRU's int8 and int16 hidden states, the LSTM's hidden and cell states carried from step
+to step) for calls of 12 steps or more. These streams go through it (backend ``c``: ``Stream.run_int8`` is one
+``model_run`` call per block of steps), with calls of 1 to 600 steps (the short ones take the per-step path:
+the two must hand the state on exactly), resets in between, one to three layers (above layer 0 the block path
+works in place), heads and head activations, hidden sizes from 1 to the path's limit (256) and one past it
+(257: the per-step path), small and large weights (the gates' sums saturated); every output and both parts of
+the final state must equal the integer reference's, and ``model_run`` must equal stepping one step per call.
+On other machines the same streams test the per-step path. firmware_export/tests/test_gate_ports.c
+(``test_gru_run``, ``test_lstm_run``) tests the block kernels themselves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgernn.ir import QuantizedRNN
+from edgernn.runtime import Stream
+from edgernn.testing import random_model
+from edgernn.types import CellType, ModelConfig
+
+CASES = {
+    "gru-16in-16h-seq": (ModelConfig(cell=CellType.GRU, input_size=16, hidden_size=16, output_mode="sequence"), 1.0),
+    "gru-32in-32h-seq": (ModelConfig(cell=CellType.GRU, input_size=32, hidden_size=32, output_mode="sequence"), 1.0),
+    "gru-7in-50h-head": (ModelConfig(cell=CellType.GRU, input_size=7, hidden_size=50, output_size=1), 1.0),
+    "gru-64in-64h-seq-sat": (
+        ModelConfig(cell=CellType.GRU, input_size=64, hidden_size=64, output_mode="sequence"),
+        6.0,
+    ),
+    "gru-16in-128h-seq": (ModelConfig(cell=CellType.GRU, input_size=16, hidden_size=128, output_mode="sequence"), 1.0),
+    "gru-2layer-20h-relu-head-sat": (
+        ModelConfig(
+            cell=CellType.GRU, input_size=5, hidden_size=20, num_layers=2, output_size=3, head_activation="relu"
+        ),
+        6.0,
+    ),
+    "gru-3layer-48h-seq": (
+        ModelConfig(cell=CellType.GRU, input_size=33, hidden_size=48, num_layers=3, output_mode="sequence"),
+        1.0,
+    ),
+    "gru-1h-tanh-head": (
+        ModelConfig(cell=CellType.GRU, input_size=3, hidden_size=1, output_size=2, head_activation="tanh"),
+        1.0,
+    ),
+    "gru-160in-256h-sat": (ModelConfig(cell=CellType.GRU, input_size=160, hidden_size=256, output_size=4), 6.0),
+    "gru-257h": (ModelConfig(cell=CellType.GRU, input_size=9, hidden_size=257, output_size=4), 1.0),
+    "lstm-16in-16h-seq": (ModelConfig(cell=CellType.LSTM, input_size=16, hidden_size=16, output_mode="sequence"), 1.0),
+    "lstm-7in-32h-head": (ModelConfig(cell=CellType.LSTM, input_size=7, hidden_size=32, output_size=1), 1.0),
+    "lstm-64in-128h-seq": (
+        ModelConfig(cell=CellType.LSTM, input_size=64, hidden_size=128, output_mode="sequence"),
+        1.0,
+    ),
+    "lstm-2layer-20h-relu-head-sat": (
+        ModelConfig(
+            cell=CellType.LSTM, input_size=5, hidden_size=20, num_layers=2, output_size=3, head_activation="relu"
+        ),
+        6.0,
+    ),
+    "lstm-3layer-48h-seq": (
+        ModelConfig(cell=CellType.LSTM, input_size=33, hidden_size=48, num_layers=3, output_mode="sequence"),
+        1.0,
+    ),
+    "lstm-1h-tanh-head": (
+        ModelConfig(cell=CellType.LSTM, input_size=3, hidden_size=1, output_size=2, head_activation="tanh"),
+        1.0,
+    ),
+    "lstm-256h-sat": (ModelConfig(cell=CellType.LSTM, input_size=9, hidden_size=256, output_size=4), 6.0),
+    "lstm-257h": (ModelConfig(cell=CellType.LSTM, input_size=9, hidden_size=257, output_size=4), 1.0),
+}
+CHUNKS = (1, 31, 32, 33, 200, 3, 600)  # steps per call; a reset after the fourth call
+
+
+def _model(name: str) -> QuantizedRNN:
+    config, gain = CASES[name]
+    return random_model(config, seed=sum(map(ord, name)), weight_gain=gain)
+
+
+def _inputs(model: QuantizedRNN, steps: int, seed: int) -> np.ndarray:
+    """Uniform int8 features with runs of the extremes."""
+    rng = np.random.default_rng(seed)
+    xs = rng.integers(-128, 128, size=(steps, model.config.input_size)).astype(np.int8)
+    xs[3::9] = -128
+    xs[4::9] = 127
+    xs[6::9, ::2] = 127
+    return xs
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_blocks_of_steps_equal_the_reference(name: str) -> None:
+    model = _model(name)
+    xs = _inputs(model, sum(CHUNKS), seed=len(name))
+    c, ref = Stream(model, "c"), Stream(model, "reference")
+    start, outputs, expected = 0, [], []
+    for k, n in enumerate(CHUNKS):
+        if k == 4:
+            c.reset()
+            ref.reset()
+        outputs.append(c.run_int8(xs[start : start + n]))
+        expected.append(ref.run_int8(xs[start : start + n]))
+        start += n
+    got, want = np.concatenate(outputs), np.concatenate(expected)
+    assert got.shape == want.shape and np.array_equal(got, want)
+    assert len(np.unique(want)) > 2, "outputs must vary for the comparison to mean anything"
+    for cell_c, cell_ref in zip(c.get_state().cells, ref.get_state().cells):
+        assert len(cell_c) == 2  # the GRU's int8 h and int16 h_q15; the LSTM's h and c
+        for a, b in zip(cell_c, cell_ref):
+            assert np.array_equal(np.asarray(a, np.int64), np.asarray(b, np.int64))
+    # one model_run call of many steps == one call per step, on the same backend
+    c.reset()
+    stepped = np.stack([c.step_int8(x) for x in xs[:70]])
+    c.reset()
+    assert np.array_equal(c.run_int8(xs[:70]), stepped)
