@@ -391,6 +391,49 @@ static void test_lstm_port(void)
 #endif
 }
 
+#if defined(ERNN_PORT_LSTM_RUN) || defined(ERNN_PORT_GRU_RUN)
+#define RUN_HIDDEN 256
+#define RUN_ROWS (4 * RUN_HIDDEN) /* the LSTM's four gates; the GRU uses three */
+#define RUN_STEPS 300
+
+/* A cell's two gate layers for the block-path tests, at their largest. */
+typedef struct {
+    int8_t wx[RUN_ROWS * MAX_IN], wh[RUN_ROWS * RUN_HIDDEN], px[RUN_ROWS * MAX_COLS], ph[RUN_ROWS * RUN_HIDDEN];
+    int32_t bx[RUN_ROWS], bh[RUN_ROWS], mx[4], sx[4], mh[4], sh[4];
+} run_layers;
+
+/* Random x and h layers of `gates` gate blocks of n units (nx inputs): weights random or extreme (no -128 when
+ * bounded == 3, the exporter's bound), packed; biases; a multiplier and shift per gate block. */
+static void random_run_layers(run_layers *l, int32_t gates, int32_t n, int32_t nx, int extreme, int32_t bounded,
+                              ernn_fc_params *x_fc, ernn_fc_params *h_fc)
+{
+    const int32_t stride = ernn_round_up(n, 4), rows = gates * stride;
+    for (int32_t i = 0; i < rows * nx; ++i) {
+        l->wx[i] = rnd8(extreme);
+        l->wx[i] = bounded == 3 && l->wx[i] == INT8_MIN ? -INT8_MAX : l->wx[i];
+    }
+    for (int32_t i = 0; i < rows * n; ++i) {
+        l->wh[i] = rnd8(extreme);
+        l->wh[i] = bounded == 3 && l->wh[i] == INT8_MIN ? -INT8_MAX : l->wh[i];
+    }
+    for (int32_t o = 0; o < rows; ++o) {
+        l->bx[o] = (int32_t)(next() % 131072u) - 65536;
+        l->bh[o] = (int32_t)(next() % 131072u) - 65536;
+    }
+    pack(l->wx, rows, nx, l->px);
+    pack(l->wh, rows, n, l->ph);
+    for (int32_t g = 0; g < gates; ++g) {
+        l->mx[g] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
+        l->mh[g] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
+        l->sx[g] = (int32_t)(next() % 18u) - 20; /* [-20, -3]: |acc| 2^(shift+1) < 2^31 for these sizes */
+        l->sh[g] = (int32_t)(next() % 18u) - 20;
+    }
+    *x_fc = (ernn_fc_params){l->px, l->bx, l->mx, l->sx, nx, rows, 0, ERNN_FC_PACK_K, stride, bounded};
+    *h_fc = (ernn_fc_params){l->ph, l->bh, l->mh, l->sh, n, rows, 0, ERNN_FC_PACK_K, stride, bounded};
+}
+static run_layers run_layer_buffers;
+#endif
+
 #if defined(ERNN_PORT_LSTM_RUN)
 /*
  * The LSTM over many steps in one call (ernn_lstm_run_s8: the x parts of a block of steps first, then the
@@ -400,14 +443,10 @@ static void test_lstm_port(void)
  * from one call to the next) with resets in between, the outputs apart or in place over the inputs, and the
  * sizes the call refuses.
  */
-#define RUN_HIDDEN 256
-#define RUN_ROWS (4 * RUN_HIDDEN)
-#define RUN_STEPS 300
 static void test_lstm_run(void)
 {
-    static int8_t wx[RUN_ROWS * MAX_IN], wh[RUN_ROWS * RUN_HIDDEN], px[RUN_ROWS * MAX_COLS], ph[RUN_ROWS * RUN_HIDDEN];
+    run_layers *const l = &run_layer_buffers;
     static int8_t xs[RUN_STEPS * MAX_IN], hs[RUN_STEPS * RUN_HIDDEN], want[RUN_STEPS * RUN_HIDDEN];
-    static int32_t bx[RUN_ROWS], bh[RUN_ROWS];
     static int16_t scratch[RUN_ROWS + 2 * RUN_HIDDEN + 64];
     /* 1..64 units with weights in L1: the lane kernel (one to four columns, tails); 72 with at most 16 inputs:
      * the generic loop with weights in lanes (five columns); 100 and up: the packed layout */
@@ -419,34 +458,11 @@ static void test_lstm_run(void)
         const int32_t nx = trial % 7 == 3 && n <= MAX_IN ? n /* in place */
                            : n == 72                    ? 1 + (int32_t)(next() % 16u)
                                                         : 1 + (int32_t)(next() % MAX_IN);
-        const int32_t stride = ernn_round_up(n, 4), rows = 4 * stride;
         const int extreme = trial % 5 == 0;
         const int32_t bounded = trial % 2 == 0 ? 3 : 1;
-        for (int32_t i = 0; i < rows * nx; ++i) {
-            wx[i] = rnd8(extreme);
-            wx[i] = bounded == 3 && wx[i] == INT8_MIN ? -INT8_MAX : wx[i];
-        }
-        for (int32_t i = 0; i < rows * n; ++i) {
-            wh[i] = rnd8(extreme);
-            wh[i] = bounded == 3 && wh[i] == INT8_MIN ? -INT8_MAX : wh[i];
-        }
-        for (int32_t o = 0; o < rows; ++o) {
-            bx[o] = (int32_t)(next() % 131072u) - 65536;
-            bh[o] = (int32_t)(next() % 131072u) - 65536;
-        }
-        pack(wx, rows, nx, px);
-        pack(wh, rows, n, ph);
-        int32_t mx[4], sx[4], mh[4], sh[4];
-        for (int32_t g = 0; g < 4; ++g) {
-            mx[g] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
-            mh[g] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
-            sx[g] = (int32_t)(next() % 18u) - 20; /* [-20, -3]: |acc| 2^(shift+1) < 2^31 for these sizes */
-            sh[g] = (int32_t)(next() % 18u) - 20;
-        }
         ernn_lstm_s8_params p;
         memset(&p, 0, sizeof p);
-        p.x_fc = (ernn_fc_params){px, bx, mx, sx, nx, rows, 0, ERNN_FC_PACK_K, stride, bounded};
-        p.h_fc = (ernn_fc_params){ph, bh, mh, sh, n, rows, 0, ERNN_FC_PACK_K, stride, bounded};
+        random_run_layers(l, 4, n, nx, extreme, bounded, &p.x_fc, &p.h_fc);
         int32_t m, right;
         rescale(&m, &right);
         p.forget_mul = (ernn_rescale){m, -right};
@@ -514,8 +530,8 @@ static void test_lstm_run(void)
     /* what the call refuses: 257 units (more than its limit), a NULL input, no steps */
     ernn_lstm_s8_params big;
     memset(&big, 0, sizeof big);
-    big.x_fc = (ernn_fc_params){px, bx, bx, bx, 1, 4 * 260, 0, ERNN_FC_PACK_K, 260, 1};
-    big.h_fc = (ernn_fc_params){ph, bh, bh, bh, 257, 4 * 260, 0, ERNN_FC_PACK_K, 260, 1};
+    big.x_fc = (ernn_fc_params){l->px, l->bx, l->bx, l->bx, 1, 4 * 260, 0, ERNN_FC_PACK_K, 260, 1};
+    big.h_fc = (ernn_fc_params){l->ph, l->bh, l->bh, l->bh, 257, 4 * 260, 0, ERNN_FC_PACK_K, 260, 1};
     big.forget_mul = big.input_mul = big.output_mul = (ernn_rescale){1 << 30, -1};
     CHECK_EQ(ernn_lstm_run_s8_ok(&big), 0);
     CHECK_EQ(ernn_lstm_run_s8(&big, xs, 1, 1, (int8_t *)hs, scratch, hs, 1), 0);
@@ -531,13 +547,10 @@ static void test_lstm_run(void)
  * 1..MAX_IN inputs, random and extreme weights, inputs and states (saturated sums), steps split over calls of
  * 1..70 steps with a reset in between, the outputs apart or in place over the inputs, and what it refuses.
  */
-#define GRU_RUN_ROWS (3 * RUN_HIDDEN)
 static void test_gru_run(void)
 {
-    static int8_t wx[GRU_RUN_ROWS * MAX_IN], wh[GRU_RUN_ROWS * RUN_HIDDEN], px[GRU_RUN_ROWS * MAX_COLS];
-    static int8_t ph[GRU_RUN_ROWS * RUN_HIDDEN];
+    run_layers *const l = &run_layer_buffers;
     static int8_t xs[RUN_STEPS * MAX_IN], hs[RUN_STEPS * RUN_HIDDEN], want[RUN_STEPS * RUN_HIDDEN];
-    static int32_t bx[GRU_RUN_ROWS], bh[GRU_RUN_ROWS];
     static int16_t scratch[4 * RUN_HIDDEN + 2 * RUN_HIDDEN + 64];
     static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 49, 64, 65, 100, 128, 160, 255, 256};
     enum { N_SIZES = sizeof sizes / sizeof sizes[0] };
@@ -545,34 +558,11 @@ static void test_gru_run(void)
     for (int32_t trial = 0; trial < 60; ++trial) {
         const int32_t n = trial < N_SIZES ? sizes[trial] : sizes[next() % N_SIZES];
         const int32_t nx = trial % 7 == 3 && n <= MAX_IN ? n : 1 + (int32_t)(next() % MAX_IN); /* n: in place */
-        const int32_t stride = ernn_round_up(n, 4), rows = 3 * stride;
         const int extreme = trial % 5 == 0;
         const int32_t bounded = trial % 2 == 0 ? 3 : 1;
-        for (int32_t i = 0; i < rows * nx; ++i) {
-            wx[i] = rnd8(extreme);
-            wx[i] = bounded == 3 && wx[i] == INT8_MIN ? -INT8_MAX : wx[i];
-        }
-        for (int32_t i = 0; i < rows * n; ++i) {
-            wh[i] = rnd8(extreme);
-            wh[i] = bounded == 3 && wh[i] == INT8_MIN ? -INT8_MAX : wh[i];
-        }
-        for (int32_t o = 0; o < rows; ++o) {
-            bx[o] = (int32_t)(next() % 131072u) - 65536;
-            bh[o] = (int32_t)(next() % 131072u) - 65536;
-        }
-        pack(wx, rows, nx, px);
-        pack(wh, rows, n, ph);
-        int32_t mx[3], sx[3], mh[3], sh[3];
-        for (int32_t g = 0; g < 3; ++g) {
-            mx[g] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
-            mh[g] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
-            sx[g] = (int32_t)(next() % 18u) - 20; /* [-20, -3]: |acc| 2^(shift+1) < 2^31 for these sizes */
-            sh[g] = (int32_t)(next() % 18u) - 20;
-        }
         ernn_gru_s8_params p;
         memset(&p, 0, sizeof p);
-        p.x_fc = (ernn_fc_params){px, bx, mx, sx, nx, rows, 0, ERNN_FC_PACK_K, stride, bounded};
-        p.h_fc = (ernn_fc_params){ph, bh, mh, sh, n, rows, 0, ERNN_FC_PACK_K, stride, bounded};
+        random_run_layers(l, 3, n, nx, extreme, bounded, &p.x_fc, &p.h_fc);
         int32_t m, right;
         rescale(&m, &right);
         p.reset_mul = (ernn_rescale){m, -right};
@@ -637,14 +627,14 @@ static void test_gru_run(void)
      * steps; the per-step path takes them */
     ernn_gru_s8_params big;
     memset(&big, 0, sizeof big);
-    big.x_fc = (ernn_fc_params){px, bx, bx, bx, 1, 3 * 260, 0, ERNN_FC_PACK_K, 260, 1};
-    big.h_fc = (ernn_fc_params){ph, bh, bh, bh, 257, 3 * 260, 0, ERNN_FC_PACK_K, 260, 1};
+    big.x_fc = (ernn_fc_params){l->px, l->bx, l->bx, l->bx, 1, 3 * 260, 0, ERNN_FC_PACK_K, 260, 1};
+    big.h_fc = (ernn_fc_params){l->ph, l->bh, l->bh, l->bh, 257, 3 * 260, 0, ERNN_FC_PACK_K, 260, 1};
     big.reset_mul = big.gate_mul = big.to_hidden = (ernn_rescale){1 << 30, -1};
     CHECK_EQ(ernn_gru_run_s8_ok(&big), 0);
     CHECK_EQ(ernn_gru_run_s8(&big, xs, 1, 1, (int8_t *)hs, scratch, hs, 1), 0);
     ernn_gru_s8_params small = big;
-    small.x_fc = (ernn_fc_params){px, bx, bx, bx, 1, 3 * 16, 0, ERNN_FC_PACK_K, 16, 1};
-    small.h_fc = (ernn_fc_params){ph, bh, bh, bh, 16, 3 * 16, 0, ERNN_FC_PACK_K, 16, 1};
+    small.x_fc = (ernn_fc_params){l->px, l->bx, l->bx, l->bx, 1, 3 * 16, 0, ERNN_FC_PACK_K, 16, 1};
+    small.h_fc = (ernn_fc_params){l->ph, l->bh, l->bh, l->bh, 16, 3 * 16, 0, ERNN_FC_PACK_K, 16, 1};
     small.gate_mul = (ernn_rescale){1 << 30, 0};
     CHECK_EQ(ernn_gru_run_s8_ok(&small), 0);
     small.gate_mul = (ernn_rescale){1 << 30, -1};
