@@ -215,6 +215,44 @@ static void test_cell_fcs(void)
     }
 }
 
+#if defined(ERNN_PORT_CELL_FCS) && ERNN_X86_LEVEL >= 3
+/* The LSTM lane kernel's 64-lane lookups (AVX-512 VBMI): its four gate activations on every int16 value (each
+ * vector a different quarter of 64 consecutive values, so a lane that took another vector's entry shows), and
+ * its tanh of the cell state's rescaled input on every int32 value in [-2^20, 2^20] and at the extremes. */
+static void test_x86_lookups64(void)
+{
+    if (!ernn_x86_has_avx512vbmi()) {
+        printf("test_gate_ports: no AVX-512 VBMI here or at this level (the lane kernel's lookups are not run)\n");
+        return;
+    }
+    int32_t mismatches = 0;
+    for (int32_t x = INT16_MIN; x <= INT16_MAX; x += 64) {
+        int32_t in[4][16], gates[4][16], tanh[4][16];
+        for (int32_t k = 0; k < 64; ++k) {
+            in[k / 16][k % 16] = x + k;
+        }
+        ernn_x86_test_lookups64((const int32_t(*)[16])in, gates, tanh);
+        for (int32_t k = 0; k < 64; ++k) {
+            const int32_t v = in[k / 16][k % 16];
+            const int32_t want = k / 16 == 2 ? ernn_tanh_q312(v) : ernn_sigmoid_q312(v);
+            mismatches += (int16_t)gates[k / 16][k % 16] != (int16_t)want;
+            mismatches += tanh[k / 16][k % 16] != ernn_tanh_lut(v);
+        }
+    }
+    for (int32_t v = -(1 << 20) - 64; v <= (1 << 20) + 64; v += 64) {
+        int32_t in[4][16], gates[4][16], tanh[4][16];
+        for (int32_t k = 0; k < 64; ++k) {
+            in[k / 16][k % 16] = k < 2 ? (k == 0 ? INT32_MIN : INT32_MAX) : v + k;
+        }
+        ernn_x86_test_lookups64((const int32_t(*)[16])in, gates, tanh);
+        for (int32_t k = 0; k < 64; ++k) {
+            mismatches += tanh[k / 16][k % 16] != ernn_tanh_lut(in[k / 16][k % 16]);
+        }
+    }
+    CHECK_EQ(mismatches, 0);
+}
+#endif
+
 /* The AVX-512 kernels' sixteen-lane sigmoid and tanh (ports/x86, where this CPU runs them) on every int16
  * gate sum, and their tanh of the LSTM cell state's rescaled input on every int32 value in [-2^20, 2^20] and
  * at the extremes (and the AVX2 step's tanh on the latter), against ernn_lut_s16.h. */
@@ -222,7 +260,8 @@ static void test_x86_activations16(void)
 {
 #if defined(ERNN_PORT_CELL_FCS) && ERNN_X86_LEVEL >= 3
     if (!ernn_x86_has_avx512vnni()) {
-        printf("test_gate_ports: this CPU lacks AVX-512 VNNI (the sixteen-lane activations are not run)\n");
+        printf("test_gate_ports: this CPU lacks AVX-512 VNNI (the sixteen-lane activations and the lane kernel's "
+               "lookups are not run)\n");
         return;
     }
     int32_t mismatches = 0;
@@ -253,6 +292,9 @@ static void test_x86_activations16(void)
         }
     }
     CHECK_EQ(mismatches, 0);
+    test_x86_lookups64();
+#else
+    printf("test_gate_ports: no x86 level 4 in this build (the lane kernel's lookups are not run)\n");
 #endif
 }
 

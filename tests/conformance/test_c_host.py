@@ -579,7 +579,8 @@ def test_build_cache_is_reused_and_safe_under_concurrency(tmp_path: Path) -> Non
 # Every x86-64 kernel of firmware_export/ports/x86 (the shared library above runs the widest one the CPU
 # has): the selftest built with the choice capped at each level, free-running streams.
 
-X86_LEVELS = {0: None, 1: "avx2", 2: "avx_vnni", 3: "avx512_vnni"}  # level: /proc/cpuinfo flag it needs
+# level: the /proc/cpuinfo flag it needs (4: the LSTM lane kernel, AVX-512 VNNI and VBMI)
+X86_LEVELS = {0: None, 1: "avx2", 2: "avx_vnni", 3: "avx512_vnni", 4: "avx512vbmi"}
 X86_MODELS = ["gru-3layer-seq", "lstm-2layer-head-sat", "rnn-wide-input-sat", "gru-128x2", "long-gru-sat", "long-lstm"]
 
 
@@ -615,13 +616,15 @@ def test_x86_gate_ports_equal_scalar_c(level: int | str, tmp_path: Path) -> None
     steps = "no GRU element-wise step" not in run.stdout and "no LSTM element-wise step" not in run.stdout
     assert steps == (level not in ("portable", 0)), run.stdout  # the AVX2 steps ran exactly where they exist
     blocks = "no GRU block path" not in run.stdout and "refuses every cell" not in run.stdout
-    assert blocks == (level == 3), run.stdout  # the GRU block path ran exactly where it exists
+    assert blocks == (level in (3, 4)), run.stdout  # the GRU block path ran exactly where it exists
+    lookups = "lane kernel's lookups are not run" not in run.stdout
+    assert lookups == (level == 4), run.stdout  # the LSTM lane kernel's 64-lane lookups ran exactly at level 4
 
 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86-64 kernels")
 @pytest.mark.parametrize("level", ["portable", *X86_LEVELS], ids=lambda v: f"level-{v}")
 def test_x86_kernels_equal_reference(level: int | str, tmp_path: Path) -> None:
-    """Each kernel (0 plain C, 1 AVX2, 2 AVX-VNNI, 3 AVX-512 VNNI; "portable": ERNN_PORTABLE, no port)."""
+    """Each kernel (0 plain C, 1 AVX2, 2 AVX-VNNI, 3 AVX-512 VNNI, 4 and VBMI; "portable": ERNN_PORTABLE, no port)."""
     flag = _x86_level_flag(level)
     for name in X86_MODELS:
         case = case_named(name)

@@ -22,7 +22,8 @@
  * has is picked at each call with __builtin_cpu_supports (a load and a test: libgcc fills its table
  * before main); functions carry their ISA as a target attribute, so the library needs no -m flags and
  * runs on any x86-64, falling back to the plain C below. -DERNN_X86_LEVEL=n caps the choice
- * (0: plain C, 1: AVX2, 2: AVX-VNNI, 3: AVX-512 VNNI; default 3), for testing each kernel on one machine.
+ * (0: plain C, 1: AVX2, 2: AVX-VNNI, 3: AVX-512 VNNI, 4: AVX-512 VNNI and VBMI, the LSTM's lane kernel;
+ * default 4), for testing each kernel on one machine.
  * All sums are exact int32 sums (the caller's bound keeps them inside int32): each kernel equals the
  * portable C bit for bit.
  */
@@ -48,7 +49,7 @@
 #define ERNN_PORT_NAME "x86"
 
 #if !defined(ERNN_X86_LEVEL)
-#define ERNN_X86_LEVEL 3
+#define ERNN_X86_LEVEL 4
 #endif
 
 /* x as int16, zero padded to a multiple of 16 values. */
@@ -601,22 +602,63 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_lut_entries16(__m512i i, int3
     return _mm512_mask_blend_epi32(b7, q0, q1);
 }
 
-/* ernn_lut_mla(ernn_lut_pairs[i], f, bits, c) in sixteen lanes, i in [0, 255] (see ERNN_X86_LUT). */
-ERNN_X86_512_INLINE static inline __m512i ernn_x86_lut16(__m512i i, __m512i f, int32_t bits, int32_t c)
+/* An activation of sixteen lanes around its table lookup: the entry's index in [0, 255], the multiply-add's
+ * second operand (2^bits << 16 | fraction, as ernn_lut_mla) and the lanes whose input is negative. */
+typedef struct {
+    __m512i index, operand;
+    __mmask16 negative;
+} ernn_x86_lut_args;
+
+/* 3 x: a Q3.12 gate pre-activation as the tables' input v (ernn_sigmoid_q312, ernn_tanh_q312). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_times3(__m512i x)
 {
-    const __m512i operand = _mm512_or_si512(f, _mm512_set1_epi32((int32_t)1 << (16 + bits)));
-    return _mm512_add_epi32(_mm512_madd_epi16(ernn_x86_lut_entries16(i, 8), operand), _mm512_set1_epi32(c));
+    return _mm512_add_epi32(x, _mm512_add_epi32(x, x));
 }
 
 /* ernn_tanh_lut of sixteen int32 values (any v), as ernn_x86_tanh_lut: |v|'s index clamped to 255, the sign
- * applied after. INT32_MIN, whose |v| is no int32, is taken as INT32_MIN + 1: both are saturated (every
- * v <= -256 * 2^8 gives entry -256), the same value. */
-ERNN_X86_512_INLINE static inline __m512i ernn_x86_tanh_lut16(__m512i v)
+ * applied after (ernn_x86_tanh_finish). INT32_MIN, whose |v| is no int32, is taken as INT32_MIN + 1: both are
+ * saturated (every v <= -256 * 2^8 gives entry -256), the same value. */
+ERNN_X86_512_INLINE static inline ernn_x86_lut_args ernn_x86_tanh_args(__m512i v)
 {
     const __m512i a = _mm512_abs_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(-INT32_MAX)));
-    const __m512i i = _mm512_min_epi32(_mm512_srai_epi32(a, 8), _mm512_set1_epi32(255));
-    const __m512i pos = _mm512_srai_epi32(ernn_x86_lut16(i, _mm512_and_si512(a, _mm512_set1_epi32(255)), 8, 1 << 7), 8);
-    return _mm512_mask_sub_epi32(pos, _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512()), _mm512_setzero_si512(), pos);
+    ernn_x86_lut_args r;
+    r.index = _mm512_min_epi32(_mm512_srai_epi32(a, 8), _mm512_set1_epi32(255));
+    r.operand = _mm512_or_si512(_mm512_and_si512(a, _mm512_set1_epi32(255)), _mm512_set1_epi32(1 << 24));
+    r.negative = _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512());
+    return r;
+}
+
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_tanh_finish(__m512i entry, const ernn_x86_lut_args *r)
+{
+    const __m512i pos =
+        _mm512_srai_epi32(_mm512_add_epi32(_mm512_madd_epi16(entry, r->operand), _mm512_set1_epi32(1 << 7)), 8);
+    return _mm512_mask_sub_epi32(pos, r->negative, _mm512_setzero_si512(), pos);
+}
+
+/* ernn_sigmoid_q312 of sixteen Q3.12 values x, as ernn_x86_sigmoid_q312: |v| = |3 x| <= 98304, so the index
+ * |v| >> 9 <= 192 (the table's first 224 entries) and no saturation. */
+ERNN_X86_512_INLINE static inline ernn_x86_lut_args ernn_x86_sigmoid_args(__m512i x)
+{
+    const __m512i v = ernn_x86_times3(x);
+    const __m512i a = _mm512_abs_epi32(v);
+    ernn_x86_lut_args r;
+    r.index = _mm512_srli_epi32(a, 9);
+    r.operand = _mm512_or_si512(_mm512_and_si512(a, _mm512_set1_epi32(511)), _mm512_set1_epi32(1 << 25));
+    r.negative = _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512());
+    return r;
+}
+
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_sigmoid_finish(__m512i entry, const ernn_x86_lut_args *r)
+{
+    const __m512i pos = _mm512_srai_epi32(
+        _mm512_add_epi32(_mm512_madd_epi16(entry, r->operand), _mm512_set1_epi32((1 << 24) + (1 << 9))), 10);
+    return _mm512_mask_sub_epi32(pos, r->negative, _mm512_set1_epi32(32768), pos);
+}
+
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_tanh_lut16(__m512i v)
+{
+    const ernn_x86_lut_args r = ernn_x86_tanh_args(v);
+    return ernn_x86_tanh_finish(ernn_x86_lut_entries16(r.index, 8), &r);
 }
 
 /* ernn_activate_q312(code, x) of sixteen int16 values in int32 lanes, as ernn_x86_sigmoid_q312 and
@@ -626,16 +668,74 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_activate16(uint32_t code, __m
     if (code == ERNN_ACT_NONE) {
         return x;
     }
-    const __m512i v = _mm512_add_epi32(x, _mm512_add_epi32(x, x));
     if (code == ERNN_ACT_TANH) {
-        return ernn_x86_tanh_lut16(v);
+        return ernn_x86_tanh_lut16(ernn_x86_times3(x));
     }
-    const __m512i a = _mm512_abs_epi32(v); /* |v| <= 98304: index a >> 9 <= 192, the table's first 224 */
-    const __m512i operand = _mm512_or_si512(_mm512_and_si512(a, _mm512_set1_epi32(511)), _mm512_set1_epi32(1 << 25));
-    const __m512i entry = ernn_x86_lut_entries16(_mm512_srli_epi32(a, 9), 7);
-    const __m512i r = _mm512_add_epi32(_mm512_madd_epi16(entry, operand), _mm512_set1_epi32((1 << 24) + (1 << 9)));
-    const __m512i pos = _mm512_srai_epi32(r, 10);
-    return _mm512_mask_sub_epi32(pos, _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512()), _mm512_set1_epi32(32768), pos);
+    const ernn_x86_lut_args r = ernn_x86_sigmoid_args(x);
+    return ernn_x86_sigmoid_finish(ernn_x86_lut_entries16(r.index, 7), &r);
+}
+
+/*
+ * Sixty-four lookups at once with AVX-512 VBMI (the LSTM's lane kernel): ernn_lut_pairs' first 256 entries as
+ * four byte planes (plane k: byte k of every entry, four zmm each). The indices of four vectors are packed
+ * to 64 bytes; each plane gives 64 bytes by two VPERMT2B (entries 0-127 and 128-255, by the index's low seven
+ * bits) and a blend on bit 7; two unpack levels put the planes' bytes back together as dwords, and they undo
+ * the packing's order: VPACKSSDW and VPACKUSWB lay out each 128-bit lane as the four vectors' four dwords in
+ * turn, the low unpacks take the first two vectors' and the high ones the last two's, in lane order. Per
+ * vector 6 operations rather than ernn_x86_lut_entries16's 16-18, the same entries.
+ */
+#define ERNN_X86_512V __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")))
+#define ERNN_X86_512V_INLINE                                                                                         \
+    __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi"), always_inline))
+
+typedef struct {
+    uint8_t plane[4][256] __attribute__((aligned(64)));
+} ernn_x86_lut_planes;
+
+ERNN_X86_512 static inline void ernn_x86_lut_planes_of(ernn_x86_lut_planes *p)
+{
+    for (int32_t q = 0; q < 16; ++q) {
+        const __m512i e = _mm512_loadu_si512((const void *)(ernn_lut_pairs + 16 * q));
+        for (unsigned k = 0; k < 4; ++k) {
+            _mm_store_si128((__m128i *)(void *)(p->plane[k] + 16 * q), _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 8 * k)));
+        }
+    }
+}
+
+/* e[v] = ernn_lut_pairs[i[v]] lane by lane, for four vectors of indices in [0, 255]. */
+ERNN_X86_512V_INLINE static inline void ernn_x86_lut_entries64(const ernn_x86_lut_planes *p, const __m512i i[4],
+                                                               __m512i e[4])
+{
+    const __m512i b = _mm512_packus_epi16(_mm512_packs_epi32(i[0], i[1]), _mm512_packs_epi32(i[2], i[3]));
+    const __mmask64 high = _mm512_movepi8_mask(b);
+    __m512i v[4];
+    for (int32_t k = 0; k < 4; ++k) {
+        const __m512i *t = (const __m512i *)(const void *)p->plane[k];
+        v[k] = _mm512_mask_blend_epi8(high, _mm512_permutex2var_epi8(_mm512_load_si512(t), b, _mm512_load_si512(t + 1)),
+                                      _mm512_permutex2var_epi8(_mm512_load_si512(t + 2), b, _mm512_load_si512(t + 3)));
+    }
+    const __m512i lo01 = _mm512_unpacklo_epi8(v[0], v[1]), hi01 = _mm512_unpackhi_epi8(v[0], v[1]);
+    const __m512i lo23 = _mm512_unpacklo_epi8(v[2], v[3]), hi23 = _mm512_unpackhi_epi8(v[2], v[3]);
+    e[0] = _mm512_unpacklo_epi16(lo01, lo23);
+    e[1] = _mm512_unpackhi_epi16(lo01, lo23);
+    e[2] = _mm512_unpacklo_epi16(hi01, hi23);
+    e[3] = _mm512_unpackhi_epi16(hi01, hi23);
+}
+
+/* The LSTM's four gate activations of sixteen units (g: i, f, g, o; sigmoid, sigmoid, tanh, sigmoid) in place,
+ * as ernn_x86_activate16 with one 64-lane lookup. */
+ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_gates64(const ernn_x86_lut_planes *p, __m512i g[4])
+{
+    ernn_x86_lut_args r[4];
+    __m512i i[4], e[4];
+    for (int32_t k = 0; k < 4; ++k) {
+        r[k] = k == 2 ? ernn_x86_tanh_args(ernn_x86_times3(g[k])) : ernn_x86_sigmoid_args(g[k]);
+        i[k] = r[k].index;
+    }
+    ernn_x86_lut_entries64(p, i, e);
+    for (int32_t k = 0; k < 4; ++k) {
+        g[k] = k == 2 ? ernn_x86_tanh_finish(e[k], &r[k]) : ernn_x86_sigmoid_finish(e[k], &r[k]);
+    }
 }
 
 /* The sixteen lanes' low halves (the C's (int16_t) casts) to y[0..rows). */
@@ -797,22 +897,36 @@ ERNN_X86_512 static inline ernn_x86_lstm16 ernn_x86_lstm16_of(int32_t forget_m, 
     return k;
 }
 
-/* The LSTM's element-wise step of sixteen units (lanes m) from their activated gates (int16 values in int32
- * lanes), the operations of ernn_lstm_fast_avx2: c[0..16) updated, the new h returned in int32 lanes
- * (before its int8 saturation). */
+/* The LSTM's element-wise step in three pieces, the operations of ernn_lstm_fast_avx2 on sixteen units whose
+ * activated gates are int16 values in int32 lanes. The new cell state sat16(fast(f c) + fast(i g)) from the
+ * old one c (int16 values in int32 lanes): */
+ERNN_X86_512_INLINE static inline __m256i ernn_x86_lstm_cell16(const ernn_x86_lstm16 *k, __m512i gi, __m512i gf,
+                                                                __m512i gg, __m512i c)
+{
+    const __m256i forget = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(gf, c), &k->fm));
+    const __m256i input = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(gi, gg), &k->im));
+    return _mm256_adds_epi16(forget, input); /* sat16(forget + input), as the GRU above */
+}
+
+/* the new cell state c rescaled to the tanh table's input v, */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_lstm_tanh_input(const ernn_x86_lstm16 *k, __m512i c)
+{
+    return _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(c, k->tanh_multiplier), k->tanh_round), k->tanh_shift);
+}
+
+/* and the new h from the output gate and tanh(c), in int32 lanes before its int8 saturation. */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_lstm_h16(const ernn_x86_lstm16 *k, __m512i go, __m512i tanh_c)
+{
+    return _mm512_add_epi32(ernn_x86_fast16(_mm512_mullo_epi32(go, tanh_c), &k->om), k->zero_point);
+}
+
+/* The element-wise step of sixteen units (lanes m): c[0..16) updated, the new h returned in int32 lanes. */
 ERNN_X86_512_INLINE static inline __m512i ernn_x86_lstm_lanes(const ernn_x86_lstm16 *k, __m512i gi, __m512i gf,
                                                                __m512i gg, __m512i go, int16_t *c, __mmask16 m)
 {
-    const __m256i forget =
-        _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(gf, ernn_x86_load16(c, m)), &k->fm));
-    const __m256i input = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(gi, gg), &k->im));
-    const __m256i c_new16 = _mm256_adds_epi16(forget, input); /* sat16(forget + input), as the GRU above */
-    _mm256_mask_storeu_epi16(c, m, c_new16);
-    const __m512i c_new = _mm512_cvtepi16_epi32(c_new16);
-    const __m512i v = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(c_new, k->tanh_multiplier), k->tanh_round),
-                                       k->tanh_shift);
-    const __m512i tanh_c = ernn_x86_tanh_lut16(v);
-    return _mm512_add_epi32(ernn_x86_fast16(_mm512_mullo_epi32(go, tanh_c), &k->om), k->zero_point);
+    const __m256i c_new = ernn_x86_lstm_cell16(k, gi, gf, gg, ernn_x86_load16(c, m));
+    _mm256_mask_storeu_epi16(c, m, c_new);
+    return ernn_x86_lstm_h16(k, go, ernn_x86_tanh_lut16(ernn_x86_lstm_tanh_input(k, _mm512_cvtepi16_epi32(c_new))));
 }
 
 /* The LSTM's element-wise step for every unit, sixteen at a time (the last ones masked). */
@@ -1017,19 +1131,14 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_lanes_dot(const int8_t *z, co
     }
 }
 
-/* ernn_x86_lstm_lanes with the cell state in int32 lanes of a register (c: the state in, the new state out),
- * for the lane kernel below: the same operations on the same integers, no load or store of c per step. */
-ERNN_X86_512_INLINE static inline __m512i ernn_x86_lstm_lanes_c(const ernn_x86_lstm16 *k, __m512i gi, __m512i gf,
-                                                                 __m512i gg, __m512i go, __m512i *c)
+/* AVX-512 VBMI, for the lane kernel's lookups (ernn_x86_lut_entries64), on this CPU and within ERNN_X86_LEVEL. */
+static inline int ernn_x86_has_avx512vbmi(void)
 {
-    const __m256i forget = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(gf, *c), &k->fm));
-    const __m256i input = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(gi, gg), &k->im));
-    const __m512i c_new = _mm512_cvtepi16_epi32(_mm256_adds_epi16(forget, input)); /* sat16(forget + input) */
-    *c = c_new;
-    const __m512i v = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(c_new, k->tanh_multiplier), k->tanh_round),
-                                       k->tanh_shift);
-    const __m512i tanh_c = ernn_x86_tanh_lut16(v);
-    return _mm512_add_epi32(ernn_x86_fast16(_mm512_mullo_epi32(go, tanh_c), &k->om), k->zero_point);
+#if ERNN_X86_LEVEL >= 4
+    return __builtin_cpu_supports("avx512vbmi");
+#else
+    return 0;
+#endif
 }
 
 /* The per-call constants of the lane kernel (ernn_x86_lstm_lane_steps). */
@@ -1040,6 +1149,7 @@ typedef struct {
     const ernn_x86_lstm16 *k;
     int32_t cx;                       /* chunks of the (unsigned, padded) input per step */
     int32_t n;
+    const ernn_x86_lut_planes *planes; /* the activation table for ernn_x86_lut_entries64 */
 } ernn_x86_lane_call;
 
 /*
@@ -1051,12 +1161,14 @@ typedef struct {
  * instructions on such scalar work: 854 per step at 16 inputs / 16 units, counted by single-stepping).
  * Exactness: each lane's dot product is the generic loop's sum of the same VPDPBUSD terms onto the same
  * adjusted bias, in another order (one accumulator per gate, not four summed at the end): sums modulo 2^32,
- * whose true value is an int32 (ernn_lstm_run_avx512), so the same integers; the requantization, activations
- * and element-wise step are the generic loop's functions (ernn_x86_lstm_lanes_c is ernn_x86_lstm_lanes with c
- * in a register). Lanes of absent rows (units >= n) have zero bias and weights, are never stored to h, hs or
- * c, and their h bytes meet zero weight columns in the next step's dot products.
+ * whose true value is an int32 (ernn_lstm_run_avx512), so the same integers; the requantization and the
+ * element-wise step are the generic loop's functions (ernn_x86_lstm_lanes's pieces, with c in a register),
+ * and the activations take the same table entries by ernn_x86_lut_entries64: a column's four gates in one
+ * lookup, every column's tanh(c) in another (AVX-512 VBMI). Lanes of absent rows (units >= n) have zero bias
+ * and weights, are never stored to h, hs or c, and their h bytes meet zero weight columns in the next step's
+ * dot products.
  */
-ERNN_X86_512_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_lane_call *a, const uint8_t *xu,
+ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_lane_call *a, const uint8_t *xu,
                                                                int32_t steps, int8_t *h, int16_t *c, int8_t *hs,
                                                                size_t hs_stride, const int32_t J)
 {
@@ -1113,13 +1225,23 @@ ERNN_X86_512_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_l
             }
         }
         for (int32_t j = 0; j < J; ++j) {
-            for (int32_t g = 0; g < 4; ++g) {
-                gate[j][g] = ernn_x86_activate16(g == 2 ? ERNN_ACT_TANH : ERNN_ACT_SIGMOID, gate[j][g]);
+            ernn_x86_lstm_gates64(a->planes, gate[j]);
+        }
+        ernn_x86_lut_args tanh_args[4];
+        __m512i index[4], entry[4];
+        for (int32_t j = 0; j < 4; ++j) { /* columns >= J: index 0, not used */
+            if (j < J) {
+                cs[j] = _mm512_cvtepi16_epi32(ernn_x86_lstm_cell16(a->k, gate[j][0], gate[j][1], gate[j][2], cs[j]));
+                tanh_args[j] = ernn_x86_tanh_args(ernn_x86_lstm_tanh_input(a->k, cs[j]));
+                index[j] = tanh_args[j].index;
+            } else {
+                index[j] = _mm512_setzero_si512();
             }
         }
+        ernn_x86_lut_entries64(a->planes, index, entry);
         for (int32_t j = 0; j < J; ++j) {
-            const __m128i out = _mm512_cvtsepi32_epi8(
-                ernn_x86_lstm_lanes_c(a->k, gate[j][0], gate[j][1], gate[j][2], gate[j][3], &cs[j]));
+            const __m512i tanh_c = ernn_x86_tanh_finish(entry[j], &tanh_args[j]);
+            const __m128i out = _mm512_cvtsepi32_epi8(ernn_x86_lstm_h16(a->k, gate[j][3], tanh_c));
             _mm_mask_storeu_epi8(copy + 16 * j, mj[j], out);
             _mm_store_si128((__m128i *)(void *)(u_next + 16 * j), _mm_xor_si128(out, flip));
         }
@@ -1131,25 +1253,25 @@ ERNN_X86_512_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_l
     }
 }
 
-ERNN_X86_512 static void ernn_x86_lstm_lane_steps1(const ernn_x86_lane_call *a, const uint8_t *xu, int32_t steps,
+ERNN_X86_512V static void ernn_x86_lstm_lane_steps1(const ernn_x86_lane_call *a, const uint8_t *xu, int32_t steps,
                                                    int8_t *h, int16_t *c, int8_t *hs, size_t hs_stride)
 {
     ernn_x86_lstm_lane_steps(a, xu, steps, h, c, hs, hs_stride, 1);
 }
 
-ERNN_X86_512 static void ernn_x86_lstm_lane_steps2(const ernn_x86_lane_call *a, const uint8_t *xu, int32_t steps,
+ERNN_X86_512V static void ernn_x86_lstm_lane_steps2(const ernn_x86_lane_call *a, const uint8_t *xu, int32_t steps,
                                                    int8_t *h, int16_t *c, int8_t *hs, size_t hs_stride)
 {
     ernn_x86_lstm_lane_steps(a, xu, steps, h, c, hs, hs_stride, 2);
 }
 
-ERNN_X86_512 static void ernn_x86_lstm_lane_steps3(const ernn_x86_lane_call *a, const uint8_t *xu, int32_t steps,
+ERNN_X86_512V static void ernn_x86_lstm_lane_steps3(const ernn_x86_lane_call *a, const uint8_t *xu, int32_t steps,
                                                    int8_t *h, int16_t *c, int8_t *hs, size_t hs_stride)
 {
     ernn_x86_lstm_lane_steps(a, xu, steps, h, c, hs, hs_stride, 3);
 }
 
-ERNN_X86_512 static void ernn_x86_lstm_lane_steps4(const ernn_x86_lane_call *a, const uint8_t *xu, int32_t steps,
+ERNN_X86_512V static void ernn_x86_lstm_lane_steps4(const ernn_x86_lane_call *a, const uint8_t *xu, int32_t steps,
                                                    int8_t *h, int16_t *c, int8_t *hs, size_t hs_stride)
 {
     ernn_x86_lstm_lane_steps(a, xu, steps, h, c, hs, hs_stride, 4);
@@ -1207,7 +1329,7 @@ ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p
         rx[g] = ernn_x86_rescale16_of(xf->multiplier[g], xf->shift[g]);
         rh[g] = ernn_x86_rescale16_of(hf->multiplier[g], hf->shift[g]);
     }
-    if (inline_x && ch <= 4) { /* the lane kernel: see ernn_x86_lstm_lane_steps */
+    if (inline_x && ch <= 4 && ernn_x86_has_avx512vbmi()) { /* the lane kernel: see ernn_x86_lstm_lane_steps */
         int32_t lbh[4 * 4 * 16] __attribute__((aligned(64))), lbx[4 * 4 * 16] __attribute__((aligned(64)));
         for (int32_t j = 0; j < ch; ++j) {
             for (int32_t g = 0; g < 4; ++g) {
@@ -1218,7 +1340,9 @@ ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p
                 }
             }
         }
-        const ernn_x86_lane_call call = {zh, zx, lbh, lbx, rh, rx, k, cx, n};
+        ernn_x86_lut_planes planes;
+        ernn_x86_lut_planes_of(&planes);
+        const ernn_x86_lane_call call = {zh, zx, lbh, lbx, rh, rx, k, cx, n, &planes};
         for (int32_t t0 = 0; t0 < steps; t0 += block) {
             const int32_t nb = steps - t0 < block ? steps - t0 : block;
             for (int32_t t = 0; t < nb; ++t) { /* the whole block's inputs before any output (in place) */
@@ -1362,6 +1486,28 @@ ERNN_X86_512 static inline void ernn_x86_test_activate16(const int32_t in[16], i
 ERNN_X86_512 static inline void ernn_x86_test_tanh_lut16(const int32_t in[16], int32_t out[16])
 {
     _mm512_storeu_si512((void *)out, ernn_x86_tanh_lut16(_mm512_loadu_si512((const void *)in)));
+}
+
+/* The lane kernel's 64-lane activations: ernn_x86_lstm_gates64 (vectors i, f, g, o of in) to gates, and the
+ * tanh of four vectors of any int32 v (the cell state's form) through ernn_x86_lut_entries64 to tanh. */
+ERNN_X86_512V static inline void ernn_x86_test_lookups64(const int32_t in[4][16], int32_t gates[4][16],
+                                                         int32_t tanh[4][16])
+{
+    ernn_x86_lut_planes planes;
+    ernn_x86_lut_planes_of(&planes);
+    __m512i g[4], index[4], entry[4];
+    ernn_x86_lut_args r[4];
+    for (int32_t k = 0; k < 4; ++k) {
+        g[k] = _mm512_loadu_si512((const void *)in[k]);
+        r[k] = ernn_x86_tanh_args(g[k]);
+        index[k] = r[k].index;
+    }
+    ernn_x86_lstm_gates64(&planes, g);
+    ernn_x86_lut_entries64(&planes, index, entry);
+    for (int32_t k = 0; k < 4; ++k) {
+        _mm512_storeu_si512((void *)gates[k], g[k]);
+        _mm512_storeu_si512((void *)tanh[k], ernn_x86_tanh_finish(entry[k], &r[k]));
+    }
 }
 
 /*
