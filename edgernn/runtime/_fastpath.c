@@ -61,6 +61,7 @@ typedef struct {
     double q_min, q_max; /* the input's saturation bounds: int8's or int16's */
     float table[256]; /* int8 output -> float32, indexed by q + 128 */
     int out_int16; /* an int16 head: yq holds int16, dequantized as out_scale * (q - out_zero_point) */
+    int vectors; /* the widest row quantizer to use where the CPU has it: 2 AVX-512, 1 AVX2, 0 none (tests) */
     double out_scale;
     double out_zero_point;
     npy_intp out_width;
@@ -118,16 +119,16 @@ static int Stepper_init(Stepper *self, PyObject *args, PyObject *kwds)
 {
     static char *names[] = {"run", "state", "tokens", "in_width", "vocab", "mean", "std",
                             "scale", "zero_point", "table", "out_width", "input_bits", "output_bits",
-                            "out_scale", "out_zero_point", NULL};
+                            "out_scale", "out_zero_point", "vectors", NULL};
     unsigned long long run_addr;
     PyObject *state, *mean, *std, *table;
-    int tokens, input_bits = 8, output_bits = 8;
+    int tokens, input_bits = 8, output_bits = 8, vectors = 2;
     Py_ssize_t in_width, out_width;
     long long vocab;
     double scale, zero_point, out_scale = 0.0, out_zero_point = 0.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "KOpnLOOddOn|iidd", names, &run_addr, &state, &tokens, &in_width,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "KOpnLOOddOn|iiddi", names, &run_addr, &state, &tokens, &in_width,
                                      &vocab, &mean, &std, &scale, &zero_point, &table, &out_width, &input_bits,
-                                     &output_bits, &out_scale, &out_zero_point)) {
+                                     &output_bits, &out_scale, &out_zero_point, &vectors)) {
         return -1;
     }
     if (self->state_owner != NULL) {
@@ -157,6 +158,7 @@ static int Stepper_init(Stepper *self, PyObject *args, PyObject *kwds)
     self->out_int16 = output_bits == 16;
     self->out_scale = out_scale;
     self->out_zero_point = out_zero_point;
+    self->vectors = vectors;
     self->out_width = (npy_intp)out_width;
     memcpy(self->table, PyArray_DATA(tab), sizeof self->table);
     if (mean != Py_None) {
@@ -241,8 +243,7 @@ static inline void put_quantized(const Stepper *self, void *out, npy_intp i, int
 #define EDGERNN_ROW_AVX2 1
 /* quantize_row's values [i, n rounded down to 8) of a contiguous row, eight at a time with the same
  * IEEE operations lane by lane (float32 subtract and divide, float64 divide, round to nearest even,
- * add, clamp): the same int8s (int16s). Per value the two divisions dominate the row's cost, and the
- * scalar DIVSS/DIVSD each take several cycles. Returns the values done, or -1 when one is not finite. */
+ * add, clamp): the same int8s (int16s). Returns the values done, or -1 when one is not finite. */
 __attribute__((target("avx2"))) static npy_intp quantize_row_avx2(const Stepper *self, const float *row, void *out,
                                                                    npy_intp i)
 {
@@ -274,37 +275,52 @@ __attribute__((target("avx2"))) static npy_intp quantize_row_avx2(const Stepper 
 }
 
 #define EDGERNN_X86_512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512dq")))
-/* quantize_row_avx2 sixteen values at a time, the same IEEE operations lane by lane (wide models' rows: the
- * divisions dominate, and AVX-512 does twice the lanes per instruction). */
-EDGERNN_X86_512 static npy_intp quantize_row_avx512(const Stepper *self, const float *row, void *out)
+/* Sixteen values of a row from i (mask m: fewer at its end) as quantize_row_avx2 does eight: the same IEEE
+ * operations lane by lane. Returns 0 when one is not finite. */
+EDGERNN_X86_512 static inline __attribute__((always_inline)) int quantize16_avx512(const Stepper *self, const float *row,
+                                                                                   void *out, npy_intp i, __mmask16 m)
 {
-    const __m512 inf = _mm512_set1_ps(INFINITY);
     const __m512d scale = _mm512_set1_pd(self->scale), zp = _mm512_set1_pd(self->zero_point);
     const __m512d lo = _mm512_set1_pd(self->q_min), hi = _mm512_set1_pd(self->q_max);
+    __m512 v = _mm512_maskz_loadu_ps(m, row + i);
+    if (self->mean != NULL) { /* lanes past the row: (0 - 0) / 1 */
+        v = _mm512_div_ps(_mm512_sub_ps(v, _mm512_maskz_loadu_ps(m, self->mean + i)),
+                          _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, self->std + i));
+    }
+    if (_mm512_cmp_ps_mask(_mm512_abs_ps(v), _mm512_set1_ps(INFINITY), _CMP_LT_OQ) != 0xFFFF) {
+        return 0; /* NaN or +-Inf */
+    }
+    __m256i q[2];
+    for (int half = 0; half < 2; ++half) {
+        const __m512d d = _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
+        const __m512d r = _mm512_roundscale_pd(_mm512_div_pd(d, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q[half] = _mm512_cvtpd_epi32(_mm512_min_pd(_mm512_max_pd(_mm512_add_pd(r, zp), lo), hi));
+    }
+    /* in [q_min, q_max]: the narrowing is exact */
+    const __m512i all = _mm512_inserti64x4(_mm512_castsi256_si512(q[0]), q[1], 1);
+    if (self->in_int16) {
+        _mm256_mask_storeu_epi16((int16_t *)out + i, m, _mm512_cvtepi32_epi16(all));
+    } else {
+        _mm_mask_storeu_epi8((int8_t *)out + i, m, _mm512_cvtepi32_epi8(all));
+    }
+    return 1;
+}
+
+/* A whole contiguous row sixteen values at a time (wide rows: the divisions dominate, and AVX-512 does
+ * twice the lanes per instruction), its last values (fewer than sixteen: every narrow row) in masked
+ * lanes rather than one by one. Returns in_width, or -1 when a value is not finite. */
+EDGERNN_X86_512 static npy_intp quantize_row_avx512(const Stepper *self, const float *row, void *out)
+{
     npy_intp i = 0;
     for (; i + 16 <= self->in_width; i += 16) {
-        __m512 v = _mm512_loadu_ps(row + i);
-        if (self->mean != NULL) {
-            v = _mm512_div_ps(_mm512_sub_ps(v, _mm512_loadu_ps(self->mean + i)), _mm512_loadu_ps(self->std + i));
-        }
-        if (_mm512_cmp_ps_mask(_mm512_abs_ps(v), inf, _CMP_LT_OQ) != 0xFFFF) {
-            return -1; /* NaN or +-Inf */
-        }
-        __m256i q[2];
-        for (int half = 0; half < 2; ++half) {
-            const __m512d d = _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
-            const __m512d r = _mm512_roundscale_pd(_mm512_div_pd(d, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            q[half] = _mm512_cvtpd_epi32(_mm512_min_pd(_mm512_max_pd(_mm512_add_pd(r, zp), lo), hi));
-        }
-        /* in [q_min, q_max]: the narrowing is exact */
-        const __m512i all = _mm512_inserti64x4(_mm512_castsi256_si512(q[0]), q[1], 1);
-        if (self->in_int16) {
-            _mm256_storeu_si256((__m256i *)(void *)((int16_t *)out + i), _mm512_cvtepi32_epi16(all));
-        } else {
-            _mm_storeu_si128((__m128i *)(void *)((int8_t *)out + i), _mm512_cvtepi32_epi8(all));
+        if (!quantize16_avx512(self, row, out, i, (__mmask16)0xFFFF)) {
+            return -1;
         }
     }
-    return i;
+    if (i < self->in_width && !quantize16_avx512(self, row, out, i, (__mmask16)((1u << (self->in_width - i)) - 1u))) {
+        return -1;
+    }
+    return self->in_width;
 }
 
 /* The table's 256 values picked by sixteen int8 outputs at a time (VPERMT2PS over pairs of its zmm, blends
@@ -345,14 +361,15 @@ static int quantize_row(const Stepper *self, PyArrayObject *a, npy_intp t, void 
     int finite = 1;
     npy_intp i = 0;
 #if defined(EDGERNN_ROW_AVX2)
-    if (stride == (npy_intp)sizeof(float) && self->in_width >= 16 && __builtin_cpu_supports("avx512dq") &&
+    if (stride == (npy_intp)sizeof(float) && self->vectors >= 2 && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
         i = quantize_row_avx512(self, (const float *)(const void *)row, out);
         if (i < 0) {
             return 0;
         }
     }
-    if (stride == (npy_intp)sizeof(float) && i + 8 <= self->in_width && __builtin_cpu_supports("avx2")) {
+    if (stride == (npy_intp)sizeof(float) && self->vectors >= 1 && i + 8 <= self->in_width &&
+        __builtin_cpu_supports("avx2")) {
         i = quantize_row_avx2(self, (const float *)(const void *)row, out, i);
         if (i < 0) {
             return 0;
@@ -514,11 +531,32 @@ static PyObject *Stepper_run(Stepper *self, PyObject *xs)
     return ys;
 }
 
+/* One frame's quantized values as a step feeds them to the model (int8, or int16 for a 16-bit input), or
+ * None where the step would take the Python path: the quantizer alone, for its tests. */
+static PyObject *Stepper_quantize(Stepper *self, PyObject *x)
+{
+    if (self->tokens || !is_frame(self, x, 1)) {
+        Py_RETURN_NONE;
+    }
+    npy_intp dims[1] = {self->in_width};
+    PyObject *q = PyArray_SimpleNew(1, dims, self->in_int16 ? NPY_INT16 : NPY_INT8);
+    if (q == NULL) {
+        return NULL;
+    }
+    if (!quantize_row(self, (PyArrayObject *)x, 0, PyArray_DATA((PyArrayObject *)q))) {
+        Py_DECREF(q);
+        Py_RETURN_NONE;
+    }
+    return q;
+}
+
 static PyMethodDef Stepper_methods[] = {
     {"step", (PyCFunction)Stepper_step, METH_O,
      "One step: a float32 frame (or a token id) -> float32 outputs, or None for the full Python path."},
     {"run", (PyCFunction)Stepper_run, METH_O,
      "Many steps (T, F) float32 (or (T,) token ids) -> (T, out) float32, or None for the Python path."},
+    {"quantize", (PyCFunction)Stepper_quantize, METH_O,
+     "A float32 frame -> its quantized values as a step feeds them (int8 or int16), or None."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from edgernn.errors import InputDataError
-from edgernn.ir import QuantizedRNN
+from edgernn.ir import QParams, QuantizedRNN
 from edgernn.quant import QuantizeOptions
 from edgernn.runtime import Stream, c_backend
 from edgernn.testing import random_inputs, random_model
@@ -147,6 +147,40 @@ def test_sixteen_bit_inputs_and_heads_take_the_fast_path_bit_identically(
     assert probe._fast.step(clean[0]) is not None and probe._fast.run(clean) is not None
     for a, b in zip(fast.get_state().cells, slow.get_state().cells):
         assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("vectors", [2, 1, 0], ids=["avx512", "avx2", "scalar"])
+@pytest.mark.parametrize("input_bits", [8, 16])
+@pytest.mark.parametrize("width", [1, 7, 16, 19, 43])
+def test_every_row_quantizer_gives_the_integers_of_qparams(width: int, input_bits: int, vectors: int) -> None:
+    """Each row quantizer the CPU has (``vectors`` caps the choice: AVX-512 with the row's last values in
+    masked lanes, AVX2 eight at a time, the scalar loop), with and without normalization, on exact ties
+    (round half to even), values either side of them, saturation both ways, zeros and float32 extremes, in
+    every lane position: QParams.quantize's integers."""
+    module = c_backend.fastpath_module()
+    assert module is not None, c_backend.fastpath_unavailable()
+    q = QParams(scale=3 / 128, zero_point=0 if input_bits == 16 else -5)  # ties (k + 0.5) * scale are float32
+    ties = (np.arange(-200, 200) + 0.5) * q.scale * (300 if input_bits == 16 else 1)
+    values = np.concatenate([ties, np.nextafter(ties, np.inf), np.nextafter(ties, -np.inf), [0.0, -0.0, 3e38, -3e38]])
+    rng = np.random.default_rng(width)
+    for normalize in (False, True):
+        mean = rng.normal(size=width).astype(np.float32) if normalize else None
+        std = rng.uniform(0.5, 2.0, size=width).astype(np.float32) if normalize else None
+        quantizer = module.Stepper(  # the quantizer alone: its run (address 1) is never called
+            run=1, state=np.zeros(1, np.int8), tokens=False, in_width=width, vocab=0, mean=mean, std=std,
+            scale=q.scale, zero_point=float(q.zero_point), table=np.zeros(256, np.float32), out_width=1,
+            input_bits=input_bits, vectors=vectors,
+        )  # fmt: skip
+        for start in range(0, values.size, width):
+            row = np.resize(np.roll(values, -start)[:width], width).astype(np.float32)
+            with np.errstate(over="ignore"):  # 3e38 * std: inf, which the fast path leaves to Python
+                raw = row * std + mean if normalize else row  # what normalizes to (about) the values above
+                normalized = ((raw - mean) / std).astype(np.float32) if normalize else raw
+            got = quantizer.quantize(raw)
+            if not np.isfinite(normalized).all():
+                assert got is None  # the Python path's case (numpy's overflow warning)
+                continue
+            assert np.array_equal(got, q.quantize(normalized, input_bits)), (normalize, start)
 
 
 def test_run_equals_stepping_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
