@@ -253,7 +253,7 @@ ernn_status ernn_model_s8_step_token(const ernn_model_s8 *m, const ernn_model_s8
 }
 
 #if defined(ERNN_LSTM_RUN) || defined(ERNN_GRU_RUN)
-/* Steps per block of the block paths: their sequence buffer is ERNN_RUN_STEPS * hidden_size bytes. */
+/* The block paths' sequence buffer: ERNN_RUN_STEPS steps of the largest hidden size (more of smaller ones). */
 #define ERNN_RUN_STEPS 32
 #define ERNN_RUN_MAX_HIDDEN 256
 
@@ -320,7 +320,7 @@ static int blocks_ok(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const
 }
 
 /*
- * ernn_model_s8_run as blocks of ERNN_RUN_STEPS steps, layer by layer within a block (each layer's steps in
+ * ernn_model_s8_run as blocks of steps (as many as seq holds), layer by layer within a block (each layer's steps in
  * one ernn_lstm_run_s8 or ernn_gru_run_s8 call), then the head on each step's top hidden values. The same
  * integers as step by step: layer l's step t reads only its own state (step t - 1) and layer l - 1's output of
  * step t, which a block computes first; the head reads only step t's top hidden values.
@@ -336,8 +336,11 @@ static ernn_status run_blocks(const ernn_model_s8 *m, const ernn_model_s8_mem *m
                    ? ERNN_OK
                    : ERNN_ARG_ERROR; /* not reached: blocks_ok checked the cell */
     }
-    for (int32_t t0 = 0; t0 < steps; t0 += ERNN_RUN_STEPS) {
-        const int32_t n = steps - t0 < ERNN_RUN_STEPS ? steps - t0 : ERNN_RUN_STEPS;
+    /* as many steps per block as seq holds: each block repeats the cells' per-call setup (256 steps at 32 units,
+     * 32 at 256; measured 5.7% less time per step for an LSTM 7 in / 32 hidden with a head than 32 steps) */
+    const int32_t block = (int32_t)(sizeof seq / hidden);
+    for (int32_t t0 = 0; t0 < steps; t0 += block) {
+        const int32_t n = steps - t0 < block ? steps - t0 : block;
         for (int32_t layer = 0; layer < m->num_layers; ++layer) {
             const int8_t *x = layer == 0 ? xs + (size_t)t0 * in : seq; /* above layer 0: in place */
             if (!cell_run(&m->cells[layer], x, layer == 0 ? in : hidden, n, mem->hidden + (size_t)layer * hidden,
