@@ -428,6 +428,19 @@ static ERNN_FC_PACKED_INLINE void fc_packed(const ernn_fc_params *p, const int8_
 }
 
 #if !defined(ERNN_PORTABLE) && defined(__x86_64__) && defined(__GNUC__)
+int ernn_fc_s8_s8_rows(const ernn_fc_params *p, const int8_t *xs, size_t x_stride, int32_t steps, int8_t *ys,
+                       size_t y_stride)
+{
+#if defined(ERNN_PORT_FC_ROWS) && ERNN_X86_LEVEL >= 3
+    if (fc_params_ok(p) && xs != NULL && ys != NULL && steps >= 1 && ernn_x86_has_avx512vnni()) {
+        return ernn_fc_rows_avx512(p, xs, x_stride, steps, ys, y_stride);
+    }
+#else
+    (void)p, (void)xs, (void)x_stride, (void)steps, (void)ys, (void)y_stride;
+#endif
+    return 0;
+}
+
 int ernn_cell_fcs_fused(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, const int8_t *x, const int8_t *h,
                         int16_t *scratch, int16_t *buffer, int32_t added_rows, uint32_t activations)
 {

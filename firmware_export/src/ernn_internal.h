@@ -126,6 +126,12 @@ int ernn_gru_run_s8_ok(const ernn_gru_s8_params *p);
 int ernn_gru_run_s8(const ernn_gru_s8_params *p, const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
                     int16_t *h_q15, int8_t *hs, size_t hs_stride);
 #define ERNN_GRU_RUN 1
+/* A packed int8 layer on `steps` inputs xs + t * x_stride in one call, ys + t * y_stride getting what
+ * ernn_fc_s8_s8 gives for each (the same integers): 1 if done, 0 (nothing done) if the layer, or this CPU, is
+ * not one it takes (x86-64 with AVX-512 VNNI: bounded packed layers of up to 256 rows; ernn_fc_s8.c). */
+int ernn_fc_s8_s8_rows(const ernn_fc_params *p, const int8_t *xs, size_t x_stride, int32_t steps, int8_t *ys,
+                       size_t y_stride);
+#define ERNN_FC_ROWS 1
 #endif
 
 /* ernn_cell_fcs for an x_fc with a 16-bit input (x holds int16_t values): the portable 16x8 layer, then

@@ -321,7 +321,8 @@ static int blocks_ok(const ernn_model_s8 *m, const ernn_model_s8_mem *mem, const
 
 /*
  * ernn_model_s8_run as blocks of steps (as many as seq holds), layer by layer within a block (each layer's steps in
- * one ernn_lstm_run_s8 or ernn_gru_run_s8 call), then the head on each step's top hidden values. The same
+ * one ernn_lstm_run_s8 or ernn_gru_run_s8 call), then the head on each step's top hidden values (one
+ * ernn_fc_s8_s8_rows call for the block where it takes the head). The same
  * integers as step by step: layer l's step t reads only its own state (step t - 1) and layer l - 1's output of
  * step t, which a block computes first; the head reads only step t's top hidden values.
  */
@@ -347,6 +348,11 @@ static ernn_status run_blocks(const ernn_model_s8 *m, const ernn_model_s8_mem *m
                           cell_state(m, mem, layer), seq, hidden)) {
                 return ERNN_ARG_ERROR; /* not reached: blocks_ok checked every cell */
             }
+        }
+        /* the head over the whole block where its kernel takes it, else step by step */
+        if (m->head != NULL && !head_activated(m) &&
+            ernn_fc_s8_s8_rows(m->head, seq, hidden, n, ys + (size_t)t0 * out, out)) {
+            continue;
         }
         for (int32_t t = 0; t < n; ++t) {
             const ernn_status status = head_output(m, mem, seq + (size_t)t * hidden, ys + (size_t)(t0 + t) * out);

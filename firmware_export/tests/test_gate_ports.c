@@ -686,6 +686,57 @@ static void test_gru_run(void)
 }
 #endif
 
+#if defined(ERNN_PORT_FC_ROWS)
+/*
+ * A packed int8 layer on many inputs in one call (ernn_fc_s8_s8_rows, the model's head over a block) against
+ * ernn_fc_s8_s8 input by input, exactly: 1..40 rows (16-row tails, padded 4-row blocks), 1..MAX_IN inputs,
+ * random and extreme weights and inputs, one rescale or one per row, right shifts and none, output zero
+ * points, and the layer form it refuses.
+ */
+static void test_fc_rows(void)
+{
+    run_layers *const l = &run_layer_buffers;
+    static int8_t xs[RUN_STEPS * MAX_IN], ys[RUN_STEPS * 48], want[48];
+    static int16_t buffer[MAX_COLS + 2];
+    int32_t multiplier[48], shift[48], mismatches = 0, ran = 0;
+    for (int32_t trial = 0; trial < 48; ++trial) {
+        const int32_t rows = 1 + (int32_t)(next() % 40u), nx = 1 + (int32_t)(next() % MAX_IN);
+        const int extreme = trial % 4 == 1;
+        ernn_fc_params fc, unused;
+        random_run_layers(l, 1, rows, nx, extreme, trial % 2 ? 3 : 1, &fc, &unused);
+        fc.out_features = rows;
+        if (trial % 2) { /* a rescale per row, as an exported head (group_rows 0), else one for every row */
+            for (int32_t o = 0; o < rows; ++o) {
+                multiplier[o] = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
+                shift[o] = trial % 3 == 0 ? (int32_t)(next() % 4u) : (int32_t)(next() % 18u) - 20;
+            }
+            fc.multiplier = multiplier;
+            fc.shift = shift;
+            fc.group_rows = 0;
+        }
+        fc.output_zero_point = (int32_t)(next() % 256u) - 128;
+        l->sx[0] = trial % 3 == 0 ? (int32_t)(next() % 4u) : l->sx[0]; /* shift >= 0: no right shift */
+        const int32_t steps = 1 + (int32_t)(next() % RUN_STEPS);
+        for (int32_t i = 0; i < steps * nx; ++i) {
+            xs[i] = rnd8(extreme);
+        }
+        CHECK_EQ(ernn_fc_s8_s8_rows(&fc, xs, (size_t)nx, steps, ys, (size_t)rows), 1);
+        for (int32_t t = 0; t < steps; ++t) {
+            CHECK_EQ(ernn_fc_s8_s8_buffered(&fc, xs + t * nx, want, buffer), ERNN_OK);
+            mismatches += memcmp(want, ys + t * rows, (size_t)rows) != 0;
+        }
+        ran += steps;
+        if (trial == 0) { /* refused: the general form */
+            ernn_fc_params general = fc;
+            general.bounded = 0;
+            CHECK_EQ(ernn_fc_s8_s8_rows(&general, xs, (size_t)nx, 1, ys, 48), 0);
+        }
+    }
+    CHECK_EQ(mismatches, 0);
+    CHECK(ran > 1000);
+}
+#endif
+
 int main(void)
 {
     test_gate_blocks();
@@ -698,6 +749,15 @@ int main(void)
     test_lstm_run();
 #else
     printf("test_gate_ports: this build's port has no LSTM block path (ernn_lstm_run_s8)\n");
+#endif
+#if defined(ERNN_PORT_FC_ROWS)
+    if (ernn_x86_has_avx512vnni()) {
+        test_fc_rows();
+    } else {
+        printf("test_gate_ports: this CPU lacks AVX-512 VNNI (the block head is not run)\n");
+    }
+#else
+    printf("test_gate_ports: this build's port has no block head (ernn_fc_s8_s8_rows)\n");
 #endif
 #if defined(ERNN_PORT_GRU_RUN)
     test_gru_run();

@@ -7,10 +7,11 @@ to step) for calls of 12 steps or more. These streams go through it (backend ``c
 ``model_run`` call per block of steps), with calls of 1 to 600 steps (the short ones take the per-step path:
 the two must hand the state on exactly), resets in between, one to three layers (above layer 0 the block path
 works in place), heads and head activations, hidden sizes from 1 to the path's limit (256) and one past it
-(257: the per-step path), small and large weights (the gates' sums saturated); every output and both parts of
+(257: the per-step path), heads of 1 to 37 rows (one ernn_fc_s8_s8_rows call per block), small and large
+weights (the gates' sums saturated); every output and both parts of
 the final state must equal the integer reference's, and ``model_run`` must equal stepping one step per call.
 On other machines the same streams test the per-step path. firmware_export/tests/test_gate_ports.c
-(``test_gru_run``, ``test_lstm_run``) tests the block kernels themselves.
+(``test_gru_run``, ``test_lstm_run``, ``test_fc_rows``) tests the block kernels themselves.
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ CASES = {
         1.0,
     ),
     "lstm-256h-sat": (ModelConfig(cell=CellType.LSTM, input_size=9, hidden_size=256, output_size=4), 6.0),
+    # heads of 20 and 37 rows with a rescale per row (16-row groups, tails), one and two layers: the block head
+    "lstm-24h-head20": (ModelConfig(cell=CellType.LSTM, input_size=6, hidden_size=24, output_size=20), 1.0),
+    "gru-2layer-40h-head37-sat": (
+        ModelConfig(cell=CellType.GRU, input_size=11, hidden_size=40, num_layers=2, output_size=37),
+        6.0,
+    ),
     "lstm-257h": (ModelConfig(cell=CellType.LSTM, input_size=9, hidden_size=257, output_size=4), 1.0),
 }
 CHUNKS = (1, 31, 32, 33, 200, 3, 600)  # steps per call; a reset after the fourth call

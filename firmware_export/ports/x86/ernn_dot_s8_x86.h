@@ -1728,6 +1728,92 @@ ERNN_X86_512 static inline int ernn_gru_run_avx512(const ernn_gru_s8_params *p, 
     return 1;
 }
 
+/* ernn_x86_fast16 with its constants per lane: sixteen rows of a layer with a rescale per row (a per-channel
+ * head). The odd lanes' multiplier and rounding sit in the even positions for their VPMULDQ. */
+typedef struct {
+    __m512i multiplier, multiplier_odd, offset_even, offset_odd, left, right, sign_mask;
+} ernn_x86_rows16;
+
+/* The rescales of rows o..o + 15 of p (fc_packed's layer_rescale for a bounded layer; rows >= out_features:
+ * zero constants, their lanes never stored). */
+ERNN_X86_512 static inline ernn_x86_rows16 ernn_x86_rows16_of(const ernn_fc_params *p, int32_t o)
+{
+    int32_t multiplier[16], left[16], right[16], mask[16];
+    int64_t offset[16];
+    for (int32_t k = 0; k < 16; ++k) {
+        const int32_t row = o + k, g = p->group_rows > 0 ? row / p->group_rows : row;
+        const ernn_fast_rescale f = row < p->out_features ? ernn_fast_of(p->multiplier[g], p->shift[g])
+                                                          : ernn_fast_of(0, 0);
+        multiplier[k] = f.multiplier;
+        left[k] = f.left;
+        right[k] = f.right;
+        mask[k] = f.mask;
+        offset[k] = ((int64_t)f.round << 32) + ((int64_t)1 << 31);
+    }
+    ernn_x86_rows16 r;
+    r.multiplier = _mm512_loadu_si512((const void *)multiplier);
+    r.multiplier_odd = _mm512_shuffle_epi32(r.multiplier, _MM_PERM_CDAB);
+    const __m512i even = _mm512_set_epi64(offset[14], offset[12], offset[10], offset[8], offset[6], offset[4],
+                                          offset[2], offset[0]);
+    const __m512i odd = _mm512_set_epi64(offset[15], offset[13], offset[11], offset[9], offset[7], offset[5],
+                                         offset[3], offset[1]);
+    r.offset_even = even;
+    r.offset_odd = odd;
+    r.left = _mm512_loadu_si512((const void *)left);
+    r.right = _mm512_loadu_si512((const void *)right);
+    r.sign_mask = _mm512_loadu_si512((const void *)mask);
+    return r;
+}
+
+/* ernn_x86_fast16's operations lane by lane with each lane's constants (the same integers per lane). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_fast16_rows(__m512i x, const ernn_x86_rows16 *r)
+{
+    const __m512i a = _mm512_sllv_epi32(x, r->left);
+    const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(a, r->multiplier), r->offset_even);
+    const __m512i odd =
+        _mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(a, _MM_PERM_CDAB), r->multiplier_odd), r->offset_odd);
+    const __m512i t = _mm512_mask_shuffle_epi32(odd, (__mmask16)0x5555, even, _MM_PERM_CDAB); /* t + round */
+    return _mm512_srav_epi32(_mm512_add_epi32(t, _mm512_and_si512(_mm512_srai_epi32(a, 31), r->sign_mask)), r->right);
+}
+
+/*
+ * A packed int8 layer on many inputs (the model's head over a block of steps, ernn_fc_s8_s8_rows):
+ * ys[t * y_stride + o] = clamp(fast_out(bias[o] + w[o] . xs[t]) + output_zero_point, -128, 127), fc_packed's
+ * bounded int8 rows. The dot products as the LSTM block path's (the inputs + 128 against the weights, 128 sum w
+ * folded into the bias once per call: modulo 2^32, and the true sum is an int32 by the layer's bound), the
+ * requantization by ernn_x86_fast16_rows, which is ernn_fast_out's where |acc| 2^left < 2^31 (the bound again).
+ * Takes packed (K = 16), bounded (1 or 3) layers of at most 256 rows and 256 inputs; returns 0 (nothing done)
+ * otherwise.
+ */
+ERNN_X86_512 static inline int ernn_fc_rows_avx512(const ernn_fc_params *p, const int8_t *xs, size_t x_stride,
+                                                   int32_t steps, int8_t *ys, size_t y_stride)
+{
+    const int32_t rows = ernn_round_up(p->out_features, 4), chunks = (p->in_features + 15) / 16;
+    if (p->packing != 16 || (p->bounded != 1 && p->bounded != 3) || rows > 256 || chunks > 16) {
+        return 0;
+    }
+    int32_t bias[256];
+    uint8_t u[16 * 16];
+    ernn_x86_rows16 rescale[16];
+    ernn_x86_adjusted_bias(p, rows, rows, chunks, bias);
+    for (int32_t o = 0; o < rows; o += 16) {
+        rescale[o / 16] = ernn_x86_rows16_of(p, o);
+    }
+    const __m512i zero_point = _mm512_set1_epi32(p->output_zero_point);
+    for (int32_t t = 0; t < steps; ++t) {
+        ernn_x86_unsigned16(xs + (size_t)t * x_stride, p->in_features, u); /* the padding meets zero weights */
+        for (int32_t o = 0; o < p->out_features; o += 16) {
+            const int32_t n = rows - o < 16 ? rows - o : 16, stored = p->out_features - o < 16 ? p->out_features - o : 16;
+            const __m512i acc = _mm512_add_epi32(ernn_x86_udot16(p->weight + (int64_t)o * 16 * chunks, u, 16, chunks, n / 4),
+                                                 _mm512_maskz_loadu_epi32((__mmask16)((1u << n) - 1u), bias + o));
+            const __m512i v = _mm512_add_epi32(ernn_x86_fast16_rows(acc, &rescale[o / 16]), zero_point);
+            _mm_mask_storeu_epi8(ys + (size_t)t * y_stride + o, (__mmask16)((1u << stored) - 1u), _mm512_cvtsepi32_epi8(v));
+        }
+    }
+    return 1;
+}
+#define ERNN_PORT_FC_ROWS 1
+
 /* 1 if this CPU runs the AVX-512 VNNI kernels above. */
 static inline int ernn_x86_has_avx512vnni(void)
 {
