@@ -323,6 +323,20 @@ EDGERNN_X86_512 static npy_intp quantize_row_avx512(const Stepper *self, const f
     return self->in_width;
 }
 
+/* count values of consecutive rows of a C-contiguous array without normalization (the feature a value
+ * belongs to does not matter then) as quantize_row_avx512 does one row: sixteen at a time across the rows'
+ * ends, no per-row work. Returns 0 when one is not finite. */
+EDGERNN_X86_512 static int quantize_rows_avx512(const Stepper *self, const float *values, npy_intp count, void *out)
+{
+    npy_intp i = 0;
+    for (; i + 16 <= count; i += 16) {
+        if (!quantize16_avx512(self, values, out, i, (__mmask16)0xFFFF)) {
+            return 0;
+        }
+    }
+    return i == count || quantize16_avx512(self, values, out, i, (__mmask16)((1u << (count - i)) - 1u));
+}
+
 /* The table's 256 values picked by sixteen int8 outputs at a time (VPERMT2PS over pairs of its zmm, blends
  * by the index's high bits): the same floats as dequantize's loop. Returns the values done. */
 EDGERNN_X86_512 static npy_intp dequantize_avx512(const float *table, const int8_t *yq, npy_intp n, float *out)
@@ -380,6 +394,27 @@ static int quantize_row(const Stepper *self, PyArrayObject *a, npy_intp t, void 
         const float v = normalized(self, *(const float *)(row + i * stride), i);
         finite &= isfinite(v) != 0;
         put_quantized(self, out, i, finite ? quantize(self, v) : 0);
+    }
+    return finite;
+}
+
+/* Rows start .. start + n - 1 of a (T, F) array quantized into out (n rows of in_width values); 0 when a value
+ * does not normalize to a finite float. C-contiguous rows without normalization go through
+ * quantize_rows_avx512 together where the CPU has AVX-512 (and the Stepper's cap allows it). */
+static int quantize_rows(const Stepper *self, PyArrayObject *a, npy_intp start, npy_intp n, void *out)
+{
+#if defined(EDGERNN_ROW_AVX2)
+    if (self->mean == NULL && self->vectors >= 2 && PyArray_IS_C_CONTIGUOUS(a) &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl")) {
+        return quantize_rows_avx512(self, (const float *)PyArray_DATA(a) + start * self->in_width,
+                                    n * self->in_width, out);
+    }
+#endif
+    const size_t row_bytes = (size_t)self->in_width * (self->in_int16 ? sizeof(int16_t) : 1);
+    int finite = 1;
+    for (npy_intp t = 0; t < n && finite; ++t) {
+        finite = quantize_row(self, a, start + t, (char *)out + (size_t)t * row_bytes);
     }
     return finite;
 }
@@ -512,10 +547,7 @@ static PyObject *Stepper_run(Stepper *self, PyObject *xs)
             }
             status = ((run_tokens_fn)self->run)(self->state, self->tok, (int32_t)n, self->yq);
         } else {
-            const size_t row_bytes = (size_t)self->in_width * (self->in_int16 ? sizeof(int16_t) : 1);
-            for (npy_intp t = 0; t < n && finite; ++t) {
-                finite = quantize_row(self, a, start + t, (char *)self->xq + (size_t)t * row_bytes);
-            }
+            finite = quantize_rows(self, a, start, n, self->xq);
             if (!finite) {
                 break;
             }
