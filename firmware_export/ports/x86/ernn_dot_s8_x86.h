@@ -570,13 +570,19 @@ ERNN_X86_512 static inline ernn_x86_rescale16 ernn_x86_rescale16_of(int32_t mult
  *    (a Q31 multiplier), so t has a's sign whenever t != 0; when t == 0 and a < 0 the sum is round - 1 and
  *    (round - 1) >> right == round >> right == 0 (right > 0, round = 2^(right - 1)); and a's sign is
  *    known before the multiplies, so the sign term no longer waits for them. */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_smmulr16(__m512i a, __m512i m_even, __m512i m_odd, __m512i offset_even,
+                                                             __m512i offset_odd)
+{
+    /* the even lanes' multiplier and offset in the even positions, the odd lanes' too (moved down) */
+    const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(a, m_even), offset_even);
+    const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(a, _MM_PERM_CDAB), m_odd), offset_odd);
+    return _mm512_mask_shuffle_epi32(odd, (__mmask16)0x5555, even, _MM_PERM_CDAB); /* t + round */
+}
+
 ERNN_X86_512_INLINE static inline __m512i ernn_x86_fast16(__m512i x, const ernn_x86_rescale16 *r)
 {
     const __m512i a = _mm512_sll_epi32(x, r->left);
-    const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(a, r->multiplier), r->offset);
-    const __m512i odd =
-        _mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(a, _MM_PERM_CDAB), r->multiplier), r->offset);
-    const __m512i t = _mm512_mask_shuffle_epi32(odd, (__mmask16)0x5555, even, _MM_PERM_CDAB); /* t + round */
+    const __m512i t = ernn_x86_smmulr16(a, r->multiplier, r->multiplier, r->offset, r->offset);
     const __m512i signed_t = _mm512_mask_add_epi32(t, r->rounding, t, _mm512_srai_epi32(a, 31));
     return _mm512_sra_epi32(signed_t, r->right);
 }
@@ -1769,10 +1775,7 @@ ERNN_X86_512 static inline ernn_x86_rows16 ernn_x86_rows16_of(const ernn_fc_para
 ERNN_X86_512_INLINE static inline __m512i ernn_x86_fast16_rows(__m512i x, const ernn_x86_rows16 *r)
 {
     const __m512i a = _mm512_sllv_epi32(x, r->left);
-    const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(a, r->multiplier), r->offset_even);
-    const __m512i odd =
-        _mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(a, _MM_PERM_CDAB), r->multiplier_odd), r->offset_odd);
-    const __m512i t = _mm512_mask_shuffle_epi32(odd, (__mmask16)0x5555, even, _MM_PERM_CDAB); /* t + round */
+    const __m512i t = ernn_x86_smmulr16(a, r->multiplier, r->multiplier_odd, r->offset_even, r->offset_odd);
     return _mm512_srav_epi32(_mm512_add_epi32(t, _mm512_and_si512(_mm512_srai_epi32(a, 31), r->sign_mask)), r->right);
 }
 
