@@ -275,13 +275,44 @@ __attribute__((target("avx2"))) static npy_intp quantize_row_avx2(const Stepper 
 }
 
 #define EDGERNN_X86_512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512dq")))
-/* Sixteen values of a row from i (mask m: fewer at its end) as quantize_row_avx2 does eight: the same IEEE
- * operations lane by lane. Returns 0 when one is not finite. */
+/* rint(x / scale) + zero_point clamped, as quantize's double operations, of sixteen float32 values v, in
+ * int32 lanes. The quotient is taken in float32 (scale is a float32: QParams), sixteen lanes an instruction,
+ * and in double, as quantize, only where the two could round to different integers:
+ *   f = fl32(x / scale), d = fl64(x / scale): |f - d| <= |x / scale| (2^-24 + 2^-53) < |f| 2^-23;
+ *   rint is monotone, so if rint(f) != rint(d) a half-integer lies between them, within |f| 2^-23 of f,
+ *   and near_tie flags the lane (0.5 - |f - rint(f)| <= |f| 2^-22; both differences exact, Sterbenz).
+ * Lanes with |f| >= 2^20 are never flagged: both quotients then exceed 2^19 with the same sign, and
+ * rint(.) + zero_point (|zero_point| <= 128) saturates to the same bound either way (inf included).
+ * Below 2^20 every integer is a float32, so the float sum and clamp are exact. */
+EDGERNN_X86_512 static inline __attribute__((always_inline)) __m512i quantized16(const Stepper *self, __m512 v)
+{
+    const __m512 f = _mm512_div_ps(v, _mm512_set1_ps((float)self->scale));
+    const __m512 r = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 a = _mm512_abs_ps(f);
+    const __m512 gap = _mm512_sub_ps(_mm512_set1_ps(0.5f), _mm512_abs_ps(_mm512_sub_ps(f, r)));
+    const __mmask16 near_tie = _mm512_cmp_ps_mask(gap, _mm512_mul_ps(a, _mm512_set1_ps(0x1p-22f)), _CMP_LE_OQ) &
+                               _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p20f), _CMP_LT_OQ);
+    const __m512 lo = _mm512_set1_ps((float)self->q_min), hi = _mm512_set1_ps((float)self->q_max);
+    __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, _mm512_set1_ps((float)self->zero_point)), lo), hi));
+    if (near_tie != 0) { /* quantize's operations in double for these lanes */
+        const __m512d scale = _mm512_set1_pd(self->scale), zp = _mm512_set1_pd(self->zero_point);
+        const __m512d dlo = _mm512_set1_pd(self->q_min), dhi = _mm512_set1_pd(self->q_max);
+        __m256i half_q[2];
+        for (int half = 0; half < 2; ++half) {
+            const __m512d d = _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
+            const __m512d rd = _mm512_roundscale_pd(_mm512_div_pd(d, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            half_q[half] = _mm512_cvtpd_epi32(_mm512_min_pd(_mm512_max_pd(_mm512_add_pd(rd, zp), dlo), dhi));
+        }
+        q = _mm512_mask_mov_epi32(q, near_tie, _mm512_inserti64x4(_mm512_castsi256_si512(half_q[0]), half_q[1], 1));
+    }
+    return q;
+}
+
+/* Sixteen values of a row from i (mask m: fewer at its end) quantized as quantize_row_avx2 does eight (the
+ * same integers, quantized16). Returns 0 when one is not finite. */
 EDGERNN_X86_512 static inline __attribute__((always_inline)) int quantize16_avx512(const Stepper *self, const float *row,
                                                                                    void *out, npy_intp i, __mmask16 m)
 {
-    const __m512d scale = _mm512_set1_pd(self->scale), zp = _mm512_set1_pd(self->zero_point);
-    const __m512d lo = _mm512_set1_pd(self->q_min), hi = _mm512_set1_pd(self->q_max);
     __m512 v = _mm512_maskz_loadu_ps(m, row + i);
     if (self->mean != NULL) { /* lanes past the row: (0 - 0) / 1 */
         v = _mm512_div_ps(_mm512_sub_ps(v, _mm512_maskz_loadu_ps(m, self->mean + i)),
@@ -290,14 +321,7 @@ EDGERNN_X86_512 static inline __attribute__((always_inline)) int quantize16_avx5
     if (_mm512_cmp_ps_mask(_mm512_abs_ps(v), _mm512_set1_ps(INFINITY), _CMP_LT_OQ) != 0xFFFF) {
         return 0; /* NaN or +-Inf */
     }
-    __m256i q[2];
-    for (int half = 0; half < 2; ++half) {
-        const __m512d d = _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
-        const __m512d r = _mm512_roundscale_pd(_mm512_div_pd(d, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        q[half] = _mm512_cvtpd_epi32(_mm512_min_pd(_mm512_max_pd(_mm512_add_pd(r, zp), lo), hi));
-    }
-    /* in [q_min, q_max]: the narrowing is exact */
-    const __m512i all = _mm512_inserti64x4(_mm512_castsi256_si512(q[0]), q[1], 1);
+    const __m512i all = quantized16(self, v); /* in [q_min, q_max]: the narrowing is exact */
     if (self->in_int16) {
         _mm256_mask_storeu_epi16((int16_t *)out + i, m, _mm512_cvtepi32_epi16(all));
     } else {

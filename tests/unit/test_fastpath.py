@@ -183,6 +183,40 @@ def test_every_row_quantizer_gives_the_integers_of_qparams(width: int, input_bit
             assert np.array_equal(got, q.quantize(normalized, input_bits)), (normalize, start)
 
 
+def _float32_near_ties(count: int, seed: int) -> list[tuple[np.float32, float]]:
+    """(x, scale) pairs, both float32 (as QParams keeps scales), whose quotient rounds to one integer in
+    float32 and to another in double (quantize's): scale is x / (k + 0.5) rounded to float32, or a neighbour,
+    so that the quotient lies within a float32 ulp of a half-integer (about one candidate in six)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-3.0, 3.0, 50 * count).astype(np.float32)
+    k = rng.integers(-120, 120, x.size) + 0.5
+    scale = (x / k).astype(np.float32)
+    nudge = rng.integers(-1, 2, x.size)  # -1, 0, 1: the float32 below, the rounded quotient, the one above
+    scale = np.where(nudge == 0, scale, np.nextafter(scale, np.where(nudge > 0, np.inf, 0).astype(np.float32)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        differs = (scale > 0) & (np.rint(x / scale) != np.rint(x.astype(np.float64) / scale.astype(np.float64)))
+    picked = np.flatnonzero(differs)[:count]
+    assert picked.size == count
+    return [(x[i], float(scale[i])) for i in picked]
+
+
+@pytest.mark.parametrize("width", [7, 16, 19])
+def test_the_float32_quotient_takes_the_double_near_ties(width: int) -> None:
+    """The AVX-512 quantizer divides in float32 and redoes lanes near a half-integer in double: on quotients
+    that float32 alone rounds to the other integer, in every lane position of full and masked vectors, it
+    gives QParams.quantize's integers."""
+    module = c_backend.fastpath_module()
+    assert module is not None, c_backend.fastpath_unavailable()
+    for n, (x, scale) in enumerate(_float32_near_ties(40, seed=width)):
+        q = QParams(scale=scale, zero_point=n % 9 - 4)
+        quantizer = module.Stepper(  # the quantizer alone: its run (address 1) is never called
+            run=1, state=np.zeros(1, np.int8), tokens=False, in_width=width, vocab=0, mean=None, std=None,
+            scale=q.scale, zero_point=float(q.zero_point), table=np.zeros(256, np.float32), out_width=1,
+        )  # fmt: skip
+        row = np.roll(np.resize(np.array([x, -x, x * np.float32(2)], np.float32), width), n)
+        assert np.array_equal(quantizer.quantize(row), q.quantize(row)), (x, scale)
+
+
 def test_run_equals_stepping_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """run quantizes and calls the model in chunks of 256 steps: lengths around the chunk agree."""
     model = _normalized(random_model(FEATURES[2], seed=1))
