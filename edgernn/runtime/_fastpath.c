@@ -56,6 +56,7 @@ typedef struct {
     float *mean; /* NULL: no normalization */
     float *std;
     double scale;
+    int scale_float32; /* scale is a float32 value (QParams keeps it so): the float32 quotient's premise */
     double zero_point;
     int in_int16; /* a 16-bit model input: xq holds int16 */
     double q_min, q_max; /* the input's saturation bounds: int8's or int16's */
@@ -151,6 +152,7 @@ static int Stepper_init(Stepper *self, PyObject *args, PyObject *kwds)
     self->in_width = tokens ? 1 : (npy_intp)in_width;
     self->vocab = vocab;
     self->scale = scale;
+    self->scale_float32 = (double)(float)scale == scale;
     self->zero_point = zero_point;
     self->in_int16 = input_bits == 16;
     self->q_min = self->in_int16 ? -32768.0 : -128.0;
@@ -283,15 +285,17 @@ __attribute__((target("avx2"))) static npy_intp quantize_row_avx2(const Stepper 
  *   and near_tie flags the lane (0.5 - |f - rint(f)| <= |f| 2^-22; both differences exact, Sterbenz).
  * Lanes with |f| >= 2^20 are never flagged: both quotients then exceed 2^19 with the same sign, and
  * rint(.) + zero_point (|zero_point| <= 128) saturates to the same bound either way (inf included).
- * Below 2^20 every integer is a float32, so the float sum and clamp are exact. */
+ * Below 2^20 every integer is a float32, so the float sum and clamp are exact. A scale that is no float32
+ * (not one QParams gives) takes every lane in double. */
 EDGERNN_X86_512 static inline __attribute__((always_inline)) __m512i quantized16(const Stepper *self, __m512 v)
 {
     const __m512 f = _mm512_div_ps(v, _mm512_set1_ps((float)self->scale));
     const __m512 r = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512 a = _mm512_abs_ps(f);
     const __m512 gap = _mm512_sub_ps(_mm512_set1_ps(0.5f), _mm512_abs_ps(_mm512_sub_ps(f, r)));
-    const __mmask16 near_tie = _mm512_cmp_ps_mask(gap, _mm512_mul_ps(a, _mm512_set1_ps(0x1p-22f)), _CMP_LE_OQ) &
-                               _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p20f), _CMP_LT_OQ);
+    const __mmask16 near_tie = !self->scale_float32 ? (__mmask16)0xFFFF /* every lane in double */
+                               : _mm512_cmp_ps_mask(gap, _mm512_mul_ps(a, _mm512_set1_ps(0x1p-22f)), _CMP_LE_OQ) &
+                                     _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p20f), _CMP_LT_OQ);
     const __m512 lo = _mm512_set1_ps((float)self->q_min), hi = _mm512_set1_ps((float)self->q_max);
     __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, _mm512_set1_ps((float)self->zero_point)), lo), hi));
     if (near_tie != 0) { /* quantize's operations in double for these lanes */

@@ -215,6 +215,15 @@ def test_the_float32_quotient_takes_the_double_near_ties(width: int) -> None:
         )  # fmt: skip
         row = np.roll(np.resize(np.array([x, -x, x * np.float32(2)], np.float32), width), n)
         assert np.array_equal(quantizer.quantize(row), q.quantize(row)), (x, scale)
+    # a scale that is no float32 (QParams never gives one; 1e-50 is 0 as a float32, and 0 / 0 a NaN): every
+    # lane in double, as quantize
+    quantizer = module.Stepper(
+        run=1, state=np.zeros(1, np.int8), tokens=False, in_width=width, vocab=0, mean=None, std=None,
+        scale=1e-50, zero_point=0.0, table=np.zeros(256, np.float32), out_width=1,
+    )  # fmt: skip
+    row = np.resize(np.array([0.0, 1.5, -2.0], np.float32), width)
+    expected = np.clip(np.rint(row.astype(np.float64) / 1e-50), -128, 127).astype(np.int8)
+    assert np.array_equal(quantizer.quantize(row), expected)
 
 
 def test_run_equals_stepping_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
