@@ -490,16 +490,19 @@ static void test_lstm_run(void)
     run_layers *const l = &run_layer_buffers;
     static int8_t xs[RUN_STEPS * MAX_IN], hs[RUN_STEPS * RUN_HIDDEN], want[RUN_STEPS * RUN_HIDDEN];
     static int16_t scratch[RUN_ROWS + 2 * RUN_HIDDEN + 64];
-    /* 1..64 units with weights in L1: the lane kernel (one to four columns, tails); 72 with at most 16 inputs:
-     * the generic loop with weights in lanes (five columns); 100 and up: the packed layout */
-    static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 64, 72, 100, 128, 160, 255, 256};
+    /* With AVX-512 VBMI: 1..64 units with weights in L1, the lane kernel (one to four columns, tails); 65..128 units
+     * with at most 64 inputs, the lane kernel with x parts by block (five to eight columns; more inputs: the
+     * packed layout); 160 and up: the packed layout. Without VBMI: 72 with at most 16 inputs, the generic loop
+     * with weights in lanes (five columns); the rest as many of the sizes as fit 32 KB in lanes, or packed. */
+    static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 64, 65, 72, 100, 112, 128, 160, 255, 256};
     const int32_t kinds = (int32_t)(sizeof sizes / sizeof sizes[0]);
-    int32_t ran = 0;
-    for (int32_t trial = 0; trial < 64; ++trial) {
+    int32_t ran = 0, wide_lanes = 0, packed = 0; /* wide_lanes: cells of 5..8 columns through the lane kernel */
+    for (int32_t trial = 0; trial < 80; ++trial) {
         const int32_t n = trial < kinds ? sizes[trial] : sizes[next() % (uint32_t)kinds];
-        const int32_t nx = trial % 7 == 3 && n <= MAX_IN ? n /* in place */
-                           : n == 72                    ? 1 + (int32_t)(next() % 16u)
-                                                        : 1 + (int32_t)(next() % MAX_IN);
+        const int32_t nx = trial % 7 == 3 && n <= MAX_IN   ? n /* in place */
+                           : n == 72                      ? 1 + (int32_t)(next() % 16u)
+                           : n > 64 && n <= 128 && trial % 2 ? 1 + (int32_t)(next() % 64u) /* the lane kernel */
+                                                          : 1 + (int32_t)(next() % MAX_IN);
         const int extreme = trial % 5 == 0;
         const int32_t bounded = trial % 2 == 0 ? 3 : 1;
         ernn_lstm_s8_params p;
@@ -565,9 +568,18 @@ static void test_lstm_run(void)
         }
         CHECK_EQ(mismatches, 0);
         ++ran;
+        const int32_t columns = (n + 15) / 16;
+        wide_lanes += columns > 4 && ernn_x86_lstm_lane_ok(columns, (nx + 15) / 16);
+        packed += !ernn_x86_lstm_lane_ok(columns, (nx + 15) / 16);
     }
     if (ran == 0) {
         printf("test_gate_ports: this CPU has no AVX-512 VNNI: ernn_lstm_run_s8 refuses every cell (checked)\n");
+    } else if (ernn_x86_has_avx512vbmi()) { /* both sides of the lane kernel's limits were tested */
+        CHECK(wide_lanes > 0);
+        CHECK(packed > 0);
+        printf("test_gate_ports: LSTM block path: %d cells, %d of 5..8 columns through the lane kernel, %d by the "
+               "generic loop\n",
+               (int)ran, (int)wide_lanes, (int)packed);
     }
     /* what the call refuses: 257 units (more than its limit), a NULL input, no steps */
     ernn_lstm_s8_params big;

@@ -1147,6 +1147,11 @@ static inline int ernn_x86_has_avx512vbmi(void)
 #endif
 }
 
+/* The lane kernel (ernn_x86_lstm_lane_steps): up to eight 16-unit columns (128 units), its weights with rows in
+ * lanes at most ERNN_X86_LANE_BYTES (128 units with up to 64 inputs). */
+#define ERNN_X86_LANE_MAX_COLUMNS 8
+#define ERNN_X86_LANE_BYTES 98304
+
 /* The per-call constants of the lane kernel (ernn_x86_lstm_lane_steps). */
 typedef struct {
     const int8_t *zh, *zx;            /* both layers' weights, rows in lanes, group (j, g) at (4 j + g) * 256 * chunks */
@@ -1158,98 +1163,193 @@ typedef struct {
     const ernn_x86_lut_planes *planes; /* the activation table for ernn_x86_lut_entries64 */
 } ernn_x86_lane_call;
 
+/* The x parts sat16(fast(x_fc(x_t))) of `steps` steps (inputs xu + t * 16 cx, unsigned, padded) for the lane
+ * kernel's layers of more than four columns, to xpart + t * 64 J + (4 j + g) * 16 (int16, the lanes' order).
+ * A column's four gates and four steps at a time: each weight zmm serves four steps and each input broadcast
+ * four gates, sixteen independent accumulator chains (64 inputs / 128 units, us per step: 0.59; a gate's four
+ * steps at a time, 0.62; one step at a time, 0.67). The same VPDPBUSD terms on the same adjusted bias as
+ * inside the step. */
+ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_xparts(const ernn_x86_lane_call *a, const uint8_t *xu,
+                                                                int32_t steps, int16_t *xpart, const int32_t J)
+{
+    const int64_t gx = (int64_t)256 * a->cx;
+    const size_t per_step = 16 * (size_t)a->cx;
+    for (int32_t j = 0; j < J; ++j) {
+        __m512i bias[4];
+        for (int32_t g = 0; g < 4; ++g) {
+            bias[g] = _mm512_load_si512((const void *)(a->bx + (4 * j + g) * 16));
+        }
+        for (int32_t t = 0; t < steps; t += 4) {
+            const int32_t count = steps - t < 4 ? steps - t : 4; /* steps >= count repeat step t */
+            const uint8_t *ux = xu + (size_t)t * per_step;
+            __m512i acc[4][4];
+            for (int32_t s = 0; s < 4; ++s) {
+                for (int32_t g = 0; g < 4; ++g) {
+                    acc[s][g] = bias[g];
+                }
+            }
+            for (int32_t q = 0; q < 4 * a->cx; ++q) {
+                __m512i w[4];
+                for (int32_t g = 0; g < 4; ++g) {
+                    w[g] = _mm512_load_si512((const void *)(a->zx + (4 * j + g) * gx + 64 * q));
+                }
+                for (int32_t s = 0; s < 4; ++s) {
+                    int32_t v;
+                    memcpy(&v, ux + (size_t)(s < count ? s : 0) * per_step + 4 * q, sizeof v);
+                    const __m512i b = _mm512_set1_epi32(v);
+                    for (int32_t g = 0; g < 4; ++g) {
+                        acc[s][g] = _mm512_dpbusd_epi32(acc[s][g], b, w[g]);
+                    }
+                }
+            }
+            for (int32_t s = 0; s < count; ++s) {
+                for (int32_t g = 0; g < 4; ++g) {
+                    _mm256_store_si256((__m256i *)(void *)(xpart + (int64_t)(t + s) * 64 * J + (4 * j + g) * 16),
+                                       _mm512_cvtsepi32_epi16(ernn_x86_fast16(acc[s][g], &a->rx[g])));
+                }
+            }
+        }
+    }
+}
+
+/* Columns first .. first + count - 1 (count <= 4, a constant) of one step of ernn_x86_lstm_lane_steps, stage by
+ * stage (sums, activations, element-wise steps), every value in a register: the columns' independent chains
+ * sit next to each other in the instruction stream. xp: the step's x parts (NULL: computed here). */
+ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x86_lane_call *a, const uint8_t *u,
+                                                                 const uint8_t *ux, const int16_t *xp,
+                                                                 uint8_t *u_next, int8_t *copy, __m512i *cs,
+                                                                 const __mmask16 *mj, const int32_t J,
+                                                                 const int32_t first, const int32_t count,
+                                                                 const int reverse)
+{
+    const int64_t gh = (int64_t)256 * J, gx = (int64_t)256 * a->cx;
+    __m512i gate[4][4];
+    for (int32_t i = 0; i < count; ++i) {
+        const int32_t k = reverse ? count - 1 - i : i, j = first + k;
+        __m512i ah[4], ax[4];
+        for (int32_t g = 0; g < 4; ++g) {
+            ah[g] = _mm512_load_si512((const void *)(a->bh + (4 * j + g) * 16));
+            ax[g] = _mm512_load_si512((const void *)(a->bx + (4 * j + g) * 16));
+        }
+        for (int32_t q = 0; q < 4 * J; ++q) { /* the recurrent quads: one broadcast, four gates */
+            int32_t v;
+            memcpy(&v, u + 4 * q, sizeof v);
+            const __m512i b = _mm512_set1_epi32(v);
+            for (int32_t g = 0; g < 4; ++g) {
+                ah[g] = _mm512_dpbusd_epi32(ah[g], b,
+                                            _mm512_load_si512((const void *)(a->zh + (4 * j + g) * gh + 64 * q)));
+            }
+        }
+        for (int32_t q = 0; q < 4 * a->cx && xp == NULL; ++q) { /* the input's quads: off the recurrent chain */
+            int32_t v;
+            memcpy(&v, ux + 4 * q, sizeof v);
+            const __m512i b = _mm512_set1_epi32(v);
+            for (int32_t g = 0; g < 4; ++g) {
+                ax[g] = _mm512_dpbusd_epi32(ax[g], b,
+                                            _mm512_load_si512((const void *)(a->zx + (4 * j + g) * gx + 64 * q)));
+            }
+        }
+        for (int32_t g = 0; g < 4; ++g) {
+            /* sat16(sat16(fast(x part)) + sat16(fast(h part))): each sat16 of an int32 lane by VPMOVSDW, the
+             * sum of two int16 values by the saturating int16 add (as ernn_cell_fcs_avx512vnni), widened
+             * back for the activation; three operations fewer than clamping in int32 lanes (measured 2%
+             * less time per step from 32 units on) */
+            const __m256i vx = xp != NULL ? _mm256_load_si256((const __m256i *)(const void *)(xp + (4 * j + g) * 16))
+                                          : _mm512_cvtsepi32_epi16(ernn_x86_fast16(ax[g], &a->rx[g]));
+            const __m256i vh = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ah[g], &a->rh[g]));
+            gate[k][g] = _mm512_cvtepi16_epi32(_mm256_adds_epi16(vh, vx));
+        }
+    }
+    for (int32_t k = 0; k < count; ++k) {
+        ernn_x86_lstm_gates64(a->planes, gate[k]);
+    }
+    ernn_x86_lut_args tanh_args[4];
+    __m512i index[4], entry[4];
+    for (int32_t k = 0; k < 4; ++k) { /* columns >= count: index 0, not used */
+        if (k < count) {
+            const int32_t j = first + k;
+            cs[j] = _mm512_cvtepi16_epi32(ernn_x86_lstm_cell16(a->k, gate[k][0], gate[k][1], gate[k][2], cs[j]));
+            tanh_args[k] = ernn_x86_tanh_args(ernn_x86_lstm_tanh_input(a->k, cs[j]));
+            index[k] = tanh_args[k].index;
+        } else {
+            index[k] = _mm512_setzero_si512();
+        }
+    }
+    ernn_x86_lut_entries64(a->planes, index, entry);
+    for (int32_t k = 0; k < count; ++k) {
+        const int32_t j = first + k;
+        const __m512i tanh_c = ernn_x86_tanh_finish(entry[k], &tanh_args[k]);
+        const __m128i out = _mm512_cvtsepi32_epi8(ernn_x86_lstm_h16(a->k, gate[k][3], tanh_c));
+        _mm_mask_storeu_epi8(copy + 16 * j, mj[j], out);
+        _mm_store_si128((__m128i *)(void *)(u_next + 16 * j), _mm_xor_si128(out, _mm_set1_epi8((char)0x80)));
+    }
+}
+
+/* One step of ernn_x86_lstm_lane_steps: the columns in groups of four, the groups and the columns within them
+ * in reverse order when `reverse`. */
+ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_step(const ernn_x86_lane_call *a, const uint8_t *u,
+                                                              const uint8_t *ux, const int16_t *xp, uint8_t *u_next,
+                                                              int8_t *copy, __m512i *cs, const __mmask16 *mj,
+                                                              const int32_t J, const int reverse)
+{
+    const int32_t groups = (J + 3) / 4;
+    for (int32_t i = 0; i < groups; ++i) {
+        const int32_t first = 4 * (reverse ? groups - 1 - i : i);
+        const int32_t count = J - first < 4 ? J - first : 4;
+        ernn_x86_lstm_lane_columns(a, u, ux, xp, u_next, copy, cs, mj, J, first, count, reverse);
+    }
+}
+
 /*
- * `steps` LSTM steps of a layer of J * 16 - 15 .. J * 16 units whose weights fit in L1 with rows in lanes (see
- * ernn_lstm_run_avx512): step t's inputs are xu + t * 16 cx (unsigned, padded), the state comes in and goes out
- * as h (int8, u = h ^ 0x80 at hu[0]) and c (int16), step t's h goes to hs + t * hs_stride. J is a constant at
- * each call site: every loop over columns, gates and the recurrent input's quads unrolls, the cell state stays
- * in registers, and no index or mask is computed per step (the generic loop spent more than half of its
- * instructions on such scalar work: 854 per step at 16 inputs / 16 units, counted by single-stepping).
+ * `steps` LSTM steps of a layer of J * 16 - 15 .. J * 16 units (J <= 8) with rows in lanes (see
+ * ernn_x86_lstm_lane_run): step t's inputs are xu + t * 16 cx (unsigned, padded), the state comes in and goes out
+ * as h (int8) and c (int16), step t's h goes to hs + t * hs_stride. J is a constant at each call site: every
+ * loop over columns, gates and the recurrent input's quads unrolls, the cell state stays in registers, and no
+ * index or mask is computed per step (the generic loop spent more than half of its instructions on such scalar
+ * work: 854 per step at 16 inputs / 16 units, counted by single-stepping).
+ * Up to four columns (64 units, whose weights fit in L1) each step computes its own x parts beside the
+ * recurrent chain. Beyond (64 KB of recurrent weights at 128 units, more than L1), the x parts of all the
+ * block's steps come first (ernn_x86_lstm_lane_xparts, into xpart), and every other step takes the columns in
+ * reverse order, so that a step starts on the weights the previous one used last, still in L1 (128 units,
+ * 16 inputs: 0.73 -> 0.52 us per step with both, 64 inputs: 0.84 -> 0.59, against the generic loop).
  * Exactness: each lane's dot product is the generic loop's sum of the same VPDPBUSD terms onto the same
  * adjusted bias, in another order (one accumulator per gate, not four summed at the end): sums modulo 2^32,
  * whose true value is an int32 (ernn_lstm_run_avx512), so the same integers; the requantization and the
  * element-wise step are the generic loop's functions (ernn_x86_lstm_lanes's pieces, with c in a register),
  * and the activations take the same table entries by ernn_x86_lut_entries64: a column's four gates in one
- * lookup, every column's tanh(c) in another (AVX-512 VBMI). Lanes of absent rows (units >= n) have zero bias
- * and weights, are never stored to h, hs or c, and their h bytes meet zero weight columns in the next step's
- * dot products.
+ * lookup, four columns' tanh(c) in another (AVX-512 VBMI). The order of the columns within a step changes
+ * nothing: each reads only the previous step's h (u) and its own c. Lanes of absent rows (units >= n) have
+ * zero bias and weights, are never stored to h, hs or c, and their h bytes meet zero weight columns in the next
+ * step's dot products.
  */
 ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_lane_call *a, const uint8_t *xu,
                                                                int32_t steps, int8_t *h, int16_t *c, int8_t *hs,
                                                                size_t hs_stride, const int32_t J)
 {
     const __m128i flip = _mm_set1_epi8((char)0x80);
-    const int64_t gh = (int64_t)256 * J, gx = (int64_t)256 * a->cx;
-    uint8_t hu[2][64] __attribute__((aligned(64))); /* h ^ 0x80: this step's input, the next step's (J <= 4) */
-    __m512i cs[4];
-    __mmask16 mj[4];
+    uint8_t hu[2][16 * ERNN_X86_LANE_MAX_COLUMNS] __attribute__((aligned(64))); /* h ^ 0x80: this step's, next */
+    __m512i cs[ERNN_X86_LANE_MAX_COLUMNS];
+    __mmask16 mj[ERNN_X86_LANE_MAX_COLUMNS];
     for (int32_t j = 0; j < J; ++j) {
         const int32_t r = a->n - 16 * j;
         mj[j] = (__mmask16)(r >= 16 ? 0xFFFFu : (1u << r) - 1u);
         cs[j] = ernn_x86_load16(c + 16 * j, mj[j]);
     }
     ernn_x86_unsigned16(h, a->n, hu[0]); /* the padding meets zero weights */
+    const int by_block = J > 4;
+    /* the block's x parts (steps * 128 J bytes <= ERNN_X86_RUN_BYTES: see ernn_x86_lstm_lane_run), in this frame:
+     * in the caller's, beside its other buffers, the same steps took 5-7% longer at 128 units */
+    int16_t xpart[J > 4 ? ERNN_X86_RUN_BYTES / sizeof(int16_t) : 1] __attribute__((aligned(64)));
+    if (by_block) {
+        ernn_x86_lstm_lane_xparts(a, xu, steps, xpart, J);
+    }
     for (int32_t t = 0; t < steps; ++t) {
         const uint8_t *u = hu[t & 1], *ux = xu + (size_t)t * 16 * (size_t)a->cx;
-        uint8_t *u_next = hu[(t & 1) ^ 1];
-        int8_t *copy = hs + (size_t)t * hs_stride;
-        /* stage by stage over the columns (sums, activations, element-wise steps), every value in a register:
-         * the columns' independent chains sit next to each other in the instruction stream */
-        __m512i gate[4][4];
-        for (int32_t j = 0; j < J; ++j) {
-            __m512i ah[4], ax[4];
-            for (int32_t g = 0; g < 4; ++g) {
-                ah[g] = _mm512_load_si512((const void *)(a->bh + (4 * j + g) * 16));
-                ax[g] = _mm512_load_si512((const void *)(a->bx + (4 * j + g) * 16));
-            }
-            for (int32_t q = 0; q < 4 * J; ++q) { /* the recurrent quads: one broadcast, four gates */
-                int32_t v;
-                memcpy(&v, u + 4 * q, sizeof v);
-                const __m512i b = _mm512_set1_epi32(v);
-                for (int32_t g = 0; g < 4; ++g) {
-                    ah[g] = _mm512_dpbusd_epi32(ah[g], b,
-                                                _mm512_load_si512((const void *)(a->zh + (4 * j + g) * gh + 64 * q)));
-                }
-            }
-            for (int32_t q = 0; q < 4 * a->cx; ++q) { /* the input's quads: off the recurrent chain */
-                int32_t v;
-                memcpy(&v, ux + 4 * q, sizeof v);
-                const __m512i b = _mm512_set1_epi32(v);
-                for (int32_t g = 0; g < 4; ++g) {
-                    ax[g] = _mm512_dpbusd_epi32(ax[g], b,
-                                                _mm512_load_si512((const void *)(a->zx + (4 * j + g) * gx + 64 * q)));
-                }
-            }
-            for (int32_t g = 0; g < 4; ++g) {
-                /* sat16(sat16(fast(x part)) + sat16(fast(h part))): each sat16 of an int32 lane by VPMOVSDW, the
-                 * sum of two int16 values by the saturating int16 add (as ernn_cell_fcs_avx512vnni), widened
-                 * back for the activation; three operations fewer than clamping in int32 lanes (measured 2%
-                 * less time per step from 32 units on) */
-                const __m256i vx = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ax[g], &a->rx[g]));
-                const __m256i vh = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ah[g], &a->rh[g]));
-                gate[j][g] = _mm512_cvtepi16_epi32(_mm256_adds_epi16(vh, vx));
-            }
-        }
-        for (int32_t j = 0; j < J; ++j) {
-            ernn_x86_lstm_gates64(a->planes, gate[j]);
-        }
-        ernn_x86_lut_args tanh_args[4];
-        __m512i index[4], entry[4];
-        for (int32_t j = 0; j < 4; ++j) { /* columns >= J: index 0, not used */
-            if (j < J) {
-                cs[j] = _mm512_cvtepi16_epi32(ernn_x86_lstm_cell16(a->k, gate[j][0], gate[j][1], gate[j][2], cs[j]));
-                tanh_args[j] = ernn_x86_tanh_args(ernn_x86_lstm_tanh_input(a->k, cs[j]));
-                index[j] = tanh_args[j].index;
-            } else {
-                index[j] = _mm512_setzero_si512();
-            }
-        }
-        ernn_x86_lut_entries64(a->planes, index, entry);
-        for (int32_t j = 0; j < J; ++j) {
-            const __m512i tanh_c = ernn_x86_tanh_finish(entry[j], &tanh_args[j]);
-            const __m128i out = _mm512_cvtsepi32_epi8(ernn_x86_lstm_h16(a->k, gate[j][3], tanh_c));
-            _mm_mask_storeu_epi8(copy + 16 * j, mj[j], out);
-            _mm_store_si128((__m128i *)(void *)(u_next + 16 * j), _mm_xor_si128(out, flip));
+        const int16_t *xp = by_block ? xpart + (int64_t)t * 64 * J : NULL;
+        if (by_block && (t & 1)) {
+            ernn_x86_lstm_lane_step(a, u, ux, xp, hu[(t & 1) ^ 1], hs + (size_t)t * hs_stride, cs, mj, J, 1);
+        } else {
+            ernn_x86_lstm_lane_step(a, u, ux, xp, hu[(t & 1) ^ 1], hs + (size_t)t * hs_stride, cs, mj, J, 0);
         }
     }
     for (int32_t j = 0; j < J; ++j) {
@@ -1259,40 +1359,108 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_
     }
 }
 
-ERNN_X86_512V static void ernn_x86_lstm_lane_steps1(const ernn_x86_lane_call *a, const uint8_t *xu, int32_t steps,
-                                                   int8_t *h, int16_t *c, int8_t *hs, size_t hs_stride)
+/* The lane kernel compiled for each number of columns J (1..8), called through ernn_x86_lstm_lane_kernels. */
+typedef void (*ernn_x86_lane_kernel)(const ernn_x86_lane_call *, const uint8_t *, int32_t, int8_t *, int16_t *,
+                                     int8_t *, size_t);
+#define ERNN_X86_LANE_KERNEL(J)                                                                                  \
+    ERNN_X86_512V static void ernn_x86_lstm_lane_steps##J(const ernn_x86_lane_call *a, const uint8_t *xu,        \
+                                                          int32_t steps, int8_t *h, int16_t *c, int8_t *hs,     \
+                                                          size_t hs_stride)                                     \
+    {                                                                                                            \
+        ernn_x86_lstm_lane_steps(a, xu, steps, h, c, hs, hs_stride, J);                                          \
+    }
+ERNN_X86_LANE_KERNEL(1)
+ERNN_X86_LANE_KERNEL(2)
+ERNN_X86_LANE_KERNEL(3)
+ERNN_X86_LANE_KERNEL(4)
+ERNN_X86_LANE_KERNEL(5)
+ERNN_X86_LANE_KERNEL(6)
+ERNN_X86_LANE_KERNEL(7)
+ERNN_X86_LANE_KERNEL(8)
+#undef ERNN_X86_LANE_KERNEL
+static const ernn_x86_lane_kernel ernn_x86_lstm_lane_kernels[ERNN_X86_LANE_MAX_COLUMNS] = {
+    ernn_x86_lstm_lane_steps1, ernn_x86_lstm_lane_steps2, ernn_x86_lstm_lane_steps3, ernn_x86_lstm_lane_steps4,
+    ernn_x86_lstm_lane_steps5, ernn_x86_lstm_lane_steps6, ernn_x86_lstm_lane_steps7, ernn_x86_lstm_lane_steps8};
+
+/* 1 if the lane kernel takes a layer of ch 16-unit columns and cx 16-input chunks on this CPU: AVX-512 VBMI, up
+ * to four columns whose weights fit in L1 with room to spare (ERNN_X86_RUN_LANES: each step computes its own x
+ * parts), or five to eight columns within ERNN_X86_LANE_BYTES. */
+static inline int ernn_x86_lstm_lane_ok(int32_t ch, int32_t cx)
 {
-    ernn_x86_lstm_lane_steps(a, xu, steps, h, c, hs, hs_stride, 1);
+    const int64_t bytes = (int64_t)4 * ch * 256 * (ch + cx);
+    return ernn_x86_has_avx512vbmi() &&
+           (ch <= 4 ? bytes <= ERNN_X86_RUN_LANES : ch <= ERNN_X86_LANE_MAX_COLUMNS && bytes <= ERNN_X86_LANE_BYTES);
 }
 
-ERNN_X86_512V static void ernn_x86_lstm_lane_steps2(const ernn_x86_lane_call *a, const uint8_t *xu, int32_t steps,
-                                                   int8_t *h, int16_t *c, int8_t *hs, size_t hs_stride)
+/* ernn_lstm_run_avx512 through the lane kernel (ernn_x86_lstm_lane_ok): its own function, so that its weight
+ * buffer is on the stack only while it runs. */
+ERNN_X86_512 __attribute__((noinline)) static int ernn_x86_lstm_lane_run(const ernn_lstm_s8_params *p, int32_t n,
+                                                                        int32_t stride, const ernn_x86_lstm16 *k,
+                                                                        const int8_t *xs, size_t x_stride,
+                                                                        int32_t steps, int8_t *h, int16_t *c,
+                                                                        int8_t *hs, size_t hs_stride)
 {
-    ernn_x86_lstm_lane_steps(a, xu, steps, h, c, hs, hs_stride, 2);
+    const ernn_fc_params *xf = &p->x_fc, *hf = &p->h_fc;
+    const int32_t rows = 4 * stride, cx = (xf->in_features + 15) / 16, ch = (n + 15) / 16;
+    /* a block's steps: their x parts (int16, 64 per column, in the kernel's frame) and their padded unsigned
+     * inputs each fit ERNN_X86_RUN_BYTES */
+    const int32_t per_step = 128 * ch > 16 * cx ? 128 * ch : 16 * cx;
+    const int32_t block = ERNN_X86_RUN_BYTES / per_step < ERNN_X86_RUN_MAX_STEPS ? ERNN_X86_RUN_BYTES / per_step
+                                                                                 : ERNN_X86_RUN_MAX_STEPS;
+    int32_t bx[4 * 16 * ERNN_X86_LANE_MAX_COLUMNS], bh[4 * 16 * ERNN_X86_LANE_MAX_COLUMNS];
+    int32_t lbh[4 * 16 * ERNN_X86_LANE_MAX_COLUMNS] __attribute__((aligned(64)));
+    int32_t lbx[4 * 16 * ERNN_X86_LANE_MAX_COLUMNS] __attribute__((aligned(64)));
+    uint8_t xu[ERNN_X86_RUN_BYTES]; /* block x 16 cx bytes */
+    int8_t lanes[ERNN_X86_LANE_BYTES] __attribute__((aligned(64)));
+    if (rows > 4 * 16 * ERNN_X86_LANE_MAX_COLUMNS || block < 1 || !ernn_x86_lstm_lane_ok(ch, cx)) {
+        return 0;
+    }
+    ernn_x86_adjusted_bias(xf, rows, stride, cx, bx);
+    ernn_x86_adjusted_bias(hf, rows, stride, ch, bh);
+    const int64_t gx = (int64_t)256 * cx, gh = (int64_t)256 * ch; /* bytes of one 16-row group in lanes */
+    int8_t *zh = lanes, *zx = lanes + 4 * ch * gh;                /* group (j / 16, g) at ((j / 16) * 4 + g) * gh, gx */
+    for (int32_t j = 0; j < stride; j += 16) {
+        const int32_t r = stride - j < 16 ? stride - j : 16;
+        for (int32_t g = 0; g < 4; ++g) {
+            ernn_x86_rows_in_lanes(hf->weight, ch, g * stride + j, r, zh + ((j / 16) * 4 + g) * gh);
+            ernn_x86_rows_in_lanes(xf->weight, cx, g * stride + j, r, zx + ((j / 16) * 4 + g) * gx);
+        }
+    }
+    for (int32_t j = 0; j < ch; ++j) {
+        for (int32_t g = 0; g < 4; ++g) {
+            for (int32_t l = 0; l < 16; ++l) {
+                const int32_t o = g * stride + 16 * j + l;
+                lbh[(4 * j + g) * 16 + l] = 16 * j + l < stride ? bh[o] : 0;
+                lbx[(4 * j + g) * 16 + l] = 16 * j + l < stride ? bx[o] : 0;
+            }
+        }
+    }
+    ernn_x86_rescale16 rx[4], rh[4];
+    for (int32_t g = 0; g < 4; ++g) {
+        rx[g] = ernn_x86_rescale16_of(xf->multiplier[g], xf->shift[g]);
+        rh[g] = ernn_x86_rescale16_of(hf->multiplier[g], hf->shift[g]);
+    }
+    ernn_x86_lut_planes planes;
+    ernn_x86_lut_planes_of(&planes);
+    const ernn_x86_lane_call call = {zh, zx, lbh, lbx, rh, rx, k, cx, n, &planes};
+    const ernn_x86_lane_kernel kernel = ernn_x86_lstm_lane_kernels[ch - 1];
+    for (int32_t t0 = 0; t0 < steps; t0 += block) {
+        const int32_t nb = steps - t0 < block ? steps - t0 : block;
+        for (int32_t t = 0; t < nb; ++t) { /* the whole block's inputs before any output (in place) */
+            ernn_x86_unsigned16(xs + (size_t)(t0 + t) * x_stride, xf->in_features, xu + (size_t)t * 16 * (size_t)cx);
+        }
+        kernel(&call, xu, nb, h, c, hs + (size_t)t0 * hs_stride, hs_stride);
+    }
+    return 1;
 }
 
-ERNN_X86_512V static void ernn_x86_lstm_lane_steps3(const ernn_x86_lane_call *a, const uint8_t *xu, int32_t steps,
-                                                   int8_t *h, int16_t *c, int8_t *hs, size_t hs_stride)
-{
-    ernn_x86_lstm_lane_steps(a, xu, steps, h, c, hs, hs_stride, 3);
-}
-
-ERNN_X86_512V static void ernn_x86_lstm_lane_steps4(const ernn_x86_lane_call *a, const uint8_t *xu, int32_t steps,
-                                                   int8_t *h, int16_t *c, int8_t *hs, size_t hs_stride)
-{
-    ernn_x86_lstm_lane_steps(a, xu, steps, h, c, hs, hs_stride, 4);
-}
-
-/*
- * `steps` LSTM steps (the short form: see ernn_lstm_run_s8) on the inputs xs + t * x_stride, h (int8) and c
- * (int16) updated in place, step t's h also to hs + t * hs_stride. hs may be the inputs themselves when
- * x_stride == hs_stride: a block reads all its inputs before it writes any of its outputs, and writes no
- * row of a later block. Returns 0 (nothing done) when the layer is outside the path's limits, else 1.
- */
-ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,
-                                                    const ernn_x86_lstm16 *k, const int8_t *xs, size_t x_stride,
-                                                    int32_t steps, int8_t *h, int16_t *c, int8_t *hs,
-                                                    size_t hs_stride)
+/* ernn_lstm_run_avx512 by the generic loop: every layer within the path's limits that the lane kernel does not
+ * take (more than 128 units, more inputs, or no AVX-512 VBMI). */
+ERNN_X86_512 __attribute__((noinline)) static int ernn_x86_lstm_block_run(const ernn_lstm_s8_params *p, int32_t n,
+                                                                         int32_t stride, const ernn_x86_lstm16 *k,
+                                                                         const int8_t *xs, size_t x_stride,
+                                                                         int32_t steps, int8_t *h, int16_t *c,
+                                                                         int8_t *hs, size_t hs_stride)
 {
     const ernn_fc_params *xf = &p->x_fc, *hf = &p->h_fc;
     const int32_t rows = 4 * stride;
@@ -1334,43 +1502,6 @@ ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p
     for (int32_t g = 0; g < 4; ++g) {
         rx[g] = ernn_x86_rescale16_of(xf->multiplier[g], xf->shift[g]);
         rh[g] = ernn_x86_rescale16_of(hf->multiplier[g], hf->shift[g]);
-    }
-    if (inline_x && ch <= 4 && ernn_x86_has_avx512vbmi()) { /* the lane kernel: see ernn_x86_lstm_lane_steps */
-        int32_t lbh[4 * 4 * 16] __attribute__((aligned(64))), lbx[4 * 4 * 16] __attribute__((aligned(64)));
-        for (int32_t j = 0; j < ch; ++j) {
-            for (int32_t g = 0; g < 4; ++g) {
-                for (int32_t l = 0; l < 16; ++l) {
-                    const int32_t o = g * stride + 16 * j + l;
-                    lbh[(4 * j + g) * 16 + l] = 16 * j + l < stride ? bh[o] : 0;
-                    lbx[(4 * j + g) * 16 + l] = 16 * j + l < stride ? bx[o] : 0;
-                }
-            }
-        }
-        ernn_x86_lut_planes planes;
-        ernn_x86_lut_planes_of(&planes);
-        const ernn_x86_lane_call call = {zh, zx, lbh, lbx, rh, rx, k, cx, n, &planes};
-        for (int32_t t0 = 0; t0 < steps; t0 += block) {
-            const int32_t nb = steps - t0 < block ? steps - t0 : block;
-            for (int32_t t = 0; t < nb; ++t) { /* the whole block's inputs before any output (in place) */
-                ernn_x86_unsigned16(xs + (size_t)(t0 + t) * x_stride, xf->in_features, xu + (size_t)t * urow);
-            }
-            int8_t *out = hs + (size_t)t0 * hs_stride;
-            switch (ch) {
-            case 1:
-                ernn_x86_lstm_lane_steps1(&call, xu, nb, h, c, out, hs_stride);
-                break;
-            case 2:
-                ernn_x86_lstm_lane_steps2(&call, xu, nb, h, c, out, hs_stride);
-                break;
-            case 3:
-                ernn_x86_lstm_lane_steps3(&call, xu, nb, h, c, out, hs_stride);
-                break;
-            default:
-                ernn_x86_lstm_lane_steps4(&call, xu, nb, h, c, out, hs_stride);
-                break;
-            }
-        }
-        return 1;
     }
     for (int32_t t0 = 0; t0 < steps; t0 += block) {
         const int32_t nb = steps - t0 < block ? steps - t0 : block;
@@ -1474,6 +1605,24 @@ ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p
         }
     }
     return 1;
+}
+
+/*
+ * `steps` LSTM steps (the short form: see ernn_lstm_run_s8) on the inputs xs + t * x_stride, h (int8) and c
+ * (int16) updated in place, step t's h also to hs + t * hs_stride. hs may be the inputs themselves when
+ * x_stride == hs_stride: a block reads all its inputs before it writes any of its outputs, and writes no
+ * row of a later block. Returns 0 (nothing done) when the layer is outside the path's limits, else 1.
+ * The lane kernel's layers and the others run in functions of their own: the stack holds one path's buffers.
+ */
+ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,
+                                                    const ernn_x86_lstm16 *k, const int8_t *xs, size_t x_stride,
+                                                    int32_t steps, int8_t *h, int16_t *c, int8_t *hs,
+                                                    size_t hs_stride)
+{
+    if (ernn_x86_lstm_lane_ok((n + 15) / 16, (p->x_fc.in_features + 15) / 16)) {
+        return ernn_x86_lstm_lane_run(p, n, stride, k, xs, x_stride, steps, h, c, hs, hs_stride);
+    }
+    return ernn_x86_lstm_block_run(p, n, stride, k, xs, x_stride, steps, h, c, hs, hs_stride);
 }
 
 /* For firmware_export/tests/test_gate_ports.c: the AVX2 and sixteen-lane activations on arrays. */
