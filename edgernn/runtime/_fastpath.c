@@ -40,8 +40,10 @@
 typedef ernn_status (*run_fn)(void *state, const void *xs, int32_t steps, void *ys);
 typedef ernn_status (*run_tokens_fn)(void *state, const int32_t *tokens, int32_t steps, void *ys);
 
-/* Steps quantized per call of the model's run: bounds the buffers, not the sequence length. */
-#define CHUNK 256
+/* Steps quantized per call of the model's run: bounds the buffers, not the sequence length. Each call
+ * repeats the block path's setup (weights to rows in lanes, adjusted biases): 1,024 rather than 256 steps
+ * took 1-2% less time per step across the model set's LSTMs (interleaved A/B of 1,000-step runs). */
+#define CHUNK 1024
 
 typedef struct {
     PyObject_HEAD

@@ -227,11 +227,11 @@ def test_the_float32_quotient_takes_the_double_near_ties(width: int) -> None:
 
 
 def test_run_equals_stepping_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """run quantizes and calls the model in chunks of 256 steps: lengths around the chunk agree."""
+    """run quantizes and calls the model in chunks of 1,024 steps: lengths around the chunk agree."""
     model = _normalized(random_model(FEATURES[2], seed=1))
     fast, slow = _pair(model, monkeypatch)
-    xs = random_inputs(model.config, 1100, seed=2, scale=4.0) * model.input_std + model.input_mean
-    for n in (1, 255, 256, 257, 513):
+    xs = random_inputs(model.config, 2100, seed=2, scale=4.0) * model.input_std + model.input_mean
+    for n in (1, 1023, 1024, 1025, 2049):
         fast.reset()
         slow.reset()
         ys = fast.run(xs[:n])
@@ -314,12 +314,12 @@ def test_wide_rows_with_a_bad_value_anywhere_leave_the_state(
     config: ModelConfig, columns: tuple[int, ...], normalize: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A NaN or infinity in the sixteen- or eight-value blocks or the tail of a row, in a step or late in a run
-    (after whole 256-step chunks have run; without normalization a run quantizes its rows together, across
+    (after a whole 1,024-step chunk has run; without normalization a run quantizes its rows together, across
     their ends): the same error, and the state as before the call."""
     model = random_model(config, seed=2)
     model = _normalized(model) if normalize else model
     fast, slow = _pair(model, monkeypatch)
-    xs = random_inputs(config, 700, seed=3)
+    xs = random_inputs(config, 1150, seed=3)
     xs = xs * model.input_std + model.input_mean if normalize else xs
     fast.run(xs[:20])
     slow.run(xs[:20])
@@ -328,8 +328,8 @@ def test_wide_rows_with_a_bad_value_anywhere_leave_the_state(
             frame = xs[20].copy()
             frame[column] = bad_value
             _same_error(fast, slow, "step", frame)
-            for row in (600, 679):  # the last row: the run's last, masked, values without normalization
-                block = xs[20:700].copy()
+            for row in (1100, 1129):  # the last row: the run's last, masked, values without normalization
+                block = xs[20:1150].copy()
                 block[row, column] = bad_value
                 _same_error(fast, slow, "run", block)
     assert np.array_equal(fast.run(xs[20:]), slow.run(xs[20:]))
