@@ -308,13 +308,15 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     rounds = 4 if args.quick else 30
+    # 1,000-step blocks: 30 rounds take about a minute; with 10, nn.LSTM's median moved by up to 14% between runs
+    run_rounds = 2 if args.quick else 30
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     print("== GRU 64/64 per step", file=sys.stderr, flush=True)
     step = step_table(rounds, 25 if args.quick else 200)
     print("== Stream.run vs torch, model set", file=sys.stderr, flush=True)
-    run = run_table(2 if args.quick else 10, args.quick)
+    run = run_table(run_rounds, args.quick)
     print("== C step alone vs RTNeural's recorded figures", file=sys.stderr, flush=True)
-    anchors = anchor_table(2 if args.quick else 10)
+    anchors = anchor_table(run_rounds)
     result = {
         "anchors": anchors,
         "port": x86_kernel(),
@@ -324,7 +326,7 @@ def main() -> int:
         "load_average": load,
         "fastpath": fastpath_unavailable() or "compiled extension in use",
         "rounds": rounds,
-        "run_rounds": 2 if args.quick else 10,
+        "run_rounds": run_rounds,
         "step": step,
         "run": run,
     }
