@@ -1302,7 +1302,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_step(const ernn_x86_l
 
 /*
  * `steps` LSTM steps of a layer of J * 16 - 15 .. J * 16 units (J <= 8) with rows in lanes (see
- * ernn_x86_lstm_lane_run): step t's inputs are xu + t * 16 cx (unsigned, padded), the state comes in and goes out
+ * ernn_x86_lstm_lane_run1..8): step t's inputs are xu + t * 16 cx (unsigned, padded), the state comes in and goes out
  * as h (int8) and c (int16), step t's h goes to hs + t * hs_stride. J is a constant at each call site: every
  * loop over columns, gates and the recurrent input's quads unrolls, the cell state stays in registers, and no
  * index or mask is computed per step (the generic loop spent more than half of its instructions on such scalar
@@ -1337,8 +1337,8 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_
     }
     ernn_x86_unsigned16(h, a->n, hu[0]); /* the padding meets zero weights */
     const int by_block = J > 4;
-    /* the block's x parts (steps * 128 J bytes <= ERNN_X86_RUN_BYTES: see ernn_x86_lstm_lane_run), in this frame:
-     * in the caller's, beside its other buffers, the same steps took 5-7% longer at 128 units */
+    /* the block's x parts (steps * 128 J bytes <= ERNN_X86_RUN_BYTES: see ernn_x86_lstm_lane_run1..8), an array of
+     * their own: in one buffer with the padded inputs after them, the same steps took 5-7% longer at 128 units */
     int16_t xpart[J > 4 ? ERNN_X86_RUN_BYTES / sizeof(int16_t) : 1] __attribute__((aligned(64)));
     if (by_block) {
         ernn_x86_lstm_lane_xparts(a, xu, steps, xpart, J);
@@ -1359,29 +1359,6 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_
     }
 }
 
-/* The lane kernel compiled for each number of columns J (1..8), called through ernn_x86_lstm_lane_kernels. */
-typedef void (*ernn_x86_lane_kernel)(const ernn_x86_lane_call *, const uint8_t *, int32_t, int8_t *, int16_t *,
-                                     int8_t *, size_t);
-#define ERNN_X86_LANE_KERNEL(J)                                                                                  \
-    ERNN_X86_512V static void ernn_x86_lstm_lane_steps##J(const ernn_x86_lane_call *a, const uint8_t *xu,        \
-                                                          int32_t steps, int8_t *h, int16_t *c, int8_t *hs,     \
-                                                          size_t hs_stride)                                     \
-    {                                                                                                            \
-        ernn_x86_lstm_lane_steps(a, xu, steps, h, c, hs, hs_stride, J);                                          \
-    }
-ERNN_X86_LANE_KERNEL(1)
-ERNN_X86_LANE_KERNEL(2)
-ERNN_X86_LANE_KERNEL(3)
-ERNN_X86_LANE_KERNEL(4)
-ERNN_X86_LANE_KERNEL(5)
-ERNN_X86_LANE_KERNEL(6)
-ERNN_X86_LANE_KERNEL(7)
-ERNN_X86_LANE_KERNEL(8)
-#undef ERNN_X86_LANE_KERNEL
-static const ernn_x86_lane_kernel ernn_x86_lstm_lane_kernels[ERNN_X86_LANE_MAX_COLUMNS] = {
-    ernn_x86_lstm_lane_steps1, ernn_x86_lstm_lane_steps2, ernn_x86_lstm_lane_steps3, ernn_x86_lstm_lane_steps4,
-    ernn_x86_lstm_lane_steps5, ernn_x86_lstm_lane_steps6, ernn_x86_lstm_lane_steps7, ernn_x86_lstm_lane_steps8};
-
 /* 1 if the lane kernel takes a layer of ch 16-unit columns and cx 16-input chunks on this CPU: AVX-512 VBMI, up
  * to four columns whose weights fit in L1 with room to spare (ERNN_X86_RUN_LANES: each step computes its own x
  * parts), or five to eight columns within ERNN_X86_LANE_BYTES. */
@@ -1392,29 +1369,17 @@ static inline int ernn_x86_lstm_lane_ok(int32_t ch, int32_t cx)
            (ch <= 4 ? bytes <= ERNN_X86_RUN_LANES : ch <= ERNN_X86_LANE_MAX_COLUMNS && bytes <= ERNN_X86_LANE_BYTES);
 }
 
-/* ernn_lstm_run_avx512 through the lane kernel (ernn_x86_lstm_lane_ok): its own function, so that its weight
- * buffer is on the stack only while it runs. */
-ERNN_X86_512 __attribute__((noinline)) static int ernn_x86_lstm_lane_run(const ernn_lstm_s8_params *p, int32_t n,
-                                                                        int32_t stride, const ernn_x86_lstm16 *k,
-                                                                        const int8_t *xs, size_t x_stride,
-                                                                        int32_t steps, int8_t *h, int16_t *c,
-                                                                        int8_t *hs, size_t hs_stride)
+/* The lane kernel's per-call constants for a layer it takes (ernn_x86_lstm_lane_ok): both layers' weights to rows
+ * in lanes at `lanes`, the adjusted biases in the lanes' order to lbh and lbx (64 per column), the rescales and
+ * the activation table's planes, all of it to *call. */
+ERNN_X86_512 static void ernn_x86_lstm_lane_setup(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,
+                                                  const ernn_x86_lstm16 *k, int8_t *lanes, int32_t *lbh,
+                                                  int32_t *lbx, ernn_x86_rescale16 rh[4], ernn_x86_rescale16 rx[4],
+                                                  ernn_x86_lut_planes *planes, ernn_x86_lane_call *call)
 {
     const ernn_fc_params *xf = &p->x_fc, *hf = &p->h_fc;
     const int32_t rows = 4 * stride, cx = (xf->in_features + 15) / 16, ch = (n + 15) / 16;
-    /* a block's steps: their x parts (int16, 64 per column, in the kernel's frame) and their padded unsigned
-     * inputs each fit ERNN_X86_RUN_BYTES */
-    const int32_t per_step = 128 * ch > 16 * cx ? 128 * ch : 16 * cx;
-    const int32_t block = ERNN_X86_RUN_BYTES / per_step < ERNN_X86_RUN_MAX_STEPS ? ERNN_X86_RUN_BYTES / per_step
-                                                                                 : ERNN_X86_RUN_MAX_STEPS;
     int32_t bx[4 * 16 * ERNN_X86_LANE_MAX_COLUMNS], bh[4 * 16 * ERNN_X86_LANE_MAX_COLUMNS];
-    int32_t lbh[4 * 16 * ERNN_X86_LANE_MAX_COLUMNS] __attribute__((aligned(64)));
-    int32_t lbx[4 * 16 * ERNN_X86_LANE_MAX_COLUMNS] __attribute__((aligned(64)));
-    uint8_t xu[ERNN_X86_RUN_BYTES]; /* block x 16 cx bytes */
-    int8_t lanes[ERNN_X86_LANE_BYTES] __attribute__((aligned(64)));
-    if (rows > 4 * 16 * ERNN_X86_LANE_MAX_COLUMNS || block < 1 || !ernn_x86_lstm_lane_ok(ch, cx)) {
-        return 0;
-    }
     ernn_x86_adjusted_bias(xf, rows, stride, cx, bx);
     ernn_x86_adjusted_bias(hf, rows, stride, ch, bh);
     const int64_t gx = (int64_t)256 * cx, gh = (int64_t)256 * ch; /* bytes of one 16-row group in lanes */
@@ -1435,24 +1400,66 @@ ERNN_X86_512 __attribute__((noinline)) static int ernn_x86_lstm_lane_run(const e
             }
         }
     }
-    ernn_x86_rescale16 rx[4], rh[4];
     for (int32_t g = 0; g < 4; ++g) {
         rx[g] = ernn_x86_rescale16_of(xf->multiplier[g], xf->shift[g]);
         rh[g] = ernn_x86_rescale16_of(hf->multiplier[g], hf->shift[g]);
     }
-    ernn_x86_lut_planes planes;
-    ernn_x86_lut_planes_of(&planes);
-    const ernn_x86_lane_call call = {zh, zx, lbh, lbx, rh, rx, k, cx, n, &planes};
-    const ernn_x86_lane_kernel kernel = ernn_x86_lstm_lane_kernels[ch - 1];
-    for (int32_t t0 = 0; t0 < steps; t0 += block) {
-        const int32_t nb = steps - t0 < block ? steps - t0 : block;
-        for (int32_t t = 0; t < nb; ++t) { /* the whole block's inputs before any output (in place) */
-            ernn_x86_unsigned16(xs + (size_t)(t0 + t) * x_stride, xf->in_features, xu + (size_t)t * 16 * (size_t)cx);
-        }
-        kernel(&call, xu, nb, h, c, hs + (size_t)t0 * hs_stride, hs_stride);
-    }
-    return 1;
+    ernn_x86_lut_planes_of(planes);
+    const ernn_x86_lane_call made = {zh, zx, lbh, lbx, rh, rx, k, cx, n, planes};
+    *call = made;
 }
+
+/*
+ * ernn_lstm_run_avx512 through the lane kernel, compiled for each number of columns J (1..8) and called through
+ * ernn_x86_lstm_lane_runs. Each has its own frame, sized for its J (the weights with rows in lanes:
+ * ERNN_X86_RUN_LANES up to four columns, ERNN_X86_LANE_BYTES beyond), on the stack only while it runs. A block's
+ * steps: their padded unsigned inputs (at most ERNN_X86_RUN_BYTES) and, beyond four columns, their x parts
+ * (int16, 64 per column, in ernn_x86_lstm_lane_steps's frame) each fit ERNN_X86_RUN_BYTES.
+ */
+typedef int (*ernn_x86_lane_run)(const ernn_lstm_s8_params *, int32_t, int32_t, const ernn_x86_lstm16 *,
+                                 const int8_t *, size_t, int32_t, int8_t *, int16_t *, int8_t *, size_t);
+#define ERNN_X86_LANE_RUN(J)                                                                                     \
+    ERNN_X86_512V static int ernn_x86_lstm_lane_run##J(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,  \
+                                                       const ernn_x86_lstm16 *k, const int8_t *xs,              \
+                                                       size_t x_stride, int32_t steps, int8_t *h, int16_t *c,   \
+                                                       int8_t *hs, size_t hs_stride)                            \
+    {                                                                                                            \
+        const int32_t cx = (p->x_fc.in_features + 15) / 16;                                                      \
+        const int32_t per_step = 128 * (J) > 16 * cx ? 128 * (J) : 16 * cx;                                      \
+        const int32_t block = ERNN_X86_RUN_BYTES / per_step < ERNN_X86_RUN_MAX_STEPS ? ERNN_X86_RUN_BYTES / per_step \
+                                                                                     : ERNN_X86_RUN_MAX_STEPS;  \
+        int8_t lanes[(J) > 4 ? ERNN_X86_LANE_BYTES : ERNN_X86_RUN_LANES] __attribute__((aligned(64)));          \
+        int32_t lbh[64 * (J)] __attribute__((aligned(64))), lbx[64 * (J)] __attribute__((aligned(64)));         \
+        uint8_t xu[ERNN_X86_RUN_BYTES]; /* block x 16 cx bytes */                                                \
+        ernn_x86_rescale16 rh[4], rx[4];                                                                         \
+        ernn_x86_lut_planes planes;                                                                              \
+        ernn_x86_lane_call call;                                                                                 \
+        if (4 * stride > 64 * (J) || (n + 15) / 16 != (J) || !ernn_x86_lstm_lane_ok(J, cx)) {                    \
+            return 0;                                                                                            \
+        }                                                                                                        \
+        ernn_x86_lstm_lane_setup(p, n, stride, k, lanes, lbh, lbx, rh, rx, &planes, &call);                      \
+        for (int32_t t0 = 0; t0 < steps; t0 += block) {                                                          \
+            const int32_t nb = steps - t0 < block ? steps - t0 : block;                                          \
+            for (int32_t t = 0; t < nb; ++t) { /* the whole block's inputs before any output (in place) */       \
+                ernn_x86_unsigned16(xs + (size_t)(t0 + t) * x_stride, p->x_fc.in_features,                       \
+                                    xu + (size_t)t * 16 * (size_t)cx);                                           \
+            }                                                                                                    \
+            ernn_x86_lstm_lane_steps(&call, xu, nb, h, c, hs + (size_t)t0 * hs_stride, hs_stride, J);            \
+        }                                                                                                        \
+        return 1;                                                                                                \
+    }
+ERNN_X86_LANE_RUN(1)
+ERNN_X86_LANE_RUN(2)
+ERNN_X86_LANE_RUN(3)
+ERNN_X86_LANE_RUN(4)
+ERNN_X86_LANE_RUN(5)
+ERNN_X86_LANE_RUN(6)
+ERNN_X86_LANE_RUN(7)
+ERNN_X86_LANE_RUN(8)
+#undef ERNN_X86_LANE_RUN
+static const ernn_x86_lane_run ernn_x86_lstm_lane_runs[ERNN_X86_LANE_MAX_COLUMNS] = {
+    ernn_x86_lstm_lane_run1, ernn_x86_lstm_lane_run2, ernn_x86_lstm_lane_run3, ernn_x86_lstm_lane_run4,
+    ernn_x86_lstm_lane_run5, ernn_x86_lstm_lane_run6, ernn_x86_lstm_lane_run7, ernn_x86_lstm_lane_run8};
 
 /* ernn_lstm_run_avx512 by the generic loop: every layer within the path's limits that the lane kernel does not
  * take (more than 128 units, more inputs, or no AVX-512 VBMI). */
@@ -1620,7 +1627,7 @@ ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p
                                                     size_t hs_stride)
 {
     if (ernn_x86_lstm_lane_ok((n + 15) / 16, (p->x_fc.in_features + 15) / 16)) {
-        return ernn_x86_lstm_lane_run(p, n, stride, k, xs, x_stride, steps, h, c, hs, hs_stride);
+        return ernn_x86_lstm_lane_runs[(n + 15) / 16 - 1](p, n, stride, k, xs, x_stride, steps, h, c, hs, hs_stride);
     }
     return ernn_x86_lstm_block_run(p, n, stride, k, xs, x_stride, steps, h, c, hs, hs_stride);
 }
