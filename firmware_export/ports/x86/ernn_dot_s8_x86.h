@@ -1212,6 +1212,21 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_xparts(const ernn_x86
     }
 }
 
+/* acc[g] (g = 0..3) + the dot products of `quads` quads of the unsigned input u with a column's four gate groups,
+ * rows in lanes (group g at z + g * group_bytes): one broadcast of each quad for the four gates. */
+ERNN_X86_512_INLINE static inline void ernn_x86_lane_quads(__m512i acc[4], const uint8_t *u, const int8_t *z,
+                                                           int64_t group_bytes, int32_t quads)
+{
+    for (int32_t q = 0; q < quads; ++q) {
+        int32_t v;
+        memcpy(&v, u + 4 * q, sizeof v);
+        const __m512i b = _mm512_set1_epi32(v);
+        for (int32_t g = 0; g < 4; ++g) {
+            acc[g] = _mm512_dpbusd_epi32(acc[g], b, _mm512_load_si512((const void *)(z + g * group_bytes + 64 * q)));
+        }
+    }
+}
+
 /* Columns first .. first + count - 1 (count <= 4, a constant) of one step of ernn_x86_lstm_lane_steps, stage by
  * stage (sums, activations, element-wise steps), every value in a register: the columns' independent chains
  * sit next to each other in the instruction stream. xp: the step's x parts (NULL: computed here). */
@@ -1231,23 +1246,9 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x8
             ah[g] = _mm512_load_si512((const void *)(a->bh + (4 * j + g) * 16));
             ax[g] = _mm512_load_si512((const void *)(a->bx + (4 * j + g) * 16));
         }
-        for (int32_t q = 0; q < 4 * J; ++q) { /* the recurrent quads: one broadcast, four gates */
-            int32_t v;
-            memcpy(&v, u + 4 * q, sizeof v);
-            const __m512i b = _mm512_set1_epi32(v);
-            for (int32_t g = 0; g < 4; ++g) {
-                ah[g] = _mm512_dpbusd_epi32(ah[g], b,
-                                            _mm512_load_si512((const void *)(a->zh + (4 * j + g) * gh + 64 * q)));
-            }
-        }
-        for (int32_t q = 0; q < 4 * a->cx && xp == NULL; ++q) { /* the input's quads: off the recurrent chain */
-            int32_t v;
-            memcpy(&v, ux + 4 * q, sizeof v);
-            const __m512i b = _mm512_set1_epi32(v);
-            for (int32_t g = 0; g < 4; ++g) {
-                ax[g] = _mm512_dpbusd_epi32(ax[g], b,
-                                            _mm512_load_si512((const void *)(a->zx + (4 * j + g) * gx + 64 * q)));
-            }
+        ernn_x86_lane_quads(ah, u, a->zh + 4 * j * gh, gh, 4 * J); /* the recurrent quads */
+        if (xp == NULL) {
+            ernn_x86_lane_quads(ax, ux, a->zx + 4 * j * gx, gx, 4 * a->cx); /* the input's: off the recurrent chain */
         }
         for (int32_t g = 0; g < 4; ++g) {
             /* sat16(sat16(fast(x part)) + sat16(fast(h part))): each sat16 of an int32 lane by VPMOVSDW, the
