@@ -491,8 +491,8 @@ static void test_lstm_run(void)
     static int8_t xs[RUN_STEPS * MAX_IN], hs[RUN_STEPS * RUN_HIDDEN], want[RUN_STEPS * RUN_HIDDEN];
     static int16_t scratch[RUN_ROWS + 2 * RUN_HIDDEN + 64];
     /* With AVX-512 VBMI: 1..64 units with weights in L1, the lane kernel (one to four columns, tails); 65..128 units
-     * with at most 64 inputs, the lane kernel with x parts by block (five to eight columns; more inputs: the
-     * packed layout); 160 and up: the packed layout. Without VBMI: 72 with at most 16 inputs, the generic loop
+     * with at most 128 inputs (at 128 units), the lane kernel with x parts by block (five to eight columns; more
+     * inputs: the packed layout); 160 and up: the packed layout. Without VBMI: 72 with at most 16 inputs, the generic loop
      * with weights in lanes (five columns); the rest as many of the sizes as fit 32 KB in lanes, or packed. */
     static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 64, 65, 72, 100, 112, 128, 160, 255, 256};
     const int32_t kinds = (int32_t)(sizeof sizes / sizeof sizes[0]);
@@ -501,7 +501,7 @@ static void test_lstm_run(void)
         const int32_t n = trial < kinds ? sizes[trial] : sizes[next() % (uint32_t)kinds];
         const int32_t nx = trial % 7 == 3 && n <= MAX_IN   ? n /* in place */
                            : n == 72                      ? 1 + (int32_t)(next() % 16u)
-                           : n > 64 && n <= 128 && trial % 2 ? 1 + (int32_t)(next() % 64u) /* the lane kernel */
+                           : n > 64 && n <= 128 && trial % 2 ? 1 + (int32_t)(next() % 128u) /* the lane kernel */
                                                           : 1 + (int32_t)(next() % MAX_IN);
         const int extreme = trial % 5 == 0;
         const int32_t bounded = trial % 2 == 0 ? 3 : 1;

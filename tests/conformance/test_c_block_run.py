@@ -77,6 +77,11 @@ CASES = {
         6.0,
     ),
     "lstm-257h": (ModelConfig(cell=CellType.LSTM, input_size=9, hidden_size=257, output_size=4), 1.0),
+    # the lane kernel at eight columns and 128 inputs (its limit): the upper layer of a 128-unit stack, in place
+    "lstm-2layer-128h-seq": (
+        ModelConfig(cell=CellType.LSTM, input_size=4, hidden_size=128, num_layers=2, output_mode="sequence"),
+        1.0,
+    ),
     # the lane kernel at five columns with x parts by block, the upper layer in place, and a head
     "lstm-2layer-80h-head-sat": (
         ModelConfig(cell=CellType.LSTM, input_size=12, hidden_size=80, num_layers=2, output_size=3),
