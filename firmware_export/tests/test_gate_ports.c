@@ -437,10 +437,12 @@ static void test_lstm_port(void)
 #define RUN_HIDDEN 256
 #define RUN_ROWS (4 * RUN_HIDDEN) /* the LSTM's four gates; the GRU uses three */
 #define RUN_STEPS 300
+#define RUN_MAX_IN 1008 /* the LSTM lane kernel's most inputs (one column, x parts by block) */
 
 /* A cell's two gate layers for the block-path tests, at their largest. */
 typedef struct {
-    int8_t wx[RUN_ROWS * MAX_IN], wh[RUN_ROWS * RUN_HIDDEN], px[RUN_ROWS * MAX_COLS], ph[RUN_ROWS * RUN_HIDDEN];
+    int8_t wx[RUN_ROWS * RUN_MAX_IN], wh[RUN_ROWS * RUN_HIDDEN], px[RUN_ROWS * RUN_MAX_IN];
+    int8_t ph[RUN_ROWS * RUN_HIDDEN];
     int32_t bx[RUN_ROWS], bh[RUN_ROWS], mx[4], sx[4], mh[4], sh[4];
 } run_layers;
 
@@ -488,21 +490,37 @@ static run_layers run_layer_buffers;
 static void test_lstm_run(void)
 {
     run_layers *const l = &run_layer_buffers;
-    static int8_t xs[RUN_STEPS * MAX_IN], hs[RUN_STEPS * RUN_HIDDEN], want[RUN_STEPS * RUN_HIDDEN];
+    static int8_t xs[RUN_STEPS * RUN_MAX_IN], hs[RUN_STEPS * RUN_HIDDEN], want[RUN_STEPS * RUN_HIDDEN];
     static int16_t scratch[RUN_ROWS + 2 * RUN_HIDDEN + 64];
-    /* With AVX-512 VBMI: 1..64 units with weights in L1, the lane kernel (one to four columns, tails); 65..128 units
-     * with at most 128 inputs (at 128 units), the lane kernel with x parts by block (five to eight columns; more
-     * inputs: the packed layout); 160 and up: the packed layout. Without VBMI: 72 with at most 16 inputs, the generic loop
+    /* With AVX-512 VBMI: 1..64 units with weights in L1, the lane kernel (one to four columns, tails), with more
+     * inputs (weights beyond 32 KB in lanes) its x parts by block; 65..128 units with at most 128 inputs (at 128
+     * units), the lane kernel with x parts by block (five to eight columns; more inputs: the packed layout); 160
+     * and up: the packed layout. Without VBMI: 72 with at most 16 inputs, the generic loop
      * with weights in lanes (five columns); the rest as many of the sizes as fit 32 KB in lanes, or packed. */
-    static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 64, 65, 72, 100, 112, 128, 160, 255, 256};
+    static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 64, 65, 72, 90, 100, 112, 128, 160, 255, 256};
     const int32_t kinds = (int32_t)(sizeof sizes / sizeof sizes[0]);
-    int32_t ran = 0, wide_lanes = 0, packed = 0; /* wide_lanes: cells of 5..8 columns through the lane kernel */
+    /* through the lane kernel with the x parts by block: cells of 5..8 columns, of 1..4 columns; the generic loop */
+    int32_t ran = 0, wide_lanes = 0, narrow_by_block = 0, packed = 0;
     for (int32_t trial = 0; trial < 80; ++trial) {
-        const int32_t n = trial < kinds ? sizes[trial] : sizes[next() % (uint32_t)kinds];
-        const int32_t nx = trial % 7 == 3 && n <= MAX_IN   ? n /* in place */
-                           : n == 72                      ? 1 + (int32_t)(next() % 16u)
-                           : n > 64 && n <= 128 && trial % 2 ? 1 + (int32_t)(next() % 128u) /* the lane kernel */
-                                                          : 1 + (int32_t)(next() % MAX_IN);
+        /* after the sizes: every fourth cell 1..4 columns in turn (tails), with inputs enough for x parts by block */
+        const int by_block = trial >= kinds && trial % 4 == 1;
+        const int32_t n = trial < kinds ? sizes[trial]
+                          : by_block    ? 16 * (1 + (trial / 4) % 4) - (int32_t)(next() % 16u)
+                                        : sizes[next() % (uint32_t)kinds];
+        int32_t nx = trial % 7 == 3 && n <= MAX_IN   ? n /* in place */
+                     : n == 72                      ? 1 + (int32_t)(next() % 16u)
+                     : n > 64 && n <= 128 && trial % 2 ? 1 + (int32_t)(next() % 128u) /* the lane kernel */
+                                                    : 1 + (int32_t)(next() % MAX_IN);
+        if (by_block) { /* as many inputs as take up to four columns' x parts by block */
+            const int32_t j = (n + 15) / 16;
+            int32_t lo = 1, hi;
+            while (4 * j * 256 * (j + lo) <= ERNN_X86_RUN_LANES) {
+                ++lo;
+            }
+            for (hi = lo; 4 * j * 256 * (j + hi + 1) <= ERNN_X86_LANE_SMALL_BYTES; ++hi) {
+            }
+            nx = 16 * (lo - 1) + 1 + (int32_t)(next() % (16u * (uint32_t)(hi - lo + 1)));
+        }
         const int extreme = trial % 5 == 0;
         const int32_t bounded = trial % 2 == 0 ? 3 : 1;
         ernn_lstm_s8_params p;
@@ -569,17 +587,20 @@ static void test_lstm_run(void)
         CHECK_EQ(mismatches, 0);
         ++ran;
         const int32_t columns = (n + 15) / 16;
-        wide_lanes += columns > 4 && ernn_x86_lstm_lane_ok(columns, (nx + 15) / 16);
-        packed += !ernn_x86_lstm_lane_ok(columns, (nx + 15) / 16);
+        const int kind = ernn_x86_lstm_lane_kind(columns, (nx + 15) / 16);
+        wide_lanes += columns > 4 && kind == 2;
+        narrow_by_block += columns <= 4 && kind == 2;
+        packed += kind == 0;
     }
     if (ran == 0) {
         printf("test_gate_ports: this CPU has no AVX-512 VNNI: ernn_lstm_run_s8 refuses every cell (checked)\n");
     } else if (ernn_x86_has_avx512vbmi()) { /* both sides of the lane kernel's limits were tested */
         CHECK(wide_lanes > 0);
+        CHECK(narrow_by_block > 0);
         CHECK(packed > 0);
-        printf("test_gate_ports: LSTM block path: %d cells, %d of 5..8 columns through the lane kernel, %d by the "
-               "generic loop\n",
-               (int)ran, (int)wide_lanes, (int)packed);
+        printf("test_gate_ports: LSTM block path: %d cells; the lane kernel with x parts by block: %d of 5..8 columns, "
+               "%d of 1..4; %d by the generic loop\n",
+               (int)ran, (int)wide_lanes, (int)narrow_by_block, (int)packed);
     }
     /* what the call refuses: 257 units (more than its limit), a NULL input, no steps */
     ernn_lstm_s8_params big;

@@ -82,6 +82,8 @@ CASES = {
         ModelConfig(cell=CellType.LSTM, input_size=4, hidden_size=128, num_layers=2, output_mode="sequence"),
         1.0,
     ),
+    # the lane kernel at four columns with x parts by block (96 inputs: 40 KB of weights in lanes) and a head
+    "lstm-96in-64h-head": (ModelConfig(cell=CellType.LSTM, input_size=96, hidden_size=64, output_size=3), 1.0),
     # the lane kernel at five columns with x parts by block, the upper layer in place, and a head
     "lstm-2layer-80h-head-sat": (
         ModelConfig(cell=CellType.LSTM, input_size=12, hidden_size=80, num_layers=2, output_size=3),

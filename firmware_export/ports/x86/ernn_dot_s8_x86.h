@@ -1152,6 +1152,9 @@ static inline int ernn_x86_has_avx512vbmi(void)
  * its upper layers took the generic loop: a two-layer LSTM of 128 units with a head 1.49 -> 1.31 us per step). */
 #define ERNN_X86_LANE_MAX_COLUMNS 8
 #define ERNN_X86_LANE_BYTES 131072
+/* Up to four columns: the weights in lanes at most ERNN_X86_LANE_SMALL_BYTES (64 units with up to 192 inputs, 32
+ * with up to 480); beyond ERNN_X86_RUN_LANES the x parts go by block, as for more columns. */
+#define ERNN_X86_LANE_SMALL_BYTES 65536
 
 /* The per-call constants of the lane kernel (ernn_x86_lstm_lane_steps). */
 typedef struct {
@@ -1304,16 +1307,18 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_step(const ernn_x86_l
 
 /*
  * `steps` LSTM steps of a layer of J * 16 - 15 .. J * 16 units (J <= 8) with rows in lanes (see
- * ernn_x86_lstm_lane_run1..8): step t's inputs are xu + t * 16 cx (unsigned, padded), the state comes in and goes out
+ * ernn_x86_lstm_lane_run1..8x): step t's inputs are xu + t * 16 cx (unsigned, padded), the state comes in and goes out
  * as h (int8) and c (int16), step t's h goes to hs + t * hs_stride. J is a constant at each call site: every
  * loop over columns, gates and the recurrent input's quads unrolls, the cell state stays in registers, and no
  * index or mask is computed per step (the generic loop spent more than half of its instructions on such scalar
  * work: 854 per step at 16 inputs / 16 units, counted by single-stepping).
- * Up to four columns (64 units, whose weights fit in L1) each step computes its own x parts beside the
- * recurrent chain. Beyond (64 KB of recurrent weights at 128 units, more than L1), the x parts of all the
- * block's steps come first (ernn_x86_lstm_lane_xparts, into xpart), and every other step takes the columns in
- * reverse order, so that a step starts on the weights the previous one used last, still in L1 (128 units,
- * 16 inputs: 0.73 -> 0.52 us per step with both, 64 inputs: 0.84 -> 0.59, against the generic loop).
+ * Without by_block (up to four columns whose weights fit in L1 with room to spare) each step computes its own x
+ * parts beside the recurrent chain. With it (J and by_block constants), the x parts of all the block's steps come
+ * first (ernn_x86_lstm_lane_xparts, into xpart): the input weights are then read once per block, not per step
+ * (64 units, us per step against the generic loop: 80 inputs 0.32 -> 0.20, 128 inputs 0.39 -> 0.24; 32 units,
+ * 256 inputs 0.27 -> 0.17). Beyond four columns (64 KB of recurrent weights at 128 units, more than L1) every
+ * other step also takes the columns in reverse order, so that a step starts on the weights the previous one used
+ * last, still in L1 (128 units, 16 inputs: 0.73 -> 0.52 us per step with both, 64 inputs: 0.84 -> 0.59).
  * Exactness: each lane's dot product is the generic loop's sum of the same VPDPBUSD terms onto the same
  * adjusted bias, in another order (one accumulator per gate, not four summed at the end): sums modulo 2^32,
  * whose true value is an int32 (ernn_lstm_run_avx512), so the same integers; the requantization and the
@@ -1326,7 +1331,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_step(const ernn_x86_l
  */
 ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_lane_call *a, const uint8_t *xu,
                                                                int32_t steps, int8_t *h, int16_t *c, int8_t *hs,
-                                                               size_t hs_stride, const int32_t J)
+                                                               size_t hs_stride, const int32_t J, const int by_block)
 {
     const __m128i flip = _mm_set1_epi8((char)0x80);
     uint8_t hu[2][16 * ERNN_X86_LANE_MAX_COLUMNS] __attribute__((aligned(64))); /* h ^ 0x80: this step's, next */
@@ -1338,17 +1343,16 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_
         cs[j] = ernn_x86_load16(c + 16 * j, mj[j]);
     }
     ernn_x86_unsigned16(h, a->n, hu[0]); /* the padding meets zero weights */
-    const int by_block = J > 4;
     /* the block's x parts (steps * 128 J bytes <= ERNN_X86_RUN_BYTES: see ernn_x86_lstm_lane_run1..8), an array of
      * their own: in one buffer with the padded inputs after them, the same steps took 5-7% longer at 128 units */
-    int16_t xpart[J > 4 ? ERNN_X86_RUN_BYTES / sizeof(int16_t) : 1] __attribute__((aligned(64)));
+    int16_t xpart[by_block ? ERNN_X86_RUN_BYTES / sizeof(int16_t) : 1] __attribute__((aligned(64)));
     if (by_block) {
         ernn_x86_lstm_lane_xparts(a, xu, steps, xpart, J);
     }
     for (int32_t t = 0; t < steps; ++t) {
         const uint8_t *u = hu[t & 1], *ux = xu + (size_t)t * 16 * (size_t)a->cx;
         const int16_t *xp = by_block ? xpart + (int64_t)t * 64 * J : NULL;
-        if (by_block && (t & 1)) {
+        if (J > 4 && (t & 1)) {
             ernn_x86_lstm_lane_step(a, u, ux, xp, hu[(t & 1) ^ 1], hs + (size_t)t * hs_stride, cs, mj, J, 1);
         } else {
             ernn_x86_lstm_lane_step(a, u, ux, xp, hu[(t & 1) ^ 1], hs + (size_t)t * hs_stride, cs, mj, J, 0);
@@ -1361,17 +1365,23 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_
     }
 }
 
-/* 1 if the lane kernel takes a layer of ch 16-unit columns and cx 16-input chunks on this CPU: AVX-512 VBMI, up
- * to four columns whose weights fit in L1 with room to spare (ERNN_X86_RUN_LANES: each step computes its own x
- * parts), or five to eight columns within ERNN_X86_LANE_BYTES. */
-static inline int ernn_x86_lstm_lane_ok(int32_t ch, int32_t cx)
+/* How the lane kernel takes a layer of ch 16-unit columns and cx 16-input chunks on this CPU (AVX-512 VBMI):
+ * 1, each step computes its own x parts (up to four columns whose weights in lanes fit ERNN_X86_RUN_LANES, L1
+ * with room to spare); 2, the x parts of a block first (up to four columns within ERNN_X86_LANE_SMALL_BYTES,
+ * five to eight within ERNN_X86_LANE_BYTES); 0, it does not. */
+static inline int ernn_x86_lstm_lane_kind(int32_t ch, int32_t cx)
 {
     const int64_t bytes = (int64_t)4 * ch * 256 * (ch + cx);
-    return ernn_x86_has_avx512vbmi() &&
-           (ch <= 4 ? bytes <= ERNN_X86_RUN_LANES : ch <= ERNN_X86_LANE_MAX_COLUMNS && bytes <= ERNN_X86_LANE_BYTES);
+    if (!ernn_x86_has_avx512vbmi() || ch > ERNN_X86_LANE_MAX_COLUMNS) {
+        return 0;
+    }
+    if (ch <= 4 && bytes <= ERNN_X86_RUN_LANES) {
+        return 1;
+    }
+    return bytes <= (ch <= 4 ? ERNN_X86_LANE_SMALL_BYTES : ERNN_X86_LANE_BYTES) ? 2 : 0;
 }
 
-/* The lane kernel's per-call constants for a layer it takes (ernn_x86_lstm_lane_ok): both layers' weights to rows
+/* The lane kernel's per-call constants for a layer it takes (ernn_x86_lstm_lane_kind): both layers' weights to rows
  * in lanes at `lanes`, the adjusted biases in the lanes' order to lbh and lbx (64 per column), the rescales and
  * the activation table's planes, all of it to *call. */
 ERNN_X86_512 static void ernn_x86_lstm_lane_setup(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,
@@ -1420,8 +1430,8 @@ ERNN_X86_512 static void ernn_x86_lstm_lane_setup(const ernn_lstm_s8_params *p, 
  */
 typedef int (*ernn_x86_lane_run)(const ernn_lstm_s8_params *, int32_t, int32_t, const ernn_x86_lstm16 *,
                                  const int8_t *, size_t, int32_t, int8_t *, int16_t *, int8_t *, size_t);
-#define ERNN_X86_LANE_RUN(J)                                                                                     \
-    ERNN_X86_512V static int ernn_x86_lstm_lane_run##J(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,  \
+#define ERNN_X86_LANE_RUN(NAME, J, XB)                                                                           \
+    ERNN_X86_512V static int NAME(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,                       \
                                                        const ernn_x86_lstm16 *k, const int8_t *xs,              \
                                                        size_t x_stride, int32_t steps, int8_t *h, int16_t *c,   \
                                                        int8_t *hs, size_t hs_stride)                            \
@@ -1430,13 +1440,14 @@ typedef int (*ernn_x86_lane_run)(const ernn_lstm_s8_params *, int32_t, int32_t, 
         const int32_t per_step = 128 * (J) > 16 * cx ? 128 * (J) : 16 * cx;                                      \
         const int32_t block = ERNN_X86_RUN_BYTES / per_step < ERNN_X86_RUN_MAX_STEPS ? ERNN_X86_RUN_BYTES / per_step \
                                                                                      : ERNN_X86_RUN_MAX_STEPS;  \
-        int8_t lanes[(J) > 4 ? ERNN_X86_LANE_BYTES : ERNN_X86_RUN_LANES] __attribute__((aligned(64)));          \
+        int8_t lanes[(J) > 4 ? ERNN_X86_LANE_BYTES : (XB) ? ERNN_X86_LANE_SMALL_BYTES : ERNN_X86_RUN_LANES]     \
+            __attribute__((aligned(64)));                                                                        \
         int32_t lbh[64 * (J)] __attribute__((aligned(64))), lbx[64 * (J)] __attribute__((aligned(64)));         \
         uint8_t xu[ERNN_X86_RUN_BYTES]; /* block x 16 cx bytes */                                                \
         ernn_x86_rescale16 rh[4], rx[4];                                                                         \
         ernn_x86_lut_planes planes;                                                                              \
         ernn_x86_lane_call call;                                                                                 \
-        if (4 * stride > 64 * (J) || (n + 15) / 16 != (J) || !ernn_x86_lstm_lane_ok(J, cx)) {                    \
+        if (4 * stride > 64 * (J) || (n + 15) / 16 != (J) || ernn_x86_lstm_lane_kind(J, cx) != 1 + (XB)) {       \
             return 0;                                                                                            \
         }                                                                                                        \
         ernn_x86_lstm_lane_setup(p, n, stride, k, lanes, lbh, lbx, rh, rx, &planes, &call);                      \
@@ -1446,22 +1457,29 @@ typedef int (*ernn_x86_lane_run)(const ernn_lstm_s8_params *, int32_t, int32_t, 
                 ernn_x86_unsigned16(xs + (size_t)(t0 + t) * x_stride, p->x_fc.in_features,                       \
                                     xu + (size_t)t * 16 * (size_t)cx);                                           \
             }                                                                                                    \
-            ernn_x86_lstm_lane_steps(&call, xu, nb, h, c, hs + (size_t)t0 * hs_stride, hs_stride, J);            \
+            ernn_x86_lstm_lane_steps(&call, xu, nb, h, c, hs + (size_t)t0 * hs_stride, hs_stride, J, XB);        \
         }                                                                                                        \
         return 1;                                                                                                \
     }
-ERNN_X86_LANE_RUN(1)
-ERNN_X86_LANE_RUN(2)
-ERNN_X86_LANE_RUN(3)
-ERNN_X86_LANE_RUN(4)
-ERNN_X86_LANE_RUN(5)
-ERNN_X86_LANE_RUN(6)
-ERNN_X86_LANE_RUN(7)
-ERNN_X86_LANE_RUN(8)
+ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run1, 1, 0)
+ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run2, 2, 0)
+ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run3, 3, 0)
+ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run4, 4, 0)
+ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run1x, 1, 1)
+ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run2x, 2, 1)
+ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run3x, 3, 1)
+ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run4x, 4, 1)
+ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run5x, 5, 1)
+ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run6x, 6, 1)
+ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run7x, 7, 1)
+ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run8x, 8, 1)
 #undef ERNN_X86_LANE_RUN
-static const ernn_x86_lane_run ernn_x86_lstm_lane_runs[ERNN_X86_LANE_MAX_COLUMNS] = {
-    ernn_x86_lstm_lane_run1, ernn_x86_lstm_lane_run2, ernn_x86_lstm_lane_run3, ernn_x86_lstm_lane_run4,
-    ernn_x86_lstm_lane_run5, ernn_x86_lstm_lane_run6, ernn_x86_lstm_lane_run7, ernn_x86_lstm_lane_run8};
+/* [x parts by block][columns - 1] (up to four columns, both ways; more, by block only) */
+static const ernn_x86_lane_run ernn_x86_lstm_lane_runs[2][ERNN_X86_LANE_MAX_COLUMNS] = {
+    {ernn_x86_lstm_lane_run1, ernn_x86_lstm_lane_run2, ernn_x86_lstm_lane_run3, ernn_x86_lstm_lane_run4, NULL, NULL,
+     NULL, NULL},
+    {ernn_x86_lstm_lane_run1x, ernn_x86_lstm_lane_run2x, ernn_x86_lstm_lane_run3x, ernn_x86_lstm_lane_run4x,
+     ernn_x86_lstm_lane_run5x, ernn_x86_lstm_lane_run6x, ernn_x86_lstm_lane_run7x, ernn_x86_lstm_lane_run8x}};
 
 /* ernn_lstm_run_avx512 by the generic loop: every layer within the path's limits that the lane kernel does not
  * take (more than 128 units, more inputs, or no AVX-512 VBMI). */
@@ -1628,8 +1646,10 @@ ERNN_X86_512 static inline int ernn_lstm_run_avx512(const ernn_lstm_s8_params *p
                                                     int32_t steps, int8_t *h, int16_t *c, int8_t *hs,
                                                     size_t hs_stride)
 {
-    if (ernn_x86_lstm_lane_ok((n + 15) / 16, (p->x_fc.in_features + 15) / 16)) {
-        return ernn_x86_lstm_lane_runs[(n + 15) / 16 - 1](p, n, stride, k, xs, x_stride, steps, h, c, hs, hs_stride);
+    const int kind = ernn_x86_lstm_lane_kind((n + 15) / 16, (p->x_fc.in_features + 15) / 16);
+    if (kind != 0) {
+        return ernn_x86_lstm_lane_runs[kind - 1][(n + 15) / 16 - 1](p, n, stride, k, xs, x_stride, steps, h, c, hs,
+                                                                     hs_stride);
     }
     return ernn_x86_lstm_block_run(p, n, stride, k, xs, x_stride, steps, h, c, hs, hs_stride);
 }
