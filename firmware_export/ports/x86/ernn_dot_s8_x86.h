@@ -1307,7 +1307,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_step(const ernn_x86_l
 
 /*
  * `steps` LSTM steps of a layer of J * 16 - 15 .. J * 16 units (J <= 8) with rows in lanes (see
- * ernn_x86_lstm_lane_run1..8x): step t's inputs are xu + t * 16 cx (unsigned, padded), the state comes in and goes out
+ * ERNN_X86_LANE_RUN): step t's inputs are xu + t * 16 cx (unsigned, padded), the state comes in and goes out
  * as h (int8) and c (int16), step t's h goes to hs + t * hs_stride. J is a constant at each call site: every
  * loop over columns, gates and the recurrent input's quads unrolls, the cell state stays in registers, and no
  * index or mask is computed per step (the generic loop spent more than half of its instructions on such scalar
@@ -1343,8 +1343,8 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_
         cs[j] = ernn_x86_load16(c + 16 * j, mj[j]);
     }
     ernn_x86_unsigned16(h, a->n, hu[0]); /* the padding meets zero weights */
-    /* the block's x parts (steps * 128 J bytes <= ERNN_X86_RUN_BYTES: see ernn_x86_lstm_lane_run1..8), an array of
-     * their own: in one buffer with the padded inputs after them, the same steps took 5-7% longer at 128 units */
+    /* the block's x parts (steps * 128 J bytes <= ERNN_X86_RUN_BYTES: see ERNN_X86_LANE_RUN), an array of their
+     * own: in one buffer with the padded inputs after them, the same steps took 5-7% longer at 128 units */
     int16_t xpart[by_block ? ERNN_X86_RUN_BYTES / sizeof(int16_t) : 1] __attribute__((aligned(64)));
     if (by_block) {
         ernn_x86_lstm_lane_xparts(a, xu, steps, xpart, J);
@@ -1422,19 +1422,20 @@ ERNN_X86_512 static void ernn_x86_lstm_lane_setup(const ernn_lstm_s8_params *p, 
 }
 
 /*
- * ernn_lstm_run_avx512 through the lane kernel, compiled for each number of columns J (1..8) and called through
- * ernn_x86_lstm_lane_runs. Each has its own frame, sized for its J (the weights with rows in lanes:
- * ERNN_X86_RUN_LANES up to four columns, ERNN_X86_LANE_BYTES beyond), on the stack only while it runs. A block's
- * steps: their padded unsigned inputs (at most ERNN_X86_RUN_BYTES) and, beyond four columns, their x parts
- * (int16, 64 per column, in ernn_x86_lstm_lane_steps's frame) each fit ERNN_X86_RUN_BYTES.
+ * ernn_lstm_run_avx512 through the lane kernel, compiled for each number of columns J (1..8) and way of computing
+ * the x parts XB (ernn_x86_lstm_lane_kind: 0, in each step, up to four columns; 1, by block), and called through
+ * ernn_x86_lstm_lane_runs. Each has its own frame, sized for its J and XB (the weights with rows in lanes:
+ * ERNN_X86_RUN_LANES in each step, ERNN_X86_LANE_SMALL_BYTES by block up to four columns, ERNN_X86_LANE_BYTES
+ * beyond), on the stack only while it runs. A block's steps: their padded unsigned inputs (at most
+ * ERNN_X86_RUN_BYTES) and, by block, their x parts (int16, 64 per column, in ernn_x86_lstm_lane_steps's frame)
+ * each fit ERNN_X86_RUN_BYTES.
  */
 typedef int (*ernn_x86_lane_run)(const ernn_lstm_s8_params *, int32_t, int32_t, const ernn_x86_lstm16 *,
                                  const int8_t *, size_t, int32_t, int8_t *, int16_t *, int8_t *, size_t);
 #define ERNN_X86_LANE_RUN(NAME, J, XB)                                                                           \
     ERNN_X86_512V static int NAME(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,                       \
-                                                       const ernn_x86_lstm16 *k, const int8_t *xs,              \
-                                                       size_t x_stride, int32_t steps, int8_t *h, int16_t *c,   \
-                                                       int8_t *hs, size_t hs_stride)                            \
+                                  const ernn_x86_lstm16 *k, const int8_t *xs, size_t x_stride, int32_t steps,    \
+                                  int8_t *h, int16_t *c, int8_t *hs, size_t hs_stride)                           \
     {                                                                                                            \
         const int32_t cx = (p->x_fc.in_features + 15) / 16;                                                      \
         const int32_t per_step = 128 * (J) > 16 * cx ? 128 * (J) : 16 * cx;                                      \
