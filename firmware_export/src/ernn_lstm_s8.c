@@ -197,7 +197,8 @@ static int short_form(const ernn_lstm_s8_params *p)
 int ernn_lstm_run_s8_ok(const ernn_lstm_s8_params *p)
 {
 #if defined(ERNN_PORT_LSTM_RUN)
-    if (p == NULL || hidden_size(p) == 0 || !short_form(p) || !ernn_x86_has_avx512vnni()) {
+    if (p == NULL || hidden_size(p) == 0 || !short_form(p) ||
+        !ernn_lstm_run_port_ok(hidden_size(p), p->x_fc.in_features)) {
         return 0;
     }
     const int32_t rows = ernn_cell_rows(ERNN_CELL_LSTM, &p->h_fc, hidden_size(p));
@@ -220,11 +221,8 @@ int ernn_lstm_run_s8(const ernn_lstm_s8_params *p, const int8_t *xs, size_t x_st
     const int32_t n = hidden_size(p);
     int32_t tanh_multiplier, tanh_shift;
     cell_tanh_rescale(p, &tanh_multiplier, &tanh_shift);
-    const ernn_x86_lstm16 k = ernn_x86_lstm16_of(p->forget_mul.multiplier, -p->forget_mul.shift,
-                                                 p->input_mul.multiplier, -p->input_mul.shift, tanh_multiplier,
-                                                 tanh_shift, p->output_mul.multiplier, -p->output_mul.shift,
-                                                 p->hidden_zero_point);
-    return ernn_lstm_run_avx512(p, n, ernn_gate_stride(&p->h_fc, n), &k, xs, x_stride, steps, h, c, hs, hs_stride);
+    return ernn_lstm_run_port(p, n, ernn_gate_stride(&p->h_fc, n), tanh_multiplier, tanh_shift, xs, x_stride, steps, h,
+                              c, hs, hs_stride);
 #else
     (void)x_stride, (void)hs_stride;
     return 0;

@@ -500,7 +500,10 @@ static void test_lstm_run(void)
     static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 64, 65, 72, 90, 100, 112, 128, 160, 255, 256};
     const int32_t kinds = (int32_t)(sizeof sizes / sizeof sizes[0]);
     /* through the lane kernel with the x parts by block: cells of 5..8 columns, of 1..4 columns; the generic loop */
-    int32_t ran = 0, wide_lanes = 0, narrow_by_block = 0, packed = 0;
+    int32_t ran = 0, refused = 0;
+#if ERNN_X86_LEVEL >= 3
+    int32_t wide_lanes = 0, narrow_by_block = 0, packed = 0;
+#endif
     for (int32_t trial = 0; trial < 80; ++trial) {
         /* after the sizes: every fourth cell 1..4 columns in turn (tails), with inputs enough for x parts by block */
         const int by_block = trial >= kinds && trial % 4 == 1;
@@ -557,9 +560,10 @@ static void test_lstm_run(void)
             CHECK_EQ(ernn_lstm_step_s8(&p, xs + t * nx, h_want, c_want, scratch), ERNN_OK);
             memcpy(want + t * n, h_want, (size_t)n);
         }
-        if (!ernn_lstm_run_s8_ok(&p)) { /* not on this CPU: the call refuses, and does nothing */
-            CHECK(n > RUN_HIDDEN || !__builtin_cpu_supports("avx512vnni"));
+        if (!ernn_lstm_run_s8_ok(&p)) { /* not on this CPU (or beyond its kernel): the call refuses, does nothing */
+            CHECK(n > RUN_HIDDEN || !ernn_lstm_run_port_ok(n, nx));
             CHECK_EQ(ernn_lstm_run_s8(&p, xs, (size_t)nx, steps, h, c, hs, (size_t)n), 0);
+            ++refused;
             continue;
         }
         if (in_place) {
@@ -586,15 +590,29 @@ static void test_lstm_run(void)
         }
         CHECK_EQ(mismatches, 0);
         ++ran;
+#if ERNN_X86_LEVEL >= 3
         const int32_t columns = (n + 15) / 16;
         const int kind = ernn_x86_lstm_lane_kind(columns, (nx + 15) / 16);
         wide_lanes += columns > 4 && kind == 2;
         narrow_by_block += columns <= 4 && kind == 2;
         packed += kind == 0;
+#endif
     }
+#if ERNN_X86_LEVEL >= 3
+    const int wide = ernn_x86_has_avx512vnni();
+#else
+    const int wide = 0;
+#endif
     if (ran == 0) {
-        printf("test_gate_ports: this CPU has no AVX-512 VNNI: ernn_lstm_run_s8 refuses every cell (checked)\n");
-    } else if (ernn_x86_has_avx512vbmi()) { /* both sides of the lane kernel's limits were tested */
+        printf("test_gate_ports: this CPU has no AVX-VNNI or AVX-512 VNNI: ernn_lstm_run_s8 refuses every cell "
+               "(checked)\n");
+    } else if (!wide) { /* the eight-lane kernel (AVX-VNNI): cells on both sides of its limit */
+        CHECK(refused > 0);
+        printf("test_gate_ports: LSTM block path (AVX-VNNI, eight lanes): %d cells; %d beyond its lanes refused\n",
+               (int)ran, (int)refused);
+    }
+#if ERNN_X86_LEVEL >= 3
+    else if (ernn_x86_has_avx512vbmi()) { /* both sides of the lane kernel's limits were tested */
         CHECK(wide_lanes > 0);
         CHECK(narrow_by_block > 0);
         CHECK(packed > 0);
@@ -602,6 +620,7 @@ static void test_lstm_run(void)
                "%d of 1..4; %d by the generic loop\n",
                (int)ran, (int)wide_lanes, (int)narrow_by_block, (int)packed);
     }
+#endif
     /* what the call refuses: 257 units (more than its limit), a NULL input, no steps */
     ernn_lstm_s8_params big;
     memset(&big, 0, sizeof big);

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from edgernn.ir import QuantizedRNN
-from edgernn.runtime import Stream
+from edgernn.runtime import Stream, c_backend
 from edgernn.testing import random_model
 from edgernn.types import CellType, ModelConfig
 
@@ -110,6 +110,25 @@ def _inputs(model: QuantizedRNN, steps: int, seed: int) -> np.ndarray:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_blocks_of_steps_equal_the_reference(name: str) -> None:
+    _check_blocks_of_steps(name)
+
+
+#: The LSTM cases on the eight-lane AVX-VNNI kernel: tails, stacks (in place), heads, saturated sums, its lanes'
+#: limit (128 units with 64 inputs: 96 KB) and beyond it (256 units: the per-step path).
+AVX_VNNI_CASES = ["lstm-16in-16h-seq", "lstm-7in-32h-head", "lstm-64in-128h-seq", "lstm-2layer-20h-relu-head-sat"]
+AVX_VNNI_CASES += ["lstm-3layer-48h-seq", "lstm-1h-tanh-head", "lstm-256h-sat", "lstm-96in-64h-head"]
+
+
+@pytest.mark.parametrize("name", AVX_VNNI_CASES)
+def test_avx_vnni_blocks_of_steps_equal_the_reference(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same streams with the C built at -DERNN_X86_LEVEL=2 (AVX-VNNI at most): on a CPU with AVX-VNNI the
+    LSTM's block path is the eight-lane kernel (firmware_export/tests/test_gate_ports.c checks that it runs),
+    on others the per-step path; both must equal the reference."""
+    monkeypatch.setattr(c_backend, "CFLAGS", (*c_backend.CFLAGS, "-DERNN_X86_LEVEL=2"))
+    _check_blocks_of_steps(name)
+
+
+def _check_blocks_of_steps(name: str) -> None:
     model = _model(name)
     xs = _inputs(model, sum(CHUNKS), seed=len(name))
     c, ref = Stream(model, "c"), Stream(model, "reference")

@@ -619,6 +619,8 @@ def test_x86_gate_ports_equal_scalar_c(level: int | str, tmp_path: Path) -> None
     assert blocks == (level in (3, 4)), run.stdout  # the GRU block path ran exactly where it exists
     lookups = "lane kernel's lookups are not run" not in run.stdout
     assert lookups == (level == 4), run.stdout  # the LSTM lane kernel's 64-lane lookups ran exactly at level 4
+    lanes8 = "LSTM block path (AVX-VNNI, eight lanes)" in run.stdout
+    assert lanes8 == (level == 2), run.stdout  # the eight-lane LSTM kernel ran exactly at level 2
 
 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86-64 kernels")

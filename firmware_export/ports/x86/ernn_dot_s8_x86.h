@@ -17,7 +17,8 @@
  * sums and activations in sixteen lanes; and the GRU / LSTM element-wise steps run sixteen units at a time.
  * The LSTM and the GRU also run over many steps per call (ernn_lstm_run_avx512, ernn_gru_run_avx512 with the
  * ernn_x86_run helpers, for ernn_model_s8_run): the input projections of a block of steps do not depend on
- * the state and are taken apart from the recurrent chain.
+ * the state and are taken apart from the recurrent chain. With AVX-VNNI (no AVX-512) the LSTM runs over many steps
+ * in eight lanes (ernn_x86_lstm_lanes8_run).
  * The widest kernel the CPU
  * has is picked at each call with __builtin_cpu_supports (a load and a test: libgcc fills its table
  * before main); functions carry their ISA as a target attribute, so the library needs no -m flags and
@@ -240,20 +241,11 @@ static inline void ernn_group16_x86_c(const int8_t **wp, const ernn_dsp_group *g
 #if ERNN_X86_LEVEL >= 1
 #define ERNN_X86_AVX2 __attribute__((target("avx2")))
 
-/* ernn_smmulr in eight lanes: (a * m + 2^31) >> 32, each product exact in 64 bits (VPMULDQ on the even
- * lanes, then on the odd ones moved down); the high half of the 64-bit sum is that floor. */
-ERNN_X86_AVX2 static inline __m256i ernn_x86_smmulr(__m256i a, __m256i m)
-{
-    const __m256i half = _mm256_set1_epi64x((int64_t)1 << 31);
-    const __m256i even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(a, m), half), 32);
-    const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), m), half);
-    return _mm256_blend_epi32(even, odd, 0xAA);
-}
-
-/* An ernn_fast_rescale for eight lanes. */
+/* An ernn_fast_rescale for eight lanes: the rounding term and SMMULR's 2^31 as one 64-bit offset (see
+ * ernn_x86_fast_out). */
 typedef struct {
     __m256i multiplier;
-    __m256i round;
+    __m256i offset; /* round * 2^32 + 2^31 in each 64-bit lane */
     __m256i mask;
     __m128i left;
     __m128i right;
@@ -263,19 +255,27 @@ ERNN_X86_AVX2 static inline ernn_x86_rescale ernn_x86_rescale_of(int32_t multipl
 {
     ernn_x86_rescale r;
     r.multiplier = _mm256_set1_epi32(multiplier);
-    r.round = _mm256_set1_epi32(right > 0 ? (int32_t)1 << (right - 1) : 0);
+    r.offset = _mm256_set1_epi64x(((int64_t)(right > 0 ? (int32_t)1 << (right - 1) : 0) << 32) + ((int64_t)1 << 31));
     r.mask = _mm256_set1_epi32(right > 0 ? -1 : 0);
     r.left = _mm_cvtsi32_si128(left);
     r.right = _mm_cvtsi32_si128(right);
     return r;
 }
 
-/* ernn_fast_any (= ernn_fast_out with the rounding shift on exactly when right > 0) in eight lanes. */
+/* ernn_fast_any (= ernn_fast_out with the rounding shift on exactly when right > 0) in eight lanes: SMMULR of
+ * a = x << left (VPMULDQ on the even lanes, then on the odd ones moved down, each 64-bit sum's high half kept),
+ * then the rounding shift with the sign term where right > 0. As ernn_x86_fast16, two operations fewer than
+ * that literal form, the same integers: the shift's round joins SMMULR's 2^31 in the 64-bit add
+ * ((a M + 2^31 + round 2^32) >> 32 = t + round exactly: |a M| < 2^62, round <= 2^30), and the sign term takes
+ * a's sign rather than t's (M >= 0: t has a's sign whenever t != 0; when t == 0 and a < 0 the sum is
+ * round - 1, and (round - 1) >> right == round >> right == 0 for right > 0). */
 ERNN_X86_AVX2 static inline __m256i ernn_x86_fast_out(__m256i x, const ernn_x86_rescale *r)
 {
-    const __m256i t = ernn_x86_smmulr(_mm256_sll_epi32(x, r->left), r->multiplier);
-    const __m256i sign = _mm256_and_si256(_mm256_srai_epi32(t, 31), r->mask);
-    return _mm256_sra_epi32(_mm256_add_epi32(_mm256_add_epi32(t, sign), r->round), r->right);
+    const __m256i a = _mm256_sll_epi32(x, r->left);
+    const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(a, r->multiplier), r->offset);
+    const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), r->multiplier), r->offset);
+    const __m256i t = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA); /* t + round */
+    return _mm256_sra_epi32(_mm256_add_epi32(t, _mm256_and_si256(_mm256_srai_epi32(a, 31), r->mask)), r->right);
 }
 
 #define ERNN_X86_LOAD16(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
@@ -455,6 +455,15 @@ __attribute__((target("avx2,avx512f,avx512bw,avx512vnni"))) static inline void e
 }
 #endif
 
+/* The block paths' limits (ernn_lstm_run_s8_ok, ernn_gru_run_s8_ok). */
+#define ERNN_X86_RUN_MAX_ROWS 1024 /* 4 gates x 256 rows: the block path's limit (hidden <= 256) */
+#define ERNN_X86_RUN_MAX_STEPS 32  /* steps per block */
+#define ERNN_X86_RUN_BYTES 16384   /* per block: the x parts (int16) and the padded inputs */
+#define ERNN_X86_RUN_LANES 32768   /* both layers' weights with rows in lanes (see ernn_x86_rows_in_lanes) */
+/* Up to four columns: the weights in lanes at most ERNN_X86_LANE_SMALL_BYTES (64 units with up to 192 inputs, 32
+ * with up to 480); beyond ERNN_X86_RUN_LANES the x parts go by block, as for more columns. */
+#define ERNN_X86_LANE_SMALL_BYTES 65536
+
 #if ERNN_X86_LEVEL >= 3
 /*
  * A cell's two gate layers in one pass (AVX-512 VNNI), for ernn_cell_fcs: per gate block, sixteen rows at
@@ -560,7 +569,7 @@ ERNN_X86_512 static inline ernn_x86_rescale16 ernn_x86_rescale16_of(int32_t mult
     return r;
 }
 
-/* ernn_fast_any(x, r) in sixteen lanes: SMMULR as in ernn_x86_smmulr (VPMULDQ on the even lanes and on the
+/* ernn_fast_any(x, r) in sixteen lanes: SMMULR as in ernn_x86_fast_out (VPMULDQ on the even lanes and on the
  * odd ones moved down, each 64-bit sum's high half kept: a swap of the even sums' halves, masked into the
  * odd sums), then the rounding shift with the sign term where right > 0 (a masked add).
  * One operation fewer than that literal form, and the same integers:
@@ -977,11 +986,6 @@ ERNN_X86_512 static int32_t ernn_lstm_fast_avx512(const int16_t *gi, const int16
  * Compared with the step kernel: no per-step flip of every weight register, no per-step sum of the input,
  * and two accumulator sets over alternate chunks (twice the independent VPDPBUSD chains).
  */
-#define ERNN_PORT_LSTM_RUN 1
-#define ERNN_X86_RUN_MAX_ROWS 1024 /* 4 gates x 256 rows: the block path's limit (hidden <= 256) */
-#define ERNN_X86_RUN_MAX_STEPS 32  /* steps per block */
-#define ERNN_X86_RUN_BYTES 16384   /* per block: the x parts (int16) and the padded inputs */
-#define ERNN_X86_RUN_LANES 32768   /* both layers' weights with rows in lanes (see ernn_x86_rows_in_lanes) */
 
 /* Rows 4b..4b+3 of blocks b < blocks (1..4) from w (block 0) over `chunks` chunks of the unsigned input u
  * (step bytes apart; 0 repeats the first sixteen): the sixteen rows' sums of w u, row r in lane r (lanes
@@ -1152,9 +1156,6 @@ static inline int ernn_x86_has_avx512vbmi(void)
  * its upper layers took the generic loop: a two-layer LSTM of 128 units with a head 1.49 -> 1.31 us per step). */
 #define ERNN_X86_LANE_MAX_COLUMNS 8
 #define ERNN_X86_LANE_BYTES 131072
-/* Up to four columns: the weights in lanes at most ERNN_X86_LANE_SMALL_BYTES (64 units with up to 192 inputs, 32
- * with up to 480); beyond ERNN_X86_RUN_LANES the x parts go by block, as for more columns. */
-#define ERNN_X86_LANE_SMALL_BYTES 65536
 
 /* The per-call constants of the lane kernel (ernn_x86_lstm_lane_steps). */
 typedef struct {
@@ -2114,10 +2115,49 @@ static inline int32_t ernn_gru_fast_port(const int16_t *gr, const int16_t *gz, c
                               hidden_right, zero_point);
 }
 
+/* The LSTM's element-wise constants in eight lanes (ernn_lstm_s8.c's short form). */
+typedef struct {
+    ernn_x86_rescale fm, im, om;
+    __m256i tanh_multiplier, tanh_round, zero_point;
+    __m128i tanh_shift;
+} ernn_x86_lstm8;
+
+ERNN_X86_AVX2 static inline ernn_x86_lstm8 ernn_x86_lstm8_of(int32_t forget_m, int32_t forget_right, int32_t input_m,
+                                                             int32_t input_right, int32_t tanh_multiplier,
+                                                             int32_t tanh_shift, int32_t output_m,
+                                                             int32_t output_right, int32_t zero_point)
+{
+    ernn_x86_lstm8 k;
+    k.fm = ernn_x86_rescale_of(forget_m, 1, forget_right);
+    k.im = ernn_x86_rescale_of(input_m, 1, input_right);
+    k.om = ernn_x86_rescale_of(output_m, 1, output_right);
+    k.tanh_multiplier = _mm256_set1_epi32(tanh_multiplier);
+    k.tanh_round = _mm256_set1_epi32(tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0);
+    k.tanh_shift = _mm_cvtsi32_si128(tanh_shift);
+    k.zero_point = _mm256_set1_epi32(zero_point);
+    return k;
+}
+
+/* The element-wise step of eight units from their activated gates (int16): the cell state *c updated, the new h
+ * returned as int16 values (ernn_ssat16 of the int32 result; the caller's VPACKSSWB is ernn_ssat8). The cell
+ * state's tanh input (c * tanh_multiplier + round) >> tanh_shift is taken in int32, as the C. */
+ERNN_X86_AVX2 static inline __m128i ernn_x86_lstm_units8(const ernn_x86_lstm8 *k, __m128i gi, __m128i gf, __m128i gg,
+                                                         __m128i go, __m128i *c)
+{
+    const __m128i forget = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(gf, *c), &k->fm));
+    const __m128i input = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(gi, gg), &k->im));
+    *c = _mm_adds_epi16(forget, input);
+    const __m256i v = _mm256_sra_epi32(
+        _mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvtepi16_epi32(*c), k->tanh_multiplier), k->tanh_round),
+        k->tanh_shift);
+    const __m256i tanh_c = ernn_x86_tanh_lut(v);
+    const __m256i o = _mm256_cvtepi16_epi32(go);
+    return ernn_x86_sat16(_mm256_add_epi32(ernn_x86_fast_out(_mm256_mullo_epi32(o, tanh_c), &k->om), k->zero_point));
+}
+
 /*
  * The LSTM's element-wise step (ernn_lstm_s8.c, its short form) for j in [0, n rounded down to 8): the
- * cell state c, then h, eight units at a time, with the same integer operations as the C loops there
- * (the cell state's tanh input (c * tanh_multiplier + round) >> tanh_shift in int32, as the C);
+ * cell state c, then h, eight units at a time, with the same integer operations as the C loops there;
  * returns how many units it did.
  */
 #define ERNN_PORT_LSTM_FAST 1
@@ -2128,25 +2168,14 @@ ERNN_X86_AVX2 static inline int32_t ernn_lstm_fast_avx2(const int16_t *gi, const
                                                          int32_t tanh_shift, int32_t output_m, int32_t output_right,
                                                          int32_t zero_point)
 {
-    const ernn_x86_rescale fm = ernn_x86_rescale_of(forget_m, 1, forget_right);
-    const ernn_x86_rescale im = ernn_x86_rescale_of(input_m, 1, input_right);
-    const ernn_x86_rescale om = ernn_x86_rescale_of(output_m, 1, output_right);
-    const __m256i tm = _mm256_set1_epi32(tanh_multiplier);
-    const __m256i tr = _mm256_set1_epi32(tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0);
-    const __m128i ts = _mm_cvtsi32_si128(tanh_shift);
-    const __m256i zp = _mm256_set1_epi32(zero_point);
+    const ernn_x86_lstm8 k = ernn_x86_lstm8_of(forget_m, forget_right, input_m, input_right, tanh_multiplier,
+                                               tanh_shift, output_m, output_right, zero_point);
     int32_t j = 0;
     for (; j + 8 <= n; j += 8) {
-        const __m128i forget = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(ERNN_X86_LOAD16(gf + j),
-                                                                               ERNN_X86_LOAD16(c + j)), &fm));
-        const __m128i input = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(ERNN_X86_LOAD16(gi + j),
-                                                                              ERNN_X86_LOAD16(gg + j)), &im));
-        const __m128i c_new = _mm_adds_epi16(forget, input);
-        _mm_storeu_si128((__m128i *)(void *)(c + j), c_new);
-        const __m256i v = _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvtepi16_epi32(c_new), tm), tr), ts);
-        const __m256i tanh_c = ernn_x86_tanh_lut(v);
-        const __m256i o = _mm256_cvtepi16_epi32(ERNN_X86_LOAD16(go + j));
-        const __m128i out = ernn_x86_sat16(_mm256_add_epi32(ernn_x86_fast_out(_mm256_mullo_epi32(o, tanh_c), &om), zp));
+        __m128i cj = ERNN_X86_LOAD16(c + j);
+        const __m128i out = ernn_x86_lstm_units8(&k, ERNN_X86_LOAD16(gi + j), ERNN_X86_LOAD16(gf + j),
+                                                 ERNN_X86_LOAD16(gg + j), ERNN_X86_LOAD16(go + j), &cj);
+        _mm_storeu_si128((__m128i *)(void *)(c + j), cj);
         _mm_storel_epi64((__m128i *)(void *)(h + j), _mm_packs_epi16(out, out)); /* ernn_ssat8 */
     }
     return j;
@@ -2169,6 +2198,235 @@ static inline int32_t ernn_lstm_fast_port(const int16_t *gi, const int16_t *gf, 
     }
     return ernn_lstm_fast_avx2(gi, gf, gg, go, c, h, n, forget_m, forget_right, input_m, input_right, tanh_multiplier,
                                tanh_shift, output_m, output_right, zero_point);
+}
+#endif
+
+#if ERNN_X86_LEVEL >= 2
+/*
+ * The LSTM over a block of steps with AVX-VNNI (256 bits: Intel's cores from Alder Lake on that lack AVX-512), for
+ * ernn_lstm_run_s8 where the CPU has no AVX-512 VNNI: the lane kernel of ernn_x86_lstm_lane_steps in eight lanes.
+ * Once per call both layers' weights are rewritten with rows in lanes (ernn_x86_rows_in_lanes8: per column of
+ * eight units, gate and quad of inputs one ymm, lane L holding unit L's four weights) and the biases adjusted to
+ * bias - 128 sum w; each step's dot products are then VPDPBUSD of those ymm with the quads of u = x ^ 0x80
+ * broadcast, every row's sum landing in its own lane (the generic path widens the input to int16, sums four
+ * rows per register and reduces them horizontally, and goes through memory between the layers and the
+ * element-wise step). In the same lanes follow the rescales, the gates' saturating sums and activations
+ * (ernn_x86_sigmoid_q312, ernn_x86_tanh_q312) and the element-wise step (ernn_x86_lstm_units8).
+ * Exactness: each lane holds bias + sum w x modulo 2^32 (the same VPDPBUSD terms as ernn_lstm_run_avx512), whose
+ * true value is an int32 for the bounded layers ernn_x86_fused_layers admits, so the integers of
+ * ernn_fc_s8.c; the rescales, sums, activations and element-wise step are the eight-lane functions the step
+ * kernel runs (ernn_x86_epilogue, ernn_lstm_fast_avx2) on the same integers. Lanes of units >= n have zero
+ * weights and biases, are never stored to h, hs or c, and their h bytes meet zero weights in the next step.
+ */
+#define ERNN_X86_VNNI256 __attribute__((target("avx2,avxvnni")))
+#define ERNN_X86_VNNI256_INLINE __attribute__((target("avx2,avxvnni"), always_inline))
+/* The weights in lanes, on the stack while the call runs: 128 units with up to 128 inputs, 64 with up to 448. */
+#define ERNN_X86_LANE8_BYTES 131072
+#define ERNN_X86_LANE8_MAX_COLUMNS 32 /* 256 units */
+#define ERNN_X86_LANE8_MAX_CHUNKS 256 /* inputs, in sixteens (the bytes above allow 255 at most) */
+
+/* 1 if the eight-lane kernel takes an LSTM cell of n units and nx inputs (its weights in lanes within
+ * ERNN_X86_LANE8_BYTES). */
+static inline int ernn_x86_lstm_lanes8_takes(int32_t n, int32_t nx)
+{
+    const int64_t columns = (n + 7) / 8, quads = 4 * (int64_t)((n + 15) / 16) + 4 * (int64_t)((nx + 15) / 16);
+    return n >= 1 && columns <= ERNN_X86_LANE8_MAX_COLUMNS && (nx + 15) / 16 <= ERNN_X86_LANE8_MAX_CHUNKS &&
+           4 * columns * 32 * quads <= ERNN_X86_LANE8_BYTES;
+}
+
+/* Rows o..o + r - 1 (r = 4 or 8, o a multiple of 4) of a packed layer (K = 16: per 4-row block and chunk of
+ * sixteen inputs 64 bytes, row i's at 16 i) with rows in lanes: per chunk c and quad q (inputs 16 c + 4 q..+3)
+ * the ymm at z + 32 (4 c + q), lane L holding row o + L's four weights (lanes L >= r: zero). Per block and
+ * chunk a 4 x 4 transpose of dwords. */
+ERNN_X86_VNNI256 static inline void ernn_x86_rows_in_lanes8(const int8_t *w, int32_t chunks, int32_t o, int32_t r,
+                                                            int8_t *z)
+{
+    for (int32_t c = 0; c < chunks; ++c) {
+        __m128i t[2][4];
+        for (int32_t b = 0; b < 2; ++b) {
+            if (4 * b >= r) {
+                t[b][0] = t[b][1] = t[b][2] = t[b][3] = _mm_setzero_si128();
+                continue;
+            }
+            const __m128i *block = (const __m128i *)(const void *)(w + ((int64_t)(o / 4 + b) * chunks + c) * 64);
+            const __m128i r0 = _mm_loadu_si128(block), r1 = _mm_loadu_si128(block + 1);
+            const __m128i r2 = _mm_loadu_si128(block + 2), r3 = _mm_loadu_si128(block + 3);
+            const __m128i lo01 = _mm_unpacklo_epi32(r0, r1), lo23 = _mm_unpacklo_epi32(r2, r3);
+            const __m128i hi01 = _mm_unpackhi_epi32(r0, r1), hi23 = _mm_unpackhi_epi32(r2, r3);
+            t[b][0] = _mm_unpacklo_epi64(lo01, lo23);
+            t[b][1] = _mm_unpackhi_epi64(lo01, lo23);
+            t[b][2] = _mm_unpacklo_epi64(hi01, hi23);
+            t[b][3] = _mm_unpackhi_epi64(hi01, hi23);
+        }
+        for (int32_t q = 0; q < 4; ++q) {
+            _mm256_store_si256((__m256i *)(void *)(z + 32 * (4 * c + q)), _mm256_set_m128i(t[1][q], t[0][q]));
+        }
+    }
+}
+
+/* The adjusted biases bias - 128 sum w of the r rows in lanes at z (`quads` ymm; lanes >= r: 0), the weight sums
+ * by VPDPBUSD of bytes 1 with the weights. Modulo 2^32, as the dot products they meet. */
+ERNN_X86_VNNI256 static inline void ernn_x86_adjusted_bias8(const int8_t *z, int32_t quads, const int32_t *bias,
+                                                            int32_t r, int32_t *adjusted)
+{
+    __m256i sums = _mm256_setzero_si256();
+    for (int32_t q = 0; q < quads; ++q) {
+        const __m256i w = _mm256_load_si256((const __m256i *)(const void *)(z + 32 * q));
+        sums = _mm256_dpbusd_avx_epi32(sums, _mm256_set1_epi8(1), w);
+    }
+    int32_t b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(b, bias, (size_t)r * sizeof b[0]);
+    const __m256i biases = _mm256_loadu_si256((const __m256i *)(const void *)b);
+    _mm256_store_si256((__m256i *)(void *)adjusted, _mm256_sub_epi32(biases, _mm256_slli_epi32(sums, 7)));
+}
+
+/* acc[g] (g = 0..3) + the dot products of `quads` quads of the unsigned input u with a column's four gates, rows
+ * in lanes (gate g at z + g * gate_bytes): one broadcast of each quad for the four gates. */
+ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lane_quads8(__m256i acc[4], const uint8_t *u, const int8_t *z,
+                                                               int64_t gate_bytes, int32_t quads)
+{
+    for (int32_t q = 0; q < quads; ++q) {
+        int32_t v;
+        memcpy(&v, u + 4 * q, sizeof v);
+        const __m256i b = _mm256_set1_epi32(v);
+        for (int32_t g = 0; g < 4; ++g) {
+            const __m256i w = _mm256_load_si256((const __m256i *)(const void *)(z + g * gate_bytes + 32 * q));
+            acc[g] = _mm256_dpbusd_avx_epi32(acc[g], b, w);
+        }
+    }
+}
+
+/* x (n int8 values) as the unsigned bytes x ^ 0x80 to u[0..n); the bytes after n are the caller's. */
+ERNN_X86_VNNI256 static inline void ernn_x86_unsigned8(const int8_t *x, int32_t n, uint8_t *u)
+{
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm_storeu_si128((__m128i *)(void *)(u + i),
+                         _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(x + i)), flip));
+    }
+    for (; i < n; ++i) {
+        u[i] = (uint8_t)((uint8_t)x[i] ^ 0x80u);
+    }
+}
+
+/*
+ * `steps` LSTM steps of a cell the eight-lane kernel takes (ernn_x86_lstm_lanes8_takes), as ernn_lstm_run_avx512:
+ * the inputs xs + t * x_stride, h (int8) and c (int16) updated in place, step t's h also to hs + t * hs_stride
+ * (step t reads its input before it writes its output, so hs may be xs when the strides are equal). Returns 0
+ * (nothing done) for a cell it does not take. A column's x parts sit beside its recurrent chain in each step.
+ */
+ERNN_X86_VNNI256 static int ernn_x86_lstm_lanes8_run(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,
+                                                     int32_t tanh_multiplier, int32_t tanh_shift, const int8_t *xs,
+                                                     size_t x_stride, int32_t steps, int8_t *h, int16_t *c, int8_t *hs,
+                                                     size_t hs_stride)
+{
+    const ernn_fc_params *xf = &p->x_fc, *hf = &p->h_fc;
+    const int32_t nx = xf->in_features, columns = (n + 7) / 8, qh = 4 * ((n + 15) / 16), qx = 4 * ((nx + 15) / 16);
+    if (!ernn_x86_lstm_lanes8_takes(n, nx) || stride > 8 * columns || stride < n) {
+        return 0;
+    }
+    const int64_t gh = 32 * (int64_t)qh, gx = 32 * (int64_t)qx; /* bytes of a column's gate, rows in lanes */
+    int8_t lanes[ERNN_X86_LANE8_BYTES] __attribute__((aligned(32)));
+    int32_t bh[4 * 8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(32)));
+    int32_t bx[4 * 8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(32)));
+    int16_t cs[8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(16))); /* c of the call's columns */
+    int8_t hv[8 * ERNN_X86_LANE8_MAX_COLUMNS];                               /* the step's new h */
+    uint8_t hu[2][8 * ERNN_X86_LANE8_MAX_COLUMNS + 8];                       /* h ^ 0x80: this step's, the next */
+    uint8_t xu[16 * ERNN_X86_LANE8_MAX_CHUNKS];                              /* the step's input ^ 0x80, padded */
+    int8_t *zh = lanes, *zx = lanes + 4 * columns * gh; /* column j's gate g at (4 j + g) * gh, gx */
+    for (int32_t j = 0; j < columns; ++j) {
+        const int32_t r = stride - 8 * j < 8 ? stride - 8 * j : 8;
+        for (int32_t g = 0; g < 4; ++g) {
+            const int32_t o = g * stride + 8 * j, group = 4 * j + g;
+            ernn_x86_rows_in_lanes8(hf->weight, qh / 4, o, r, zh + group * gh);
+            ernn_x86_rows_in_lanes8(xf->weight, qx / 4, o, r, zx + group * gx);
+            ernn_x86_adjusted_bias8(zh + group * gh, qh, hf->bias + o, r, bh + 8 * group);
+            ernn_x86_adjusted_bias8(zx + group * gx, qx, xf->bias + o, r, bx + 8 * group);
+        }
+    }
+    const ernn_x86_lstm8 k = ernn_x86_lstm8_of(p->forget_mul.multiplier, -p->forget_mul.shift, p->input_mul.multiplier,
+                                               -p->input_mul.shift, tanh_multiplier, tanh_shift,
+                                               p->output_mul.multiplier, -p->output_mul.shift, p->hidden_zero_point);
+    ernn_x86_rescale rh[4], rx[4];
+    for (int32_t g = 0; g < 4; ++g) {
+        const ernn_fast_rescale fx = ernn_fast_of(xf->multiplier[g], xf->shift[g]);
+        const ernn_fast_rescale fh = ernn_fast_of(hf->multiplier[g], hf->shift[g]);
+        rx[g] = ernn_x86_rescale_of(fx.multiplier, fx.left, fx.right);
+        rh[g] = ernn_x86_rescale_of(fh.multiplier, fh.left, fh.right);
+    }
+    memset(cs, 0, sizeof cs);
+    memcpy(cs, c, (size_t)n * sizeof c[0]);
+    memset(hu, 0x80, sizeof hu); /* the padding: u = 128, meeting zero weights */
+    memset(xu, 0x80, sizeof xu);
+    ernn_x86_unsigned8(h, n, hu[0]);
+    memcpy(hv, h, (size_t)n);
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    for (int32_t t = 0; t < steps; ++t) {
+        const uint8_t *u = hu[t & 1];
+        uint8_t *u_next = hu[(t & 1) ^ 1];
+        ernn_x86_unsigned8(xs + (size_t)t * x_stride, nx, xu); /* read before the step's output is written */
+        for (int32_t j = 0; j < columns; ++j) {
+            __m256i ah[4], ax[4];
+            for (int32_t g = 0; g < 4; ++g) {
+                ah[g] = _mm256_load_si256((const __m256i *)(const void *)(bh + 8 * (4 * j + g)));
+                ax[g] = _mm256_load_si256((const __m256i *)(const void *)(bx + 8 * (4 * j + g)));
+            }
+            ernn_x86_lane_quads8(ah, u, zh + 4 * j * gh, gh, qh);
+            ernn_x86_lane_quads8(ax, xu, zx + 4 * j * gx, gx, qx); /* off the recurrent chain */
+            __m128i gate[4];
+            for (int32_t g = 0; g < 4; ++g) { /* sat16(sat16(fast(x part)) + sat16(fast(h part))) */
+                gate[g] = _mm_adds_epi16(ernn_x86_sat16(ernn_x86_fast_out(ax[g], &rx[g])),
+                                         ernn_x86_sat16(ernn_x86_fast_out(ah[g], &rh[g])));
+            }
+            __m128i cj = _mm_load_si128((const __m128i *)(const void *)(cs + 8 * j));
+            const __m128i out = ernn_x86_lstm_units8(&k, ernn_x86_sigmoid_q312(gate[0]), ernn_x86_sigmoid_q312(gate[1]),
+                                                     ernn_x86_tanh_q312(gate[2]), ernn_x86_sigmoid_q312(gate[3]), &cj);
+            _mm_store_si128((__m128i *)(void *)(cs + 8 * j), cj);
+            const __m128i out8 = _mm_packs_epi16(out, out); /* ernn_ssat8 */
+            _mm_storel_epi64((__m128i *)(void *)(hv + 8 * j), out8);
+            _mm_storel_epi64((__m128i *)(void *)(u_next + 8 * j), _mm_xor_si128(out8, flip));
+        }
+        memcpy(hs + (size_t)t * hs_stride, hv, (size_t)n);
+    }
+    memcpy(h, hv, (size_t)n);
+    memcpy(c, cs, (size_t)n * sizeof c[0]);
+    return 1;
+}
+
+/* The LSTM block path of this CPU (ernn_lstm_run_s8): 1 if it has one for a cell of n units and nx inputs
+ * (besides ernn_lstm_run_s8_ok's layout checks): AVX-512 VNNI takes any, AVX-VNNI those its kernel takes. */
+#define ERNN_PORT_LSTM_RUN 1
+static inline int ernn_lstm_run_port_ok(int32_t n, int32_t nx)
+{
+#if ERNN_X86_LEVEL >= 3
+    if (ernn_x86_has_avx512vnni()) {
+        return 1;
+    }
+#endif
+    return __builtin_cpu_supports("avxvnni") && __builtin_cpu_supports("avx2") && ernn_x86_lstm_lanes8_takes(n, nx);
+}
+
+/* ernn_lstm_run_s8 on this CPU's block path (ernn_lstm_run_port_ok), the element-wise constants from the cell's
+ * (the short form: every product shift < 0; the tanh input's multiplier and shift). */
+static inline int ernn_lstm_run_port(const ernn_lstm_s8_params *p, int32_t n, int32_t stride, int32_t tanh_multiplier,
+                                     int32_t tanh_shift, const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
+                                     int16_t *c, int8_t *hs, size_t hs_stride)
+{
+#if ERNN_X86_LEVEL >= 3
+    if (ernn_x86_has_avx512vnni()) {
+        const ernn_x86_lstm16 k = ernn_x86_lstm16_of(p->forget_mul.multiplier, -p->forget_mul.shift,
+                                                     p->input_mul.multiplier, -p->input_mul.shift, tanh_multiplier,
+                                                     tanh_shift, p->output_mul.multiplier, -p->output_mul.shift,
+                                                     p->hidden_zero_point);
+        return ernn_lstm_run_avx512(p, n, stride, &k, xs, x_stride, steps, h, c, hs, hs_stride);
+    }
+#endif
+    if (!ernn_lstm_run_port_ok(n, p->x_fc.in_features)) {
+        return 0;
+    }
+    return ernn_x86_lstm_lanes8_run(p, n, stride, tanh_multiplier, tanh_shift, xs, x_stride, steps, h, c, hs,
+                                    hs_stride);
 }
 #endif
 
