@@ -33,11 +33,13 @@ static int short_form(const ernn_gru_s8_params *p)
 
 #if defined(ERNN_GRU_RUN)
 /* The block path's preconditions: the short form, both layers in the fused kernel's layout and form (packed,
- * bounded, one rescale per gate block: ernn_cell_fcs_fusable), its size limits, and a CPU with AVX-512 VNNI. */
+ * bounded, one rescale per gate block: ernn_cell_fcs_fusable), its size limits, and a CPU with AVX-512 VNNI or
+ * AVX-VNNI (then the layer's weights within the eight-lane kernel's lanes). */
 int ernn_gru_run_s8_ok(const ernn_gru_s8_params *p)
 {
 #if defined(ERNN_PORT_GRU_RUN)
-    if (p == NULL || hidden_size(p) == 0 || !short_form(p) || !ernn_x86_has_avx512vnni()) {
+    if (p == NULL || hidden_size(p) == 0 || !short_form(p) ||
+        !ernn_x86_run_port_ok(3, hidden_size(p), p->x_fc.in_features)) {
         return 0;
     }
     const int32_t n = hidden_size(p), stride = ernn_gate_stride(&p->h_fc, n), rows = 3 * stride;
@@ -57,10 +59,8 @@ int ernn_gru_run_s8(const ernn_gru_s8_params *p, const int8_t *xs, size_t x_stri
         return 0;
     }
 #if defined(ERNN_PORT_GRU_RUN)
-    const ernn_x86_gru16 k = ernn_x86_gru16_of(p->reset_mul.multiplier, -p->reset_mul.shift, p->gate_mul.multiplier,
-                                               -p->gate_mul.shift, p->to_hidden.multiplier, -p->to_hidden.shift,
-                                               p->hidden_zero_point);
-    return ernn_gru_run_avx512(p, hidden_size(p), &k, xs, x_stride, steps, h, h_q15, hs, hs_stride);
+    const int32_t n = hidden_size(p);
+    return ernn_gru_run_port(p, n, ernn_gate_stride(&p->h_fc, n), xs, x_stride, steps, h, h_q15, hs, hs_stride);
 #else
     (void)x_stride, (void)hs_stride;
     return 0;

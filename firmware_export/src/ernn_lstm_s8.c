@@ -198,7 +198,7 @@ int ernn_lstm_run_s8_ok(const ernn_lstm_s8_params *p)
 {
 #if defined(ERNN_PORT_LSTM_RUN)
     if (p == NULL || hidden_size(p) == 0 || !short_form(p) ||
-        !ernn_lstm_run_port_ok(hidden_size(p), p->x_fc.in_features)) {
+        !ernn_x86_run_port_ok(4, hidden_size(p), p->x_fc.in_features)) {
         return 0;
     }
     const int32_t rows = ernn_cell_rows(ERNN_CELL_LSTM, &p->h_fc, hidden_size(p));

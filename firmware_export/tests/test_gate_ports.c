@@ -561,7 +561,7 @@ static void test_lstm_run(void)
             memcpy(want + t * n, h_want, (size_t)n);
         }
         if (!ernn_lstm_run_s8_ok(&p)) { /* not on this CPU (or beyond its kernel): the call refuses, does nothing */
-            CHECK(n > RUN_HIDDEN || !ernn_lstm_run_port_ok(n, nx));
+            CHECK(n > RUN_HIDDEN || !ernn_x86_run_port_ok(4, n, nx));
             CHECK_EQ(ernn_lstm_run_s8(&p, xs, (size_t)nx, steps, h, c, hs, (size_t)n), 0);
             ++refused;
             continue;
@@ -648,7 +648,7 @@ static void test_gru_run(void)
     static int16_t scratch[4 * RUN_HIDDEN + 2 * RUN_HIDDEN + 64];
     static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 49, 64, 65, 100, 128, 160, 255, 256};
     enum { N_SIZES = sizeof sizes / sizeof sizes[0] };
-    int32_t ran = 0;
+    int32_t ran = 0, refused = 0;
     for (int32_t trial = 0; trial < 60; ++trial) {
         const int32_t n = trial < N_SIZES ? sizes[trial] : sizes[next() % N_SIZES];
         const int32_t nx = trial % 7 == 3 && n <= MAX_IN ? n : 1 + (int32_t)(next() % MAX_IN); /* n: in place */
@@ -684,9 +684,10 @@ static void test_gru_run(void)
             CHECK_EQ(ernn_gru_step_s8(&p, xs + t * nx, h_want, hq_want, scratch), ERNN_OK);
             memcpy(want + t * n, h_want, (size_t)n);
         }
-        if (!ernn_gru_run_s8_ok(&p)) { /* not on this CPU: the call refuses, and does nothing */
-            CHECK(!ernn_x86_has_avx512vnni());
+        if (!ernn_gru_run_s8_ok(&p)) { /* not on this CPU (or beyond its kernel): the call refuses, does nothing */
+            CHECK(!ernn_x86_run_port_ok(3, n, nx));
             CHECK_EQ(ernn_gru_run_s8(&p, xs, (size_t)nx, steps, h, hq, hs, (size_t)n), 0);
+            ++refused;
             continue;
         }
         if (in_place) {
@@ -714,8 +715,18 @@ static void test_gru_run(void)
         CHECK_EQ(mismatches, 0);
         ++ran;
     }
+#if ERNN_X86_LEVEL >= 3
+    const int wide = ernn_x86_has_avx512vnni();
+#else
+    const int wide = 0;
+#endif
     if (ran == 0) {
-        printf("test_gate_ports: this CPU has no AVX-512 VNNI: ernn_gru_run_s8 refuses every cell (checked)\n");
+        printf("test_gate_ports: this CPU has no AVX-VNNI or AVX-512 VNNI: ernn_gru_run_s8 refuses every cell "
+               "(checked)\n");
+    } else if (!wide) { /* the eight-lane kernel (AVX-VNNI): cells on both sides of its limit */
+        CHECK(refused > 0);
+        printf("test_gate_ports: GRU block path (AVX-VNNI, eight lanes): %d cells; %d beyond its lanes refused\n",
+               (int)ran, (int)refused);
     }
     /* what the call refuses: 257 units (more than its limit), a long form (a shift >= 0), a NULL input, no
      * steps; the per-step path takes them */

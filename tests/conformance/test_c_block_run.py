@@ -113,16 +113,18 @@ def test_blocks_of_steps_equal_the_reference(name: str) -> None:
     _check_blocks_of_steps(name)
 
 
-#: The LSTM cases on the eight-lane AVX-VNNI kernel: tails, stacks (in place), heads, saturated sums, its lanes'
-#: limit (128 units with 64 inputs: 96 KB) and beyond it (256 units: the per-step path).
+#: The cases on the eight-lane AVX-VNNI kernel: tails, stacks (in place), heads, saturated sums, near its lanes'
+#: limit (LSTM 128 units with 64 inputs: 96 KB) and beyond it (256 units: the per-step path).
 AVX_VNNI_CASES = ["lstm-16in-16h-seq", "lstm-7in-32h-head", "lstm-64in-128h-seq", "lstm-2layer-20h-relu-head-sat"]
 AVX_VNNI_CASES += ["lstm-3layer-48h-seq", "lstm-1h-tanh-head", "lstm-256h-sat", "lstm-96in-64h-head"]
+AVX_VNNI_CASES += ["gru-16in-16h-seq", "gru-7in-50h-head", "gru-64in-64h-seq-sat", "gru-16in-128h-seq"]
+AVX_VNNI_CASES += ["gru-2layer-20h-relu-head-sat", "gru-3layer-48h-seq", "gru-1h-tanh-head", "gru-160in-256h-sat"]
 
 
 @pytest.mark.parametrize("name", AVX_VNNI_CASES)
 def test_avx_vnni_blocks_of_steps_equal_the_reference(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same streams with the C built at -DERNN_X86_LEVEL=2 (AVX-VNNI at most): on a CPU with AVX-VNNI the
-    LSTM's block path is the eight-lane kernel (firmware_export/tests/test_gate_ports.c checks that it runs),
+    block path is the eight-lane kernel (firmware_export/tests/test_gate_ports.c checks that it runs),
     on others the per-step path; both must equal the reference."""
     monkeypatch.setattr(c_backend, "CFLAGS", (*c_backend.CFLAGS, "-DERNN_X86_LEVEL=2"))
     _check_blocks_of_steps(name)

@@ -616,11 +616,11 @@ def test_x86_gate_ports_equal_scalar_c(level: int | str, tmp_path: Path) -> None
     steps = "no GRU element-wise step" not in run.stdout and "no LSTM element-wise step" not in run.stdout
     assert steps == (level not in ("portable", 0)), run.stdout  # the AVX2 steps ran exactly where they exist
     blocks = "no GRU block path" not in run.stdout and "refuses every cell" not in run.stdout
-    assert blocks == (level in (3, 4)), run.stdout  # the GRU block path ran exactly where it exists
+    assert blocks == (level in (2, 3, 4)), run.stdout  # the GRU and LSTM block paths ran exactly where they exist
     lookups = "lane kernel's lookups are not run" not in run.stdout
     assert lookups == (level == 4), run.stdout  # the LSTM lane kernel's 64-lane lookups ran exactly at level 4
-    lanes8 = "LSTM block path (AVX-VNNI, eight lanes)" in run.stdout
-    assert lanes8 == (level == 2), run.stdout  # the eight-lane LSTM kernel ran exactly at level 2
+    for cell in ("LSTM", "GRU"):  # the eight-lane kernel ran exactly at level 2
+        assert (f"{cell} block path (AVX-VNNI, eight lanes)" in run.stdout) == (level == 2), run.stdout
 
 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86-64 kernels")

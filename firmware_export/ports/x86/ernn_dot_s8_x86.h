@@ -458,6 +458,7 @@ __attribute__((target("avx2,avx512f,avx512bw,avx512vnni"))) static inline void e
 /* The block paths' limits (ernn_lstm_run_s8_ok, ernn_gru_run_s8_ok). */
 #define ERNN_X86_RUN_MAX_ROWS 1024 /* 4 gates x 256 rows: the block path's limit (hidden <= 256) */
 #define ERNN_X86_RUN_MAX_STEPS 32  /* steps per block */
+#define ERNN_X86_RUN_MAX_HIDDEN 256 /* units (the AVX-512 GRU's hu holds 16 * ceil(n / 16) bytes) */
 #define ERNN_X86_RUN_BYTES 16384   /* per block: the x parts (int16) and the padded inputs */
 #define ERNN_X86_RUN_LANES 32768   /* both layers' weights with rows in lanes (see ernn_x86_rows_in_lanes) */
 /* Up to four columns: the weights in lanes at most ERNN_X86_LANE_SMALL_BYTES (64 units with up to 192 inputs, 32
@@ -1704,7 +1705,6 @@ ERNN_X86_512V static inline void ernn_x86_test_lookups64(const int32_t in[4][16]
  * computes sat16(fast(h_fc(h_t-1))); VPDPBUSD with u = x ^ 0x80 as the unsigned operand and the rows'
  * adjusted biases bias - 128 sum w (see ernn_lstm_run_avx512: the same integers as the step kernels).
  */
-#define ERNN_X86_RUN_MAX_HIDDEN 256 /* units: hu below holds 16 * ceil(n / 16) bytes */
 
 typedef struct {
     const ernn_fc_params *xf, *hf;
@@ -1849,8 +1849,6 @@ ERNN_X86_512_INLINE static inline void ernn_x86_run_out(__m512i v, __mmask16 m, 
  * through u (h ^ 0x80). Units of one step go in chunks of up to four 16-unit columns held in registers
  * (their independent chains side by side in the instruction stream).
  */
-#define ERNN_PORT_GRU_RUN 1
-
 /* Columns j0 .. j0 + 16 * cols of step t (cols 1..4, a constant after inlining). */
 ERNN_X86_512_INLINE static inline void ernn_x86_gru_columns(const ernn_x86_run *r, const ernn_x86_gru16 *k,
                                                             int32_t n, int32_t t, const uint8_t *u, uint8_t *u_next,
@@ -2063,10 +2061,43 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
 }
 
 #if ERNN_X86_LEVEL >= 1
+/* The GRU's element-wise constants in eight lanes (ernn_gru_s8.c's short form: every shift < 0, so left = 1). */
+typedef struct {
+    ernn_x86_rescale rm, gm, hm;
+    __m256i zero_point;
+} ernn_x86_gru8;
+
+ERNN_X86_AVX2 static inline ernn_x86_gru8 ernn_x86_gru8_of(int32_t reset_m, int32_t reset_right, int32_t gate_m,
+                                                           int32_t gate_right, int32_t hidden_m, int32_t hidden_right,
+                                                           int32_t zero_point)
+{
+    ernn_x86_gru8 k;
+    k.rm = ernn_x86_rescale_of(reset_m, 1, reset_right);
+    k.gm = ernn_x86_rescale_of(gate_m, 1, gate_right);
+    k.hm = ernn_x86_rescale_of(hidden_m, 1, hidden_right);
+    k.zero_point = _mm256_set1_epi32(zero_point);
+    return k;
+}
+
+/* The element-wise step of eight units from their activated gates r, z and the parts x_n, h_n (int16): the int16
+ * state *h_q15 updated, the new h returned as int16 values (ernn_ssat16 of the int32 result; the caller's
+ * VPACKSSWB is ernn_ssat8), with the same integer operations as the C loops of ernn_gru_s8.c. */
+ERNN_X86_AVX2 static inline __m128i ernn_x86_gru_units8(const ernn_x86_gru8 *k, __m128i gr, __m128i z, __m128i xn,
+                                                        __m128i hn, __m128i *h_q15)
+{
+    const __m128i reset_hidden = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(gr, hn), &k->rm));
+    const __m128i cand = ernn_x86_tanh_q312(_mm_adds_epi16(xn, reset_hidden));
+    const __m128i keep = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(z, *h_q15), &k->gm));
+    const __m256i one_minus_z = _mm256_sub_epi32(_mm256_set1_epi32(INT16_MAX), _mm256_cvtepi16_epi32(z));
+    const __m128i update =
+        ernn_x86_sat16(ernn_x86_fast_out(_mm256_mullo_epi32(one_minus_z, _mm256_cvtepi16_epi32(cand)), &k->gm));
+    *h_q15 = _mm_adds_epi16(keep, update);
+    return ernn_x86_sat16(_mm256_add_epi32(ernn_x86_fast_out(_mm256_cvtepi16_epi32(*h_q15), &k->hm), k->zero_point));
+}
+
 /*
- * The GRU's element-wise step (ernn_gru_s8.c, its short form: every shift < 0, so left = 1) for j in
- * [0, n rounded down to 8), eight units at a time, with the same integer operations as the C loops there;
- * returns how many units it did (0 without AVX2: the C does them all).
+ * The GRU's element-wise step (ernn_gru_s8.c, its short form) for j in [0, n rounded down to 8), eight units at a
+ * time (ernn_x86_gru_units8); returns how many units it did (0 without AVX2: the C does them all).
  */
 #define ERNN_PORT_GRU_FAST 1
 ERNN_X86_AVX2 static inline int32_t ernn_gru_fast_avx2(const int16_t *gr, const int16_t *gz, const int16_t *xn,
@@ -2075,23 +2106,14 @@ ERNN_X86_AVX2 static inline int32_t ernn_gru_fast_avx2(const int16_t *gr, const 
                                                         int32_t gate_right, int32_t hidden_m, int32_t hidden_right,
                                                         int32_t zero_point)
 {
-    const ernn_x86_rescale rm = ernn_x86_rescale_of(reset_m, 1, reset_right);
-    const ernn_x86_rescale gm = ernn_x86_rescale_of(gate_m, 1, gate_right);
-    const ernn_x86_rescale hm = ernn_x86_rescale_of(hidden_m, 1, hidden_right);
-    const __m256i zp = _mm256_set1_epi32(zero_point);
+    const ernn_x86_gru8 k = ernn_x86_gru8_of(reset_m, reset_right, gate_m, gate_right, hidden_m, hidden_right,
+                                             zero_point);
     int32_t j = 0;
     for (; j + 8 <= n; j += 8) {
-        const __m128i reset_hidden = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(ERNN_X86_LOAD16(gr + j),
-                                                                                     ERNN_X86_LOAD16(hn + j)), &rm));
-        const __m128i cand = ernn_x86_tanh_q312(_mm_adds_epi16(ERNN_X86_LOAD16(xn + j), reset_hidden));
-        const __m128i z = ERNN_X86_LOAD16(gz + j);
-        const __m128i keep = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(z, ERNN_X86_LOAD16(h_q15 + j)), &gm));
-        const __m256i one_minus_z = _mm256_sub_epi32(_mm256_set1_epi32(INT16_MAX), _mm256_cvtepi16_epi32(z));
-        const __m128i update = ernn_x86_sat16(
-            ernn_x86_fast_out(_mm256_mullo_epi32(one_minus_z, _mm256_cvtepi16_epi32(cand)), &gm));
-        const __m128i blended = _mm_adds_epi16(keep, update);
-        _mm_storeu_si128((__m128i *)(void *)(h_q15 + j), blended);
-        const __m128i out = ernn_x86_sat16(_mm256_add_epi32(ernn_x86_fast_out(_mm256_cvtepi16_epi32(blended), &hm), zp));
+        __m128i state = ERNN_X86_LOAD16(h_q15 + j);
+        const __m128i out = ernn_x86_gru_units8(&k, ERNN_X86_LOAD16(gr + j), ERNN_X86_LOAD16(gz + j),
+                                                ERNN_X86_LOAD16(xn + j), ERNN_X86_LOAD16(hn + j), &state);
+        _mm_storeu_si128((__m128i *)(void *)(h_q15 + j), state);
         _mm_storel_epi64((__m128i *)(void *)(h + j), _mm_packs_epi16(out, out)); /* ernn_ssat8 */
     }
     return j;
@@ -2203,35 +2225,38 @@ static inline int32_t ernn_lstm_fast_port(const int16_t *gi, const int16_t *gf, 
 
 #if ERNN_X86_LEVEL >= 2
 /*
- * The LSTM over a block of steps with AVX-VNNI (256 bits: Intel's cores from Alder Lake on that lack AVX-512), for
- * ernn_lstm_run_s8 where the CPU has no AVX-512 VNNI: the lane kernel of ernn_x86_lstm_lane_steps in eight lanes.
- * Once per call both layers' weights are rewritten with rows in lanes (ernn_x86_rows_in_lanes8: per column of
- * eight units, gate and quad of inputs one ymm, lane L holding unit L's four weights) and the biases adjusted to
- * bias - 128 sum w; each step's dot products are then VPDPBUSD of those ymm with the quads of u = x ^ 0x80
- * broadcast, every row's sum landing in its own lane (the generic path widens the input to int16, sums four
- * rows per register and reduces them horizontally, and goes through memory between the layers and the
- * element-wise step). In the same lanes follow the rescales, the gates' saturating sums and activations
- * (ernn_x86_sigmoid_q312, ernn_x86_tanh_q312) and the element-wise step (ernn_x86_lstm_units8).
+ * The LSTM and the GRU over a block of steps with AVX-VNNI (256 bits: Intel's cores from Alder Lake on that lack
+ * AVX-512), for ernn_lstm_run_s8 and ernn_gru_run_s8 where the CPU has no AVX-512 VNNI: the lane kernel of
+ * ernn_x86_lstm_lane_steps in eight lanes. Once per call both layers' weights are rewritten with rows in lanes
+ * (ernn_x86_rows_in_lanes8: per column of eight units, gate and quad of inputs one ymm, lane L holding unit L's
+ * four weights) and the biases adjusted to bias - 128 sum w; each step's dot products are then VPDPBUSD of those
+ * ymm with the quads of u = x ^ 0x80 broadcast, every row's sum landing in its own lane (the generic path widens
+ * the input to int16, sums four rows per register and reduces them horizontally, and goes through memory
+ * between the layers and the element-wise step). In the same lanes follow the rescales, the gates' saturating
+ * sums and activations (ernn_x86_sigmoid_q312, ernn_x86_tanh_q312) and the element-wise step
+ * (ernn_x86_lstm_units8, ernn_x86_gru_units8), a column's x parts beside its recurrent chain.
  * Exactness: each lane holds bias + sum w x modulo 2^32 (the same VPDPBUSD terms as ernn_lstm_run_avx512), whose
- * true value is an int32 for the bounded layers ernn_x86_fused_layers admits, so the integers of
- * ernn_fc_s8.c; the rescales, sums, activations and element-wise step are the eight-lane functions the step
- * kernel runs (ernn_x86_epilogue, ernn_lstm_fast_avx2) on the same integers. Lanes of units >= n have zero
- * weights and biases, are never stored to h, hs or c, and their h bytes meet zero weights in the next step.
+ * true value is an int32 for the bounded layers ernn_x86_fused_layers admits, so the integers of ernn_fc_s8.c;
+ * the rescales, sums, activations and element-wise steps are the eight-lane functions the step kernels run
+ * (ernn_x86_epilogue, ernn_lstm_fast_avx2, ernn_gru_fast_avx2) on the same integers. Lanes of units >= n have
+ * zero weights and biases, are never stored to h, hs or the int16 state, and their h bytes meet zero weights in
+ * the next step.
  */
 #define ERNN_X86_VNNI256 __attribute__((target("avx2,avxvnni")))
 #define ERNN_X86_VNNI256_INLINE __attribute__((target("avx2,avxvnni"), always_inline))
-/* The weights in lanes, on the stack while the call runs: 128 units with up to 128 inputs, 64 with up to 448. */
+/* The weights in lanes, on the stack while the call runs: LSTM 128 units with up to 128 inputs, 64 with up to
+ * 448; GRU 128 units with up to 213 inputs. */
 #define ERNN_X86_LANE8_BYTES 131072
 #define ERNN_X86_LANE8_MAX_COLUMNS 32 /* 256 units */
 #define ERNN_X86_LANE8_MAX_CHUNKS 256 /* inputs, in sixteens (the bytes above allow 255 at most) */
 
-/* 1 if the eight-lane kernel takes an LSTM cell of n units and nx inputs (its weights in lanes within
- * ERNN_X86_LANE8_BYTES). */
-static inline int ernn_x86_lstm_lanes8_takes(int32_t n, int32_t nx)
+/* 1 if the eight-lane kernel takes a cell of `gates` gate blocks (4 LSTM, 3 GRU), n units and nx inputs (its
+ * weights in lanes within ERNN_X86_LANE8_BYTES). */
+static inline int ernn_x86_lanes8_takes(int32_t gates, int32_t n, int32_t nx)
 {
     const int64_t columns = (n + 7) / 8, quads = 4 * (int64_t)((n + 15) / 16) + 4 * (int64_t)((nx + 15) / 16);
     return n >= 1 && columns <= ERNN_X86_LANE8_MAX_COLUMNS && (nx + 15) / 16 <= ERNN_X86_LANE8_MAX_CHUNKS &&
-           4 * columns * 32 * quads <= ERNN_X86_LANE8_BYTES;
+           gates * columns * 32 * quads <= ERNN_X86_LANE8_BYTES;
 }
 
 /* Rows o..o + r - 1 (r = 4 or 8, o a multiple of 4) of a packed layer (K = 16: per 4-row block and chunk of
@@ -2280,16 +2305,59 @@ ERNN_X86_VNNI256 static inline void ernn_x86_adjusted_bias8(const int8_t *z, int
     _mm256_store_si256((__m256i *)(void *)adjusted, _mm256_sub_epi32(biases, _mm256_slli_epi32(sums, 7)));
 }
 
-/* acc[g] (g = 0..3) + the dot products of `quads` quads of the unsigned input u with a column's four gates, rows
- * in lanes (gate g at z + g * gate_bytes): one broadcast of each quad for the four gates. */
+/* The per-call constants of the eight-lane kernel: both layers' weights in lanes (column j's gate g at
+ * (G j + g) * gh and (G j + g) * gx bytes, G gates), the adjusted biases in the same order (8 per gate), the
+ * quads of each step's inputs and the gates' rescales. */
+typedef struct {
+    const int8_t *zh, *zx;
+    const int32_t *bh, *bx;
+    int64_t gh, gx;
+    int32_t qh, qx;
+    ernn_x86_rescale rh[4], rx[4];
+} ernn_x86_lanes8;
+
+ERNN_X86_VNNI256 static inline void ernn_x86_lanes8_setup(const ernn_fc_params *xf, const ernn_fc_params *hf,
+                                                          int32_t gates, int32_t n, int32_t stride, int8_t *lanes,
+                                                          int32_t *bh, int32_t *bx, ernn_x86_lanes8 *l)
+{
+    const int32_t columns = (n + 7) / 8;
+    l->qh = 4 * ((n + 15) / 16);
+    l->qx = 4 * ((xf->in_features + 15) / 16);
+    l->gh = 32 * (int64_t)l->qh;
+    l->gx = 32 * (int64_t)l->qx;
+    int8_t *zh = lanes, *zx = lanes + gates * columns * l->gh;
+    for (int32_t j = 0; j < columns; ++j) {
+        const int32_t r = stride - 8 * j < 8 ? stride - 8 * j : 8;
+        for (int32_t g = 0; g < gates; ++g) {
+            const int32_t o = g * stride + 8 * j, group = gates * j + g;
+            ernn_x86_rows_in_lanes8(hf->weight, l->qh / 4, o, r, zh + group * l->gh);
+            ernn_x86_rows_in_lanes8(xf->weight, l->qx / 4, o, r, zx + group * l->gx);
+            ernn_x86_adjusted_bias8(zh + group * l->gh, l->qh, hf->bias + o, r, bh + 8 * group);
+            ernn_x86_adjusted_bias8(zx + group * l->gx, l->qx, xf->bias + o, r, bx + 8 * group);
+        }
+    }
+    for (int32_t g = 0; g < gates; ++g) {
+        const ernn_fast_rescale fx = ernn_fast_of(xf->multiplier[g], xf->shift[g]);
+        const ernn_fast_rescale fh = ernn_fast_of(hf->multiplier[g], hf->shift[g]);
+        l->rx[g] = ernn_x86_rescale_of(fx.multiplier, fx.left, fx.right);
+        l->rh[g] = ernn_x86_rescale_of(fh.multiplier, fh.left, fh.right);
+    }
+    l->zh = zh;
+    l->zx = zx;
+    l->bh = bh;
+    l->bx = bx;
+}
+
+/* acc[g] (g < gates) + the dot products of `quads` quads of the unsigned input u with a column's gates, rows in
+ * lanes (gate g at z + g * gate_bytes): one broadcast of each quad for all the gates. */
 ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lane_quads8(__m256i acc[4], const uint8_t *u, const int8_t *z,
-                                                               int64_t gate_bytes, int32_t quads)
+                                                               int64_t gate_bytes, int32_t quads, int32_t gates)
 {
     for (int32_t q = 0; q < quads; ++q) {
         int32_t v;
         memcpy(&v, u + 4 * q, sizeof v);
         const __m256i b = _mm256_set1_epi32(v);
-        for (int32_t g = 0; g < 4; ++g) {
+        for (int32_t g = 0; g < gates; ++g) {
             const __m256i w = _mm256_load_si256((const __m256i *)(const void *)(z + g * gate_bytes + 32 * q));
             acc[g] = _mm256_dpbusd_avx_epi32(acc[g], b, w);
         }
@@ -2311,52 +2379,30 @@ ERNN_X86_VNNI256 static inline void ernn_x86_unsigned8(const int8_t *x, int32_t 
 }
 
 /*
- * `steps` LSTM steps of a cell the eight-lane kernel takes (ernn_x86_lstm_lanes8_takes), as ernn_lstm_run_avx512:
- * the inputs xs + t * x_stride, h (int8) and c (int16) updated in place, step t's h also to hs + t * hs_stride
- * (step t reads its input before it writes its output, so hs may be xs when the strides are equal). Returns 0
- * (nothing done) for a cell it does not take. A column's x parts sit beside its recurrent chain in each step.
+ * `steps` steps of a cell of `gates` gate blocks (4: the LSTM, element-wise constants *lstm; 3: the GRU, *gru; a
+ * constant at each call site) that the eight-lane kernel takes, as ernn_lstm_run_avx512 and ernn_gru_run_avx512:
+ * the inputs xs + t * x_stride, h (int8) and the int16 state s (the LSTM's c, the GRU's h_q15) updated in place,
+ * step t's h also to hs + t * hs_stride (step t reads its input before it writes its output, so hs may be xs
+ * when the strides are equal).
  */
-ERNN_X86_VNNI256 static int ernn_x86_lstm_lanes8_run(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,
-                                                     int32_t tanh_multiplier, int32_t tanh_shift, const int8_t *xs,
-                                                     size_t x_stride, int32_t steps, int8_t *h, int16_t *c, int8_t *hs,
-                                                     size_t hs_stride)
+ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lanes8_steps(const ernn_fc_params *xf, const ernn_fc_params *hf,
+                                                                int32_t gates, int32_t n, int32_t stride,
+                                                                const ernn_x86_lstm8 *lstm, const ernn_x86_gru8 *gru,
+                                                                const int8_t *xs, size_t x_stride, int32_t steps,
+                                                                int8_t *h, int16_t *s, int8_t *hs, size_t hs_stride)
 {
-    const ernn_fc_params *xf = &p->x_fc, *hf = &p->h_fc;
-    const int32_t nx = xf->in_features, columns = (n + 7) / 8, qh = 4 * ((n + 15) / 16), qx = 4 * ((nx + 15) / 16);
-    if (!ernn_x86_lstm_lanes8_takes(n, nx) || stride > 8 * columns || stride < n) {
-        return 0;
-    }
-    const int64_t gh = 32 * (int64_t)qh, gx = 32 * (int64_t)qx; /* bytes of a column's gate, rows in lanes */
+    const int32_t nx = xf->in_features, columns = (n + 7) / 8;
     int8_t lanes[ERNN_X86_LANE8_BYTES] __attribute__((aligned(32)));
     int32_t bh[4 * 8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(32)));
     int32_t bx[4 * 8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(32)));
-    int16_t cs[8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(16))); /* c of the call's columns */
-    int8_t hv[8 * ERNN_X86_LANE8_MAX_COLUMNS];                               /* the step's new h */
-    uint8_t hu[2][8 * ERNN_X86_LANE8_MAX_COLUMNS + 8];                       /* h ^ 0x80: this step's, the next */
-    uint8_t xu[16 * ERNN_X86_LANE8_MAX_CHUNKS];                              /* the step's input ^ 0x80, padded */
-    int8_t *zh = lanes, *zx = lanes + 4 * columns * gh; /* column j's gate g at (4 j + g) * gh, gx */
-    for (int32_t j = 0; j < columns; ++j) {
-        const int32_t r = stride - 8 * j < 8 ? stride - 8 * j : 8;
-        for (int32_t g = 0; g < 4; ++g) {
-            const int32_t o = g * stride + 8 * j, group = 4 * j + g;
-            ernn_x86_rows_in_lanes8(hf->weight, qh / 4, o, r, zh + group * gh);
-            ernn_x86_rows_in_lanes8(xf->weight, qx / 4, o, r, zx + group * gx);
-            ernn_x86_adjusted_bias8(zh + group * gh, qh, hf->bias + o, r, bh + 8 * group);
-            ernn_x86_adjusted_bias8(zx + group * gx, qx, xf->bias + o, r, bx + 8 * group);
-        }
-    }
-    const ernn_x86_lstm8 k = ernn_x86_lstm8_of(p->forget_mul.multiplier, -p->forget_mul.shift, p->input_mul.multiplier,
-                                               -p->input_mul.shift, tanh_multiplier, tanh_shift,
-                                               p->output_mul.multiplier, -p->output_mul.shift, p->hidden_zero_point);
-    ernn_x86_rescale rh[4], rx[4];
-    for (int32_t g = 0; g < 4; ++g) {
-        const ernn_fast_rescale fx = ernn_fast_of(xf->multiplier[g], xf->shift[g]);
-        const ernn_fast_rescale fh = ernn_fast_of(hf->multiplier[g], hf->shift[g]);
-        rx[g] = ernn_x86_rescale_of(fx.multiplier, fx.left, fx.right);
-        rh[g] = ernn_x86_rescale_of(fh.multiplier, fh.left, fh.right);
-    }
-    memset(cs, 0, sizeof cs);
-    memcpy(cs, c, (size_t)n * sizeof c[0]);
+    int16_t state[8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(16))); /* s of the call's columns */
+    int8_t hv[8 * ERNN_X86_LANE8_MAX_COLUMNS];                                  /* the step's new h */
+    uint8_t hu[2][8 * ERNN_X86_LANE8_MAX_COLUMNS + 8];                          /* h ^ 0x80: this step's, next */
+    uint8_t xu[16 * ERNN_X86_LANE8_MAX_CHUNKS];                                 /* the step's input ^ 0x80 */
+    ernn_x86_lanes8 l;
+    ernn_x86_lanes8_setup(xf, hf, gates, n, stride, lanes, bh, bx, &l);
+    memset(state, 0, sizeof state);
+    memcpy(state, s, (size_t)n * sizeof s[0]);
     memset(hu, 0x80, sizeof hu); /* the padding: u = 128, meeting zero weights */
     memset(xu, 0x80, sizeof xu);
     ernn_x86_unsigned8(h, n, hu[0]);
@@ -2368,21 +2414,25 @@ ERNN_X86_VNNI256 static int ernn_x86_lstm_lanes8_run(const ernn_lstm_s8_params *
         ernn_x86_unsigned8(xs + (size_t)t * x_stride, nx, xu); /* read before the step's output is written */
         for (int32_t j = 0; j < columns; ++j) {
             __m256i ah[4], ax[4];
-            for (int32_t g = 0; g < 4; ++g) {
-                ah[g] = _mm256_load_si256((const __m256i *)(const void *)(bh + 8 * (4 * j + g)));
-                ax[g] = _mm256_load_si256((const __m256i *)(const void *)(bx + 8 * (4 * j + g)));
+            for (int32_t g = 0; g < gates; ++g) {
+                ah[g] = _mm256_load_si256((const __m256i *)(const void *)(l.bh + 8 * (gates * j + g)));
+                ax[g] = _mm256_load_si256((const __m256i *)(const void *)(l.bx + 8 * (gates * j + g)));
             }
-            ernn_x86_lane_quads8(ah, u, zh + 4 * j * gh, gh, qh);
-            ernn_x86_lane_quads8(ax, xu, zx + 4 * j * gx, gx, qx); /* off the recurrent chain */
-            __m128i gate[4];
-            for (int32_t g = 0; g < 4; ++g) { /* sat16(sat16(fast(x part)) + sat16(fast(h part))) */
-                gate[g] = _mm_adds_epi16(ernn_x86_sat16(ernn_x86_fast_out(ax[g], &rx[g])),
-                                         ernn_x86_sat16(ernn_x86_fast_out(ah[g], &rh[g])));
+            ernn_x86_lane_quads8(ah, u, l.zh + gates * j * l.gh, l.gh, l.qh, gates);
+            ernn_x86_lane_quads8(ax, xu, l.zx + gates * j * l.gx, l.gx, l.qx, gates); /* off the recurrent chain */
+            __m128i xp[4], hp[4]; /* sat16(fast(x part)), sat16(fast(h part)) */
+            for (int32_t g = 0; g < gates; ++g) {
+                xp[g] = ernn_x86_sat16(ernn_x86_fast_out(ax[g], &l.rx[g]));
+                hp[g] = ernn_x86_sat16(ernn_x86_fast_out(ah[g], &l.rh[g]));
             }
-            __m128i cj = _mm_load_si128((const __m128i *)(const void *)(cs + 8 * j));
-            const __m128i out = ernn_x86_lstm_units8(&k, ernn_x86_sigmoid_q312(gate[0]), ernn_x86_sigmoid_q312(gate[1]),
-                                                     ernn_x86_tanh_q312(gate[2]), ernn_x86_sigmoid_q312(gate[3]), &cj);
-            _mm_store_si128((__m128i *)(void *)(cs + 8 * j), cj);
+            __m128i sj = _mm_load_si128((const __m128i *)(const void *)(state + 8 * j));
+            const __m128i gr = ernn_x86_sigmoid_q312(_mm_adds_epi16(xp[0], hp[0])); /* LSTM i, GRU r */
+            const __m128i gz = ernn_x86_sigmoid_q312(_mm_adds_epi16(xp[1], hp[1])); /* LSTM f, GRU z */
+            const __m128i out =
+                gates == 4 ? ernn_x86_lstm_units8(lstm, gr, gz, ernn_x86_tanh_q312(_mm_adds_epi16(xp[2], hp[2])),
+                                                  ernn_x86_sigmoid_q312(_mm_adds_epi16(xp[3], hp[3])), &sj)
+                           : ernn_x86_gru_units8(gru, gr, gz, xp[2], hp[2], &sj); /* n's parts apart */
+            _mm_store_si128((__m128i *)(void *)(state + 8 * j), sj);
             const __m128i out8 = _mm_packs_epi16(out, out); /* ernn_ssat8 */
             _mm_storel_epi64((__m128i *)(void *)(hv + 8 * j), out8);
             _mm_storel_epi64((__m128i *)(void *)(u_next + 8 * j), _mm_xor_si128(out8, flip));
@@ -2390,25 +2440,50 @@ ERNN_X86_VNNI256 static int ernn_x86_lstm_lanes8_run(const ernn_lstm_s8_params *
         memcpy(hs + (size_t)t * hs_stride, hv, (size_t)n);
     }
     memcpy(h, hv, (size_t)n);
-    memcpy(c, cs, (size_t)n * sizeof c[0]);
-    return 1;
+    memcpy(s, state, (size_t)n * sizeof s[0]);
 }
 
-/* The LSTM block path of this CPU (ernn_lstm_run_s8): 1 if it has one for a cell of n units and nx inputs
- * (besides ernn_lstm_run_s8_ok's layout checks): AVX-512 VNNI takes any, AVX-VNNI those its kernel takes. */
+/* ernn_x86_lanes8_steps of an LSTM cell (the short form: every product shift < 0; the cell state's tanh input's
+ * multiplier and shift). */
+ERNN_X86_VNNI256 static void ernn_x86_lstm_lanes8_run(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,
+                                                      int32_t tanh_multiplier, int32_t tanh_shift, const int8_t *xs,
+                                                      size_t x_stride, int32_t steps, int8_t *h, int16_t *c,
+                                                      int8_t *hs, size_t hs_stride)
+{
+    const ernn_x86_lstm8 k = ernn_x86_lstm8_of(p->forget_mul.multiplier, -p->forget_mul.shift, p->input_mul.multiplier,
+                                               -p->input_mul.shift, tanh_multiplier, tanh_shift,
+                                               p->output_mul.multiplier, -p->output_mul.shift, p->hidden_zero_point);
+    ernn_x86_lanes8_steps(&p->x_fc, &p->h_fc, 4, n, stride, &k, NULL, xs, x_stride, steps, h, c, hs, hs_stride);
+}
+
+/* ernn_x86_lanes8_steps of a GRU cell (the short form: reset, gate and hidden rescales with shift < 0). */
+ERNN_X86_VNNI256 static void ernn_x86_gru_lanes8_run(const ernn_gru_s8_params *p, int32_t n, int32_t stride,
+                                                     const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
+                                                     int16_t *h_q15, int8_t *hs, size_t hs_stride)
+{
+    const ernn_x86_gru8 k = ernn_x86_gru8_of(p->reset_mul.multiplier, -p->reset_mul.shift, p->gate_mul.multiplier,
+                                             -p->gate_mul.shift, p->to_hidden.multiplier, -p->to_hidden.shift,
+                                             p->hidden_zero_point);
+    ernn_x86_lanes8_steps(&p->x_fc, &p->h_fc, 3, n, stride, NULL, &k, xs, x_stride, steps, h, h_q15, hs, hs_stride);
+}
+
+/* The block paths of this CPU (ernn_lstm_run_s8, ernn_gru_run_s8): 1 if it has one for a cell of `gates` gate
+ * blocks, n units and nx inputs (besides the callers' checks of the layers' form and size): AVX-512 VNNI takes
+ * any, AVX-VNNI those the eight-lane kernel takes. */
 #define ERNN_PORT_LSTM_RUN 1
-static inline int ernn_lstm_run_port_ok(int32_t n, int32_t nx)
+#define ERNN_PORT_GRU_RUN 1
+static inline int ernn_x86_run_port_ok(int32_t gates, int32_t n, int32_t nx)
 {
 #if ERNN_X86_LEVEL >= 3
     if (ernn_x86_has_avx512vnni()) {
         return 1;
     }
 #endif
-    return __builtin_cpu_supports("avxvnni") && __builtin_cpu_supports("avx2") && ernn_x86_lstm_lanes8_takes(n, nx);
+    return __builtin_cpu_supports("avxvnni") && __builtin_cpu_supports("avx2") && ernn_x86_lanes8_takes(gates, n, nx);
 }
 
-/* ernn_lstm_run_s8 on this CPU's block path (ernn_lstm_run_port_ok), the element-wise constants from the cell's
- * (the short form: every product shift < 0; the tanh input's multiplier and shift). */
+/* ernn_lstm_run_s8 on this CPU's block path (ernn_x86_run_port_ok), the element-wise constants from the cell's
+ * (the short form; the tanh input's multiplier and shift). Returns 0 (nothing done) without one. */
 static inline int ernn_lstm_run_port(const ernn_lstm_s8_params *p, int32_t n, int32_t stride, int32_t tanh_multiplier,
                                      int32_t tanh_shift, const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
                                      int16_t *c, int8_t *hs, size_t hs_stride)
@@ -2422,11 +2497,31 @@ static inline int ernn_lstm_run_port(const ernn_lstm_s8_params *p, int32_t n, in
         return ernn_lstm_run_avx512(p, n, stride, &k, xs, x_stride, steps, h, c, hs, hs_stride);
     }
 #endif
-    if (!ernn_lstm_run_port_ok(n, p->x_fc.in_features)) {
+    if (!ernn_x86_run_port_ok(4, n, p->x_fc.in_features) || stride < n || stride > 8 * ((n + 7) / 8)) {
         return 0;
     }
-    return ernn_x86_lstm_lanes8_run(p, n, stride, tanh_multiplier, tanh_shift, xs, x_stride, steps, h, c, hs,
-                                    hs_stride);
+    ernn_x86_lstm_lanes8_run(p, n, stride, tanh_multiplier, tanh_shift, xs, x_stride, steps, h, c, hs, hs_stride);
+    return 1;
+}
+
+/* ernn_gru_run_s8 on this CPU's block path (ernn_x86_run_port_ok). Returns 0 (nothing done) without one. */
+static inline int ernn_gru_run_port(const ernn_gru_s8_params *p, int32_t n, int32_t stride, const int8_t *xs,
+                                    size_t x_stride, int32_t steps, int8_t *h, int16_t *h_q15, int8_t *hs,
+                                    size_t hs_stride)
+{
+#if ERNN_X86_LEVEL >= 3
+    if (ernn_x86_has_avx512vnni()) {
+        const ernn_x86_gru16 k = ernn_x86_gru16_of(p->reset_mul.multiplier, -p->reset_mul.shift,
+                                                   p->gate_mul.multiplier, -p->gate_mul.shift,
+                                                   p->to_hidden.multiplier, -p->to_hidden.shift, p->hidden_zero_point);
+        return ernn_gru_run_avx512(p, n, &k, xs, x_stride, steps, h, h_q15, hs, hs_stride);
+    }
+#endif
+    if (!ernn_x86_run_port_ok(3, n, p->x_fc.in_features) || stride < n || stride > 8 * ((n + 7) / 8)) {
+        return 0;
+    }
+    ernn_x86_gru_lanes8_run(p, n, stride, xs, x_stride, steps, h, h_q15, hs, hs_stride);
+    return 1;
 }
 #endif
 
