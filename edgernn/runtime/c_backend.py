@@ -15,6 +15,10 @@ The fast path (:func:`fastpath_module`, ``_fastpath.c``): a small CPython extens
 first use with the same compiler and cached beside the libraries, that runs ``Stream.step`` and
 ``Stream.run`` of the ``"c"`` backend in one call each. Where it cannot be built (no Python
 headers, say) or with ``EDGERNN_FASTPATH=0``, streams use the ctypes path; results are identical.
+
+On x86-64 the runtime picks the widest kernels the CPU has at run time; ``EDGERNN_X86_LEVEL`` (0-4) caps
+them, as ``-DERNN_X86_LEVEL`` does for an exported build (:func:`build_flags`): to time the kernels a
+machine without AVX-512 would run, on one that has it. Results are identical at every level.
 """
 
 from __future__ import annotations
@@ -58,6 +62,31 @@ CFLAGS = ("-std=c99", "-O3", "-fPIC")
 _STATUS = {-1: "ERNN_ARG_ERROR (null pointer, size mismatch or token out of range)", -2: "ERNN_UNSUPPORTED"}
 
 
+#: EDGERNN_X86_LEVEL's values: the x86-64 kernels up to plain C, AVX2, AVX-VNNI, AVX-512 VNNI, and VBMI.
+X86_LEVELS = ("0", "1", "2", "3", "4")
+
+
+def x86_level() -> int:
+    """``EDGERNN_X86_LEVEL``: the widest x86-64 kernels the backend's code may pick where the CPU has them
+    (default 4: all of them)."""
+    level = os.environ.get("EDGERNN_X86_LEVEL", "")
+    if level == "":
+        return 4
+    if level not in X86_LEVELS:
+        raise EdgeRNNError(
+            f"EDGERNN_X86_LEVEL={level!r} is not an x86 kernel level",
+            "set it to 0 (plain C), 1 (AVX2), 2 (AVX-VNNI), 3 (AVX-512 VNNI) or 4 (and VBMI), or unset it",
+        )
+    return int(level)
+
+
+def build_flags() -> tuple[str, ...]:
+    """The compiler flags of the backend's builds: :data:`CFLAGS`, and ``-DERNN_X86_LEVEL=n`` below level 4
+    (part of the cache keys, so each level has its own builds)."""
+    level = x86_level()
+    return CFLAGS if level == 4 else (*CFLAGS, f"-DERNN_X86_LEVEL={level}")
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("EDGERNN_CACHE") or Path.home() / ".cache" / "edgernn") / "c-backend"
 
@@ -81,14 +110,15 @@ def _runtime_objects(cc: str, float_path: bool) -> list[Path]:
     Built in a temporary folder and renamed into place; a concurrent build that loses the race
     discards its copy.
     """
-    key = hashlib.sha256("\n".join([content_digest(), cc, str(float_path), *CFLAGS]).encode()).hexdigest()[:32]
+    flags = build_flags()
+    key = hashlib.sha256("\n".join([content_digest(), cc, str(float_path), *flags]).encode()).hexdigest()[:32]
     folder = cache_dir() / f"runtime-{key}"
     if not folder.is_dir():
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".runtime-{key}.", dir=folder.parent))
         try:
             sources = [str(src) for dest, src in runtime_files(float_path) if dest.endswith(".c")]
-            _compile([cc, *CFLAGS, "-I", str(runtime_root() / "include"), "-c", *sources], cwd=tmp)
+            _compile([cc, *flags, "-I", str(runtime_root() / "include"), "-c", *sources], cwd=tmp)
             try:
                 os.rename(tmp, folder)
             except OSError:
@@ -116,7 +146,8 @@ def build_shared_library(model: QuantizedRNN, float_path: bool = False) -> Path:
 
 
 def _build_shared_library(model: QuantizedRNN, float_path: bool, cc: str) -> Path:
-    key_text = "\n".join([model.sha256, __version__, str(float_path), content_digest(), cc, *CFLAGS])
+    flags = build_flags()
+    key_text = "\n".join([model.sha256, __version__, str(float_path), content_digest(), cc, *flags])
     key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
     target = cache_dir() / f"{key}.so"
     if target.is_file():
@@ -132,7 +163,7 @@ def _build_shared_library(model: QuantizedRNN, float_path: bool, cc: str) -> Pat
         out = root / "lib.so"
         model_c = str(root / "src" / f"{PREFIX}_model.c")
         _compile(
-            [cc, *CFLAGS, "-shared", "-I", str(root / "include"), model_c, *map(str, objects), "-o", str(out)], root
+            [cc, *flags, "-shared", "-I", str(root / "include"), model_c, *map(str, objects), "-o", str(out)], root
         )
         os.replace(out, target)  # atomic: a concurrent build of the same key writes the same file
     return target
@@ -390,6 +421,7 @@ class CBackend(_CompiledBackend):
             output_bits=8 * self.out_dtype.itemsize,
             out_scale=float(m.output_q.scale),
             out_zero_point=float(m.output_q.zero_point),
+            vectors=2 if x86_level() >= 3 else 1 if x86_level() >= 1 else 0,  # its quantizer: AVX-512, AVX2
         )
 
 

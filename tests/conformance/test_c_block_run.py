@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from edgernn.ir import QuantizedRNN
-from edgernn.runtime import Stream, c_backend
+from edgernn.runtime import Stream
 from edgernn.testing import random_model
 from edgernn.types import CellType, ModelConfig
 
@@ -123,10 +123,10 @@ AVX_VNNI_CASES += ["gru-2layer-20h-relu-head-sat", "gru-3layer-48h-seq", "gru-1h
 
 @pytest.mark.parametrize("name", AVX_VNNI_CASES)
 def test_avx_vnni_blocks_of_steps_equal_the_reference(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same streams with the C built at -DERNN_X86_LEVEL=2 (AVX-VNNI at most): on a CPU with AVX-VNNI the
-    block path is the eight-lane kernel (firmware_export/tests/test_gate_ports.c checks that it runs),
-    on others the per-step path; both must equal the reference."""
-    monkeypatch.setattr(c_backend, "CFLAGS", (*c_backend.CFLAGS, "-DERNN_X86_LEVEL=2"))
+    """The same streams with EDGERNN_X86_LEVEL=2 (the C built at -DERNN_X86_LEVEL=2: AVX-VNNI at most): on a CPU
+    with AVX-VNNI the block path is the eight-lane kernel (firmware_export/tests/test_gate_ports.c checks that it
+    runs), on others the per-step path; both must equal the reference."""
+    monkeypatch.setenv("EDGERNN_X86_LEVEL", "2")
     _check_blocks_of_steps(name)
 
 

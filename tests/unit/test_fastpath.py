@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pytest
 
-from edgernn.errors import InputDataError
+from edgernn.errors import EdgeRNNError, InputDataError
 from edgernn.ir import QParams, QuantizedRNN
 from edgernn.quant import QuantizeOptions
 from edgernn.runtime import Stream, c_backend
@@ -420,3 +420,29 @@ def test_the_fast_path_leaves_other_backends_and_bidirectional_models_alone() ->
     assert s._fast is None
     with pytest.raises(InputDataError, match="bidirectional"):
         s.step(np.zeros(3, np.float32))
+
+
+@pytest.mark.parametrize("level", ["0", "1", "2"])
+def test_capped_x86_levels_give_the_same_streams(level: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EDGERNN_X86_LEVEL caps the C kernels and the fast path's row quantizer (0: plain C and none, 1-2: AVX2):
+    long streams of raw features equal the default build's, and the build flag is in the cache key."""
+    model = _normalized(random_model(WIDER, seed=4))
+    xs = _hard_inputs(model, 400, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the float32 extremes overflow the normalization
+        want = Stream(model, backend="c").run(xs)
+        monkeypatch.setenv("EDGERNN_X86_LEVEL", level)
+        assert c_backend.build_flags()[-1] == f"-DERNN_X86_LEVEL={level}"
+        capped = Stream(model, backend="c")
+        assert capped._fast is not None
+        got = np.concatenate(
+            [capped.run(xs[:150]), np.stack([capped.step(x) for x in xs[150:160]]), capped.run(xs[160:])]
+        )
+    assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("value", ["5", "avx2", " 2"])
+def test_a_bad_x86_level_is_a_one_line_error(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDGERNN_X86_LEVEL", value)
+    with pytest.raises(EdgeRNNError, match=r"EDGERNN_X86_LEVEL=.* is not an x86 kernel level\. set it to 0"):
+        Stream(random_model(FEATURES[0], seed=1), backend="c")

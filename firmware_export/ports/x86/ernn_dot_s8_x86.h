@@ -2245,7 +2245,7 @@ static inline int32_t ernn_lstm_fast_port(const int16_t *gi, const int16_t *gf, 
 #define ERNN_X86_VNNI256 __attribute__((target("avx2,avxvnni")))
 #define ERNN_X86_VNNI256_INLINE __attribute__((target("avx2,avxvnni"), always_inline))
 /* The weights in lanes, on the stack while the call runs: LSTM 128 units with up to 128 inputs, 64 with up to
- * 448; GRU 128 units with up to 213 inputs. */
+ * 448; GRU 128 units with up to 208 inputs. */
 #define ERNN_X86_LANE8_BYTES 131072
 #define ERNN_X86_LANE8_MAX_COLUMNS 32 /* 256 units */
 #define ERNN_X86_LANE8_MAX_CHUNKS 256 /* inputs, in sixteens (the bytes above allow 255 at most) */
