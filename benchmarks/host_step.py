@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/host_step.py           # writes benchmarks/results/host_step.{json,md}
     .venv/bin/python benchmarks/host_step.py --quick   # smoke run: fewer rounds, steps and models
+    .venv/bin/python benchmarks/host_step.py --x86-level 2  # table 2 with both sides capped at AVX-VNNI
 
 Table 1, GRU 64 inputs / 64 hidden, per step: edgernn's ``Stream.step`` (backend ``c``: the
 compiled fast path, and the ctypes path it falls back to), the C step alone (the generated
@@ -222,6 +223,43 @@ def float_kernel() -> str:
     return lib.ernn_f32_kernel_name().decode()
 
 
+def run_table_lines(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## `Stream.run` per step vs PyTorch `nn.GRU`/`nn.LSTM`, 1,000-step blocks "
+        f"(median us per step over {result['run_rounds']} interleaved rounds, thread CPU clock)",
+        "",
+        "| model | edgernn `Stream.run` | torch | torch / edgernn | C step alone | C step share of `Stream.run` |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["run"]:
+        lines.append(
+            f"| {r['model']} | {r['edgernn-run']:.2f} | {r['torch-nn']:.2f} (`{r['torch']}`) "
+            f"| {r['torch-nn'] / r['edgernn-run']:.2f}x | {r['edgernn-c-alone']:.2f} "
+            f"| {r['edgernn-c-alone'] / r['edgernn-run']:.0%} |"
+        )
+    return lines
+
+
+def render_capped(result: dict[str, Any]) -> str:
+    """The report of a --x86-level run: the model set's table, both sides capped."""
+    machine = result["machine"]
+    caps = ", ".join(f"`{k}={v}`" for k, v in result["caps"].items())
+    lines = [
+        f"# Host per-step figures, x86 kernels capped at {result['cap_name']} (interleaved rounds, one process)",
+        "",
+        f"`{result['command']}`; {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in sorted(machine["versions"].items()))
+        + f"; load average at the start {result['load_average']}. Fast path: {result['fastpath']}.",
+        "",
+        f"What a CPU without AVX-512 would run, timed on this one: {caps}, set before torch loads "
+        "(edgernn's C kernels and the fast path's quantizer; ATen's kernels, oneDNN's `nn.LSTM`/`nn.GRU` "
+        f"primitives and MKL). PyTorch reported CPU capability {result['torch_capability']}. The same core "
+        "runs both sides, so the ratios are the ones to read; absolute times are this core's.",
+    ]
+    return "\n".join(lines + run_table_lines(result)) + "\n"
+
+
 def render(result: dict[str, Any]) -> str:
     machine = result["machine"]
     step = result["step"]
@@ -248,20 +286,7 @@ def render(result: dict[str, Any]) -> str:
             f"| {r['label']} | {r['median_us']:.2f} ({r['p25_us']:.2f}-{r['p75_us']:.2f}) "
             f"| {r['median_us'] / edgernn:.2f} |"
         )
-    lines += [
-        "",
-        "## `Stream.run` per step vs PyTorch `nn.GRU`/`nn.LSTM`, 1,000-step blocks "
-        f"(median us per step over {result['run_rounds']} interleaved rounds, thread CPU clock)",
-        "",
-        "| model | edgernn `Stream.run` | torch | torch / edgernn | C step alone | C step share of `Stream.run` |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in result["run"]:
-        lines.append(
-            f"| {r['model']} | {r['edgernn-run']:.2f} | {r['torch-nn']:.2f} (`{r['torch']}`) "
-            f"| {r['torch-nn'] / r['edgernn-run']:.2f}x | {r['edgernn-c-alone']:.2f} "
-            f"| {r['edgernn-c-alone'] / r['edgernn-run']:.0%} |"
-        )
+    lines += run_table_lines(result)
     if result.get("anchors"):
         lines += [
             "",
@@ -302,15 +327,67 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: --x86-level: the kernels a CPU without AVX-512 runs, on this one: edgernn's capped by EDGERNN_X86_LEVEL, PyTorch's
+#: by ATen's, oneDNN's (nn.LSTM / nn.GRU) and MKL's switches, which must be set before torch loads. The CPU flag
+#: each level needs, its name, the environment.
+X86_CAPS: dict[int, tuple[str, str, dict[str, str]]] = {
+    1: ("avx2", "AVX2", {"ONEDNN_MAX_CPU_ISA": "AVX2"}),
+    2: ("avx_vnni", "AVX-VNNI, 256-bit", {"ONEDNN_MAX_CPU_ISA": "AVX2_VNNI"}),
+}
+
+
+def capped_run(level: int, rounds: int, quick: bool, output: Path, load: str) -> int:
+    flag, name, env = X86_CAPS[level]
+    flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").is_file() else set()
+    if flag not in flags:
+        print(f"error: this CPU lacks {flag}: level {level} would time narrower kernels", file=sys.stderr)
+        return 1
+    caps = {"EDGERNN_X86_LEVEL": str(level), "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", **env}
+    if "torch" in sys.modules:
+        raise RuntimeError("torch was loaded before its kernels were capped")
+    os.environ.update(caps)
+    print(f"== Stream.run vs torch, model set, x86 kernels capped at {name}", file=sys.stderr, flush=True)
+    run = run_table(rounds, quick)
+    import torch
+
+    result = {
+        "command": f"python benchmarks/host_step.py --x86-level {level}" + (" --quick" if quick else ""),
+        "cap_name": name,
+        "caps": caps,
+        "torch_capability": torch.backends.cpu.get_cpu_capability(),
+        "machine": machine_info(),
+        "load_average": load,
+        "fastpath": fastpath_unavailable() or "compiled extension in use",
+        "run_rounds": rounds,
+        "run": run,
+    }
+    output.mkdir(parents=True, exist_ok=True)
+    stem = f"host_step_x86_level{level}"
+    write_text_atomic(output / f"{stem}.json", json.dumps(result, indent=1, sort_keys=True) + "\n")
+    text = render_capped(result)
+    write_text_atomic(output / f"{stem}.md", text)
+    print(text)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smoke run: few rounds, steps and models")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--x86-level",
+        type=int,
+        choices=sorted(X86_CAPS),
+        help="only the Stream.run table, edgernn's and PyTorch's x86 kernels capped at AVX2 (1) or AVX-VNNI (2); "
+        "writes host_step_x86_level<N>.{json,md}",
+    )
     args = parser.parse_args()
     rounds = 4 if args.quick else 30
     # 1,000-step blocks: 30 rounds take about a minute; with 10, nn.LSTM's median moved by up to 14% between runs
     run_rounds = 2 if args.quick else 30
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    if args.x86_level is not None:
+        return capped_run(args.x86_level, run_rounds, args.quick, args.output, load)
     print("== GRU 64/64 per step", file=sys.stderr, flush=True)
     step = step_table(rounds, 25 if args.quick else 200)
     print("== Stream.run vs torch, model set", file=sys.stderr, flush=True)
