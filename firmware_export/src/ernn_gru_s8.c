@@ -33,8 +33,8 @@ static int short_form(const ernn_gru_s8_params *p)
 
 #if defined(ERNN_GRU_RUN)
 /* The block path's preconditions: the short form, both layers in the fused kernel's layout and form (packed,
- * bounded, one rescale per gate block: ernn_cell_fcs_fusable), its size limits, and a CPU with AVX-512 VNNI or
- * AVX-VNNI (then the layer's weights within the eight-lane kernel's lanes). */
+ * bounded, one rescale per gate block: ernn_cell_fcs_fusable), its size limits, and a CPU with AVX-512 VNNI, or
+ * AVX-VNNI or AVX2 with the layer's weights within the eight-lane kernel's lanes. */
 int ernn_gru_run_s8_ok(const ernn_gru_s8_params *p)
 {
 #if defined(ERNN_PORT_GRU_RUN)

@@ -106,7 +106,7 @@ int ernn_cell_fcs_fused(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, 
                         int16_t *scratch, int16_t *buffer, int32_t added_rows, uint32_t activations);
 /* 1 if ernn_cell_fcs_fused takes these layers (valid parameters, the fused kernel's layout and form). */
 int ernn_cell_fcs_fusable(const ernn_fc_params *x_fc, const ernn_fc_params *h_fc, int32_t added_rows);
-/* The LSTM over many steps in one call (ernn_lstm_s8.c, x86-64 with AVX-512 VNNI or AVX-VNNI): 1 if ernn_lstm_run_s8
+/* The LSTM over many steps in one call (ernn_lstm_s8.c, x86-64 with AVX2 or wider): 1 if ernn_lstm_run_s8
  * takes this cell (on this CPU), else 0. */
 int ernn_lstm_run_s8_ok(const ernn_lstm_s8_params *p);
 /* `steps` steps of an LSTM cell that ernn_lstm_run_s8_ok takes, on the inputs xs + t * x_stride: h and c
@@ -116,7 +116,7 @@ int ernn_lstm_run_s8_ok(const ernn_lstm_s8_params *p);
 int ernn_lstm_run_s8(const ernn_lstm_s8_params *p, const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
                      int16_t *c, int8_t *hs, size_t hs_stride);
 #define ERNN_LSTM_RUN 1
-/* The GRU over many steps in one call (ernn_gru_s8.c, x86-64 with AVX-512 VNNI): 1 if ernn_gru_run_s8 takes
+/* The GRU over many steps in one call (ernn_gru_s8.c, x86-64 with AVX2 or wider): 1 if ernn_gru_run_s8 takes
  * this cell (on this CPU), else 0. */
 int ernn_gru_run_s8_ok(const ernn_gru_s8_params *p);
 /* `steps` steps of a GRU cell that ernn_gru_run_s8_ok takes, on the inputs xs + t * x_stride: h and h_q15

@@ -604,12 +604,11 @@ static void test_lstm_run(void)
     const int wide = 0;
 #endif
     if (ran == 0) {
-        printf("test_gate_ports: this CPU has no AVX-VNNI or AVX-512 VNNI: ernn_lstm_run_s8 refuses every cell "
-               "(checked)\n");
-    } else if (!wide) { /* the eight-lane kernel (AVX-VNNI): cells on both sides of its limit */
+        printf("test_gate_ports: this CPU has no AVX2: ernn_lstm_run_s8 refuses every cell (checked)\n");
+    } else if (!wide) { /* the eight-lane kernel (AVX-VNNI or AVX2): cells on both sides of its limit */
         CHECK(refused > 0);
-        printf("test_gate_ports: LSTM block path (AVX-VNNI, eight lanes): %d cells; %d beyond its lanes refused\n",
-               (int)ran, (int)refused);
+        printf("test_gate_ports: LSTM block path (%s, eight lanes): %d cells; %d beyond its lanes refused\n",
+               ernn_x86_lanes8_isa() == 2 ? "AVX-VNNI" : "AVX2", (int)ran, (int)refused);
     }
 #if ERNN_X86_LEVEL >= 3
     else if (ernn_x86_has_avx512vbmi()) { /* both sides of the lane kernel's limits were tested */
@@ -721,12 +720,11 @@ static void test_gru_run(void)
     const int wide = 0;
 #endif
     if (ran == 0) {
-        printf("test_gate_ports: this CPU has no AVX-VNNI or AVX-512 VNNI: ernn_gru_run_s8 refuses every cell "
-               "(checked)\n");
-    } else if (!wide) { /* the eight-lane kernel (AVX-VNNI): cells on both sides of its limit */
+        printf("test_gate_ports: this CPU has no AVX2: ernn_gru_run_s8 refuses every cell (checked)\n");
+    } else if (!wide) { /* the eight-lane kernel (AVX-VNNI or AVX2): cells on both sides of its limit */
         CHECK(refused > 0);
-        printf("test_gate_ports: GRU block path (AVX-VNNI, eight lanes): %d cells; %d beyond its lanes refused\n",
-               (int)ran, (int)refused);
+        printf("test_gate_ports: GRU block path (%s, eight lanes): %d cells; %d beyond its lanes refused\n",
+               ernn_x86_lanes8_isa() == 2 ? "AVX-VNNI" : "AVX2", (int)ran, (int)refused);
     }
     /* what the call refuses: 257 units (more than its limit), a long form (a shift >= 0), a NULL input, no
      * steps; the per-step path takes them */

@@ -1,6 +1,6 @@
 """The int8 GRU and LSTM block paths (issue 9): ``model_run`` over many steps equals the integer reference exactly.
 
-On x86-64 with AVX-512 VNNI, ``ernn_model_s8_run`` of a unidirectional GRU or LSTM on features runs each layer
+On x86-64 with AVX2 or wider, ``ernn_model_s8_run`` of a unidirectional GRU or LSTM on features runs each layer
 over blocks of steps (``ernn_gru_run_s8`` / ``ernn_lstm_run_s8``: the input projections of a block apart from
 the recurrent chain; the GRU's int8 and int16 hidden states, the LSTM's hidden and cell states carried from step
 to step) for calls of 12 steps or more. These streams go through it (backend ``c``: ``Stream.run_int8`` is one
@@ -10,8 +10,10 @@ works in place), heads and head activations, hidden sizes from 1 to the path's l
 (257: the per-step path), heads of 1 to 37 rows (one ernn_fc_s8_s8_rows call per block), small and large
 weights (the gates' sums saturated); every output and both parts of
 the final state must equal the integer reference's, and ``model_run`` must equal stepping one step per call.
-On other machines the same streams test the per-step path. firmware_export/tests/test_gate_ports.c
-(``test_gru_run``, ``test_lstm_run``, ``test_fc_rows``) tests the block kernels themselves.
+On other machines the same streams test the per-step path. With AVX-512 VNNI the streams go through its kernels;
+``EDGERNN_X86_LEVEL`` 1 and 2 send them through the eight-lane kernels of CPUs without it (AVX2, AVX-VNNI).
+firmware_export/tests/test_gate_ports.c (``test_gru_run``, ``test_lstm_run``, ``test_fc_rows``) tests the block
+kernels themselves.
 """
 
 from __future__ import annotations
@@ -113,20 +115,22 @@ def test_blocks_of_steps_equal_the_reference(name: str) -> None:
     _check_blocks_of_steps(name)
 
 
-#: The cases on the eight-lane AVX-VNNI kernel: tails, stacks (in place), heads, saturated sums, near its lanes'
-#: limit (LSTM 128 units with 64 inputs: 96 KB) and beyond it (256 units: the per-step path).
-AVX_VNNI_CASES = ["lstm-16in-16h-seq", "lstm-7in-32h-head", "lstm-64in-128h-seq", "lstm-2layer-20h-relu-head-sat"]
-AVX_VNNI_CASES += ["lstm-3layer-48h-seq", "lstm-1h-tanh-head", "lstm-256h-sat", "lstm-96in-64h-head"]
-AVX_VNNI_CASES += ["gru-16in-16h-seq", "gru-7in-50h-head", "gru-64in-64h-seq-sat", "gru-16in-128h-seq"]
-AVX_VNNI_CASES += ["gru-2layer-20h-relu-head-sat", "gru-3layer-48h-seq", "gru-1h-tanh-head", "gru-160in-256h-sat"]
+#: The cases on the eight-lane kernels (AVX2, AVX-VNNI): tails, stacks (in place), heads, saturated sums, near
+#: their lanes' limits (LSTM 128 units with 64 inputs: 96 KB as bytes, beyond it as int16) and beyond them (256
+#: units: the per-step path).
+EIGHT_LANE_CASES = ["lstm-16in-16h-seq", "lstm-7in-32h-head", "lstm-64in-128h-seq", "lstm-2layer-20h-relu-head-sat"]
+EIGHT_LANE_CASES += ["lstm-3layer-48h-seq", "lstm-1h-tanh-head", "lstm-256h-sat", "lstm-96in-64h-head"]
+EIGHT_LANE_CASES += ["gru-16in-16h-seq", "gru-7in-50h-head", "gru-64in-64h-seq-sat", "gru-16in-128h-seq"]
+EIGHT_LANE_CASES += ["gru-2layer-20h-relu-head-sat", "gru-3layer-48h-seq", "gru-1h-tanh-head", "gru-160in-256h-sat"]
 
 
-@pytest.mark.parametrize("name", AVX_VNNI_CASES)
-def test_avx_vnni_blocks_of_steps_equal_the_reference(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same streams with EDGERNN_X86_LEVEL=2 (the C built at -DERNN_X86_LEVEL=2: AVX-VNNI at most): on a CPU
-    with AVX-VNNI the block path is the eight-lane kernel (firmware_export/tests/test_gate_ports.c checks that it
-    runs), on others the per-step path; both must equal the reference."""
-    monkeypatch.setenv("EDGERNN_X86_LEVEL", "2")
+@pytest.mark.parametrize("level", ["1", "2"], ids=["avx2", "avx-vnni"])
+@pytest.mark.parametrize("name", EIGHT_LANE_CASES)
+def test_eight_lane_blocks_of_steps_equal_the_reference(name: str, level: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same streams with EDGERNN_X86_LEVEL=1 or 2 (the C built at -DERNN_X86_LEVEL: AVX2 or AVX-VNNI at most):
+    where the CPU has that ISA the block path is its eight-lane kernel (firmware_export/tests/test_gate_ports.c
+    checks that it runs), on others the per-step path; both must equal the reference."""
+    monkeypatch.setenv("EDGERNN_X86_LEVEL", level)
     _check_blocks_of_steps(name)
 
 

@@ -616,10 +616,11 @@ def test_x86_gate_ports_equal_scalar_c(level: int | str, tmp_path: Path) -> None
     steps = "no GRU element-wise step" not in run.stdout and "no LSTM element-wise step" not in run.stdout
     assert steps == (level not in ("portable", 0)), run.stdout  # the AVX2 steps ran exactly where they exist
     blocks = "no GRU block path" not in run.stdout and "refuses every cell" not in run.stdout
-    assert blocks == (level in (2, 3, 4)), run.stdout  # the GRU and LSTM block paths ran exactly where they exist
+    assert blocks == (level in (1, 2, 3, 4)), run.stdout  # the GRU and LSTM block paths ran where they exist
     lookups = "lane kernel's lookups are not run" not in run.stdout
     assert lookups == (level == 4), run.stdout  # the LSTM lane kernel's 64-lane lookups ran exactly at level 4
-    for cell in ("LSTM", "GRU"):  # the eight-lane kernel ran exactly at level 2
+    for cell in ("LSTM", "GRU"):  # the eight-lane kernels ran exactly at levels 1 (AVX2) and 2 (AVX-VNNI)
+        assert (f"{cell} block path (AVX2, eight lanes)" in run.stdout) == (level == 1), run.stdout
         assert (f"{cell} block path (AVX-VNNI, eight lanes)" in run.stdout) == (level == 2), run.stdout
 
 

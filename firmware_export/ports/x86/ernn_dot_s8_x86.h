@@ -17,8 +17,8 @@
  * sums and activations in sixteen lanes; and the GRU / LSTM element-wise steps run sixteen units at a time.
  * The LSTM and the GRU also run over many steps per call (ernn_lstm_run_avx512, ernn_gru_run_avx512 with the
  * ernn_x86_run helpers, for ernn_model_s8_run): the input projections of a block of steps do not depend on
- * the state and are taken apart from the recurrent chain. With AVX-VNNI (no AVX-512) the LSTM runs over many steps
- * in eight lanes (ernn_x86_lstm_lanes8_run).
+ * the state and are taken apart from the recurrent chain. Without AVX-512 VNNI, with AVX-VNNI or AVX2, both cells run
+ * over many steps in eight lanes (ERNN_X86_LANES8_RUNS).
  * The widest kernel the CPU
  * has is picked at each call with __builtin_cpu_supports (a load and a test: libgcc fills its table
  * before main); functions carry their ISA as a target attribute, so the library needs no -m flags and
@@ -2223,46 +2223,175 @@ static inline int32_t ernn_lstm_fast_port(const int16_t *gi, const int16_t *gf, 
 }
 #endif
 
-#if ERNN_X86_LEVEL >= 2
+#if ERNN_X86_LEVEL >= 1
 /*
- * The LSTM and the GRU over a block of steps with AVX-VNNI (256 bits: Intel's cores from Alder Lake on that lack
- * AVX-512), for ernn_lstm_run_s8 and ernn_gru_run_s8 where the CPU has no AVX-512 VNNI: the lane kernel of
- * ernn_x86_lstm_lane_steps in eight lanes. Once per call both layers' weights are rewritten with rows in lanes
- * (ernn_x86_rows_in_lanes8: per column of eight units, gate and quad of inputs one ymm, lane L holding unit L's
- * four weights) and the biases adjusted to bias - 128 sum w; each step's dot products are then VPDPBUSD of those
- * ymm with the quads of u = x ^ 0x80 broadcast, every row's sum landing in its own lane (the generic path widens
- * the input to int16, sums four rows per register and reduces them horizontally, and goes through memory
- * between the layers and the element-wise step). In the same lanes follow the rescales, the gates' saturating
- * sums and activations (ernn_x86_sigmoid_q312, ernn_x86_tanh_q312) and the element-wise step
- * (ernn_x86_lstm_units8, ernn_x86_gru_units8), a column's x parts beside its recurrent chain.
- * Exactness: each lane holds bias + sum w x modulo 2^32 (the same VPDPBUSD terms as ernn_lstm_run_avx512), whose
- * true value is an int32 for the bounded layers ernn_x86_fused_layers admits, so the integers of ernn_fc_s8.c;
- * the rescales, sums, activations and element-wise steps are the eight-lane functions the step kernels run
- * (ernn_x86_epilogue, ernn_lstm_fast_avx2, ernn_gru_fast_avx2) on the same integers. Lanes of units >= n have
- * zero weights and biases, are never stored to h, hs or the int16 state, and their h bytes meet zero weights in
- * the next step.
+ * The LSTM and the GRU over a block of steps in eight lanes, for ernn_lstm_run_s8 and ernn_gru_run_s8 where the CPU
+ * has no AVX-512 VNNI: the lane kernel of ernn_x86_lstm_lane_steps in ymm registers, with AVX-VNNI (Intel's cores
+ * from Alder Lake on that lack AVX-512) or with AVX2 alone (AMD's before Zen 4, Intel's Haswell to Comet Lake). Once
+ * per call both layers' weights are rewritten with rows in lanes: per column of eight units, gate and slot of
+ * inputs one ymm, lane L holding unit L's weights of the slot. Each step's dot products are then one broadcast of
+ * the slot's inputs per slot and one multiply-add per gate, every row's sum landing in its own lane (the generic
+ * path widens the input to int16, sums four rows per register and reduces them horizontally, and goes through
+ * memory between the layers and the element-wise step):
+ *  - AVX-VNNI: a slot is a quad of inputs as the bytes u = x ^ 0x80, VPDPBUSD with the weights' bytes, the biases
+ *    adjusted to bias - 128 sum w (modulo 2^32, as ernn_lstm_run_avx512: the lanes hold bias + sum w x modulo
+ *    2^32, whose true value is an int32 for the bounded layers ernn_x86_fused_layers admits);
+ *  - AVX2: a slot is a pair of inputs as int16, VPMADDWD with the weights as int16 pairs and VPADDD (each pair's
+ *    sum |w0 x0 + w1 x1| <= 2^15, exact; the sum the int32 of ernn_fc_s8.c for those layers).
+ * In the same lanes follow the rescales, the gates' saturating sums and activations (ernn_x86_sigmoid_q312,
+ * ernn_x86_tanh_q312) and the element-wise step (ernn_x86_lstm_units8, ernn_x86_gru_units8), a column's x parts
+ * beside its recurrent chain: the eight-lane functions the step kernels run (ernn_x86_epilogue,
+ * ernn_lstm_fast_avx2, ernn_gru_fast_avx2) on the same integers. Lanes of units >= n have zero weights and
+ * biases, are never stored to h, hs or the int16 state, and their h values meet zero weights in the next step.
  */
-#define ERNN_X86_VNNI256 __attribute__((target("avx2,avxvnni")))
-#define ERNN_X86_VNNI256_INLINE __attribute__((target("avx2,avxvnni"), always_inline))
-/* The weights in lanes, on the stack while the call runs: LSTM 128 units with up to 128 inputs, 64 with up to
- * 448; GRU 128 units with up to 208 inputs. */
+#define ERNN_X86_AVX2_INLINE __attribute__((target("avx2"), always_inline))
+/* The weights in lanes, on the stack while the call runs. AVX-VNNI: LSTM 128 units with up to 128 inputs, 64 with
+ * up to 448; GRU 128 units with up to 208 inputs. AVX2 (two bytes a weight): LSTM 64 units with up to 192 inputs,
+ * GRU 64 units with up to 272, 128 with up to 32. */
 #define ERNN_X86_LANE8_BYTES 131072
 #define ERNN_X86_LANE8_MAX_COLUMNS 32 /* 256 units */
 #define ERNN_X86_LANE8_MAX_CHUNKS 256 /* inputs, in sixteens (the bytes above allow 255 at most) */
 
-/* 1 if the eight-lane kernel takes a cell of `gates` gate blocks (4 LSTM, 3 GRU), n units and nx inputs (its
- * weights in lanes within ERNN_X86_LANE8_BYTES). */
-static inline int ernn_x86_lanes8_takes(int32_t gates, int32_t n, int32_t nx)
+/* 1 if the eight-lane kernel takes a cell of `gates` gate blocks (4 LSTM, 3 GRU), n units and nx inputs, its slots
+ * of per_slot inputs (4 AVX-VNNI, 2 AVX2): the weights in lanes within ERNN_X86_LANE8_BYTES. */
+static inline int ernn_x86_lanes8_takes(int32_t per_slot, int32_t gates, int32_t n, int32_t nx)
 {
-    const int64_t columns = (n + 7) / 8, quads = 4 * (int64_t)((n + 15) / 16) + 4 * (int64_t)((nx + 15) / 16);
+    const int64_t columns = (n + 7) / 8, slots = (16 / per_slot) * (int64_t)((n + 15) / 16 + (nx + 15) / 16);
     return n >= 1 && columns <= ERNN_X86_LANE8_MAX_COLUMNS && (nx + 15) / 16 <= ERNN_X86_LANE8_MAX_CHUNKS &&
-           gates * columns * 32 * quads <= ERNN_X86_LANE8_BYTES;
+           gates * columns * 32 * slots <= ERNN_X86_LANE8_BYTES;
+}
+
+/* The per-call constants of the eight-lane kernel: both layers' weights in lanes (column j's gate g at
+ * (G j + g) * gh and (G j + g) * gx bytes, G gates; 32 bytes a slot), the biases in the same order (8 per gate),
+ * the slots of each step's inputs and the gates' rescales. */
+typedef struct {
+    const int8_t *zh, *zx;
+    const int32_t *bh, *bx;
+    int64_t gh, gx;
+    int32_t qh, qx;
+    ernn_x86_rescale rh[4], rx[4];
+} ernn_x86_lanes8;
+
+/* The layout of both layers for slots of per_slot inputs, their weights at `lanes`, and the gates' rescales; the
+ * caller rewrites the weights (ernn_x86_rows_in_lanes8, ernn_x86_rows_in_pairs8) and biases. */
+ERNN_X86_AVX2 static inline void ernn_x86_lanes8_layout(const ernn_fc_params *xf, const ernn_fc_params *hf,
+                                                        int32_t per_slot, int32_t gates, int32_t n, int8_t *lanes,
+                                                        int32_t *bh, int32_t *bx, ernn_x86_lanes8 *l)
+{
+    l->qh = (16 / per_slot) * ((n + 15) / 16);
+    l->qx = (16 / per_slot) * ((xf->in_features + 15) / 16);
+    l->gh = 32 * (int64_t)l->qh;
+    l->gx = 32 * (int64_t)l->qx;
+    l->zh = lanes;
+    l->zx = lanes + gates * ((n + 7) / 8) * l->gh;
+    l->bh = bh;
+    l->bx = bx;
+    for (int32_t g = 0; g < gates; ++g) {
+        const ernn_fast_rescale fx = ernn_fast_of(xf->multiplier[g], xf->shift[g]);
+        const ernn_fast_rescale fh = ernn_fast_of(hf->multiplier[g], hf->shift[g]);
+        l->rx[g] = ernn_x86_rescale_of(fx.multiplier, fx.left, fx.right);
+        l->rh[g] = ernn_x86_rescale_of(fh.multiplier, fh.left, fh.right);
+    }
 }
 
 /* Rows o..o + r - 1 (r = 4 or 8, o a multiple of 4) of a packed layer (K = 16: per 4-row block and chunk of
- * sixteen inputs 64 bytes, row i's at 16 i) with rows in lanes: per chunk c and quad q (inputs 16 c + 4 q..+3)
- * the ymm at z + 32 (4 c + q), lane L holding row o + L's four weights (lanes L >= r: zero). Per block and
- * chunk a 4 x 4 transpose of dwords. */
+ * sixteen inputs 64 bytes, row i's at 16 i) as int16 pairs with rows in lanes: per chunk c and pair p (inputs
+ * 16 c + 2 p, + 1) the ymm at z + 32 (8 c + p), lane L holding row o + L's two weights (lanes L >= r: zero). Per
+ * block and chunk the rows widened, then a 4 x 8 transpose of dwords. */
+ERNN_X86_AVX2 static inline void ernn_x86_rows_in_pairs8(const int8_t *w, int32_t chunks, int32_t o, int32_t r,
+                                                         int8_t *z)
+{
+    for (int32_t c = 0; c < chunks; ++c) {
+        __m256i t[2][4]; /* block b: pairs k (low halves) and k + 4 (high halves) of its four rows in t[b][k] */
+        for (int32_t b = 0; b < 2; ++b) {
+            if (4 * b >= r) {
+                t[b][0] = t[b][1] = t[b][2] = t[b][3] = _mm256_setzero_si256();
+                continue;
+            }
+            const int8_t *block = w + ((int64_t)(o / 4 + b) * chunks + c) * 64;
+            __m256i row[4];
+            for (int32_t i = 0; i < 4; ++i) {
+                row[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(block + 16 * i)));
+            }
+            const __m256i lo01 = _mm256_unpacklo_epi32(row[0], row[1]), lo23 = _mm256_unpacklo_epi32(row[2], row[3]);
+            const __m256i hi01 = _mm256_unpackhi_epi32(row[0], row[1]), hi23 = _mm256_unpackhi_epi32(row[2], row[3]);
+            t[b][0] = _mm256_unpacklo_epi64(lo01, lo23);
+            t[b][1] = _mm256_unpackhi_epi64(lo01, lo23);
+            t[b][2] = _mm256_unpacklo_epi64(hi01, hi23);
+            t[b][3] = _mm256_unpackhi_epi64(hi01, hi23);
+        }
+        for (int32_t k = 0; k < 4; ++k) {
+            int8_t *d = z + 32 * (8 * c + k);
+            _mm256_store_si256((__m256i *)(void *)d, _mm256_permute2x128_si256(t[0][k], t[1][k], 0x20));
+            _mm256_store_si256((__m256i *)(void *)(d + 128), _mm256_permute2x128_si256(t[0][k], t[1][k], 0x31));
+        }
+    }
+}
+
+/* The AVX2 kernel's layout (ernn_x86_lanes8_layout): the weights as int16 pairs, the biases as they are. */
+ERNN_X86_AVX2 static inline void ernn_x86_lanes8_setup_avx2(const ernn_fc_params *xf, const ernn_fc_params *hf,
+                                                            int32_t gates, int32_t n, int32_t stride, int8_t *lanes,
+                                                            int32_t *bh, int32_t *bx, ernn_x86_lanes8 *l)
+{
+    ernn_x86_lanes8_layout(xf, hf, 2, gates, n, lanes, bh, bx, l);
+    int8_t *zh = lanes, *zx = lanes + (l->zx - l->zh);
+    for (int32_t j = 0; j < (n + 7) / 8; ++j) {
+        const int32_t r = stride - 8 * j < 8 ? stride - 8 * j : 8;
+        for (int32_t g = 0; g < gates; ++g) {
+            const int32_t o = g * stride + 8 * j, group = gates * j + g;
+            ernn_x86_rows_in_pairs8(hf->weight, l->qh / 8, o, r, zh + group * l->gh);
+            ernn_x86_rows_in_pairs8(xf->weight, l->qx / 8, o, r, zx + group * l->gx);
+            for (int32_t i = 0; i < 8; ++i) {
+                bh[8 * group + i] = i < r ? hf->bias[o + i] : 0;
+                bx[8 * group + i] = i < r ? xf->bias[o + i] : 0;
+            }
+        }
+    }
+}
+
+/* acc[g] (g < gates) + the dot products of `pairs` pairs of int16 inputs with a column's gates (gate g at
+ * z + g * gate_bytes): one broadcast of each pair for all the gates, VPMADDWD and VPADDD. */
+ERNN_X86_AVX2_INLINE static inline void ernn_x86_lane_dot8_avx2(__m256i acc[4], const uint8_t *in, const int8_t *z,
+                                                               int64_t gate_bytes, int32_t pairs, int32_t gates)
+{
+    for (int32_t q = 0; q < pairs; ++q) {
+        int32_t v;
+        memcpy(&v, in + 4 * q, sizeof v);
+        const __m256i b = _mm256_set1_epi32(v);
+        for (int32_t g = 0; g < gates; ++g) {
+            const __m256i w = _mm256_load_si256((const __m256i *)(const void *)(z + g * gate_bytes + 32 * q));
+            acc[g] = _mm256_add_epi32(acc[g], _mm256_madd_epi16(b, w));
+        }
+    }
+}
+
+/* x (n int8 values) as int16 to in[0..2 n); the bytes after are the caller's. */
+ERNN_X86_AVX2 static inline void ernn_x86_lanes8_input_avx2(const int8_t *x, int32_t n, uint8_t *in)
+{
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm256_storeu_si256((__m256i *)(void *)(in + 2 * i),
+                            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(x + i))));
+    }
+    for (; i < n; ++i) {
+        const int16_t v = x[i];
+        memcpy(in + 2 * i, &v, sizeof v);
+    }
+}
+
+/* Column j's new h (eight int8 in the low half of out8) as the next step's inputs. */
+ERNN_X86_AVX2_INLINE static inline void ernn_x86_lanes8_next_avx2(__m128i out8, uint8_t *next, int32_t j)
+{
+    _mm_storeu_si128((__m128i *)(void *)(next + 16 * j), _mm_cvtepi8_epi16(out8));
+}
+
+#if ERNN_X86_LEVEL >= 2
+#define ERNN_X86_VNNI256 __attribute__((target("avx2,avxvnni")))
+#define ERNN_X86_VNNI256_INLINE __attribute__((target("avx2,avxvnni"), always_inline))
+
+/* Rows o..o + r - 1 (r = 4 or 8, o a multiple of 4) of a packed layer with rows in lanes as bytes: per chunk c and
+ * quad q (inputs 16 c + 4 q..+3) the ymm at z + 32 (4 c + q), lane L holding row o + L's four weights (lanes
+ * L >= r: zero). Per block and chunk a 4 x 4 transpose of dwords. */
 ERNN_X86_VNNI256 static inline void ernn_x86_rows_in_lanes8(const int8_t *w, int32_t chunks, int32_t o, int32_t r,
                                                             int8_t *z)
 {
@@ -2305,28 +2434,15 @@ ERNN_X86_VNNI256 static inline void ernn_x86_adjusted_bias8(const int8_t *z, int
     _mm256_store_si256((__m256i *)(void *)adjusted, _mm256_sub_epi32(biases, _mm256_slli_epi32(sums, 7)));
 }
 
-/* The per-call constants of the eight-lane kernel: both layers' weights in lanes (column j's gate g at
- * (G j + g) * gh and (G j + g) * gx bytes, G gates), the adjusted biases in the same order (8 per gate), the
- * quads of each step's inputs and the gates' rescales. */
-typedef struct {
-    const int8_t *zh, *zx;
-    const int32_t *bh, *bx;
-    int64_t gh, gx;
-    int32_t qh, qx;
-    ernn_x86_rescale rh[4], rx[4];
-} ernn_x86_lanes8;
-
-ERNN_X86_VNNI256 static inline void ernn_x86_lanes8_setup(const ernn_fc_params *xf, const ernn_fc_params *hf,
-                                                          int32_t gates, int32_t n, int32_t stride, int8_t *lanes,
-                                                          int32_t *bh, int32_t *bx, ernn_x86_lanes8 *l)
+/* The AVX-VNNI kernel's layout (ernn_x86_lanes8_layout): the weights as bytes, the biases adjusted. */
+ERNN_X86_VNNI256 static inline void ernn_x86_lanes8_setup_vnni(const ernn_fc_params *xf, const ernn_fc_params *hf,
+                                                               int32_t gates, int32_t n, int32_t stride,
+                                                               int8_t *lanes, int32_t *bh, int32_t *bx,
+                                                               ernn_x86_lanes8 *l)
 {
-    const int32_t columns = (n + 7) / 8;
-    l->qh = 4 * ((n + 15) / 16);
-    l->qx = 4 * ((xf->in_features + 15) / 16);
-    l->gh = 32 * (int64_t)l->qh;
-    l->gx = 32 * (int64_t)l->qx;
-    int8_t *zh = lanes, *zx = lanes + gates * columns * l->gh;
-    for (int32_t j = 0; j < columns; ++j) {
+    ernn_x86_lanes8_layout(xf, hf, 4, gates, n, lanes, bh, bx, l);
+    int8_t *zh = lanes, *zx = lanes + (l->zx - l->zh);
+    for (int32_t j = 0; j < (n + 7) / 8; ++j) {
         const int32_t r = stride - 8 * j < 8 ? stride - 8 * j : 8;
         for (int32_t g = 0; g < gates; ++g) {
             const int32_t o = g * stride + 8 * j, group = gates * j + g;
@@ -2336,22 +2452,12 @@ ERNN_X86_VNNI256 static inline void ernn_x86_lanes8_setup(const ernn_fc_params *
             ernn_x86_adjusted_bias8(zx + group * l->gx, l->qx, xf->bias + o, r, bx + 8 * group);
         }
     }
-    for (int32_t g = 0; g < gates; ++g) {
-        const ernn_fast_rescale fx = ernn_fast_of(xf->multiplier[g], xf->shift[g]);
-        const ernn_fast_rescale fh = ernn_fast_of(hf->multiplier[g], hf->shift[g]);
-        l->rx[g] = ernn_x86_rescale_of(fx.multiplier, fx.left, fx.right);
-        l->rh[g] = ernn_x86_rescale_of(fh.multiplier, fh.left, fh.right);
-    }
-    l->zh = zh;
-    l->zx = zx;
-    l->bh = bh;
-    l->bx = bx;
 }
 
 /* acc[g] (g < gates) + the dot products of `quads` quads of the unsigned input u with a column's gates, rows in
  * lanes (gate g at z + g * gate_bytes): one broadcast of each quad for all the gates. */
-ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lane_quads8(__m256i acc[4], const uint8_t *u, const int8_t *z,
-                                                               int64_t gate_bytes, int32_t quads, int32_t gates)
+ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lane_dot8_vnni(__m256i acc[4], const uint8_t *u, const int8_t *z,
+                                                                  int64_t gate_bytes, int32_t quads, int32_t gates)
 {
     for (int32_t q = 0; q < quads; ++q) {
         int32_t v;
@@ -2365,7 +2471,7 @@ ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lane_quads8(__m256i acc[4], 
 }
 
 /* x (n int8 values) as the unsigned bytes x ^ 0x80 to u[0..n); the bytes after n are the caller's. */
-ERNN_X86_VNNI256 static inline void ernn_x86_unsigned8(const int8_t *x, int32_t n, uint8_t *u)
+ERNN_X86_VNNI256 static inline void ernn_x86_lanes8_input_vnni(const int8_t *x, int32_t n, uint8_t *u)
 {
     const __m128i flip = _mm_set1_epi8((char)0x80);
     int32_t i = 0;
@@ -2378,98 +2484,125 @@ ERNN_X86_VNNI256 static inline void ernn_x86_unsigned8(const int8_t *x, int32_t 
     }
 }
 
+/* Column j's new h (eight int8 in the low half of out8) as the next step's unsigned inputs. */
+ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lanes8_next_vnni(__m128i out8, uint8_t *next, int32_t j)
+{
+    _mm_storel_epi64((__m128i *)(void *)(next + 8 * j), _mm_xor_si128(out8, _mm_set1_epi8((char)0x80)));
+}
+#endif
+
 /*
- * `steps` steps of a cell of `gates` gate blocks (4: the LSTM, element-wise constants *lstm; 3: the GRU, *gru; a
- * constant at each call site) that the eight-lane kernel takes, as ernn_lstm_run_avx512 and ernn_gru_run_avx512:
- * the inputs xs + t * x_stride, h (int8) and the int16 state s (the LSTM's c, the GRU's h_q15) updated in place,
- * step t's h also to hs + t * hs_stride (step t reads its input before it writes its output, so hs may be xs
- * when the strides are equal).
+ * ERNN_X86_LANES8_RUNS(ISA, ATTR, INLINE) defines the eight-lane kernel for one ISA (avx2, vnni: its setup, dot
+ * products and input forms ernn_x86_lanes8_setup_ISA, ernn_x86_lane_dot8_ISA, ernn_x86_lanes8_input_ISA,
+ * ernn_x86_lanes8_next_ISA):
+ *  - ernn_x86_lanes8_steps_ISA: `steps` steps of a cell of `gates` gate blocks (4: the LSTM, element-wise
+ *    constants *lstm; 3: the GRU, *gru; a constant at each call site) that the kernel takes, as
+ *    ernn_lstm_run_avx512 and ernn_gru_run_avx512: the inputs xs + t * x_stride, h (int8) and the int16 state s
+ *    (the LSTM's c, the GRU's h_q15) updated in place, step t's h also to hs + t * hs_stride (step t reads its
+ *    input before it writes its output, so hs may be xs when the strides are equal);
+ *  - ernn_x86_lstm_lanes8_run_ISA, ernn_x86_gru_lanes8_run_ISA: those steps of an LSTM cell (the short form:
+ *    every product shift < 0; the cell state's tanh input's multiplier and shift) and of a GRU cell (reset,
+ *    gate and hidden rescales with shift < 0).
+ * The inputs' buffers hold 4 bytes a slot either way (a quad of bytes, a pair of int16); their padding meets zero
+ * weights.
  */
-ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lanes8_steps(const ernn_fc_params *xf, const ernn_fc_params *hf,
-                                                                int32_t gates, int32_t n, int32_t stride,
-                                                                const ernn_x86_lstm8 *lstm, const ernn_x86_gru8 *gru,
-                                                                const int8_t *xs, size_t x_stride, int32_t steps,
-                                                                int8_t *h, int16_t *s, int8_t *hs, size_t hs_stride)
-{
-    const int32_t nx = xf->in_features, columns = (n + 7) / 8;
-    int8_t lanes[ERNN_X86_LANE8_BYTES] __attribute__((aligned(32)));
-    int32_t bh[4 * 8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(32)));
-    int32_t bx[4 * 8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(32)));
-    int16_t state[8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(16))); /* s of the call's columns */
-    int8_t hv[8 * ERNN_X86_LANE8_MAX_COLUMNS];                                  /* the step's new h */
-    uint8_t hu[2][8 * ERNN_X86_LANE8_MAX_COLUMNS + 8];                          /* h ^ 0x80: this step's, next */
-    uint8_t xu[16 * ERNN_X86_LANE8_MAX_CHUNKS];                                 /* the step's input ^ 0x80 */
-    ernn_x86_lanes8 l;
-    ernn_x86_lanes8_setup(xf, hf, gates, n, stride, lanes, bh, bx, &l);
-    memset(state, 0, sizeof state);
-    memcpy(state, s, (size_t)n * sizeof s[0]);
-    memset(hu, 0x80, sizeof hu); /* the padding: u = 128, meeting zero weights */
-    memset(xu, 0x80, sizeof xu);
-    ernn_x86_unsigned8(h, n, hu[0]);
-    memcpy(hv, h, (size_t)n);
-    const __m128i flip = _mm_set1_epi8((char)0x80);
-    for (int32_t t = 0; t < steps; ++t) {
-        const uint8_t *u = hu[t & 1];
-        uint8_t *u_next = hu[(t & 1) ^ 1];
-        ernn_x86_unsigned8(xs + (size_t)t * x_stride, nx, xu); /* read before the step's output is written */
-        for (int32_t j = 0; j < columns; ++j) {
-            __m256i ah[4], ax[4];
-            for (int32_t g = 0; g < gates; ++g) {
-                ah[g] = _mm256_load_si256((const __m256i *)(const void *)(l.bh + 8 * (gates * j + g)));
-                ax[g] = _mm256_load_si256((const __m256i *)(const void *)(l.bx + 8 * (gates * j + g)));
-            }
-            ernn_x86_lane_quads8(ah, u, l.zh + gates * j * l.gh, l.gh, l.qh, gates);
-            ernn_x86_lane_quads8(ax, xu, l.zx + gates * j * l.gx, l.gx, l.qx, gates); /* off the recurrent chain */
-            __m128i xp[4], hp[4]; /* sat16(fast(x part)), sat16(fast(h part)) */
-            for (int32_t g = 0; g < gates; ++g) {
-                xp[g] = ernn_x86_sat16(ernn_x86_fast_out(ax[g], &l.rx[g]));
-                hp[g] = ernn_x86_sat16(ernn_x86_fast_out(ah[g], &l.rh[g]));
-            }
-            __m128i sj = _mm_load_si128((const __m128i *)(const void *)(state + 8 * j));
-            const __m128i gr = ernn_x86_sigmoid_q312(_mm_adds_epi16(xp[0], hp[0])); /* LSTM i, GRU r */
-            const __m128i gz = ernn_x86_sigmoid_q312(_mm_adds_epi16(xp[1], hp[1])); /* LSTM f, GRU z */
-            const __m128i out =
-                gates == 4 ? ernn_x86_lstm_units8(lstm, gr, gz, ernn_x86_tanh_q312(_mm_adds_epi16(xp[2], hp[2])),
-                                                  ernn_x86_sigmoid_q312(_mm_adds_epi16(xp[3], hp[3])), &sj)
-                           : ernn_x86_gru_units8(gru, gr, gz, xp[2], hp[2], &sj); /* n's parts apart */
-            _mm_store_si128((__m128i *)(void *)(state + 8 * j), sj);
-            const __m128i out8 = _mm_packs_epi16(out, out); /* ernn_ssat8 */
-            _mm_storel_epi64((__m128i *)(void *)(hv + 8 * j), out8);
-            _mm_storel_epi64((__m128i *)(void *)(u_next + 8 * j), _mm_xor_si128(out8, flip));
-        }
-        memcpy(hs + (size_t)t * hs_stride, hv, (size_t)n);
+#define ERNN_X86_LANES8_RUNS(ISA, ATTR, INLINE)                                                                      \
+    INLINE static inline void ernn_x86_lanes8_steps_##ISA(                                                           \
+        const ernn_fc_params *xf, const ernn_fc_params *hf, int32_t gates, int32_t n, int32_t stride,                \
+        const ernn_x86_lstm8 *lstm, const ernn_x86_gru8 *gru, const int8_t *xs, size_t x_stride, int32_t steps,      \
+        int8_t *h, int16_t *s, int8_t *hs, size_t hs_stride)                                                         \
+    {                                                                                                                \
+        const int32_t columns = (n + 7) / 8;                                                                         \
+        int8_t lanes[ERNN_X86_LANE8_BYTES] __attribute__((aligned(32)));                                             \
+        int32_t bh[4 * 8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(32)));                                 \
+        int32_t bx[4 * 8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(32)));                                 \
+        int16_t state[8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(16))); /* s of the columns */          \
+        int8_t hv[8 * ERNN_X86_LANE8_MAX_COLUMNS];                                  /* the step's new h */           \
+        uint8_t hu[2][16 * ERNN_X86_LANE8_MAX_COLUMNS + 16]; /* h as inputs: this step's, the next one's */          \
+        uint8_t in[32 * ERNN_X86_LANE8_MAX_CHUNKS];          /* the step's input */                                  \
+        ernn_x86_lanes8 l;                                                                                           \
+        ernn_x86_lanes8_setup_##ISA(xf, hf, gates, n, stride, lanes, bh, bx, &l);                                    \
+        memset(state, 0, sizeof state);                                                                              \
+        memcpy(state, s, (size_t)n * sizeof s[0]);                                                                   \
+        memset(hu, 0x80, sizeof hu);                                                                                 \
+        memset(in, 0x80, sizeof in);                                                                                 \
+        ernn_x86_lanes8_input_##ISA(h, n, hu[0]);                                                                    \
+        memcpy(hv, h, (size_t)n);                                                                                    \
+        for (int32_t t = 0; t < steps; ++t) {                                                                        \
+            const uint8_t *u = hu[t & 1];                                                                            \
+            uint8_t *u_next = hu[(t & 1) ^ 1];                                                                       \
+            ernn_x86_lanes8_input_##ISA(xs + (size_t)t * x_stride, xf->in_features, in);                             \
+            for (int32_t j = 0; j < columns; ++j) {                                                                  \
+                __m256i ah[4], ax[4];                                                                                \
+                for (int32_t g = 0; g < gates; ++g) {                                                                \
+                    ah[g] = _mm256_load_si256((const __m256i *)(const void *)(l.bh + 8 * (gates * j + g)));          \
+                    ax[g] = _mm256_load_si256((const __m256i *)(const void *)(l.bx + 8 * (gates * j + g)));          \
+                }                                                                                                    \
+                ernn_x86_lane_dot8_##ISA(ah, u, l.zh + gates * j * l.gh, l.gh, l.qh, gates);                         \
+                ernn_x86_lane_dot8_##ISA(ax, in, l.zx + gates * j * l.gx, l.gx, l.qx, gates); /* off the chain */    \
+                __m128i xp[4], hp[4]; /* sat16(fast(x part)), sat16(fast(h part)) */                                 \
+                for (int32_t g = 0; g < gates; ++g) {                                                                \
+                    xp[g] = ernn_x86_sat16(ernn_x86_fast_out(ax[g], &l.rx[g]));                                      \
+                    hp[g] = ernn_x86_sat16(ernn_x86_fast_out(ah[g], &l.rh[g]));                                      \
+                }                                                                                                    \
+                __m128i sj = _mm_load_si128((const __m128i *)(const void *)(state + 8 * j));                         \
+                const __m128i gr = ernn_x86_sigmoid_q312(_mm_adds_epi16(xp[0], hp[0])); /* LSTM i, GRU r */          \
+                const __m128i gz = ernn_x86_sigmoid_q312(_mm_adds_epi16(xp[1], hp[1])); /* LSTM f, GRU z */          \
+                const __m128i out =                                                                                  \
+                    gates == 4                                                                                       \
+                        ? ernn_x86_lstm_units8(lstm, gr, gz, ernn_x86_tanh_q312(_mm_adds_epi16(xp[2], hp[2])),       \
+                                               ernn_x86_sigmoid_q312(_mm_adds_epi16(xp[3], hp[3])), &sj)             \
+                        : ernn_x86_gru_units8(gru, gr, gz, xp[2], hp[2], &sj); /* n's parts apart */                 \
+                _mm_store_si128((__m128i *)(void *)(state + 8 * j), sj);                                             \
+                const __m128i out8 = _mm_packs_epi16(out, out); /* ernn_ssat8 */                                     \
+                _mm_storel_epi64((__m128i *)(void *)(hv + 8 * j), out8);                                             \
+                ernn_x86_lanes8_next_##ISA(out8, u_next, j);                                                         \
+            }                                                                                                        \
+            memcpy(hs + (size_t)t * hs_stride, hv, (size_t)n);                                                       \
+        }                                                                                                            \
+        memcpy(h, hv, (size_t)n);                                                                                    \
+        memcpy(s, state, (size_t)n * sizeof s[0]);                                                                   \
+    }                                                                                                                \
+    ATTR static void ernn_x86_lstm_lanes8_run_##ISA(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,         \
+                                                    int32_t tanh_multiplier, int32_t tanh_shift, const int8_t *xs,   \
+                                                    size_t x_stride, int32_t steps, int8_t *h, int16_t *c,           \
+                                                    int8_t *hs, size_t hs_stride)                                    \
+    {                                                                                                                \
+        const ernn_x86_lstm8 k = ernn_x86_lstm8_of(                                                                  \
+            p->forget_mul.multiplier, -p->forget_mul.shift, p->input_mul.multiplier, -p->input_mul.shift,            \
+            tanh_multiplier, tanh_shift, p->output_mul.multiplier, -p->output_mul.shift, p->hidden_zero_point);      \
+        ernn_x86_lanes8_steps_##ISA(&p->x_fc, &p->h_fc, 4, n, stride, &k, NULL, xs, x_stride, steps, h, c, hs,      \
+                                    hs_stride);                                                                      \
+    }                                                                                                                \
+    ATTR static void ernn_x86_gru_lanes8_run_##ISA(const ernn_gru_s8_params *p, int32_t n, int32_t stride,           \
+                                                   const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,      \
+                                                   int16_t *h_q15, int8_t *hs, size_t hs_stride)                     \
+    {                                                                                                                \
+        const ernn_x86_gru8 k = ernn_x86_gru8_of(p->reset_mul.multiplier, -p->reset_mul.shift,                       \
+                                                 p->gate_mul.multiplier, -p->gate_mul.shift,                         \
+                                                 p->to_hidden.multiplier, -p->to_hidden.shift, p->hidden_zero_point); \
+        ernn_x86_lanes8_steps_##ISA(&p->x_fc, &p->h_fc, 3, n, stride, NULL, &k, xs, x_stride, steps, h, h_q15, hs,  \
+                                    hs_stride);                                                                      \
     }
-    memcpy(h, hv, (size_t)n);
-    memcpy(s, state, (size_t)n * sizeof s[0]);
-}
+ERNN_X86_LANES8_RUNS(avx2, ERNN_X86_AVX2, ERNN_X86_AVX2_INLINE)
+#if ERNN_X86_LEVEL >= 2
+ERNN_X86_LANES8_RUNS(vnni, ERNN_X86_VNNI256, ERNN_X86_VNNI256_INLINE)
+#endif
 
-/* ernn_x86_lanes8_steps of an LSTM cell (the short form: every product shift < 0; the cell state's tanh input's
- * multiplier and shift). */
-ERNN_X86_VNNI256 static void ernn_x86_lstm_lanes8_run(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,
-                                                      int32_t tanh_multiplier, int32_t tanh_shift, const int8_t *xs,
-                                                      size_t x_stride, int32_t steps, int8_t *h, int16_t *c,
-                                                      int8_t *hs, size_t hs_stride)
+/* The eight-lane kernel this CPU runs: 2 AVX-VNNI, 1 AVX2, 0 none (within ERNN_X86_LEVEL). */
+static inline int ernn_x86_lanes8_isa(void)
 {
-    const ernn_x86_lstm8 k = ernn_x86_lstm8_of(p->forget_mul.multiplier, -p->forget_mul.shift, p->input_mul.multiplier,
-                                               -p->input_mul.shift, tanh_multiplier, tanh_shift,
-                                               p->output_mul.multiplier, -p->output_mul.shift, p->hidden_zero_point);
-    ernn_x86_lanes8_steps(&p->x_fc, &p->h_fc, 4, n, stride, &k, NULL, xs, x_stride, steps, h, c, hs, hs_stride);
-}
-
-/* ernn_x86_lanes8_steps of a GRU cell (the short form: reset, gate and hidden rescales with shift < 0). */
-ERNN_X86_VNNI256 static void ernn_x86_gru_lanes8_run(const ernn_gru_s8_params *p, int32_t n, int32_t stride,
-                                                     const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
-                                                     int16_t *h_q15, int8_t *hs, size_t hs_stride)
-{
-    const ernn_x86_gru8 k = ernn_x86_gru8_of(p->reset_mul.multiplier, -p->reset_mul.shift, p->gate_mul.multiplier,
-                                             -p->gate_mul.shift, p->to_hidden.multiplier, -p->to_hidden.shift,
-                                             p->hidden_zero_point);
-    ernn_x86_lanes8_steps(&p->x_fc, &p->h_fc, 3, n, stride, NULL, &k, xs, x_stride, steps, h, h_q15, hs, hs_stride);
+#if ERNN_X86_LEVEL >= 2
+    if (__builtin_cpu_supports("avxvnni") && __builtin_cpu_supports("avx2")) {
+        return 2;
+    }
+#endif
+    return __builtin_cpu_supports("avx2") ? 1 : 0;
 }
 
 /* The block paths of this CPU (ernn_lstm_run_s8, ernn_gru_run_s8): 1 if it has one for a cell of `gates` gate
  * blocks, n units and nx inputs (besides the callers' checks of the layers' form and size): AVX-512 VNNI takes
- * any, AVX-VNNI those the eight-lane kernel takes. */
+ * any, AVX-VNNI and AVX2 those their eight-lane kernel takes. */
 #define ERNN_PORT_LSTM_RUN 1
 #define ERNN_PORT_GRU_RUN 1
 static inline int ernn_x86_run_port_ok(int32_t gates, int32_t n, int32_t nx)
@@ -2479,7 +2612,14 @@ static inline int ernn_x86_run_port_ok(int32_t gates, int32_t n, int32_t nx)
         return 1;
     }
 #endif
-    return __builtin_cpu_supports("avxvnni") && __builtin_cpu_supports("avx2") && ernn_x86_lanes8_takes(gates, n, nx);
+    const int isa = ernn_x86_lanes8_isa();
+    return isa != 0 && ernn_x86_lanes8_takes(isa == 2 ? 4 : 2, gates, n, nx);
+}
+
+/* 1 if a cell of n units with gate blocks of `stride` rows fits the eight-lane kernel's columns. */
+static inline int ernn_x86_lanes8_stride_ok(int32_t n, int32_t stride)
+{
+    return stride >= n && stride <= 8 * ((n + 7) / 8);
 }
 
 /* ernn_lstm_run_s8 on this CPU's block path (ernn_x86_run_port_ok), the element-wise constants from the cell's
@@ -2497,10 +2637,18 @@ static inline int ernn_lstm_run_port(const ernn_lstm_s8_params *p, int32_t n, in
         return ernn_lstm_run_avx512(p, n, stride, &k, xs, x_stride, steps, h, c, hs, hs_stride);
     }
 #endif
-    if (!ernn_x86_run_port_ok(4, n, p->x_fc.in_features) || stride < n || stride > 8 * ((n + 7) / 8)) {
+    if (!ernn_x86_run_port_ok(4, n, p->x_fc.in_features) || !ernn_x86_lanes8_stride_ok(n, stride)) {
         return 0;
     }
-    ernn_x86_lstm_lanes8_run(p, n, stride, tanh_multiplier, tanh_shift, xs, x_stride, steps, h, c, hs, hs_stride);
+#if ERNN_X86_LEVEL >= 2
+    if (ernn_x86_lanes8_isa() == 2) {
+        ernn_x86_lstm_lanes8_run_vnni(p, n, stride, tanh_multiplier, tanh_shift, xs, x_stride, steps, h, c, hs,
+                                      hs_stride);
+        return 1;
+    }
+#endif
+    ernn_x86_lstm_lanes8_run_avx2(p, n, stride, tanh_multiplier, tanh_shift, xs, x_stride, steps, h, c, hs,
+                                  hs_stride);
     return 1;
 }
 
@@ -2517,10 +2665,16 @@ static inline int ernn_gru_run_port(const ernn_gru_s8_params *p, int32_t n, int3
         return ernn_gru_run_avx512(p, n, &k, xs, x_stride, steps, h, h_q15, hs, hs_stride);
     }
 #endif
-    if (!ernn_x86_run_port_ok(3, n, p->x_fc.in_features) || stride < n || stride > 8 * ((n + 7) / 8)) {
+    if (!ernn_x86_run_port_ok(3, n, p->x_fc.in_features) || !ernn_x86_lanes8_stride_ok(n, stride)) {
         return 0;
     }
-    ernn_x86_gru_lanes8_run(p, n, stride, xs, x_stride, steps, h, h_q15, hs, hs_stride);
+#if ERNN_X86_LEVEL >= 2
+    if (ernn_x86_lanes8_isa() == 2) {
+        ernn_x86_gru_lanes8_run_vnni(p, n, stride, xs, x_stride, steps, h, h_q15, hs, hs_stride);
+        return 1;
+    }
+#endif
+    ernn_x86_gru_lanes8_run_avx2(p, n, stride, xs, x_stride, steps, h, h_q15, hs, hs_stride);
     return 1;
 }
 #endif
