@@ -18,7 +18,7 @@ headers, say) or with ``EDGERNN_FASTPATH=0``, streams use the ctypes path; resul
 
 On x86-64 the runtime picks the widest kernels the CPU has at run time; ``EDGERNN_X86_LEVEL`` (0-4) caps
 them, as ``-DERNN_X86_LEVEL`` does for an exported build (:func:`build_flags`): to time the kernels a
-machine without AVX-512 would run, on one that has it. Results are identical at every level.
+machine without AVX-512 would run, on one that has it. The int8 results are identical at every level.
 """
 
 from __future__ import annotations
@@ -81,10 +81,14 @@ def x86_level() -> int:
 
 
 def build_flags() -> tuple[str, ...]:
-    """The compiler flags of the backend's builds: :data:`CFLAGS`, and ``-DERNN_X86_LEVEL=n`` below level 4
+    """The compiler flags of the backend's builds: :data:`CFLAGS`, and below level 4 ``-DERNN_X86_LEVEL=n`` with
+    the float kernels' matching cap ``-DERNN_X86_F32_LEVEL`` (AVX-512F from level 3, AVX2 and FMA from level 1)
     (part of the cache keys, so each level has its own builds)."""
     level = x86_level()
-    return CFLAGS if level == 4 else (*CFLAGS, f"-DERNN_X86_LEVEL={level}")
+    if level == 4:
+        return CFLAGS
+    f32_level = 2 if level >= 3 else 1 if level >= 1 else 0
+    return (*CFLAGS, f"-DERNN_X86_LEVEL={level}", f"-DERNN_X86_F32_LEVEL={f32_level}")
 
 
 def cache_dir() -> Path:

@@ -432,13 +432,19 @@ def test_capped_x86_levels_give_the_same_streams(level: str, monkeypatch: pytest
         warnings.simplefilter("ignore", RuntimeWarning)  # the float32 extremes overflow the normalization
         want = Stream(model, backend="c").run(xs)
         monkeypatch.setenv("EDGERNN_X86_LEVEL", level)
-        assert c_backend.build_flags()[-1] == f"-DERNN_X86_LEVEL={level}"
+        assert f"-DERNN_X86_LEVEL={level}" in c_backend.build_flags()
+        assert f"-DERNN_X86_F32_LEVEL={min(int(level), 1)}" in c_backend.build_flags()  # no AVX-512F below 3
         capped = Stream(model, backend="c")
         assert capped._fast is not None
         got = np.concatenate(
             [capped.run(xs[:150]), np.stack([capped.step(x) for x in xs[150:160]]), capped.run(xs[160:])]
         )
     assert np.array_equal(got, want)
+    # the float path's kernels take the matching cap (AVX2 and FMA, or plain C): the same model to float rounding
+    plain = random_inputs(model.config, 200, seed=5)
+    capped_float = Stream(model, backend="c-float").run(plain)
+    monkeypatch.delenv("EDGERNN_X86_LEVEL")
+    np.testing.assert_allclose(capped_float, Stream(model, backend="c-float").run(plain), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("value", ["5", "avx2", " 2"])
