@@ -58,7 +58,9 @@ typedef struct {
     float *mean; /* NULL: no normalization */
     float *std;
     double scale;
-    int scale_float32; /* scale is a float32 value (QParams keeps it so): the float32 quotient's premise */
+    int float32_quotient; /* scale and 1 / scale are normal float32 values (QParams keeps scales so): the
+                           * premise of quantized16's quotient by inverse_scale */
+    float inverse_scale;  /* fl32(1 / scale) */
     double zero_point;
     int in_int16; /* a 16-bit model input: xq holds int16 */
     double q_min, q_max; /* the input's saturation bounds: int8's or int16's */
@@ -154,7 +156,8 @@ static int Stepper_init(Stepper *self, PyObject *args, PyObject *kwds)
     self->in_width = tokens ? 1 : (npy_intp)in_width;
     self->vocab = vocab;
     self->scale = scale;
-    self->scale_float32 = (double)(float)scale == scale;
+    self->inverse_scale = 1.0f / (float)scale;
+    self->float32_quotient = (double)(float)scale == scale && isnormal((float)scale) && isnormal(self->inverse_scale);
     self->zero_point = zero_point;
     self->in_int16 = input_bits == 16;
     self->q_min = self->in_int16 ? -32768.0 : -128.0;
@@ -280,27 +283,56 @@ __attribute__((target("avx2"))) static npy_intp quantize_row_avx2(const Stepper 
 
 #define EDGERNN_X86_512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512dq")))
 /* rint(x / scale) + zero_point clamped, as quantize's double operations, of sixteen float32 values v, in
- * int32 lanes. The quotient is taken in float32 (scale is a float32: QParams), sixteen lanes an instruction,
- * and in double, as quantize, only where the two could round to different integers:
- *   f = fl32(x / scale), d = fl64(x / scale): |f - d| <= |x / scale| (2^-24 + 2^-53) < |f| 2^-23;
- *   rint is monotone, so if rint(f) != rint(d) a half-integer lies between them, within |f| 2^-23 of f,
- *   and near_tie flags the lane (0.5 - |f - rint(f)| <= |f| 2^-22; both differences exact, Sterbenz).
+ * int32 lanes. The quotient is taken in float32 as one multiply by inverse_scale (scale is a float32:
+ * QParams), sixteen lanes an instruction, and in double, as quantize, only where the two could round to
+ * different integers (scale and its inverse normal float32 values, float32_quotient; other scales take every
+ * lane in double):
+ *   f = fl32(x fl32(1 / scale)) = q (1 + e1)(1 + e2) with q = x / scale, |e1|, |e2| <= 2^-24, and
+ *   d = fl64(x / scale) = q (1 + e3), |e3| <= 2^-53: |f - d| <= |q| (2^-23 + 2^-47) < |f| 2^-22;
+ *   rint is monotone, so if rint(f) != rint(d) a half-integer lies between them, within |f| 2^-22 of f,
+ *   and near_tie flags the lane (0.5 - |f - rint(f)| <= |f| 2^-21, twice the bound; both differences
+ *   exact, Sterbenz; the bound's scaling by a power of two exact, or 0 where |f| < 2^-105 and rint(f) =
+ *   rint(d) = 0; a product below the normal range is no half-integer's neighbour either: |f|, |q| < 2^-125).
+ *   A multiply rather than VDIVPS, which issues once every 16 cycles on Intel cores.
  * Lanes with |f| >= 2^20 are never flagged: both quotients then exceed 2^19 with the same sign, and
  * rint(.) + zero_point (|zero_point| <= 128) saturates to the same bound either way (inf included).
- * Below 2^20 every integer is a float32, so the float sum and clamp are exact. A scale that is no float32
- * (not one QParams gives) takes every lane in double. */
-EDGERNN_X86_512 static inline __attribute__((always_inline)) __m512i quantized16(const Stepper *self, __m512 v)
+ * Below 2^20 every integer is a float32, so the float sum and clamp are exact. */
+/* A Stepper's quantizer constants in registers, made once per call (ernn_quantizer16_of): read through the
+ * Stepper, gcc reloaded and converted them for every sixteen values, the stores to the row's quantized values
+ * possibly aliasing it (1.9x the time per value). */
+typedef struct {
+    const Stepper *self;
+    __m512 inverse, zero_point, lo, hi;
+    int float32_quotient, in_int16;
+    const float *mean, *std;
+} quantizer16;
+
+EDGERNN_X86_512 static inline __attribute__((always_inline)) quantizer16 quantizer16_of(const Stepper *self)
 {
-    const __m512 f = _mm512_div_ps(v, _mm512_set1_ps((float)self->scale));
+    const quantizer16 k = {self,
+                           _mm512_set1_ps(self->inverse_scale),
+                           _mm512_set1_ps((float)self->zero_point),
+                           _mm512_set1_ps((float)self->q_min),
+                           _mm512_set1_ps((float)self->q_max),
+                           self->float32_quotient,
+                           self->in_int16,
+                           self->mean,
+                           self->std};
+    return k;
+}
+
+EDGERNN_X86_512 static inline __attribute__((always_inline)) __m512i quantized16(const quantizer16 *k, __m512 v)
+{
+    const __m512 f = _mm512_mul_ps(v, k->inverse);
     const __m512 r = _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512 a = _mm512_abs_ps(f);
     const __m512 gap = _mm512_sub_ps(_mm512_set1_ps(0.5f), _mm512_abs_ps(_mm512_sub_ps(f, r)));
-    const __mmask16 near_tie = !self->scale_float32 ? (__mmask16)0xFFFF /* every lane in double */
-                               : _mm512_cmp_ps_mask(gap, _mm512_mul_ps(a, _mm512_set1_ps(0x1p-22f)), _CMP_LE_OQ) &
+    const __mmask16 near_tie = !k->float32_quotient ? (__mmask16)0xFFFF /* every lane in double */
+                               : _mm512_cmp_ps_mask(gap, _mm512_mul_ps(a, _mm512_set1_ps(0x1p-21f)), _CMP_LE_OQ) &
                                      _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p20f), _CMP_LT_OQ);
-    const __m512 lo = _mm512_set1_ps((float)self->q_min), hi = _mm512_set1_ps((float)self->q_max);
-    __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, _mm512_set1_ps((float)self->zero_point)), lo), hi));
+    __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, k->zero_point), k->lo), k->hi));
     if (near_tie != 0) { /* quantize's operations in double for these lanes */
+        const Stepper *self = k->self;
         const __m512d scale = _mm512_set1_pd(self->scale), zp = _mm512_set1_pd(self->zero_point);
         const __m512d dlo = _mm512_set1_pd(self->q_min), dhi = _mm512_set1_pd(self->q_max);
         __m256i half_q[2];
@@ -316,19 +348,19 @@ EDGERNN_X86_512 static inline __attribute__((always_inline)) __m512i quantized16
 
 /* Sixteen values of a row from i (mask m: fewer at its end) quantized as quantize_row_avx2 does eight (the
  * same integers, quantized16). Returns 0 when one is not finite. */
-EDGERNN_X86_512 static inline __attribute__((always_inline)) int quantize16_avx512(const Stepper *self, const float *row,
+EDGERNN_X86_512 static inline __attribute__((always_inline)) int quantize16_avx512(const quantizer16 *k, const float *row,
                                                                                    void *out, npy_intp i, __mmask16 m)
 {
     __m512 v = _mm512_maskz_loadu_ps(m, row + i);
-    if (self->mean != NULL) { /* lanes past the row: (0 - 0) / 1 */
-        v = _mm512_div_ps(_mm512_sub_ps(v, _mm512_maskz_loadu_ps(m, self->mean + i)),
-                          _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, self->std + i));
+    if (k->mean != NULL) { /* lanes past the row: (0 - 0) / 1 */
+        v = _mm512_div_ps(_mm512_sub_ps(v, _mm512_maskz_loadu_ps(m, k->mean + i)),
+                          _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, k->std + i));
     }
     if (_mm512_cmp_ps_mask(_mm512_abs_ps(v), _mm512_set1_ps(INFINITY), _CMP_LT_OQ) != 0xFFFF) {
         return 0; /* NaN or +-Inf */
     }
-    const __m512i all = quantized16(self, v); /* in [q_min, q_max]: the narrowing is exact */
-    if (self->in_int16) {
+    const __m512i all = quantized16(k, v); /* in [q_min, q_max]: the narrowing is exact */
+    if (k->in_int16) {
         _mm256_mask_storeu_epi16((int16_t *)out + i, m, _mm512_cvtepi32_epi16(all));
     } else {
         _mm_mask_storeu_epi8((int8_t *)out + i, m, _mm512_cvtepi32_epi8(all));
@@ -341,16 +373,18 @@ EDGERNN_X86_512 static inline __attribute__((always_inline)) int quantize16_avx5
  * lanes rather than one by one. Returns in_width, or -1 when a value is not finite. */
 EDGERNN_X86_512 static npy_intp quantize_row_avx512(const Stepper *self, const float *row, void *out)
 {
+    const quantizer16 k = quantizer16_of(self);
+    const npy_intp width = self->in_width;
     npy_intp i = 0;
-    for (; i + 16 <= self->in_width; i += 16) {
-        if (!quantize16_avx512(self, row, out, i, (__mmask16)0xFFFF)) {
+    for (; i + 16 <= width; i += 16) {
+        if (!quantize16_avx512(&k, row, out, i, (__mmask16)0xFFFF)) {
             return -1;
         }
     }
-    if (i < self->in_width && !quantize16_avx512(self, row, out, i, (__mmask16)((1u << (self->in_width - i)) - 1u))) {
+    if (i < width && !quantize16_avx512(&k, row, out, i, (__mmask16)((1u << (width - i)) - 1u))) {
         return -1;
     }
-    return self->in_width;
+    return width;
 }
 
 /* count values of consecutive rows of a C-contiguous array without normalization (the feature a value
@@ -358,13 +392,14 @@ EDGERNN_X86_512 static npy_intp quantize_row_avx512(const Stepper *self, const f
  * ends, no per-row work. Returns 0 when one is not finite. */
 EDGERNN_X86_512 static int quantize_rows_avx512(const Stepper *self, const float *values, npy_intp count, void *out)
 {
+    const quantizer16 k = quantizer16_of(self);
     npy_intp i = 0;
     for (; i + 16 <= count; i += 16) {
-        if (!quantize16_avx512(self, values, out, i, (__mmask16)0xFFFF)) {
+        if (!quantize16_avx512(&k, values, out, i, (__mmask16)0xFFFF)) {
             return 0;
         }
     }
-    return i == count || quantize16_avx512(self, values, out, i, (__mmask16)((1u << (count - i)) - 1u));
+    return i == count || quantize16_avx512(&k, values, out, i, (__mmask16)((1u << (count - i)) - 1u));
 }
 
 /* The table's 256 values picked by sixteen int8 outputs at a time (VPERMT2PS over pairs of its zmm, blends

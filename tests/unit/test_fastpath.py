@@ -185,8 +185,9 @@ def test_every_row_quantizer_gives_the_integers_of_qparams(width: int, input_bit
 
 def _float32_near_ties(count: int, seed: int) -> list[tuple[np.float32, float]]:
     """(x, scale) pairs, both float32 (as QParams keeps scales), whose quotient rounds to one integer in
-    float32 and to another in double (quantize's): scale is x / (k + 0.5) rounded to float32, or a neighbour,
-    so that the quotient lies within a float32 ulp of a half-integer (about one candidate in six)."""
+    float32, as the AVX-512 quantizer first takes it (x times the float32 1 / scale), and to another in double
+    (quantize's): scale is x / (k + 0.5) rounded to float32, or a neighbour, so that the quotient lies within
+    a float32 ulp or two of a half-integer."""
     rng = np.random.default_rng(seed)
     x = rng.uniform(-3.0, 3.0, 50 * count).astype(np.float32)
     k = rng.integers(-120, 120, x.size) + 0.5
@@ -194,7 +195,8 @@ def _float32_near_ties(count: int, seed: int) -> list[tuple[np.float32, float]]:
     nudge = rng.integers(-1, 2, x.size)  # -1, 0, 1: the float32 below, the rounded quotient, the one above
     scale = np.where(nudge == 0, scale, np.nextafter(scale, np.where(nudge > 0, np.inf, 0).astype(np.float32)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        differs = (scale > 0) & (np.rint(x / scale) != np.rint(x.astype(np.float64) / scale.astype(np.float64)))
+        by_inverse = x * (np.float32(1) / scale)  # float32 throughout
+        differs = (scale > 0) & (np.rint(by_inverse) != np.rint(x.astype(np.float64) / scale.astype(np.float64)))
     picked = np.flatnonzero(differs)[:count]
     assert picked.size == count
     return [(x[i], float(scale[i])) for i in picked]
@@ -202,9 +204,10 @@ def _float32_near_ties(count: int, seed: int) -> list[tuple[np.float32, float]]:
 
 @pytest.mark.parametrize("width", [7, 16, 19])
 def test_the_float32_quotient_takes_the_double_near_ties(width: int) -> None:
-    """The AVX-512 quantizer divides in float32 and redoes lanes near a half-integer in double: on quotients
-    that float32 alone rounds to the other integer, in every lane position of full and masked vectors, it
-    gives QParams.quantize's integers."""
+    """The AVX-512 quantizer multiplies by the float32 inverse scale and redoes lanes near a half-integer in
+    double: on quotients that float32 alone rounds to the other integer, in every lane position of full and
+    masked vectors, it gives QParams.quantize's integers; so it does for scales whose inverse is no normal
+    float32 (every lane in double)."""
     module = c_backend.fastpath_module()
     assert module is not None, c_backend.fastpath_unavailable()
     for n, (x, scale) in enumerate(_float32_near_ties(40, seed=width)):
@@ -224,6 +227,18 @@ def test_the_float32_quotient_takes_the_double_near_ties(width: int) -> None:
     row = np.resize(np.array([0.0, 1.5, -2.0], np.float32), width)
     expected = np.clip(np.rint(row.astype(np.float64) / 1e-50), -128, 127).astype(np.int8)
     assert np.array_equal(quantizer.quantize(row), expected)
+    # float32 scales at the ends of the range: a subnormal one (its inverse overflows), one whose inverse is
+    # subnormal, and the normal ones nearest them; near-ties of each in every lane
+    for scale in (2.0**-140, 2.0**-126, 2.0**127 * 1.5, 2.0**125):
+        quantizer = module.Stepper(
+            run=1, state=np.zeros(1, np.int8), tokens=False, in_width=width, vocab=0, mean=None, std=None,
+            scale=scale, zero_point=0.0, table=np.zeros(256, np.float32), out_width=1,
+        )  # fmt: skip
+        near = np.float32(scale) * np.array([0.0, 0.5, -0.5, 1.5, -2.5, 127.5, -128.5, 1e6], np.float64)
+        near = near[np.abs(near) < np.finfo(np.float32).max].astype(np.float32)  # finite as float32
+        row = np.resize(np.concatenate([near, np.nextafter(near, np.float32(np.inf))]), width)
+        assert np.isfinite(row).all()
+        assert np.array_equal(quantizer.quantize(row), QParams(scale=scale, zero_point=0).quantize(row)), scale
 
 
 def test_run_equals_stepping_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:

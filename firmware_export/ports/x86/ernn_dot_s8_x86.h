@@ -246,9 +246,9 @@ static inline void ernn_group16_x86_c(const int8_t **wp, const ernn_dsp_group *g
 typedef struct {
     __m256i multiplier;
     __m256i offset; /* round * 2^32 + 2^31 in each 64-bit lane */
-    __m256i mask;
-    __m128i left;
-    __m128i right;
+    __m256i sign_shift; /* 31 where right > 0 (a >> 31, logical: 1 for a < 0, the sign term), 32 where not (0) */
+    __m256i left;       /* shift counts per lane: VPSLLVD / VPSRAVD are one uop, a count in an xmm two on Intel */
+    __m256i right;
 } ernn_x86_rescale;
 
 ERNN_X86_AVX2 static inline ernn_x86_rescale ernn_x86_rescale_of(int32_t multiplier, int32_t left, int32_t right)
@@ -256,9 +256,9 @@ ERNN_X86_AVX2 static inline ernn_x86_rescale ernn_x86_rescale_of(int32_t multipl
     ernn_x86_rescale r;
     r.multiplier = _mm256_set1_epi32(multiplier);
     r.offset = _mm256_set1_epi64x(((int64_t)(right > 0 ? (int32_t)1 << (right - 1) : 0) << 32) + ((int64_t)1 << 31));
-    r.mask = _mm256_set1_epi32(right > 0 ? -1 : 0);
-    r.left = _mm_cvtsi32_si128(left);
-    r.right = _mm_cvtsi32_si128(right);
+    r.sign_shift = _mm256_set1_epi32(right > 0 ? 31 : 32);
+    r.left = _mm256_set1_epi32(left);
+    r.right = _mm256_set1_epi32(right);
     return r;
 }
 
@@ -268,14 +268,15 @@ ERNN_X86_AVX2 static inline ernn_x86_rescale ernn_x86_rescale_of(int32_t multipl
  * that literal form, the same integers: the shift's round joins SMMULR's 2^31 in the 64-bit add
  * ((a M + 2^31 + round 2^32) >> 32 = t + round exactly: |a M| < 2^62, round <= 2^30), and the sign term takes
  * a's sign rather than t's (M >= 0: t has a's sign whenever t != 0; when t == 0 and a < 0 the sum is
- * round - 1, and (round - 1) >> right == round >> right == 0 for right > 0). */
+ * round - 1, and (round - 1) >> right == round >> right == 0 for right > 0). The sign term is subtracted as
+ * a >> 31 (logical: 1 for a < 0), by a count of 32 (0) where right == 0: one operation, no mask. */
 ERNN_X86_AVX2 static inline __m256i ernn_x86_fast_out(__m256i x, const ernn_x86_rescale *r)
 {
-    const __m256i a = _mm256_sll_epi32(x, r->left);
+    const __m256i a = _mm256_sllv_epi32(x, r->left);
     const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(a, r->multiplier), r->offset);
     const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), r->multiplier), r->offset);
     const __m256i t = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA); /* t + round */
-    return _mm256_sra_epi32(_mm256_add_epi32(t, _mm256_and_si256(_mm256_srai_epi32(a, 31), r->mask)), r->right);
+    return _mm256_srav_epi32(_mm256_sub_epi32(t, _mm256_srlv_epi32(a, r->sign_shift)), r->right);
 }
 
 #define ERNN_X86_LOAD16(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
@@ -462,7 +463,7 @@ __attribute__((target("avx2,avx512f,avx512bw,avx512vnni"))) static inline void e
 #define ERNN_X86_RUN_BYTES 16384   /* per block: the x parts (int16) and the padded inputs */
 #define ERNN_X86_RUN_LANES 32768   /* both layers' weights with rows in lanes (see ernn_x86_rows_in_lanes) */
 /* Up to four columns: the weights in lanes at most ERNN_X86_LANE_SMALL_BYTES (64 units with up to 192 inputs, 32
- * with up to 480); beyond ERNN_X86_RUN_LANES the x parts go by block, as for more columns. */
+ * with up to 480); from two columns on the x parts go by block, as for more columns. */
 #define ERNN_X86_LANE_SMALL_BYTES 65536
 
 #if ERNN_X86_LEVEL >= 3
@@ -553,9 +554,9 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_dot16(const int8_t *w, const 
 typedef struct {
     __m512i multiplier;
     __m512i offset; /* 2^31 + round * 2^32 in each 64-bit lane: SMMULR's rounding and the shift's, one add */
-    __mmask16 rounding; /* all lanes if right > 0: the sign term of ernn_fast_any */
-    __m128i left;
-    __m128i right;
+    __m512i sign_shift; /* 31 where right > 0, 32 where not: the sign term, as ernn_x86_rescale's */
+    __m512i left;       /* shift counts per lane (one uop each, as ernn_x86_rescale's) */
+    __m512i right;
 } ernn_x86_rescale16;
 
 ERNN_X86_512 static inline ernn_x86_rescale16 ernn_x86_rescale16_of(int32_t multiplier, int32_t shift)
@@ -564,9 +565,9 @@ ERNN_X86_512 static inline ernn_x86_rescale16 ernn_x86_rescale16_of(int32_t mult
     ernn_x86_rescale16 r;
     r.multiplier = _mm512_set1_epi32(f.multiplier);
     r.offset = _mm512_set1_epi64(((int64_t)f.round << 32) + ((int64_t)1 << 31));
-    r.rounding = (__mmask16)(f.mask != 0 ? 0xFFFFu : 0u);
-    r.left = _mm_cvtsi32_si128(f.left);
-    r.right = _mm_cvtsi32_si128(f.right);
+    r.sign_shift = _mm512_set1_epi32(f.mask != 0 ? 31 : 32);
+    r.left = _mm512_set1_epi32(f.left);
+    r.right = _mm512_set1_epi32(f.right);
     return r;
 }
 
@@ -591,10 +592,9 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_smmulr16(__m512i a, __m512i m
 
 ERNN_X86_512_INLINE static inline __m512i ernn_x86_fast16(__m512i x, const ernn_x86_rescale16 *r)
 {
-    const __m512i a = _mm512_sll_epi32(x, r->left);
+    const __m512i a = _mm512_sllv_epi32(x, r->left);
     const __m512i t = ernn_x86_smmulr16(a, r->multiplier, r->multiplier, r->offset, r->offset);
-    const __m512i signed_t = _mm512_mask_add_epi32(t, r->rounding, t, _mm512_srai_epi32(a, 31));
-    return _mm512_sra_epi32(signed_t, r->right);
+    return _mm512_srav_epi32(_mm512_sub_epi32(t, _mm512_srlv_epi32(a, r->sign_shift)), r->right);
 }
 
 /* ernn_lut_pairs[i] for sixteen indices i in [0, 32 * pairs) (pairs 7 or 8), from the table's first entries
@@ -894,7 +894,7 @@ ERNN_X86_512 static int32_t ernn_gru_fast_avx512(const int16_t *gr, const int16_
 typedef struct {
     ernn_x86_rescale16 fm, im, om;
     __m512i tanh_multiplier, tanh_round, zero_point;
-    __m128i tanh_shift;
+    __m512i tanh_shift; /* a count per lane (VPSRAVD: one uop) */
 } ernn_x86_lstm16;
 
 ERNN_X86_512 static inline ernn_x86_lstm16 ernn_x86_lstm16_of(int32_t forget_m, int32_t forget_right, int32_t input_m,
@@ -908,7 +908,7 @@ ERNN_X86_512 static inline ernn_x86_lstm16 ernn_x86_lstm16_of(int32_t forget_m, 
     k.om = ernn_x86_rescale16_of(output_m, -output_right);
     k.tanh_multiplier = _mm512_set1_epi32(tanh_multiplier);
     k.tanh_round = _mm512_set1_epi32(tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0);
-    k.tanh_shift = _mm_cvtsi32_si128(tanh_shift);
+    k.tanh_shift = _mm512_set1_epi32(tanh_shift);
     k.zero_point = _mm512_set1_epi32(zero_point);
     return k;
 }
@@ -927,7 +927,7 @@ ERNN_X86_512_INLINE static inline __m256i ernn_x86_lstm_cell16(const ernn_x86_ls
 /* the new cell state c rescaled to the tanh table's input v, */
 ERNN_X86_512_INLINE static inline __m512i ernn_x86_lstm_tanh_input(const ernn_x86_lstm16 *k, __m512i c)
 {
-    return _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(c, k->tanh_multiplier), k->tanh_round), k->tanh_shift);
+    return _mm512_srav_epi32(_mm512_add_epi32(_mm512_mullo_epi32(c, k->tanh_multiplier), k->tanh_round), k->tanh_shift);
 }
 
 /* and the new h from the output gate and tanh(c), in int32 lanes before its int8 saturation. */
@@ -1314,7 +1314,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_step(const ernn_x86_l
  * loop over columns, gates and the recurrent input's quads unrolls, the cell state stays in registers, and no
  * index or mask is computed per step (the generic loop spent more than half of its instructions on such scalar
  * work: 854 per step at 16 inputs / 16 units, counted by single-stepping).
- * Without by_block (up to four columns whose weights fit in L1 with room to spare) each step computes its own x
+ * Without by_block (one column, ernn_x86_lstm_lane_kind) each step computes its own x
  * parts beside the recurrent chain. With it (J and by_block constants), the x parts of all the block's steps come
  * first (ernn_x86_lstm_lane_xparts, into xpart): the input weights are then read once per block, not per step
  * (64 units, us per step against the generic loop: 80 inputs 0.32 -> 0.20, 128 inputs 0.39 -> 0.24; 32 units,
@@ -1368,16 +1368,21 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_
 }
 
 /* How the lane kernel takes a layer of ch 16-unit columns and cx 16-input chunks on this CPU (AVX-512 VBMI):
- * 1, each step computes its own x parts (up to four columns whose weights in lanes fit ERNN_X86_RUN_LANES, L1
- * with room to spare); 2, the x parts of a block first (up to four columns within ERNN_X86_LANE_SMALL_BYTES,
- * five to eight within ERNN_X86_LANE_BYTES); 0, it does not. */
+ * 1, each step computes its own x parts (one column, up to 240 inputs); 2, the x parts of a block first (up to
+ * four columns within ERNN_X86_LANE_SMALL_BYTES, five to eight within ERNN_X86_LANE_BYTES); 0, it does not.
+ * A column's step is short enough that the x parts' work fills the recurrent chain's idle slots; from two
+ * columns on the step keeps the vector ports busy, and the x parts by block (each weight load serving four steps,
+ * each input broadcast four gates) take fewer operations (interleaved A/B on an Intel Xeon with AVX-512, us per
+ * step, in step / by block: 16 units, 16 inputs 0.110 / 0.125, 128 inputs 0.141 / 0.148, 256 inputs
+ * 0.201 / 0.185; 32 units, 16 inputs 0.232 / 0.216, 64 inputs 0.264 / 0.236; 64 units, 64 inputs
+ * 0.589 / 0.524). */
 static inline int ernn_x86_lstm_lane_kind(int32_t ch, int32_t cx)
 {
     const int64_t bytes = (int64_t)4 * ch * 256 * (ch + cx);
     if (!ernn_x86_has_avx512vbmi() || ch > ERNN_X86_LANE_MAX_COLUMNS) {
         return 0;
     }
-    if (ch <= 4 && bytes <= ERNN_X86_RUN_LANES) {
+    if (ch == 1 && cx < 16) {
         return 1;
     }
     return bytes <= (ch <= 4 ? ERNN_X86_LANE_SMALL_BYTES : ERNN_X86_LANE_BYTES) ? 2 : 0;
@@ -1425,7 +1430,7 @@ ERNN_X86_512 static void ernn_x86_lstm_lane_setup(const ernn_lstm_s8_params *p, 
 
 /*
  * ernn_lstm_run_avx512 through the lane kernel, compiled for each number of columns J (1..8) and way of computing
- * the x parts XB (ernn_x86_lstm_lane_kind: 0, in each step, up to four columns; 1, by block), and called through
+ * the x parts XB (ernn_x86_lstm_lane_kind: 0, in each step, one column; 1, by block), and called through
  * ernn_x86_lstm_lane_runs. Each has its own frame, sized for its J and XB (the weights with rows in lanes:
  * ERNN_X86_RUN_LANES in each step, ERNN_X86_LANE_SMALL_BYTES by block up to four columns, ERNN_X86_LANE_BYTES
  * beyond), on the stack only while it runs. A block's steps: their padded unsigned inputs (at most
@@ -1465,9 +1470,6 @@ typedef int (*ernn_x86_lane_run)(const ernn_lstm_s8_params *, int32_t, int32_t, 
         return 1;                                                                                                \
     }
 ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run1, 1, 0)
-ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run2, 2, 0)
-ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run3, 3, 0)
-ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run4, 4, 0)
 ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run1x, 1, 1)
 ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run2x, 2, 1)
 ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run3x, 3, 1)
@@ -1477,10 +1479,9 @@ ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run6x, 6, 1)
 ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run7x, 7, 1)
 ERNN_X86_LANE_RUN(ernn_x86_lstm_lane_run8x, 8, 1)
 #undef ERNN_X86_LANE_RUN
-/* [x parts by block][columns - 1] (up to four columns, both ways; more, by block only) */
+/* [x parts by block][columns - 1] (one column in each step; any number by block) */
 static const ernn_x86_lane_run ernn_x86_lstm_lane_runs[2][ERNN_X86_LANE_MAX_COLUMNS] = {
-    {ernn_x86_lstm_lane_run1, ernn_x86_lstm_lane_run2, ernn_x86_lstm_lane_run3, ernn_x86_lstm_lane_run4, NULL, NULL,
-     NULL, NULL},
+    {ernn_x86_lstm_lane_run1, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     {ernn_x86_lstm_lane_run1x, ernn_x86_lstm_lane_run2x, ernn_x86_lstm_lane_run3x, ernn_x86_lstm_lane_run4x,
      ernn_x86_lstm_lane_run5x, ernn_x86_lstm_lane_run6x, ernn_x86_lstm_lane_run7x, ernn_x86_lstm_lane_run8x}};
 
@@ -1915,14 +1916,14 @@ ERNN_X86_512 static inline int ernn_gru_run_avx512(const ernn_gru_s8_params *p, 
 /* ernn_x86_fast16 with its constants per lane: sixteen rows of a layer with a rescale per row (a per-channel
  * head). The odd lanes' multiplier and rounding sit in the even positions for their VPMULDQ. */
 typedef struct {
-    __m512i multiplier, multiplier_odd, offset_even, offset_odd, left, right, sign_mask;
+    __m512i multiplier, multiplier_odd, offset_even, offset_odd, left, right, sign_shift;
 } ernn_x86_rows16;
 
 /* The rescales of rows o..o + 15 of p (fc_packed's layer_rescale for a bounded layer; rows >= out_features:
  * zero constants, their lanes never stored). */
 ERNN_X86_512 static inline ernn_x86_rows16 ernn_x86_rows16_of(const ernn_fc_params *p, int32_t o)
 {
-    int32_t multiplier[16], left[16], right[16], mask[16];
+    int32_t multiplier[16], left[16], right[16], sign_shift[16];
     int64_t offset[16];
     for (int32_t k = 0; k < 16; ++k) {
         const int32_t row = o + k, g = p->group_rows > 0 ? row / p->group_rows : row;
@@ -1931,7 +1932,7 @@ ERNN_X86_512 static inline ernn_x86_rows16 ernn_x86_rows16_of(const ernn_fc_para
         multiplier[k] = f.multiplier;
         left[k] = f.left;
         right[k] = f.right;
-        mask[k] = f.mask;
+        sign_shift[k] = f.mask != 0 ? 31 : 32;
         offset[k] = ((int64_t)f.round << 32) + ((int64_t)1 << 31);
     }
     ernn_x86_rows16 r;
@@ -1945,7 +1946,7 @@ ERNN_X86_512 static inline ernn_x86_rows16 ernn_x86_rows16_of(const ernn_fc_para
     r.offset_odd = odd;
     r.left = _mm512_loadu_si512((const void *)left);
     r.right = _mm512_loadu_si512((const void *)right);
-    r.sign_mask = _mm512_loadu_si512((const void *)mask);
+    r.sign_shift = _mm512_loadu_si512((const void *)sign_shift);
     return r;
 }
 
@@ -1954,7 +1955,7 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_fast16_rows(__m512i x, const 
 {
     const __m512i a = _mm512_sllv_epi32(x, r->left);
     const __m512i t = ernn_x86_smmulr16(a, r->multiplier, r->multiplier_odd, r->offset_even, r->offset_odd);
-    return _mm512_srav_epi32(_mm512_add_epi32(t, _mm512_and_si512(_mm512_srai_epi32(a, 31), r->sign_mask)), r->right);
+    return _mm512_srav_epi32(_mm512_sub_epi32(t, _mm512_srlv_epi32(a, r->sign_shift)), r->right);
 }
 
 /*
@@ -2141,7 +2142,7 @@ static inline int32_t ernn_gru_fast_port(const int16_t *gr, const int16_t *gz, c
 typedef struct {
     ernn_x86_rescale fm, im, om;
     __m256i tanh_multiplier, tanh_round, zero_point;
-    __m128i tanh_shift;
+    __m256i tanh_shift; /* a count per lane (VPSRAVD: one uop) */
 } ernn_x86_lstm8;
 
 ERNN_X86_AVX2 static inline ernn_x86_lstm8 ernn_x86_lstm8_of(int32_t forget_m, int32_t forget_right, int32_t input_m,
@@ -2155,7 +2156,7 @@ ERNN_X86_AVX2 static inline ernn_x86_lstm8 ernn_x86_lstm8_of(int32_t forget_m, i
     k.om = ernn_x86_rescale_of(output_m, 1, output_right);
     k.tanh_multiplier = _mm256_set1_epi32(tanh_multiplier);
     k.tanh_round = _mm256_set1_epi32(tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0);
-    k.tanh_shift = _mm_cvtsi32_si128(tanh_shift);
+    k.tanh_shift = _mm256_set1_epi32(tanh_shift);
     k.zero_point = _mm256_set1_epi32(zero_point);
     return k;
 }
@@ -2169,7 +2170,7 @@ ERNN_X86_AVX2 static inline __m128i ernn_x86_lstm_units8(const ernn_x86_lstm8 *k
     const __m128i forget = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(gf, *c), &k->fm));
     const __m128i input = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(gi, gg), &k->im));
     *c = _mm_adds_epi16(forget, input);
-    const __m256i v = _mm256_sra_epi32(
+    const __m256i v = _mm256_srav_epi32(
         _mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvtepi16_epi32(*c), k->tanh_multiplier), k->tanh_round),
         k->tanh_shift);
     const __m256i tanh_c = ernn_x86_tanh_lut(v);
