@@ -319,6 +319,9 @@ static void test_gate_activations(void)
         for (int32_t j = 0; j < HIDDEN; ++j) {
             mismatches += y[j] != ernn_sigmoid_q312(base + j);
             mismatches += y[HIDDEN + j] != ernn_tanh_q312(base + j);
+            /* the x86 element-wise steps' VPMADDWD of a gate (or 32767 minus it) by an int16: a sigmoid's
+             * output is in [0, 32767] */
+            mismatches += ernn_sigmoid_q312(base + j) < 0 || ernn_sigmoid_q312(base + j) > INT16_MAX;
         }
     }
     CHECK_EQ(mismatches, 0);
@@ -499,10 +502,11 @@ static void test_lstm_run(void)
      * with weights in lanes (five columns); the rest as many of the sizes as fit 32 KB in lanes, or packed. */
     static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 64, 65, 72, 90, 100, 112, 128, 160, 255, 256};
     const int32_t kinds = (int32_t)(sizeof sizes / sizeof sizes[0]);
-    /* through the lane kernel with the x parts by block: cells of 5..8 columns, of 1..4 columns; the generic loop */
+    /* through the lane kernel with the x parts by block (cells of 5..8 columns, of 2..4), in each step (one
+     * column); the generic loop */
     int32_t ran = 0, refused = 0;
 #if ERNN_X86_LEVEL >= 3
-    int32_t wide_lanes = 0, narrow_by_block = 0, packed = 0;
+    int32_t wide_lanes = 0, narrow_by_block = 0, in_step = 0, packed = 0;
 #endif
     for (int32_t trial = 0; trial < 80; ++trial) {
         /* after the sizes: every fourth cell 1..4 columns in turn (tails), with inputs enough for x parts by block */
@@ -595,6 +599,7 @@ static void test_lstm_run(void)
         const int kind = ernn_x86_lstm_lane_kind(columns, (nx + 15) / 16);
         wide_lanes += columns > 4 && kind == 2;
         narrow_by_block += columns <= 4 && kind == 2;
+        in_step += kind == 1;
         packed += kind == 0;
 #endif
     }
@@ -614,10 +619,11 @@ static void test_lstm_run(void)
     else if (ernn_x86_has_avx512vbmi()) { /* both sides of the lane kernel's limits were tested */
         CHECK(wide_lanes > 0);
         CHECK(narrow_by_block > 0);
+        CHECK(in_step > 0);
         CHECK(packed > 0);
         printf("test_gate_ports: LSTM block path: %d cells; the lane kernel with x parts by block: %d of 5..8 columns, "
-               "%d of 1..4; %d by the generic loop\n",
-               (int)ran, (int)wide_lanes, (int)narrow_by_block, (int)packed);
+               "%d of 2..4; in each step: %d of one column; %d by the generic loop\n",
+               (int)ran, (int)wide_lanes, (int)narrow_by_block, (int)in_step, (int)packed);
     }
 #endif
     /* what the call refuses: 257 units (more than its limit), a NULL input, no steps */
