@@ -248,31 +248,46 @@ static inline void put_quantized(const Stepper *self, void *out, npy_intp i, int
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define EDGERNN_ROW_AVX2 1
-/* quantize_row's values [i, n rounded down to 8) of a contiguous row, eight at a time with the same
- * IEEE operations lane by lane (float32 subtract and divide, float64 divide, round to nearest even,
- * add, clamp): the same int8s (int16s). Returns the values done, or -1 when one is not finite. */
+/* quantize_row's values [i, n rounded down to 8) of a contiguous row, eight at a time: the quotient as
+ * quantized16 takes it (x times the float32 1 / scale, near ties redone in double), then round to nearest
+ * even, add, clamp: the same int8s (int16s). Returns the values done, or -1 when one is not finite. */
 __attribute__((target("avx2"))) static npy_intp quantize_row_avx2(const Stepper *self, const float *row, void *out,
                                                                    npy_intp i)
 {
     const __m256 inf = _mm256_set1_ps(INFINITY), sign = _mm256_set1_ps(-0.0f);
-    const __m256d scale = _mm256_set1_pd(self->scale), zp = _mm256_set1_pd(self->zero_point);
-    const __m256d lo = _mm256_set1_pd(self->q_min), hi = _mm256_set1_pd(self->q_max);
-    for (; i + 8 <= self->in_width; i += 8) {
+    const __m256 inverse = _mm256_set1_ps(self->inverse_scale), zp = _mm256_set1_ps((float)self->zero_point);
+    const __m256 lo = _mm256_set1_ps((float)self->q_min), hi = _mm256_set1_ps((float)self->q_max);
+    const __m256d scale_d = _mm256_set1_pd(self->scale), zp_d = _mm256_set1_pd(self->zero_point);
+    const __m256d lo_d = _mm256_set1_pd(self->q_min), hi_d = _mm256_set1_pd(self->q_max);
+    const int float32_quotient = self->float32_quotient, in_int16 = self->in_int16;
+    const npy_intp width = self->in_width;
+    const float *mean = self->mean, *std = self->std;
+    for (; i + 8 <= width; i += 8) {
         __m256 v = _mm256_loadu_ps(row + i);
-        if (self->mean != NULL) {
-            v = _mm256_div_ps(_mm256_sub_ps(v, _mm256_loadu_ps(self->mean + i)), _mm256_loadu_ps(self->std + i));
+        if (mean != NULL) {
+            v = _mm256_div_ps(_mm256_sub_ps(v, _mm256_loadu_ps(mean + i)), _mm256_loadu_ps(std + i));
         }
         if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, v), inf, _CMP_LT_OQ)) != 0xFF) {
             return -1; /* NaN or +-Inf */
         }
-        __m128i q[2];
-        for (int half = 0; half < 2; ++half) {
-            const __m256d d = _mm256_cvtps_pd(half ? _mm256_extractf128_ps(v, 1) : _mm256_castps256_ps128(v));
-            const __m256d r = _mm256_round_pd(_mm256_div_pd(d, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            q[half] = _mm256_cvtpd_epi32(_mm256_min_pd(_mm256_max_pd(_mm256_add_pd(r, zp), lo), hi));
+        const __m256 f = _mm256_mul_ps(v, inverse);
+        const __m256 r = _mm256_round_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m256 a = _mm256_andnot_ps(sign, f);
+        const __m256 gap = _mm256_sub_ps(_mm256_set1_ps(0.5f), _mm256_andnot_ps(sign, _mm256_sub_ps(f, r)));
+        const __m256 near_tie = _mm256_and_ps(_mm256_cmp_ps(gap, _mm256_mul_ps(a, _mm256_set1_ps(0x1p-21f)), _CMP_LE_OQ),
+                                              _mm256_cmp_ps(a, _mm256_set1_ps(0x1p20f), _CMP_LT_OQ));
+        __m256i q = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_add_ps(r, zp), lo), hi));
+        if (!float32_quotient || _mm256_movemask_ps(near_tie) != 0) { /* the eight in double, as quantize */
+            __m128i half_q[2];
+            for (int half = 0; half < 2; ++half) {
+                const __m256d d = _mm256_cvtps_pd(half ? _mm256_extractf128_ps(v, 1) : _mm256_castps256_ps128(v));
+                const __m256d rd = _mm256_round_pd(_mm256_div_pd(d, scale_d), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                half_q[half] = _mm256_cvtpd_epi32(_mm256_min_pd(_mm256_max_pd(_mm256_add_pd(rd, zp_d), lo_d), hi_d));
+            }
+            q = _mm256_set_m128i(half_q[1], half_q[0]);
         }
-        const __m128i w = _mm_packs_epi32(q[0], q[1]); /* in [q_min, q_max]: the packs are exact */
-        if (self->in_int16) {
+        const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)); /* exact */
+        if (in_int16) {
             _mm_storeu_si128((__m128i *)(void *)((int16_t *)out + i), w);
         } else {
             _mm_storel_epi64((__m128i *)(void *)((int8_t *)out + i), _mm_packs_epi16(w, w));

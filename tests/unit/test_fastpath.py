@@ -202,12 +202,13 @@ def _float32_near_ties(count: int, seed: int) -> list[tuple[np.float32, float]]:
     return [(x[i], float(scale[i])) for i in picked]
 
 
+@pytest.mark.parametrize("vectors", [2, 1], ids=["avx512", "avx2"])
 @pytest.mark.parametrize("width", [7, 16, 19])
-def test_the_float32_quotient_takes_the_double_near_ties(width: int) -> None:
-    """The AVX-512 quantizer multiplies by the float32 inverse scale and redoes lanes near a half-integer in
-    double: on quotients that float32 alone rounds to the other integer, in every lane position of full and
-    masked vectors, it gives QParams.quantize's integers; so it does for scales whose inverse is no normal
-    float32 (every lane in double)."""
+def test_the_float32_quotient_takes_the_double_near_ties(width: int, vectors: int) -> None:
+    """The AVX-512 and AVX2 quantizers multiply by the float32 inverse scale and redo values near a
+    half-integer in double: on quotients that float32 alone rounds to the other integer, in every lane
+    position of full and masked vectors, they give QParams.quantize's integers; so they do for scales whose
+    inverse is no normal float32 (every lane in double)."""
     module = c_backend.fastpath_module()
     assert module is not None, c_backend.fastpath_unavailable()
     for n, (x, scale) in enumerate(_float32_near_ties(40, seed=width)):
@@ -215,6 +216,7 @@ def test_the_float32_quotient_takes_the_double_near_ties(width: int) -> None:
         quantizer = module.Stepper(  # the quantizer alone: its run (address 1) is never called
             run=1, state=np.zeros(1, np.int8), tokens=False, in_width=width, vocab=0, mean=None, std=None,
             scale=q.scale, zero_point=float(q.zero_point), table=np.zeros(256, np.float32), out_width=1,
+            vectors=vectors,
         )  # fmt: skip
         row = np.roll(np.resize(np.array([x, -x, x * np.float32(2)], np.float32), width), n)
         assert np.array_equal(quantizer.quantize(row), q.quantize(row)), (x, scale)
@@ -222,7 +224,7 @@ def test_the_float32_quotient_takes_the_double_near_ties(width: int) -> None:
     # lane in double, as quantize
     quantizer = module.Stepper(
         run=1, state=np.zeros(1, np.int8), tokens=False, in_width=width, vocab=0, mean=None, std=None,
-        scale=1e-50, zero_point=0.0, table=np.zeros(256, np.float32), out_width=1,
+        scale=1e-50, zero_point=0.0, table=np.zeros(256, np.float32), out_width=1, vectors=vectors,
     )  # fmt: skip
     row = np.resize(np.array([0.0, 1.5, -2.0], np.float32), width)
     expected = np.clip(np.rint(row.astype(np.float64) / 1e-50), -128, 127).astype(np.int8)
@@ -232,7 +234,7 @@ def test_the_float32_quotient_takes_the_double_near_ties(width: int) -> None:
     for scale in (2.0**-140, 2.0**-126, 2.0**127 * 1.5, 2.0**125):
         quantizer = module.Stepper(
             run=1, state=np.zeros(1, np.int8), tokens=False, in_width=width, vocab=0, mean=None, std=None,
-            scale=scale, zero_point=0.0, table=np.zeros(256, np.float32), out_width=1,
+            scale=scale, zero_point=0.0, table=np.zeros(256, np.float32), out_width=1, vectors=vectors,
         )  # fmt: skip
         near = np.float32(scale) * np.array([0.0, 0.5, -0.5, 1.5, -2.5, 127.5, -128.5, 1e6], np.float64)
         near = near[np.abs(near) < np.finfo(np.float32).max].astype(np.float32)  # finite as float32
