@@ -754,6 +754,65 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_gates64(const ernn_x86_lut
     }
 }
 
+/*
+ * ernn_x86_lstm_gates64 from the gates' pre-activations as int16 values, two gates to a zmm: if_ = VPACKSSDW of
+ * gates i and f (each 128-bit lane: i's four units, then f's), go = of g and o; the activated gates out to
+ * g[0..3] in int32 lanes, unit order (as ernn_x86_lstm_gates64's). The arguments take 32 lanes an operation:
+ *  - |x| by VPABSW (|-32768| is 0x8000, read unsigned);
+ *  - the index |3 x| >> 9 (sigmoid) or >> 8 (tanh) is VPMULHUW of |x| by 3 * 2^7 or 3 * 2^8, floor(|x| 3 2^k /
+ *    2^16) exactly; tanh's clamped to 255 (VPMINUW; the sigmoid's are at most 192);
+ *  - the fraction |3 x| & 511 (255) from VPMULLW's |3 x| mod 2^16, whose low bits are |3 x|'s.
+ * One VPACKUSWB packs the 64 indices (each lane's bytes: i, f, g, o), the byte planes' lookups are
+ * ernn_x86_lut_entries64's, and two unpack levels give each gate's entries in unit order; the operands
+ * (fraction | 2^bits << 16) are one unpack of the fractions with 2^bits each. The multiply-add and its constant
+ * are one VPDPWSSD (no saturation: |operands| <= 512), the sign as the finish functions' (x < 0: the high
+ * word of the unpacked (x, x) dword). Per column 19 operations fewer than the int32 forms, the same integers.
+ */
+ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_gates_packed(const ernn_x86_lut_planes *p, __m512i if_, __m512i go,
+                                                                   __m512i g[4])
+{
+    /* per word of each 128-bit lane: i and f, sigmoid's; g (words 0-3) tanh's, o (4-7) sigmoid's */
+    const __m512i k_if = _mm512_set1_epi16(3 << 7), m_if = _mm512_set1_epi16(511), bits_if = _mm512_set1_epi16(512);
+    const __m512i k_go = _mm512_broadcast_i32x4(_mm_set_epi16(384, 384, 384, 384, 768, 768, 768, 768));
+    const __m512i m_go = _mm512_broadcast_i32x4(_mm_set_epi16(511, 511, 511, 511, 255, 255, 255, 255));
+    const __m512i bits_go = _mm512_broadcast_i32x4(_mm_set_epi16(512, 512, 512, 512, 256, 256, 256, 256));
+    const __m512i a_if = _mm512_abs_epi16(if_), a_go = _mm512_abs_epi16(go);
+    const __m512i i_if = _mm512_mulhi_epu16(a_if, k_if);
+    const __m512i i_go = _mm512_min_epu16(_mm512_mulhi_epu16(a_go, k_go), _mm512_set1_epi16(255));
+    const __m512i three = _mm512_set1_epi16(3);
+    const __m512i f_if = _mm512_and_si512(_mm512_mullo_epi16(a_if, three), m_if);
+    const __m512i f_go = _mm512_and_si512(_mm512_mullo_epi16(a_go, three), m_go);
+    const __m512i b = _mm512_packus_epi16(i_if, i_go);
+    const __mmask64 high = _mm512_movepi8_mask(b);
+    __m512i v[4];
+    for (int32_t k = 0; k < 4; ++k) {
+        const __m512i *t = (const __m512i *)(const void *)p->plane[k];
+        v[k] = _mm512_mask_blend_epi8(high, _mm512_permutex2var_epi8(_mm512_load_si512(t), b, _mm512_load_si512(t + 1)),
+                                      _mm512_permutex2var_epi8(_mm512_load_si512(t + 2), b, _mm512_load_si512(t + 3)));
+    }
+    const __m512i lo01 = _mm512_unpacklo_epi8(v[0], v[1]), hi01 = _mm512_unpackhi_epi8(v[0], v[1]); /* low halves */
+    const __m512i lo23 = _mm512_unpacklo_epi8(v[2], v[3]), hi23 = _mm512_unpackhi_epi8(v[2], v[3]); /* high */
+    const __m512i entry[4] = {_mm512_unpacklo_epi16(lo01, lo23), _mm512_unpackhi_epi16(lo01, lo23),
+                              _mm512_unpacklo_epi16(hi01, hi23), _mm512_unpackhi_epi16(hi01, hi23)};
+    const __m512i operand[4] = {_mm512_unpacklo_epi16(f_if, bits_if), _mm512_unpackhi_epi16(f_if, bits_if),
+                                _mm512_unpacklo_epi16(f_go, bits_go), _mm512_unpackhi_epi16(f_go, bits_go)};
+    const __m512i zero = _mm512_setzero_si512();
+    const __mmask16 negative[4] = {_mm512_cmplt_epi32_mask(_mm512_unpacklo_epi16(if_, if_), zero),
+                                   _mm512_cmplt_epi32_mask(_mm512_unpackhi_epi16(if_, if_), zero),
+                                   _mm512_cmplt_epi32_mask(_mm512_unpacklo_epi16(go, go), zero),
+                                   _mm512_cmplt_epi32_mask(_mm512_unpackhi_epi16(go, go), zero)};
+    for (int32_t k = 0; k < 4; ++k) {
+        if (k == 2) { /* tanh, as ernn_x86_tanh_finish */
+            const __m512i pos = _mm512_srai_epi32(_mm512_dpwssd_epi32(_mm512_set1_epi32(1 << 7), entry[k], operand[k]), 8);
+            g[k] = _mm512_mask_sub_epi32(pos, negative[k], zero, pos);
+        } else { /* sigmoid, as ernn_x86_sigmoid_finish */
+            const __m512i pos = _mm512_srai_epi32(
+                _mm512_dpwssd_epi32(_mm512_set1_epi32((1 << 24) + (1 << 9)), entry[k], operand[k]), 10);
+            g[k] = _mm512_mask_sub_epi32(pos, negative[k], _mm512_set1_epi32(32768), pos);
+        }
+    }
+}
+
 /* The sixteen lanes' low halves (the C's (int16_t) casts) to y[0..rows). */
 ERNN_X86_512_INLINE static inline void ernn_x86_store16(int16_t *y, __m512i v, int32_t rows)
 {
@@ -822,12 +881,12 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_load16(const int16_t *p, __mm
     return _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, p));
 }
 
-/* a * b in int32 lanes (int16 values: exact) by VPMADDWD of a zero-extended, as ernn_x86_mul16. Where a is a
- * sigmoid's output or 32767 minus one, in [0, 32767] (test_gate_ports checks every input), its high half is
- * already 0: the element-wise steps then take VPMADDWD alone (one uop, latency 5; VPMULLD: two, 10). */
-ERNN_X86_512_INLINE static inline __m512i ernn_x86_mul16x16(__m512i a, __m512i b)
+/* gate * b in int32 lanes, exactly, for a gate in [0, 32767] (a sigmoid's output, or 32767 minus one: the
+ * sigmoid's range is checked on every input by test_gate_ports) and b an int16 value: VPMADDWD gives
+ * gate * b + 0 * (b's sign half), the gate's high half being 0. One uop, latency 5 (VPMULLD: two, 10). */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_gate_mul16(__m512i gate, __m512i b)
 {
-    return _mm512_madd_epi16(_mm512_and_si512(a, _mm512_set1_epi32(0xFFFF)), b);
+    return _mm512_madd_epi16(gate, b);
 }
 
 /* The sixteen int32 lanes saturated to int8 at h[0..16), mask m. */
@@ -861,13 +920,13 @@ ERNN_X86_512 static inline ernn_x86_gru16 ernn_x86_gru16_of(int32_t reset_m, int
 ERNN_X86_512_INLINE static inline __m512i ernn_x86_gru_lanes(const ernn_x86_gru16 *k, __m512i r, __m512i z,
                                                               __m512i xn, __m512i hn, int16_t *h_q15, __mmask16 m)
 {
-    const __m256i reset_hidden = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(r, hn), &k->rm));
+    const __m256i reset_hidden = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_gate_mul16(r, hn), &k->rm));
     const __m256i pre = _mm256_adds_epi16(_mm512_cvtepi32_epi16(xn), reset_hidden);
     const __m512i cand = ernn_x86_activate16(ERNN_ACT_TANH, _mm512_cvtepi16_epi32(pre));
     const __m256i keep =
-        _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(z, ernn_x86_load16(h_q15, m)), &k->gm));
+        _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_gate_mul16(z, ernn_x86_load16(h_q15, m)), &k->gm));
     const __m512i one_minus_z = _mm512_sub_epi32(_mm512_set1_epi32(INT16_MAX), z);
-    const __m256i update = _mm512_cvtsepi32_epi16(ernn_x86_fast16(_mm512_madd_epi16(one_minus_z, cand), &k->gm));
+    const __m256i update = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_gate_mul16(one_minus_z, cand), &k->gm));
     const __m256i blended = _mm256_adds_epi16(keep, update);
     _mm256_mask_storeu_epi16(h_q15, m, blended);
     return _mm512_add_epi32(ernn_x86_fast16(_mm512_cvtepi16_epi32(blended), &k->hm), k->zero_point);
@@ -921,8 +980,8 @@ ERNN_X86_512 static inline ernn_x86_lstm16 ernn_x86_lstm16_of(int32_t forget_m, 
 ERNN_X86_512_INLINE static inline __m256i ernn_x86_lstm_cell16(const ernn_x86_lstm16 *k, __m512i gi, __m512i gf,
                                                                 __m512i gg, __m512i c)
 {
-    const __m256i forget = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(gf, c), &k->fm));
-    const __m256i input = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_mul16x16(gi, gg), &k->im));
+    const __m256i forget = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_gate_mul16(gf, c), &k->fm));
+    const __m256i input = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_gate_mul16(gi, gg), &k->im));
     return _mm256_adds_epi16(forget, input); /* sat16(forget + input), as the GRU above */
 }
 
@@ -935,7 +994,7 @@ ERNN_X86_512_INLINE static inline __m512i ernn_x86_lstm_tanh_input(const ernn_x8
 /* and the new h from the output gate and tanh(c), in int32 lanes before its int8 saturation. */
 ERNN_X86_512_INLINE static inline __m512i ernn_x86_lstm_h16(const ernn_x86_lstm16 *k, __m512i go, __m512i tanh_c)
 {
-    return _mm512_add_epi32(ernn_x86_fast16(_mm512_madd_epi16(go, tanh_c), &k->om), k->zero_point);
+    return _mm512_add_epi32(ernn_x86_fast16(ernn_x86_gate_mul16(go, tanh_c), &k->om), k->zero_point);
 }
 
 /* The element-wise step of sixteen units (lanes m): c[0..16) updated, the new h returned in int32 lanes. */
@@ -1210,10 +1269,11 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_xparts(const ernn_x86
                     }
                 }
             }
-            for (int32_t s = 0; s < count; ++s) {
-                for (int32_t g = 0; g < 4; ++g) {
-                    _mm256_store_si256((__m256i *)(void *)(xpart + (int64_t)(t + s) * 64 * J + (4 * j + g) * 16),
-                                       _mm512_cvtsepi32_epi16(ernn_x86_fast16(acc[s][g], &a->rx[g])));
+            for (int32_t s = 0; s < count; ++s) { /* i and f, then g and o: as ernn_x86_lstm_gates_packed takes them */
+                for (int32_t g = 0; g < 4; g += 2) {
+                    _mm512_store_si512((void *)(xpart + (int64_t)(t + s) * 64 * J + (4 * j + g) * 16),
+                                       _mm512_packs_epi32(ernn_x86_fast16(acc[s][g], &a->rx[g]),
+                                                          ernn_x86_fast16(acc[s][g + 1], &a->rx[g + 1])));
                 }
             }
         }
@@ -1246,7 +1306,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x8
                                                                  const int reverse)
 {
     const int64_t gh = (int64_t)256 * J, gx = (int64_t)256 * a->cx;
-    __m512i gate[4][4];
+    __m512i gate[4][4], pair[4][2];
 #pragma GCC unroll 4 /* gcc kept a loop over the columns, their chains one after the other (32 units: 3% longer) */
     for (int32_t i = 0; i < count; ++i) {
         const int32_t k = reverse ? count - 1 - i : i, j = first + k;
@@ -1268,19 +1328,20 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x8
         if (xp == NULL) {
             ernn_x86_lane_quads(ax, ux, a->zx + 4 * j * gx, gx, 4 * a->cx); /* the input's: off the recurrent chain */
         }
-        for (int32_t g = 0; g < 4; ++g) {
-            /* sat16(sat16(fast(x part)) + sat16(fast(h part))): each sat16 of an int32 lane by VPMOVSDW, the
-             * sum of two int16 values by the saturating int16 add (as ernn_cell_fcs_avx512vnni), widened
-             * back for the activation; three operations fewer than clamping in int32 lanes (measured 2%
-             * less time per step from 32 units on) */
-            const __m256i vx = xp != NULL ? _mm256_load_si256((const __m256i *)(const void *)(xp + (4 * j + g) * 16))
-                                          : _mm512_cvtsepi32_epi16(ernn_x86_fast16(ax[g], &a->rx[g]));
-            const __m256i vh = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ah[g], &a->rh[g]));
-            gate[k][g] = _mm512_cvtepi16_epi32(_mm256_adds_epi16(vh, vx));
+        for (int32_t g = 0; g < 4; g += 2) {
+            /* sat16(sat16(fast(x part)) + sat16(fast(h part))) of two gates: each sat16 of int32 lanes by
+             * VPACKSSDW (two gates' in one operation), the sum of int16 values by the saturating int16 add (as
+             * ernn_cell_fcs_avx512vnni), the pairs' order ernn_x86_lstm_gates_packed's */
+            const __m512i vx = xp != NULL ? _mm512_load_si512((const void *)(xp + (4 * j + g) * 16))
+                                          : _mm512_packs_epi32(ernn_x86_fast16(ax[g], &a->rx[g]),
+                                                               ernn_x86_fast16(ax[g + 1], &a->rx[g + 1]));
+            const __m512i vh =
+                _mm512_packs_epi32(ernn_x86_fast16(ah[g], &a->rh[g]), ernn_x86_fast16(ah[g + 1], &a->rh[g + 1]));
+            pair[k][g / 2] = _mm512_adds_epi16(vh, vx);
         }
     }
     for (int32_t k = 0; k < count; ++k) {
-        ernn_x86_lstm_gates64(a->planes, gate[k]);
+        ernn_x86_lstm_gates_packed(a->planes, pair[k][0], pair[k][1], gate[k]);
     }
     ernn_x86_lut_args tanh_args[4];
     __m512i index[4], entry[4];
