@@ -226,17 +226,19 @@ static void test_x86_lookups64(void)
         return;
     }
     int32_t mismatches = 0;
-    for (int32_t x = INT16_MIN; x <= INT16_MAX; x += 64) {
-        int32_t in[4][16], gates[4][16], tanh[4][16];
-        for (int32_t k = 0; k < 64; ++k) {
-            in[k / 16][k % 16] = x + k;
-        }
-        ernn_x86_test_lookups64((const int32_t(*)[16])in, gates, tanh);
-        for (int32_t k = 0; k < 64; ++k) {
-            const int32_t v = in[k / 16][k % 16];
-            const int32_t want = k / 16 == 2 ? ernn_tanh_q312(v) : ernn_sigmoid_q312(v);
-            mismatches += (int16_t)gates[k / 16][k % 16] != (int16_t)want;
-            mismatches += tanh[k / 16][k % 16] != ernn_tanh_lut(v);
+    for (int32_t turn = 0; turn < 4; ++turn) { /* each gate (i, f, g, o) in turn takes every int16 input */
+        for (int32_t x = INT16_MIN; x <= INT16_MAX; x += 64) {
+            int32_t in[4][16], gates[4][16], tanh[4][16];
+            for (int32_t k = 0; k < 64; ++k) {
+                in[(k / 16 + turn) % 4][k % 16] = x + k;
+            }
+            ernn_x86_test_lookups64((const int32_t(*)[16])in, gates, tanh);
+            for (int32_t k = 0; k < 64; ++k) {
+                const int32_t v = in[k / 16][k % 16];
+                const int32_t want = k / 16 == 2 ? ernn_tanh_q312(v) : ernn_sigmoid_q312(v);
+                mismatches += gates[k / 16][k % 16] != want;
+                mismatches += tanh[k / 16][k % 16] != ernn_tanh_lut(v);
+            }
         }
     }
     for (int32_t v = -(1 << 20) - 64; v <= (1 << 20) + 64; v += 64) {

@@ -718,11 +718,10 @@ ERNN_X86_512 static inline void ernn_x86_lut_planes_of(ernn_x86_lut_planes *p)
     }
 }
 
-/* e[v] = ernn_lut_pairs[i[v]] lane by lane, for four vectors of indices in [0, 255]. */
-ERNN_X86_512V_INLINE static inline void ernn_x86_lut_entries64(const ernn_x86_lut_planes *p, const __m512i i[4],
-                                                               __m512i e[4])
+/* ernn_lut_pairs[index] for the 64 byte indices b: e[0] the entries of each 128-bit lane's bytes 0-3 as
+ * dwords, e[1] of bytes 4-7, e[2] of 8-11, e[3] of 12-15 (the unpacks' order). */
+ERNN_X86_512V_INLINE static inline void ernn_x86_lut_bytes64(const ernn_x86_lut_planes *p, __m512i b, __m512i e[4])
 {
-    const __m512i b = _mm512_packus_epi16(_mm512_packs_epi32(i[0], i[1]), _mm512_packs_epi32(i[2], i[3]));
     const __mmask64 high = _mm512_movepi8_mask(b);
     __m512i v[4];
     for (int32_t k = 0; k < 4; ++k) {
@@ -730,43 +729,37 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lut_entries64(const ernn_x86_lu
         v[k] = _mm512_mask_blend_epi8(high, _mm512_permutex2var_epi8(_mm512_load_si512(t), b, _mm512_load_si512(t + 1)),
                                       _mm512_permutex2var_epi8(_mm512_load_si512(t + 2), b, _mm512_load_si512(t + 3)));
     }
-    const __m512i lo01 = _mm512_unpacklo_epi8(v[0], v[1]), hi01 = _mm512_unpackhi_epi8(v[0], v[1]);
-    const __m512i lo23 = _mm512_unpacklo_epi8(v[2], v[3]), hi23 = _mm512_unpackhi_epi8(v[2], v[3]);
+    const __m512i lo01 = _mm512_unpacklo_epi8(v[0], v[1]), hi01 = _mm512_unpackhi_epi8(v[0], v[1]); /* low halves */
+    const __m512i lo23 = _mm512_unpacklo_epi8(v[2], v[3]), hi23 = _mm512_unpackhi_epi8(v[2], v[3]); /* high */
     e[0] = _mm512_unpacklo_epi16(lo01, lo23);
     e[1] = _mm512_unpackhi_epi16(lo01, lo23);
     e[2] = _mm512_unpacklo_epi16(hi01, hi23);
     e[3] = _mm512_unpackhi_epi16(hi01, hi23);
 }
 
-/* The LSTM's four gate activations of sixteen units (g: i, f, g, o; sigmoid, sigmoid, tanh, sigmoid) in place,
- * as ernn_x86_activate16 with one 64-lane lookup. */
-ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_gates64(const ernn_x86_lut_planes *p, __m512i g[4])
+/* e[v] = ernn_lut_pairs[i[v]] lane by lane, for four vectors of indices in [0, 255]: VPACKSSDW and VPACKUSWB lay
+ * out each 128-bit lane as the four vectors' four dwords in turn, the order ernn_x86_lut_bytes64 undoes. */
+ERNN_X86_512V_INLINE static inline void ernn_x86_lut_entries64(const ernn_x86_lut_planes *p, const __m512i i[4],
+                                                               __m512i e[4])
 {
-    ernn_x86_lut_args r[4];
-    __m512i i[4], e[4];
-    for (int32_t k = 0; k < 4; ++k) {
-        r[k] = k == 2 ? ernn_x86_tanh_args(ernn_x86_times3(g[k])) : ernn_x86_sigmoid_args(g[k]);
-        i[k] = r[k].index;
-    }
-    ernn_x86_lut_entries64(p, i, e);
-    for (int32_t k = 0; k < 4; ++k) {
-        g[k] = k == 2 ? ernn_x86_tanh_finish(e[k], &r[k]) : ernn_x86_sigmoid_finish(e[k], &r[k]);
-    }
+    ernn_x86_lut_bytes64(p, _mm512_packus_epi16(_mm512_packs_epi32(i[0], i[1]), _mm512_packs_epi32(i[2], i[3])), e);
 }
 
 /*
- * ernn_x86_lstm_gates64 from the gates' pre-activations as int16 values, two gates to a zmm: if_ = VPACKSSDW of
- * gates i and f (each 128-bit lane: i's four units, then f's), go = of g and o; the activated gates out to
- * g[0..3] in int32 lanes, unit order (as ernn_x86_lstm_gates64's). The arguments take 32 lanes an operation:
+ * The LSTM's four gate activations of sixteen units (i, f, g, o: sigmoid, sigmoid, tanh, sigmoid), as
+ * ernn_x86_activate16 gives them, in one 64-lane lookup, from the gates' pre-activations as int16 values, two
+ * gates to a zmm: if_ = VPACKSSDW of gates i and f (each 128-bit lane: i's four units, then f's), go = of g and
+ * o; the activated gates out to g[0..3] in int32 lanes, unit order. The arguments take 32 lanes an operation:
  *  - |x| by VPABSW (|-32768| is 0x8000, read unsigned);
  *  - the index |3 x| >> 9 (sigmoid) or >> 8 (tanh) is VPMULHUW of |x| by 3 * 2^7 or 3 * 2^8, floor(|x| 3 2^k /
  *    2^16) exactly; tanh's clamped to 255 (VPMINUW; the sigmoid's are at most 192);
  *  - the fraction |3 x| & 511 (255) from VPMULLW's |3 x| mod 2^16, whose low bits are |3 x|'s.
- * One VPACKUSWB packs the 64 indices (each lane's bytes: i, f, g, o), the byte planes' lookups are
- * ernn_x86_lut_entries64's, and two unpack levels give each gate's entries in unit order; the operands
+ * One VPACKUSWB packs the 64 indices (each lane's bytes: i, f, g, o), ernn_x86_lut_bytes64 looks them up and
+ * gives each gate's entries in unit order; the operands
  * (fraction | 2^bits << 16) are one unpack of the fractions with 2^bits each. The multiply-add and its constant
  * are one VPDPWSSD (no saturation: |operands| <= 512), the sign as the finish functions' (x < 0: the high
- * word of the unpacked (x, x) dword). Per column 19 operations fewer than the int32 forms, the same integers.
+ * word of the unpacked (x, x) dword). Per column 19 operations fewer than taking the four gates in int32 lanes
+ * (ernn_x86_sigmoid_args, ernn_x86_tanh_args), the same integers (test_gate_ports: every int16 input).
  */
 ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_gates_packed(const ernn_x86_lut_planes *p, __m512i if_, __m512i go,
                                                                    __m512i g[4])
@@ -782,18 +775,8 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_gates_packed(const ernn_x8
     const __m512i three = _mm512_set1_epi16(3);
     const __m512i f_if = _mm512_and_si512(_mm512_mullo_epi16(a_if, three), m_if);
     const __m512i f_go = _mm512_and_si512(_mm512_mullo_epi16(a_go, three), m_go);
-    const __m512i b = _mm512_packus_epi16(i_if, i_go);
-    const __mmask64 high = _mm512_movepi8_mask(b);
-    __m512i v[4];
-    for (int32_t k = 0; k < 4; ++k) {
-        const __m512i *t = (const __m512i *)(const void *)p->plane[k];
-        v[k] = _mm512_mask_blend_epi8(high, _mm512_permutex2var_epi8(_mm512_load_si512(t), b, _mm512_load_si512(t + 1)),
-                                      _mm512_permutex2var_epi8(_mm512_load_si512(t + 2), b, _mm512_load_si512(t + 3)));
-    }
-    const __m512i lo01 = _mm512_unpacklo_epi8(v[0], v[1]), hi01 = _mm512_unpackhi_epi8(v[0], v[1]); /* low halves */
-    const __m512i lo23 = _mm512_unpacklo_epi8(v[2], v[3]), hi23 = _mm512_unpackhi_epi8(v[2], v[3]); /* high */
-    const __m512i entry[4] = {_mm512_unpacklo_epi16(lo01, lo23), _mm512_unpackhi_epi16(lo01, lo23),
-                              _mm512_unpacklo_epi16(hi01, hi23), _mm512_unpackhi_epi16(hi01, hi23)};
+    __m512i entry[4];
+    ernn_x86_lut_bytes64(p, _mm512_packus_epi16(i_if, i_go), entry); /* each lane's bytes: i, f, g, o */
     const __m512i operand[4] = {_mm512_unpacklo_epi16(f_if, bits_if), _mm512_unpackhi_epi16(f_if, bits_if),
                                 _mm512_unpacklo_epi16(f_go, bits_go), _mm512_unpackhi_epi16(f_go, bits_go)};
     const __m512i zero = _mm512_setzero_si512();
@@ -1749,8 +1732,9 @@ ERNN_X86_512 static inline void ernn_x86_test_tanh_lut16(const int32_t in[16], i
     _mm512_storeu_si512((void *)out, ernn_x86_tanh_lut16(_mm512_loadu_si512((const void *)in)));
 }
 
-/* The lane kernel's 64-lane activations: ernn_x86_lstm_gates64 (vectors i, f, g, o of in) to gates, and the
- * tanh of four vectors of any int32 v (the cell state's form) through ernn_x86_lut_entries64 to tanh. */
+/* The lane kernel's 64-lane activations: ernn_x86_lstm_gates_packed (vectors i, f, g, o of in, int16 values) to
+ * gates, and the tanh of four vectors of any int32 v (the cell state's form) through ernn_x86_lut_entries64 to
+ * tanh. */
 ERNN_X86_512V static inline void ernn_x86_test_lookups64(const int32_t in[4][16], int32_t gates[4][16],
                                                          int32_t tanh[4][16])
 {
@@ -1763,7 +1747,7 @@ ERNN_X86_512V static inline void ernn_x86_test_lookups64(const int32_t in[4][16]
         r[k] = ernn_x86_tanh_args(g[k]);
         index[k] = r[k].index;
     }
-    ernn_x86_lstm_gates64(&planes, g);
+    ernn_x86_lstm_gates_packed(&planes, _mm512_packs_epi32(g[0], g[1]), _mm512_packs_epi32(g[2], g[3]), g);
     ernn_x86_lut_entries64(&planes, index, entry);
     for (int32_t k = 0; k < 4; ++k) {
         _mm512_storeu_si512((void *)gates[k], g[k]);
