@@ -80,6 +80,13 @@ def x86_level() -> int:
     return int(level)
 
 
+def vector_width() -> int:
+    """The widest vectors :func:`x86_level` allows outside the int8 kernels (the float kernels, the fast
+    path's quantizer): 2 AVX-512 (level 3 and up), 1 AVX2 (levels 1 and 2), 0 none."""
+    level = x86_level()
+    return 2 if level >= 3 else 1 if level >= 1 else 0
+
+
 def build_flags() -> tuple[str, ...]:
     """The compiler flags of the backend's builds: :data:`CFLAGS`, and below level 4 ``-DERNN_X86_LEVEL=n`` with
     the float kernels' matching cap ``-DERNN_X86_F32_LEVEL`` (AVX-512F from level 3, AVX2 and FMA from level 1)
@@ -87,8 +94,7 @@ def build_flags() -> tuple[str, ...]:
     level = x86_level()
     if level == 4:
         return CFLAGS
-    f32_level = 2 if level >= 3 else 1 if level >= 1 else 0
-    return (*CFLAGS, f"-DERNN_X86_LEVEL={level}", f"-DERNN_X86_F32_LEVEL={f32_level}")
+    return (*CFLAGS, f"-DERNN_X86_LEVEL={level}", f"-DERNN_X86_F32_LEVEL={vector_width()}")
 
 
 def cache_dir() -> Path:
@@ -425,7 +431,7 @@ class CBackend(_CompiledBackend):
             output_bits=8 * self.out_dtype.itemsize,
             out_scale=float(m.output_q.scale),
             out_zero_point=float(m.output_q.zero_point),
-            vectors=2 if x86_level() >= 3 else 1 if x86_level() >= 1 else 0,  # its quantizer: AVX-512, AVX2
+            vectors=vector_width(),  # its quantizer: AVX-512, AVX2 or none
         )
 
 
