@@ -1278,6 +1278,26 @@ ERNN_X86_512_INLINE static inline void ernn_x86_lane_quads(__m512i acc[4], const
     }
 }
 
+/* acc[k][g] (k < count <= 4, g = 0..3) + the dot products of `quads` quads of u with column k's gate group g
+ * (at z + k * column_bytes + g * group_bytes): one broadcast of each quad for every column and gate. */
+ERNN_X86_512_INLINE static inline void ernn_x86_lane_quads_columns(__m512i acc[4][4], const uint8_t *u, const int8_t *z,
+                                                                   int64_t column_bytes, int64_t group_bytes,
+                                                                   int32_t quads, const int32_t count)
+{
+#pragma GCC unroll 32 /* not unrolled, gcc moved every accumulator twice per quad */
+    for (int32_t q = 0; q < quads; ++q) {
+        int32_t v;
+        memcpy(&v, u + 4 * q, sizeof v);
+        const __m512i b = _mm512_set1_epi32(v);
+        for (int32_t k = 0; k < count; ++k) {
+            for (int32_t g = 0; g < 4; ++g) {
+                acc[k][g] = _mm512_dpbusd_epi32(
+                    acc[k][g], b, _mm512_load_si512((const void *)(z + k * column_bytes + g * group_bytes + 64 * q)));
+            }
+        }
+    }
+}
+
 /* Columns first .. first + count - 1 (count <= 4, a constant) of one step of ernn_x86_lstm_lane_steps, stage by
  * stage (sums, activations, element-wise steps), every value in a register: the columns' independent chains
  * sit next to each other in the instruction stream. xp: the step's x parts (NULL: computed here). */
@@ -1285,41 +1305,52 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x8
                                                                  const uint8_t *ux, const int16_t *xp,
                                                                  uint8_t *u_next, int8_t *copy, __m512i *cs,
                                                                  const __mmask16 *mj, const int32_t J,
-                                                                 const int32_t first, const int32_t count,
-                                                                 const int reverse)
+                                                                 const int32_t first, const int32_t count)
 {
     const int64_t gh = (int64_t)256 * J, gx = (int64_t)256 * a->cx;
-    __m512i gate[4][4], pair[4][2];
-#pragma GCC unroll 4 /* gcc kept a loop over the columns, their chains one after the other (32 units: 3% longer) */
-    for (int32_t i = 0; i < count; ++i) {
-        const int32_t k = reverse ? count - 1 - i : i, j = first + k;
-        __m512i ah[4], ax[4];
+    __m512i gate[4][4], pair[4][2], ah[4][4];
+    /* the recurrent sums of the count columns together, each quad of u broadcast once for all of them: with a
+     * loop per column (unrolled), gcc shared the broadcasts between the columns by spilling them to the stack
+     * (interleaved A/B, us per step: 128 units, 16 inputs 0.970 -> 0.898; 64 units, 64 inputs 0.425 -> 0.401).
+     * With one or two columns each gate's quads run as two chains (halves, summed modulo 2^32: the same sums), so
+     * that eight or more chains are in flight (the chain the step waits on half as long: 64 units 0.388 -> 0.371
+     * when it was the only change) */
+    const int32_t halves = count <= 2 ? 2 : 1;
+    for (int32_t k = 0; k < count; ++k) {
         for (int32_t g = 0; g < 4; ++g) {
-            ah[g] = _mm512_load_si512((const void *)(a->bh + (4 * j + g) * 16));
-            ax[g] = _mm512_load_si512((const void *)(a->bx + (4 * j + g) * 16));
+            ah[k][g] = _mm512_load_si512((const void *)(a->bh + (4 * (first + k) + g) * 16));
         }
-        /* the recurrent quads as two chains, each half of them, summed (modulo 2^32: the same sums): the chain
-         * the step waits on is half as long (interleaved A/B, us per step: 64 units 0.388 -> 0.371, 128 units
-         * 0.954 -> 0.876 and 1.028 -> 0.955 at 16 and 64 inputs; four chains lost at 128 units) */
-        __m512i ah2[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                          _mm512_setzero_si512()};
-        ernn_x86_lane_quads(ah, u, a->zh + 4 * j * gh, gh, 2 * J);
-        ernn_x86_lane_quads(ah2, u + 8 * J, a->zh + 4 * j * gh + 128 * J, gh, 2 * J);
-        for (int32_t g = 0; g < 4; ++g) {
-            ah[g] = _mm512_add_epi32(ah[g], ah2[g]);
+    }
+    ernn_x86_lane_quads_columns(ah, u, a->zh + 4 * first * gh, 4 * gh, gh, 4 * J / halves, count);
+    if (halves == 2) {
+        __m512i ah2[4][4];
+        for (int32_t k = 0; k < count; ++k) {
+            for (int32_t g = 0; g < 4; ++g) {
+                ah2[k][g] = _mm512_setzero_si512();
+            }
         }
+        ernn_x86_lane_quads_columns(ah2, u + 8 * J, a->zh + 4 * first * gh + 128 * J, 4 * gh, gh, 2 * J, count);
+        for (int32_t k = 0; k < count; ++k) {
+            for (int32_t g = 0; g < 4; ++g) {
+                ah[k][g] = _mm512_add_epi32(ah[k][g], ah2[k][g]);
+            }
+        }
+    }
+    for (int32_t k = 0; k < count; ++k) {
+        const int32_t j = first + k;
+        __m512i ax[4];
         if (xp == NULL) {
+            for (int32_t g = 0; g < 4; ++g) {
+                ax[g] = _mm512_load_si512((const void *)(a->bx + (4 * j + g) * 16));
+            }
             ernn_x86_lane_quads(ax, ux, a->zx + 4 * j * gx, gx, 4 * a->cx); /* the input's: off the recurrent chain */
         }
         for (int32_t g = 0; g < 4; g += 2) {
-            /* sat16(sat16(fast(x part)) + sat16(fast(h part))) of two gates: each sat16 of int32 lanes by
-             * VPACKSSDW (two gates' in one operation), the sum of int16 values by the saturating int16 add (as
-             * ernn_cell_fcs_avx512vnni), the pairs' order ernn_x86_lstm_gates_packed's */
             const __m512i vx = xp != NULL ? _mm512_load_si512((const void *)(xp + (4 * j + g) * 16))
                                           : _mm512_packs_epi32(ernn_x86_fast16(ax[g], &a->rx[g]),
                                                                ernn_x86_fast16(ax[g + 1], &a->rx[g + 1]));
-            const __m512i vh =
-                _mm512_packs_epi32(ernn_x86_fast16(ah[g], &a->rh[g]), ernn_x86_fast16(ah[g + 1], &a->rh[g + 1]));
+            const __m512i vh = _mm512_packs_epi32(ernn_x86_fast16(ah[k][g], &a->rh[g]),
+                                                  ernn_x86_fast16(ah[k][g + 1], &a->rh[g + 1]));
             pair[k][g / 2] = _mm512_adds_epi16(vh, vx);
         }
     }
@@ -1348,8 +1379,8 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x8
     }
 }
 
-/* One step of ernn_x86_lstm_lane_steps: the columns in groups of four, the groups and the columns within them
- * in reverse order when `reverse`. */
+/* One step of ernn_x86_lstm_lane_steps: the columns in groups of four, the groups in reverse order when
+ * `reverse`. */
 ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_step(const ernn_x86_lane_call *a, const uint8_t *u,
                                                               const uint8_t *ux, const int16_t *xp, uint8_t *u_next,
                                                               int8_t *copy, __m512i *cs, const __mmask16 *mj,
@@ -1359,7 +1390,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_step(const ernn_x86_l
     for (int32_t i = 0; i < groups; ++i) {
         const int32_t first = 4 * (reverse ? groups - 1 - i : i);
         const int32_t count = J - first < 4 ? J - first : 4;
-        ernn_x86_lstm_lane_columns(a, u, ux, xp, u_next, copy, cs, mj, J, first, count, reverse);
+        ernn_x86_lstm_lane_columns(a, u, ux, xp, u_next, copy, cs, mj, J, first, count);
     }
 }
 
