@@ -197,8 +197,7 @@ static int short_form(const ernn_lstm_s8_params *p)
 int ernn_lstm_run_s8_ok(const ernn_lstm_s8_params *p)
 {
 #if defined(ERNN_PORT_LSTM_RUN)
-    if (p == NULL || hidden_size(p) == 0 || !short_form(p) ||
-        !ernn_x86_run_port_ok(4, hidden_size(p), p->x_fc.in_features)) {
+    if (p == NULL || hidden_size(p) == 0 || !short_form(p) || !ernn_lstm_run_port_ok(p, hidden_size(p))) {
         return 0;
     }
     const int32_t rows = ernn_cell_rows(ERNN_CELL_LSTM, &p->h_fc, hidden_size(p));

@@ -343,6 +343,19 @@ static void rescale(int32_t *m, int32_t *right)
     *m = (int32_t)(0x40000000u + (next() & 0x3FFFFFFFu));
     *right = 1 + (int32_t)(next() % 15u);
 }
+
+/* A rescale of a product to the LSTM's cell state: three times in four a power of two as the IR derives them
+ * (multiplier 2^30, right 1..29: the AVX-512 kernels' ernn_x86_pow2_16, right 29 its limit), else any (the
+ * kernels that take every rescale). */
+static void cell_rescale(int32_t *m, int32_t *right)
+{
+    if (next() % 4u != 0) {
+        *m = (int32_t)1 << 30;
+        *right = next() % 8u == 0 ? 29 : 1 + (int32_t)(next() % 29u);
+    } else {
+        rescale(m, right);
+    }
+}
 #endif
 
 #define N_UNITS 37
@@ -408,8 +421,8 @@ static void test_lstm_port(void)
             c[j] = c_want[j] = rnd16();
         }
         int32_t fm, fr, im, ir, om, orr;
-        rescale(&fm, &fr);
-        rescale(&im, &ir);
+        cell_rescale(&fm, &fr);
+        cell_rescale(&im, &ir);
         rescale(&om, &orr);
         /* the cell state's tanh input: 3 * 2^k (a power-of-two cell scale) or a multiplier and a shift */
         const int32_t tanh_shift = (int32_t)(next() % 16u);
@@ -536,9 +549,9 @@ static void test_lstm_run(void)
         memset(&p, 0, sizeof p);
         random_run_layers(l, 4, n, nx, extreme, bounded, &p.x_fc, &p.h_fc);
         int32_t m, right;
-        rescale(&m, &right);
+        cell_rescale(&m, &right);
         p.forget_mul = (ernn_rescale){m, -right};
-        rescale(&m, &right);
+        cell_rescale(&m, &right);
         p.input_mul = (ernn_rescale){m, -right};
         rescale(&m, &right);
         p.output_mul = (ernn_rescale){m, -right};
@@ -567,7 +580,7 @@ static void test_lstm_run(void)
             memcpy(want + t * n, h_want, (size_t)n);
         }
         if (!ernn_lstm_run_s8_ok(&p)) { /* not on this CPU (or beyond its kernel): the call refuses, does nothing */
-            CHECK(n > RUN_HIDDEN || !ernn_x86_run_port_ok(4, n, nx));
+            CHECK(n > RUN_HIDDEN || !ernn_lstm_run_port_ok(&p, n)); /* AVX-512: a rescale not the IR's 2^-k */
             CHECK_EQ(ernn_lstm_run_s8(&p, xs, (size_t)nx, steps, h, c, hs, (size_t)n), 0);
             ++refused;
             continue;
@@ -623,9 +636,11 @@ static void test_lstm_run(void)
         CHECK(narrow_by_block > 0);
         CHECK(in_step > 0);
         CHECK(packed > 0);
+        CHECK(refused > 0);
         printf("test_gate_ports: LSTM block path: %d cells; the lane kernel with x parts by block: %d of 5..8 columns, "
-               "%d of 2..4; in each step: %d of one column; %d by the generic loop\n",
-               (int)ran, (int)wide_lanes, (int)narrow_by_block, (int)in_step, (int)packed);
+               "%d of 2..4; in each step: %d of one column; %d by the generic loop; %d refused (product rescales "
+               "not powers of two: step by step)\n",
+               (int)ran, (int)wide_lanes, (int)narrow_by_block, (int)in_step, (int)packed, (int)refused);
     }
 #endif
     /* what the call refuses: 257 units (more than its limit), a NULL input, no steps */

@@ -934,12 +934,57 @@ ERNN_X86_512 static int32_t ernn_gru_fast_avx512(const int16_t *gr, const int16_
     return n;
 }
 
-/* The LSTM's element-wise constants in sixteen lanes (ernn_lstm_s8.c's short form). */
+/*
+ * ernn_fast_any(x, r) of a power-of-two rescale, multiplier 2^30 and right = r in [1, 29] (the products f c and
+ * i g to the LSTM's cell state: 2^-15 and 2^-30 over the cell scale 2^p, p in [-15, 0], so r = 14 .. 29), for
+ * |x| < 2^30 (a gate in [0, 32767] times an int16 value), in four operations rather than ernn_x86_fast16's ten:
+ *   (x + 1 + 2^r - 2 [x < 0]) >> (r + 1).
+ * Proof: ernn_fast_any takes a = 2 x (left = 1; no overflow), t = (a 2^30 + 2^31) >> 32 = floor((x + 1) / 2),
+ * then floor((t - [t < 0] + 2^(r-1)) / 2^r). For an integer k, floor((x + 1) / 2) + k = floor((x + 1 + 2 k) / 2)
+ * and floor(floor(y / 2) / 2^r) = floor(y / 2^(r+1)), so the value is floor((x + 1 + 2^r - 2 [t < 0]) / 2^(r+1)).
+ * t < 0 is x <= -2; at x = -1 ([x < 0] = 1, [t < 0] = 0) both numerators, 2^r - 2 and 2^r, are in [0, 2^(r+1))
+ * and give 0. No int32 overflow: |x| + 1 + 2^29 < 2^31. The callers check the multiplier and r
+ * (ernn_x86_pow2_ok) and take the general kernels where they differ; the IR derives exactly these rescales.
+ */
 typedef struct {
-    ernn_x86_rescale16 fm, im, om;
+    __m512i offset; /* 1 + 2^r */
+    __m512i shift;  /* r + 1 (VPSRAVD: one uop) */
+} ernn_x86_pow2_16;
+
+static inline int ernn_x86_pow2_ok(int32_t multiplier, int32_t right)
+{
+    return multiplier == (int32_t)1 << 30 && right >= 1 && right <= 29;
+}
+
+ERNN_X86_512 static inline ernn_x86_pow2_16 ernn_x86_pow2_16_of(int32_t right)
+{
+    ernn_x86_pow2_16 r;
+    r.offset = _mm512_set1_epi32(1 + ((int32_t)1 << right));
+    r.shift = _mm512_set1_epi32(right + 1);
+    return r;
+}
+
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_pow2_16_apply(__m512i x, const ernn_x86_pow2_16 *r)
+{
+    const __m512i v = _mm512_add_epi32(x, r->offset);
+    const __mmask16 negative = _mm512_cmplt_epi32_mask(x, _mm512_setzero_si512());
+    return _mm512_srav_epi32(_mm512_mask_sub_epi32(v, negative, v, _mm512_set1_epi32(2)), r->shift);
+}
+
+/* The LSTM's element-wise constants in sixteen lanes (ernn_lstm_s8.c's short form; the cell's products by
+ * ernn_x86_pow2_16, for cells whose rescales ernn_x86_lstm16_ok). */
+typedef struct {
+    ernn_x86_pow2_16 fm, im;
+    ernn_x86_rescale16 om;
     __m512i tanh_multiplier, tanh_round, zero_point;
     __m512i tanh_shift; /* a count per lane (VPSRAVD: one uop) */
 } ernn_x86_lstm16;
+
+/* The AVX-512 element-wise step takes the cell (its product rescales the IR's powers of two). */
+static inline int ernn_x86_lstm16_ok(int32_t forget_m, int32_t forget_right, int32_t input_m, int32_t input_right)
+{
+    return ernn_x86_pow2_ok(forget_m, forget_right) && ernn_x86_pow2_ok(input_m, input_right);
+}
 
 ERNN_X86_512 static inline ernn_x86_lstm16 ernn_x86_lstm16_of(int32_t forget_m, int32_t forget_right, int32_t input_m,
                                                              int32_t input_right, int32_t tanh_multiplier,
@@ -947,8 +992,9 @@ ERNN_X86_512 static inline ernn_x86_lstm16 ernn_x86_lstm16_of(int32_t forget_m, 
                                                              int32_t output_right, int32_t zero_point)
 {
     ernn_x86_lstm16 k;
-    k.fm = ernn_x86_rescale16_of(forget_m, -forget_right);
-    k.im = ernn_x86_rescale16_of(input_m, -input_right);
+    (void)forget_m, (void)input_m; /* 2^30: ernn_x86_lstm16_ok */
+    k.fm = ernn_x86_pow2_16_of(forget_right);
+    k.im = ernn_x86_pow2_16_of(input_right);
     k.om = ernn_x86_rescale16_of(output_m, -output_right);
     k.tanh_multiplier = _mm512_set1_epi32(tanh_multiplier);
     k.tanh_round = _mm512_set1_epi32(tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0);
@@ -963,8 +1009,8 @@ ERNN_X86_512 static inline ernn_x86_lstm16 ernn_x86_lstm16_of(int32_t forget_m, 
 ERNN_X86_512_INLINE static inline __m256i ernn_x86_lstm_cell16(const ernn_x86_lstm16 *k, __m512i gi, __m512i gf,
                                                                 __m512i gg, __m512i c)
 {
-    const __m256i forget = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_gate_mul16(gf, c), &k->fm));
-    const __m256i input = _mm512_cvtsepi32_epi16(ernn_x86_fast16(ernn_x86_gate_mul16(gi, gg), &k->im));
+    const __m256i forget = _mm512_cvtsepi32_epi16(ernn_x86_pow2_16_apply(ernn_x86_gate_mul16(gf, c), &k->fm));
+    const __m256i input = _mm512_cvtsepi32_epi16(ernn_x86_pow2_16_apply(ernn_x86_gate_mul16(gi, gg), &k->im));
     return _mm256_adds_epi16(forget, input); /* sat16(forget + input), as the GRU above */
 }
 
@@ -2299,7 +2345,7 @@ static inline int32_t ernn_lstm_fast_port(const int16_t *gi, const int16_t *gf, 
                                           int32_t zero_point)
 {
 #if ERNN_X86_LEVEL >= 3
-    if (ernn_x86_has_avx512vnni()) {
+    if (ernn_x86_has_avx512vnni() && ernn_x86_lstm16_ok(forget_m, forget_right, input_m, input_right)) {
         return ernn_lstm_fast_avx512(gi, gf, gg, go, c, h, n, forget_m, forget_right, input_m, input_right,
                                      tanh_multiplier, tanh_shift, output_m, output_right, zero_point);
     }
@@ -2721,7 +2767,21 @@ static inline int ernn_x86_lanes8_stride_ok(int32_t n, int32_t stride)
     return stride >= n && stride <= 8 * ((n + 7) / 8);
 }
 
-/* ernn_lstm_run_s8 on this CPU's block path (ernn_x86_run_port_ok), the element-wise constants from the cell's
+/* 1 if this CPU's block path takes an LSTM cell of n units (short form): with AVX-512, one whose product
+ * rescales are the IR's powers of two (ernn_x86_lstm16_ok; any other runs step by step, where the port's
+ * element-wise step falls back to AVX2); else the eight-lane kernel's limits. */
+static inline int ernn_lstm_run_port_ok(const ernn_lstm_s8_params *p, int32_t n)
+{
+#if ERNN_X86_LEVEL >= 3
+    if (ernn_x86_has_avx512vnni()) {
+        return ernn_x86_lstm16_ok(p->forget_mul.multiplier, -p->forget_mul.shift, p->input_mul.multiplier,
+                                  -p->input_mul.shift);
+    }
+#endif
+    return ernn_x86_run_port_ok(4, n, p->x_fc.in_features);
+}
+
+/* ernn_lstm_run_s8 on this CPU's block path (ernn_lstm_run_port_ok), the element-wise constants from the cell's
  * (the short form; the tanh input's multiplier and shift). Returns 0 (nothing done) without one. */
 static inline int ernn_lstm_run_port(const ernn_lstm_s8_params *p, int32_t n, int32_t stride, int32_t tanh_multiplier,
                                      int32_t tanh_shift, const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
@@ -2729,6 +2789,9 @@ static inline int ernn_lstm_run_port(const ernn_lstm_s8_params *p, int32_t n, in
 {
 #if ERNN_X86_LEVEL >= 3
     if (ernn_x86_has_avx512vnni()) {
+        if (!ernn_lstm_run_port_ok(p, n)) {
+            return 0;
+        }
         const ernn_x86_lstm16 k = ernn_x86_lstm16_of(p->forget_mul.multiplier, -p->forget_mul.shift,
                                                      p->input_mul.multiplier, -p->input_mul.shift, tanh_multiplier,
                                                      tanh_shift, p->output_mul.multiplier, -p->output_mul.shift,
