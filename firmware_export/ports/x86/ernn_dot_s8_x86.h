@@ -1259,11 +1259,54 @@ typedef struct {
     const ernn_x86_lut_planes *planes; /* the activation table for ernn_x86_lut_entries64 */
 } ernn_x86_lane_call;
 
+/* The input's sums of four steps (inputs ux + s * per_step; steps s >= count repeat step 0) for one column's four
+ * gate groups (group g at z + g * gx, rows in lanes), onto the adjusted biases: sums[s][g]. Each weight zmm serves
+ * four steps and each input broadcast four gates, sixteen independent accumulator chains. Not inlined, and the
+ * accumulators named variables, not an array: inlined into the lane kernel (whose rescale constants held
+ * registers) or with an array, gcc 12 copied accumulators between registers and spilled them on every quad (two
+ * register moves per VPDPBUSD). */
+#define ERNN_X86_XSUM_STEP(s)                                                                                      \
+    do {                                                                                                           \
+        int32_t v_;                                                                                                \
+        memcpy(&v_, u##s + 4 * q, sizeof v_);                                                                      \
+        const __m512i b_ = _mm512_set1_epi32(v_);                                                                  \
+        a##s##0 = _mm512_dpbusd_epi32(a##s##0, b_, w0);                                                            \
+        a##s##1 = _mm512_dpbusd_epi32(a##s##1, b_, w1);                                                            \
+        a##s##2 = _mm512_dpbusd_epi32(a##s##2, b_, w2);                                                            \
+        a##s##3 = _mm512_dpbusd_epi32(a##s##3, b_, w3);                                                            \
+    } while (0)
+ERNN_X86_512 __attribute__((noinline)) static void ernn_x86_lane_xsums(const int8_t *z, int64_t gx, const int32_t *bias,
+                                                                      const uint8_t *ux, size_t per_step,
+                                                                      int32_t count, int32_t quads,
+                                                                      __m512i sums[4][4])
+{
+    const __m512i b0 = _mm512_load_si512((const void *)bias), b1 = _mm512_load_si512((const void *)(bias + 16));
+    const __m512i b2 = _mm512_load_si512((const void *)(bias + 32)), b3 = _mm512_load_si512((const void *)(bias + 48));
+    __m512i a00 = b0, a01 = b1, a02 = b2, a03 = b3, a10 = b0, a11 = b1, a12 = b2, a13 = b3;
+    __m512i a20 = b0, a21 = b1, a22 = b2, a23 = b3, a30 = b0, a31 = b1, a32 = b2, a33 = b3;
+    const uint8_t *u0 = ux, *u1 = ux + (count > 1 ? per_step : 0), *u2 = ux + (count > 2 ? 2 * per_step : 0);
+    const uint8_t *u3 = ux + (count > 3 ? 3 * per_step : 0);
+    for (int32_t q = 0; q < quads; ++q) {
+        const __m512i w0 = _mm512_load_si512((const void *)(z + 64 * q));
+        const __m512i w1 = _mm512_load_si512((const void *)(z + gx + 64 * q));
+        const __m512i w2 = _mm512_load_si512((const void *)(z + 2 * gx + 64 * q));
+        const __m512i w3 = _mm512_load_si512((const void *)(z + 3 * gx + 64 * q));
+        ERNN_X86_XSUM_STEP(0);
+        ERNN_X86_XSUM_STEP(1);
+        ERNN_X86_XSUM_STEP(2);
+        ERNN_X86_XSUM_STEP(3);
+    }
+    sums[0][0] = a00, sums[0][1] = a01, sums[0][2] = a02, sums[0][3] = a03;
+    sums[1][0] = a10, sums[1][1] = a11, sums[1][2] = a12, sums[1][3] = a13;
+    sums[2][0] = a20, sums[2][1] = a21, sums[2][2] = a22, sums[2][3] = a23;
+    sums[3][0] = a30, sums[3][1] = a31, sums[3][2] = a32, sums[3][3] = a33;
+}
+#undef ERNN_X86_XSUM_STEP
+
 /* The x parts sat16(fast(x_fc(x_t))) of `steps` steps (inputs xu + t * 16 cx, unsigned, padded) for the lane
- * kernel's layers of more than four columns, to xpart + t * 64 J + (4 j + g) * 16 (int16, the lanes' order).
- * A column's four gates and four steps at a time: each weight zmm serves four steps and each input broadcast
- * four gates, sixteen independent accumulator chains (64 inputs / 128 units, us per step: 0.59; a gate's four
- * steps at a time, 0.62; one step at a time, 0.67). The same VPDPBUSD terms on the same adjusted bias as
+ * kernel's layers taken by block, to xpart + t * 64 J + (4 j + g) * 16 (int16, the lanes' order): a column's
+ * four gates and four steps at a time (ernn_x86_lane_xsums; 64 inputs / 128 units, us per step: 0.59; a gate's
+ * four steps at a time, 0.62; one step at a time, 0.67). The same VPDPBUSD terms on the same adjusted bias as
  * inside the step. */
 ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_xparts(const ernn_x86_lane_call *a, const uint8_t *xu,
                                                                 int32_t steps, int16_t *xpart, const int32_t J)
@@ -1271,38 +1314,16 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_xparts(const ernn_x86
     const int64_t gx = (int64_t)256 * a->cx;
     const size_t per_step = 16 * (size_t)a->cx;
     for (int32_t j = 0; j < J; ++j) {
-        __m512i bias[4];
-        for (int32_t g = 0; g < 4; ++g) {
-            bias[g] = _mm512_load_si512((const void *)(a->bx + (4 * j + g) * 16));
-        }
         for (int32_t t = 0; t < steps; t += 4) {
-            const int32_t count = steps - t < 4 ? steps - t : 4; /* steps >= count repeat step t */
-            const uint8_t *ux = xu + (size_t)t * per_step;
-            __m512i acc[4][4];
-            for (int32_t s = 0; s < 4; ++s) {
-                for (int32_t g = 0; g < 4; ++g) {
-                    acc[s][g] = bias[g];
-                }
-            }
-            for (int32_t q = 0; q < 4 * a->cx; ++q) {
-                __m512i w[4];
-                for (int32_t g = 0; g < 4; ++g) {
-                    w[g] = _mm512_load_si512((const void *)(a->zx + (4 * j + g) * gx + 64 * q));
-                }
-                for (int32_t s = 0; s < 4; ++s) {
-                    int32_t v;
-                    memcpy(&v, ux + (size_t)(s < count ? s : 0) * per_step + 4 * q, sizeof v);
-                    const __m512i b = _mm512_set1_epi32(v);
-                    for (int32_t g = 0; g < 4; ++g) {
-                        acc[s][g] = _mm512_dpbusd_epi32(acc[s][g], b, w[g]);
-                    }
-                }
-            }
-            for (int32_t s = 0; s < count; ++s) { /* i and f, then g and o: as ernn_x86_lstm_gates_packed takes them */
+            const int32_t count = steps - t < 4 ? steps - t : 4;
+            __m512i sums[4][4];
+            ernn_x86_lane_xsums(a->zx + 4 * j * gx, gx, a->bx + 4 * j * 16, xu + (size_t)t * per_step, per_step,
+                                count, 4 * a->cx, sums);
+            for (int32_t s = 0; s < 4 && s < count; ++s) { /* i and f, then g and o: ernn_x86_lstm_gates_packed's */
                 for (int32_t g = 0; g < 4; g += 2) {
                     _mm512_store_si512((void *)(xpart + (int64_t)(t + s) * 64 * J + (4 * j + g) * 16),
-                                       _mm512_packs_epi32(ernn_x86_fast16(acc[s][g], &a->rx[g]),
-                                                          ernn_x86_fast16(acc[s][g + 1], &a->rx[g + 1])));
+                                       _mm512_packs_epi32(ernn_x86_fast16(sums[s][g], &a->rx[g]),
+                                                          ernn_x86_fast16(sums[s][g + 1], &a->rx[g + 1])));
                 }
             }
         }
