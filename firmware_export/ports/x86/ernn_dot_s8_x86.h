@@ -1381,7 +1381,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x8
      * (interleaved A/B, us per step: 128 units, 16 inputs 0.970 -> 0.898; 64 units, 64 inputs 0.425 -> 0.401).
      * With one or two columns each gate's quads run as two chains (halves, summed modulo 2^32: the same sums), so
      * that eight or more chains are in flight (the chain the step waits on half as long: 64 units 0.388 -> 0.371
-     * when it was the only change) */
+     * when it was the only change; four chains per gate lost 5% at 128 units) */
     const int32_t halves = count <= 2 ? 2 : 1;
     for (int32_t k = 0; k < count; ++k) {
         for (int32_t g = 0; g < 4; ++g) {
@@ -1413,6 +1413,9 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x8
             ernn_x86_lane_quads(ax, ux, a->zx + 4 * j * gx, gx, 4 * a->cx); /* the input's: off the recurrent chain */
         }
         for (int32_t g = 0; g < 4; g += 2) {
+            /* sat16(sat16(fast(x part)) + sat16(fast(h part))) of two gates: each sat16 of int32 lanes by
+             * VPACKSSDW (two gates' in one operation), the sum of int16 values by the saturating int16 add (as
+             * ernn_cell_fcs_avx512vnni), the pairs' order ernn_x86_lstm_gates_packed's */
             const __m512i vx = xp != NULL ? _mm512_load_si512((const void *)(xp + (4 * j + g) * 16))
                                           : _mm512_packs_epi32(ernn_x86_fast16(ax[g], &a->rx[g]),
                                                                ernn_x86_fast16(ax[g + 1], &a->rx[g + 1]));
