@@ -344,9 +344,10 @@ static void rescale(int32_t *m, int32_t *right)
     *right = 1 + (int32_t)(next() % 15u);
 }
 
-/* A rescale of a product to the LSTM's cell state: three times in four a power of two as the IR derives them
- * (multiplier 2^30, right 1..29: the AVX-512 kernels' ernn_x86_pow2_16, right 29 its limit), else any (the
- * kernels that take every rescale). */
+/* A rescale of a product of a gate and an int16 value (the LSTM's f c and i g to its cell state, the GRU's gate
+ * products z h and (1 - z) n): three times in four a power of two as the IR derives them (multiplier 2^30, right
+ * 1..29: the AVX-512 kernels' ernn_x86_pow2_16, right 29 its limit), else any (the kernels that take every
+ * rescale). */
 static void cell_rescale(int32_t *m, int32_t *right)
 {
     if (next() % 4u != 0) {
@@ -671,9 +672,18 @@ static void test_gru_run(void)
     static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 49, 64, 65, 100, 128, 160, 255, 256};
     enum { N_SIZES = sizeof sizes / sizeof sizes[0] };
     int32_t ran = 0, refused = 0;
-    for (int32_t trial = 0; trial < 60; ++trial) {
-        const int32_t n = trial < N_SIZES ? sizes[trial] : sizes[next() % N_SIZES];
-        const int32_t nx = trial % 7 == 3 && n <= MAX_IN ? n : 1 + (int32_t)(next() % MAX_IN); /* n: in place */
+#if ERNN_X86_LEVEL >= 3
+    int32_t narrow_lanes = 0, wide_lanes = 0, generic = 0; /* the lane kernel (1..4, 5..8 columns), the other path */
+#endif
+    for (int32_t trial = 0; trial < 80; ++trial) {
+        /* after the sizes every fourth cell 1..8 columns in turn (tails), with inputs the lane kernel takes */
+        const int lane_sized = trial >= N_SIZES && trial % 4 == 1;
+        const int32_t n = trial < N_SIZES ? sizes[trial]
+                          : lane_sized    ? 16 * (1 + (trial / 4) % 8) - (int32_t)(next() % 16u)
+                                          : sizes[next() % N_SIZES];
+        const int32_t nx = trial % 7 == 3 && n <= MAX_IN ? n /* in place */
+                           : lane_sized                  ? 1 + (int32_t)(next() % 64u)
+                                                         : 1 + (int32_t)(next() % MAX_IN);
         const int extreme = trial % 5 == 0;
         const int32_t bounded = trial % 2 == 0 ? 3 : 1;
         ernn_gru_s8_params p;
@@ -682,7 +692,7 @@ static void test_gru_run(void)
         int32_t m, right;
         rescale(&m, &right);
         p.reset_mul = (ernn_rescale){m, -right};
-        rescale(&m, &right);
+        cell_rescale(&m, &right); /* the IR's 2^-15 (the GRU lane kernel's), or any */
         p.gate_mul = (ernn_rescale){m, -right};
         rescale(&m, &right);
         p.to_hidden = (ernn_rescale){m, -right};
@@ -736,6 +746,12 @@ static void test_gru_run(void)
         }
         CHECK_EQ(mismatches, 0);
         ++ran;
+#if ERNN_X86_LEVEL >= 3
+        const int lanes = ernn_x86_has_avx512vnni() && ernn_x86_gru_lane_kind((n + 15) / 16, (nx + 15) / 16, &p);
+        narrow_lanes += lanes && n <= 64;
+        wide_lanes += lanes && n > 64;
+        generic += !lanes;
+#endif
     }
 #if ERNN_X86_LEVEL >= 3
     const int wide = ernn_x86_has_avx512vnni();
@@ -749,6 +765,16 @@ static void test_gru_run(void)
         printf("test_gate_ports: GRU block path (%s, eight lanes): %d cells; %d beyond its lanes refused\n",
                ernn_x86_lanes8_isa() == 2 ? "AVX-VNNI" : "AVX2", (int)ran, (int)refused);
     }
+#if ERNN_X86_LEVEL >= 3
+    else if (ernn_x86_has_avx512vbmi()) { /* both sides of the lane kernel's limits were tested */
+        CHECK(narrow_lanes > 0);
+        CHECK(wide_lanes > 0);
+        CHECK(generic > 0);
+        printf("test_gate_ports: GRU block path: %d cells; the lane kernel: %d of 1..4 columns, %d of 5..8; %d by the "
+               "generic loop (more units or inputs, or gate_mul not a power of two)\n",
+               (int)ran, (int)narrow_lanes, (int)wide_lanes, (int)generic);
+    }
+#endif
     /* what the call refuses: 257 units (more than its limit), a long form (a shift >= 0), a NULL input, no
      * steps; the per-step path takes them */
     ernn_gru_s8_params big;

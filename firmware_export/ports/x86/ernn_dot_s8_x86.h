@@ -23,8 +23,8 @@
  * has is picked at each call with __builtin_cpu_supports (a load and a test: libgcc fills its table
  * before main); functions carry their ISA as a target attribute, so the library needs no -m flags and
  * runs on any x86-64, falling back to the plain C below. -DERNN_X86_LEVEL=n caps the choice
- * (0: plain C, 1: AVX2, 2: AVX-VNNI, 3: AVX-512 VNNI, 4: AVX-512 VNNI and VBMI, the LSTM's lane kernel;
- * default 4), for testing each kernel on one machine.
+ * (0: plain C, 1: AVX2, 2: AVX-VNNI, 3: AVX-512 VNNI, 4: AVX-512 VNNI and VBMI, the LSTM's and the GRU's lane
+ * kernels; default 4), for testing each kernel on one machine.
  * All sums are exact int32 sums (the caller's bound keeps them inside int32): each kernel equals the
  * portable C bit for bit.
  */
@@ -749,7 +749,9 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lut_entries64(const ernn_x86_lu
  * The LSTM's four gate activations of sixteen units (i, f, g, o: sigmoid, sigmoid, tanh, sigmoid), as
  * ernn_x86_activate16 gives them, in one 64-lane lookup, from the gates' pre-activations as int16 values, two
  * gates to a zmm: if_ = VPACKSSDW of gates i and f (each 128-bit lane: i's four units, then f's), go = of g and
- * o; the activated gates out to g[0..3] in int32 lanes, unit order. The arguments take 32 lanes an operation:
+ * o; the activated gates out to g[0..3] in int32 lanes, unit order. With tanh_g 0 (a constant at each call
+ * site) the third is a sigmoid too: the GRU's r and z of two columns, (r, z) and (r', z'). The arguments take
+ * 32 lanes an operation:
  *  - |x| by VPABSW (|-32768| is 0x8000, read unsigned);
  *  - the index |3 x| >> 9 (sigmoid) or >> 8 (tanh) is VPMULHUW of |x| by 3 * 2^7 or 3 * 2^8, floor(|x| 3 2^k /
  *    2^16) exactly; tanh's clamped to 255 (VPMINUW; the sigmoid's are at most 192);
@@ -762,13 +764,14 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lut_entries64(const ernn_x86_lu
  * (ernn_x86_sigmoid_args, ernn_x86_tanh_args), the same integers (test_gate_ports: every int16 input).
  */
 ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_gates_packed(const ernn_x86_lut_planes *p, __m512i if_, __m512i go,
-                                                                   __m512i g[4])
+                                                                   const int tanh_g, __m512i g[4])
 {
-    /* per word of each 128-bit lane: i and f, sigmoid's; g (words 0-3) tanh's, o (4-7) sigmoid's */
+    /* per word of each 128-bit lane: i and f, sigmoid's; g (words 0-3) tanh's (or sigmoid's), o (4-7) sigmoid's */
     const __m512i k_if = _mm512_set1_epi16(3 << 7), m_if = _mm512_set1_epi16(511), bits_if = _mm512_set1_epi16(512);
-    const __m512i k_go = _mm512_broadcast_i32x4(_mm_set_epi16(384, 384, 384, 384, 768, 768, 768, 768));
-    const __m512i m_go = _mm512_broadcast_i32x4(_mm_set_epi16(511, 511, 511, 511, 255, 255, 255, 255));
-    const __m512i bits_go = _mm512_broadcast_i32x4(_mm_set_epi16(512, 512, 512, 512, 256, 256, 256, 256));
+    const __m512i k_go = tanh_g ? _mm512_broadcast_i32x4(_mm_set_epi16(384, 384, 384, 384, 768, 768, 768, 768)) : k_if;
+    const __m512i m_go = tanh_g ? _mm512_broadcast_i32x4(_mm_set_epi16(511, 511, 511, 511, 255, 255, 255, 255)) : m_if;
+    const __m512i bits_go =
+        tanh_g ? _mm512_broadcast_i32x4(_mm_set_epi16(512, 512, 512, 512, 256, 256, 256, 256)) : bits_if;
     const __m512i a_if = _mm512_abs_epi16(if_), a_go = _mm512_abs_epi16(go);
     const __m512i i_if = _mm512_mulhi_epu16(a_if, k_if);
     const __m512i i_go = _mm512_min_epu16(_mm512_mulhi_epu16(a_go, k_go), _mm512_set1_epi16(255));
@@ -785,7 +788,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_gates_packed(const ernn_x8
                                    _mm512_cmplt_epi32_mask(_mm512_unpacklo_epi16(go, go), zero),
                                    _mm512_cmplt_epi32_mask(_mm512_unpackhi_epi16(go, go), zero)};
     for (int32_t k = 0; k < 4; ++k) {
-        if (k == 2) { /* tanh, as ernn_x86_tanh_finish */
+        if (k == 2 && tanh_g) { /* tanh, as ernn_x86_tanh_finish */
             const __m512i pos = _mm512_srai_epi32(_mm512_dpwssd_epi32(_mm512_set1_epi32(1 << 7), entry[k], operand[k]), 8);
             g[k] = _mm512_mask_sub_epi32(pos, negative[k], zero, pos);
         } else { /* sigmoid, as ernn_x86_sigmoid_finish */
@@ -1248,12 +1251,14 @@ static inline int ernn_x86_has_avx512vbmi(void)
 #define ERNN_X86_LANE_MAX_COLUMNS 8
 #define ERNN_X86_LANE_BYTES 131072
 
-/* The per-call constants of the lane kernel (ernn_x86_lstm_lane_steps). */
+/* The per-call constants of the lane kernels (ernn_x86_lstm_lane_steps, ernn_x86_gru_lane_steps). */
 typedef struct {
-    const int8_t *zh, *zx;            /* both layers' weights, rows in lanes, group (j, g) at (4 j + g) * 256 * chunks */
+    const int8_t *zh, *zx;            /* both layers' weights, rows in lanes, group (j, g) at (G j + g) * 256 * chunks */
     const int32_t *bh, *bx;           /* the adjusted biases in the same lanes (16 per group, absent rows 0) */
     const ernn_x86_rescale16 *rh, *rx; /* per gate */
-    const ernn_x86_lstm16 *k;
+    const ernn_x86_lstm16 *k;         /* the LSTM's element-wise constants (NULL for the GRU) */
+    const ernn_x86_gru16 *gru;        /* the GRU's (NULL for the LSTM) */
+    const ernn_x86_pow2_16 *gate_pow2; /* the GRU's gate_mul, a power of two (ernn_x86_gru_lane_kind) */
     int32_t cx;                       /* chunks of the (unsigned, padded) input per step */
     int32_t n;
     const ernn_x86_lut_planes *planes; /* the activation table for ernn_x86_lut_entries64 */
@@ -1345,11 +1350,12 @@ ERNN_X86_512_INLINE static inline void ernn_x86_lane_quads(__m512i acc[4], const
     }
 }
 
-/* acc[k][g] (k < count <= 4, g = 0..3) + the dot products of `quads` quads of u with column k's gate group g
- * (at z + k * column_bytes + g * group_bytes): one broadcast of each quad for every column and gate. */
+/* acc[k][g] (k < count <= 4, g < gates <= 4) + the dot products of `quads` quads of u with column k's gate group
+ * g (at z + k * column_bytes + g * group_bytes): one broadcast of each quad for every column and gate. */
 ERNN_X86_512_INLINE static inline void ernn_x86_lane_quads_columns(__m512i acc[4][4], const uint8_t *u, const int8_t *z,
                                                                    int64_t column_bytes, int64_t group_bytes,
-                                                                   int32_t quads, const int32_t count)
+                                                                   int32_t quads, const int32_t count,
+                                                                   const int32_t gates)
 {
 #pragma GCC unroll 32 /* not unrolled, gcc moved every accumulator twice per quad */
     for (int32_t q = 0; q < quads; ++q) {
@@ -1357,7 +1363,7 @@ ERNN_X86_512_INLINE static inline void ernn_x86_lane_quads_columns(__m512i acc[4
         memcpy(&v, u + 4 * q, sizeof v);
         const __m512i b = _mm512_set1_epi32(v);
         for (int32_t k = 0; k < count; ++k) {
-            for (int32_t g = 0; g < 4; ++g) {
+            for (int32_t g = 0; g < gates; ++g) {
                 acc[k][g] = _mm512_dpbusd_epi32(
                     acc[k][g], b, _mm512_load_si512((const void *)(z + k * column_bytes + g * group_bytes + 64 * q)));
             }
@@ -1388,7 +1394,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x8
             ah[k][g] = _mm512_load_si512((const void *)(a->bh + (4 * (first + k) + g) * 16));
         }
     }
-    ernn_x86_lane_quads_columns(ah, u, a->zh + 4 * first * gh, 4 * gh, gh, 4 * J / halves, count);
+    ernn_x86_lane_quads_columns(ah, u, a->zh + 4 * first * gh, 4 * gh, gh, 4 * J / halves, count, 4);
     if (halves == 2) {
         __m512i ah2[4][4];
         for (int32_t k = 0; k < count; ++k) {
@@ -1396,7 +1402,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x8
                 ah2[k][g] = _mm512_setzero_si512();
             }
         }
-        ernn_x86_lane_quads_columns(ah2, u + 8 * J, a->zh + 4 * first * gh + 128 * J, 4 * gh, gh, 2 * J, count);
+        ernn_x86_lane_quads_columns(ah2, u + 8 * J, a->zh + 4 * first * gh + 128 * J, 4 * gh, gh, 2 * J, count, 4);
         for (int32_t k = 0; k < count; ++k) {
             for (int32_t g = 0; g < 4; ++g) {
                 ah[k][g] = _mm512_add_epi32(ah[k][g], ah2[k][g]);
@@ -1425,7 +1431,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x8
         }
     }
     for (int32_t k = 0; k < count; ++k) {
-        ernn_x86_lstm_gates_packed(a->planes, pair[k][0], pair[k][1], gate[k]);
+        ernn_x86_lstm_gates_packed(a->planes, pair[k][0], pair[k][1], 1, gate[k]);
     }
     ernn_x86_lut_args tanh_args[4];
     __m512i index[4], entry[4];
@@ -1545,43 +1551,48 @@ static inline int ernn_x86_lstm_lane_kind(int32_t ch, int32_t cx)
     return bytes <= (ch <= 4 ? ERNN_X86_LANE_SMALL_BYTES : ERNN_X86_LANE_BYTES) ? 2 : 0;
 }
 
-/* The lane kernel's per-call constants for a layer it takes (ernn_x86_lstm_lane_kind): both layers' weights to rows
- * in lanes at `lanes`, the adjusted biases in the lanes' order to lbh and lbx (64 per column), the rescales and
- * the activation table's planes, all of it to *call. */
-ERNN_X86_512 static void ernn_x86_lstm_lane_setup(const ernn_lstm_s8_params *p, int32_t n, int32_t stride,
-                                                  const ernn_x86_lstm16 *k, int8_t *lanes, int32_t *lbh,
-                                                  int32_t *lbx, ernn_x86_rescale16 rh[4], ernn_x86_rescale16 rx[4],
-                                                  ernn_x86_lut_planes *planes, ernn_x86_lane_call *call)
+/* The lane kernels' per-call constants for a cell of `gates` gate blocks (G: 4 LSTM, 3 GRU) they take
+ * (ernn_x86_lstm_lane_kind, ernn_x86_gru_lane_kind): both layers' weights to rows in lanes at `lanes`, group (j, g)
+ * of column j at G j + g (the x layer's groups followed by zero groups to a multiple of four: the GRU's x parts
+ * take four groups at a time, ernn_x86_gru_lane_xparts), the adjusted biases in the lanes' order to lbh and lbx
+ * (16 per group, the zero groups' 0), the rescales and the activation table's planes, all of it to *call (the
+ * element-wise constants are the caller's). */
+ERNN_X86_512 static void ernn_x86_lane_setup(const ernn_fc_params *xf, const ernn_fc_params *hf, int32_t gates, int32_t n,
+                                             int32_t stride, int8_t *lanes, int32_t *lbh, int32_t *lbx,
+                                             ernn_x86_rescale16 rh[4], ernn_x86_rescale16 rx[4],
+                                             ernn_x86_lut_planes *planes, ernn_x86_lane_call *call)
 {
-    const ernn_fc_params *xf = &p->x_fc, *hf = &p->h_fc;
-    const int32_t rows = 4 * stride, cx = (xf->in_features + 15) / 16, ch = (n + 15) / 16;
+    const int32_t rows = gates * stride, cx = (xf->in_features + 15) / 16, ch = (n + 15) / 16;
+    const int32_t x_groups = (gates * ch + 3) / 4 * 4;
     int32_t bx[4 * 16 * ERNN_X86_LANE_MAX_COLUMNS], bh[4 * 16 * ERNN_X86_LANE_MAX_COLUMNS];
     ernn_x86_adjusted_bias(xf, rows, stride, cx, bx);
     ernn_x86_adjusted_bias(hf, rows, stride, ch, bh);
     const int64_t gx = (int64_t)256 * cx, gh = (int64_t)256 * ch; /* bytes of one 16-row group in lanes */
-    int8_t *zh = lanes, *zx = lanes + 4 * ch * gh;                /* group (j / 16, g) at ((j / 16) * 4 + g) * gh, gx */
+    int8_t *zh = lanes, *zx = lanes + gates * ch * gh;            /* group (j / 16, g) at ((j / 16) G + g) * gh, gx */
     for (int32_t j = 0; j < stride; j += 16) {
         const int32_t r = stride - j < 16 ? stride - j : 16;
-        for (int32_t g = 0; g < 4; ++g) {
-            ernn_x86_rows_in_lanes(hf->weight, ch, g * stride + j, r, zh + ((j / 16) * 4 + g) * gh);
-            ernn_x86_rows_in_lanes(xf->weight, cx, g * stride + j, r, zx + ((j / 16) * 4 + g) * gx);
+        for (int32_t g = 0; g < gates; ++g) {
+            ernn_x86_rows_in_lanes(hf->weight, ch, g * stride + j, r, zh + ((j / 16) * gates + g) * gh);
+            ernn_x86_rows_in_lanes(xf->weight, cx, g * stride + j, r, zx + ((j / 16) * gates + g) * gx);
         }
     }
+    memset(zx + gates * ch * gx, 0, (size_t)((x_groups - gates * ch) * gx));
+    memset(lbx, 0, (size_t)x_groups * 16 * sizeof lbx[0]);
     for (int32_t j = 0; j < ch; ++j) {
-        for (int32_t g = 0; g < 4; ++g) {
+        for (int32_t g = 0; g < gates; ++g) {
             for (int32_t l = 0; l < 16; ++l) {
                 const int32_t o = g * stride + 16 * j + l;
-                lbh[(4 * j + g) * 16 + l] = 16 * j + l < stride ? bh[o] : 0;
-                lbx[(4 * j + g) * 16 + l] = 16 * j + l < stride ? bx[o] : 0;
+                lbh[(gates * j + g) * 16 + l] = 16 * j + l < stride ? bh[o] : 0;
+                lbx[(gates * j + g) * 16 + l] = 16 * j + l < stride ? bx[o] : 0;
             }
         }
     }
-    for (int32_t g = 0; g < 4; ++g) {
+    for (int32_t g = 0; g < gates; ++g) {
         rx[g] = ernn_x86_rescale16_of(xf->multiplier[g], xf->shift[g]);
         rh[g] = ernn_x86_rescale16_of(hf->multiplier[g], hf->shift[g]);
     }
     ernn_x86_lut_planes_of(planes);
-    const ernn_x86_lane_call made = {zh, zx, lbh, lbx, rh, rx, k, cx, n, planes};
+    const ernn_x86_lane_call made = {zh, zx, lbh, lbx, rh, rx, NULL, NULL, NULL, cx, n, planes};
     *call = made;
 }
 
@@ -1615,7 +1626,8 @@ typedef int (*ernn_x86_lane_run)(const ernn_lstm_s8_params *, int32_t, int32_t, 
         if (4 * stride > 64 * (J) || (n + 15) / 16 != (J) || ernn_x86_lstm_lane_kind(J, cx) != 1 + (XB)) {       \
             return 0;                                                                                            \
         }                                                                                                        \
-        ernn_x86_lstm_lane_setup(p, n, stride, k, lanes, lbh, lbx, rh, rx, &planes, &call);                      \
+        ernn_x86_lane_setup(&p->x_fc, &p->h_fc, 4, n, stride, lanes, lbh, lbx, rh, rx, &planes, &call);           \
+        call.k = k;                                                                                              \
         for (int32_t t0 = 0; t0 < steps; t0 += block) {                                                          \
             const int32_t nb = steps - t0 < block ? steps - t0 : block;                                          \
             for (int32_t t = 0; t < nb; ++t) { /* the whole block's inputs before any output (in place) */       \
@@ -1848,7 +1860,7 @@ ERNN_X86_512V static inline void ernn_x86_test_lookups64(const int32_t in[4][16]
         r[k] = ernn_x86_tanh_args(g[k]);
         index[k] = r[k].index;
     }
-    ernn_x86_lstm_gates_packed(&planes, _mm512_packs_epi32(g[0], g[1]), _mm512_packs_epi32(g[2], g[3]), g);
+    ernn_x86_lstm_gates_packed(&planes, _mm512_packs_epi32(g[0], g[1]), _mm512_packs_epi32(g[2], g[3]), 1, g);
     ernn_x86_lut_entries64(&planes, index, entry);
     for (int32_t k = 0; k < 4; ++k) {
         _mm512_storeu_si512((void *)gates[k], g[k]);
@@ -2006,7 +2018,8 @@ ERNN_X86_512_INLINE static inline void ernn_x86_run_out(__m512i v, __mmask16 m, 
  * activations and the same element-wise lanes. So every step yields the integers of ernn_gru_step_s8: h
  * (int8) and h_q15 (int16) carried from step to step, exactly, as step t's h is the next step's input
  * through u (h ^ 0x80). Units of one step go in chunks of up to four 16-unit columns held in registers
- * (their independent chains side by side in the instruction stream).
+ * (their independent chains side by side in the instruction stream). With AVX-512 VBMI, cells of up to 128 units
+ * run the GRU lane kernel instead (ernn_x86_gru_lane_steps), the same integers written out per column.
  */
 /* Columns j0 .. j0 + 16 * cols of step t (cols 1..4, a constant after inlining). */
 ERNN_X86_512_INLINE static inline void ernn_x86_gru_columns(const ernn_x86_run *r, const ernn_x86_gru16 *k,
@@ -2035,14 +2048,233 @@ ERNN_X86_512_INLINE static inline void ernn_x86_gru_columns(const ernn_x86_run *
 }
 
 /*
+ * The GRU lane kernel (AVX-512 VBMI): ernn_gru_run_avx512's steps for a cell of J <= 8 16-unit columns, as the LSTM's
+ * (ernn_x86_lstm_lane_steps): both layers' weights with rows in lanes (ernn_x86_lane_setup, three groups r, z, n
+ * per column), the x parts of a block's steps first (ernn_x86_gru_lane_xparts), then step by step the recurrent sums
+ * of up to four columns together (one broadcast of each quad of h for all their gates), every column's r and z
+ * by the 64-lane lookup (two columns a lookup) and the candidates' tanh by another (four columns), the state h_q15
+ * in registers. The integers are those of ernn_x86_gru_columns, written out:
+ *  - X_g = sat16(fast(x_fc(x_t))[g]) and H_g = sat16(fast(h_fc(h_t-1))[g]): the same VPDPBUSD terms on the same
+ *    adjusted biases in another order (sums modulo 2^32 whose true value is an int32), the same fast16 and sat16;
+ *  - sat16(X_r + H_r) and sat16(X_z + H_z) as one saturating int16 add of the VPACKSSDW pairs (H's pack is its
+ *    sat16; X's values are int16 already), the pairs' order ernn_x86_lstm_gates_packed's (tanh_g 0: sigmoids);
+ *  - the candidate's tanh of 3 sat16(x_n + sat16(fast(r h_n))) by ernn_x86_lut_entries64, the entries of
+ *    ernn_x86_activate16's lookup; then ernn_x86_gru_lanes' keep, update and blend on the state in int32 lanes
+ *    (each sat16 of a VPMOVSDW there a clamp here, the same value) and the new h, sat8(fast(h_q15) + zero point).
+ * Lanes of absent units (>= n) have zero weights and biases, are never stored to h, hs or h_q15, and their h
+ * bytes meet zero weight columns in the next step.
+ */
+
+/* 1 if the GRU lane kernel takes a cell of ch 16-unit columns and cx 16-input chunks on this CPU (AVX-512 VBMI)
+ * whose gate_mul is the IR's 2^-15 or another power of two (ernn_x86_pow2_ok: multiplier 2^30, right 1..29; the
+ * products z h_q15 and (1 - z) n rescaled in four operations, ernn_x86_pow2_16_apply, |z h_q15| < 2^30): its
+ * weights in lanes within the LSTM's limits (ERNN_X86_LANE_SMALL_BYTES up to four columns, ERNN_X86_LANE_BYTES to
+ * eight). */
+static inline int ernn_x86_gru_lane_kind(int32_t ch, int32_t cx, const ernn_gru_s8_params *p)
+{
+    const int64_t bytes = (int64_t)256 * (3 * ch * ch + (3 * ch + 3) / 4 * 4 * cx);
+    return ernn_x86_has_avx512vbmi() && ch <= ERNN_X86_LANE_MAX_COLUMNS &&
+           bytes <= (ch <= 4 ? ERNN_X86_LANE_SMALL_BYTES : ERNN_X86_LANE_BYTES) &&
+           ernn_x86_pow2_ok(p->gate_mul.multiplier, -p->gate_mul.shift);
+}
+
+/* The x parts X_g of `steps` steps (inputs xu + t * 16 cx, unsigned, padded) as int32 lanes to
+ * xpart + t * 48 J + (3 j + g) * 16: the layer's groups four at a time in ernn_x86_lane_setup's flat order, each
+ * four by ernn_x86_lane_xsums over four steps (the zero groups after the last column's are not stored). */
+ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_xparts(const ernn_x86_lane_call *a, const uint8_t *xu,
+                                                               int32_t steps, int32_t *xpart, const int32_t J)
+{
+    const int64_t gx = (int64_t)256 * a->cx;
+    const size_t per_step = 16 * (size_t)a->cx;
+    for (int32_t i = 0; i < 3 * J; i += 4) {
+        for (int32_t t = 0; t < steps; t += 4) {
+            const int32_t count = steps - t < 4 ? steps - t : 4;
+            __m512i sums[4][4];
+            ernn_x86_lane_xsums(a->zx + i * gx, gx, a->bx + i * 16, xu + (size_t)t * per_step, per_step, count,
+                                4 * a->cx, sums);
+            for (int32_t s = 0; s < count; ++s) {
+                for (int32_t g = 0; g < 4 && i + g < 3 * J; ++g) {
+                    _mm512_store_si512((void *)(xpart + (int64_t)(t + s) * 48 * J + (i + g) * 16),
+                                       ernn_x86_sat16x16(ernn_x86_fast16(sums[s][g], &a->rx[(i + g) % 3])));
+                }
+            }
+        }
+    }
+}
+
+/* Columns first .. first + count - 1 (count <= 4, a constant) of one GRU step, stage by stage, every value in a
+ * register (as ernn_x86_lstm_lane_columns; one or two columns: each gate's quads in two chains). xp: the step's
+ * x parts; hq: the columns' h_q15 in int32 lanes. */
+ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_columns(const ernn_x86_lane_call *a, const uint8_t *u,
+                                                                const int32_t *xp, uint8_t *u_next, int8_t *copy,
+                                                                __m512i *hq, const __mmask16 *mj, const int32_t J,
+                                                                const int32_t first, const int32_t count)
+{
+    const ernn_x86_gru16 *k = a->gru;
+    const ernn_x86_pow2_16 *gate = a->gate_pow2;
+    const int64_t gh = (int64_t)256 * J;
+    const int32_t halves = count <= 2 ? 2 : 1;
+    __m512i ah[4][4];
+    for (int32_t c = 0; c < count; ++c) {
+        for (int32_t g = 0; g < 3; ++g) {
+            ah[c][g] = _mm512_load_si512((const void *)(a->bh + (3 * (first + c) + g) * 16));
+        }
+    }
+    ernn_x86_lane_quads_columns(ah, u, a->zh + 3 * first * gh, 3 * gh, gh, 4 * J / halves, count, 3);
+    if (halves == 2) {
+        __m512i ah2[4][4];
+        for (int32_t c = 0; c < count; ++c) {
+            for (int32_t g = 0; g < 3; ++g) {
+                ah2[c][g] = _mm512_setzero_si512();
+            }
+        }
+        ernn_x86_lane_quads_columns(ah2, u + 8 * J, a->zh + 3 * first * gh + 128 * J, 3 * gh, gh, 2 * J, count, 3);
+        for (int32_t c = 0; c < count; ++c) {
+            for (int32_t g = 0; g < 3; ++g) {
+                ah[c][g] = _mm512_add_epi32(ah[c][g], ah2[c][g]);
+            }
+        }
+    }
+    __m512i pair[4], hn[4], xn[4], r[4], z[4];
+    for (int32_t c = 0; c < count; ++c) {
+        const int32_t *x = xp + 3 * (first + c) * 16;
+        pair[c] = _mm512_adds_epi16(_mm512_packs_epi32(ernn_x86_fast16(ah[c][0], &a->rh[0]),
+                                                       ernn_x86_fast16(ah[c][1], &a->rh[1])),
+                                    _mm512_packs_epi32(_mm512_load_si512((const void *)x),
+                                                       _mm512_load_si512((const void *)(x + 16))));
+        hn[c] = ernn_x86_sat16x16(ernn_x86_fast16(ah[c][2], &a->rh[2]));
+        xn[c] = _mm512_load_si512((const void *)(x + 32));
+    }
+    for (int32_t c = 0; c < count; c += 2) { /* r and z of columns c and c + 1 in one lookup */
+        __m512i g[4];
+        ernn_x86_lstm_gates_packed(a->planes, pair[c], c + 1 < count ? pair[c + 1] : _mm512_setzero_si512(), 0, g);
+        r[c] = g[0];
+        z[c] = g[1];
+        r[c + 1] = g[2];
+        z[c + 1] = g[3];
+    }
+    ernn_x86_lut_args tanh_args[4];
+    __m512i index[4], entry[4];
+    for (int32_t c = 0; c < 4; ++c) { /* columns >= count: index 0, not used */
+        if (c < count) {
+            const __m512i reset_hidden = ernn_x86_sat16x16(ernn_x86_fast16(ernn_x86_gate_mul16(r[c], hn[c]), &k->rm));
+            tanh_args[c] = ernn_x86_tanh_args(ernn_x86_times3(ernn_x86_sat16x16(_mm512_add_epi32(xn[c], reset_hidden))));
+            index[c] = tanh_args[c].index;
+        } else {
+            index[c] = _mm512_setzero_si512();
+        }
+    }
+    ernn_x86_lut_entries64(a->planes, index, entry);
+    for (int32_t c = 0; c < count; ++c) {
+        const int32_t j = first + c;
+        const __m512i candidate = ernn_x86_tanh_finish(entry[c], &tanh_args[c]);
+        const __m512i keep = ernn_x86_sat16x16(ernn_x86_pow2_16_apply(ernn_x86_gate_mul16(z[c], hq[j]), gate));
+        const __m512i one_minus_z = _mm512_sub_epi32(_mm512_set1_epi32(INT16_MAX), z[c]);
+        const __m512i update =
+            ernn_x86_sat16x16(ernn_x86_pow2_16_apply(ernn_x86_gate_mul16(one_minus_z, candidate), gate));
+        hq[j] = ernn_x86_sat16x16(_mm512_add_epi32(keep, update));
+        const __m128i out = _mm512_cvtsepi32_epi8(_mm512_add_epi32(ernn_x86_fast16(hq[j], &k->hm), k->zero_point));
+        _mm_mask_storeu_epi8(copy + 16 * j, mj[j], out);
+        _mm_store_si128((__m128i *)(void *)(u_next + 16 * j), _mm_xor_si128(out, _mm_set1_epi8((char)0x80)));
+    }
+}
+
+/* `steps` GRU steps of a layer of J * 16 - 15 .. J * 16 units (J a constant at each call site): step t's inputs at
+ * xu + t * 16 cx (unsigned, padded), the state in and out as h (int8) and h_q15 (int16), step t's h also to
+ * hs + t * hs_stride; the block's x parts first, then the steps, their columns in groups of four (beyond four
+ * columns every other step in reverse order, as ernn_x86_lstm_lane_steps: the weights used last still in L1). */
+ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_steps(const ernn_x86_lane_call *a, const uint8_t *xu,
+                                                              int32_t steps, int8_t *h, int16_t *h_q15, int8_t *hs,
+                                                              size_t hs_stride, const int32_t J)
+{
+    uint8_t hu[2][16 * ERNN_X86_LANE_MAX_COLUMNS] __attribute__((aligned(64))); /* h ^ 0x80: this step's, next */
+    __m512i hq[ERNN_X86_LANE_MAX_COLUMNS];
+    __mmask16 mj[ERNN_X86_LANE_MAX_COLUMNS];
+    for (int32_t j = 0; j < J; ++j) {
+        const int32_t r = a->n - 16 * j;
+        mj[j] = (__mmask16)(r >= 16 ? 0xFFFFu : (1u << r) - 1u);
+        hq[j] = ernn_x86_load16(h_q15 + 16 * j, mj[j]);
+    }
+    ernn_x86_unsigned16(h, a->n, hu[0]); /* the padding meets zero weights */
+    int32_t xpart[ERNN_X86_RUN_BYTES / sizeof(int32_t)] __attribute__((aligned(64))); /* steps * 192 J bytes */
+    ernn_x86_gru_lane_xparts(a, xu, steps, xpart, J);
+    const int32_t groups = (J + 3) / 4;
+    for (int32_t t = 0; t < steps; ++t) {
+        const uint8_t *u = hu[t & 1];
+        for (int32_t i = 0; i < groups; ++i) {
+            const int32_t first = 4 * (J > 4 && (t & 1) ? groups - 1 - i : i);
+            const int32_t count = J - first < 4 ? J - first : 4;
+            ernn_x86_gru_lane_columns(a, u, xpart + (int64_t)t * 48 * J, hu[(t & 1) ^ 1], hs + (size_t)t * hs_stride,
+                                      hq, mj, J, first, count);
+        }
+    }
+    for (int32_t j = 0; j < J; ++j) {
+        _mm256_mask_storeu_epi16(h_q15 + 16 * j, mj[j], _mm512_cvtepi32_epi16(hq[j])); /* int16 values: exact */
+        const __m128i last = _mm_load_si128((const __m128i *)(const void *)(hu[steps & 1] + 16 * j));
+        _mm_mask_storeu_epi8(h + 16 * j, mj[j], _mm_xor_si128(last, _mm_set1_epi8((char)0x80)));
+    }
+}
+
+/* ernn_gru_run_avx512 through the GRU lane kernel, compiled for each number of columns J (1..8) and called through
+ * ernn_x86_gru_lane_runs; its frame as the LSTM's by block (ERNN_X86_LANE_RUN), a block's x parts 192 J bytes a
+ * step. */
+typedef int (*ernn_x86_gru_lane_run)(const ernn_gru_s8_params *, int32_t, int32_t, const ernn_x86_gru16 *,
+                                     const int8_t *, size_t, int32_t, int8_t *, int16_t *, int8_t *, size_t);
+#define ERNN_X86_GRU_LANE_RUN(NAME, J)                                                                           \
+    ERNN_X86_512V static int NAME(const ernn_gru_s8_params *p, int32_t n, int32_t stride,                       \
+                                  const ernn_x86_gru16 *k, const int8_t *xs, size_t x_stride, int32_t steps,     \
+                                  int8_t *h, int16_t *h_q15, int8_t *hs, size_t hs_stride)                       \
+    {                                                                                                            \
+        const int32_t cx = (p->x_fc.in_features + 15) / 16;                                                      \
+        const int32_t per_step = 192 * (J) > 16 * cx ? 192 * (J) : 16 * cx;                                      \
+        const int32_t block = ERNN_X86_RUN_BYTES / per_step < ERNN_X86_RUN_MAX_STEPS ? ERNN_X86_RUN_BYTES / per_step \
+                                                                                     : ERNN_X86_RUN_MAX_STEPS;  \
+        int8_t lanes[(J) > 4 ? ERNN_X86_LANE_BYTES : ERNN_X86_LANE_SMALL_BYTES] __attribute__((aligned(64)));    \
+        int32_t lbh[64 * (J)] __attribute__((aligned(64))), lbx[64 * (J)] __attribute__((aligned(64)));         \
+        uint8_t xu[ERNN_X86_RUN_BYTES]; /* block x 16 cx bytes */                                                \
+        ernn_x86_rescale16 rh[4], rx[4];                                                                         \
+        ernn_x86_lut_planes planes;                                                                              \
+        ernn_x86_lane_call call;                                                                                 \
+        if (3 * stride > 48 * (J) || (n + 15) / 16 != (J) || !ernn_x86_gru_lane_kind(J, cx, p)) {                \
+            return 0;                                                                                            \
+        }                                                                                                        \
+        const ernn_x86_pow2_16 gate_pow2 = ernn_x86_pow2_16_of(-p->gate_mul.shift);                              \
+        ernn_x86_lane_setup(&p->x_fc, &p->h_fc, 3, n, stride, lanes, lbh, lbx, rh, rx, &planes, &call);           \
+        call.gru = k;                                                                                            \
+        call.gate_pow2 = &gate_pow2;                                                                             \
+        for (int32_t t0 = 0; t0 < steps; t0 += block) {                                                          \
+            const int32_t nb = steps - t0 < block ? steps - t0 : block;                                          \
+            for (int32_t t = 0; t < nb; ++t) { /* the whole block's inputs before any output (in place) */       \
+                ernn_x86_unsigned16(xs + (size_t)(t0 + t) * x_stride, p->x_fc.in_features,                       \
+                                    xu + (size_t)t * 16 * (size_t)cx);                                           \
+            }                                                                                                    \
+            ernn_x86_gru_lane_steps(&call, xu, nb, h, h_q15, hs + (size_t)t0 * hs_stride, hs_stride, J);         \
+        }                                                                                                        \
+        return 1;                                                                                                \
+    }
+ERNN_X86_GRU_LANE_RUN(ernn_x86_gru_lane_run1, 1)
+ERNN_X86_GRU_LANE_RUN(ernn_x86_gru_lane_run2, 2)
+ERNN_X86_GRU_LANE_RUN(ernn_x86_gru_lane_run3, 3)
+ERNN_X86_GRU_LANE_RUN(ernn_x86_gru_lane_run4, 4)
+ERNN_X86_GRU_LANE_RUN(ernn_x86_gru_lane_run5, 5)
+ERNN_X86_GRU_LANE_RUN(ernn_x86_gru_lane_run6, 6)
+ERNN_X86_GRU_LANE_RUN(ernn_x86_gru_lane_run7, 7)
+ERNN_X86_GRU_LANE_RUN(ernn_x86_gru_lane_run8, 8)
+#undef ERNN_X86_GRU_LANE_RUN
+static const ernn_x86_gru_lane_run ernn_x86_gru_lane_runs[ERNN_X86_LANE_MAX_COLUMNS] = {
+    ernn_x86_gru_lane_run1, ernn_x86_gru_lane_run2, ernn_x86_gru_lane_run3, ernn_x86_gru_lane_run4,
+    ernn_x86_gru_lane_run5, ernn_x86_gru_lane_run6, ernn_x86_gru_lane_run7, ernn_x86_gru_lane_run8};
+
+/*
  * `steps` GRU steps (the short form: see ernn_gru_run_s8) on the inputs xs + t * x_stride, h (int8) and h_q15
  * (int16) updated in place, step t's h also to hs + t * hs_stride. hs may be the inputs themselves when
  * x_stride == hs_stride: a block reads all its inputs before it writes any of its outputs, and writes no row
  * of a later block. Returns 0 (nothing done) when the layer is outside the path's limits, else 1.
  */
-ERNN_X86_512 static inline int ernn_gru_run_avx512(const ernn_gru_s8_params *p, int32_t n, const ernn_x86_gru16 *k,
-                                                   const int8_t *xs, size_t x_stride, int32_t steps, int8_t *h,
-                                                   int16_t *h_q15, int8_t *hs, size_t hs_stride)
+ERNN_X86_512 __attribute__((noinline)) static int ernn_x86_gru_block_run(const ernn_gru_s8_params *p, int32_t n,
+                                                                       const ernn_x86_gru16 *k, const int8_t *xs,
+                                                                       size_t x_stride, int32_t steps, int8_t *h,
+                                                                       int16_t *h_q15, int8_t *hs, size_t hs_stride)
 {
     ernn_x86_run r;
     if (!ernn_x86_run_prepare(&r, &p->x_fc, &p->h_fc, 3, n, h)) {
@@ -2069,6 +2301,20 @@ ERNN_X86_512 static inline int ernn_gru_run_avx512(const ernn_gru_s8_params *p, 
         }
     }
     return 1;
+}
+
+/* The GRU over a block of steps: the lane kernel where it takes the cell (ernn_x86_gru_lane_kind), else the
+ * generic loop, each in a frame of its own (not inlined here: one call's stack is one of them, not both). */
+ERNN_X86_512 static inline int ernn_gru_run_avx512(const ernn_gru_s8_params *p, int32_t n, int32_t stride,
+                                                   const ernn_x86_gru16 *k, const int8_t *xs, size_t x_stride,
+                                                   int32_t steps, int8_t *h, int16_t *h_q15, int8_t *hs,
+                                                   size_t hs_stride)
+{
+    if (ernn_x86_gru_lane_kind((n + 15) / 16, (p->x_fc.in_features + 15) / 16, p)) {
+        return ernn_x86_gru_lane_runs[(n + 15) / 16 - 1](p, n, stride, k, xs, x_stride, steps, h, h_q15, hs,
+                                                         hs_stride);
+    }
+    return ernn_x86_gru_block_run(p, n, k, xs, x_stride, steps, h, h_q15, hs, hs_stride);
 }
 
 /* ernn_x86_fast16 with its constants per lane: sixteen rows of a layer with a rescale per row (a per-channel
@@ -2848,7 +3094,7 @@ static inline int ernn_gru_run_port(const ernn_gru_s8_params *p, int32_t n, int3
         const ernn_x86_gru16 k = ernn_x86_gru16_of(p->reset_mul.multiplier, -p->reset_mul.shift,
                                                    p->gate_mul.multiplier, -p->gate_mul.shift,
                                                    p->to_hidden.multiplier, -p->to_hidden.shift, p->hidden_zero_point);
-        return ernn_gru_run_avx512(p, n, &k, xs, x_stride, steps, h, h_q15, hs, hs_stride);
+        return ernn_gru_run_avx512(p, n, stride, &k, xs, x_stride, steps, h, h_q15, hs, hs_stride);
     }
 #endif
     if (!ernn_x86_run_port_ok(3, n, p->x_fc.in_features) || !ernn_x86_lanes8_stride_ok(n, stride)) {
