@@ -65,6 +65,8 @@ typedef struct {
     int in_int16; /* a 16-bit model input: xq holds int16 */
     double q_min, q_max; /* the input's saturation bounds: int8's or int16's */
     float table[256]; /* int8 output -> float32, indexed by q + 128 */
+    int table_by_product; /* each entry is fl32(out_scale32 * (q - out_zero_point)): checked at init */
+    float out_scale32;
     int out_int16; /* an int16 head: yq holds int16, dequantized as out_scale * (q - out_zero_point) */
     int vectors; /* the widest row quantizer to use where the CPU has it: 2 AVX-512, 1 AVX2, 0 none (tests) */
     double out_scale;
@@ -168,6 +170,16 @@ static int Stepper_init(Stepper *self, PyObject *args, PyObject *kwds)
     self->vectors = vectors;
     self->out_width = (npy_intp)out_width;
     memcpy(self->table, PyArray_DATA(tab), sizeof self->table);
+    /* QParams.dequantize's float32(scale * (q - zero_point)) in double is one float32 product where the scale is a
+     * normal float32 (QParams keeps scales so): the double product is exact (24 by 9 bits), so its float32
+     * rounding is the float32 product's; each product is then 0 or at least the scale, normal, whatever the
+     * FTZ/DAZ modes. Taken only where all 256 entries are those products, bit for bit. */
+    self->out_scale32 = (float)out_scale;
+    self->table_by_product = !self->out_int16 && (double)self->out_scale32 == out_scale && isnormal(self->out_scale32);
+    for (int q = -128; q < 128 && self->table_by_product; ++q) {
+        const float v = (float)((double)q - out_zero_point) * self->out_scale32;
+        self->table_by_product = memcmp(&v, &self->table[q + 128], sizeof v) == 0;
+    }
     if (mean != Py_None) {
         self->mean = copy_floats(mean, self->in_width, "mean");
         self->std = self->mean ? copy_floats(std, self->in_width, "std") : NULL;
@@ -442,6 +454,20 @@ EDGERNN_X86_512 static npy_intp dequantize_avx512(const float *table, const int8
     }
     return i;
 }
+
+/* dequantize_avx512's values as the products of table_by_product, sixteen a multiply: the int8 outputs
+ * widened, converted (exact) and offset by the zero point (exact: small integers), times the scale. */
+EDGERNN_X86_512 static npy_intp dequantize_by_product_avx512(const Stepper *self, const int8_t *yq, npy_intp n,
+                                                             float *out)
+{
+    const __m512 scale = _mm512_set1_ps(self->out_scale32), zero_point = _mm512_set1_ps((float)self->out_zero_point);
+    npy_intp i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(yq + i))));
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_sub_ps(q, zero_point), scale));
+    }
+    return i;
+}
 #endif
 
 /* Row t of a (T, F) or (F,) array quantized into out; 0 when a value does not normalize to a finite
@@ -541,7 +567,8 @@ static void dequantize(const Stepper *self, const void *ys, npy_intp steps, floa
     npy_intp i = 0;
 #if defined(EDGERNN_ROW_AVX2)
     if (n >= 64 && __builtin_cpu_supports("avx512f")) { /* the table's 16 zmm loaded once per call */
-        i = dequantize_avx512(self->table, yq, n, out);
+        i = self->table_by_product ? dequantize_by_product_avx512(self, yq, n, out)
+                                   : dequantize_avx512(self->table, yq, n, out);
     }
 #endif
     for (; i < n; ++i) {
@@ -662,6 +689,36 @@ static PyObject *Stepper_quantize(Stepper *self, PyObject *x)
     return q;
 }
 
+/* int8 outputs (a 1-D C-contiguous int8 array, a whole number of steps) -> float32 as a run dequantizes them, or
+ * None (an int16 head, another array). */
+static PyObject *Stepper_dequantize(Stepper *self, PyObject *x)
+{
+    if (self->out_int16 || !PyArray_Check(x) || PyArray_TYPE((PyArrayObject *)x) != NPY_INT8 ||
+        PyArray_NDIM((PyArrayObject *)x) != 1 || !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)x) ||
+        PyArray_DIM((PyArrayObject *)x, 0) % self->out_width != 0) {
+        Py_RETURN_NONE;
+    }
+    npy_intp dims[1] = {PyArray_DIM((PyArrayObject *)x, 0)};
+    PyObject *y = PyArray_SimpleNew(1, dims, NPY_FLOAT32);
+    if (y == NULL) {
+        return NULL;
+    }
+    dequantize(self, PyArray_DATA((PyArrayObject *)x), dims[0] / self->out_width, PyArray_DATA((PyArrayObject *)y));
+    return y;
+}
+
+static PyObject *Stepper_by_product(Stepper *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->table_by_product);
+}
+
+static PyGetSetDef Stepper_getset[] = {
+    {"dequantizes_by_product", (getter)Stepper_by_product, NULL,
+     "Whether the int8 outputs' table is the scale's float32 products (then taken by multiplies).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 static PyMethodDef Stepper_methods[] = {
     {"step", (PyCFunction)Stepper_step, METH_O,
      "One step: a float32 frame (or a token id) -> float32 outputs, or None for the full Python path."},
@@ -669,6 +726,8 @@ static PyMethodDef Stepper_methods[] = {
      "Many steps (T, F) float32 (or (T,) token ids) -> (T, out) float32, or None for the Python path."},
     {"quantize", (PyCFunction)Stepper_quantize, METH_O,
      "A float32 frame -> its quantized values as a step feeds them (int8 or int16), or None."},
+    {"dequantize", (PyCFunction)Stepper_dequantize, METH_O,
+     "int8 outputs (1-D, whole steps) -> float32 as a run dequantizes them, or None."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -679,6 +738,7 @@ static PyTypeObject StepperType = {
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "The compiled Stream.step/run of one C-backend model instance.",
     .tp_methods = Stepper_methods,
+    .tp_getset = Stepper_getset,
     .tp_init = (initproc)Stepper_init,
     .tp_new = PyType_GenericNew,
 };

@@ -183,6 +183,32 @@ def test_every_row_quantizer_gives_the_integers_of_qparams(width: int, input_bit
             assert np.array_equal(got, q.quantize(normalized, input_bits)), (normalize, start)
 
 
+@pytest.mark.parametrize("scale", [3 / 128, 0.1, 2.0**-126, 2.0**-140, 1.5 * 2.0**100], ids=str)
+def test_int8_outputs_dequantize_as_qparams_by_table_or_by_products(scale: float) -> None:
+    """The AVX-512 dequantizer multiplies (q - zero_point) by the float32 scale where the outputs' table is
+    exactly those products (checked entry by entry when the Stepper is made: any normal float32 scale), else
+    looks the table up: QParams.dequantize's floats either way, for every int8 value in every lane, zero
+    points at both ends; a table that differs from the products in one entry (no QParams gives one) is
+    looked up, that entry included."""
+    module = c_backend.fastpath_module()
+    assert module is not None, c_backend.fastpath_unavailable()
+    outputs = np.roll(np.tile(np.arange(-128, 128, dtype=np.int8), 3), 5)  # 768 values, each in several lanes
+    for zero_point in (-128, -3, 0, 127):
+        q = QParams(scale=scale, zero_point=zero_point)
+        for perturbed in (False, True):
+            table = q.dequantize(np.arange(-128, 128))
+            if perturbed:  # the entry of q = zero_point + 1 (or - 1): +-scale, finite whatever the scale
+                k = zero_point + 128 + (1 if zero_point < 127 else -1)
+                table[k] = np.nextafter(table[k], np.float32(np.inf))
+            stepper = module.Stepper(  # the dequantizer alone: its run (address 1) is never called
+                run=1, state=np.zeros(1, np.int8), tokens=False, in_width=1, vocab=0, mean=None, std=None,
+                scale=1.0, zero_point=0.0, table=table, out_width=1, out_scale=q.scale,
+                out_zero_point=float(zero_point),
+            )  # fmt: skip
+            assert stepper.dequantizes_by_product == (not perturbed and np.float32(scale) >= np.finfo(np.float32).tiny)
+            assert np.array_equal(stepper.dequantize(outputs), table[outputs.astype(np.int64) + 128], equal_nan=True)
+
+
 def _float32_near_ties(count: int, seed: int) -> list[tuple[np.float32, float]]:
     """(x, scale) pairs, both float32 (as QParams keeps scales), whose quotient rounds to one integer in
     float32, as the AVX-512 quantizer first takes it (x times the float32 1 / scale), and to another in double
