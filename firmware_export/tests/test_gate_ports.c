@@ -518,7 +518,7 @@ static void test_lstm_run(void)
      * with weights in lanes (five columns); the rest as many of the sizes as fit 32 KB in lanes, or packed. */
     static const int32_t sizes[] = {1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 48, 64, 65, 72, 90, 100, 112, 128, 160, 255, 256};
     const int32_t kinds = (int32_t)(sizeof sizes / sizeof sizes[0]);
-    /* through the lane kernel with the x parts by block (cells of 5..8 columns, of 2..4), in each step (one
+    /* through the lane kernel with the x parts by block (cells of 5..8 columns, of 1..4), in each step (one
      * column); the generic loop */
     int32_t ran = 0, refused = 0;
 #if ERNN_X86_LEVEL >= 3
@@ -639,7 +639,7 @@ static void test_lstm_run(void)
         CHECK(packed > 0);
         CHECK(refused > 0);
         printf("test_gate_ports: LSTM block path: %d cells; the lane kernel with x parts by block: %d of 5..8 columns, "
-               "%d of 2..4; in each step: %d of one column; %d by the generic loop; %d refused (product rescales "
+               "%d of 1..4; in each step: %d of one column; %d by the generic loop; %d refused (product rescales "
                "not powers of two: step by step)\n",
                (int)ran, (int)wide_lanes, (int)narrow_by_block, (int)in_step, (int)packed, (int)refused);
     }

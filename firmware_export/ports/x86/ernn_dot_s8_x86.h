@@ -1371,6 +1371,92 @@ ERNN_X86_512_INLINE static inline void ernn_x86_lane_quads_columns(__m512i acc[4
     }
 }
 
+/* A lane kernel's state into its registers: the int16 state s (the LSTM's c, the GRU's h_q15) of J columns
+ * into int32 lanes sv, each column's mask of present units to mj, and h as the first step's unsigned input hu
+ * (its padding meets zero weights). */
+ERNN_X86_512_INLINE static inline void ernn_x86_lane_state_in(const ernn_x86_lane_call *a, const int32_t J,
+                                                              const int8_t *h, const int16_t *s, uint8_t *hu,
+                                                              __m512i *sv, __mmask16 *mj)
+{
+    for (int32_t j = 0; j < J; ++j) {
+        const int32_t r = a->n - 16 * j;
+        mj[j] = (__mmask16)(r >= 16 ? 0xFFFFu : (1u << r) - 1u);
+        sv[j] = ernn_x86_load16(s + 16 * j, mj[j]);
+    }
+    ernn_x86_unsigned16(h, a->n, hu);
+}
+
+/* And back: sv (int16 values: the narrowing is exact) to s, the last step's h (hu ^ 0x80) to h. */
+ERNN_X86_512_INLINE static inline void ernn_x86_lane_state_out(const int32_t J, const uint8_t *hu, const __m512i *sv,
+                                                               const __mmask16 *mj, int8_t *h, int16_t *s)
+{
+    for (int32_t j = 0; j < J; ++j) {
+        _mm256_mask_storeu_epi16(s + 16 * j, mj[j], _mm512_cvtepi32_epi16(sv[j]));
+        const __m128i last = _mm_load_si128((const __m128i *)(const void *)(hu + 16 * j));
+        _mm_mask_storeu_epi8(h + 16 * j, mj[j], _mm_xor_si128(last, _mm_set1_epi8((char)0x80)));
+    }
+}
+
+/* v[k] = ernn_tanh_lut(v[k]) for k < count <= 4 (a constant at each call site; any int32 v, as
+ * ernn_x86_tanh_lut16): the four vectors' table entries in one 64-lane lookup (ernn_x86_lut_entries64; the
+ * vectors >= count index 0, not used). */
+ERNN_X86_512V_INLINE static inline void ernn_x86_tanh_lookups(const ernn_x86_lut_planes *planes, __m512i v[4],
+                                                             const int32_t count)
+{
+    ernn_x86_lut_args args[4];
+    __m512i index[4], entry[4];
+    for (int32_t k = 0; k < 4; ++k) {
+        if (k < count) {
+            args[k] = ernn_x86_tanh_args(v[k]);
+            index[k] = args[k].index;
+        } else {
+            index[k] = _mm512_setzero_si512();
+        }
+    }
+    ernn_x86_lut_entries64(planes, index, entry);
+    for (int32_t k = 0; k < count; ++k) {
+        v[k] = ernn_x86_tanh_finish(entry[k], &args[k]);
+    }
+}
+
+/* The recurrent sums ah[k][g] (onto the adjusted biases) of columns first .. first + count - 1 (count <= 4) of a
+ * lane kernel's step, `gates` groups a column (J, count and gates constants at each call site), u the step's h
+ * ^ 0x80: the count columns together, each quad of u broadcast once for all of them (with a loop per column,
+ * unrolled, gcc shared the broadcasts between the columns by spilling them to the stack; interleaved A/B, LSTM,
+ * us per step: 128 units, 16 inputs 0.970 -> 0.898; 64 units, 64 inputs 0.425 -> 0.401). With one or two
+ * columns each gate's quads run as two chains (halves, summed modulo 2^32: the same sums), so that eight or more
+ * chains are in flight (the chain the step waits on half as long: LSTM 64 units 0.388 -> 0.371 when it was the
+ * only change; four chains per gate lost 5% at 128 units). */
+ERNN_X86_512_INLINE static inline void ernn_x86_lane_recurrent_sums(const ernn_x86_lane_call *a, const uint8_t *u,
+                                                                    const int32_t J, const int32_t first,
+                                                                    const int32_t count, const int32_t gates,
+                                                                    __m512i ah[4][4])
+{
+    const int64_t gh = (int64_t)256 * J;
+    const int32_t halves = count <= 2 ? 2 : 1;
+    for (int32_t k = 0; k < count; ++k) {
+        for (int32_t g = 0; g < gates; ++g) {
+            ah[k][g] = _mm512_load_si512((const void *)(a->bh + (gates * (first + k) + g) * 16));
+        }
+    }
+    ernn_x86_lane_quads_columns(ah, u, a->zh + gates * first * gh, gates * gh, gh, 4 * J / halves, count, gates);
+    if (halves == 2) {
+        __m512i ah2[4][4];
+        for (int32_t k = 0; k < count; ++k) {
+            for (int32_t g = 0; g < gates; ++g) {
+                ah2[k][g] = _mm512_setzero_si512();
+            }
+        }
+        ernn_x86_lane_quads_columns(ah2, u + 8 * J, a->zh + gates * first * gh + 128 * J, gates * gh, gh, 2 * J,
+                                    count, gates);
+        for (int32_t k = 0; k < count; ++k) {
+            for (int32_t g = 0; g < gates; ++g) {
+                ah[k][g] = _mm512_add_epi32(ah[k][g], ah2[k][g]);
+            }
+        }
+    }
+}
+
 /* Columns first .. first + count - 1 (count <= 4, a constant) of one step of ernn_x86_lstm_lane_steps, stage by
  * stage (sums, activations, element-wise steps), every value in a register: the columns' independent chains
  * sit next to each other in the instruction stream. xp: the step's x parts (NULL: computed here). */
@@ -1380,35 +1466,9 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x8
                                                                  const __mmask16 *mj, const int32_t J,
                                                                  const int32_t first, const int32_t count)
 {
-    const int64_t gh = (int64_t)256 * J, gx = (int64_t)256 * a->cx;
+    const int64_t gx = (int64_t)256 * a->cx;
     __m512i gate[4][4], pair[4][2], ah[4][4];
-    /* the recurrent sums of the count columns together, each quad of u broadcast once for all of them: with a
-     * loop per column (unrolled), gcc shared the broadcasts between the columns by spilling them to the stack
-     * (interleaved A/B, us per step: 128 units, 16 inputs 0.970 -> 0.898; 64 units, 64 inputs 0.425 -> 0.401).
-     * With one or two columns each gate's quads run as two chains (halves, summed modulo 2^32: the same sums), so
-     * that eight or more chains are in flight (the chain the step waits on half as long: 64 units 0.388 -> 0.371
-     * when it was the only change; four chains per gate lost 5% at 128 units) */
-    const int32_t halves = count <= 2 ? 2 : 1;
-    for (int32_t k = 0; k < count; ++k) {
-        for (int32_t g = 0; g < 4; ++g) {
-            ah[k][g] = _mm512_load_si512((const void *)(a->bh + (4 * (first + k) + g) * 16));
-        }
-    }
-    ernn_x86_lane_quads_columns(ah, u, a->zh + 4 * first * gh, 4 * gh, gh, 4 * J / halves, count, 4);
-    if (halves == 2) {
-        __m512i ah2[4][4];
-        for (int32_t k = 0; k < count; ++k) {
-            for (int32_t g = 0; g < 4; ++g) {
-                ah2[k][g] = _mm512_setzero_si512();
-            }
-        }
-        ernn_x86_lane_quads_columns(ah2, u + 8 * J, a->zh + 4 * first * gh + 128 * J, 4 * gh, gh, 2 * J, count, 4);
-        for (int32_t k = 0; k < count; ++k) {
-            for (int32_t g = 0; g < 4; ++g) {
-                ah[k][g] = _mm512_add_epi32(ah[k][g], ah2[k][g]);
-            }
-        }
-    }
+    ernn_x86_lane_recurrent_sums(a, u, J, first, count, 4, ah);
     for (int32_t k = 0; k < count; ++k) {
         const int32_t j = first + k;
         __m512i ax[4];
@@ -1433,23 +1493,16 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x8
     for (int32_t k = 0; k < count; ++k) {
         ernn_x86_lstm_gates_packed(a->planes, pair[k][0], pair[k][1], 1, gate[k]);
     }
-    ernn_x86_lut_args tanh_args[4];
-    __m512i index[4], entry[4];
-    for (int32_t k = 0; k < 4; ++k) { /* columns >= count: index 0, not used */
-        if (k < count) {
-            const int32_t j = first + k;
-            cs[j] = _mm512_cvtepi16_epi32(ernn_x86_lstm_cell16(a->k, gate[k][0], gate[k][1], gate[k][2], cs[j]));
-            tanh_args[k] = ernn_x86_tanh_args(ernn_x86_lstm_tanh_input(a->k, cs[j]));
-            index[k] = tanh_args[k].index;
-        } else {
-            index[k] = _mm512_setzero_si512();
-        }
-    }
-    ernn_x86_lut_entries64(a->planes, index, entry);
+    __m512i tanh_c[4];
     for (int32_t k = 0; k < count; ++k) {
         const int32_t j = first + k;
-        const __m512i tanh_c = ernn_x86_tanh_finish(entry[k], &tanh_args[k]);
-        const __m128i out = _mm512_cvtsepi32_epi8(ernn_x86_lstm_h16(a->k, gate[k][3], tanh_c));
+        cs[j] = _mm512_cvtepi16_epi32(ernn_x86_lstm_cell16(a->k, gate[k][0], gate[k][1], gate[k][2], cs[j]));
+        tanh_c[k] = ernn_x86_lstm_tanh_input(a->k, cs[j]);
+    }
+    ernn_x86_tanh_lookups(a->planes, tanh_c, count);
+    for (int32_t k = 0; k < count; ++k) {
+        const int32_t j = first + k;
+        const __m128i out = _mm512_cvtsepi32_epi8(ernn_x86_lstm_h16(a->k, gate[k][3], tanh_c[k]));
         _mm_mask_storeu_epi8(copy + 16 * j, mj[j], out);
         _mm_store_si128((__m128i *)(void *)(u_next + 16 * j), _mm_xor_si128(out, _mm_set1_epi8((char)0x80)));
     }
@@ -1498,16 +1551,10 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_
                                                                int32_t steps, int8_t *h, int16_t *c, int8_t *hs,
                                                                size_t hs_stride, const int32_t J, const int by_block)
 {
-    const __m128i flip = _mm_set1_epi8((char)0x80);
     uint8_t hu[2][16 * ERNN_X86_LANE_MAX_COLUMNS] __attribute__((aligned(64))); /* h ^ 0x80: this step's, next */
     __m512i cs[ERNN_X86_LANE_MAX_COLUMNS];
     __mmask16 mj[ERNN_X86_LANE_MAX_COLUMNS];
-    for (int32_t j = 0; j < J; ++j) {
-        const int32_t r = a->n - 16 * j;
-        mj[j] = (__mmask16)(r >= 16 ? 0xFFFFu : (1u << r) - 1u);
-        cs[j] = ernn_x86_load16(c + 16 * j, mj[j]);
-    }
-    ernn_x86_unsigned16(h, a->n, hu[0]); /* the padding meets zero weights */
+    ernn_x86_lane_state_in(a, J, h, c, hu[0], cs, mj);
     /* the block's x parts (steps * 128 J bytes <= ERNN_X86_RUN_BYTES: see ERNN_X86_LANE_RUN), an array of their
      * own: in one buffer with the padded inputs after them, the same steps took 5-7% longer at 128 units */
     int16_t xpart[by_block ? ERNN_X86_RUN_BYTES / sizeof(int16_t) : 1] __attribute__((aligned(64)));
@@ -1523,29 +1570,26 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_
             ernn_x86_lstm_lane_step(a, u, ux, xp, hu[(t & 1) ^ 1], hs + (size_t)t * hs_stride, cs, mj, J, 0);
         }
     }
-    for (int32_t j = 0; j < J; ++j) {
-        _mm256_mask_storeu_epi16(c + 16 * j, mj[j], _mm512_cvtepi32_epi16(cs[j]));
-        const __m128i last = _mm_load_si128((const __m128i *)(const void *)(hu[steps & 1] + 16 * j));
-        _mm_mask_storeu_epi8(h + 16 * j, mj[j], _mm_xor_si128(last, flip));
-    }
+    ernn_x86_lane_state_out(J, hu[steps & 1], cs, mj, h, c);
 }
 
 /* How the lane kernel takes a layer of ch 16-unit columns and cx 16-input chunks on this CPU (AVX-512 VBMI):
- * 1, each step computes its own x parts (one column, up to 240 inputs); 2, the x parts of a block first (up to
+ * 1, each step computes its own x parts (one column, up to 80 inputs); 2, the x parts of a block first (up to
  * four columns within ERNN_X86_LANE_SMALL_BYTES, five to eight within ERNN_X86_LANE_BYTES); 0, it does not.
- * A column's step is short enough that the x parts' work fills the recurrent chain's idle slots; from two
- * columns on the step keeps the vector ports busy, and the x parts by block (each weight load serving four steps,
- * each input broadcast four gates) take fewer operations (interleaved A/B on an Intel Xeon with AVX-512, us per
- * step, in step / by block: 16 units, 16 inputs 0.110 / 0.125, 128 inputs 0.141 / 0.148, 256 inputs
- * 0.201 / 0.185; 32 units, 16 inputs 0.232 / 0.216, 64 inputs 0.264 / 0.236; 64 units, 64 inputs
- * 0.589 / 0.524). */
+ * A column's step with few inputs is short enough that the x parts' work fills the recurrent chain's idle
+ * slots; with more inputs, and from two columns on, the x parts by block (each weight load serving four steps,
+ * each input broadcast four gates, ernn_x86_lane_xsums) take fewer operations (interleaved A/B of the C step
+ * alone on an Intel Xeon with AVX-512, us per step, in step / by block: 16 units, 7 inputs 0.095 / 0.107, 16
+ * inputs 0.092 / 0.102, 48 inputs 0.101 / 0.113, 64 inputs 0.114 / 0.118, 96 inputs 0.108 / 0.106, 128
+ * inputs 0.162 / 0.142, 200 inputs 0.50 / 0.37; 32 units, 16 inputs 0.232 / 0.216, 64 inputs 0.264 / 0.236;
+ * 64 units, 64 inputs 0.589 / 0.524). */
 static inline int ernn_x86_lstm_lane_kind(int32_t ch, int32_t cx)
 {
     const int64_t bytes = (int64_t)4 * ch * 256 * (ch + cx);
     if (!ernn_x86_has_avx512vbmi() || ch > ERNN_X86_LANE_MAX_COLUMNS) {
         return 0;
     }
-    if (ch == 1 && cx < 16) {
+    if (ch == 1 && cx < 6) {
         return 1;
     }
     return bytes <= (ch <= 4 ? ERNN_X86_LANE_SMALL_BYTES : ERNN_X86_LANE_BYTES) ? 2 : 0;
@@ -1596,6 +1640,25 @@ ERNN_X86_512 static void ernn_x86_lane_setup(const ernn_fc_params *xf, const ern
     *call = made;
 }
 
+/* A lane kernel's steps per block: as many as ERNN_X86_RUN_BYTES holds of their padded inputs (16 cx bytes a step)
+ * and of their x parts (xpart_bytes a step), at most ERNN_X86_RUN_MAX_STEPS. */
+static inline int32_t ernn_x86_lane_block(int32_t xpart_bytes, int32_t cx)
+{
+    const int32_t per_step = xpart_bytes > 16 * cx ? xpart_bytes : 16 * cx;
+    return ERNN_X86_RUN_BYTES / per_step < ERNN_X86_RUN_MAX_STEPS ? ERNN_X86_RUN_BYTES / per_step
+                                                                  : ERNN_X86_RUN_MAX_STEPS;
+}
+
+/* A block's nb inputs (xs + t * x_stride, n values each) as the unsigned padded bytes at xu + t * 16 cx: all of
+ * them before any output is written (the outputs may overwrite them in place). */
+ERNN_X86_512 static inline void ernn_x86_lane_inputs(const int8_t *xs, size_t x_stride, int32_t nb, int32_t n,
+                                                     uint8_t *xu)
+{
+    for (int32_t t = 0; t < nb; ++t) {
+        ernn_x86_unsigned16(xs + (size_t)t * x_stride, n, xu + (size_t)t * 16 * (size_t)((n + 15) / 16));
+    }
+}
+
 /*
  * ernn_lstm_run_avx512 through the lane kernel, compiled for each number of columns J (1..8) and way of computing
  * the x parts XB (ernn_x86_lstm_lane_kind: 0, in each step, one column; 1, by block), and called through
@@ -1612,10 +1675,7 @@ typedef int (*ernn_x86_lane_run)(const ernn_lstm_s8_params *, int32_t, int32_t, 
                                   const ernn_x86_lstm16 *k, const int8_t *xs, size_t x_stride, int32_t steps,    \
                                   int8_t *h, int16_t *c, int8_t *hs, size_t hs_stride)                           \
     {                                                                                                            \
-        const int32_t cx = (p->x_fc.in_features + 15) / 16;                                                      \
-        const int32_t per_step = 128 * (J) > 16 * cx ? 128 * (J) : 16 * cx;                                      \
-        const int32_t block = ERNN_X86_RUN_BYTES / per_step < ERNN_X86_RUN_MAX_STEPS ? ERNN_X86_RUN_BYTES / per_step \
-                                                                                     : ERNN_X86_RUN_MAX_STEPS;  \
+        const int32_t cx = (p->x_fc.in_features + 15) / 16, block = ernn_x86_lane_block(128 * (J), cx);          \
         int8_t lanes[(J) > 4 ? ERNN_X86_LANE_BYTES : (XB) ? ERNN_X86_LANE_SMALL_BYTES : ERNN_X86_RUN_LANES]     \
             __attribute__((aligned(64)));                                                                        \
         int32_t lbh[64 * (J)] __attribute__((aligned(64))), lbx[64 * (J)] __attribute__((aligned(64)));         \
@@ -1630,10 +1690,7 @@ typedef int (*ernn_x86_lane_run)(const ernn_lstm_s8_params *, int32_t, int32_t, 
         call.k = k;                                                                                              \
         for (int32_t t0 = 0; t0 < steps; t0 += block) {                                                          \
             const int32_t nb = steps - t0 < block ? steps - t0 : block;                                          \
-            for (int32_t t = 0; t < nb; ++t) { /* the whole block's inputs before any output (in place) */       \
-                ernn_x86_unsigned16(xs + (size_t)(t0 + t) * x_stride, p->x_fc.in_features,                       \
-                                    xu + (size_t)t * 16 * (size_t)cx);                                           \
-            }                                                                                                    \
+            ernn_x86_lane_inputs(xs + (size_t)t0 * x_stride, x_stride, nb, p->x_fc.in_features, xu);             \
             ernn_x86_lstm_lane_steps(&call, xu, nb, h, c, hs + (size_t)t0 * hs_stride, hs_stride, J, XB);        \
         }                                                                                                        \
         return 1;                                                                                                \
@@ -2112,29 +2169,8 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_columns(const ernn_x86
 {
     const ernn_x86_gru16 *k = a->gru;
     const ernn_x86_pow2_16 *gate = a->gate_pow2;
-    const int64_t gh = (int64_t)256 * J;
-    const int32_t halves = count <= 2 ? 2 : 1;
     __m512i ah[4][4];
-    for (int32_t c = 0; c < count; ++c) {
-        for (int32_t g = 0; g < 3; ++g) {
-            ah[c][g] = _mm512_load_si512((const void *)(a->bh + (3 * (first + c) + g) * 16));
-        }
-    }
-    ernn_x86_lane_quads_columns(ah, u, a->zh + 3 * first * gh, 3 * gh, gh, 4 * J / halves, count, 3);
-    if (halves == 2) {
-        __m512i ah2[4][4];
-        for (int32_t c = 0; c < count; ++c) {
-            for (int32_t g = 0; g < 3; ++g) {
-                ah2[c][g] = _mm512_setzero_si512();
-            }
-        }
-        ernn_x86_lane_quads_columns(ah2, u + 8 * J, a->zh + 3 * first * gh + 128 * J, 3 * gh, gh, 2 * J, count, 3);
-        for (int32_t c = 0; c < count; ++c) {
-            for (int32_t g = 0; g < 3; ++g) {
-                ah[c][g] = _mm512_add_epi32(ah[c][g], ah2[c][g]);
-            }
-        }
-    }
+    ernn_x86_lane_recurrent_sums(a, u, J, first, count, 3, ah);
     __m512i pair[4], hn[4], xn[4], r[4], z[4];
     for (int32_t c = 0; c < count; ++c) {
         const int32_t *x = xp + 3 * (first + c) * 16;
@@ -2153,25 +2189,18 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_columns(const ernn_x86
         r[c + 1] = g[2];
         z[c + 1] = g[3];
     }
-    ernn_x86_lut_args tanh_args[4];
-    __m512i index[4], entry[4];
-    for (int32_t c = 0; c < 4; ++c) { /* columns >= count: index 0, not used */
-        if (c < count) {
-            const __m512i reset_hidden = ernn_x86_sat16x16(ernn_x86_fast16(ernn_x86_gate_mul16(r[c], hn[c]), &k->rm));
-            tanh_args[c] = ernn_x86_tanh_args(ernn_x86_times3(ernn_x86_sat16x16(_mm512_add_epi32(xn[c], reset_hidden))));
-            index[c] = tanh_args[c].index;
-        } else {
-            index[c] = _mm512_setzero_si512();
-        }
+    __m512i candidate[4]; /* tanh(n): the table's v = 3 sat16(x_n + sat16(fast(r h_n))) */
+    for (int32_t c = 0; c < count; ++c) {
+        const __m512i reset_hidden = ernn_x86_sat16x16(ernn_x86_fast16(ernn_x86_gate_mul16(r[c], hn[c]), &k->rm));
+        candidate[c] = ernn_x86_times3(ernn_x86_sat16x16(_mm512_add_epi32(xn[c], reset_hidden)));
     }
-    ernn_x86_lut_entries64(a->planes, index, entry);
+    ernn_x86_tanh_lookups(a->planes, candidate, count);
     for (int32_t c = 0; c < count; ++c) {
         const int32_t j = first + c;
-        const __m512i candidate = ernn_x86_tanh_finish(entry[c], &tanh_args[c]);
         const __m512i keep = ernn_x86_sat16x16(ernn_x86_pow2_16_apply(ernn_x86_gate_mul16(z[c], hq[j]), gate));
         const __m512i one_minus_z = _mm512_sub_epi32(_mm512_set1_epi32(INT16_MAX), z[c]);
         const __m512i update =
-            ernn_x86_sat16x16(ernn_x86_pow2_16_apply(ernn_x86_gate_mul16(one_minus_z, candidate), gate));
+            ernn_x86_sat16x16(ernn_x86_pow2_16_apply(ernn_x86_gate_mul16(one_minus_z, candidate[c]), gate));
         hq[j] = ernn_x86_sat16x16(_mm512_add_epi32(keep, update));
         const __m128i out = _mm512_cvtsepi32_epi8(_mm512_add_epi32(ernn_x86_fast16(hq[j], &k->hm), k->zero_point));
         _mm_mask_storeu_epi8(copy + 16 * j, mj[j], out);
@@ -2190,12 +2219,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_steps(const ernn_x86_l
     uint8_t hu[2][16 * ERNN_X86_LANE_MAX_COLUMNS] __attribute__((aligned(64))); /* h ^ 0x80: this step's, next */
     __m512i hq[ERNN_X86_LANE_MAX_COLUMNS];
     __mmask16 mj[ERNN_X86_LANE_MAX_COLUMNS];
-    for (int32_t j = 0; j < J; ++j) {
-        const int32_t r = a->n - 16 * j;
-        mj[j] = (__mmask16)(r >= 16 ? 0xFFFFu : (1u << r) - 1u);
-        hq[j] = ernn_x86_load16(h_q15 + 16 * j, mj[j]);
-    }
-    ernn_x86_unsigned16(h, a->n, hu[0]); /* the padding meets zero weights */
+    ernn_x86_lane_state_in(a, J, h, h_q15, hu[0], hq, mj);
     int32_t xpart[ERNN_X86_RUN_BYTES / sizeof(int32_t)] __attribute__((aligned(64))); /* steps * 192 J bytes */
     ernn_x86_gru_lane_xparts(a, xu, steps, xpart, J);
     const int32_t groups = (J + 3) / 4;
@@ -2208,11 +2232,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_steps(const ernn_x86_l
                                       hq, mj, J, first, count);
         }
     }
-    for (int32_t j = 0; j < J; ++j) {
-        _mm256_mask_storeu_epi16(h_q15 + 16 * j, mj[j], _mm512_cvtepi32_epi16(hq[j])); /* int16 values: exact */
-        const __m128i last = _mm_load_si128((const __m128i *)(const void *)(hu[steps & 1] + 16 * j));
-        _mm_mask_storeu_epi8(h + 16 * j, mj[j], _mm_xor_si128(last, _mm_set1_epi8((char)0x80)));
-    }
+    ernn_x86_lane_state_out(J, hu[steps & 1], hq, mj, h, h_q15);
 }
 
 /* ernn_gru_run_avx512 through the GRU lane kernel, compiled for each number of columns J (1..8) and called through
@@ -2225,10 +2245,7 @@ typedef int (*ernn_x86_gru_lane_run)(const ernn_gru_s8_params *, int32_t, int32_
                                   const ernn_x86_gru16 *k, const int8_t *xs, size_t x_stride, int32_t steps,     \
                                   int8_t *h, int16_t *h_q15, int8_t *hs, size_t hs_stride)                       \
     {                                                                                                            \
-        const int32_t cx = (p->x_fc.in_features + 15) / 16;                                                      \
-        const int32_t per_step = 192 * (J) > 16 * cx ? 192 * (J) : 16 * cx;                                      \
-        const int32_t block = ERNN_X86_RUN_BYTES / per_step < ERNN_X86_RUN_MAX_STEPS ? ERNN_X86_RUN_BYTES / per_step \
-                                                                                     : ERNN_X86_RUN_MAX_STEPS;  \
+        const int32_t cx = (p->x_fc.in_features + 15) / 16, block = ernn_x86_lane_block(192 * (J), cx);          \
         int8_t lanes[(J) > 4 ? ERNN_X86_LANE_BYTES : ERNN_X86_LANE_SMALL_BYTES] __attribute__((aligned(64)));    \
         int32_t lbh[64 * (J)] __attribute__((aligned(64))), lbx[64 * (J)] __attribute__((aligned(64)));         \
         uint8_t xu[ERNN_X86_RUN_BYTES]; /* block x 16 cx bytes */                                                \
@@ -2244,10 +2261,7 @@ typedef int (*ernn_x86_gru_lane_run)(const ernn_gru_s8_params *, int32_t, int32_
         call.gate_pow2 = &gate_pow2;                                                                             \
         for (int32_t t0 = 0; t0 < steps; t0 += block) {                                                          \
             const int32_t nb = steps - t0 < block ? steps - t0 : block;                                          \
-            for (int32_t t = 0; t < nb; ++t) { /* the whole block's inputs before any output (in place) */       \
-                ernn_x86_unsigned16(xs + (size_t)(t0 + t) * x_stride, p->x_fc.in_features,                       \
-                                    xu + (size_t)t * 16 * (size_t)cx);                                           \
-            }                                                                                                    \
+            ernn_x86_lane_inputs(xs + (size_t)t0 * x_stride, x_stride, nb, p->x_fc.in_features, xu);             \
             ernn_x86_gru_lane_steps(&call, xu, nb, h, h_q15, hs + (size_t)t0 * hs_stride, hs_stride, J);         \
         }                                                                                                        \
         return 1;                                                                                                \
