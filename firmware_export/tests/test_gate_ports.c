@@ -216,9 +216,10 @@ static void test_cell_fcs(void)
 }
 
 #if defined(ERNN_PORT_CELL_FCS) && ERNN_X86_LEVEL >= 3
-/* The LSTM lane kernel's 64-lane lookups (AVX-512 VBMI): its four gate activations on every int16 value (each
- * vector a different quarter of 64 consecutive values, so a lane that took another vector's entry shows), and
- * its tanh of the cell state's rescaled input on every int32 value in [-2^20, 2^20] and at the extremes. */
+/* The lane kernels' 64-lane lookups (AVX-512 VBMI): the LSTM's four gate activations and the GRU's r and z of two
+ * columns (all four sigmoids) on every int16 value (each vector a different quarter of 64 consecutive values, so
+ * a lane that took another vector's entry shows), and the tanh of four vectors (the LSTM's rescaled cell state,
+ * the GRU's candidates) on every int32 value in [-2^20, 2^20] and at the extremes. */
 static void test_x86_lookups64(void)
 {
     if (!ernn_x86_has_avx512vbmi()) {
@@ -226,16 +227,17 @@ static void test_x86_lookups64(void)
         return;
     }
     int32_t mismatches = 0;
-    for (int32_t turn = 0; turn < 4; ++turn) { /* each gate (i, f, g, o) in turn takes every int16 input */
+    for (int32_t turn = 0; turn < 8; ++turn) { /* each gate in turn takes every int16 input; LSTM, then GRU */
+        const int tanh_g = turn < 4;
         for (int32_t x = INT16_MIN; x <= INT16_MAX; x += 64) {
             int32_t in[4][16], gates[4][16], tanh[4][16];
             for (int32_t k = 0; k < 64; ++k) {
                 in[(k / 16 + turn) % 4][k % 16] = x + k;
             }
-            ernn_x86_test_lookups64((const int32_t(*)[16])in, gates, tanh);
+            ernn_x86_test_lookups64((const int32_t(*)[16])in, tanh_g, gates, tanh);
             for (int32_t k = 0; k < 64; ++k) {
                 const int32_t v = in[k / 16][k % 16];
-                const int32_t want = k / 16 == 2 ? ernn_tanh_q312(v) : ernn_sigmoid_q312(v);
+                const int32_t want = k / 16 == 2 && tanh_g ? ernn_tanh_q312(v) : ernn_sigmoid_q312(v);
                 mismatches += gates[k / 16][k % 16] != want;
                 mismatches += tanh[k / 16][k % 16] != ernn_tanh_lut(v);
             }
@@ -246,7 +248,7 @@ static void test_x86_lookups64(void)
         for (int32_t k = 0; k < 64; ++k) {
             in[k / 16][k % 16] = k < 2 ? (k == 0 ? INT32_MIN : INT32_MAX) : v + k;
         }
-        ernn_x86_test_lookups64((const int32_t(*)[16])in, gates, tanh);
+        ernn_x86_test_lookups64((const int32_t(*)[16])in, 1, gates, tanh);
         for (int32_t k = 0; k < 64; ++k) {
             mismatches += tanh[k / 16][k % 16] != ernn_tanh_lut(in[k / 16][k % 16]);
         }

@@ -1902,26 +1902,27 @@ ERNN_X86_512 static inline void ernn_x86_test_tanh_lut16(const int32_t in[16], i
     _mm512_storeu_si512((void *)out, ernn_x86_tanh_lut16(_mm512_loadu_si512((const void *)in)));
 }
 
-/* The lane kernel's 64-lane activations: ernn_x86_lstm_gates_packed (vectors i, f, g, o of in, int16 values) to
- * gates, and the tanh of four vectors of any int32 v (the cell state's form) through ernn_x86_lut_entries64 to
- * tanh. */
-ERNN_X86_512V static inline void ernn_x86_test_lookups64(const int32_t in[4][16], int32_t gates[4][16],
+/* The lane kernels' 64-lane activations: ernn_x86_lstm_gates_packed (vectors i, f, g, o of in, int16 values; with
+ * tanh_g 0 four sigmoids, the GRU's r and z of two columns) to gates, and ernn_x86_tanh_lookups of the four
+ * vectors (any int32 v) to tanh. */
+ERNN_X86_512V static inline void ernn_x86_test_lookups64(const int32_t in[4][16], int tanh_g, int32_t gates[4][16],
                                                          int32_t tanh[4][16])
 {
     ernn_x86_lut_planes planes;
     ernn_x86_lut_planes_of(&planes);
-    __m512i g[4], index[4], entry[4];
-    ernn_x86_lut_args r[4];
+    __m512i g[4], v[4];
     for (int32_t k = 0; k < 4; ++k) {
-        g[k] = _mm512_loadu_si512((const void *)in[k]);
-        r[k] = ernn_x86_tanh_args(g[k]);
-        index[k] = r[k].index;
+        g[k] = v[k] = _mm512_loadu_si512((const void *)in[k]);
     }
-    ernn_x86_lstm_gates_packed(&planes, _mm512_packs_epi32(g[0], g[1]), _mm512_packs_epi32(g[2], g[3]), 1, g);
-    ernn_x86_lut_entries64(&planes, index, entry);
+    if (tanh_g) {
+        ernn_x86_lstm_gates_packed(&planes, _mm512_packs_epi32(g[0], g[1]), _mm512_packs_epi32(g[2], g[3]), 1, g);
+    } else {
+        ernn_x86_lstm_gates_packed(&planes, _mm512_packs_epi32(g[0], g[1]), _mm512_packs_epi32(g[2], g[3]), 0, g);
+    }
+    ernn_x86_tanh_lookups(&planes, v, 4);
     for (int32_t k = 0; k < 4; ++k) {
         _mm512_storeu_si512((void *)gates[k], g[k]);
-        _mm512_storeu_si512((void *)tanh[k], ernn_x86_tanh_finish(entry[k], &r[k]));
+        _mm512_storeu_si512((void *)tanh[k], v[k]);
     }
 }
 
