@@ -209,20 +209,26 @@ def test_int8_outputs_dequantize_as_qparams_by_table_or_by_products(scale: float
             assert np.array_equal(stepper.dequantize(outputs), table[outputs.astype(np.int64) + 128], equal_nan=True)
 
 
-def _float32_near_ties(count: int, seed: int) -> list[tuple[np.float32, float]]:
+def _float32_near_ties(count: int, seed: int, beyond: bool = False) -> list[tuple[np.float32, float]]:
     """(x, scale) pairs, both float32 (as QParams keeps scales), whose quotient rounds to one integer in
     float32, as the AVX-512 quantizer first takes it (x times the float32 1 / scale), and to another in double
     (quantize's): scale is x / (k + 0.5) rounded to float32, or a neighbour, so that the quotient lies within
-    a float32 ulp or two of a half-integer."""
+    a float32 ulp or two of a half-integer. With `beyond`, quotients of 512 to 60,000 (beyond int8: both
+    saturate) that lie further from the half-integer than the int8 near-tie bound (0.5 - 2^-12 from the
+    integer: not redone in double), the scale up to three float32 steps from the rounded quotient."""
     rng = np.random.default_rng(seed)
-    x = rng.uniform(-3.0, 3.0, 50 * count).astype(np.float32)
-    k = rng.integers(-120, 120, x.size) + 0.5
-    scale = (x / k).astype(np.float32)
-    nudge = rng.integers(-1, 2, x.size)  # -1, 0, 1: the float32 below, the rounded quotient, the one above
-    scale = np.where(nudge == 0, scale, np.nextafter(scale, np.where(nudge > 0, np.inf, 0).astype(np.float32)))
+    x = rng.uniform(-3.0, 3.0, (20000 if beyond else 50) * count).astype(np.float32)
+    k = rng.integers(-60000, 60000, x.size) if beyond else rng.integers(-120, 120, x.size)
+    scale = (x / (k + 0.5)).astype(np.float32)
+    nudge = rng.integers(-3, 4, x.size) if beyond else rng.integers(-1, 2, x.size)  # float32 steps up or down
+    for step in range(3):
+        scale = np.where(nudge > step, np.nextafter(scale, np.float32(np.inf)), scale)
+        scale = np.where(nudge < -step, np.nextafter(scale, np.float32(0)), scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         by_inverse = x * (np.float32(1) / scale)  # float32 throughout
         differs = (scale > 0) & (np.rint(by_inverse) != np.rint(x.astype(np.float64) / scale.astype(np.float64)))
+        if beyond:
+            differs &= np.abs(by_inverse - np.rint(by_inverse)) < np.float32(0.5 - 2.0**-12)
     picked = np.flatnonzero(differs)[:count]
     assert picked.size == count
     return [(x[i], float(scale[i])) for i in picked]
@@ -237,7 +243,7 @@ def test_the_float32_quotient_takes_the_double_near_ties(width: int, vectors: in
     inverse is no normal float32 (every lane in double)."""
     module = c_backend.fastpath_module()
     assert module is not None, c_backend.fastpath_unavailable()
-    for n, (x, scale) in enumerate(_float32_near_ties(40, seed=width)):
+    for n, (x, scale) in enumerate(_float32_near_ties(40, seed=width) + _float32_near_ties(10, width, beyond=True)):
         q = QParams(scale=scale, zero_point=n % 9 - 4)
         quantizer = module.Stepper(  # the quantizer alone: its run (address 1) is never called
             run=1, state=np.zeros(1, np.int8), tokens=False, in_width=width, vocab=0, mean=None, std=None,
