@@ -21,6 +21,7 @@ import pytest
 from edgernn.boards import TARGETS
 from edgernn.export.c import runtime_root
 from edgernn.toolchain import require_tools
+from tests import c_build
 
 CC = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc") or "cc"
 WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Wconversion", "-Wdouble-promotion", "-Wshadow", "-Wstrict-prototypes"]
@@ -67,9 +68,8 @@ def test_x86_float_kernels(level: str, tmp_path: Path) -> None:
     if missing:
         pytest.skip(f"this CPU lacks {', '.join(missing)}: level {level} would run a narrower kernel")
     exe = tmp_path / "test_f32"
-    cmd = [CC, *WARNINGS, "-O2", flag, *_includes(), *_sources(), "-lm", "-o", str(exe)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    errors = c_build.build(CC, [*WARNINGS, "-O2", flag, *_includes()], _sources(), exe, libs=["-lm"])
+    assert not errors, errors
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout
     _check(run.stdout, kernel)

@@ -34,6 +34,7 @@ from edgernn.runtime import Stream, create_backend
 from edgernn.runtime.backends import FloatBackend
 from edgernn.testing import random_model
 from edgernn.types import CellType, ModelConfig, OutputMode, Readout
+from tests import c_build
 
 CC = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler")
@@ -340,10 +341,9 @@ SANITIZED += ["gru-int16-head-sat", "rnn-int16-head-bidir", "lstm-int16-head-rel
 
 
 def _build_selftest(folder: Path, out: Path, flags: list[str]) -> None:
-    sources = sorted(str(p) for p in (folder / "src").glob("*.c"))
-    cmd = [CC, *STRICT, *flags, "-I", str(folder / "include"), *sources, str(folder / "selftest" / "selftest.c")]
-    proc = subprocess.run([*cmd, "-o", str(out)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    sources = [*sorted((folder / "src").glob("*.c")), folder / "selftest" / "selftest.c"]
+    errors = c_build.build(CC, [*STRICT, *flags, "-I", str(folder / "include")], sources, out)
+    assert not errors, errors
 
 
 def _run_selftest(exe: Path, vectors: Path) -> tuple[int, int, int, str]:
@@ -606,11 +606,11 @@ def test_x86_gate_ports_equal_scalar_c(level: int | str, tmp_path: Path) -> None
     sigmoid and tanh) and the GRU / LSTM element-wise steps against the scalar C, under the sanitizers."""
     root = runtime_root()
     exe = tmp_path / "test_gate_ports"
-    sources = [str(root / "tests" / "test_gate_ports.c"), *sorted(str(p) for p in (root / "src").glob("*.c"))]
-    cmd = [CC, *STRICT, "-pedantic", *SANITIZE, _x86_level_flag(level), "-I", str(root / "include")]
-    cmd += ["-I", str(root / "src"), *sources, "-lm", "-o", str(exe)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    sources = [root / "tests" / "test_gate_ports.c", *sorted((root / "src").glob("*.c"))]
+    flags = [*STRICT, "-pedantic", *SANITIZE, _x86_level_flag(level)]
+    flags += ["-I", str(root / "include"), "-I", str(root / "src")]
+    errors = c_build.build(CC, flags, sources, exe, libs=["-lm"])
+    assert not errors, errors
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and re.search(r"test_gate_ports: [1-9]\d* checks, 0 failures", run.stdout), run.stdout
     steps = "no GRU element-wise step" not in run.stdout and "no LSTM element-wise step" not in run.stdout
