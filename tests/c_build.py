@@ -78,5 +78,7 @@ def build(cc: str, flags: Sequence[str], sources: Sequence[str | Path], out: Pat
             objects = [job.result() for job in jobs]
         except CompileError as exc:
             return str(exc)
-    proc = subprocess.run([cc, *flags, *map(str, objects), *libs, "-o", str(out)], capture_output=True, text=True)
+    # -x none: the objects by their suffix, whatever language the flags named for the sources
+    link = [cc, *flags, "-x", "none", *map(str, objects), *libs, "-o", str(out)]
+    proc = subprocess.run(link, capture_output=True, text=True)
     return "" if proc.returncode == 0 else proc.stderr

@@ -35,6 +35,7 @@ from edgernn.toolchain import (
     run_tool,
 )
 from edgernn.types import CellType, ModelConfig
+from tests import c_build
 
 HOST_CXX_FLAGS = ["-x", "c++", "-std=c++17", "-Wall", "-Wextra", "-Werror"]
 HOST_C_FLAGS = ["-std=c99", *WARNING_FLAGS, "-Werror"]
@@ -182,9 +183,9 @@ def _build_quantize_driver(folder: Path, prefix: str, cxx: bool, qtype: str = "i
     main.write_text(QUANTIZE_MAIN.format(p=prefix, P=prefix.upper(), qtype=qtype))
     exe = folder / ("quantize_cxx" if cxx else "quantize_c")
     compiler, flags = (_host("g++"), HOST_CXX_FLAGS) if cxx else (_host("gcc"), HOST_C_FLAGS)
-    sources = [*map(str, sorted((folder / "src").glob("*.c"))), str(main)]
-    proc = _run([compiler, *flags, "-O2", f"-I{folder / 'include'}", *sources, "-o", str(exe)])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sources = [*sorted((folder / "src").glob("*.c")), main]
+    errors = c_build.build(compiler, [*flags, "-O2", f"-I{folder / 'include'}"], sources, exe)
+    assert not errors, errors
     return exe
 
 
