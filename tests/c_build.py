@@ -69,6 +69,16 @@ def _object(cc: str, flags: Sequence[str], source: Path) -> Path:
     return cached
 
 
+def compiles(cc: str, flags: Sequence[str], source: str | Path) -> str:
+    """Compile one source with ``flags`` (an object of this session's, or compiled now). Returns "" on success,
+    else the compiler's stderr."""
+    try:
+        _object(cc, list(flags), Path(source))
+    except CompileError as exc:
+        return str(exc)
+    return ""
+
+
 def build(cc: str, flags: Sequence[str], sources: Sequence[str | Path], out: Path, libs: Sequence[str] = ()) -> str:
     """Compile ``sources`` with ``flags`` and link them (with ``flags`` and ``libs``) into ``out``. Returns ""
     on success, else the failing step's stderr (every source is compiled before a failure is reported)."""
