@@ -425,9 +425,14 @@ def test_single_header_compiles_as_c_and_cxx_and_is_exact(config: ModelConfig, t
         sequences = [rng.integers(-128, 128, (300, config.input_size)).astype(np.int8) for _ in range(2)]
     vectors = write_test_vectors(model, tmp_path / "long.bin", sequences)
     selftest = str(folder / "selftest" / "selftest.c")
-    for compiler, flags in ((_host("gcc"), HOST_C_FLAGS), (_host("g++"), HOST_CXX_FLAGS)):
+
+    def build(compiler: str, flags: list[str]) -> tuple[Path, subprocess.CompletedProcess[str]]:
         exe = tmp_path / f"selftest-{Path(compiler).name}"
-        proc = _run([compiler, *flags, "-O2", f"-I{folder}", selftest, "-o", str(exe)])
+        return exe, _run([compiler, *flags, "-O2", f"-I{folder}", selftest, "-o", str(exe)])
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # both compilers at once: each builds the whole runtime
+        builds = list(pool.map(build, (_host("gcc"), _host("g++")), (HOST_C_FLAGS, HOST_CXX_FLAGS)))
+    for exe, proc in builds:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         proc = _run([str(exe), str(vectors)])
         assert proc.returncode == 0 and SELFTEST_LINE.search(proc.stdout).groups() == ("600", "0"), proc.stdout
