@@ -349,9 +349,9 @@ def test_two_models_in_one_cortex_m4_firmware(runtime: str, gru, lstm, tmp_path:
 def test_runtime_none_builds_against_the_runtime_and_checks_its_version(gru, tmp_path: Path) -> None:
     folder = tmp_path / "kws"
     export(gru, folder, ExportOptions(prefix="kws", runtime="none"))
-    proc = _run(["make", "-C", str(folder), "check", f"CC={_host('gcc')}"])
+    proc = _run(["make", "-j2", "-C", str(folder), "check", f"CC={_host('gcc')}"])
     assert proc.returncode != 0 and "EDGERNN_RUNTIME" in proc.stdout + proc.stderr
-    proc = _run(["make", "-C", str(folder), "check", f"CC={_host('gcc')}", f"EDGERNN_RUNTIME={runtime_root()}"])
+    proc = _run(["make", "-j2", "-C", str(folder), "check", f"CC={_host('gcc')}", f"EDGERNN_RUNTIME={runtime_root()}"])
     assert proc.returncode == 0 and "0 mismatches" in proc.stdout, proc.stdout + proc.stderr
 
     header = (runtime_root() / "include" / "edgernn" / "ernn_common.h").read_text()
@@ -392,7 +392,7 @@ def test_two_exports_in_one_cmake_build(runtime: str, gru, lstm, tmp_path: Path)
         configure.append(f"-DEDGERNN_RUNTIME_DIR={runtime_root()}")
     for cmd in (
         configure,
-        ["cmake", "--build", str(build)],
+        ["cmake", "--build", str(build), "-j2"],
         ["ctest", "--test-dir", str(build), "--output-on-failure"],
     ):
         proc = _run(cmd)

@@ -401,13 +401,13 @@ def test_export_builds_with_its_makefile_and_cmake(tmp_path: Path) -> None:
     # (the Makefile builds for the export's --target: a host export here; tests/conformance/test_c_compose.py
     # builds and runs Cortex-M4 and aarch64 exports with theirs)
     export(model_of(case_named("lstm-2layer-head-sat")), folder, ExportOptions(prefix="kws", target="host"))
-    proc = subprocess.run(["make", "-C", str(folder), "check", f"CC={CC}"], capture_output=True, text=True)
+    proc = subprocess.run(["make", "-j2", "-C", str(folder), "check", f"CC={CC}"], capture_output=True, text=True)
     assert proc.returncode == 0 and "0 mismatches" in proc.stdout, proc.stdout + proc.stderr
     if shutil.which("cmake") and shutil.which("ctest"):
         build = tmp_path / "cmake-build"
         for cmd in (
             ["cmake", "-S", str(folder), "-B", str(build), f"-DCMAKE_C_COMPILER={CC}"],
-            ["cmake", "--build", str(build)],
+            ["cmake", "--build", str(build), "-j2"],
             ["ctest", "--test-dir", str(build), "--output-on-failure"],
         ):
             proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -585,7 +585,7 @@ def test_cmake_package_installs_and_a_find_package_consumer_runs_exact(packages,
     root = packages["cmake"]
     prefix = tmp_path / "prefix"
     _run([cmake, "-S", root, "-B", tmp_path / "build", f"-DCMAKE_INSTALL_PREFIX={prefix}", "-DCMAKE_C_COMPILER=gcc"])
-    _run([cmake, "--build", tmp_path / "build"])
+    _run([cmake, "--build", tmp_path / "build", "-j2"])
     _run([cmake, "--install", tmp_path / "build"])
     config = next(prefix.rglob("edgernnConfig.cmake"))
     assert (config.parent / "edgernnConfigVersion.cmake").is_file()
