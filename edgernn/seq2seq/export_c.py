@@ -156,12 +156,18 @@ def render(
     ):
         files[dest] = env.get_template(template).render(context).encode()
     files[cexport.LICENSE_NAME] = cexport.license_path().read_bytes()
+    # the single-model export's Makefile: the target's compiler, flags and runner, one object per source
     files["Makefile"] = (
-        f"# {cexport.SPDX}\n# {banner}\n# Host build of the self-test: make && ./selftest selftest/vectors.bin\n"
-        "CC ?= cc\nCFLAGS ?= -std=c99 -O2 -Wall -Wextra\n\n"
-        "selftest: $(wildcard src/*.c) selftest/selftest.c\n"
-        "\t$(CC) $(CFLAGS) -Iinclude -o $@ $^\n"
-    ).encode()
+        env.get_template("Makefile.j2")
+        .render(
+            banner_hash=f"# {cexport.SPDX}\n# {banner}\n# Do not edit: re-export the model instead.",
+            target=target,
+            rules=cexport.build_rules(target),
+            runtime_mode="copy",
+            sources=sorted(rel for rel in files if rel.endswith(".c") and rel.startswith("src/")),
+        )
+        .encode()
+    )
     b = budget(model, target, max_input_len)
     manifest = {
         "banner": banner,

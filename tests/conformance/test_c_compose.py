@@ -497,7 +497,7 @@ def test_makefile_builds_and_runs_for_its_target(target: str, gru, tmp_path: Pat
     require_tools(target)
     folder = tmp_path / "e"
     export(gru, folder, ExportOptions(prefix="kws", target=target))
-    proc = _run(["make", "-C", str(folder), "run"])
+    proc = _run(["make", "-j2", "-C", str(folder), "run"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert SELFTEST_LINE.search(proc.stdout).group(2) == "0"
     built = folder / ("build/selftest.elf" if target == "cortex-m4" else "build/selftest")

@@ -403,6 +403,14 @@ def test_export_builds_with_its_makefile_and_cmake(tmp_path: Path) -> None:
     export(model_of(case_named("lstm-2layer-head-sat")), folder, ExportOptions(prefix="kws", target="host"))
     proc = subprocess.run(["make", "-j2", "-C", str(folder), "check", f"CC={CC}"], capture_output=True, text=True)
     assert proc.returncode == 0 and "0 mismatches" in proc.stdout, proc.stdout + proc.stderr
+    # one object per source (so make -j compiles them at once), and a rebuild compiles only what changed
+    sources = sorted(p.stem for p in [*folder.glob("src/*.c"), folder / "selftest" / "selftest.c"])
+    assert sorted(p.stem for p in (folder / "build" / "obj").glob("*.o")) == sources
+    assert subprocess.run(["make", "-q", "-C", str(folder), f"CC={CC}"]).returncode == 0  # up to date
+    os.utime(folder / "src" / "kws_model.c")
+    dry = subprocess.run(["make", "-n", "-C", str(folder), f"CC={CC}"], capture_output=True, text=True).stdout
+    compiled = [line.split(" -c ", 1)[1].split()[0] for line in dry.splitlines() if " -c " in line]
+    assert compiled == ["src/kws_model.c"] and "-o build/selftest" in dry, dry
     if shutil.which("cmake") and shutil.which("ctest"):
         build = tmp_path / "cmake-build"
         for cmd in (

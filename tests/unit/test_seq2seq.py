@@ -228,6 +228,9 @@ def test_generated_c_equals_the_reference_on_the_host(model: Seq2SeqRNN, tmp_pat
     (folder / "selftest" / "bad.bin").write_bytes(data)
     bad = run_program(build, ["selftest/bad.bin"], cwd=folder)
     assert bad.returncode == 1 and "selftest: 1 vectors compared, 1 mismatches" in bad.stdout
+    # the export's own Makefile builds the same program (its build/selftest beside the selftest/ folder)
+    made = subprocess.run(["make", "-j2", "-C", str(folder), "check"], capture_output=True, text=True)
+    assert made.returncode == 0 and "selftest: 60 vectors compared, 0 mismatches" in made.stdout, made.stderr
 
 
 def test_generated_c_equals_the_reference_on_the_cortex_m4(tmp_path) -> None:  # noqa: ANN001
@@ -240,6 +243,9 @@ def test_generated_c_equals_the_reference_on_the_cortex_m4(tmp_path) -> None:  #
     run = run_program(build, ["selftest/vectors.bin"], cwd=folder)
     assert run.returncode == 0, run.output
     assert "selftest: 25 vectors compared, 0 mismatches" in run.stdout
+    # and the export's Makefile: the target's compiler and board files, run under QEMU
+    made = subprocess.run(["make", "-j2", "-C", str(folder), "run"], capture_output=True, text=True)
+    assert made.returncode == 0 and "selftest: 25 vectors compared, 0 mismatches" in made.stdout, made.stderr
 
 
 def test_pair_npz_round_trip_and_errors(tmp_path) -> None:  # noqa: ANN001
