@@ -8,6 +8,7 @@ A missing tool raises :class:`ToolchainMissingError`, which names the Debian pac
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import hashlib
 import os
 import re
@@ -80,13 +81,18 @@ def firmware_root() -> Path:
     raise EdgeRNNError("edgernn's firmware_export directory is missing", "reinstall edgernn")
 
 
-def cache_dir() -> Path:
-    """Where built tools and compiled objects are kept ($EDGERNN_CACHE_DIR, else ~/.cache/edgernn)."""
-    root = os.environ.get("EDGERNN_CACHE_DIR")
+def cache_root() -> Path:
+    """edgernn's cache ($EDGERNN_CACHE, else $XDG_CACHE_HOME/edgernn, else ~/.cache/edgernn): built tools, target
+    objects, and the ``c`` backend's libraries (``c-backend/``)."""
+    root = os.environ.get("EDGERNN_CACHE")
     if root:
-        path = Path(root)
-    else:
-        path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgernn"
+        return Path(root)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgernn"
+
+
+def cache_dir() -> Path:
+    """:func:`cache_root`, created if missing: where built tools and compiled objects are kept."""
+    path = cache_root()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -163,38 +169,59 @@ def compile_flags(
     return flags
 
 
-def _headers_digest(directories: Iterable[Path]) -> bytes:
-    h = hashlib.sha256()
-    for directory in sorted({d.resolve() for d in directories}):
-        for header in sorted(directory.rglob("*.h")):
-            h.update(str(header.relative_to(directory)).encode())
-            h.update(header.read_bytes())
-    return h.digest()
+_PREPROCESSOR_FLAGS = ("-I", "-D", "-U")
 
 
-def _compile(cc: str, flags: Sequence[str], source: Path, obj: Path, headers: bytes, use_cache: bool) -> None:
-    """Compile one source to ``obj`` (and its ``.su``), reusing a cached object when the compiler,
-    flags, source and every header it can see are unchanged."""
-    key = hashlib.sha256(
-        "\0".join([cc, *flags]).encode() + b"\0" + source.read_bytes() + headers + source.name.encode()
-    ).hexdigest()[:32]
-    cached = cache_dir() / "objects" / key
-    if use_cache and (cached / "out.o").exists():
+def _compiler_flags(flags: Sequence[str]) -> list[str]:
+    """The flags but the preprocessor's (-I, -D, -U and their values): what they do is in the preprocessed source."""
+    kept: list[str] = []
+    skip = False
+    for flag in flags:
+        if not skip and not flag.startswith(_PREPROCESSOR_FLAGS):
+            kept.append(flag)
+        skip = flag in _PREPROCESSOR_FLAGS
+    return kept
+
+
+@functools.cache
+def _compiler_version(cc: str) -> str:
+    """``cc --version``: an upgraded compiler under the same name misses the object cache."""
+    return run_tool([cc, "--version"], what=f"asking {cc} for its version")
+
+
+def object_key(cc: str, flags: Sequence[str], preprocessed: bytes, name: str) -> str:
+    """The cache key of one compiled object: the compiler and its version, its flags but the preprocessor's, the
+    source as the compiler sees it (``-E -P``: comments and line markers gone) and its file name (its ``.su``
+    lines name it). Exports of different models carry the same runtime files but for a comment (the model's
+    sha256), each in its own folder: keyed so, they share the runtime's objects. (No build here uses -g, whose
+    debug information would name the source's folder.)"""
+    digest = hashlib.sha256("\0".join([cc, _compiler_version(cc), *_compiler_flags(flags), name, ""]).encode())
+    digest.update(preprocessed)
+    return digest.hexdigest()[:32]
+
+
+def _compile(cc: str, flags: Sequence[str], source: Path, obj: Path, use_cache: bool) -> None:
+    """Compile one source to ``obj`` (and its ``.su``), reusing a cached object of the same key (:func:`object_key`)."""
+    if not use_cache:
+        run_tool([cc, *flags, "-fstack-usage", "-c", str(source), "-o", str(obj)], what=f"compiling {source.name}")
+        return
+    preprocessed = run_tool([cc, *flags, "-E", "-P", str(source)], what=f"preprocessing {source.name}")
+    cached = cache_dir() / "objects" / object_key(cc, flags, preprocessed.encode(), source.name)
+    if (cached / "out.o").exists():
         shutil.copyfile(cached / "out.o", obj)
         if (cached / "out.su").exists():
             shutil.copyfile(cached / "out.su", obj.with_suffix(".su"))
         return
     run_tool([cc, *flags, "-fstack-usage", "-c", str(source), "-o", str(obj)], what=f"compiling {source.name}")
-    if use_cache:
-        tmp = Path(tempfile.mkdtemp(dir=cache_dir()))
-        shutil.copyfile(obj, tmp / "out.o")
-        if obj.with_suffix(".su").exists():
-            shutil.copyfile(obj.with_suffix(".su"), tmp / "out.su")
-        (cached.parent).mkdir(parents=True, exist_ok=True)
-        try:
-            tmp.rename(cached)
-        except OSError:  # another process cached it first
-            shutil.rmtree(tmp, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(dir=cache_dir()))
+    shutil.copyfile(obj, tmp / "out.o")
+    if obj.with_suffix(".su").exists():
+        shutil.copyfile(obj.with_suffix(".su"), tmp / "out.su")
+    (cached.parent).mkdir(parents=True, exist_ok=True)
+    try:
+        tmp.rename(cached)
+    except OSError:  # another process cached it first
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def compile_objects(
@@ -219,11 +246,8 @@ def compile_objects(
     for source, stem in zip(sources, stems):
         name = stem if stems.count(stem) == 1 else f"{source.parent.name}_{stem}"
         objects.append(out_dir / f"{name}.o")
-    # the runtime's sources include their ports as ../ports/<core>/*.h: a port's edit must miss the cache too
-    ports = [s.parent.parent / "ports" for s in sources if (s.parent.parent / "ports").is_dir()]
-    headers = _headers_digest([*include_dirs, *(s.parent for s in sources), *ports])
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        jobs = [pool.submit(_compile, t.cc, flags, s, o, headers, use_cache) for s, o in zip(sources, objects)]
+        jobs = [pool.submit(_compile, t.cc, flags, s, o, use_cache) for s, o in zip(sources, objects)]
         for job in jobs:
             job.result()
     return tuple(objects)

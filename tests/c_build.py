@@ -1,7 +1,6 @@
 """Host C builds for the tests: each source compiled by a process of its own, as many at once as there are
-cores, and an object reused where the compiler, its flags (but the preprocessor's) and the source as the
-compiler sees it (preprocessed, ``-E -P``: comments and line markers gone) equal those of an earlier compile in
-this test session.
+cores, and an object reused where its key (:func:`edgernn.toolchain.object_key`: the compiler, its flags but the
+preprocessor's, the source as the compiler sees it) equals that of an earlier compile in this test session.
 
 An export's runtime sources differ between exports only in a comment (the model's sha256), so the tests that
 build many exports with the same flags compile them once (under the sanitizers, gcc 12 takes 23-38 s for each
@@ -12,7 +11,6 @@ process, removed at its exit.
 from __future__ import annotations
 
 import atexit
-import hashlib
 import os
 import shutil
 import subprocess
@@ -21,12 +19,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from edgernn.toolchain import object_key
+
 _OBJECTS = Path(tempfile.mkdtemp(prefix="edgernn-test-objects-"))
 atexit.register(shutil.rmtree, _OBJECTS, True)
 
 
 class CompileError(Exception):
-    """A compile or link that failed: its stderr."""
+    """A preprocessing or compile that failed: its stderr."""
 
 
 def _preprocessed(cc: str, flags: Sequence[str], source: Path) -> bytes:
@@ -37,27 +37,9 @@ def _preprocessed(cc: str, flags: Sequence[str], source: Path) -> bytes:
     return proc.stdout
 
 
-_PREPROCESSOR_FLAGS = ("-I", "-D", "-U")
-
-
-def _compiler_flags(flags: Sequence[str]) -> list[str]:
-    """The flags but the preprocessor's (-I, -D, -U): what they do is in the preprocessed source (each export
-    has its own folders, with the same runtime headers; a define that only the float files read leaves the
-    int8 files' objects shared)."""
-    kept: list[str] = []
-    skip = False
-    for flag in flags:
-        if not skip and not flag.startswith(_PREPROCESSOR_FLAGS):
-            kept.append(flag)
-        skip = flag in _PREPROCESSOR_FLAGS
-    return kept
-
-
 def _object(cc: str, flags: Sequence[str], source: Path) -> Path:
     """The object of one source: from an earlier compile of the same preprocessed source, or compiled now."""
-    digest = hashlib.sha256("\0".join([cc, *_compiler_flags(flags), ""]).encode())
-    digest.update(_preprocessed(cc, flags, source))
-    cached = _OBJECTS / f"{digest.hexdigest()[:32]}.o"
+    cached = _OBJECTS / f"{object_key(cc, flags, _preprocessed(cc, flags, source), source.name)}.o"
     if not cached.exists():
         fd, partial = tempfile.mkstemp(suffix=".o", dir=_OBJECTS)
         os.close(fd)

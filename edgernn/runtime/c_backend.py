@@ -1,7 +1,7 @@
 """The ``"c"`` backend: the generated C export, compiled for the host and called through ctypes.
 
 The export (:mod:`edgernn.export.c`) is compiled with the host's C compiler into a shared
-library, cached under ``$EDGERNN_CACHE`` (default ``~/.cache/edgernn``) by a key over the model's
+library, cached under ``$EDGERNN_CACHE`` (:func:`edgernn.toolchain.cache_root`) by a key over the model's
 sha256, the edgernn version, the runtime sources and templates, and the compiler command (the
 runtime's objects are compiled once and shared by all models). Builds are written to temporary
 files and renamed into place, so concurrent processes are safe.
@@ -56,6 +56,7 @@ from edgernn.export.c import (
 )
 from edgernn.ir import QuantizedRNN
 from edgernn.runtime.backends import Backend, checked_state_values, register_backend
+from edgernn.toolchain import cache_root
 from edgernn.types import OutputMode
 
 PREFIX = "model"
@@ -99,7 +100,7 @@ def build_flags() -> tuple[str, ...]:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("EDGERNN_CACHE") or Path.home() / ".cache" / "edgernn") / "c-backend"
+    return cache_root() / "c-backend"
 
 
 def compiler() -> str:

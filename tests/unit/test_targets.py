@@ -427,3 +427,29 @@ def test_object_cache_sees_the_ports_headers(tmp_path):
         (obj,) = compile_objects("host", [source], tmp_path / f"out-{value}")
         objects.append(obj.read_bytes())
     assert objects[0] != objects[1]
+
+
+def test_object_cache_shares_the_runtime_between_exports(tmp_path, monkeypatch):
+    """Exports of two models carry the same runtime files but for a comment (the model's sha256), each in its own
+    folder: the second export compiles only its model's file, the runtime's objects come from the first."""
+    from edgernn.export.c import ExportOptions, export
+    from edgernn.testing import random_model
+    from edgernn.toolchain import cache_dir, compile_objects, export_sources
+    from edgernn.types import ModelConfig
+
+    T.require_tools("cortex-m0")
+    monkeypatch.setenv("EDGERNN_CACHE", str(tmp_path / "cache"))
+    built: list[dict[str, bytes]] = []
+    cached: list[int] = []
+    for seed in (1, 2):
+        folder = tmp_path / f"export-{seed}"
+        model = random_model(ModelConfig(cell="gru", input_size=8, hidden_size=16, output_size=4), seed=seed)
+        export(model, folder, ExportOptions(prefix="kws", target="cortex-m0"))
+        sources, include_dirs = export_sources(folder)
+        objects = compile_objects("cortex-m0", sources, tmp_path / f"out-{seed}", include_dirs=include_dirs)
+        built.append({o.name: o.read_bytes() for o in objects})
+        cached.append(len(list((cache_dir() / "objects").iterdir())))
+    runtime = sorted(name for name in built[0] if name.startswith("ernn_"))
+    assert len(runtime) >= 5 and all(built[0][n] == built[1][n] for n in runtime)
+    assert built[0]["kws_model.o"] != built[1]["kws_model.o"]
+    assert cached == [len(built[0]), len(built[0]) + 1]  # the second export added its model's object alone
