@@ -202,22 +202,23 @@ def object_key(cc: str, flags: Sequence[str], preprocessed: bytes, name: str) ->
 
 def _compile(cc: str, flags: Sequence[str], source: Path, obj: Path, use_cache: bool) -> None:
     """Compile one source to ``obj`` (and its ``.su``), reusing a cached object of the same key (:func:`object_key`)."""
-    if not use_cache:
-        run_tool([cc, *flags, "-fstack-usage", "-c", str(source), "-o", str(obj)], what=f"compiling {source.name}")
-        return
-    preprocessed = run_tool([cc, *flags, "-E", "-P", str(source)], what=f"preprocessing {source.name}")
-    cached = cache_dir() / "objects" / object_key(cc, flags, preprocessed.encode(), source.name)
-    if (cached / "out.o").exists():
-        shutil.copyfile(cached / "out.o", obj)
-        if (cached / "out.su").exists():
-            shutil.copyfile(cached / "out.su", obj.with_suffix(".su"))
-        return
+    cached = None
+    if use_cache:
+        preprocessed = run_tool([cc, *flags, "-E", "-P", str(source)], what=f"preprocessing {source.name}")
+        cached = cache_dir() / "objects" / object_key(cc, flags, preprocessed.encode(), source.name)
+        if (cached / "out.o").exists():
+            shutil.copyfile(cached / "out.o", obj)
+            if (cached / "out.su").exists():
+                shutil.copyfile(cached / "out.su", obj.with_suffix(".su"))
+            return
     run_tool([cc, *flags, "-fstack-usage", "-c", str(source), "-o", str(obj)], what=f"compiling {source.name}")
+    if cached is None:
+        return
     tmp = Path(tempfile.mkdtemp(dir=cache_dir()))
     shutil.copyfile(obj, tmp / "out.o")
     if obj.with_suffix(".su").exists():
         shutil.copyfile(obj.with_suffix(".su"), tmp / "out.su")
-    (cached.parent).mkdir(parents=True, exist_ok=True)
+    cached.parent.mkdir(parents=True, exist_ok=True)
     try:
         tmp.rename(cached)
     except OSError:  # another process cached it first
