@@ -385,7 +385,7 @@ static void test_gru_port(void)
         }
         int32_t rm, rr, gm, gr_, hm, hr;
         rescale(&rm, &rr);
-        rescale(&gm, &gr_);
+        cell_rescale(&gm, &gr_); /* the IR's 2^-15 (the eight-lane ernn_x86_pow2_apply), or any */
         rescale(&hm, &hr);
         const int32_t zp = (int32_t)(next() % 256u) - 128;
         const int32_t n = 1 + (int32_t)(next() % N_UNITS);

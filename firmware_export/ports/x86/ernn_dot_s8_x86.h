@@ -238,6 +238,13 @@ static inline void ernn_group16_x86_c(const int8_t **wp, const ernn_dsp_group *g
     }
 }
 
+/* 1 if a rescale (multiplier, right = -shift) is a power of two that ernn_x86_pow2_16_apply and ernn_x86_pow2_apply
+ * take: multiplier 2^30, right in [1, 29] (the IR's products of a Q0.15 gate: ernn_x86_pow2_16's proof). */
+static inline int ernn_x86_pow2_ok(int32_t multiplier, int32_t right)
+{
+    return multiplier == (int32_t)1 << 30 && right >= 1 && right <= 29;
+}
+
 #if ERNN_X86_LEVEL >= 1
 #define ERNN_X86_AVX2 __attribute__((target("avx2")))
 
@@ -277,6 +284,32 @@ ERNN_X86_AVX2 static inline __m256i ernn_x86_fast_out(__m256i x, const ernn_x86_
     const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), r->multiplier), r->offset);
     const __m256i t = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA); /* t + round */
     return _mm256_srav_epi32(_mm256_sub_epi32(t, _mm256_srlv_epi32(a, r->sign_shift)), r->right);
+}
+
+/* ernn_fast_any of a power-of-two rescale (ernn_x86_pow2_ok) in eight lanes, for |x| < 2^30 (a gate in [0, 32767]
+ * times an int16 value): (x + 1 + 2^r - 2 [x < 0]) >> (r + 1), the form ernn_x86_pow2_16_apply proves, its offset
+ * picked by x's sign (VBLENDVPS reads each lane's sign bit): three operations rather than ernn_x86_fast_out's
+ * eleven. */
+typedef struct {
+    __m256i offset;          /* 1 + 2^r */
+    __m256i offset_negative; /* 1 + 2^r - 2 */
+    __m256i shift;           /* r + 1 */
+} ernn_x86_pow2;
+
+ERNN_X86_AVX2 static inline ernn_x86_pow2 ernn_x86_pow2_of(int32_t right)
+{
+    ernn_x86_pow2 r;
+    r.offset = _mm256_set1_epi32(1 + ((int32_t)1 << right));
+    r.offset_negative = _mm256_set1_epi32(((int32_t)1 << right) - 1);
+    r.shift = _mm256_set1_epi32(right + 1);
+    return r;
+}
+
+ERNN_X86_AVX2 static inline __m256i ernn_x86_pow2_apply(__m256i x, const ernn_x86_pow2 *r)
+{
+    const __m256 offset = _mm256_blendv_ps(_mm256_castsi256_ps(r->offset), _mm256_castsi256_ps(r->offset_negative),
+                                           _mm256_castsi256_ps(x));
+    return _mm256_srav_epi32(_mm256_add_epi32(x, _mm256_castps_si256(offset)), r->shift);
 }
 
 #define ERNN_X86_LOAD16(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
@@ -953,11 +986,6 @@ typedef struct {
     __m512i offset; /* 1 + 2^r */
     __m512i shift;  /* r + 1 (VPSRAVD: one uop) */
 } ernn_x86_pow2_16;
-
-static inline int ernn_x86_pow2_ok(int32_t multiplier, int32_t right)
-{
-    return multiplier == (int32_t)1 << 30 && right >= 1 && right <= 29;
-}
 
 ERNN_X86_512 static inline ernn_x86_pow2_16 ernn_x86_pow2_16_of(int32_t right)
 {
@@ -2485,6 +2513,8 @@ static inline void ernn_group16_port(const int8_t **wp, ernn_dsp_group *g)
 typedef struct {
     ernn_x86_rescale rm, gm, hm;
     __m256i zero_point;
+    ernn_x86_pow2 gate_pow2; /* gm as a power of two, where gate_is_pow2 */
+    int gate_is_pow2;        /* gm is the IR's 2^-15 or another power of two (ernn_x86_pow2_ok) */
 } ernn_x86_gru8;
 
 ERNN_X86_AVX2 static inline ernn_x86_gru8 ernn_x86_gru8_of(int32_t reset_m, int32_t reset_right, int32_t gate_m,
@@ -2496,7 +2526,15 @@ ERNN_X86_AVX2 static inline ernn_x86_gru8 ernn_x86_gru8_of(int32_t reset_m, int3
     k.gm = ernn_x86_rescale_of(gate_m, 1, gate_right);
     k.hm = ernn_x86_rescale_of(hidden_m, 1, hidden_right);
     k.zero_point = _mm256_set1_epi32(zero_point);
+    k.gate_is_pow2 = ernn_x86_pow2_ok(gate_m, gate_right);
+    k.gate_pow2 = ernn_x86_pow2_of(k.gate_is_pow2 ? gate_right : 1);
     return k;
+}
+
+/* The GRU's gate products z h_q15 and (1 - z) n (|x| < 2^30) through gate_mul. */
+ERNN_X86_AVX2 static inline __m256i ernn_x86_gru_gate_mul8(const ernn_x86_gru8 *k, __m256i x)
+{
+    return k->gate_is_pow2 ? ernn_x86_pow2_apply(x, &k->gate_pow2) : ernn_x86_fast_out(x, &k->gm);
 }
 
 /* The element-wise step of eight units from their activated gates r, z and the parts x_n, h_n (int16): the int16
@@ -2507,10 +2545,10 @@ ERNN_X86_AVX2 static inline __m128i ernn_x86_gru_units8(const ernn_x86_gru8 *k, 
 {
     const __m128i reset_hidden = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(gr, hn), &k->rm));
     const __m128i cand = ernn_x86_tanh_q312(_mm_adds_epi16(xn, reset_hidden));
-    const __m128i keep = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(z, *h_q15), &k->gm));
+    const __m128i keep = ernn_x86_sat16(ernn_x86_gru_gate_mul8(k, ernn_x86_mul16(z, *h_q15)));
     const __m256i one_minus_z = _mm256_sub_epi32(_mm256_set1_epi32(INT16_MAX), _mm256_cvtepi16_epi32(z));
     const __m128i update =
-        ernn_x86_sat16(ernn_x86_fast_out(_mm256_madd_epi16(one_minus_z, _mm256_cvtepi16_epi32(cand)), &k->gm));
+        ernn_x86_sat16(ernn_x86_gru_gate_mul8(k, _mm256_madd_epi16(one_minus_z, _mm256_cvtepi16_epi32(cand))));
     *h_q15 = _mm_adds_epi16(keep, update);
     return ernn_x86_sat16(_mm256_add_epi32(ernn_x86_fast_out(_mm256_cvtepi16_epi32(*h_q15), &k->hm), k->zero_point));
 }
@@ -2562,6 +2600,8 @@ typedef struct {
     ernn_x86_rescale fm, im, om;
     __m256i tanh_multiplier, tanh_round, zero_point;
     __m256i tanh_shift; /* a count per lane (VPSRAVD: one uop) */
+    ernn_x86_pow2 forget_pow2, input_pow2; /* fm and im as powers of two, where products_are_pow2 */
+    int products_are_pow2;                 /* both are the IR's powers of two (ernn_x86_pow2_ok) */
 } ernn_x86_lstm8;
 
 ERNN_X86_AVX2 static inline ernn_x86_lstm8 ernn_x86_lstm8_of(int32_t forget_m, int32_t forget_right, int32_t input_m,
@@ -2577,6 +2617,9 @@ ERNN_X86_AVX2 static inline ernn_x86_lstm8 ernn_x86_lstm8_of(int32_t forget_m, i
     k.tanh_round = _mm256_set1_epi32(tanh_shift > 0 ? (int32_t)1 << (tanh_shift - 1) : 0);
     k.tanh_shift = _mm256_set1_epi32(tanh_shift);
     k.zero_point = _mm256_set1_epi32(zero_point);
+    k.products_are_pow2 = ernn_x86_pow2_ok(forget_m, forget_right) && ernn_x86_pow2_ok(input_m, input_right);
+    k.forget_pow2 = ernn_x86_pow2_of(k.products_are_pow2 ? forget_right : 1);
+    k.input_pow2 = ernn_x86_pow2_of(k.products_are_pow2 ? input_right : 1);
     return k;
 }
 
@@ -2586,8 +2629,11 @@ ERNN_X86_AVX2 static inline ernn_x86_lstm8 ernn_x86_lstm8_of(int32_t forget_m, i
 ERNN_X86_AVX2 static inline __m128i ernn_x86_lstm_units8(const ernn_x86_lstm8 *k, __m128i gi, __m128i gf, __m128i gg,
                                                          __m128i go, __m128i *c)
 {
-    const __m128i forget = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(gf, *c), &k->fm));
-    const __m128i input = ernn_x86_sat16(ernn_x86_fast_out(ernn_x86_mul16(gi, gg), &k->im));
+    const __m256i fc = ernn_x86_mul16(gf, *c), ig = ernn_x86_mul16(gi, gg); /* |.| < 2^30 */
+    const __m128i forget = ernn_x86_sat16(k->products_are_pow2 ? ernn_x86_pow2_apply(fc, &k->forget_pow2)
+                                                               : ernn_x86_fast_out(fc, &k->fm));
+    const __m128i input = ernn_x86_sat16(k->products_are_pow2 ? ernn_x86_pow2_apply(ig, &k->input_pow2)
+                                                              : ernn_x86_fast_out(ig, &k->im));
     *c = _mm_adds_epi16(forget, input);
     const __m256i v = _mm256_srav_epi32(
         _mm256_add_epi32(_mm256_mullo_epi32(_mm256_cvtepi16_epi32(*c), k->tanh_multiplier), k->tanh_round),
