@@ -2994,12 +2994,12 @@ ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lanes8_next_vnni(__m128i out
             acc[g] = _mm256_add_epi32(acc[g], odd[g]);                                                               \
         }                                                                                                            \
     }                                                                                                                \
-    INLINE static inline void ernn_x86_lane_xdot8_##ISA(__m256i acc[4], const uint8_t *const u[4], const int8_t *z,   \
+    INLINE static inline void ernn_x86_lane_xdot8_##ISA(__m256i acc[4], const uint8_t *const u[4], const int8_t *z,  \
                                                        int32_t slots)                                                \
     {                                                                                                                \
         __m256i odd[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),                    \
                           _mm256_setzero_si256()};                                                                   \
-        _Pragma("GCC unroll 4")                                                                                   \
+        _Pragma("GCC unroll 4") /* as ernn_x86_lane_dot8_##ISA's */                                                  \
         for (int32_t q = 0; q < slots; q += 2) {                                                                     \
             const __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)(z + 32 * q));                       \
             const __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)(z + 32 * q + 32));                  \
@@ -3019,7 +3019,7 @@ ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lanes8_next_vnni(__m128i out
         const ernn_x86_lanes8 *l, const int32_t gates, const int32_t columns, const ernn_x86_lstm8 *lstm,            \
         const ernn_x86_gru8 *gru, const uint8_t *u, const int16_t *xp, int16_t *state, int8_t *hv, uint8_t *u_next)  \
     {                                                                                                                \
-        __m128i pre[4 * ERNN_X86_LANE8_MAX_COLUMNS]; /* gate g of column j at gates j + g */                        \
+        __m128i pre[4 * ERNN_X86_LANE8_MAX_COLUMNS]; /* gate g of column j at gates j + g */                         \
         __m128i act[4 * ERNN_X86_LANE8_MAX_COLUMNS];                                                                 \
         for (int32_t j = 0; j < columns; ++j) {                                                                      \
             __m256i ah[4];                                                                                           \
@@ -3071,7 +3071,7 @@ ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lanes8_next_vnni(__m128i out
         int8_t lanes[LANE_BYTES] __attribute__((aligned(32)));                                                       \
         int32_t bh[4 * 8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(32)));                                 \
         int32_t bx[4 * 8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(32)));                                 \
-        int16_t state[8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(16))); /* s of the columns */          \
+        int16_t state[8 * ERNN_X86_LANE8_MAX_COLUMNS] __attribute__((aligned(16))); /* s of the columns */           \
         int8_t hv[8 * ERNN_X86_LANE8_MAX_COLUMNS];                                  /* the step's new h */           \
         uint8_t hu[2][16 * ERNN_X86_LANE8_MAX_COLUMNS + 16]; /* h as inputs: this step's, the next one's */          \
         uint8_t in[ERNN_X86_LANE8_BLOCK_BYTES];              /* the block's inputs, 4 qx bytes a step */             \
@@ -3096,7 +3096,8 @@ ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lanes8_next_vnni(__m128i out
         for (int32_t t0 = 0; t0 < steps; t0 += block) {                                                              \
             const int32_t nb = steps - t0 < block ? steps - t0 : block;                                              \
             for (int32_t t = 0; t < nb; ++t) {                                                                       \
-                ernn_x86_lanes8_input_##ISA(xs + (size_t)(t0 + t) * x_stride, xf->in_features, in + (size_t)t * per_step);   \
+                ernn_x86_lanes8_input_##ISA(xs + (size_t)(t0 + t) * x_stride, xf->in_features,                       \
+                                            in + (size_t)t * per_step);                                              \
             }                                                                                                        \
             for (int32_t group = 0; group < gates * columns; ++group) { /* the block's x parts, step-major */        \
                 const int32_t g = group % gates;                                                                     \
@@ -3104,7 +3105,7 @@ ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lanes8_next_vnni(__m128i out
                     const uint8_t *u4[4]; /* steps past the block's repeat its step t */                             \
                     __m256i ax[4];                                                                                   \
                     for (int32_t k = 0; k < 4; ++k) {                                                                \
-                        u4[k] = in + (size_t)(t + k < nb ? t + k : t) * per_step;                                            \
+                        u4[k] = in + (size_t)(t + k < nb ? t + k : t) * per_step;                                    \
                         ax[k] = _mm256_load_si256((const __m256i *)(const void *)(l.bx + 8 * group));                \
                     }                                                                                                \
                     ernn_x86_lane_xdot8_##ISA(ax, u4, l.zx + group * l.gx, l.qx);                                    \
@@ -3132,7 +3133,7 @@ ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lanes8_next_vnni(__m128i out
         const ernn_x86_lstm8 k = ernn_x86_lstm8_of(                                                                  \
             p->forget_mul.multiplier, -p->forget_mul.shift, p->input_mul.multiplier, -p->input_mul.shift,            \
             tanh_multiplier, tanh_shift, p->output_mul.multiplier, -p->output_mul.shift, p->hidden_zero_point);      \
-        ernn_x86_lanes8_steps_##ISA(&p->x_fc, &p->h_fc, 4, n, stride, &k, NULL, xs, x_stride, steps, h, c, hs,      \
+        ernn_x86_lanes8_steps_##ISA(&p->x_fc, &p->h_fc, 4, n, stride, &k, NULL, xs, x_stride, steps, h, c, hs,       \
                                     hs_stride);                                                                      \
     }                                                                                                                \
     ATTR static void ernn_x86_gru_lanes8_run_##ISA(const ernn_gru_s8_params *p, int32_t n, int32_t stride,           \
@@ -3142,7 +3143,7 @@ ERNN_X86_VNNI256_INLINE static inline void ernn_x86_lanes8_next_vnni(__m128i out
         const ernn_x86_gru8 k = ernn_x86_gru8_of(p->reset_mul.multiplier, -p->reset_mul.shift,                       \
                                                  p->gate_mul.multiplier, -p->gate_mul.shift,                         \
                                                  p->to_hidden.multiplier, -p->to_hidden.shift, p->hidden_zero_point); \
-        ernn_x86_lanes8_steps_##ISA(&p->x_fc, &p->h_fc, 3, n, stride, NULL, &k, xs, x_stride, steps, h, h_q15, hs,  \
+        ernn_x86_lanes8_steps_##ISA(&p->x_fc, &p->h_fc, 3, n, stride, NULL, &k, xs, x_stride, steps, h, h_q15, hs,   \
                                     hs_stride);                                                                      \
     }
 ERNN_X86_LANES8_RUNS(avx2, ERNN_X86_AVX2, ERNN_X86_AVX2_INLINE, 2 * ERNN_X86_LANE8_BYTES)
