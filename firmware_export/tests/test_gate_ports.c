@@ -347,14 +347,15 @@ static void rescale(int32_t *m, int32_t *right)
 }
 
 /* A rescale of a product of a gate and an int16 value (the LSTM's f c and i g to its cell state, the GRU's gate
- * products z h and (1 - z) n): three times in four a power of two as the IR derives them (multiplier 2^30, right
- * 1..29: the AVX-512 kernels' ernn_x86_pow2_16, right 29 its limit), else any (the kernels that take every
- * rescale). */
+ * products z h and (1 - z) n): three times in four a power of two (multiplier 2^30, right 1..29: the AVX-512
+ * kernels' ernn_x86_pow2_16, right 29 its limit; 14, the IR's GRU gate_mul, one time in eight, right >= 14 the GRU
+ * lane kernel's), else any (the kernels that take every rescale). */
 static void cell_rescale(int32_t *m, int32_t *right)
 {
     if (next() % 4u != 0) {
+        const uint32_t pick = next() % 8u;
         *m = (int32_t)1 << 30;
-        *right = next() % 8u == 0 ? 29 : 1 + (int32_t)(next() % 29u);
+        *right = pick == 0 ? 29 : pick == 1 ? 14 : 1 + (int32_t)(next() % 29u);
     } else {
         rescale(m, right);
     }
@@ -675,7 +676,8 @@ static void test_gru_run(void)
     enum { N_SIZES = sizeof sizes / sizeof sizes[0] };
     int32_t ran = 0, refused = 0;
 #if ERNN_X86_LEVEL >= 3
-    int32_t narrow_lanes = 0, wide_lanes = 0, generic = 0; /* the lane kernel (1..4, 5..8 columns), the other path */
+    /* the lane kernel (1..4, 5..8 columns; one column with its x parts in each step), the other path */
+    int32_t narrow_lanes = 0, wide_lanes = 0, in_step = 0, generic = 0;
 #endif
     for (int32_t trial = 0; trial < 80; ++trial) {
         /* after the sizes every fourth cell 1..8 columns in turn (tails), with inputs the lane kernel takes */
@@ -752,6 +754,7 @@ static void test_gru_run(void)
         const int lanes = ernn_x86_has_avx512vnni() && ernn_x86_gru_lane_kind((n + 15) / 16, (nx + 15) / 16, &p);
         narrow_lanes += lanes && n <= 64;
         wide_lanes += lanes && n > 64;
+        in_step += lanes && n <= 16 && ernn_x86_lane_in_step((nx + 15) / 16);
         generic += !lanes;
 #endif
     }
@@ -771,10 +774,12 @@ static void test_gru_run(void)
     else if (ernn_x86_has_avx512vbmi()) { /* both sides of the lane kernel's limits were tested */
         CHECK(narrow_lanes > 0);
         CHECK(wide_lanes > 0);
+        CHECK(in_step > 0);
         CHECK(generic > 0);
-        printf("test_gate_ports: GRU block path: %d cells; the lane kernel: %d of 1..4 columns, %d of 5..8; %d by the "
-               "generic loop (more units or inputs, or gate_mul not a power of two)\n",
-               (int)ran, (int)narrow_lanes, (int)wide_lanes, (int)generic);
+        printf("test_gate_ports: GRU block path: %d cells; the lane kernel: %d of 1..4 columns (%d of one column with "
+               "its x parts in each step), %d of 5..8; %d by the generic loop (more units or inputs, or gate_mul not "
+               "a power of two 2^-15 or smaller)\n",
+               (int)ran, (int)narrow_lanes, (int)in_step, (int)wide_lanes, (int)generic);
     }
 #endif
     /* what the call refuses: 257 units (more than its limit), a long form (a shift >= 0), a NULL input, no

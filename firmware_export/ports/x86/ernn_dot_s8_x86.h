@@ -238,7 +238,7 @@ static inline void ernn_group16_x86_c(const int8_t **wp, const ernn_dsp_group *g
     }
 }
 
-/* 1 if a rescale (multiplier, right = -shift) is a power of two that ernn_x86_pow2_16_apply and ernn_x86_pow2_apply
+/* 1 if a rescale (multiplier, right = -shift) is a power of two that ernn_x86_pow2_product16 and ernn_x86_pow2_apply
  * take: multiplier 2^30, right in [1, 29] (the IR's products of a Q0.15 gate: ernn_x86_pow2_16's proof). */
 static inline int ernn_x86_pow2_ok(int32_t multiplier, int32_t right)
 {
@@ -287,7 +287,7 @@ ERNN_X86_AVX2 static inline __m256i ernn_x86_fast_out(__m256i x, const ernn_x86_
 }
 
 /* ernn_fast_any of a power-of-two rescale (ernn_x86_pow2_ok) in eight lanes, for |x| < 2^30 (a gate in [0, 32767]
- * times an int16 value): (x + 1 + 2^r - 2 [x < 0]) >> (r + 1), the form ernn_x86_pow2_16_apply proves, its offset
+ * times an int16 value): (x + 1 + 2^r - 2 [x < 0]) >> (r + 1), the form ernn_x86_pow2_16 proves, its offset
  * picked by x's sign (VBLENDVPS reads each lane's sign bit): three operations rather than ernn_x86_fast_out's
  * eleven. */
 typedef struct {
@@ -807,7 +807,8 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_gates_packed(const ernn_x8
         tanh_g ? _mm512_broadcast_i32x4(_mm_set_epi16(512, 512, 512, 512, 256, 256, 256, 256)) : bits_if;
     const __m512i a_if = _mm512_abs_epi16(if_), a_go = _mm512_abs_epi16(go);
     const __m512i i_if = _mm512_mulhi_epu16(a_if, k_if);
-    const __m512i i_go = _mm512_min_epu16(_mm512_mulhi_epu16(a_go, k_go), _mm512_set1_epi16(255));
+    const __m512i i_go = tanh_g ? _mm512_min_epu16(_mm512_mulhi_epu16(a_go, k_go), _mm512_set1_epi16(255))
+                                : _mm512_mulhi_epu16(a_go, k_go); /* the sigmoid's indices are at most 192 */
     const __m512i three = _mm512_set1_epi16(3);
     const __m512i f_if = _mm512_and_si512(_mm512_mullo_epi16(a_if, three), m_if);
     const __m512i f_go = _mm512_and_si512(_mm512_mullo_epi16(a_go, three), m_go);
@@ -973,8 +974,9 @@ ERNN_X86_512 static int32_t ernn_gru_fast_avx512(const int16_t *gr, const int16_
 /*
  * ernn_fast_any(x, r) of a power-of-two rescale, multiplier 2^30 and right = r in [1, 29] (the products f c and
  * i g to the LSTM's cell state: 2^-15 and 2^-30 over the cell scale 2^p, p in [-15, 0], so r = 14 .. 29), for
- * |x| < 2^30 (a gate in [0, 32767] times an int16 value), in four operations rather than ernn_x86_fast16's ten:
- *   (x + 1 + 2^r - 2 [x < 0]) >> (r + 1).
+ * |x| < 2^30 (a gate in [0, 32767] times an int16 value), as the form
+ *   (x + 1 + 2^r - 2 [x < 0]) >> (r + 1),
+ * which ernn_x86_pow2_product16 computes with the product in two operations (ernn_x86_fast16 takes ten after it).
  * Proof: ernn_fast_any takes a = 2 x (left = 1; no overflow), t = (a 2^30 + 2^31) >> 32 = floor((x + 1) / 2),
  * then floor((t - [t < 0] + 2^(r-1)) / 2^r). For an integer k, floor((x + 1) / 2) + k = floor((x + 1 + 2 k) / 2)
  * and floor(floor(y / 2) / 2^r) = floor(y / 2^(r+1)), so the value is floor((x + 1 + 2^r - 2 [t < 0]) / 2^(r+1)).
@@ -995,11 +997,15 @@ ERNN_X86_512 static inline ernn_x86_pow2_16 ernn_x86_pow2_16_of(int32_t right)
     return r;
 }
 
-ERNN_X86_512_INLINE static inline __m512i ernn_x86_pow2_16_apply(__m512i x, const ernn_x86_pow2_16 *r)
+/* The power-of-two rescale of ernn_x86_pow2_16 of the product x = gate * b in two operations, for gate2 = gate +
+ * 2^17 (a gate in [0, 32767] in word 0, 2 in word 1) and b an int16 value in an int32 lane (its word 1 -[b < 0]):
+ * VPDPWSSD gives 1 + 2^r + gate b - 2 [b < 0], the form's numerator where gate > 0 ([x < 0] is [b < 0]); where
+ * gate is 0 (x = 0) the numerators 1 + 2^r and 1 + 2^r - 2 [b < 0] are both in [0, 2^(r+1)) and give 0. No
+ * overflow: VPDPWSSD's sum is the int32 numerator. (The form as written takes five: VPMADDWD, the add, the
+ * sign's compare and masked subtract, the shift.) */
+ERNN_X86_512_INLINE static inline __m512i ernn_x86_pow2_product16(__m512i gate2, __m512i b, const ernn_x86_pow2_16 *r)
 {
-    const __m512i v = _mm512_add_epi32(x, r->offset);
-    const __mmask16 negative = _mm512_cmplt_epi32_mask(x, _mm512_setzero_si512());
-    return _mm512_srav_epi32(_mm512_mask_sub_epi32(v, negative, v, _mm512_set1_epi32(2)), r->shift);
+    return _mm512_srav_epi32(_mm512_dpwssd_epi32(r->offset, gate2, b), r->shift);
 }
 
 /* The LSTM's element-wise constants in sixteen lanes (ernn_lstm_s8.c's short form; the cell's products by
@@ -1040,8 +1046,9 @@ ERNN_X86_512 static inline ernn_x86_lstm16 ernn_x86_lstm16_of(int32_t forget_m, 
 ERNN_X86_512_INLINE static inline __m256i ernn_x86_lstm_cell16(const ernn_x86_lstm16 *k, __m512i gi, __m512i gf,
                                                                 __m512i gg, __m512i c)
 {
-    const __m256i forget = _mm512_cvtsepi32_epi16(ernn_x86_pow2_16_apply(ernn_x86_gate_mul16(gf, c), &k->fm));
-    const __m256i input = _mm512_cvtsepi32_epi16(ernn_x86_pow2_16_apply(ernn_x86_gate_mul16(gi, gg), &k->im));
+    const __m512i word1 = _mm512_set1_epi32(2 << 16); /* ernn_x86_pow2_product16's gate2 */
+    const __m256i forget = _mm512_cvtsepi32_epi16(ernn_x86_pow2_product16(_mm512_or_si512(gf, word1), c, &k->fm));
+    const __m256i input = _mm512_cvtsepi32_epi16(ernn_x86_pow2_product16(_mm512_or_si512(gi, word1), gg, &k->im));
     return _mm256_adds_epi16(forget, input); /* sat16(forget + input), as the GRU above */
 }
 
@@ -1292,8 +1299,9 @@ typedef struct {
     const ernn_x86_lut_planes *planes; /* the activation table for ernn_x86_lut_entries64 */
 } ernn_x86_lane_call;
 
-/* The input's sums of four steps (inputs ux + s * per_step; steps s >= count repeat step 0) for one column's four
- * gate groups (group g at z + g * gx, rows in lanes), onto the adjusted biases: sums[s][g]. Each weight zmm serves
+/* The input's sums of four steps (inputs ux + s * per_step; steps s >= count repeat step 0) for four gate groups
+ * (group g at z + g * gx, rows in lanes; `groups` 2, a constant: the first two only), onto the adjusted biases:
+ * sums[s][g]. Each weight zmm serves
  * four steps and each input broadcast four gates, sixteen independent accumulator chains. Not inlined, and the
  * accumulators named variables, not an array: inlined into the lane kernel (whose rescale constants held
  * registers) or with an array, gcc 12 copied accumulators between registers and spilled them on every quad (two
@@ -1305,13 +1313,14 @@ typedef struct {
         const __m512i b_ = _mm512_set1_epi32(v_);                                                                  \
         a##s##0 = _mm512_dpbusd_epi32(a##s##0, b_, w0);                                                            \
         a##s##1 = _mm512_dpbusd_epi32(a##s##1, b_, w1);                                                            \
-        a##s##2 = _mm512_dpbusd_epi32(a##s##2, b_, w2);                                                            \
-        a##s##3 = _mm512_dpbusd_epi32(a##s##3, b_, w3);                                                            \
+        if (groups > 2) {                                                                                          \
+            a##s##2 = _mm512_dpbusd_epi32(a##s##2, b_, w2);                                                        \
+            a##s##3 = _mm512_dpbusd_epi32(a##s##3, b_, w3);                                                        \
+        }                                                                                                          \
     } while (0)
-ERNN_X86_512 __attribute__((noinline)) static void ernn_x86_lane_xsums(const int8_t *z, int64_t gx, const int32_t *bias,
-                                                                      const uint8_t *ux, size_t per_step,
-                                                                      int32_t count, int32_t quads,
-                                                                      __m512i sums[4][4])
+ERNN_X86_512_INLINE static inline void ernn_x86_lane_xsums_of(const int8_t *z, int64_t gx, const int32_t *bias,
+                                                              const uint8_t *ux, size_t per_step, int32_t count,
+                                                              int32_t quads, const int32_t groups, __m512i sums[4][4])
 {
     const __m512i b0 = _mm512_load_si512((const void *)bias), b1 = _mm512_load_si512((const void *)(bias + 16));
     const __m512i b2 = _mm512_load_si512((const void *)(bias + 32)), b3 = _mm512_load_si512((const void *)(bias + 48));
@@ -1322,8 +1331,8 @@ ERNN_X86_512 __attribute__((noinline)) static void ernn_x86_lane_xsums(const int
     for (int32_t q = 0; q < quads; ++q) {
         const __m512i w0 = _mm512_load_si512((const void *)(z + 64 * q));
         const __m512i w1 = _mm512_load_si512((const void *)(z + gx + 64 * q));
-        const __m512i w2 = _mm512_load_si512((const void *)(z + 2 * gx + 64 * q));
-        const __m512i w3 = _mm512_load_si512((const void *)(z + 3 * gx + 64 * q));
+        const __m512i w2 = groups > 2 ? _mm512_load_si512((const void *)(z + 2 * gx + 64 * q)) : b0;
+        const __m512i w3 = groups > 2 ? _mm512_load_si512((const void *)(z + 3 * gx + 64 * q)) : b0;
         ERNN_X86_XSUM_STEP(0);
         ERNN_X86_XSUM_STEP(1);
         ERNN_X86_XSUM_STEP(2);
@@ -1335,6 +1344,21 @@ ERNN_X86_512 __attribute__((noinline)) static void ernn_x86_lane_xsums(const int
     sums[3][0] = a30, sums[3][1] = a31, sums[3][2] = a32, sums[3][3] = a33;
 }
 #undef ERNN_X86_XSUM_STEP
+ERNN_X86_512 __attribute__((noinline)) static void ernn_x86_lane_xsums(const int8_t *z, int64_t gx, const int32_t *bias,
+                                                                      const uint8_t *ux, size_t per_step,
+                                                                      int32_t count, int32_t quads,
+                                                                      __m512i sums[4][4])
+{
+    ernn_x86_lane_xsums_of(z, gx, bias, ux, per_step, count, quads, 4, sums);
+}
+/* The first two groups' sums only (sums[s][0..1]; groups 2 above): a layer's last groups when only two remain. */
+ERNN_X86_512 __attribute__((noinline)) static void ernn_x86_lane_xsums2(const int8_t *z, int64_t gx,
+                                                                       const int32_t *bias, const uint8_t *ux,
+                                                                       size_t per_step, int32_t count, int32_t quads,
+                                                                       __m512i sums[4][4])
+{
+    ernn_x86_lane_xsums_of(z, gx, bias, ux, per_step, count, quads, 2, sums);
+}
 
 /* The x parts sat16(fast(x_fc(x_t))) of `steps` steps (inputs xu + t * 16 cx, unsigned, padded) for the lane
  * kernel's layers taken by block, to xpart + t * 64 J + (4 j + g) * 16 (int16, the lanes' order): a column's
@@ -1363,16 +1387,17 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_xparts(const ernn_x86
     }
 }
 
-/* acc[g] (g = 0..3) + the dot products of `quads` quads of the unsigned input u with a column's four gate groups,
- * rows in lanes (group g at z + g * group_bytes): one broadcast of each quad for the four gates. */
+/* acc[g] (g < gates: 4, the LSTM's, or 3, the GRU's; a constant) + the dot products of `quads` quads of the
+ * unsigned input u with a column's gate groups, rows in lanes (group g at z + g * group_bytes): one broadcast of
+ * each quad for all the gates. */
 ERNN_X86_512_INLINE static inline void ernn_x86_lane_quads(__m512i acc[4], const uint8_t *u, const int8_t *z,
-                                                           int64_t group_bytes, int32_t quads)
+                                                           int64_t group_bytes, int32_t quads, const int32_t gates)
 {
     for (int32_t q = 0; q < quads; ++q) {
         int32_t v;
         memcpy(&v, u + 4 * q, sizeof v);
         const __m512i b = _mm512_set1_epi32(v);
-        for (int32_t g = 0; g < 4; ++g) {
+        for (int32_t g = 0; g < gates; ++g) {
             acc[g] = _mm512_dpbusd_epi32(acc[g], b, _mm512_load_si512((const void *)(z + g * group_bytes + 64 * q)));
         }
     }
@@ -1504,7 +1529,7 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_columns(const ernn_x8
             for (int32_t g = 0; g < 4; ++g) {
                 ax[g] = _mm512_load_si512((const void *)(a->bx + (4 * j + g) * 16));
             }
-            ernn_x86_lane_quads(ax, ux, a->zx + 4 * j * gx, gx, 4 * a->cx); /* the input's: off the recurrent chain */
+            ernn_x86_lane_quads(ax, ux, a->zx + 4 * j * gx, gx, 4 * a->cx, 4); /* the input's: off the recurrent chain */
         }
         for (int32_t g = 0; g < 4; g += 2) {
             /* sat16(sat16(fast(x part)) + sat16(fast(h part))) of two gates: each sat16 of int32 lanes by
@@ -1601,23 +1626,31 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_lstm_lane_steps(const ernn_x86_
     ernn_x86_lane_state_out(J, hu[steps & 1], cs, mj, h, c);
 }
 
-/* How the lane kernel takes a layer of ch 16-unit columns and cx 16-input chunks on this CPU (AVX-512 VBMI):
- * 1, each step computes its own x parts (one column, up to 80 inputs); 2, the x parts of a block first (up to
- * four columns within ERNN_X86_LANE_SMALL_BYTES, five to eight within ERNN_X86_LANE_BYTES); 0, it does not.
- * A column's step with few inputs is short enough that the x parts' work fills the recurrent chain's idle
+/* 1 if the lane kernels compute a one-column layer's x parts in each step (cx 16-input chunks: up to 80 inputs),
+ * else by block. A column's step with few inputs is short enough that the x parts' work fills the recurrent chain's idle
  * slots; with more inputs, and from two columns on, the x parts by block (each weight load serving four steps,
  * each input broadcast four gates, ernn_x86_lane_xsums) take fewer operations (interleaved A/B of the C step
  * alone on an Intel Xeon with AVX-512, us per step, in step / by block: 16 units, 7 inputs 0.095 / 0.107, 16
  * inputs 0.092 / 0.102, 48 inputs 0.101 / 0.113, 64 inputs 0.114 / 0.118, 96 inputs 0.108 / 0.106, 128
  * inputs 0.162 / 0.142, 200 inputs 0.50 / 0.37; 32 units, 16 inputs 0.232 / 0.216, 64 inputs 0.264 / 0.236;
- * 64 units, 64 inputs 0.589 / 0.524). */
+ * 64 units, 64 inputs 0.589 / 0.524; the GRU's, by block / in step: 16 units, 16 inputs 0.094 / 0.084, 64
+ * inputs 0.098 / 0.086). */
+static inline int ernn_x86_lane_in_step(int32_t cx)
+{
+    return cx < 6;
+}
+
+/* How the LSTM lane kernel takes a layer of ch 16-unit columns and cx 16-input chunks on this CPU (AVX-512
+ * VBMI): 1, each step computes its own x parts (one column: ernn_x86_lane_in_step); 2, the x parts of a block
+ * first (up to four columns within ERNN_X86_LANE_SMALL_BYTES, five to eight within ERNN_X86_LANE_BYTES); 0, it
+ * does not. */
 static inline int ernn_x86_lstm_lane_kind(int32_t ch, int32_t cx)
 {
     const int64_t bytes = (int64_t)4 * ch * 256 * (ch + cx);
     if (!ernn_x86_has_avx512vbmi() || ch > ERNN_X86_LANE_MAX_COLUMNS) {
         return 0;
     }
-    if (ch == 1 && cx < 6) {
+    if (ch == 1 && ernn_x86_lane_in_step(cx)) {
         return 1;
     }
     return bytes <= (ch <= 4 ? ERNN_X86_LANE_SMALL_BYTES : ERNN_X86_LANE_BYTES) ? 2 : 0;
@@ -2142,31 +2175,37 @@ ERNN_X86_512_INLINE static inline void ernn_x86_gru_columns(const ernn_x86_run *
  * in registers. The integers are those of ernn_x86_gru_columns, written out:
  *  - X_g = sat16(fast(x_fc(x_t))[g]) and H_g = sat16(fast(h_fc(h_t-1))[g]): the same VPDPBUSD terms on the same
  *    adjusted biases in another order (sums modulo 2^32 whose true value is an int32), the same fast16 and sat16;
- *  - sat16(X_r + H_r) and sat16(X_z + H_z) as one saturating int16 add of the VPACKSSDW pairs (H's pack is its
- *    sat16; X's values are int16 already), the pairs' order ernn_x86_lstm_gates_packed's (tanh_g 0: sigmoids);
- *  - the candidate's tanh of 3 sat16(x_n + sat16(fast(r h_n))) by ernn_x86_lut_entries64, the entries of
- *    ernn_x86_activate16's lookup; then ernn_x86_gru_lanes' keep, update and blend on the state in int32 lanes
- *    (each sat16 of a VPMOVSDW there a clamp here, the same value) and the new h, sat8(fast(h_q15) + zero point).
+ *  - the x parts kept as fast(x_fc(x_t))[g] in int32 lanes, their sat16 taken where they are used, by VPACKSSDW;
+ *  - sat16(X_r + H_r) and sat16(X_z + H_z) as one saturating int16 add of the VPACKSSDW pairs (each pack the
+ *    sat16s of its two gates), the pairs' order ernn_x86_lstm_gates_packed's (tanh_g 0: sigmoids);
+ *  - the candidate's tanh of 3 sat16(x_n + sat16(fast(r h_n))) of two columns at a time, their x_n and their
+ *    fast(r h_n) each packed by VPACKSSDW (the sat16s) and added by the saturating int16 add, looked up by
+ *    ernn_x86_tanh3_packed (ernn_x86_lstm_gates_packed's tanh, the entries of ernn_x86_activate16's lookup);
+ *  - ernn_x86_gru_lanes' keep and update in two operations each (ernn_x86_pow2_product16), without their sat16:
+ *    with gate_mul 2^-15 or smaller (right >= 14: ernn_x86_gru_lane_kind) |z h_q15| and |(1 - z) n| are at most
+ *    32767 * 32768 < 2^30, whose rescale (x + 1 + 2^r - 2 [x < 0]) >> (r + 1) is in [-32767, 32767]; then the
+ *    blend sat16(keep + update) (a clamp: VPMOVSDW's value) and the new h, sat8(fast(h_q15) + zero point).
  * Lanes of absent units (>= n) have zero weights and biases, are never stored to h, hs or h_q15, and their h
  * bytes meet zero weight columns in the next step.
  */
 
 /* 1 if the GRU lane kernel takes a cell of ch 16-unit columns and cx 16-input chunks on this CPU (AVX-512 VBMI)
- * whose gate_mul is the IR's 2^-15 or another power of two (ernn_x86_pow2_ok: multiplier 2^30, right 1..29; the
- * products z h_q15 and (1 - z) n rescaled in four operations, ernn_x86_pow2_16_apply, |z h_q15| < 2^30): its
- * weights in lanes within the LSTM's limits (ERNN_X86_LANE_SMALL_BYTES up to four columns, ERNN_X86_LANE_BYTES to
- * eight). */
+ * whose gate_mul is the IR's 2^-15 or a smaller power of two (ernn_x86_pow2_ok: multiplier 2^30, right 14..29; the
+ * products z h_q15 and (1 - z) n rescaled in two operations, ernn_x86_pow2_product16, |z h_q15| < 2^30, and
+ * within int16 without a clamp): its weights in lanes within the LSTM's limits (ERNN_X86_LANE_SMALL_BYTES up to
+ * four columns, ERNN_X86_LANE_BYTES to eight). */
 static inline int ernn_x86_gru_lane_kind(int32_t ch, int32_t cx, const ernn_gru_s8_params *p)
 {
     const int64_t bytes = (int64_t)256 * (3 * ch * ch + (3 * ch + 3) / 4 * 4 * cx);
     return ernn_x86_has_avx512vbmi() && ch <= ERNN_X86_LANE_MAX_COLUMNS &&
            bytes <= (ch <= 4 ? ERNN_X86_LANE_SMALL_BYTES : ERNN_X86_LANE_BYTES) &&
-           ernn_x86_pow2_ok(p->gate_mul.multiplier, -p->gate_mul.shift);
+           ernn_x86_pow2_ok(p->gate_mul.multiplier, -p->gate_mul.shift) && -p->gate_mul.shift >= 14;
 }
 
-/* The x parts X_g of `steps` steps (inputs xu + t * 16 cx, unsigned, padded) as int32 lanes to
- * xpart + t * 48 J + (3 j + g) * 16: the layer's groups four at a time in ernn_x86_lane_setup's flat order, each
- * four by ernn_x86_lane_xsums over four steps (the zero groups after the last column's are not stored). */
+/* The x parts fast(x_fc(x_t))[g] (X_g before its sat16) of `steps` steps (inputs xu + t * 16 cx, unsigned, padded)
+ * as int32 lanes to xpart + t * 48 J + (3 j + g) * 16: the layer's groups four at a time in ernn_x86_lane_setup's
+ * flat order, each four by ernn_x86_lane_xsums over four steps, the last two by ernn_x86_lane_xsums2 where only
+ * two remain (the zero groups after the last column's are not stored). */
 ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_xparts(const ernn_x86_lane_call *a, const uint8_t *xu,
                                                                int32_t steps, int32_t *xpart, const int32_t J)
 {
@@ -2176,39 +2215,75 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_xparts(const ernn_x86_
         for (int32_t t = 0; t < steps; t += 4) {
             const int32_t count = steps - t < 4 ? steps - t : 4;
             __m512i sums[4][4];
-            ernn_x86_lane_xsums(a->zx + i * gx, gx, a->bx + i * 16, xu + (size_t)t * per_step, per_step, count,
-                                4 * a->cx, sums);
+            (3 * J - i <= 2 ? ernn_x86_lane_xsums2 : ernn_x86_lane_xsums)(a->zx + i * gx, gx, a->bx + i * 16,
+                                                                         xu + (size_t)t * per_step, per_step, count,
+                                                                         4 * a->cx, sums);
             for (int32_t s = 0; s < count; ++s) {
                 for (int32_t g = 0; g < 4 && i + g < 3 * J; ++g) {
                     _mm512_store_si512((void *)(xpart + (int64_t)(t + s) * 48 * J + (i + g) * 16),
-                                       ernn_x86_sat16x16(ernn_x86_fast16(sums[s][g], &a->rx[(i + g) % 3])));
+                                       ernn_x86_fast16(sums[s][g], &a->rx[(i + g) % 3]));
                 }
             }
         }
     }
 }
 
+/* tanh of 3 v for two vectors of int16 values packed by VPACKSSDW (each 128-bit lane the first vector's four
+ * values, then the second's), as ernn_x86_tanh_lookups gives them for 3 v, out[0..1] in int32 lanes, unit order:
+ * the tanh gate of ernn_x86_lstm_gates_packed on 32 lanes. */
+ERNN_X86_512V_INLINE static inline void ernn_x86_tanh3_packed(const ernn_x86_lut_planes *p, __m512i v, __m512i out[2])
+{
+    const __m512i a = _mm512_abs_epi16(v);
+    const __m512i index = _mm512_min_epu16(_mm512_mulhi_epu16(a, _mm512_set1_epi16(3 << 8)), _mm512_set1_epi16(255));
+    const __m512i fraction = _mm512_and_si512(_mm512_mullo_epi16(a, _mm512_set1_epi16(3)), _mm512_set1_epi16(255));
+    __m512i entry[4];
+    ernn_x86_lut_bytes64(p, _mm512_packus_epi16(index, _mm512_setzero_si512()), entry);
+    const __m512i bits = _mm512_set1_epi16(256), zero = _mm512_setzero_si512();
+    const __m512i operand[2] = {_mm512_unpacklo_epi16(fraction, bits), _mm512_unpackhi_epi16(fraction, bits)};
+    const __mmask16 negative[2] = {_mm512_cmplt_epi32_mask(_mm512_unpacklo_epi16(v, v), zero),
+                                   _mm512_cmplt_epi32_mask(_mm512_unpackhi_epi16(v, v), zero)};
+    for (int32_t k = 0; k < 2; ++k) {
+        const __m512i pos = _mm512_srai_epi32(_mm512_dpwssd_epi32(_mm512_set1_epi32(1 << 7), entry[k], operand[k]), 8);
+        out[k] = _mm512_mask_sub_epi32(pos, negative[k], zero, pos);
+    }
+}
+
 /* Columns first .. first + count - 1 (count <= 4, a constant) of one GRU step, stage by stage, every value in a
  * register (as ernn_x86_lstm_lane_columns; one or two columns: each gate's quads in two chains). xp: the step's
- * x parts; hq: the columns' h_q15 in int32 lanes. */
+ * x parts (NULL: computed here from its input ux); hq: the columns' h_q15 in int32 lanes. */
 ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_columns(const ernn_x86_lane_call *a, const uint8_t *u,
-                                                                const int32_t *xp, uint8_t *u_next, int8_t *copy,
-                                                                __m512i *hq, const __mmask16 *mj, const int32_t J,
-                                                                const int32_t first, const int32_t count)
+                                                                const uint8_t *ux, const int32_t *xp, uint8_t *u_next,
+                                                                int8_t *copy, __m512i *hq, const __mmask16 *mj,
+                                                                const int32_t J, const int32_t first,
+                                                                const int32_t count)
 {
     const ernn_x86_gru16 *k = a->gru;
     const ernn_x86_pow2_16 *gate = a->gate_pow2;
     __m512i ah[4][4];
     ernn_x86_lane_recurrent_sums(a, u, J, first, count, 3, ah);
-    __m512i pair[4], hn[4], xn[4], r[4], z[4];
+    __m512i pair[4], hn[4], xn[4], r[4], z[4], candidate[4];
     for (int32_t c = 0; c < count; ++c) {
-        const int32_t *x = xp + 3 * (first + c) * 16;
+        const int32_t j = first + c;
+        __m512i x[4]; /* ernn_x86_lane_quads' array, three gates used */
+        if (xp == NULL) { /* as ernn_x86_gru_lane_xparts, off the recurrent chain */
+            const int64_t gx = (int64_t)256 * a->cx;
+            for (int32_t g = 0; g < 3; ++g) {
+                x[g] = _mm512_load_si512((const void *)(a->bx + (3 * j + g) * 16));
+            }
+            ernn_x86_lane_quads(x, ux, a->zx + 3 * j * gx, gx, 4 * a->cx, 3);
+            for (int32_t g = 0; g < 3; ++g) {
+                x[g] = ernn_x86_fast16(x[g], &a->rx[g]);
+            }
+        } else {
+            for (int32_t g = 0; g < 3; ++g) {
+                x[g] = _mm512_load_si512((const void *)(xp + (3 * j + g) * 16));
+            }
+        }
         pair[c] = _mm512_adds_epi16(_mm512_packs_epi32(ernn_x86_fast16(ah[c][0], &a->rh[0]),
                                                        ernn_x86_fast16(ah[c][1], &a->rh[1])),
-                                    _mm512_packs_epi32(_mm512_load_si512((const void *)x),
-                                                       _mm512_load_si512((const void *)(x + 16))));
+                                    _mm512_packs_epi32(x[0], x[1]));
         hn[c] = ernn_x86_sat16x16(ernn_x86_fast16(ah[c][2], &a->rh[2]));
-        xn[c] = _mm512_load_si512((const void *)(x + 32));
+        xn[c] = x[2];
     }
     for (int32_t c = 0; c < count; c += 2) { /* r and z of columns c and c + 1 in one lookup */
         __m512i g[4];
@@ -2218,18 +2293,20 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_columns(const ernn_x86
         r[c + 1] = g[2];
         z[c + 1] = g[3];
     }
-    __m512i candidate[4]; /* tanh(n): the table's v = 3 sat16(x_n + sat16(fast(r h_n))) */
-    for (int32_t c = 0; c < count; ++c) {
-        const __m512i reset_hidden = ernn_x86_sat16x16(ernn_x86_fast16(ernn_x86_gate_mul16(r[c], hn[c]), &k->rm));
-        candidate[c] = ernn_x86_times3(ernn_x86_sat16x16(_mm512_add_epi32(xn[c], reset_hidden)));
+    for (int32_t c = 0; c < count; c += 2) { /* tanh(n): the table's v = 3 sat16(x_n + sat16(fast(r h_n))) */
+        const __m512i rh0 = ernn_x86_fast16(ernn_x86_gate_mul16(r[c], hn[c]), &k->rm);
+        const __m512i rh1 = c + 1 < count ? ernn_x86_fast16(ernn_x86_gate_mul16(r[c + 1], hn[c + 1]), &k->rm)
+                                          : _mm512_setzero_si512();
+        const __m512i xn1 = c + 1 < count ? xn[c + 1] : _mm512_setzero_si512();
+        ernn_x86_tanh3_packed(a->planes,
+                              _mm512_adds_epi16(_mm512_packs_epi32(xn[c], xn1), _mm512_packs_epi32(rh0, rh1)),
+                              candidate + c);
     }
-    ernn_x86_tanh_lookups(a->planes, candidate, count);
     for (int32_t c = 0; c < count; ++c) {
         const int32_t j = first + c;
-        const __m512i keep = ernn_x86_sat16x16(ernn_x86_pow2_16_apply(ernn_x86_gate_mul16(z[c], hq[j]), gate));
-        const __m512i one_minus_z = _mm512_sub_epi32(_mm512_set1_epi32(INT16_MAX), z[c]);
-        const __m512i update =
-            ernn_x86_sat16x16(ernn_x86_pow2_16_apply(ernn_x86_gate_mul16(one_minus_z, candidate[c]), gate));
+        const __m512i keep = ernn_x86_pow2_product16(_mm512_or_si512(z[c], _mm512_set1_epi32(2 << 16)), hq[j], gate);
+        const __m512i one_minus_z = _mm512_sub_epi32(_mm512_set1_epi32(INT16_MAX + (2 << 16)), z[c]);
+        const __m512i update = ernn_x86_pow2_product16(one_minus_z, candidate[c], gate);
         hq[j] = ernn_x86_sat16x16(_mm512_add_epi32(keep, update));
         const __m128i out = _mm512_cvtsepi32_epi8(_mm512_add_epi32(ernn_x86_fast16(hq[j], &k->hm), k->zero_point));
         _mm_mask_storeu_epi8(copy + 16 * j, mj[j], out);
@@ -2239,8 +2316,9 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_columns(const ernn_x86
 
 /* `steps` GRU steps of a layer of J * 16 - 15 .. J * 16 units (J a constant at each call site): step t's inputs at
  * xu + t * 16 cx (unsigned, padded), the state in and out as h (int8) and h_q15 (int16), step t's h also to
- * hs + t * hs_stride; the block's x parts first, then the steps, their columns in groups of four (beyond four
- * columns every other step in reverse order, as ernn_x86_lstm_lane_steps: the weights used last still in L1). */
+ * hs + t * hs_stride; the block's x parts first (one column with few inputs: in each step, ernn_x86_lane_in_step),
+ * then the steps, their columns in groups of four (beyond four columns every other step in reverse order, as
+ * ernn_x86_lstm_lane_steps: the weights used last still in L1). */
 ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_steps(const ernn_x86_lane_call *a, const uint8_t *xu,
                                                               int32_t steps, int8_t *h, int16_t *h_q15, int8_t *hs,
                                                               size_t hs_stride, const int32_t J)
@@ -2249,6 +2327,14 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_steps(const ernn_x86_l
     __m512i hq[ERNN_X86_LANE_MAX_COLUMNS];
     __mmask16 mj[ERNN_X86_LANE_MAX_COLUMNS];
     ernn_x86_lane_state_in(a, J, h, h_q15, hu[0], hq, mj);
+    if (J == 1 && ernn_x86_lane_in_step(a->cx)) {
+        for (int32_t t = 0; t < steps; ++t) {
+            ernn_x86_gru_lane_columns(a, hu[t & 1], xu + (size_t)t * 16 * (size_t)a->cx, NULL, hu[(t & 1) ^ 1],
+                                      hs + (size_t)t * hs_stride, hq, mj, J, 0, 1);
+        }
+        ernn_x86_lane_state_out(J, hu[steps & 1], hq, mj, h, h_q15);
+        return;
+    }
     int32_t xpart[ERNN_X86_RUN_BYTES / sizeof(int32_t)] __attribute__((aligned(64))); /* steps * 192 J bytes */
     ernn_x86_gru_lane_xparts(a, xu, steps, xpart, J);
     const int32_t groups = (J + 3) / 4;
@@ -2257,8 +2343,8 @@ ERNN_X86_512V_INLINE static inline void ernn_x86_gru_lane_steps(const ernn_x86_l
         for (int32_t i = 0; i < groups; ++i) {
             const int32_t first = 4 * (J > 4 && (t & 1) ? groups - 1 - i : i);
             const int32_t count = J - first < 4 ? J - first : 4;
-            ernn_x86_gru_lane_columns(a, u, xpart + (int64_t)t * 48 * J, hu[(t & 1) ^ 1], hs + (size_t)t * hs_stride,
-                                      hq, mj, J, first, count);
+            ernn_x86_gru_lane_columns(a, u, NULL, xpart + (int64_t)t * 48 * J, hu[(t & 1) ^ 1],
+                                      hs + (size_t)t * hs_stride, hq, mj, J, first, count);
         }
     }
     ernn_x86_lane_state_out(J, hu[steps & 1], hq, mj, h, h_q15);
